@@ -1,0 +1,4 @@
+/**
+ * The jobexec job library.
+ */
+export type * from "./types.ts";

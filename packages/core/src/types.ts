@@ -1,0 +1,135 @@
+/** Where a job is in its life: running, then exactly one of exited, stopped or failed. */
+export type JobState = "running" | "exited" | "stopped" | "failed";
+
+/** How a job's stdout and stderr are captured: apart, or stderr merged into stdout at the source. */
+export type OutputMode = "separate" | "merged";
+
+/** One output stream of a job. */
+export type StreamName = "stdout" | "stderr";
+
+/** A limit on a job's IO on one block device; at least one of the four rates is set. */
+export interface IoLimit {
+  /** "MAJ:MIN", or a path (a block device node, or a file whose filesystem's device is used). */
+  device: string;
+  readBps?: number;
+  writeBps?: number;
+  readIops?: number;
+  writeIops?: number;
+}
+
+/** An IO limit as applied: the device resolved to its whole disk. */
+export interface AppliedIoLimit extends IoLimit {
+  /** The whole disk the limit was written for, "MAJ:MIN". */
+  resolvedDevice: string;
+}
+
+/** cgroup v2 limits of a job; an absent field means no limit. */
+export interface Limits {
+  /** CPU bandwidth in CPUs (0.5 = half a CPU), > 0 and at most the host's CPU count: cpu.max. */
+  cpu?: number;
+  /** Relative CPU weight, an integer 1..10000: cpu.weight. */
+  cpuWeight?: number;
+  /** Hard memory limit in bytes, a positive integer: memory.max (with memory.swap.max 0, memory.oom.group 1). */
+  memoryMaxBytes?: number;
+  /** Maximum number of tasks, a positive integer: pids.max. */
+  pidsMax?: number;
+  /** Per-device IO limits: io.max. */
+  io?: IoLimit[];
+}
+
+/** What to run. */
+export interface JobSpec {
+  /** A name looked up on PATH, or a path (relative paths are relative to cwd). */
+  program: string;
+  args?: string[];
+  /** Extra environment on top of the minimal base (PATH, LANG, LC_ALL, TZ when set, JOBEXEC_JOB_ID). */
+  env?: Record<string, string>;
+  /** Absolute working directory; default "/". */
+  cwd?: string;
+  limits?: Limits;
+  /** Default "separate". */
+  outputMode?: OutputMode;
+}
+
+/** Resource usage read from a job's cgroup. */
+export interface Usage {
+  cpuUsageUsec: number;
+  cpuUserUsec: number;
+  cpuSystemUsec: number;
+  cpuThrottledUsec: number;
+  memoryCurrentBytes: number;
+  memoryPeakBytes: number;
+  ioReadBytes: number;
+  ioWriteBytes: number;
+  pidsCurrent: number;
+  /** Figures this host cannot measure, named by controller, e.g. "memory". */
+  unavailable: string[];
+}
+
+/** A snapshot of everything known about a job. */
+export interface Job {
+  id: string;
+  owner: string;
+  program: string;
+  args: string[];
+  cwd: string;
+  state: JobState;
+  /** Main process id; 0 if it never ran. */
+  pid: number;
+  /** Set when the main process exited on its own. */
+  exitCode?: number;
+  /** Set when a signal terminated the main process, e.g. "SIGKILL". */
+  signal?: string;
+  oomKilled: boolean;
+  createdAt: Date;
+  startedAt?: Date;
+  endedAt?: Date;
+  /** Who stopped it (state "stopped"). */
+  stoppedBy?: string;
+  /** Why it could not start (state "failed"). */
+  failureReason?: string;
+  limits: Omit<Limits, "io"> & { io?: AppliedIoLimit[] };
+  usage: Usage;
+  /** Bytes written so far to each stream. */
+  output: { stdout: number; stderr: number };
+  outputMode: OutputMode;
+  /** The job's cgroup directory; absent when the host has no cgroup v2 and the job ran unconfined. */
+  cgroup?: string;
+}
+
+/** A run of bytes of one stream, at its byte offset in that stream. */
+export interface OutputChunk {
+  stream: StreamName;
+  offset: number;
+  data: Uint8Array;
+}
+
+/** Where an output read starts: byte offsets per stream, or each stream's last N lines. */
+export type OutputStart = { stdout?: number; stderr?: number } | { tailLines: number };
+
+/** Options of {@link JobManager.output}. */
+export interface OutputOptions {
+  /** Default "both". */
+  stream?: StreamName | "both";
+  /** Keep reading until the job ended and every byte was delivered. */
+  follow?: boolean;
+  /** Default: the beginning of each stream. */
+  from?: OutputStart;
+  /** Ends the iteration early and releases the reader's file handles and watcher. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link JobManager.stop}. */
+export interface StopOptions {
+  /** Milliseconds between SIGTERM and killing what remains; default the manager's (5000). */
+  graceMs?: number;
+  /** Identity recorded as the stopper. */
+  by?: string;
+  signal?: AbortSignal;
+}
+
+/** Filter of {@link JobManager.list}; absent fields match everything. */
+export interface ListFilter {
+  owner?: string;
+  states?: JobState[];
+}

@@ -5,7 +5,7 @@ tools="$root/.tools"
 node_min=22.15.0
 node_pkg_version=24.21.0
 export PATH="$tools/bin:$PATH"
-export NX_NO_CLOUD=true NX_SKIP_NX_CACHE=${NX_SKIP_NX_CACHE:-} NX_DAEMON=${NX_DAEMON:-false}
+export NX_NO_CLOUD=true NX_DAEMON=${NX_DAEMON:-false}
 export NX_TUI=false npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -5,6 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+user_path=$PATH
 . scripts/toolchain.sh
 
 ensure_node
@@ -21,15 +22,19 @@ if [ -z "$bin_dir" ]; then
   if [ -w /usr/local/bin ]; then bin_dir=/usr/local/bin; else bin_dir=$HOME/.local/bin; fi
 fi
 mkdir -p "$bin_dir"
-for cmd in jobexec jobexec-server cgexec slow; do
+cmds="jobexec jobexec-server cgexec slow"
+# pnpm too, when the user has none: bin/pnpm runs ours with our Node first on PATH.
+existing_pnpm=$(PATH=$user_path command -v pnpm || true)
+if [ -z "$existing_pnpm" ] || [ "$(readlink "$existing_pnpm")" = "$root/bin/pnpm" ]; then cmds="$cmds pnpm"; fi
+for cmd in $cmds; do
   target="$root/bin/$cmd"
   if [ "$(readlink "$bin_dir/$cmd" 2>/dev/null)" != "$target" ]; then
     ln -sfn "$target" "$bin_dir/$cmd"
     log "linked $bin_dir/$cmd -> $target"
   fi
 done
-case ":$PATH:" in
+case ":$user_path:" in
   *":$bin_dir:"*) ;;
-  *) log "add $bin_dir to PATH to use jobexec, jobexec-server, cgexec and slow by name" ;;
+  *) log "add $bin_dir to PATH to use $cmds by name" ;;
 esac
 log "ready (node $(node --version), pnpm $(pnpm --version))"

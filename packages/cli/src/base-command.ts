@@ -1,0 +1,122 @@
+import { Command, Errors, Flags } from "@oclif/core";
+import type { Connection } from "./connection.ts";
+import { connect } from "./connection.ts";
+import { readCredentials } from "./credentials.ts";
+import { describeError } from "./error-message.ts";
+import { CliError, exitCodeOf } from "./errors.ts";
+import { serverUrl } from "./server-address.ts";
+
+/** The connection flags every command that talks to the server takes. */
+export const connectionFlags = {
+  server: Flags.string({
+    env: "JOBEXEC_SERVER",
+    default: "127.0.0.1:50051",
+    summary: "Server address, HOST:PORT.",
+    helpGroup: "CONNECTION",
+  }),
+  cert: Flags.string({
+    env: "JOBEXEC_CERT",
+    summary: "Client certificate (PEM). Default: client.pem in the config directory.",
+    helpGroup: "CONNECTION",
+  }),
+  key: Flags.string({
+    env: "JOBEXEC_KEY",
+    summary: "Client private key (PEM). Default: client.key in the config directory.",
+    helpGroup: "CONNECTION",
+  }),
+  ca: Flags.string({
+    env: "JOBEXEC_CA",
+    summary: "CA certificate that signed the server's certificate (PEM). Default: ca.pem in the config directory.",
+    helpGroup: "CONNECTION",
+  }),
+};
+
+/** The --json flag of commands that print data. */
+export const jsonFlag = {
+  json: Flags.boolean({ summary: "Print machine-readable JSON (shapes in JSON.md).", default: false }),
+};
+
+/** Text appended to every command's help: where credentials come from and what the exit codes mean. */
+export const commonHelp = `Credentials default to client.pem, client.key and ca.pem in $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec (where \`jobexec-server certs init\` writes them).
+
+Exit codes: 0 success; 1 failure (server unreachable, TLS refused, job not found, permission denied, request refused); 2 usage error (nothing was sent); 130 interrupted by Ctrl-C; with --follow, the job's own exit code (128 + signal number when a signal killed it).`;
+
+/**
+ * The base of every jobexec command: connects with mutual TLS, turns Ctrl-C into a cancelled call and exit 130,
+ * and reports every failure as one line on stderr with a documented exit code.
+ */
+export abstract class JobexecCommand extends Command {
+  /** Aborted on Ctrl-C (or when stdout goes away): pass it to every call so the server releases the call too. */
+  protected readonly abort = new AbortController();
+  /** The job the command is about, for error messages. */
+  protected jobId: string | undefined;
+  private connection: Connection | undefined;
+  private server = "";
+  private interrupted = false;
+  private stdoutClosed = false;
+
+  private readonly onSigint = (): void => {
+    // A second Ctrl-C while the first is being handled leaves at once.
+    if (this.interrupted) process.exit(130);
+    this.interrupted = true;
+    this.abort.abort();
+  };
+
+  private readonly onStdoutError = (error: NodeJS.ErrnoException): void => {
+    // The reader went away (`jobexec logs ID | head`): stop quietly, like a program killed by SIGPIPE would.
+    if (error.code === "EPIPE") this.stdoutClosed = true;
+    this.abort.abort();
+  };
+
+  override async init(): Promise<void> {
+    await super.init();
+    process.on("SIGINT", this.onSigint);
+    process.stdout.on("error", this.onStdoutError);
+  }
+
+  /** The JobService client for the --server and credential flags; reads the credentials on first use. */
+  protected connect(flags: { server: string; cert?: string | undefined; key?: string | undefined; ca?: string | undefined }): Connection {
+    if (this.connection === undefined) {
+      const url = serverUrl(flags.server);
+      this.server = url.host;
+      this.connection = connect(url, readCredentials(flags));
+    }
+    return this.connection;
+  }
+
+  /** Prints a value as JSON on stdout. */
+  protected printJson(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Exits with `code` once the command is done (stdout and stderr are flushed by then). */
+  protected setExitCode(code: number): void {
+    process.exitCode = code;
+  }
+
+  override async catch(error: Error & { oclif?: { exit?: number } }): Promise<unknown> {
+    if (error instanceof Errors.ExitError) throw error;
+    if (this.stdoutClosed) this.exit(0);
+    if (this.interrupted) this.exit(130);
+    let failure: CliError;
+    if (error instanceof CliError) {
+      failure = error;
+    } else if (error instanceof Errors.CLIError && error.oclif?.exit === 2) {
+      // oclif's own parse errors: one line without colours or the help dump.
+      const text = error.message.replaceAll(/\u001b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim())
+        .filter((l) => l !== "" && !l.startsWith("See more help")).join(" ");
+      failure = new CliError("usage", `${text} (see \`jobexec ${this.id ?? ""} --help\`)`, { cause: error });
+    } else {
+      failure = describeError(error, { server: this.server, jobId: this.jobId });
+    }
+    process.stderr.write(`jobexec: ${failure.message}\n`);
+    this.exit(exitCodeOf(failure.code));
+  }
+
+  override async finally(error: Error | undefined): Promise<unknown> {
+    // The stdout error listener stays: writes still queued may fail after this point and must not crash.
+    process.off("SIGINT", this.onSigint);
+    this.connection?.close();
+    return super.finally(error);
+  }
+}

@@ -1,0 +1,74 @@
+import { Flags } from "@oclif/core";
+import { OutputStream } from "@jobexec/proto";
+import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
+import { copyOutput } from "../copy-output.ts";
+import { exitStatus } from "../job-facts.ts";
+import { jobJson } from "../job-json.ts";
+import { buildStartRequest, type FlagToken } from "../start-request.ts";
+
+/** `jobexec start`: starts a job and prints its id, or follows it to the end with --follow. */
+export default class Start extends JobexecCommand {
+  static override summary = "Start a program as a job; print its id.";
+  static override description = `Runs PROGRAM with ARGS on the server, in its own cgroup with the given limits, and prints the new job's id (only the id, so ID=$(jobexec start -- ...) works). Put the program after --.
+
+Sizes (--memory, --io-*-bps) are bytes with an optional unit: K, M, G, T are powers of 1000 (256M = 256,000,000 bytes); Ki, Mi, Gi, Ti are powers of 1024 (256Mi = 268,435,456 bytes). A trailing B is allowed (256MB, 256MiB).
+
+IO limits apply per device: each --io-read-bps, --io-write-bps, --io-read-iops and --io-write-iops applies to the nearest --io-device before it. A device is MAJ:MIN or a path (a device node, or any file whose filesystem's disk is meant); partitions are limited on their whole disk.
+
+With --follow, the job's stdout and stderr are copied to ours as they are written, and jobexec exits with the job's exit code (128 + the signal number when a signal killed it). Ctrl-C stops following (exit 130); the job keeps running.
+
+${commonHelp}`;
+
+  static override usage = "start [FLAGS] -- PROGRAM [ARGS...]";
+
+  static override examples = [
+    { description: "Start a job and keep its id", command: "ID=$(<%= config.bin %> start -- sleep 60)" },
+    { description: "Half a CPU, 256 MiB of memory, at most 64 processes", command: "<%= config.bin %> start --cpu 0.5 --memory 256Mi --pids 64 -- make -j8" },
+    { description: "Limit writes to /dev/sda to 10 MB/s and reads from 8:16 to 100 IOPS", command: "<%= config.bin %> start --io-device /dev/sda --io-write-bps 10M --io-device 8:16 --io-read-iops 100 -- dd if=/dev/zero of=/tmp/x bs=1M count=64 oflag=direct" },
+    { description: "Environment and working directory", command: "<%= config.bin %> start --env MODE=fast --env DEBUG=1 --cwd /srv/app -- ./run.sh" },
+    { description: "Run, watch the output, and exit with the job's exit code", command: "<%= config.bin %> start -f -- sh -c 'echo working; exit 3'" },
+  ];
+
+  static override flags = {
+    cpu: Flags.string({ summary: "CPU bandwidth in CPUs: 0.5 is half a CPU, 2 is two CPUs (cpu.max).", helpGroup: "LIMITS" }),
+    "cpu-weight": Flags.string({ summary: "Relative CPU weight, 1 to 10000; default 100 (cpu.weight).", helpGroup: "LIMITS" }),
+    memory: Flags.string({ summary: "Memory limit, e.g. 256M or 512Mi; the job is OOM-killed above it (memory.max).", helpGroup: "LIMITS" }),
+    pids: Flags.string({ summary: "Maximum number of processes and threads (pids.max).", helpGroup: "LIMITS" }),
+    "io-device": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Block device for the IO rate flags after it: MAJ:MIN or a path.", helpGroup: "LIMITS" }),
+    "io-read-bps": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Read bytes per second on the preceding --io-device, e.g. 10M.", helpGroup: "LIMITS" }),
+    "io-write-bps": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Write bytes per second on the preceding --io-device.", helpGroup: "LIMITS" }),
+    "io-read-iops": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Read operations per second on the preceding --io-device.", helpGroup: "LIMITS" }),
+    "io-write-iops": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Write operations per second on the preceding --io-device.", helpGroup: "LIMITS" }),
+    env: Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Set an environment variable, NAME=VALUE (repeatable)." }),
+    cwd: Flags.string({ summary: "Working directory on the server, an absolute path (default /)." }),
+    "merge-output": Flags.boolean({ summary: "Send stderr into stdout at the source, keeping the exact order of writes.", default: false }),
+    follow: Flags.boolean({ char: "f", summary: "Stream the output live and exit with the job's exit code.", default: false, exclusive: ["json"] }),
+    ...jsonFlag,
+    ...connectionFlags,
+  };
+
+  async run(): Promise<void> {
+    // Split at the first "--" ourselves: the program's arguments are passed verbatim, never parsed as our flags.
+    const dashes = this.argv.indexOf("--");
+    const ours = dashes === -1 ? this.argv : this.argv.slice(0, dashes);
+    const command = dashes === -1 ? [] : this.argv.slice(dashes + 1);
+    const { flags, raw } = await this.parse(Start, ours);
+    const tokens = raw.filter((t): t is FlagToken & { type: "flag" } => t.type === "flag");
+    const request = buildStartRequest(tokens, command);
+    const { client } = this.connect(flags);
+    const response = await client.startJob(request, { signal: this.abort.signal });
+    const job = response.job;
+    if (job === undefined) throw new Error("the server's StartJob response has no job");
+    this.jobId = job.id;
+    if (flags.json) {
+      this.printJson(jobJson(job));
+      return;
+    }
+    if (!flags.follow) {
+      process.stdout.write(`${job.id}\n`);
+      return;
+    }
+    const final = await copyOutput(client, { id: job.id, stream: OutputStream.BOTH, follow: true, tailLines: 0 }, this.abort.signal);
+    this.setExitCode(exitStatus(final));
+  }
+}

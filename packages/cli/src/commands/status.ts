@@ -1,0 +1,34 @@
+import { Args } from "@oclif/core";
+import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
+import { formatStatus } from "../format-status.ts";
+import { parseJobId } from "../job-id.ts";
+import { jobJson } from "../job-json.ts";
+
+/** `jobexec status`: prints everything known about a job. */
+export default class Status extends JobexecCommand {
+  static override summary = "Show a job's state, exit status, resource usage and limits.";
+  static override description = `Prints the job's state (running, exited, stopped or failed) with its exit code or the signal that killed it and whether the OOM killer struck, its times and duration, CPU, memory, task and IO usage next to their limits, its output sizes and its cgroup. Usage is live while the job runs and final once it ended.
+
+${commonHelp}`;
+
+  static override examples = [
+    { description: "Show a job", command: "<%= config.bin %> status $ID" },
+    { description: "The exit code, with jq", command: "<%= config.bin %> status --json $ID | jq .exitCode" },
+  ];
+
+  static override args = {
+    id: Args.string({ description: "Job id.", required: true }),
+  };
+
+  static override flags = { ...jsonFlag, ...connectionFlags };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Status);
+    this.jobId = parseJobId(args.id);
+    const { client } = this.connect(flags);
+    const { job } = await client.getJob({ id: this.jobId }, { signal: this.abort.signal });
+    if (job === undefined) throw new Error("the server's GetJob response has no job");
+    if (flags.json) this.printJson(jobJson(job));
+    else process.stdout.write(formatStatus(job));
+  }
+}

@@ -1,0 +1,56 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { CliError } from "./errors.ts";
+
+/** The PEM files that identify the client and authenticate the server. */
+export interface Credentials {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+  /** Where each came from, for error messages. */
+  paths: { cert: string; key: string; ca: string };
+}
+
+/** The file paths given on the command line or in the environment; unset ones use the config directory. */
+export interface CredentialPaths {
+  cert?: string | undefined;
+  key?: string | undefined;
+  ca?: string | undefined;
+}
+
+/** The directory `jobexec-server certs init` writes client credentials to: $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec. */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.JOBEXEC_CONFIG_DIR) return env.JOBEXEC_CONFIG_DIR;
+  return join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "jobexec");
+}
+
+const files = {
+  cert: { name: "client certificate", flag: "--cert", env: "JOBEXEC_CERT", file: "client.pem" },
+  key: { name: "client key", flag: "--key", env: "JOBEXEC_KEY", file: "client.key" },
+  ca: { name: "CA certificate", flag: "--ca", env: "JOBEXEC_CA", file: "ca.pem" },
+} as const;
+
+/** Reads the three credential files, failing with a message that names the file and how to set it. */
+export function readCredentials(given: CredentialPaths, env: NodeJS.ProcessEnv = process.env): Credentials {
+  const dir = configDir(env);
+  const paths = {
+    cert: given.cert ?? join(dir, files.cert.file),
+    key: given.key ?? join(dir, files.key.file),
+    ca: given.ca ?? join(dir, files.ca.file),
+  };
+  const read = (which: keyof typeof files): Buffer => {
+    const { name, flag, env: variable } = files[which];
+    const path = paths[which];
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const problem = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable (permission denied)" :
+        code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? String(error)})`;
+      const hint = given[which] === undefined ? `; set ${flag} or ${variable}, or run \`jobexec-server certs init\` to create ${dir}` : `; check ${flag} or ${variable}`;
+      throw new CliError("credentials", `${name} file ${path} ${problem}${hint}`, { cause: error });
+    }
+  };
+  return { cert: read("cert"), key: read("key"), ca: read("ca"), paths };
+}

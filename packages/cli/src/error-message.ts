@@ -1,0 +1,108 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { CliError } from "./errors.ts";
+
+/** What the command was doing, to make messages specific. */
+export interface ErrorContext {
+  /** The server as HOST:PORT. */
+  server: string;
+  /** The job the command is about, if any. */
+  jobId?: string | undefined;
+}
+
+// Error codes Node and OpenSSL put on connection failures, walked through the `cause` chain.
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  const seen = new Set<unknown>();
+  for (let e = error; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") codes.push(code);
+  }
+  return codes;
+}
+
+function rootMessage(error: unknown): string {
+  let e = error;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+const caHint = "check --ca / JOBEXEC_CA";
+const certHint = "check --cert / JOBEXEC_CERT";
+
+// One-line explanations of TLS failures: first our verification of the server, then the server's alerts about us.
+const tlsMessages: Record<string, (server: string, detail: string) => string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: (s) => `TLS: the certificate of ${s} is not signed by our CA (unknown CA); ${caHint}`,
+  UNABLE_TO_GET_ISSUER_CERT: (s) => `TLS: the certificate of ${s} is not signed by our CA (unknown CA); ${caHint}`,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: (s) => `TLS: the certificate of ${s} is not signed by our CA (unknown CA); ${caHint}`,
+  SELF_SIGNED_CERT_IN_CHAIN: (s) => `TLS: the certificate of ${s} is not signed by our CA (unknown CA); ${caHint}`,
+  DEPTH_ZERO_SELF_SIGNED_CERT: (s) => `TLS: ${s} presented a self-signed certificate our CA did not issue; ${caHint}`,
+  CERT_SIGNATURE_FAILURE: (s) => `TLS: the certificate of ${s} has a bad signature; ${caHint}`,
+  CERT_HAS_EXPIRED: (s) => `TLS: the certificate of ${s} has expired; the server needs a new certificate`,
+  CERT_NOT_YET_VALID: (s) => `TLS: the certificate of ${s} is not valid yet (check the clocks)`,
+  ERR_TLS_CERT_ALTNAME_INVALID: (s, d) => `TLS: the certificate of ${s} is not valid for that name (hostname mismatch: ${d}); use the name or address the certificate was issued for in --server`,
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: (s) => `TLS: ${s} rejected our client certificate: it was not issued by a CA the server trusts (unknown CA); ${certHint}`,
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: (s) => `TLS: ${s} rejected our client certificate: it has expired; get a new one (${certHint})`,
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: (s) => `TLS: ${s} requires a client certificate and got none (certificate required); ${certHint}`,
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: (s) => `TLS: ${s} rejected our client certificate as bad; ${certHint}`,
+  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: (s) => `TLS: ${s} rejected our client certificate as unsupported (key type or usage); ${certHint}`,
+  ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: (s) => `TLS: ${s} denied access to our client certificate; ${certHint}`,
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: (s) => `TLS: ${s} could not verify our client certificate's signature; ${certHint}`,
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: (s) => `TLS: ${s} does not support our TLS version`,
+  ERR_SSL_WRONG_VERSION_NUMBER: (s) => `TLS: ${s} did not answer with TLS; is it a jobexec server?`,
+  ERR_OSSL_X509_KEY_VALUES_MISMATCH: () => "client key does not match the client certificate; check --key / JOBEXEC_KEY and --cert / JOBEXEC_CERT",
+  ERR_OSSL_PEM_NO_START_LINE: () => "a credential file is not in PEM format; check --cert, --key and --ca",
+};
+
+const unreachable: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  ETIMEDOUT: "connection timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ECONNRESET: "connection reset",
+  EPIPE: "connection closed",
+};
+
+/**
+ * Turns any failure of a call into a {@link CliError} with one actionable line: unreachable server, TLS refusal
+ * (which side and why), missing job, permission denied, refused request.
+ */
+export function describeError(error: unknown, context: ErrorContext): CliError {
+  if (error instanceof CliError) return error;
+  const codes = errorCodes(error);
+  const detail = rootMessage(error);
+  for (const code of codes) {
+    const tls = tlsMessages[code];
+    if (tls) return new CliError(code.startsWith("ERR_OSSL") ? "credentials" : "tls", tls(context.server, detail), { cause: error });
+  }
+  for (const code of codes) {
+    const why = unreachable[code];
+    if (why) {
+      return new CliError("unreachable", `cannot reach jobexec-server at ${context.server}: ${why}; is it running? (set the address with --server or JOBEXEC_SERVER)`, { cause: error });
+    }
+  }
+  const tlsCode = codes.find((c) => c.startsWith("ERR_SSL_") || c.startsWith("ERR_TLS_"));
+  if (tlsCode) return new CliError("tls", `TLS: connection to ${context.server} failed: ${detail} (${tlsCode})`, { cause: error });
+  if (!(error instanceof ConnectError)) return new CliError("failed", detail, { cause: error });
+  const message = error.rawMessage;
+  switch (error.code) {
+    case Code.NotFound:
+      return new CliError("not-found", context.jobId === undefined ? `not found: ${message}` : `job ${context.jobId} not found`, { cause: error });
+    case Code.PermissionDenied:
+      return new CliError("permission-denied", `permission denied: ${message}`, { cause: error });
+    case Code.Unauthenticated:
+      return new CliError("permission-denied", `${context.server} did not accept our identity: ${message}; ${certHint}`, { cause: error });
+    case Code.InvalidArgument:
+    case Code.FailedPrecondition:
+    case Code.OutOfRange:
+      return new CliError("invalid-argument", `${context.server} refused the request: ${message}`, { cause: error });
+    case Code.Unavailable:
+      return new CliError("unreachable", `jobexec-server at ${context.server} is unavailable: ${message}`, { cause: error });
+    case Code.DeadlineExceeded:
+      return new CliError("failed", `jobexec-server at ${context.server} did not answer in time: ${message}`, { cause: error });
+    default:
+      return new CliError("failed", `${context.server}: ${message} (${Code[error.code]})`, { cause: error });
+  }
+}

@@ -1,0 +1,117 @@
+import type { Job } from "@jobexec/proto";
+import { commandLine, dateOf, outputModeName, runtimeMs, stateName } from "./job-facts.ts";
+
+// The stable JSON shape of a job, documented in JSON.md. Every key is always present; absent values are null.
+// int64 fields become JSON numbers (exact below 2^53, which byte and microsecond counts stay under).
+
+/** The --json shape of one IO limit. */
+export interface IoLimitJson {
+  device: string;
+  resolvedDevice: string | null;
+  readBps: number | null;
+  writeBps: number | null;
+  readIops: number | null;
+  writeIops: number | null;
+}
+
+/** The --json shape of a job. */
+export interface JobJson {
+  id: string;
+  owner: string;
+  state: string;
+  program: string;
+  args: string[];
+  commandLine: string;
+  workingDirectory: string;
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  oomKilled: boolean;
+  failureReason: string | null;
+  stoppedBy: string | null;
+  createTime: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  durationMs: number | null;
+  limits: {
+    cpu: number | null;
+    cpuWeight: number | null;
+    memoryMaxBytes: number | null;
+    pidsMax: number | null;
+    io: IoLimitJson[];
+  };
+  usage: {
+    cpuUsageUsec: number;
+    cpuUserUsec: number;
+    cpuSystemUsec: number;
+    cpuThrottledUsec: number;
+    memoryCurrentBytes: number;
+    memoryPeakBytes: number;
+    ioReadBytes: number;
+    ioWriteBytes: number;
+    pidsCurrent: number;
+    unavailable: string[];
+  };
+  output: { mode: "merged" | "separate"; stdoutBytes: number; stderrBytes: number };
+  cgroup: string | null;
+}
+
+const num = (value: bigint | number | undefined): number | null => (value === undefined ? null : Number(value));
+const text = (value: string): string | null => (value === "" ? null : value);
+const time = (job: Job, key: "createTime" | "startTime" | "endTime"): string | null => dateOf(job[key])?.toISOString() ?? null;
+
+/** Converts a job to its stable JSON shape (see JSON.md). `now` measures the duration of a running job. */
+export function jobJson(job: Job, now: Date = new Date()): JobJson {
+  const usage = job.usage;
+  return {
+    id: job.id,
+    owner: job.owner,
+    state: stateName(job),
+    program: job.program,
+    args: [...job.args],
+    commandLine: commandLine(job),
+    workingDirectory: job.workingDirectory,
+    pid: job.pid === 0 ? null : job.pid,
+    exitCode: job.exitCode ?? null,
+    signal: text(job.signal),
+    oomKilled: job.oomKilled,
+    failureReason: text(job.failureReason),
+    stoppedBy: text(job.stoppedBy),
+    createTime: time(job, "createTime"),
+    startTime: time(job, "startTime"),
+    endTime: time(job, "endTime"),
+    durationMs: runtimeMs(job, now) ?? null,
+    limits: {
+      cpu: job.limits?.cpu ?? null,
+      cpuWeight: job.limits?.cpuWeight ?? null,
+      memoryMaxBytes: num(job.limits?.memoryMaxBytes),
+      pidsMax: num(job.limits?.pidsMax),
+      io: (job.limits?.io ?? []).map((io) => ({
+        device: io.device,
+        resolvedDevice: text(io.resolvedDevice),
+        readBps: num(io.readBps),
+        writeBps: num(io.writeBps),
+        readIops: num(io.readIops),
+        writeIops: num(io.writeIops),
+      })),
+    },
+    usage: {
+      cpuUsageUsec: Number(usage?.cpuUsageUsec ?? 0),
+      cpuUserUsec: Number(usage?.cpuUserUsec ?? 0),
+      cpuSystemUsec: Number(usage?.cpuSystemUsec ?? 0),
+      cpuThrottledUsec: Number(usage?.cpuThrottledUsec ?? 0),
+      memoryCurrentBytes: Number(usage?.memoryCurrentBytes ?? 0),
+      memoryPeakBytes: Number(usage?.memoryPeakBytes ?? 0),
+      ioReadBytes: Number(usage?.ioReadBytes ?? 0),
+      ioWriteBytes: Number(usage?.ioWriteBytes ?? 0),
+      pidsCurrent: Number(usage?.pidsCurrent ?? 0),
+      unavailable: [...(usage?.unavailable ?? [])],
+    },
+    output: {
+      mode: outputModeName(job),
+      stdoutBytes: Number(job.output?.stdoutBytes ?? 0),
+      stderrBytes: Number(job.output?.stderrBytes ?? 0),
+    },
+    cgroup: text(job.cgroup),
+  };
+}

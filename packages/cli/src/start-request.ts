@@ -1,0 +1,94 @@
+import { create } from "@bufbuild/protobuf";
+import { IoLimitSchema, LimitsSchema, OutputMode, StartJobRequestSchema, type IoLimit, type StartJobRequest } from "@jobexec/proto";
+import { CliError } from "./errors.ts";
+import { parseBytes, parseCount, parseCpu } from "./units.ts";
+
+/** One flag of `jobexec start` as given, in command-line order (order matters for the IO flags). */
+export interface FlagToken {
+  flag: string;
+  input: string;
+}
+
+const ioRates = {
+  "io-read-bps": { field: "readBps", parse: parseBytes },
+  "io-write-bps": { field: "writeBps", parse: parseBytes },
+  "io-read-iops": { field: "readIops", parse: parseCount },
+  "io-write-iops": { field: "writeIops", parse: parseCount },
+} as const;
+
+function isIoRate(flag: string): flag is keyof typeof ioRates {
+  return flag in ioRates;
+}
+
+type IoFields = Pick<IoLimit, "device" | "readBps" | "writeBps" | "readIops" | "writeIops">;
+
+/**
+ * Builds the StartJob request from the flags of `jobexec start`, in order, and the command after `--`.
+ * Every value is checked here, so a bad command line fails before anything is sent. Each --io-read-bps,
+ * --io-write-bps, --io-read-iops and --io-write-iops applies to the nearest --io-device before it.
+ */
+export function buildStartRequest(tokens: FlagToken[], command: string[]): StartJobRequest {
+  const [program, ...args] = command;
+  if (program === undefined || program === "") {
+    throw new CliError("usage", "missing program: put the command after --, e.g. `jobexec start -- echo hello`");
+  }
+  const request = create(StartJobRequestSchema, { program, args });
+  const limits = create(LimitsSchema);
+  const io: IoFields[] = [];
+  for (const { flag, input } of tokens) {
+    const what = `--${flag}`;
+    switch (flag) {
+      case "cpu":
+        limits.cpu = parseCpu(input, what);
+        break;
+      case "cpu-weight": {
+        const weight = parseCount(input, what);
+        if (weight > 10_000) throw new CliError("usage", `${what}: ${input} is out of range; a CPU weight is 1 to 10000 (default 100)`);
+        limits.cpuWeight = weight;
+        break;
+      }
+      case "memory":
+        limits.memoryMaxBytes = BigInt(parseBytes(input, what));
+        break;
+      case "pids":
+        limits.pidsMax = BigInt(parseCount(input, what));
+        break;
+      case "io-device":
+        if (input.trim() === "") throw new CliError("usage", `${what}: give a device as MAJ:MIN (e.g. 8:0) or a path (e.g. /dev/sda or /var/lib)`);
+        io.push({ device: input.trim() });
+        break;
+      case "env": {
+        const eq = input.indexOf("=");
+        const name = input.slice(0, eq);
+        if (eq <= 0 || input.includes("\0")) {
+          throw new CliError("usage", `${what}: "${input}" is not NAME=VALUE (the name must not be empty or contain "=", and neither may contain NUL)`);
+        }
+        request.env[name] = input.slice(eq + 1);
+        break;
+      }
+      case "cwd":
+        if (!input.startsWith("/")) throw new CliError("usage", `${what}: "${input}" is not an absolute path (the job runs on the server, relative paths mean nothing there)`);
+        request.workingDirectory = input;
+        break;
+      case "merge-output":
+        request.outputMode = OutputMode.MERGED;
+        break;
+      default:
+        if (isIoRate(flag)) {
+          const device = io.at(-1);
+          if (device === undefined) throw new CliError("usage", `${what} must come after the --io-device it limits, e.g. --io-device 8:0 ${what} ${input}`);
+          const rate = ioRates[flag];
+          if (device[rate.field] !== undefined) throw new CliError("usage", `${what} is given twice for --io-device ${device.device}`);
+          device[rate.field] = BigInt(rate.parse(input, what));
+        }
+    }
+  }
+  for (const device of io) {
+    if (device.readBps === undefined && device.writeBps === undefined && device.readIops === undefined && device.writeIops === undefined) {
+      throw new CliError("usage", `--io-device ${device.device} has no limit; follow it with --io-read-bps, --io-write-bps, --io-read-iops or --io-write-iops`);
+    }
+    limits.io.push(create(IoLimitSchema, device));
+  }
+  request.limits = limits;
+  return request;
+}

@@ -1,0 +1,54 @@
+/** How much work each benchmark does. */
+export interface Sizes {
+  /** Sequential job starts timed (after a few untimed warm-up starts). */
+  starts: number;
+  /** Concurrent clients for the starts-per-second figure, and the starts each makes. */
+  startClients: number;
+  startsPerClient: number;
+  /** Bytes the write-path and follow jobs write, and how many times the write path is repeated. */
+  writeBytes: number;
+  writeRepeats: number;
+  /** Followers of the fan-out job, spread over this many HTTP/2 connections. */
+  followers: number;
+  followerConnections: number;
+  /** Lines the fan-out job writes, one every 10 ms. */
+  tickerLines: number;
+  /** Concurrently running jobs for the scale figure, and the GetJob / ListJobs calls timed. */
+  jobs: number;
+  getCalls: number;
+  listCalls: number;
+  /** Seconds over which the idle server's CPU time is measured. */
+  idleSeconds: number;
+}
+
+/** The figures the brief asks for. */
+export const full: Sizes = {
+  starts: 200,
+  startClients: 16,
+  startsPerClient: 10,
+  writeBytes: 2 ** 30,
+  writeRepeats: 3,
+  followers: 1000,
+  followerConnections: 10,
+  tickerLines: 3000,
+  jobs: 1000,
+  getCalls: 2000,
+  listCalls: 100,
+  idleSeconds: 10,
+};
+
+/** Small sizes that run every benchmark end to end in well under two minutes (the package's test). */
+export const quick: Sizes = {
+  starts: 20,
+  startClients: 16,
+  startsPerClient: 2,
+  writeBytes: 16 * 2 ** 20,
+  writeRepeats: 2,
+  followers: 50,
+  followerConnections: 5,
+  tickerLines: 300,
+  jobs: 50,
+  getCalls: 200,
+  listCalls: 20,
+  idleSeconds: 2,
+};

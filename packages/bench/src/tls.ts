@@ -1,0 +1,39 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createCa, issueCertificate } from "@jobexec/server";
+
+/** Fresh mutual-TLS material for one run: files for the server child, PEM strings for the clients. */
+export interface Tls {
+  caPath: string;
+  serverCertPath: string;
+  serverKeyPath: string;
+  ca: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/**
+ * Creates a CA, a server certificate for the loopback names and an admin client certificate, with the server's own
+ * certificate functions, and writes the files the server child reads into `dir`.
+ */
+export async function createTls(dir: string): Promise<Tls> {
+  const ca = await createCa("jobexec bench CA");
+  const server = await issueCertificate(ca, {
+    subject: { commonName: "jobexec-server" },
+    usage: "server",
+    sans: ["localhost", "127.0.0.1", "::1"],
+  });
+  const client = await issueCertificate(ca, { subject: { commonName: "bench", organizationalUnit: "admin" }, usage: "client" });
+  const tls: Tls = {
+    caPath: join(dir, "ca.pem"),
+    serverCertPath: join(dir, "server.pem"),
+    serverKeyPath: join(dir, "server.key"),
+    ca: ca.cert,
+    clientCert: client.cert,
+    clientKey: client.key,
+  };
+  await writeFile(tls.caPath, ca.cert);
+  await writeFile(tls.serverCertPath, server.cert);
+  await writeFile(tls.serverKeyPath, server.key, { mode: 0o600 });
+  return tls;
+}

@@ -1,0 +1,30 @@
+import { cgexecPath } from "@jobexec/cgexec";
+import { slowPath } from "@jobexec/testing-slow";
+import { siblingProgram } from "./sibling.ts";
+
+/** A program and its arguments, run the same way by a job and by a baseline. */
+export interface Command {
+  program: string;
+  args: string[];
+}
+
+/** `slow --first-line`: prints "ready" as its very first action, then ends. */
+export const firstLine: Command = { program: process.execPath, args: [slowPath, "0", "--first-line", "--interval", "0"] };
+
+/** `slow --bytes N`: writes N bytes to stdout as fast as it can, then ends. */
+export const writeBytes = (bytes: number): Command => ({ program: process.execPath, args: [slowPath, "0", "--bytes", String(bytes)] });
+
+/** The fan-out writer: `lines` timestamped lines, one every `intervalMs`. */
+export const ticker = (lines: number, intervalMs: number): Command => ({
+  program: process.execPath,
+  args: [siblingProgram("ticker"), String(lines), String(intervalMs)],
+});
+
+/** A job that just stays running. */
+export const sleeper: Command = { program: "sleep", args: ["600"] };
+
+/** The same command placed into a cgroup by cgexec alone, as the service does before exec. */
+export const throughCgexec = (cgroup: string, command: Command): Command => ({
+  program: process.execPath,
+  args: [cgexecPath, cgroup, command.program, ...command.args],
+});

@@ -1,4 +1,7 @@
 /**
- * The jobexec job library.
+ * The jobexec job library: jobs in per-job cgroups, output storage and streaming, tree stop.
  */
 export type * from "./types.ts";
+export { JobManager } from "./job-manager.ts";
+export { JobError, type JobErrorCode } from "./job-error.ts";
+export { isJobId } from "./job-id.ts";

@@ -133,3 +133,38 @@ export interface ListFilter {
   owner?: string;
   states?: JobState[];
 }
+
+/** How the host offers cgroup v2: the only hierarchy, beside v1 hierarchies, or not at all. */
+export type CgroupMode = "unified" | "hybrid" | "none";
+
+/** The cgroup set-up a manager works in, for start-up logs and status. */
+export interface CgroupInfo {
+  mode: CgroupMode;
+  /** Where the cgroup2 filesystem is mounted. */
+  root?: string;
+  /** The manager's sub-tree: the directory holding one cgroup per job. */
+  parent?: string;
+  /** Controllers enabled for jobs (subset of cpu, io, memory, pids); limits need theirs. */
+  controllers: string[];
+}
+
+/** Something worth logging that happened inside the manager. */
+export interface LogEvent {
+  level: "info" | "warn" | "error";
+  message: string;
+  jobId?: string;
+  /** A cgroup directory the event is about. */
+  cgroup?: string;
+  error?: unknown;
+}
+
+/** Options of {@link JobManager.create}. */
+export interface ManagerOptions {
+  /** Output lives in `<dataDir>/jobs/<id>/stdout` and `stderr`. */
+  dataDir: string;
+  /** The manager's sub-tree, relative to the server's own cgroup; default "jobexec". Tests use a unique one. */
+  cgroupParent?: string;
+  /** Default grace period of stop(), in milliseconds; default 5000. */
+  defaultGraceMs?: number;
+  log?: (event: LogEvent) => void;
+}

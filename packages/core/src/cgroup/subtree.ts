@@ -1,0 +1,181 @@
+// The manager's sub-tree of the cgroup v2 hierarchy: found, built obeying the no-internal-processes rule, removed.
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { CgroupInfo, CgroupMode } from "../types.ts";
+import { errnoCode, isPopulated, killCgroup, readOptional, readProcs, removeCgroup, retryBusy, waitUnpopulated } from "./cgroup-fs.ts";
+import { parseCgroup2Mount, parseProcCgroup } from "./file-formats.ts";
+
+/** The controllers jobexec enables for jobs when the host offers them. */
+export const jobControllers = ["cpu", "io", "memory", "pids"] as const;
+
+/** Where cgroup v2 is mounted and which cgroup this process is in, read from /proc/self. */
+export async function detectCgroup2(procSelf = "/proc/self"): Promise<{ mode: CgroupMode; mount?: string; own?: string }> {
+  const mountinfo = await readFile(join(procSelf, "mountinfo"), "utf8");
+  const mount = parseCgroup2Mount(mountinfo);
+  const own = parseProcCgroup(await readFile(join(procSelf, "cgroup"), "utf8"));
+  if (mount === undefined || own === undefined) return { mode: "none" };
+  // v1 hierarchies mounted beside the cgroup2 one make a hybrid host (cgroup2 then has /sys/fs/cgroup/unified).
+  const hybrid = mountinfo.split("\n").some((line) => line.includes(" - cgroup "));
+  return { mode: hybrid ? "hybrid" : "unified", mount, own };
+}
+
+/** How this process placed itself in its own cgroup; shared by every manager of the process. */
+interface Delegation {
+  ownDir: string;
+  /** The leaf the process moved into, when its own cgroup is not the hierarchy's root. */
+  leafDir?: string;
+  /** Controllers this process enabled in its own cgroup's subtree_control (to disable on release). */
+  enabled: string[];
+  users: number;
+}
+
+let delegation: Promise<Delegation> | undefined;
+
+function words(text: string | undefined): string[] {
+  return text === undefined ? [] : text.split(/\s+/).filter(Boolean);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function mkdirIfMissing(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if (errnoCode(err) !== "EEXIST") throw err;
+  }
+}
+
+async function moveProcs(from: string, to: string): Promise<void> {
+  for (const pid of await readProcs(from)) {
+    try {
+      await writeFile(join(to, "cgroup.procs"), String(pid));
+    } catch (err) {
+      if (errnoCode(err) !== "ESRCH") throw err; // it exited meanwhile
+    }
+  }
+}
+
+/** Enables the available job controllers in `dir`'s cgroup.subtree_control; returns those it newly enabled. */
+async function enableControllers(dir: string): Promise<string[]> {
+  const available = words(await readOptional(join(dir, "cgroup.controllers")));
+  const enabled = words(await readOptional(join(dir, "cgroup.subtree_control")));
+  const wanted = jobControllers.filter((c) => available.includes(c) && !enabled.includes(c));
+  if (wanted.length > 0) {
+    await retryBusy(() => writeFile(join(dir, "cgroup.subtree_control"), wanted.map((c) => `+${c}`).join(" ")));
+  }
+  return wanted;
+}
+
+async function acquireDelegation(mount: string, own: string): Promise<Delegation> {
+  const ownDir = join(mount, own);
+  let leafDir: string | undefined;
+  // Only the true root may hold processes and enable controllers at once (it alone has no cgroup.type);
+  // anywhere else, including a cgroup namespace's root, this process first moves into a leaf.
+  if (await exists(join(ownDir, "cgroup.type"))) {
+    leafDir = join(ownDir, "supervisor");
+    await mkdirIfMissing(leafDir);
+    await moveProcs(ownDir, leafDir);
+  }
+  const enabled = await enableControllers(ownDir);
+  return { ownDir, leafDir, enabled, users: 0 };
+}
+
+async function releaseDelegation(d: Delegation, log: (message: string, error: unknown) => void): Promise<void> {
+  if (--d.users > 0) return;
+  delegation = undefined;
+  try {
+    if (d.enabled.length > 0) {
+      await retryBusy(() => writeFile(join(d.ownDir, "cgroup.subtree_control"), d.enabled.map((c) => `-${c}`).join(" ")));
+    }
+    if (d.leafDir !== undefined) {
+      await moveProcs(d.leafDir, d.ownDir);
+      await removeCgroup(d.leafDir);
+    }
+  } catch (err) {
+    log(`could not restore the server's own cgroup ${d.ownDir}`, err);
+  }
+}
+
+/** The manager's cgroup sub-tree. */
+export class CgroupSubtree {
+  readonly info: CgroupInfo;
+  readonly parentDir: string;
+  readonly #delegation: Delegation;
+  readonly #created: string[];
+
+  private constructor(info: CgroupInfo, parentDir: string, d: Delegation, created: string[]) {
+    this.info = info;
+    this.parentDir = parentDir;
+    this.#delegation = d;
+    this.#created = created;
+  }
+
+  /**
+   * Builds `<own cgroup>/<parentName>` with the job controllers enabled on the way down, after moving this
+   * process into `<own cgroup>/supervisor` unless it is in the root. Returns undefined without cgroup v2.
+   */
+  static async open(parentName: string): Promise<CgroupSubtree | undefined> {
+    const found = await detectCgroup2();
+    if (found.mount === undefined || found.own === undefined) return undefined;
+    const { mount, own } = found;
+    delegation ??= acquireDelegation(mount, own).catch((err: unknown) => {
+      delegation = undefined;
+      throw err;
+    });
+    const d = await delegation;
+    d.users++;
+    // A delegation made by an earlier manager of this process reflects the original own cgroup, not the leaf.
+    let dir = d.ownDir;
+    const created: string[] = [];
+    for (const segment of parentName.split("/").filter(Boolean)) {
+      dir = join(dir, segment);
+      if (!(await exists(dir))) {
+        await mkdirIfMissing(dir);
+        created.push(dir);
+      }
+      await enableControllers(dir);
+    }
+    const controllers = words(await readOptional(join(dir, "cgroup.subtree_control")));
+    return new CgroupSubtree({ mode: found.mode, root: mount, parent: dir, controllers }, dir, d, created);
+  }
+
+  /** Kills and removes every cgroup under the parent (leftovers of an earlier run); returns what it removed. */
+  async removeLeftovers(): Promise<{ dir: string; pids: number[] }[]> {
+    const removed: { dir: string; pids: number[] }[] = [];
+    for (const entry of await readdir(this.parentDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(this.parentDir, entry.name);
+      const pids = await readProcs(dir);
+      if (await isPopulated(dir)) {
+        await killCgroup(dir);
+        await waitUnpopulated(dir);
+      }
+      await removeCgroup(dir);
+      removed.push({ dir, pids });
+    }
+    return removed;
+  }
+
+  /**
+   * Removes the parent (and the intermediate directories this manager made), then, when the last manager of
+   * this process closes, disables the controllers it enabled and moves the process back to its own cgroup.
+   */
+  async close(log: (message: string, error: unknown) => void): Promise<void> {
+    await removeCgroup(this.parentDir);
+    for (const dir of this.#created.filter((d) => d !== this.parentDir).reverse()) {
+      try {
+        await rmdir(dir);
+      } catch (err) {
+        log(`could not remove ${dir}`, err);
+      }
+    }
+    await releaseDelegation(this.#delegation, log);
+  }
+}

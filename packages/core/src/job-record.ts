@@ -1,0 +1,104 @@
+// The manager's internal record of one job: its state machine and what a snapshot reports.
+import type { ChildProcess } from "node:child_process";
+import { unmeasuredUsage } from "./cgroup/usage.ts";
+import { OutputWatch } from "./output/output-watch.ts";
+import type { Job, JobState, Usage } from "./types.ts";
+import type { ValidSpec } from "./validate-spec.ts";
+
+/** How the main process ended, as Node reports it. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * One job. States move running -> exited | stopped | failed and never back; `ended` resolves once the
+ * final state is recorded, which is after the job's cgroup was emptied and removed.
+ */
+export class JobRecord {
+  readonly id: string;
+  readonly owner: string;
+  readonly spec: ValidSpec;
+  /** The job's output directory. */
+  readonly dir: string;
+  readonly cgroupDir: string | undefined;
+  readonly createdAt = new Date();
+  readonly watch: OutputWatch;
+  readonly #ended = Promise.withResolvers<undefined>();
+
+  state: JobState = "running";
+  child: ChildProcess | undefined;
+  pid = 0;
+  startedAt: Date | undefined;
+  endedAt: Date | undefined;
+  exit: Exit | undefined;
+  oomKilled = false;
+  /** Who asked for the stop that is under way or happened. */
+  stopRequestedBy: string | undefined;
+  /** Whether a stop had begun when the main process exited: the job then ended "stopped". */
+  exitedDuringStop = false;
+  failureReason: string | undefined;
+  /** Live figures as last read, or the final ones once ended. */
+  usage: Usage;
+  /** Bytes in each output file, as last measured (final once ended). */
+  output = { stdout: 0, stderr: 0 };
+  /** Set once a stop began: the main process ending then makes the job "stopped". */
+  stopping: Promise<void> | undefined;
+
+  constructor(id: string, owner: string, spec: ValidSpec, dir: string, cgroupDir: string | undefined) {
+    this.id = id;
+    this.owner = owner;
+    this.spec = spec;
+    this.dir = dir;
+    this.cgroupDir = cgroupDir;
+    this.watch = new OutputWatch(dir);
+    this.usage = unmeasuredUsage();
+  }
+
+  /** Resolves once the job reached its final state. */
+  get ended(): Promise<void> {
+    return this.#ended.promise;
+  }
+
+  get isRunning(): boolean {
+    return this.state === "running";
+  }
+
+  /** Records the final state and wakes everyone waiting for the end. */
+  finish(state: Exclude<JobState, "running">, endedAt: Date): void {
+    this.state = state;
+    this.endedAt = endedAt;
+    this.child = undefined;
+    this.watch.end();
+    this.#ended.resolve(undefined);
+  }
+
+  /** A copy of everything known, safe to hand out. */
+  snapshot(): Job {
+    const { spec } = this;
+    const job: Job = {
+      id: this.id,
+      owner: this.owner,
+      program: spec.program,
+      args: [...spec.args],
+      cwd: spec.cwd,
+      state: this.state,
+      pid: this.pid,
+      oomKilled: this.oomKilled,
+      createdAt: new Date(this.createdAt),
+      limits: { ...spec.limits, io: spec.limits.io?.map((l) => ({ ...l })) },
+      usage: { ...this.usage, unavailable: [...this.usage.unavailable] },
+      output: { ...this.output },
+      outputMode: spec.outputMode,
+    };
+    if (job.limits.io === undefined) delete job.limits.io;
+    if (this.exit?.code != null) job.exitCode = this.exit.code;
+    if (this.exit?.signal != null) job.signal = this.exit.signal;
+    if (this.startedAt) job.startedAt = new Date(this.startedAt);
+    if (this.endedAt) job.endedAt = new Date(this.endedAt);
+    if (this.state === "stopped" && this.stopRequestedBy !== undefined) job.stoppedBy = this.stopRequestedBy;
+    if (this.failureReason !== undefined) job.failureReason = this.failureReason;
+    if (this.cgroupDir !== undefined) job.cgroup = this.cgroupDir;
+    return job;
+  }
+}

@@ -1,0 +1,86 @@
+// One change notifier per job, shared by all its followers.
+import { type FSWatcher, watch } from "node:fs";
+
+/**
+ * Wakes the followers of one job when its output directory changes or the job ends. The inotify watch on
+ * the directory exists only while someone follows (one watch for any number of followers), and followers
+ * wait on one shared promise per change, so a thousand followers cost a thousand small closures.
+ */
+export class OutputWatch {
+  readonly #dir: string;
+  #generation = 0;
+  #changed = Promise.withResolvers<undefined>();
+  #followers = 0;
+  #watcher: FSWatcher | undefined;
+  #ended = false;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** Counts changes; a follower notes it before reading so a change during the read is not missed. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Whether the job ended: no byte will be added after this is true. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Whether the inotify watch is open (for tests and diagnostics). */
+  get watching(): boolean {
+    return this.#watcher !== undefined;
+  }
+
+  /** Wakes everyone waiting. */
+  notify(): void {
+    this.#generation++;
+    this.#changed.resolve(undefined);
+    this.#changed = Promise.withResolvers<undefined>();
+  }
+
+  /** Records the end of the job, wakes followers and drops the watch: nothing writes any more. */
+  end(): void {
+    this.#ended = true;
+    this.#closeWatcher();
+    this.notify();
+  }
+
+  /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
+  follow(): () => void {
+    if (this.#followers++ === 0 && !this.#ended) {
+      this.#watcher = watch(this.#dir, { persistent: false }, () => this.notify());
+      // A watch error (e.g. the directory removed at close) must not crash the server; followers are woken.
+      this.#watcher.on("error", () => {
+        this.#closeWatcher();
+        this.notify();
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#followers === 0) this.#closeWatcher();
+    };
+  }
+
+  /** Resolves on the first change after `generation` (at once if there was one), or when `signal` aborts. */
+  async changedSince(generation: number, signal?: AbortSignal): Promise<void> {
+    if (generation !== this.#generation || signal?.aborted) return;
+    if (signal === undefined) return this.#changed.promise;
+    const aborted = Promise.withResolvers<undefined>();
+    const onAbort = (): void => aborted.resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([this.#changed.promise, aborted.promise]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #closeWatcher(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+}

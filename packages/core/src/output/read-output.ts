@@ -1,0 +1,97 @@
+// Reading a job's output files: from offsets or the last N lines, once or following until the job ends.
+import { open, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { errnoCode } from "../cgroup/cgroup-fs.ts";
+import type { OutputChunk, OutputStart, StreamName } from "../types.ts";
+import type { OutputWatch } from "./output-watch.ts";
+import { tailOffset } from "./tail-offset.ts";
+
+/** Size of the fresh buffer each read fills: memory per reader is O(this). */
+export const chunkSize = 64 * 1024;
+
+interface Cursor {
+  stream: StreamName;
+  file: FileHandle;
+  position: number;
+}
+
+async function openCursors(dir: string, streams: readonly StreamName[], from: OutputStart | undefined): Promise<Cursor[]> {
+  const cursors: Cursor[] = [];
+  try {
+    for (const stream of streams) {
+      const file = await open(join(dir, stream), "r");
+      cursors.push({ stream, file, position: 0 });
+      if (from === undefined) continue;
+      const cursor = cursors[cursors.length - 1] as Cursor;
+      if ("tailLines" in from) cursor.position = await tailOffset(file, (await file.stat()).size, from.tailLines);
+      else cursor.position = from[stream] ?? 0;
+    }
+  } catch (err) {
+    await Promise.all(cursors.map((c) => c.file.close()));
+    if (errnoCode(err) === "ENOENT") return []; // a job that never ran has no output files
+    throw err;
+  }
+  return cursors;
+}
+
+/**
+ * Yields the output of the job whose files are in `dir`, one chunk of at most {@link chunkSize} bytes at a
+ * time, alternating between streams. With `follow` it waits on `watch` for more until the job ended and
+ * every byte was read (the files are read to EOF once more after the end). An abort of `signal` ends it and
+ * releases its file handles and its share of the watch at once, even while the consumer is not pulling.
+ */
+export async function* readOutput(
+  dir: string,
+  watch: OutputWatch,
+  streams: readonly StreamName[],
+  options: { follow: boolean; from?: OutputStart; signal?: AbortSignal },
+): AsyncGenerator<OutputChunk> {
+  const { signal } = options;
+  if (signal?.aborted) return;
+  const release = options.follow && !watch.ended ? watch.follow() : undefined;
+  let cursors: Cursor[] = [];
+  let closed = false;
+  const closing: Promise<void>[] = [];
+  // Runs on abort (at once) and at the end; a second run closes only handles opened after the first.
+  const close = (): void => {
+    closed = true;
+    release?.();
+    for (const c of cursors.splice(0)) closing.push(c.file.close().catch(() => undefined));
+  };
+  signal?.addEventListener("abort", close, { once: true });
+  try {
+    cursors = await openCursors(dir, streams, options.from);
+    if (closed) return;
+    for (;;) {
+      // Noted before reading: a change or the end arriving during the reads makes the wait return at once.
+      const generation = watch.generation;
+      const ended = watch.ended;
+      let progressed = false;
+      for (const cursor of cursors) {
+        const data = Buffer.allocUnsafe(chunkSize);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await cursor.file.read(data, 0, chunkSize, cursor.position));
+        } catch (err) {
+          if (closed) return; // aborted while reading
+          throw err;
+        }
+        if (closed) return;
+        if (bytesRead === 0) continue;
+        progressed = true;
+        const offset = cursor.position;
+        cursor.position += bytesRead;
+        yield { stream: cursor.stream, offset, data: data.subarray(0, bytesRead) };
+        if (closed) return;
+      }
+      if (progressed) continue;
+      if (!options.follow || ended) return;
+      await watch.changedSince(generation, signal);
+      if (closed) return;
+    }
+  } finally {
+    signal?.removeEventListener("abort", close);
+    close();
+    await Promise.all(closing);
+  }
+}

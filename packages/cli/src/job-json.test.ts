@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { JobSchema, JobState, OutputMode } from "@jobexec/proto";
+import { exitStatus, outcome } from "./job-facts.ts";
+import { jobJson } from "./job-json.ts";
+
+const start = new Date("2026-11-23T18:00:00.000Z");
+const end = new Date("2026-11-23T18:00:02.500Z");
+
+test("a finished job's JSON: every key present, numbers as numbers, times as RFC 3339, absent values null", () => {
+  const job = create(JobSchema, {
+    id: "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10", owner: "alice", program: "sh", args: ["-c", "exit 3"], workingDirectory: "/",
+    state: JobState.EXITED, pid: 42, exitCode: 3, createTime: timestampFromDate(start), startTime: timestampFromDate(start),
+    endTime: timestampFromDate(end), outputMode: OutputMode.MERGED, cgroup: "/sys/fs/cgroup/jobexec/x",
+    limits: { memoryMaxBytes: 268_435_456n, cpu: 0.5, io: [{ device: "/dev/vda1", resolvedDevice: "253:0", writeBps: 10_000_000n }] },
+    usage: { cpuUsageUsec: 1500n, memoryPeakBytes: 4096n, unavailable: ["io"] },
+    output: { stdoutBytes: 12n },
+  });
+  assert.deepEqual(jobJson(job), {
+    id: "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10", owner: "alice", state: "exited", program: "sh", args: ["-c", "exit 3"],
+    commandLine: "sh -c 'exit 3'", workingDirectory: "/", pid: 42, exitCode: 3, signal: null, oomKilled: false,
+    failureReason: null, stoppedBy: null, createTime: "2026-11-23T18:00:00.000Z", startTime: "2026-11-23T18:00:00.000Z",
+    endTime: "2026-11-23T18:00:02.500Z", durationMs: 2500,
+    limits: { cpu: 0.5, cpuWeight: null, memoryMaxBytes: 268435456, pidsMax: null,
+      io: [{ device: "/dev/vda1", resolvedDevice: "253:0", readBps: null, writeBps: 10000000, readIops: null, writeIops: null }] },
+    usage: { cpuUsageUsec: 1500, cpuUserUsec: 0, cpuSystemUsec: 0, cpuThrottledUsec: 0, memoryCurrentBytes: 0, memoryPeakBytes: 4096,
+      ioReadBytes: 0, ioWriteBytes: 0, pidsCurrent: 0, unavailable: ["io"] },
+    output: { mode: "merged", stdoutBytes: 12, stderrBytes: 0 },
+    cgroup: "/sys/fs/cgroup/jobexec/x",
+  });
+  assert.equal(exitStatus(job), 3);
+});
+
+test("a job that never started: no pid, no times but creation, failure reason, exit status 1", () => {
+  const job = create(JobSchema, { id: "x", state: JobState.FAILED, failureReason: "program not found", createTime: timestampFromDate(start) });
+  const json = jobJson(job);
+  assert.equal(json.state, "failed");
+  assert.equal(json.pid, null);
+  assert.equal(json.startTime, null);
+  assert.equal(json.durationMs, null);
+  assert.equal(json.failureReason, "program not found");
+  assert.equal(json.cgroup, null);
+  assert.equal(exitStatus(job), 1);
+  assert.equal(outcome(job), "failed to start: program not found");
+});
+
+test("killed jobs exit with 128 + the signal number; a running job's duration runs to now", () => {
+  const killed = create(JobSchema, { state: JobState.STOPPED, signal: "SIGKILL", oomKilled: true });
+  assert.equal(exitStatus(killed), 137);
+  assert.equal(outcome(killed), "killed by SIGKILL, out of memory (OOM kill)");
+  assert.equal(exitStatus(create(JobSchema, { state: JobState.STOPPED, signal: "SIGTERM" })), 143);
+  const running = create(JobSchema, { state: JobState.RUNNING, startTime: timestampFromDate(start) });
+  assert.equal(jobJson(running, end).durationMs, 2500);
+  assert.equal(jobJson(running, end).endTime, null);
+});

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { OutputMode } from "@jobexec/proto";
+import { CliError } from "./errors.ts";
+import { buildStartRequest, type FlagToken } from "./start-request.ts";
+
+const flags = (...pairs: [string, string][]): FlagToken[] => pairs.map(([flag, input]) => ({ flag, input }));
+
+test("the command after -- is passed verbatim, arguments in order, duplicates kept", () => {
+  const request = buildStartRequest([], ["sh", "-c", "echo $0 $1", "a", "--", "a", "-f", ""]);
+  assert.equal(request.program, "sh");
+  assert.deepEqual(request.args, ["-c", "echo $0 $1", "a", "--", "a", "-f", ""]);
+  assert.equal(request.outputMode, OutputMode.UNSPECIFIED);
+  assert.equal(request.workingDirectory, "");
+  assert.deepEqual(request.env, {});
+});
+
+test("limits, env, cwd and merged output map to the request", () => {
+  const request = buildStartRequest(
+    flags(["cpu", "0.5"], ["cpu-weight", "200"], ["memory", "256Mi"], ["pids", "64"], ["env", "A=1"], ["env", "B=x=y"], ["env", "C="],
+      ["env", "A=2"], ["cwd", "/tmp"], ["merge-output", "--merge-output"], ["server", "ignored:1"]),
+    ["true"],
+  );
+  assert.equal(request.limits?.cpu, 0.5);
+  assert.equal(request.limits?.cpuWeight, 200);
+  assert.equal(request.limits?.memoryMaxBytes, 268_435_456n);
+  assert.equal(request.limits?.pidsMax, 64n);
+  assert.deepEqual(request.env, { A: "2", B: "x=y", C: "" });
+  assert.equal(request.workingDirectory, "/tmp");
+  assert.equal(request.outputMode, OutputMode.MERGED);
+});
+
+test("each IO rate applies to the nearest --io-device before it", () => {
+  const request = buildStartRequest(
+    flags(["io-device", "8:0"], ["io-read-bps", "10M"], ["io-write-iops", "100"], ["cpu", "1"], ["io-device", "/dev/vda"], ["io-write-bps", "1Mi"], ["io-read-iops", "5"]),
+    ["dd"],
+  );
+  const io = request.limits?.io.map(({ device, readBps, writeBps, readIops, writeIops }) => ({ device, readBps, writeBps, readIops, writeIops }));
+  assert.deepEqual(io, [
+    { device: "8:0", readBps: 10_000_000n, writeBps: undefined, readIops: undefined, writeIops: 100n },
+    { device: "/dev/vda", readBps: undefined, writeBps: 1_048_576n, readIops: 5n, writeIops: undefined },
+  ]);
+});
+
+test("bad command lines are usage errors, each with its own message", () => {
+  const cases: [FlagToken[], string[], RegExp][] = [
+    [[], [], /missing program/],
+    [[], [""], /missing program/],
+    [flags(["io-read-bps", "1M"]), ["x"], /--io-read-bps must come after the --io-device/],
+    [flags(["io-device", "8:0"]), ["x"], /--io-device 8:0 has no limit/],
+    [flags(["io-device", "8:0"], ["io-read-bps", "1M"], ["io-read-bps", "2M"]), ["x"], /given twice/],
+    [flags(["io-device", " "], ["io-read-bps", "1M"]), ["x"], /--io-device: give a device/],
+    [flags(["io-device", "8:0"], ["io-write-iops", "1.5"]), ["x"], /--io-write-iops: /],
+    [flags(["env", "NOVALUE"]), ["x"], /--env: "NOVALUE" is not NAME=VALUE/],
+    [flags(["env", "=v"]), ["x"], /--env: "=v" is not NAME=VALUE/],
+    [flags(["env", "A=\0"]), ["x"], /NUL/],
+    [flags(["cwd", "tmp"]), ["x"], /--cwd: "tmp" is not an absolute path/],
+    [flags(["cpu-weight", "10001"]), ["x"], /1 to 10000/],
+    [flags(["cpu-weight", "0"]), ["x"], /--cpu-weight/],
+    [flags(["memory", "lots"]), ["x"], /--memory: "lots" is not a size/],
+    [flags(["cpu", "0"]), ["x"], /--cpu: /],
+  ];
+  for (const [tokens, command, message] of cases) {
+    assert.throws(() => buildStartRequest(tokens, command), (e: unknown) => e instanceof CliError && e.code === "usage" && message.test(e.message), String(message));
+  }
+});

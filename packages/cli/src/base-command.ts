@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from "node:util";
 import { Command, Errors, Flags } from "@oclif/core";
 import type { Connection } from "./connection.ts";
 import { connect } from "./connection.ts";
@@ -103,7 +104,7 @@ export abstract class JobexecCommand extends Command {
       failure = error;
     } else if (error instanceof Errors.CLIError && error.oclif?.exit === 2) {
       // oclif's own parse errors: one line without colours or the help dump.
-      const text = error.message.replaceAll(/\u001b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim())
+      const text = stripVTControlCharacters(error.message).split("\n").map((l) => l.trim())
         .filter((l) => l !== "" && !l.startsWith("See more help")).join(" ");
       failure = new CliError("usage", `${text} (see \`jobexec ${this.id ?? ""} --help\`)`, { cause: error });
     } else {

@@ -1,0 +1,63 @@
+import { parseArgs } from "node:util";
+import { initCertificates, issueClientCertificate } from "./cert-files.ts";
+import { CA_VALIDITY_DAYS, LEAF_VALIDITY_DAYS } from "./certificates.ts";
+import { ServerError } from "./error.ts";
+import { defaultConfigDir } from "./paths.ts";
+
+/** The help text of `jobexec-server certs`. */
+export function certsHelp(env: Record<string, string | undefined> = process.env): string {
+  return [
+    "Usage: jobexec-server certs init [--dir DIR] [--san NAME]... [--user NAME] [--force]",
+    "       jobexec-server certs issue --user NAME [--admin] [--dir DIR] [--out DIR] [--force]",
+    "",
+    "init   creates DIR/ca.pem+ca.key (the CA), DIR/server.pem+server.key (names localhost, 127.0.0.1, ::1 and each",
+    "       --san) and DIR/client.pem+client.key, an admin client certificate for --user (default $USER, else admin)",
+    "       that the jobexec CLI uses by default.",
+    "issue  issues a client certificate for --user with the CA in DIR, written to OUT/NAME.pem and OUT/NAME.key",
+    "       (OUT defaults to DIR/clients); --admin gives it the admin role (OU=admin), which may act on every job.",
+    "",
+    `DIR defaults to $JOBEXEC_CONFIG_DIR, else \${XDG_CONFIG_HOME:-~/.config}/jobexec (here ${defaultConfigDir(env)}).`,
+    `Keys are ECDSA P-256, written with mode 0600; the CA is valid ${CA_VALIDITY_DAYS} days, other certificates`,
+    `${LEAF_VALIDITY_DAYS} days. Existing files are never replaced without --force.`,
+    "",
+  ].join("\n");
+}
+
+/** Runs `jobexec-server certs ...`; returns the lines to print. Throws ServerError on bad usage or a failure. */
+export async function certsCommand(args: string[], env: Record<string, string | undefined> = process.env): Promise<string> {
+  const [sub, ...rest] = args;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        dir: { type: "string" },
+        san: { type: "string", multiple: true },
+        user: { type: "string" },
+        admin: { type: "boolean" },
+        out: { type: "string" },
+        force: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (cause) {
+    throw new ServerError("usage", `${(cause as Error).message}; see jobexec-server certs --help`, { cause });
+  }
+  if (sub === undefined || sub === "--help" || sub === "-h" || values.help) return certsHelp(env);
+  const dir = values.dir ?? defaultConfigDir(env);
+  const force = values.force ?? false;
+  if (sub === "init") {
+    if (values.admin !== undefined || values.out !== undefined) throw new ServerError("usage", "certs init takes --dir, --san, --user and --force");
+    const result = await initCertificates(dir, { sans: values.san ?? [], force, ...(values.user === undefined ? {} : { user: values.user }) });
+    return `created CA ${result.ca}, server certificate ${result.server} and admin client certificate ${result.client} for ${result.user}\n`;
+  }
+  if (sub === "issue") {
+    if (values.user === undefined) throw new ServerError("usage", "certs issue needs --user NAME");
+    if (values.san !== undefined) throw new ServerError("usage", "certs issue takes no --san (client certificates name no host)");
+    const path = await issueClientCertificate(dir, values.user, { admin: values.admin ?? false, force, ...(values.out === undefined ? {} : { out: values.out }) });
+    return `issued ${values.admin ? "admin" : "user"} client certificate ${path} for ${values.user}\n`;
+  }
+  throw new ServerError("usage", `unknown certs command ${JSON.stringify(sub)}; use init or issue`);
+}

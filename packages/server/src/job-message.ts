@@ -1,0 +1,81 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Job as CoreJob, JobState as CoreJobState, StreamName } from "@jobexec/core";
+import { JobSchema, JobState, OutputMode, OutputStream, type Job } from "@jobexec/proto";
+
+const states: Record<CoreJobState, JobState> = {
+  running: JobState.RUNNING,
+  exited: JobState.EXITED,
+  stopped: JobState.STOPPED,
+  failed: JobState.FAILED,
+};
+
+/** The wire form of a core job state. */
+export function jobStateMessage(state: CoreJobState): JobState {
+  return states[state];
+}
+
+/** The wire form of a core stream name. */
+export function outputStreamMessage(stream: StreamName): OutputStream {
+  return stream === "stdout" ? OutputStream.STDOUT : OutputStream.STDERR;
+}
+
+/** The wire form of a core job. */
+export function jobMessage(job: CoreJob): Job {
+  const { limits, usage } = job;
+  return create(JobSchema, {
+    id: job.id,
+    owner: job.owner,
+    program: job.program,
+    args: job.args,
+    workingDirectory: job.cwd,
+    state: states[job.state],
+    pid: job.pid,
+    exitCode: job.exitCode,
+    signal: job.signal ?? "",
+    oomKilled: job.oomKilled,
+    createTime: timestampFromDate(job.createdAt),
+    startTime: job.startedAt && timestampFromDate(job.startedAt),
+    endTime: job.endedAt && timestampFromDate(job.endedAt),
+    stoppedBy: job.stoppedBy ?? "",
+    failureReason: job.failureReason ?? "",
+    limits: {
+      cpu: limits.cpu,
+      cpuWeight: limits.cpuWeight,
+      memoryMaxBytes: optionalBig(limits.memoryMaxBytes),
+      pidsMax: optionalBig(limits.pidsMax),
+      io: (limits.io ?? []).map((io) => ({
+        device: io.device,
+        resolvedDevice: io.resolvedDevice,
+        readBps: optionalBig(io.readBps),
+        writeBps: optionalBig(io.writeBps),
+        readIops: optionalBig(io.readIops),
+        writeIops: optionalBig(io.writeIops),
+      })),
+    },
+    usage: {
+      cpuUsageUsec: big(usage.cpuUsageUsec),
+      cpuUserUsec: big(usage.cpuUserUsec),
+      cpuSystemUsec: big(usage.cpuSystemUsec),
+      cpuThrottledUsec: big(usage.cpuThrottledUsec),
+      memoryCurrentBytes: big(usage.memoryCurrentBytes),
+      memoryPeakBytes: big(usage.memoryPeakBytes),
+      ioReadBytes: big(usage.ioReadBytes),
+      ioWriteBytes: big(usage.ioWriteBytes),
+      pidsCurrent: big(usage.pidsCurrent),
+      unavailable: usage.unavailable,
+    },
+    output: { stdoutBytes: big(job.output.stdout), stderrBytes: big(job.output.stderr) },
+    outputMode: job.outputMode === "merged" ? OutputMode.MERGED : OutputMode.SEPARATE,
+    cgroup: job.cgroup ?? "",
+  });
+}
+
+// Usage figures are integers in core; a float from a parse slip must not make BigInt throw.
+function big(n: number): bigint {
+  return BigInt(Math.trunc(n));
+}
+
+function optionalBig(n: number | undefined): bigint | undefined {
+  return n === undefined ? undefined : big(n);
+}

@@ -1,0 +1,54 @@
+import { readPem } from "./cert-files.ts";
+import { certsCommand } from "./certs-command.ts";
+import { parseServeArgs, serveHelp } from "./config.ts";
+import { ServerError } from "./error.ts";
+import { createLogger } from "./log.ts";
+import { startServer } from "./server.ts";
+
+/**
+ * The `jobexec-server` command: `certs ...`, or serve until SIGTERM/SIGINT. Resolves to the exit code; failures are
+ * one line on stderr (the server's own logs are JSON lines on stderr).
+ */
+export async function run(args: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  try {
+    if (args[0] === "certs") {
+      process.stdout.write(await certsCommand(args.slice(1), env));
+      return 0;
+    }
+    return await serve(args, env);
+  } catch (err) {
+    const message = err instanceof ServerError ? err.message : `unexpected error: ${(err as Error).message}`;
+    process.stderr.write(`jobexec-server: ${message}\n`);
+    return err instanceof ServerError && err.code === "usage" ? 2 : 1;
+  }
+}
+
+async function serve(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const settings = parseServeArgs(args, env);
+  if (!settings) {
+    process.stdout.write(serveHelp(env));
+    return 0;
+  }
+  const [cert, key, clientCa] = await Promise.all([readPem(settings.certFile), readPem(settings.keyFile), readPem(settings.clientCaFile)]);
+  const log = createLogger(settings.logLevel);
+  const server = await startServer({
+    host: settings.host,
+    port: settings.port,
+    tls: { cert, key, clientCa },
+    tlsSources: { cert: settings.certFile, key: settings.keyFile, clientCa: settings.clientCaFile },
+    dataDir: settings.dataDir,
+    cgroupParent: settings.cgroupParent,
+    defaultGraceMs: settings.defaultGraceMs,
+    log,
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  log.info("signal received", { signal });
+  // A second signal while jobs are being stopped is noted, not fatal: leaving now would orphan their processes.
+  const again = (s: NodeJS.Signals) => log.warn("already shutting down", { signal: s });
+  process.on("SIGTERM", again).on("SIGINT", again);
+  await server.close();
+  return 0;
+}

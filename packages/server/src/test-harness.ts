@@ -1,0 +1,94 @@
+// Shared set-up of the server's tests: a throw-away PKI, an in-process server on an ephemeral port with its own
+// data directory and cgroup parent, and real Connect clients. Not part of the build.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { Health, JobService } from "@jobexec/proto";
+import { createCa, issueCertificate, type Credentials } from "./certificates.ts";
+import { createLogger } from "./log.ts";
+import { startServer, type RunningServer, type ServerConfig } from "./server.ts";
+
+export interface Pki {
+  ca: Credentials;
+  server: Credentials;
+  alice: Credentials;
+  bob: Credentials;
+  admin: Credentials;
+}
+
+export async function createPki(): Promise<Pki> {
+  const ca = await createCa("test CA");
+  const [server, alice, bob, admin] = await Promise.all([
+    issueCertificate(ca, { subject: { commonName: "jobexec-server" }, usage: "server", sans: ["localhost", "127.0.0.1", "::1"] }),
+    issueCertificate(ca, { subject: { commonName: "alice" }, usage: "client" }),
+    issueCertificate(ca, { subject: { commonName: "bob", organizationalUnit: "users" }, usage: "client" }),
+    issueCertificate(ca, { subject: { commonName: "root", organizationalUnit: "admin" }, usage: "client" }),
+  ]);
+  return { ca, server, alice, bob, admin };
+}
+
+export interface TestServer {
+  server: RunningServer;
+  pki: Pki;
+  dir: string;
+  cgroupParent: string;
+  /** JSON log lines written so far. */
+  logs: Record<string, unknown>[];
+  transport(who: Credentials, protocol?: "grpc" | "grpc-web" | "connect"): Transport;
+  jobs(who: Credentials, protocol?: "grpc" | "grpc-web" | "connect"): Client<typeof JobService>;
+  health(who?: Credentials): Client<typeof Health>;
+  close(): Promise<void>;
+}
+
+/** A unique cgroup parent: tests of several packages share this host's cgroup v2 hierarchy at once. */
+export function testCgroupParent(): string {
+  return `jobexec-test-${randomBytes(6).toString("hex")}`;
+}
+
+export async function startTestServer(options: Partial<ServerConfig> & { pki?: Pki } = {}): Promise<TestServer> {
+  const pki = options.pki ?? (await createPki());
+  const dir = await mkdtemp(join(tmpdir(), "jobexec-server-test-"));
+  const cgroupParent = options.cgroupParent ?? testCgroupParent();
+  const logs: Record<string, unknown>[] = [];
+  const log = createLogger("debug", { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const server = await startServer({
+    port: 0,
+    tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert },
+    dataDir: join(dir, "data"),
+    cgroupParent,
+    defaultGraceMs: 1000,
+    log,
+    ...options,
+  });
+  const transports: Transport[] = [];
+  const transport = (who: Credentials, protocol: "grpc" | "grpc-web" | "connect" = "grpc"): Transport => {
+    const make = protocol === "grpc" ? createGrpcTransport : protocol === "grpc-web" ? createGrpcWebTransport : createConnectTransport;
+    const t = make({ baseUrl: server.url, httpVersion: "2", nodeOptions: { ca: pki.ca.cert, cert: who.cert, key: who.key } });
+    transports.push(t);
+    return t;
+  };
+  return {
+    server,
+    pki,
+    dir,
+    cgroupParent,
+    logs,
+    transport,
+    jobs: (who, protocol) => createClient(JobService, transport(who, protocol)),
+    health: (who = pki.alice) => createClient(Health, transport(who)),
+    async close() {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Collects a server stream's chunks per stream name and its final job. */
+export async function drain<T extends { event: { case: string | undefined; value?: unknown } }>(stream: AsyncIterable<T>): Promise<{ messages: T[] }> {
+  const messages: T[] = [];
+  for await (const m of stream) messages.push(m);
+  return { messages };
+}

@@ -1,0 +1,225 @@
+// Integration: jobs through the JobManager API on this host's real cgroup v2 hierarchy.
+import assert from "node:assert/strict";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { cgroupExists, collect, type Fixture, followAll, isAlive, openFixture } from "./test-support/fixture.ts";
+
+const timeout = 60_000;
+
+describe("JobManager lifecycle", { timeout }, () => {
+  let fx: Fixture;
+  let scratch: string;
+  before(async () => {
+    fx = await openFixture();
+    scratch = await mkdtemp(join(tmpdir(), "jobexec-core-scratch-"));
+  });
+  after(async () => {
+    await fx.close();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  test("reports the cgroup set-up it built", () => {
+    assert.ok(fx.manager.cgroups.mode === "hybrid" || fx.manager.cgroups.mode === "unified");
+    assert.ok(fx.manager.cgroups.parent?.endsWith(`/${fx.cgroupParent}`));
+    assert.ok(cgroupExists(fx.manager.cgroups.parent));
+    assert.ok(fx.logs.some((e) => e.message.includes(fx.cgroupParent)));
+  });
+
+  test("1: echo hello world gives exactly its output, then exited 0", async () => {
+    const job = await fx.manager.start({ program: "echo", args: ["hello", "world"] }, "alice");
+    assert.equal(job.state, "running");
+    assert.equal(job.owner, "alice");
+    assert.ok(job.pid > 0);
+    const out = await followAll(fx.manager, job.id);
+    assert.equal(out.stdout.toString(), "hello world\n");
+    assert.equal(out.stderr.length, 0);
+    const done = await fx.manager.get(job.id);
+    assert.equal(done.state, "exited");
+    assert.equal(done.exitCode, 0);
+    assert.equal(done.signal, undefined);
+    assert.deepEqual(done.output, { stdout: 12, stderr: 0 });
+    assert.ok(done.startedAt && done.endedAt && done.endedAt >= done.startedAt);
+  });
+
+  test("2: sh -c 'exit 3' is exited with code 3, not stopped", async () => {
+    const job = await fx.manager.start({ program: "sh", args: ["-c", "exit 3"] }, "alice");
+    await followAll(fx.manager, job.id);
+    const done = await fx.manager.get(job.id);
+    assert.equal(done.state, "exited");
+    assert.equal(done.exitCode, 3);
+    assert.equal(done.stoppedBy, undefined);
+  });
+
+  test("5: stdout and stderr are kept apart, byte-exact", async () => {
+    const job = await fx.manager.start({ program: "sh", args: ["-c", "echo a; echo b >&2; echo c"] }, "alice");
+    const out = await followAll(fx.manager, job.id);
+    assert.equal(out.stdout.toString(), "a\nc\n");
+    assert.equal(out.stderr.toString(), "b\n");
+    assert.deepEqual((await fx.manager.get(job.id)).output, { stdout: 4, stderr: 2 });
+  });
+
+  test("5: merged mode keeps the write order in stdout", async () => {
+    const job = await fx.manager.start({ program: "sh", args: ["-c", "echo a; echo b >&2; echo c"], outputMode: "merged" }, "alice");
+    const out = await followAll(fx.manager, job.id);
+    assert.equal(out.stdout.toString(), "a\nb\nc\n");
+    assert.equal(out.stderr.length, 0);
+    assert.equal((await fx.manager.get(job.id)).outputMode, "merged");
+  });
+
+  test("7: a finished job's 1 MiB of output reads back exactly", async () => {
+    const job = await fx.manager.start({ program: "sh", args: ["-c", "yes 0123456789abcde | head -c 1048576"] }, "alice");
+    await followAll(fx.manager, job.id);
+    const expected = Buffer.from("0123456789abcde\n".repeat(65536));
+    const out = await collect(fx.manager.output(job.id));
+    assert.equal(out.stdout.length, 1048576);
+    assert.ok(out.stdout.equals(expected));
+    // Chunks are at most 64 KiB and their offsets are contiguous.
+    let offset = 0;
+    for (const chunk of out.order) {
+      assert.equal(chunk.offset, offset);
+      assert.ok(chunk.data.length <= 65536);
+      offset += chunk.data.length;
+    }
+  });
+
+  test("10: binary output (all 256 byte values, a 100 KiB line, no final newline) is byte-exact", async () => {
+    const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.alloc(100 * 1024, "x"), Buffer.from("end")]);
+    const file = join(scratch, "binary");
+    await writeFile(file, bytes);
+    const job = await fx.manager.start({ program: "cat", args: [file] }, "alice");
+    const out = await followAll(fx.manager, job.id);
+    assert.ok(out.stdout.equals(bytes));
+  });
+
+  test("11: head -c 5000000 /dev/zero: every reader gets every byte", async () => {
+    const job = await fx.manager.start({ program: "head", args: ["-c", "5000000", "/dev/zero"] }, "alice");
+    const outs = await Promise.all([1, 2, 3].map(() => followAll(fx.manager, job.id)));
+    for (const out of outs) {
+      assert.equal(out.stdout.length, 5_000_000);
+      assert.ok(out.stdout.every((b) => b === 0));
+    }
+  });
+
+  test("12: a background child does not keep the job or its stream alive; it is killed", async () => {
+    const job = await fx.manager.start({ program: "sh", args: ["-c", "sleep 1000 & echo $!"] }, "alice");
+    const out = await followAll(fx.manager, job.id);
+    const background = Number(out.stdout.toString().trim());
+    assert.ok(background > 0);
+    const done = await fx.manager.get(job.id);
+    assert.equal(done.state, "exited");
+    assert.equal(done.exitCode, 0);
+    assert.equal(isAlive(background), false);
+    assert.equal(cgroupExists(done.cgroup), false);
+  });
+
+  test("18: the program is in its own job cgroup from its first instruction", async () => {
+    const job = await fx.manager.start({ program: "cat", args: ["/proc/self/cgroup"] }, "alice");
+    const out = await followAll(fx.manager, job.id);
+    const line = out.stdout.toString().split("\n").find((l) => l.startsWith("0::"));
+    assert.equal(line, `0::/${fx.cgroupParent}/${job.id}`);
+    assert.ok(job.cgroup?.endsWith(`/${fx.cgroupParent}/${job.id}`));
+  });
+
+  test("a spinning job shows CPU usage growing while it runs", async () => {
+    const job = await fx.manager.start({ program: "sh", args: ["-c", "while :; do :; done"] }, "alice");
+    await sleep(300);
+    const first = await fx.manager.get(job.id);
+    await sleep(500);
+    const second = await fx.manager.get(job.id);
+    assert.equal(second.state, "running");
+    assert.ok(first.usage.cpuUsageUsec > 0, `usage ${String(first.usage.cpuUsageUsec)}`);
+    assert.ok(second.usage.cpuUsageUsec > first.usage.cpuUsageUsec);
+    assert.ok(second.usage.cpuUserUsec > 0);
+    // This host's cgroup v2 has no controllers: those figures are reported unavailable.
+    for (const c of ["memory", "io", "pids"]) {
+      assert.equal(second.usage.unavailable.includes(c), !fx.manager.cgroups.controllers.includes(c));
+    }
+    const stopped = await fx.manager.stop(job.id, { graceMs: 1000 });
+    assert.ok(stopped.usage.cpuUsageUsec >= second.usage.cpuUsageUsec, "final usage kept after the cgroup is gone");
+  });
+
+  test("the environment is the minimal base plus the spec's, exactly, even NODE_OPTIONS", async () => {
+    const env = { NODE_OPTIONS: "--no-such-flag", LD_PRELOAD: "", GREETING: "hi there", PATH: "/usr/bin:/bin" };
+    const job = await fx.manager.start({ program: "env", env }, "alice");
+    const out = await followAll(fx.manager, job.id);
+    assert.equal((await fx.manager.get(job.id)).exitCode, 0);
+    const lines = out.stdout.toString().trim().split("\n").sort();
+    const expected = { ...env, JOBEXEC_JOB_ID: job.id } as Record<string, string>;
+    for (const name of ["LANG", "LC_ALL", "TZ"]) {
+      const value = process.env[name];
+      if (value !== undefined) expected[name] = value;
+    }
+    assert.deepEqual(lines, Object.entries(expected).map(([k, v]) => `${k}=${v}`).sort());
+  });
+
+  test("without extra env the job sees the base environment", async () => {
+    const job = await fx.manager.start({ program: "env" }, "alice");
+    const out = await followAll(fx.manager, job.id);
+    assert.ok(out.stdout.toString().includes(`JOBEXEC_JOB_ID=${job.id}\n`));
+    assert.ok(out.stdout.toString().includes(`PATH=${String(process.env.PATH)}\n`));
+  });
+
+  test("cwd defaults to / and can be set; relative programs resolve against it", async () => {
+    const pwd = await followAll(fx.manager, (await fx.manager.start({ program: "pwd" }, "alice")).id);
+    assert.equal(pwd.stdout.toString(), "/\n");
+    const script = join(scratch, "hello.sh");
+    await writeFile(script, "#!/bin/sh\npwd\necho \"$@\"\n");
+    await chmod(script, 0o755);
+    const job = await fx.manager.start({ program: "./hello.sh", args: ["a b", "c"], cwd: scratch }, "alice");
+    assert.equal(job.cwd, scratch);
+    assert.equal((await followAll(fx.manager, job.id)).stdout.toString(), `${scratch}\na b c\n`);
+  });
+
+  test("a failure after the spawn (a script with a missing interpreter) is recorded as failed; nothing is left", async () => {
+    const script = join(scratch, "bad-interpreter");
+    await writeFile(script, "#!/no/such/interpreter\n");
+    await chmod(script, 0o755);
+    const job = await fx.manager.start({ program: script }, "alice");
+    assert.equal(job.state, "failed");
+    assert.match(job.failureReason ?? "", /interpreter/);
+    assert.equal(job.pid, 0);
+    assert.equal(job.exitCode, undefined);
+    assert.equal(cgroupExists(job.cgroup), false);
+    assert.deepEqual(await fx.manager.get(job.id), job);
+    assert.equal((await collect(fx.manager.output(job.id))).stdout.length, 0);
+    await assert.rejects(readFile(join(fx.dataDir, "jobs", job.id, "stdout")), { code: "ENOENT" });
+  });
+
+  test("22: every finished job's cgroup is removed; list() reports jobs newest first with filters", async () => {
+    const a = await fx.manager.start({ program: "true" }, "carol");
+    const b = await fx.manager.start({ program: "false" }, "dave");
+    await Promise.all([followAll(fx.manager, a.id), followAll(fx.manager, b.id)]);
+    const all = await fx.manager.list();
+    assert.equal(all[0]?.id, b.id);
+    assert.equal(all[1]?.id, a.id);
+    for (const job of all) {
+      if (job.state !== "running") assert.equal(cgroupExists(job.cgroup), false, `${job.id} ${job.state}`);
+    }
+    assert.deepEqual((await fx.manager.list({ owner: "carol" })).map((j) => j.id), [a.id]);
+    assert.deepEqual((await fx.manager.list({ owner: "dave", states: ["exited"] })).map((j) => j.exitCode), [1]);
+    assert.deepEqual(await fx.manager.list({ owner: "dave", states: ["running"] }), []);
+  });
+});
+
+describe("JobManager close", { timeout }, () => {
+  test("22: close() kills running jobs, removes their cgroups, output and the sub-tree", async () => {
+    const fx = await openFixture({ defaultGraceMs: 500 });
+    const jobs = await Promise.all([
+      fx.manager.start({ program: "sleep", args: ["1000"] }, "alice"),
+      fx.manager.start({ program: "sh", args: ["-c", "trap '' TERM; sleep 1000 & sleep 1000"] }, "alice"),
+    ]);
+    const parent = fx.manager.cgroups.parent;
+    await fx.manager.close();
+    for (const job of jobs) {
+      assert.equal(isAlive(job.pid), false);
+      assert.equal(cgroupExists(job.cgroup), false);
+    }
+    assert.equal(cgroupExists(parent), false);
+    assert.deepEqual(await fx.manager.list().then((l) => l.map((j) => j.state).sort()), ["stopped", "stopped"]);
+    await assert.rejects(fx.manager.start({ program: "true" }, "alice"), { code: "failed_precondition" });
+    await fx.close(); // idempotent
+  });
+});

@@ -1,0 +1,77 @@
+// Shared by the integration tests: a manager on this host's real cgroup v2 hierarchy, and output helpers.
+import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JobManager } from "../job-manager.ts";
+import type { LogEvent, OutputChunk, OutputOptions } from "../types.ts";
+
+/** A manager with a unique cgroup parent and a temporary dataDir, and the events it logged. */
+export interface Fixture {
+  manager: JobManager;
+  dataDir: string;
+  cgroupParent: string;
+  logs: LogEvent[];
+  /** Closes the manager and removes the dataDir. */
+  close(): Promise<void>;
+}
+
+/** A unique cgroup parent name, so concurrent test processes never touch each other's jobs. */
+export function uniqueParent(): string {
+  return `jobexec-test-${randomUUID().slice(0, 13)}`;
+}
+
+export async function openFixture(options: { defaultGraceMs?: number } = {}): Promise<Fixture> {
+  const dataDir = await mkdtemp(join(tmpdir(), "jobexec-core-"));
+  const cgroupParent = uniqueParent();
+  const logs: LogEvent[] = [];
+  const manager = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e), ...options });
+  return {
+    manager,
+    dataDir,
+    cgroupParent,
+    logs,
+    async close() {
+      await manager.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Everything an output iterable yields, per stream, checking offsets are contiguous. */
+export async function collect(chunks: AsyncIterable<OutputChunk>): Promise<{ stdout: Buffer; stderr: Buffer; order: OutputChunk[] }> {
+  const parts = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  const order: OutputChunk[] = [];
+  for await (const chunk of chunks) {
+    parts[chunk.stream].push(Buffer.from(chunk.data));
+    order.push(chunk);
+  }
+  return { stdout: Buffer.concat(parts.stdout), stderr: Buffer.concat(parts.stderr), order };
+}
+
+/** The job's output, followed to the end. */
+export function followAll(manager: JobManager, id: string, options: OutputOptions = {}): ReturnType<typeof collect> {
+  return collect(manager.output(id, { follow: true, ...options }));
+}
+
+/** Number of open file descriptors of this process. */
+export function openFds(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+/** Whether `pid` is a live (not zombie) process. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    // The state follows the parenthesised command name.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a cgroup directory exists. */
+export function cgroupExists(dir: string | undefined): boolean {
+  return dir !== undefined && existsSync(dir);
+}

@@ -103,7 +103,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     }
   });
   server.on("tlsClientError", (err, socket) => {
-    log.info("tls handshake failed", { remote: socket.remoteAddress, error: err.message });
+    // Node refuses an unverified client certificate by closing the socket after the handshake: the client sees
+    // the connection close, and the reason is only in authorizationError (e.g. CERT_HAS_EXPIRED).
+    const reason = socket.authorizationError;
+    log.info("tls handshake failed", { remote: socket.remoteAddress ?? null, reason: reason ? String(reason) : null, error: err.message });
   });
   server.on("sessionError", (err) => log.debug("http2 session error", { error: err.message }));
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the VM test tier needs: qemu (TCG is enough), a Debian kernel with its modules, and a
+# static busybox for the initramfs. Idempotent: when all three are present it only checks and exits.
+set -euo pipefail
+
+packages=(qemu-system-x86 linux-image-amd64 busybox-static)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "testing-vm: ${packages[*]} already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "testing-vm: installing ${missing[*]}"
+$sudo apt-get update -qq
+# --no-install-recommends keeps qemu from pulling in a desktop's worth of packages.
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

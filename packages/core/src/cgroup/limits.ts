@@ -19,6 +19,13 @@ export function controllersFor(limits: ResolvedLimits): string[] {
   return [...needed];
 }
 
+/** Whether memory.max reading `got` kept a write of `requested`: the kernel rounds down to its page size (<= 64 KiB). */
+export function keptMemoryMax(requested: number, got: string): boolean {
+  if (!/^\d+$/.test(got)) return false;
+  const kept = Number(got);
+  return kept <= requested && requested - kept < 65536;
+}
+
 async function write(dir: string, file: string, value: string): Promise<string> {
   try {
     await writeFile(join(dir, file), value);
@@ -47,9 +54,7 @@ export async function applyLimits(dir: string, limits: ResolvedLimits): Promise<
   if (limits.memoryMaxBytes !== undefined) {
     const value = String(limits.memoryMaxBytes);
     const got = await write(dir, "memory.max", value);
-    // The kernel rounds down to its page size (at most 64 KiB).
-    const kept = Number(got);
-    if (!(kept <= limits.memoryMaxBytes && limits.memoryMaxBytes - kept < 65536)) refuse("memory.max", value, got);
+    if (!keptMemoryMax(limits.memoryMaxBytes, got)) refuse("memory.max", value, got);
     try {
       await writeFile(join(dir, "memory.swap.max"), "0");
     } catch (err) {

@@ -19,16 +19,20 @@ export interface DirectRun {
 export async function runDirect(program: string, args: readonly string[], outPath: string): Promise<DirectRun> {
   const start = performance.now();
   const out = await open(outPath, "w");
+  const abort = new AbortController();
   try {
     const child = spawn(program, args, { stdio: ["ignore", out.fd, "ignore"] });
-    const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
-    const [first, [code, signal]] = await Promise.all([firstByte(outPath), exited]);
+    const first = firstByte(outPath, abort.signal);
+    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
     const end = performance.now();
     if (code !== 0) {
       throw new BenchError("workload", `${program} ${args.join(" ")} ended with ${signal ?? `exit code ${code}`}`);
     }
-    return { firstByteMs: first - start, exitMs: end - start };
+    // The output is complete at exit: a file still empty then will stay empty.
+    abort.abort();
+    return { firstByteMs: (await first) - start, exitMs: end - start };
   } finally {
+    abort.abort();
     await out.close();
   }
 }

@@ -14,7 +14,7 @@ const cells = (row: Row): string[] => {
     row.metric,
     `${fmt(row.value)} ${row.unit}`,
     row.baselines.map((b) => `${b.name}: ${fmt(b.value)} ${row.unit}`).join("<br>"),
-    row.baselines.map((b) => `${fmt(ratio(row, b))}x`).join("<br>"),
+    row.baselines.map((b) => (b.value === 0 ? "-" : `${fmt(ratio(row, b))}x`)).join("<br>"),
     row.target === undefined ? "" : `${row.target.op} ${fmt(row.target.value)} ${row.unit}`,
     met === undefined ? "" : met ? "yes" : "**no**",
   ];

@@ -12,7 +12,7 @@ export interface Command {
 export const firstLine: Command = { program: process.execPath, args: [slowPath, "0", "--first-line", "--interval", "0"] };
 
 /** `slow --bytes N`: writes N bytes to stdout as fast as it can, then ends. */
-export const writeBytes = (bytes: number): Command => ({ program: process.execPath, args: [slowPath, "0", "--bytes", String(bytes)] });
+export const writeBytes = (bytes: number): Command => ({ program: process.execPath, args: [slowPath, "--bytes", String(bytes)] });
 
 /** The fan-out writer: `lines` timestamped lines, one every `intervalMs`. */
 export const ticker = (lines: number, intervalMs: number): Command => ({

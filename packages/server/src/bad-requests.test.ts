@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { HealthCheckResponse_ServingStatus, JobState, type StartJobRequest, type StartJobRequestSchema } from "@jobexec/proto";
+import { HealthCheckResponse_ServingStatus, JobState, type OutputStream, type StartJobRequest, type StartJobRequestSchema } from "@jobexec/proto";
 import { startTestServer, type TestServer } from "./test-harness.ts";
 
 type Start = MessageInitShape<typeof StartJobRequestSchema>;
@@ -50,7 +50,7 @@ describe("bad requests", () => {
     ["unknown state filter", Code.InvalidArgument, () => t.jobs(t.pki.alice).listJobs({ states: [JobState.UNSPECIFIED] })],
     ["negative stdout offset", Code.InvalidArgument, () => drain(t.jobs(t.pki.alice).streamOutput({ id: finished, stdoutOffset: -5n }))],
     ["tail lines with an offset", Code.InvalidArgument, () => drain(t.jobs(t.pki.alice).streamOutput({ id: finished, tailLines: 3n, stderrOffset: 1n }))],
-    ["unknown output stream", Code.InvalidArgument, () => drain(t.jobs(t.pki.alice).streamOutput({ id: finished, stream: 9 }))],
+    ["unknown output stream", Code.InvalidArgument, () => drain(t.jobs(t.pki.alice).streamOutput({ id: finished, stream: 9 as OutputStream }))],
     ["request over 1 MiB", Code.ResourceExhausted, start({ program: "true", args: ["x".repeat(2 * 1024 * 1024)] })],
     ["unknown health service", Code.NotFound, () => t.health().check({ service: "no.such.Service" })],
   ];

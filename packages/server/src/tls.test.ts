@@ -22,7 +22,6 @@ describe("mutual TLS", () => {
   async function check(who: Partial<Credentials>, extra: http2.SecureClientSessionOptions = {}): Promise<ConnectError | undefined> {
     const transport = createGrpcTransport({
       baseUrl: t.server.url,
-      httpVersion: "2",
       // Level 0 lets the client offer what a careless client would; the server must be the one refusing.
       nodeOptions: { ca: t.pki.ca.cert, ...who, ciphers: "DEFAULT@SECLEVEL=0", ...extra },
     });

@@ -1,0 +1,268 @@
+// End-to-end tests of the built program (dist/cgexec.js; `pnpm run build` first) in a real
+// cgroup v2 hierarchy: one fresh cgroup per test, removed after it.
+import assert from "node:assert/strict";
+import { spawn, type SpawnOptions } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, before, describe, it, type TestContext } from "node:test";
+import { cgexecPath } from "./index.ts";
+
+interface Run {
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** What the parent read from each extra pipe, by descriptor number. */
+  readonly pipes: ReadonlyMap<number, string>;
+}
+
+/** Run cgexec with `args` to its end, collecting stdout, stderr and any extra pipe. */
+async function run(args: readonly string[], options: SpawnOptions = {}): Promise<Run> {
+  const child = spawn(process.execPath, [cgexecPath, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
+  const texts = child.stdio.map((stream) => (stream === null ? undefined : collect(stream as Readable)));
+  const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+  const read = await Promise.all(texts);
+  const pipes = new Map<number, string>();
+  read.forEach((text, fd) => fd > 2 && text !== undefined && pipes.set(fd, text));
+  return { pid: child.pid ?? -1, code, signal, stdout: read[1] ?? "", stderr: read[2] ?? "", pipes };
+}
+
+async function collect(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+/** The mount point of the cgroup v2 hierarchy (/sys/fs/cgroup/unified on this hybrid host). */
+function cgroup2Root(): string | undefined {
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const [mount, fs] = line.split(" - ");
+    if (fs?.startsWith("cgroup2 ")) return mount?.split(" ")[4];
+  }
+  return undefined;
+}
+
+const root = cgroup2Root();
+
+/** A fresh cgroup for this test, emptied (cgroup.kill) and removed once the test is over. */
+function makeCgroup(t: TestContext): { path: string; name: string } {
+  const name = `jobexec-test-cgexec-${randomUUID().slice(0, 8)}`;
+  const path = join(root as string, name);
+  mkdirSync(path);
+  t.after(async () => {
+    writeFileSync(join(path, "cgroup.kill"), "1");
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmdirSync(path);
+        return;
+      } catch (err) {
+        // EBUSY until the killed processes are reaped.
+        if ((err as NodeJS.ErrnoException).code !== "EBUSY" || attempt === 100) throw err;
+        await sleep(50);
+      }
+    }
+  });
+  return { path, name: `/${name}` };
+}
+
+const timeout = 30_000;
+
+describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted (skipping)", timeout }, () => {
+  let tmp = "";
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), "cgexec-test-"));
+  });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it("puts the target in the cgroup before it runs, under cgexec's own pid", async (t) => {
+    const cg = makeCgroup(t);
+    const child = spawn(
+      process.execPath,
+      [cgexecPath, "--status-fd=3", cg.path, "sh", "-c", "echo $$; cat /proc/$$/cgroup; exec sleep 60"],
+      { stdio: ["ignore", "pipe", "inherit", "pipe"] },
+    );
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await once(child, "close");
+      }
+    });
+    const status = collect(child.stdio[3] as Readable);
+    const stdout = child.stdout as Readable;
+    stdout.setEncoding("utf8");
+    let text = "";
+    while (!text.includes("0::")) text += String((await once(stdout, "data"))[0]);
+    assert.equal(await status, "", "the status fd closes without a byte on success");
+    const [pid, ...cgroupLines] = text.trim().split("\n");
+    assert.equal(Number(pid), child.pid, "the target runs under cgexec's pid");
+    assert.ok(cgroupLines.includes(`0::${cg.name}`), `target saw itself in ${cgroupLines.join(", ")}`);
+    // And from outside, while it runs.
+    assert.ok(readFileSync(`/proc/${child.pid}/cgroup`, "utf8").split("\n").includes(`0::${cg.name}`));
+    // (cat may still be there, exiting: it is the target's child, in the cgroup too.)
+    assert.ok(readFileSync(join(cg.path, "cgroup.procs"), "utf8").trim().split("\n").includes(String(child.pid)));
+  });
+
+  it("passes argv through verbatim, argv[0] included", async (t) => {
+    const cg = makeCgroup(t);
+    // `; true` keeps sh from exec-ing cat, so /proc/$$ stays sh's.
+    const argv = ["sh", "-c", "cat /proc/$$/cmdline; true", "arg0", "two words", "", "'single'", '"double"', "ünïcödé ✓ 🚀", "a\nb", "--", "-x", "$HOME", "back\\slash", " "];
+    const result = await run([cg.path, ...argv]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stdout.split("\0"), [...argv, ""]);
+  });
+
+  it("passes the environment through verbatim", async (t) => {
+    const cg = makeCgroup(t);
+    const env = {
+      PATH: process.env.PATH ?? "/bin:/usr/bin",
+      SPACES: " a b ",
+      EMPTY: "",
+      QUOTES: `'"\``,
+      UNICODE: "ünïcödé ✓ 🚀",
+      NEWLINE: "one\ntwo",
+      EQUALS: "a=b=c",
+      ÜNÏ_KEY: "value",
+      BIG: "x".repeat(100_000),
+    };
+    const result = await run([cg.path, "env", "-0"], { env });
+    assert.equal(result.code, 0, result.stderr);
+    const seen = result.stdout.split("\0").slice(0, -1);
+    assert.deepEqual(seen, Object.entries(env).map(([key, value]) => `${key}=${value}`));
+  });
+
+  it("passes the target's exit status and death signal through", async (t) => {
+    const cg = makeCgroup(t);
+    assert.equal((await run([cg.path, "sh", "-c", "exit 7"])).code, 7);
+    assert.equal((await run([cg.path, "sh", "-c", "kill -TERM $$"])).signal, "SIGTERM");
+  });
+
+  it("gives the target default signal dispositions (Node ignores SIGPIPE and SIGXFSZ)", async (t) => {
+    const cg = makeCgroup(t);
+    const status = await run([cg.path, "cat", "/proc/self/status"]);
+    assert.match(status.stdout, /^SigIgn:\s+0+$/m);
+    // With SIGPIPE ignored, yes would get EPIPE and complain instead of dying quietly.
+    const pipeline = await run([cg.path, "sh", "-c", "yes | head -n 1"]);
+    assert.deepEqual([pipeline.code, pipeline.stdout, pipeline.stderr], [0, "y\n", ""]);
+  });
+
+  describe("command lookup", () => {
+    before(() => {
+      for (const name of ["d1", "d2"]) {
+        mkdirSync(join(tmp, name));
+        writeFileSync(join(tmp, name, "prog"), `#!/bin/sh\necho ${name} "$@"\n`, { mode: 0o755 });
+      }
+      writeFileSync(join(tmp, "d1", "plain"), 'echo "plain:$0:$1"\n', { mode: 0o755 });
+    });
+
+    it("searches PATH in order", async (t) => {
+      const cg = makeCgroup(t);
+      const d1 = join(tmp, "d1");
+      const d2 = join(tmp, "d2");
+      assert.equal((await run([cg.path, "prog", "x"], { env: { PATH: `${d1}:${d2}` } })).stdout, "d1 x\n");
+      assert.equal((await run([cg.path, "prog", "x"], { env: { PATH: `/nonexistent:${d2}:${d1}` } })).stdout, "d2 x\n");
+    });
+
+    it("reads an empty PATH entry as the current directory", async (t) => {
+      const cg = makeCgroup(t);
+      const result = await run([cg.path, "prog"], { env: { PATH: "/nonexistent::/bin" }, cwd: join(tmp, "d2") });
+      assert.equal(result.stdout, "d2\n");
+    });
+
+    it("runs relative and absolute paths as given, without a search", async (t) => {
+      const cg = makeCgroup(t);
+      const env = { PATH: join(tmp, "d2") };
+      assert.equal((await run([cg.path, "./prog"], { env, cwd: join(tmp, "d1") })).stdout, "d1\n");
+      assert.equal((await run([cg.path, "d1/prog"], { env, cwd: tmp })).stdout, "d1\n");
+      assert.equal((await run([cg.path, join(tmp, "d1", "prog")], { env })).stdout, "d1\n");
+    });
+
+    it("uses /bin:/usr/bin when PATH is unset", async (t) => {
+      const cg = makeCgroup(t);
+      assert.equal((await run([cg.path, "sh", "-c", "echo ok"], { env: {} })).stdout, "ok\n");
+      const result = await run([cg.path, "prog"], { env: {}, cwd: join(tmp, "d1") });
+      assert.equal(result.code, 127, "the current directory is not searched");
+    });
+
+    it("runs a file that is neither ELF nor a script with /bin/sh, like execvp", async (t) => {
+      const cg = makeCgroup(t);
+      const result = await run([cg.path, "./plain", "arg"], { cwd: join(tmp, "d1") });
+      assert.deepEqual([result.code, result.stdout], [0, "plain:./plain:arg\n"]);
+    });
+  });
+
+  describe("its own failures: one line on stderr and a conventional exit code", () => {
+    const cases: [string, (cg: string) => string[], number, RegExp][] = [
+      ["a missing cgroup directory", (cg) => [`${cg}-missing`, "true"], 125, /^cgexec: cgroup \S+-missing: no such file or directory\n$/],
+      ["a directory that is not a cgroup", () => [tmp, "true"], 125, /^cgexec: cgroup \S+: not a cgroup v2 directory\n$/],
+      ["a cgroup file instead of a directory", (cg) => [`${cg}/cgroup.procs`, "true"], 125, /^cgexec: cgroup \S+: opening cgroup.procs: not a directory\n$/],
+      ["a command not found", (cg) => [cg, "no-such-command-here"], 127, /^cgexec: no-such-command-here: command not found\n$/],
+      ["a path not found", (cg) => [cg, "/no/such/file"], 127, /^cgexec: \/no\/such\/file: no such file or directory\n$/],
+      ["a directory as command", (cg) => [cg, "/tmp"], 126, /^cgexec: \/tmp: is a directory\n$/],
+      ["a file without execute permission", (cg) => [cg, join(tmp, "no-exec")], 126, /^cgexec: \S+\/no-exec: permission denied\n$/],
+      ["a script whose interpreter is missing", (cg) => [cg, join(tmp, "bad-interp")], 127, /^cgexec: \S+bad-interp: bad interpreter \/nonexistent\/sh: no such file or directory\n$/],
+      ["no COMMAND", (cg) => [cg], 125, /^cgexec: missing COMMAND \(usage: cgexec .*\)\n$/],
+      ["an unknown option", (cg) => ["--frobnicate", cg, "true"], 125, /^cgexec: unknown option --frobnicate \(usage: .*\)\n$/],
+      ["a bad status fd", (cg) => ["--status-fd=99", cg, "true"], 125, /^cgexec: --status-fd=99: bad file descriptor\n$/],
+      ["a status fd of stdio", (cg) => ["--status-fd=1", cg, "true"], 125, /^cgexec: --status-fd needs a descriptor number >= 3, got "1"\n$/],
+    ];
+    before(() => {
+      writeFileSync(join(tmp, "bad-interp"), "#!/nonexistent/sh\n", { mode: 0o755 });
+      writeFileSync(join(tmp, "no-exec"), "#!/bin/sh\n", { mode: 0o644 });
+    });
+
+    for (const [what, args, code, message] of cases) {
+      it(`${what} -> ${code}`, async (t) => {
+        const cg = makeCgroup(t);
+        const result = await run(args(cg.path));
+        assert.deepEqual([result.code, result.stdout], [code, ""]);
+        assert.match(result.stderr, message);
+        assert.equal(readFileSync(join(cg.path, "cgroup.procs"), "utf8"), "", "nothing joined the cgroup");
+      });
+    }
+
+    it("does not create cgroup.procs in a plain directory", async () => {
+      await run([tmp, "true"]);
+      assert.equal(existsSync(join(tmp, "cgroup.procs")), false);
+    });
+
+    it("prints the usage on stderr without arguments (125) and on stdout for --help (0)", async () => {
+      const bare = await run([]);
+      assert.deepEqual([bare.code, bare.stdout], [125, ""]);
+      assert.match(bare.stderr, /^Usage: cgexec \[--status-fd=N\] \[--\] CGROUP_DIR COMMAND \[ARGS\.\.\.\]\n/);
+      const help = await run(["--help"]);
+      assert.deepEqual([help.code, help.stdout, help.stderr], [0, bare.stderr, ""]);
+    });
+  });
+
+  describe("--status-fd", () => {
+    // fd 3 is what the job library uses; fd 20 is above the range libuv marks close-on-exec.
+    for (const fd of [3, 20]) {
+      it(`fd ${fd}: end-of-file without a byte on success, and the target does not inherit it`, async (t) => {
+        const cg = makeCgroup(t);
+        const stdio = ["ignore", "pipe", "pipe", ...Array<"ignore">(fd - 3).fill("ignore"), "pipe"] as const;
+        const script = `if [ -e /proc/$$/fd/${fd} ]; then echo open; else echo closed; fi`;
+        const result = await run([`--status-fd=${fd}`, cg.path, "sh", "-c", script], { stdio: [...stdio] });
+        assert.deepEqual([result.code, result.stdout, result.stderr, result.pipes.get(fd)], [0, "closed\n", "", ""]);
+      });
+    }
+
+    it("reports a failure on the fd, bare, and nothing on stderr", async (t) => {
+      const cg = makeCgroup(t);
+      const stdio = ["ignore", "pipe", "pipe", "pipe"] as const;
+      const notFound = await run(["--status-fd=3", cg.path, "no-such-command-here"], { stdio: [...stdio] });
+      assert.deepEqual(
+        [notFound.code, notFound.stdout, notFound.stderr, notFound.pipes.get(3)],
+        [127, "", "", "no-such-command-here: command not found\n"],
+      );
+      const noCgroup = await run(["--status-fd", "3", `${cg.path}-missing`, "true"], { stdio: [...stdio] });
+      assert.deepEqual([noCgroup.code, noCgroup.stderr], [125, ""]);
+      assert.equal(noCgroup.pipes.get(3), `cgroup ${cg.path}-missing: no such file or directory\n`);
+    });
+  });
+});

@@ -2,7 +2,8 @@ import { stripVTControlCharacters } from "node:util";
 import { Command, Errors, Flags } from "@oclif/core";
 import type { Connection } from "./connection.ts";
 import { connect } from "./connection.ts";
-import { readCredentials } from "./credentials.ts";
+import { clientCertificateProblem } from "./client-certificate.ts";
+import { readCredentials, type Credentials } from "./credentials.ts";
 import { describeError } from "./error-message.ts";
 import { CliError, exitCodeOf } from "./errors.ts";
 import { serverUrl } from "./server-address.ts";
@@ -52,6 +53,7 @@ export abstract class JobexecCommand extends Command {
   /** The job the command is about, for error messages. */
   protected jobId: string | undefined;
   private connection: Connection | undefined;
+  private credentials: Credentials | undefined;
   private server = "";
   private interrupted = false;
   private stdoutClosed = false;
@@ -80,7 +82,8 @@ export abstract class JobexecCommand extends Command {
     if (this.connection === undefined) {
       const url = serverUrl(flags.server);
       this.server = url.host;
-      this.connection = connect(url, readCredentials(flags));
+      this.credentials = readCredentials(flags);
+      this.connection = connect(url, this.credentials);
     }
     return this.connection;
   }
@@ -108,7 +111,14 @@ export abstract class JobexecCommand extends Command {
         .filter((l) => l !== "" && !l.startsWith("See more help")).join(" ");
       failure = new CliError("usage", `${text} (see \`jobexec ${this.id ?? ""} --help\`)`, { cause: error });
     } else {
-      failure = describeError(error, { server: this.server, jobId: this.jobId });
+      // A failed socket (TLS refusal, reset) explains a failed call better than the call's own error.
+      const connection = this.connection;
+      failure = describeError(connection?.socketError() ?? error, {
+        server: this.server,
+        jobId: this.jobId,
+        hungUpAfterHandshake: connection?.hungUpAfterHandshake(),
+        certificateProblem: () => (this.credentials === undefined ? undefined : clientCertificateProblem(this.credentials)),
+      });
     }
     process.stderr.write(`jobexec: ${failure.message}\n`);
     this.exit(exitCodeOf(failure.code));

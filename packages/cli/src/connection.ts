@@ -1,3 +1,5 @@
+import { isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { JobService } from "@jobexec/proto";
@@ -8,19 +10,65 @@ export interface Connection {
   client: Client<typeof JobService>;
   /** The server, as HOST:PORT, for messages. */
   address: string;
+  /**
+   * The first error of the TLS socket, if any. With TLS 1.3 the server verifies our certificate after our side of
+   * the handshake is done, so its refusal (an alert such as "unknown CA") arrives on the socket while the call
+   * only sees its stream cancelled: this is the real reason.
+   */
+  socketError(): Error | undefined;
+  /**
+   * Whether the TLS handshake completed but the server never answered a call: a hang-up then means the server
+   * refused our client certificate (Node servers close the connection without an alert).
+   */
+  hungUpAfterHandshake(): boolean;
   /** Closes the connection at once, cancelling calls still open. */
   close(): void;
 }
 
 /** Opens (lazily, on the first call) a gRPC connection to the server at `url` with the given credentials. */
 export function connect(url: URL, credentials: Credentials): Connection {
-  // An own session manager, so the command can close the connection when it is done instead of waiting for the
-  // idle timeout; nodeOptions then belong to it.
-  const sessionManager = new Http2SessionManager(url, {}, { ca: credentials.ca, cert: credentials.cert, key: credentials.key });
-  const transport = createGrpcTransport({ baseUrl: url.origin, sessionManager });
+  let socketError: Error | undefined;
+  let handshakeDone = false;
+  let answered = false;
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  // Our own session manager, so the command can close the connection when done instead of waiting for the idle
+  // timeout, and our own socket, to see its errors.
+  const sessionManager = new Http2SessionManager(url, {}, {
+    createConnection: () => {
+      const socket = tlsConnect({
+        host,
+        port: Number(url.port),
+        servername: isIP(host) === 0 ? host : undefined,
+        ALPNProtocols: ["h2"],
+        ca: credentials.ca,
+        cert: credentials.cert,
+        key: credentials.key,
+      });
+      socket.once("secureConnect", () => {
+        handshakeDone = true;
+      });
+      socket.on("error", (error) => {
+        socketError ??= error;
+      });
+      return socket;
+    },
+  });
+  const transport = createGrpcTransport({
+    baseUrl: url.origin,
+    sessionManager,
+    interceptors: [
+      (next) => async (request) => {
+        const response = await next(request);
+        answered = true;
+        return response;
+      },
+    ],
+  });
   return {
     client: createClient(JobService, transport),
     address: url.host,
+    socketError: () => socketError,
+    hungUpAfterHandshake: () => handshakeDone && !answered,
     close: () => sessionManager.abort(),
   };
 }

@@ -7,6 +7,10 @@ export interface ErrorContext {
   server: string;
   /** The job the command is about, if any. */
   jobId?: string | undefined;
+  /** The TLS handshake completed but no call was answered: a hang-up is the server refusing our certificate. */
+  hungUpAfterHandshake?: boolean;
+  /** Why our client certificate would be refused, judged locally (see client-certificate.ts). */
+  certificateProblem?: () => string | undefined;
 }
 
 // Error codes Node and OpenSSL put on connection failures, walked through the `cause` chain.
@@ -76,6 +80,13 @@ export function describeError(error: unknown, context: ErrorContext): CliError {
   for (const code of codes) {
     const tls = tlsMessages[code];
     if (tls) return new CliError(code.startsWith("ERR_OSSL") ? "credentials" : "tls", tls(context.server, detail), { cause: error });
+  }
+  const serverAnswered = error instanceof ConnectError && ![Code.Canceled, Code.Aborted, Code.Unavailable, Code.Internal, Code.Unknown].includes(error.code);
+  if (context.hungUpAfterHandshake && !serverAnswered) {
+    const problem = context.certificateProblem?.();
+    return new CliError("tls", problem === undefined ?
+      `TLS: ${context.server} hung up right after the handshake: it refused our client certificate (not issued by its CA, expired, revoked or unsuitable); ${certHint}` :
+      `TLS: ${context.server} refused our client certificate: ${problem}; ${certHint}`, { cause: error });
   }
   for (const code of codes) {
     const why = unreachable[code];

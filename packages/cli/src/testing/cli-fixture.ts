@@ -1,0 +1,126 @@
+// Shared set-up of the CLI's end-to-end tests: a throw-away PKI written to per-user config directories, a real
+// jobexec server in this process (ephemeral port, own data directory and cgroup parent), and the CLI run as a
+// subprocess. Not part of the build.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createCa, issueCertificate, silentLogger, startServer, type Credentials, type RunningServer } from "@jobexec/server";
+
+/** bin/run.js of this package. */
+export const cliPath = fileURLToPath(new URL("../../bin/run.js", import.meta.url));
+
+/** The identities the tests use; each has a config directory with client.pem, client.key and ca.pem. */
+export type User = "alice" | "bob" | "admin" | "foreign" | "expired" | "noclientauth";
+
+/** A running server with credentials for every {@link User}. */
+export interface CliServer {
+  server: RunningServer;
+  /** HOST:PORT of the server. */
+  address: string;
+  /** Temp directory holding everything; removed by close(). */
+  dir: string;
+  ca: Credentials;
+  /** The config directory (JOBEXEC_CONFIG_DIR) of a user. */
+  configDir(user: User): string;
+  close(): Promise<void>;
+}
+
+/** The result of one CLI run. */
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+const hour = 3_600_000;
+
+async function writeConfig(dir: string, client: Credentials, ca: Credentials): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "client.pem"), client.cert);
+  await writeFile(join(dir, "client.key"), client.key, { mode: 0o600 });
+  await writeFile(join(dir, "ca.pem"), ca.cert);
+}
+
+/** Starts a server with a fresh PKI and writes a config directory per user. */
+export async function startCliServer(): Promise<CliServer> {
+  const dir = await mkdtemp(join(tmpdir(), "jobexec-cli-test-"));
+  const ca = await createCa("cli test CA");
+  const otherCa = await createCa("some other CA");
+  const past = new Date(Date.now() - 48 * hour);
+  const [server, alice, bob, admin, foreign, expired, noClientAuth] = await Promise.all([
+    issueCertificate(ca, { subject: { commonName: "jobexec-server" }, usage: "server", sans: ["localhost", "127.0.0.1"] }),
+    issueCertificate(ca, { subject: { commonName: "alice" }, usage: "client" }),
+    issueCertificate(ca, { subject: { commonName: "bob" }, usage: "client" }),
+    issueCertificate(ca, { subject: { commonName: "root", organizationalUnit: "admin" }, usage: "client" }),
+    issueCertificate(otherCa, { subject: { commonName: "mallory" }, usage: "client" }),
+    issueCertificate(ca, { subject: { commonName: "alice" }, usage: "client", notBefore: past, notAfter: new Date(past.getTime() + hour) }),
+    issueCertificate(ca, { subject: { commonName: "carol" }, usage: "server" }),
+  ]);
+  const users: Record<User, Credentials> = { alice, bob, admin, foreign, expired, noclientauth: noClientAuth };
+  await Promise.all(Object.entries(users).map(([user, creds]) => writeConfig(join(dir, "users", user), creds, ca)));
+  const running = await startServer({
+    port: 0,
+    tls: { cert: server.cert, key: server.key, clientCa: ca.cert },
+    dataDir: join(dir, "data"),
+    // Unique: tests of several packages share this host's cgroup v2 hierarchy at the same time.
+    cgroupParent: `jobexec-cli-test-${randomBytes(6).toString("hex")}`,
+    defaultGraceMs: 1000,
+    log: silentLogger,
+  });
+  return {
+    server: running,
+    address: `127.0.0.1:${running.port}`,
+    dir,
+    ca,
+    configDir: (user) => join(dir, "users", user),
+    async close() {
+      await running.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Options of {@link spawnCli}. */
+export interface SpawnOptions {
+  /** Whose credentials to use (JOBEXEC_CONFIG_DIR); default alice. */
+  user?: User;
+  /** Server address (JOBEXEC_SERVER); default the test server. */
+  server?: string;
+  /** Extra environment. */
+  env?: Record<string, string>;
+}
+
+/** Starts the CLI as a subprocess against the test server, with a clean JOBEXEC_* environment. */
+export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {}): ChildProcess {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith("JOBEXEC_")) delete env[name];
+  Object.assign(env, {
+    JOBEXEC_CONFIG_DIR: t.configDir(options.user ?? "alice"),
+    JOBEXEC_SERVER: options.server ?? t.address,
+    NO_COLOR: "1",
+    ...options.env,
+  });
+  return spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Waits for a CLI subprocess to end and collects its output. */
+export async function collectCli(child: ChildProcess): Promise<CliResult> {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout?.on("data", (b: Buffer) => stdout.push(b));
+  child.stderr?.on("data", (b: Buffer) => stderr.push(b));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (c, s) => resolve([c, s]));
+  });
+  return { code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() };
+}
+
+/** Runs the CLI to its end. */
+export async function runCli(t: CliServer, args: string[], options: SpawnOptions = {}): Promise<CliResult> {
+  return collectCli(spawnCli(t, args, options));
+}

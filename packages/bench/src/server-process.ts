@@ -24,6 +24,15 @@ export interface ServerOptions {
   profile?: boolean;
 }
 
+/** How a client talks to the server. */
+export interface ClientOptions {
+  /**
+   * Accept compressed responses: true (the default) keeps connect-node's defaults, which accept gzip and brotli, so
+   * the server compresses every message of 1 KiB or more; false asks for identity only.
+   */
+  compression?: boolean;
+}
+
 /** A `jobexec-server` child process on loopback. */
 export interface ServerProcess {
   pid: number;
@@ -32,9 +41,9 @@ export interface ServerProcess {
   /** Name of the server's cgroup parent (unique per server). */
   cgroupParent: string;
   /** A new JobService client with its own HTTP/2 connection. */
-  client(): Client<typeof JobService>;
+  client(options?: ClientOptions): Client<typeof JobService>;
   /** A new transport (its own HTTP/2 connection) for other services. */
-  transport(): Transport;
+  transport(options?: ClientOptions): Transport;
   /** Where the job's stdout file lives, for observing it directly. */
   stdoutPath(id: string): string;
   /** SIGTERM, wait for a clean exit, check that the cgroup sub-tree is gone; returns the profile path, if any. */
@@ -85,8 +94,12 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
   const pid = child.pid;
   if (pid === undefined) throw new BenchError("server", `cannot spawn ${serverMain}`);
   const url = `https://localhost:${port}`;
-  const transport = () =>
-    createGrpcTransport({ baseUrl: url, nodeOptions: { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey } });
+  const transport = (options: ClientOptions = {}) =>
+    createGrpcTransport({
+      baseUrl: url,
+      nodeOptions: { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey },
+      ...(options.compression === false ? { acceptCompression: [] } : {}),
+    });
   const logTail = async () => (await readFile(logPath, "utf8")).split("\n").slice(-20).join("\n");
 
   // Ready means the health service answers SERVING over mTLS; give a loaded machine a generous while.
@@ -114,7 +127,7 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
     url,
     dataDir,
     cgroupParent,
-    client: () => createClient(JobService, transport()),
+    client: (options) => createClient(JobService, transport(options)),
     transport,
     stdoutPath: (id) => join(dataDir, "jobs", id, "stdout"),
     async close() {

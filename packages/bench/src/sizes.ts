@@ -1,7 +1,8 @@
 /** How much work each benchmark does. */
 export interface Sizes {
-  /** Sequential job starts timed (after a few untimed warm-up starts). */
+  /** Sequential job starts timed, after `warmUp` untimed ones (for the service and each baseline alike). */
   starts: number;
+  warmUp: number;
   /** Concurrent clients for the starts-per-second figure, and the starts each makes. */
   startClients: number;
   startsPerClient: number;
@@ -11,8 +12,9 @@ export interface Sizes {
   /** Followers of the fan-out job, spread over this many HTTP/2 connections. */
   followers: number;
   followerConnections: number;
-  /** Lines the fan-out job writes, one every 10 ms. */
+  /** Lines the fan-out job writes, one every 10 ms, and how long the single-follower baseline runs first. */
   tickerLines: number;
+  baselineWindowMs: number;
   /** Concurrently running jobs for the scale figure, and the GetJob / ListJobs calls timed. */
   jobs: number;
   getCalls: number;
@@ -24,6 +26,7 @@ export interface Sizes {
 /** The figures the brief asks for. */
 export const full: Sizes = {
   starts: 200,
+  warmUp: 3,
   startClients: 16,
   startsPerClient: 10,
   writeBytes: 2 ** 30,
@@ -31,6 +34,7 @@ export const full: Sizes = {
   followers: 1000,
   followerConnections: 10,
   tickerLines: 3000,
+  baselineWindowMs: 2000,
   jobs: 1000,
   getCalls: 2000,
   listCalls: 100,
@@ -40,15 +44,17 @@ export const full: Sizes = {
 /** Small sizes that run every benchmark end to end in well under two minutes (the package's test). */
 export const quick: Sizes = {
   starts: 20,
+  warmUp: 1,
   startClients: 16,
-  startsPerClient: 2,
+  startsPerClient: 1,
   writeBytes: 16 * 2 ** 20,
-  writeRepeats: 2,
+  writeRepeats: 1,
   followers: 50,
   followerConnections: 5,
-  tickerLines: 300,
+  tickerLines: 250,
+  baselineWindowMs: 1000,
   jobs: 50,
-  getCalls: 200,
-  listCalls: 20,
-  idleSeconds: 2,
+  getCalls: 100,
+  listCalls: 10,
+  idleSeconds: 1,
 };

@@ -9,7 +9,6 @@ import { ticker } from "../workloads.ts";
 
 const intervalMs = 10;
 const newline = 0x0a;
-const baselineWindowMs = 2000;
 
 /**
  * A follower that turns each received chunk into latencies: for every complete line, receive time minus the
@@ -63,7 +62,7 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
         single.onChunk(data);
       },
     });
-    await new Promise((resolve) => setTimeout(resolve, baselineWindowMs));
+    await new Promise((resolve) => setTimeout(resolve, sizes.baselineWindowMs));
     const singleSamples = single.samples.length;
 
     context.progress(`fanout: attaching ${sizes.followers} followers over ${sizes.followerConnections} connections`);
@@ -146,7 +145,7 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
     notes: [
       `${sizes.followers} followers over ${sizes.followerConnections} HTTP/2 connections (${perConnection} streams each), all in the bench process, each from offset 0 with follow; plus the baseline follower on its own connection.`,
       `Job: ticker, ${sizes.tickerLines} lines of "<seq> <epoch ms>" one every ${intervalMs} ms, one write(2) each. Latency = receive time - the line's timestamp, same host clock.`,
-      `Baseline: the one follower alone for ${baselineWindowMs} ms before the others attach (${result.single.length} lines). Fan-out latency counts lines written after the last follower attached (${fan.n} samples; attaching took ${result.attachMs.toFixed(0)} ms).`,
+      `Baseline: the one follower alone for ${sizes.baselineWindowMs} ms before the others attach (${result.single.length} lines). Fan-out latency counts lines written after the last follower attached (${fan.n} samples; attaching took ${result.attachMs.toFixed(0)} ms).`,
       `Max latency: fan-out ${fan.max.toFixed(1)} ms, single ${single.max.toFixed(1)} ms. Highest sampled VmRSS while followed: ${mib(result.peak.rssBytes).toFixed(0)} MiB.`,
       `Every copy (${result.expectedBytes} bytes) compared with the job's output file: ${result.identical ? "all identical" : "SOME DIFFER"}.`,
     ],

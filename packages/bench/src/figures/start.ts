@@ -9,9 +9,6 @@ import type { ServerProcess } from "../server-process.ts";
 import { summarize } from "../stats.ts";
 import { firstLine, throughCgexec, type Command } from "../workloads.ts";
 
-// Untimed runs before each timed series, so that no series pays for cold caches the others do not.
-const warmUp = 3;
-
 /** Starts a job running `firstLine` and resolves with the milliseconds until its first byte was in its output file. */
 async function startOnce(server: ServerProcess, client: JobClient): Promise<number> {
   const start = performance.now();
@@ -19,8 +16,11 @@ async function startOnce(server: ServerProcess, client: JobClient): Promise<numb
   return (await firstByte(server.stdoutPath(job.id))) - start;
 }
 
-/** Runs `once` `count` times in a row after the warm-up, returning the timed samples. */
-async function series(count: number, once: () => Promise<number>): Promise<number[]> {
+/**
+ * Runs `once` `count` times in a row after `warmUp` untimed runs (so that no series pays for cold caches the others
+ * do not), returning the timed samples.
+ */
+async function series(warmUp: number, count: number, once: () => Promise<number>): Promise<number[]> {
   for (let i = 0; i < warmUp; i++) await once();
   const samples: number[] = [];
   for (let i = 0; i < count; i++) samples.push(await once());
@@ -50,8 +50,8 @@ export async function startFigure(context: Context): Promise<Section> {
   try {
     context.progress("start: baselines");
     const viaCgexec = throughCgexec(cgroup.path, firstLine);
-    directMs = await series(sizes.starts, direct(firstLine, join(dir, "start-direct.out")));
-    cgexecMs = await series(sizes.starts, direct(viaCgexec, join(dir, "start-cgexec.out")));
+    directMs = await series(sizes.warmUp, sizes.starts, direct(firstLine, join(dir, "start-direct.out")));
+    cgexecMs = await series(sizes.warmUp, sizes.starts, direct(viaCgexec, join(dir, "start-cgexec.out")));
     directRate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => direct(firstLine, join(dir, `start-direct-${c}.out`))());
     cgexecRate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => direct(viaCgexec, join(dir, `start-cgexec-${c}.out`))());
   } finally {
@@ -61,7 +61,7 @@ export async function startFigure(context: Context): Promise<Section> {
   const { result, profile } = await withServer(context, "start", async (server) => {
     context.progress(`start: ${sizes.starts} sequential starts`);
     const client = server.client();
-    const latency = await series(sizes.starts, () => startOnce(server, client));
+    const latency = await series(sizes.warmUp, sizes.starts, () => startOnce(server, client));
     context.progress(`start: ${sizes.startClients} concurrent clients`);
     const clients = Array.from({ length: sizes.startClients }, () => server.client());
     const rate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => startOnce(server, clients[c] ?? client));
@@ -104,7 +104,7 @@ export async function startFigure(context: Context): Promise<Section> {
       },
     ],
     notes: [
-      `Target: node slow.js 0 --first-line (prints "ready" first). ${sizes.starts} sequential timed starts after ${warmUp} untimed ones, for the service and each baseline.`,
+      `Target: node slow.js 0 --first-line (prints "ready" first). ${sizes.starts} sequential timed starts after ${sizes.warmUp} untimed ones, for the service and each baseline.`,
       "The first byte is observed the same way everywhere: inotify on the output file (stdout redirected to a file for the baselines), then a stat showing size > 0.",
       `Concurrent: ${sizes.startClients} clients (one HTTP/2 connection each) x ${sizes.startsPerClient} starts each; baselines run ${sizes.startClients} spawn loops the same way. Jobs are not awaited to their end between starts.`,
       `Service p50/p99/max ${fmt(job)}; direct ${fmt(base.direct)}; cgexec ${fmt(base.cgexec)} (ms).`,

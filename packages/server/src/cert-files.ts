@@ -1,8 +1,9 @@
 import { constants } from "node:fs";
-import { access, chmod, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { access, chmod, mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createCa, issueCertificate, type Credentials } from "./certificates.ts";
 import { ServerError } from "./error.ts";
+import { readPem } from "./tls.ts";
 
 /** Options of {@link initCertificates}. */
 export interface InitOptions {
@@ -72,16 +73,6 @@ export async function issueClientCertificate(dir: string, user: string, options:
 export async function readCredentials(dir: string, name: string): Promise<Credentials> {
   const [cert, key] = await Promise.all([readPem(join(dir, `${name}.pem`)), readPem(join(dir, `${name}.key`))]);
   return { cert, key };
-}
-
-/** Reads a PEM file, failing with a ServerError that names the file. */
-export async function readPem(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (cause) {
-    const reason = (cause as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read";
-    throw new ServerError("tls", `${path} ${reason} (create certificates with "jobexec-server certs init")`, { cause });
-  }
 }
 
 /** Writes `<dir>/<name>.pem` (mode 0644) and `<dir>/<name>.key` (mode 0600), each atomically. */

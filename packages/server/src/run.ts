@@ -1,9 +1,8 @@
-import { readPem } from "./cert-files.ts";
-import { certsCommand } from "./certs-command.ts";
 import { parseServeArgs, serveHelp } from "./config.ts";
 import { ServerError } from "./error.ts";
 import { createLogger } from "./log.ts";
 import { startServer } from "./server.ts";
+import { readPem } from "./tls.ts";
 
 /**
  * The `jobexec-server` command: `certs ...`, or serve until SIGTERM/SIGINT. Resolves to the exit code; failures are
@@ -12,6 +11,8 @@ import { startServer } from "./server.ts";
 export async function run(args: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   try {
     if (args[0] === "certs") {
+      // Loaded on demand: the X.509 library takes a noticeable part of a second to load, which serving never needs.
+      const { certsCommand } = await import("./certs-command.ts");
       process.stdout.write(await certsCommand(args.slice(1), env));
       return 0;
     }

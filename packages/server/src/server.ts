@@ -74,6 +74,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
     readMaxBytes: config.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    // No compression: output is streamed to many followers at once, and gzip per stream was most of the CPU time.
+    acceptCompression: [],
     shutdownSignal: shutdown.signal,
   });
   const server = http2.createSecureServer(

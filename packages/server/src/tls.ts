@@ -1,4 +1,5 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { SecureServerOptions } from "node:http2";
 import { DEFAULT_CIPHERS } from "node:tls";
 import { ServerError } from "./error.ts";
@@ -66,6 +67,16 @@ export function clientCertificateProblem(cert: X509Certificate): string | undefi
   }
   if (/sha1/i.test(cert.signatureAlgorithm ?? "")) return "client certificate is signed with SHA-1, which is not accepted";
   return undefined;
+}
+
+/** Reads a PEM file, failing with a ServerError (code "tls") that names the file. */
+export async function readPem(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (cause) {
+    const reason = (cause as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read";
+    throw new ServerError("tls", `${path} ${reason} (create certificates with "jobexec-server certs init")`, { cause });
+  }
 }
 
 function parse(pem: string, name: string, what: string): X509Certificate {

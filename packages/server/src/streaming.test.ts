@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { JobState, OutputStream, type Job, type StreamOutputResponse } from "@jobexec/proto";
+import { startTestServer, type TestServer } from "./test-harness.ts";
+
+function openFds(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+async function settle(check: () => boolean, ms = 15_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await sleep(50);
+  }
+  return check();
+}
+
+async function read(stream: AsyncIterable<StreamOutputResponse>, pause = 0): Promise<{ stdout: Buffer; job: Job | undefined; last: boolean }> {
+  const parts: Buffer[] = [];
+  let job: Job | undefined;
+  let last = true;
+  for await (const m of stream) {
+    if (job) last = false;
+    if (m.event.case === "chunk" && m.event.value.stream === OutputStream.STDOUT) parts.push(Buffer.from(m.event.value.data));
+    if (m.event.case === "job") job = m.event.value;
+    if (pause) await sleep(pause);
+  }
+  return { stdout: Buffer.concat(parts), job, last };
+}
+
+describe("StreamOutput", () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer();
+  });
+  after(() => t.close());
+
+  test("without follow, a running job's stream ends at the current output with its RUNNING status", async () => {
+    const alice = t.jobs(t.pki.alice);
+    const { job } = await alice.startJob({ program: "/bin/sh", args: ["-c", "echo first; exec sleep 1000"] });
+    assert.ok(job);
+    await settle(() => false, 300);
+    const out = await read(alice.streamOutput({ id: job.id }));
+    assert.equal(out.stdout.toString(), "first\n");
+    assert.equal(out.job?.state, JobState.RUNNING);
+    await alice.stopJob({ id: job.id, gracePeriod: {} });
+  });
+
+  test("cancelled streams give the server's file descriptors back", async () => {
+    const alice = t.jobs(t.pki.alice);
+    const { job } = await alice.startJob({ program: "/bin/sh", args: ["-c", "while :; do echo tick; sleep 0.05; done"] });
+    assert.ok(job);
+    // Warm up the connection and the job's output files, then take the baseline.
+    const warm = new AbortController();
+    for await (const _ of alice.streamOutput({ id: job.id, follow: true }, { signal: warm.signal })) break;
+    await settle(() => false, 300);
+    const baseline = openFds();
+    const controllers = Array.from({ length: 20 }, () => new AbortController());
+    const firsts = controllers.map(async (c) => {
+      const it = alice.streamOutput({ id: job.id, follow: true }, { signal: c.signal })[Symbol.asyncIterator]();
+      await it.next();
+      return it;
+    });
+    const iterators = await Promise.all(firsts);
+    const during = openFds();
+    for (const c of controllers) c.abort();
+    await Promise.allSettled(iterators.map((it) => it.next()));
+    const back = await settle(() => openFds() <= baseline);
+    console.log(`    open fds: baseline ${baseline}, with 20 followers ${during}, after cancel ${openFds()}`);
+    assert.ok(back, `fds back to ${baseline}, now ${openFds()}`);
+    const cancelled = await settle(() => t.logs.filter((l) => l.method === "jobexec.v1.JobService/StreamOutput" && l.code === "canceled").length >= 20);
+    assert.ok(cancelled, "each cancelled stream is logged as canceled");
+    await alice.stopJob({ id: job.id, gracePeriod: {} });
+  });
+
+  test("200 concurrent followers of one job on one connection get byte-identical output", async () => {
+    const alice = t.jobs(t.pki.alice);
+    const { job } = await alice.startJob({ program: "/bin/sh", args: ["-c", "seq 1 10000; sleep 1; seq 10001 20000"] });
+    assert.ok(job);
+    const expected = Buffer.concat([execFileSync("seq", ["1", "20000"])]);
+    const began = performance.now();
+    const outs = await Promise.all(Array.from({ length: 200 }, () => read(alice.streamOutput({ id: job.id, follow: true }))));
+    const ms = performance.now() - began;
+    console.log(`    200 followers x ${expected.length} bytes in ${Math.round(ms)} ms (${((200 * expected.length) / 1e6 / (ms / 1000)).toFixed(1)} MB/s)`);
+    for (const out of outs) {
+      assert.ok(out.stdout.equals(expected));
+      assert.equal(out.job?.state, JobState.EXITED);
+      assert.ok(out.last);
+    }
+  });
+
+  test("a slow reader slows only its own stream and still gets every byte", async () => {
+    const alice = t.jobs(t.pki.alice);
+    const size = 16 * 1024 * 1024;
+    const { job } = await alice.startJob({ program: "head", args: ["-c", String(size), "/dev/zero"] });
+    assert.ok(job);
+    const rss = process.memoryUsage().rss;
+    let fastDone = 0;
+    const slow = read(alice.streamOutput({ id: job.id, follow: true }), 2);
+    const fast = read(alice.streamOutput({ id: job.id, follow: true })).then((out) => ((fastDone = performance.now()), out));
+    const [slowOut, fastOut] = await Promise.all([slow, fast]);
+    const slowDone = performance.now();
+    console.log(`    fast reader done ${Math.round(slowDone - fastDone)} ms before the slow one; rss +${Math.round((process.memoryUsage().rss - rss) / 1e6)} MB`);
+    assert.equal(fastOut.stdout.length, size);
+    assert.equal(slowOut.stdout.length, size);
+    assert.ok(fastDone < slowDone);
+  });
+});

@@ -93,7 +93,7 @@ export class JobManager {
     let subtree: CgroupSubtree | undefined;
     try {
       await mkdir(jobsDir, { recursive: true });
-      subtree = await CgroupSubtree.open(parent);
+      subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
     } catch (err) {
       throw toJobError("cannot set up the job manager", err);
     }
@@ -109,7 +109,7 @@ export class JobManager {
       level: mode === "none" ? "warn" : "info",
       message:
         mode === "none"
-          ? "no cgroup v2 mount: jobs run unconfined"
+          ? `${options.unconfined === true ? "cgroups disabled by option" : "no cgroup v2 mount"}: jobs run unconfined`
           : `cgroup v2 (${mode}): jobs under ${String(parentDir)}, controllers: ${controllers.join(" ") || "none"}`,
       cgroup: parentDir,
     });
@@ -202,6 +202,7 @@ export class JobManager {
         await removeCgroup(cgroupDir);
       } else if (exit !== undefined) {
         killGroup(record.pid, "SIGKILL");
+        await waitGroupGone(record.pid);
       }
     } catch (err) {
       this.#log({ level: "error", message: "cleaning up after the job failed", jobId: record.id, cgroup: cgroupDir, error: err });
@@ -392,6 +393,21 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
     process.kill(-pgid, signal);
   } catch (err) {
     if (errnoCode(err) !== "ESRCH") throw err;
+  }
+}
+
+/**
+ * Waits (up to a second) until no process of a group is left; signal 0 fails with ESRCH then. Only for
+ * jobs without a cgroup, whose end cannot be watched; zombies waiting for init to reap them still count.
+ */
+async function waitGroupGone(pgid: number): Promise<void> {
+  for (let waited = 0; waited < 1000; waited += 10) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await sleep(10);
   }
 }
 

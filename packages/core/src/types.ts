@@ -167,4 +167,9 @@ export interface ManagerOptions {
   /** Default grace period of stop(), in milliseconds; default 5000. */
   defaultGraceMs?: number;
   log?: (event: LogEvent) => void;
+  /**
+   * Run jobs without cgroups even where cgroup v2 exists, as on a host without it (mode "none"): no limits,
+   * no usage, stop by process group. For servers that may not manage cgroups, and for tests.
+   */
+  unconfined?: boolean;
 }

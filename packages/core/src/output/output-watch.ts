@@ -1,6 +1,8 @@
 // One change notifier per job, shared by all its followers.
 import { type FSWatcher, watch } from "node:fs";
 
+const pollMs = 25;
+
 /**
  * Wakes the followers of one job when its output directory changes or the job ends. The inotify watch on
  * the directory exists only while someone follows (one watch for any number of followers), and followers
@@ -12,6 +14,8 @@ export class OutputWatch {
   #changed = Promise.withResolvers<undefined>();
   #followers = 0;
   #watcher: FSWatcher | undefined;
+  /** Stands in for the watch when inotify cannot be had (e.g. fs.inotify.max_user_watches reached). */
+  #poller: NodeJS.Timeout | undefined;
   #ended = false;
 
   constructor(dir: string) {
@@ -30,7 +34,7 @@ export class OutputWatch {
 
   /** Whether the inotify watch is open (for tests and diagnostics). */
   get watching(): boolean {
-    return this.#watcher !== undefined;
+    return this.#watcher !== undefined || this.#poller !== undefined;
   }
 
   /** Wakes everyone waiting. */
@@ -49,14 +53,7 @@ export class OutputWatch {
 
   /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
   follow(): () => void {
-    if (this.#followers++ === 0 && !this.#ended) {
-      this.#watcher = watch(this.#dir, { persistent: false }, () => this.notify());
-      // A watch error (e.g. the directory removed at close) must not crash the server; followers are woken.
-      this.#watcher.on("error", () => {
-        this.#closeWatcher();
-        this.notify();
-      });
-    }
+    if (this.#followers++ === 0 && !this.#ended) this.#openWatcher();
     let released = false;
     return () => {
       if (released) return;
@@ -79,8 +76,29 @@ export class OutputWatch {
     }
   }
 
+  #openWatcher(): void {
+    try {
+      this.#watcher = watch(this.#dir, { persistent: false }, () => this.notify());
+    } catch {
+      this.#poll();
+      return;
+    }
+    // A watch error (e.g. the directory removed) must not crash the server: fall back to polling.
+    this.#watcher.on("error", () => {
+      this.#closeWatcher();
+      if (this.#followers > 0 && !this.#ended) this.#poll();
+    });
+  }
+
+  #poll(): void {
+    this.#poller = setInterval(() => this.notify(), pollMs);
+    this.#poller.unref();
+  }
+
   #closeWatcher(): void {
     this.#watcher?.close();
     this.#watcher = undefined;
+    clearInterval(this.#poller);
+    this.#poller = undefined;
   }
 }

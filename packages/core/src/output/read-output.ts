@@ -68,10 +68,16 @@ export async function* readOutput(
       const ended = watch.ended;
       let progressed = false;
       for (const cursor of cursors) {
-        const data = Buffer.allocUnsafe(chunkSize);
+        // The size first: an idle follower woken for nothing allocates nothing, and each chunk handed out
+        // is a fresh buffer of exactly its length (the consumer may keep it).
+        let data: Buffer;
         let bytesRead: number;
         try {
-          ({ bytesRead } = await cursor.file.read(data, 0, chunkSize, cursor.position));
+          const available = (await cursor.file.stat()).size - cursor.position;
+          if (closed) return;
+          if (available <= 0) continue;
+          data = Buffer.allocUnsafe(Math.min(chunkSize, available));
+          ({ bytesRead } = await cursor.file.read(data, 0, data.length, cursor.position));
         } catch (err) {
           if (closed) return; // aborted while reading
           throw err;

@@ -61,12 +61,12 @@ export function parseArgs(args: readonly string[]): SlowOptions {
       positional.push(arg);
     }
   }
-  if (positional.length > 2) throw new SlowError(`too many arguments: ${positional.slice(2).join(" ")}`);
   const bytes = seen.has("--bytes") ? count("--bytes", seen.get("--bytes")) : undefined;
-  const [n, code] = positional;
+  // With --bytes there are no numbered lines: the one positional left is CODE.
+  const [n, code] = bytes === undefined ? positional : [undefined, ...positional];
+  if (positional.length > (bytes === undefined ? 2 : 1)) throw new SlowError(`too many arguments: ${positional.join(" ")}`);
   if (n === undefined && bytes === undefined) throw new SlowError("missing N");
   const lines = n === undefined ? 0 : count("N", n);
-  if (bytes !== undefined && lines > 0) throw new SlowError("--bytes replaces the numbered lines: N must be 0");
   const exitCode = code === undefined ? 0 : count("CODE", code);
   if (exitCode > 255) throw new SlowError(`CODE must be 0..255, got ${code}`);
   return {

@@ -24,9 +24,9 @@ Options (as "--name VALUE" or "--name=VALUE"; they run in this order):
   --alloc MIB      Allocate MIB MiB and touch every page (so memory limits bite);
                    prints "allocated MIB MiB" on stdout.
   --spin SECONDS   Keep a CPU busy for SECONDS (wall clock, decimals allowed).
-  --bytes K        Instead of numbered lines, write exactly K bytes to stdout, in
-                   1 MiB writes, as fast as possible, then exit with CODE (no
-                   "exited" line). The bytes repeat this 64-byte pattern:
+  --bytes K        Instead of numbered lines (give no N), write exactly K bytes
+                   to stdout, in 1 MiB writes, as fast as possible, then exit
+                   with CODE (no "exited" line). The bytes repeat this pattern:
                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+\\n"
   --interval MS    Time between lines in milliseconds (default 1000; 0 = no wait).
   -h, --help       Print this help and exit 0.

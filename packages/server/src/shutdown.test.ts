@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, test } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { JobService } from "@jobexec/proto";
+import { initCertificates, readCredentials, writeCredentials } from "./cert-files.ts";
+import { issueCertificate } from "./certificates.ts";
+import { testCgroupParent } from "./test-harness.ts";
+
+const main = join(import.meta.dirname, "main.ts");
+
+interface Child {
+  proc: ChildProcess;
+  lines: Record<string, unknown>[];
+  stderr: string[];
+  exit: Promise<number | null>;
+}
+
+function launch(args: string[], env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const lines: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: proc.stderr! }).on("line", (line) => {
+    stderr.push(line);
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // Not a log line: start-up failures are plain sentences.
+    }
+  });
+  const exit = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  return { proc, lines, stderr, exit };
+}
+
+async function waitFor<T>(find: () => T | undefined, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > end) assert.fail("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0); it runs nothing.
+  return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+}
+
+describe("jobexec-server process", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "jobexec-server-shutdown-"));
+    await initCertificates(join(dir, "config"), { user: "tester" });
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test("SIGTERM with jobs and streams open: streams end UNAVAILABLE, jobs and cgroups are gone, exit 0", async (t) => {
+    const cgroupParent = testCgroupParent();
+    // Only what cannot default: the certificates come from JOBEXEC_CONFIG_DIR, as after `certs init`.
+    const child = launch(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--cgroup-parent", cgroupParent, "--grace", "500ms"], {
+      JOBEXEC_CONFIG_DIR: join(dir, "config"),
+    });
+    // Whatever fails below, the server is stopped the way it is meant to be, so no job outlives the test.
+    t.after(async () => {
+      if (child.proc.exitCode === null && child.proc.signalCode === null) {
+        child.proc.kill("SIGTERM");
+        await child.exit;
+      }
+    });
+    const listening = await waitFor(() => child.lines.find((l) => l.msg === "listening"));
+    const cgroups = await waitFor(() => child.lines.find((l) => l.msg === "cgroups"));
+    assert.ok(cgroups && "mode" in cgroups && Array.isArray(cgroups.controllers), "start-up says the cgroup mode and controllers");
+    const creds = await readCredentials(join(dir, "config"), "client");
+    const transport = createGrpcTransport({ baseUrl: String(listening.url), nodeOptions: { ca: readFileSync(join(dir, "config", "ca.pem")), ...creds } });
+    const client = createClient(JobService, transport);
+
+    const programs = [["sleep", "1000"], ["/bin/sh", "-c", "trap '' TERM; sleep 1000"], ["/bin/sh", "-c", "sleep 1000 & sleep 1000 & echo started; wait"]];
+    const jobs = [];
+    for (const [program, ...args] of programs) {
+      const { job } = await client.startJob({ program: program!, args });
+      assert.ok(job);
+      jobs.push(job);
+    }
+    // Every process of every job, background children included.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const pids = jobs.flatMap((job) =>
+      job.cgroup ? readFileSync(join(job.cgroup, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number) : [job.pid],
+    );
+    assert.ok(pids.length >= 5, `found the jobs' processes: ${pids.join(" ")}`);
+    const streams = jobs.flatMap((job) =>
+      [1, 2].map(async () => {
+        try {
+          for await (const _ of client.streamOutput({ id: job.id, follow: true }));
+          return undefined;
+        } catch (e) {
+          return ConnectError.from(e);
+        }
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    child.proc.kill("SIGTERM");
+    const ended = await Promise.all(streams);
+    for (const err of ended) {
+      assert.equal(err?.code, Code.Unavailable);
+      assert.match(err.rawMessage, /server shutting down/);
+    }
+    assert.equal(await child.exit, 0, child.stderr.join("\n"));
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
+    for (const job of jobs) {
+      if (!job.cgroup) continue;
+      assert.equal(existsSync(job.cgroup), false, `${job.cgroup} removed`);
+      assert.equal(existsSync(dirname(job.cgroup)), false, `${dirname(job.cgroup)} removed`);
+    }
+    assert.ok(child.lines.some((l) => l.msg === "stopped"));
+  });
+
+  test("refuses to start with an expired certificate or a mismatched key: one line, exit 1", async () => {
+    const config = join(dir, "config");
+    const ca = await readCredentials(config, "ca");
+    const day = 24 * 60 * 60 * 1000;
+    const expired = await issueCertificate(ca, {
+      subject: { commonName: "jobexec-server" },
+      usage: "server",
+      notBefore: new Date(Date.now() - 30 * day),
+      notAfter: new Date(Date.now() - day),
+    });
+    await writeCredentials(dir, "expired", expired);
+    const other = await issueCertificate(ca, { subject: { commonName: "x" }, usage: "server" });
+    await writeCredentials(dir, "other", other);
+    const cases: [string[], RegExp][] = [
+      [["--cert", join(dir, "expired.pem"), "--key", join(dir, "expired.key")], /^jobexec-server: server certificate .*expired\.pem expired on \d{4}-/],
+      [["--key", join(dir, "other.key")], /^jobexec-server: server key .*other\.key does not match certificate .*server\.pem$/],
+      [["--cert", join(dir, "missing.pem")], /^jobexec-server: .*missing\.pem does not exist/],
+    ];
+    for (const [args, message] of cases) {
+      const child = launch(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data2"), "--cgroup-parent", testCgroupParent(), ...args], {
+        JOBEXEC_CONFIG_DIR: config,
+      });
+      assert.equal(await child.exit, 1);
+      assert.equal(child.stderr.length, 1, child.stderr.join("\n"));
+      assert.match(child.stderr[0]!, message);
+    }
+  });
+
+  test("a bad flag is a usage error (exit 2); --help describes every flag", async () => {
+    const bad = launch(["--listen", "nowhere"], {});
+    assert.equal(await bad.exit, 2);
+    assert.match(bad.stderr.join("\n"), /listen address "nowhere"/);
+    const help = spawn(process.execPath, [main, "--help"], { stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    help.stdout.on("data", (d: Buffer) => (text += d.toString()));
+    assert.equal(await new Promise((resolve) => help.once("exit", resolve)), 0);
+    for (const flag of ["--listen", "--cert", "--key", "--client-ca", "--data-dir", "--cgroup-parent", "--grace", "--log-level", "certs init", "certs issue"]) {
+      assert.ok(text.includes(flag), `help mentions ${flag}`);
+    }
+  });
+});

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { parseDuration, parseListen, parseServeArgs, serveHelp } from "./config.ts";
+import { ServerError } from "./error.ts";
+import { defaultConfigDir, defaultDataDir } from "./paths.ts";
+
+const usage = (e: unknown) => e instanceof ServerError && e.code === "usage";
+
+describe("serve settings", () => {
+  test("defaults: loopback port 50051, certificates in the config directory", () => {
+    const s = parseServeArgs([], { HOME: "/home/u", JOBEXEC_CONFIG_DIR: "/etc/jx" });
+    assert.ok(s);
+    assert.equal(s.host, "127.0.0.1");
+    assert.equal(s.port, 50051);
+    assert.equal(s.certFile, "/etc/jx/server.pem");
+    assert.equal(s.keyFile, "/etc/jx/server.key");
+    assert.equal(s.clientCaFile, "/etc/jx/ca.pem");
+    assert.equal(s.cgroupParent, "jobexec");
+    assert.equal(s.defaultGraceMs, 5000);
+    assert.equal(s.logLevel, "info");
+  });
+
+  test("environment fallbacks, and flags win over them", () => {
+    const env = { JOBEXEC_LISTEN: "0.0.0.0:7000", JOBEXEC_DATA_DIR: "/srv/jx", JOBEXEC_GRACE: "250ms", JOBEXEC_LOG_LEVEL: "debug", JOBEXEC_CGROUP_PARENT: "a/b" };
+    const fromEnv = parseServeArgs([], env);
+    assert.deepEqual([fromEnv?.host, fromEnv?.port, fromEnv?.dataDir, fromEnv?.defaultGraceMs, fromEnv?.logLevel, fromEnv?.cgroupParent], ["0.0.0.0", 7000, "/srv/jx", 250, "debug", "a/b"]);
+    const fromFlags = parseServeArgs(["--listen", "[::1]:0", "--data-dir", "/d", "--grace", "2s", "--log-level", "warn"], env);
+    assert.deepEqual([fromFlags?.host, fromFlags?.port, fromFlags?.dataDir, fromFlags?.defaultGraceMs, fromFlags?.logLevel], ["::1", 0, "/d", 2000, "warn"]);
+  });
+
+  test("--help returns undefined and the help names every flag with its variable", () => {
+    assert.equal(parseServeArgs(["--help"], {}), undefined);
+    const help = serveHelp({ HOME: "/home/u" });
+    for (const text of ["--listen", "JOBEXEC_LISTEN", "--cert", "JOBEXEC_TLS_CERT", "--client-ca", "--data-dir", "--cgroup-parent", "--grace", "--log-level"]) {
+      assert.ok(help.includes(text), text);
+    }
+  });
+
+  test("bad values are usage errors", () => {
+    assert.throws(() => parseServeArgs(["--bogus"], {}), usage);
+    assert.throws(() => parseServeArgs(["positional"], {}), usage);
+    assert.throws(() => parseServeArgs(["--log-level", "loud"], {}), usage);
+    assert.throws(() => parseServeArgs(["--cgroup-parent", "../escape"], {}), usage);
+    assert.throws(() => parseServeArgs(["--grace", "-1s"], {}), usage);
+  });
+
+  test("listen addresses", () => {
+    assert.deepEqual(parseListen("localhost:80"), { host: "localhost", port: 80 });
+    assert.deepEqual(parseListen("[::]:443"), { host: "::", port: 443 });
+    assert.deepEqual(parseListen(":9000"), { host: "::", port: 9000 });
+    for (const bad of ["9000", "host:", "host:99999", "[::1]", "a:b:c"]) assert.throws(() => parseListen(bad), usage, bad);
+  });
+
+  test("durations", () => {
+    assert.equal(parseDuration("5"), 5000);
+    assert.equal(parseDuration("1.5s"), 1500);
+    assert.equal(parseDuration("20ms"), 20);
+    assert.equal(parseDuration("2m"), 120_000);
+    assert.throws(() => parseDuration("soon"), usage);
+  });
+
+  test("directories: config shared with the CLI; data under /var/lib for root, XDG state otherwise", () => {
+    assert.equal(defaultConfigDir({ JOBEXEC_CONFIG_DIR: "/c" }), "/c");
+    assert.equal(defaultConfigDir({ XDG_CONFIG_HOME: "/x" }), "/x/jobexec");
+    assert.equal(defaultConfigDir({ HOME: "/h" }), "/h/.config/jobexec");
+    assert.equal(defaultDataDir({ HOME: "/h" }, 0), "/var/lib/jobexec");
+    assert.equal(defaultDataDir({ HOME: "/h" }, 1000), "/h/.local/state/jobexec");
+    assert.equal(defaultDataDir({ HOME: "/h", XDG_STATE_HOME: "/s" }, 1000), "/s/jobexec");
+  });
+});

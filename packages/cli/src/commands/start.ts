@@ -2,6 +2,7 @@ import { Flags } from "@oclif/core";
 import { OutputStream } from "@jobexec/proto";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { copyOutput } from "../copy-output.ts";
+import { CliError } from "../errors.ts";
 import { exitStatus } from "../job-facts.ts";
 import { jobJson } from "../job-json.ts";
 import { buildStartRequest, type FlagToken } from "../start-request.ts";
@@ -20,6 +21,10 @@ With --follow, the job's stdout and stderr are copied to ours as they are writte
 ${commonHelp}`;
 
   static override usage = "start [FLAGS] -- PROGRAM [ARGS...]";
+
+  // Not strict, only so that oclif does not read `start echo hi` as a command named "start echo hi"; positional
+  // arguments before -- are refused in run() with a clear message.
+  static override strict = false;
 
   static override examples = [
     { description: "Start a job and keep its id", command: "ID=$(<%= config.bin %> start -- sleep 60)" },
@@ -52,7 +57,10 @@ ${commonHelp}`;
     const dashes = this.argv.indexOf("--");
     const ours = dashes === -1 ? this.argv : this.argv.slice(0, dashes);
     const command = dashes === -1 ? [] : this.argv.slice(dashes + 1);
-    const { flags, raw } = await this.parse(Start, ours);
+    const { flags, raw, argv } = await this.parse(Start, ours);
+    if (argv.length > 0) {
+      throw new CliError("usage", `unexpected argument "${String(argv[0])}": put the program and its arguments after --, e.g. \`jobexec start -- echo hello\``);
+    }
     const tokens = raw.filter((t): t is FlagToken & { type: "flag" } => t.type === "flag");
     const request = buildStartRequest(tokens, command);
     const { client } = this.connect(flags);

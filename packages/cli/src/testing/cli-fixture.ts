@@ -3,6 +3,7 @@
 // subprocess. Not part of the build.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,14 +97,13 @@ export interface SpawnOptions {
 
 /** Starts the CLI as a subprocess against the test server, with a clean JOBEXEC_* environment. */
 export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {}): ChildProcess {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith("JOBEXEC_")) delete env[name];
-  Object.assign(env, {
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("JOBEXEC_"))),
     JOBEXEC_CONFIG_DIR: t.configDir(options.user ?? "alice"),
     JOBEXEC_SERVER: options.server ?? t.address,
     NO_COLOR: "1",
     ...options.env,
-  });
+  };
   return spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
 }
 
@@ -123,4 +123,34 @@ export async function collectCli(child: ChildProcess): Promise<CliResult> {
 /** Runs the CLI to its end. */
 export async function runCli(t: CliServer, args: string[], options: SpawnOptions = {}): Promise<CliResult> {
   return collectCli(spawnCli(t, args, options));
+}
+
+/** The job id a `jobexec start` run printed, checked to be the only thing it printed. */
+export function startedId(result: CliResult): string {
+  const text = result.stdout.toString();
+  if (result.code !== 0 || !/^[0-9a-f-]{36}\n$/.test(text)) {
+    throw new Error(`jobexec start failed: exit ${result.code}, stdout ${JSON.stringify(text)}, stderr ${JSON.stringify(result.stderr)}`);
+  }
+  return text.trim();
+}
+
+/** Parses the JSON a --json run printed, after checking it succeeded. */
+export function jsonOf<T = Record<string, unknown>>(result: CliResult): T {
+  if (result.code !== 0) throw new Error(`jobexec failed: exit ${result.code}, stderr ${JSON.stringify(result.stderr)}`);
+  return JSON.parse(result.stdout.toString()) as T;
+}
+
+/** Number of open file descriptors of this process (the in-process server's included). */
+export function openFds(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+/** Polls `check` every 50 ms until it returns true or `ms` pass; returns its last answer. */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
 }

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { slowPath } from "@jobexec/testing-slow";
+import { jsonOf, runCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
+
+// A real server in this process, the CLI as a subprocess.
+describe("jobexec start", { timeout: 120_000 }, () => {
+  let t: CliServer;
+  before(async () => {
+    t = await startCliServer();
+  });
+  after(() => t.close());
+
+  test("prints only the job id; the job runs the command verbatim with env, cwd and merged output", async () => {
+    const id = startedId(await runCli(t, ["start", "--env", "A=x y", "--env", "B==", "--cwd", "/tmp", "--merge-output", "--",
+      "sh", "-c", 'echo "$A|$B|$1|$2"; pwd; echo err >&2', "sh", "--json", "-f"]));
+    const logs = await runCli(t, ["logs", "-f", id]);
+    assert.equal(logs.code, 0);
+    assert.equal(logs.stdout.toString(), "x y|=|--json|-f\n/tmp\nerr\n");
+    assert.equal(logs.stderr, "");
+  });
+
+  test("--json prints the started job", async () => {
+    const job = jsonOf(await runCli(t, ["start", "--json", "--", "sleep", "0.1"]));
+    assert.equal(job.state, "running");
+    assert.equal(job.owner, "alice");
+    assert.equal(job.program, "sleep");
+    assert.deepEqual(job.args, ["0.1"]);
+    assert.match(String(job.id), /^[0-9a-f-]{36}$/);
+    assert.equal(typeof job.pid, "number");
+  });
+
+  test("-f streams stdout and stderr apart, byte for byte, and exits with the job's code", async () => {
+    const ok = await runCli(t, ["start", "-f", "--", "sh", "-c", "printf out; printf err >&2; printf more"]);
+    assert.deepEqual([ok.code, ok.stdout.toString(), ok.stderr], [0, "outmore", "err"]);
+    const three = await runCli(t, ["start", "-f", "--", "sh", "-c", "echo bye; exit 3"]);
+    assert.deepEqual([three.code, three.stdout.toString(), three.stderr], [3, "bye\n", ""]);
+  });
+
+  test("-f exits with 128 + the signal number when a signal killed the job", async () => {
+    const killed = await runCli(t, ["start", "-f", "--", "sh", "-c", "kill -9 $$"]);
+    assert.equal(killed.code, 128 + 9);
+    const terminated = await runCli(t, ["start", "-f", "--", "sh", "-c", "kill -15 $$"]);
+    assert.equal(terminated.code, 128 + 15);
+    assert.equal(terminated.stderr, "");
+  });
+
+  test("-f follows a job that writes over time to its end", async () => {
+    const result = await runCli(t, ["start", "-f", "--", process.execPath, slowPath, "3", "4", "--interval", "100"]);
+    assert.equal(result.code, 4);
+    assert.equal(result.stdout.toString(), "line 1\nline 3\nexited 4\n");
+    assert.equal(result.stderr, "line 2\n");
+  });
+
+  test("limits reach the server: applied where the host has the controllers, refused with the reason where not", async () => {
+    const result = await runCli(t, ["start", "--json", "--memory", "256Mi", "--pids", "32", "--", "sleep", "0.1"]);
+    const controllers = t.server.manager.cgroups.controllers;
+    if (controllers.includes("memory") && controllers.includes("pids")) {
+      const job = jsonOf<{ limits: { memoryMaxBytes: number; pidsMax: number } }>(result);
+      assert.equal(job.limits.memoryMaxBytes, 268_435_456);
+      assert.equal(job.limits.pidsMax, 32);
+    } else {
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^jobexec: 127\.0\.0\.1:\d+ refused the request: .*(memory|pids).* not available on this host\n$/);
+    }
+  });
+
+  test("a program the server cannot find is refused with its reason, exit 1", async () => {
+    const result = await runCli(t, ["start", "--", "/no/such/program"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^jobexec: 127\.0\.0\.1:\d+ refused the request: .*\/no\/such\/program.*not found.*\n$/);
+    assert.equal(result.stdout.length, 0);
+  });
+
+  test("bad command lines exit 2 with one line, before anything is sent", async () => {
+    // A closed port: a request that went out would fail with exit 1 instead.
+    const server = "127.0.0.1:1";
+    const cases: [string[], RegExp][] = [
+      [["start"], /missing program: put the command after --/],
+      [["start", "--", ""], /missing program/],
+      [["start", "echo", "hi"], /unexpected argument "echo": put the program and its arguments after --/],
+      [["start", "--memory", "12X", "--", "true"], /--memory: "12X" is not a size; .*K, M, G, T \(powers of 1000\) or Ki, Mi, Gi, Ti \(powers of 1024\)/],
+      [["start", "--memory", "0", "--", "true"], /--memory: "0" must be more than 0 bytes/],
+      [["start", "--cpu", "fast", "--", "true"], /--cpu: "fast" is not a positive number of CPUs/],
+      [["start", "--cpu-weight", "0", "--", "true"], /--cpu-weight: "0" is not a positive whole number/],
+      [["start", "--pids", "-1", "--", "true"], /--pids/],
+      [["start", "--env", "NOEQUALS", "--", "true"], /--env: "NOEQUALS" is not NAME=VALUE/],
+      [["start", "--cwd", "relative", "--", "true"], /--cwd: "relative" is not an absolute path/],
+      [["start", "--io-write-bps", "1M", "--io-device", "8:0", "--", "true"], /--io-write-bps must come after the --io-device it limits/],
+      [["start", "--io-device", "8:0", "--", "true"], /--io-device 8:0 has no limit/],
+      [["start", "--io-device", "8:0", "--io-read-iops", "1.5", "--", "true"], /--io-read-iops: "1.5" is not a positive whole number/],
+      [["start", "--bogus", "--", "true"], /Nonexistent flag: --bogus \(see `jobexec start --help`\)/],
+      [["start", "--json", "-f", "--", "true"], /--json=true cannot also be provided when using --follow|--follow=true cannot also be provided when using --json/],
+    ];
+    await Promise.all(cases.map(async ([args, message]) => {
+      const result = await runCli(t, args, { server });
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /^jobexec: [^\n]+\n$/, args.join(" "));
+      assert.match(result.stderr, message, args.join(" "));
+      assert.equal(result.stdout.length, 0);
+    }));
+  });
+});

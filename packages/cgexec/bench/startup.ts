@@ -1,0 +1,107 @@
+// Start-up cost of cgexec against a plain spawn of the same target, with Node flags that may cut it.
+// Run: node bench/startup.ts [RUNS]   (after `pnpm run build`; needs a cgroup v2 hierarchy, root)
+// Prints p50/p90/p99/mean in milliseconds from spawn() to the exit event, variants interleaved
+// round-robin so that the machine's load falls on all of them alike, and the mean CPU time (user +
+// system) of the child, which a loaded machine disturbs far less than wall-clock time.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cgexecPath } from "../src/index.ts";
+
+interface Variant {
+  readonly name: string;
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+function cgroup2Root(): string {
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const [mount, fs] = line.split(" - ");
+    const path = mount?.split(" ")[4];
+    if (fs?.startsWith("cgroup2 ") && path !== undefined) return path;
+  }
+  throw new Error("no cgroup v2 hierarchy mounted");
+}
+
+/** CPU time, in clock ticks (10 ms), of our waited-for children so far (cutime + cstime). */
+function childTicks(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[13]) + Number(fields[14]);
+}
+
+/** Wall-clock milliseconds and CPU ticks of one run of `variant`. */
+async function time(variant: Variant): Promise<[number, number]> {
+  const ticks = childTicks();
+  const start = performance.now();
+  const child = spawn(variant.file, variant.args, { stdio: "ignore", env: variant.env ?? process.env });
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`${variant.name}: exit ${code}`);
+  return [performance.now() - start, childTicks() - ticks];
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+const runs = Number(process.argv[2] ?? 100);
+const node = process.execPath;
+const target = "/bin/true";
+const cgroup = join(cgroup2Root(), `jobexec-bench-cgexec-${randomUUID().slice(0, 8)}`);
+const cacheDir = mkdtempSync(join(tmpdir(), "cgexec-compile-cache-"));
+const cgexec = (...flags: string[]): readonly string[] => [...flags, cgexecPath, cgroup, target];
+const snapshot = join(cacheDir, "trivial.blob");
+const compileCache = { ...process.env, NODE_COMPILE_CACHE: cacheDir };
+
+const variants: Variant[] = [
+  { name: "spawn /bin/true", file: target, args: [] },
+  { name: "node -e 0", file: node, args: ["-e", "0"] },
+  { name: "node empty.mjs (ESM entry)", file: node, args: [join(cacheDir, "empty.mjs")] },
+  { name: "node --snapshot-blob (trivial main)", file: node, args: ["--snapshot-blob", snapshot, "x"] },
+  { name: "node cgexec --help (no exec)", file: node, args: [cgexecPath, "--help"] },
+  { name: "cgexec CG /bin/true", file: node, args: cgexec() },
+  { name: "  + NODE_COMPILE_CACHE", file: node, args: cgexec(), env: compileCache },
+  { name: "  + --jitless", file: node, args: cgexec("--jitless") },
+  { name: "  + --disable-warning=ExperimentalWarning", file: node, args: cgexec("--disable-warning=ExperimentalWarning") },
+  { name: "  + --v8-pool-size=1", file: node, args: cgexec("--v8-pool-size=1") },
+  { name: "  + --max-semi-space-size=1", file: node, args: cgexec("--max-semi-space-size=1") },
+  { name: "  + --no-experimental-strip-types", file: node, args: cgexec("--no-experimental-strip-types") },
+  { name: "  + --jitless --v8-pool-size=1", file: node, args: cgexec("--jitless", "--v8-pool-size=1") },
+  { name: "  + NODE_COMPILE_CACHE --v8-pool-size=1", file: node, args: cgexec("--v8-pool-size=1"), env: compileCache },
+];
+
+mkdirSync(cgroup);
+try {
+  writeFileSync(join(cacheDir, "empty.mjs"), "");
+  // A user-land start-up snapshot whose main does nothing: what the snapshot route costs at least.
+  writeFileSync(join(cacheDir, "trivial.cjs"), 'require("node:v8").startupSnapshot.setDeserializeMainFunction(() => {});\n');
+  execFileSync(node, ["--snapshot-blob", snapshot, "--build-snapshot", join(cacheDir, "trivial.cjs")]);
+  const samples = variants.map((): number[] => []);
+  const ticks = variants.map(() => 0);
+  for (const variant of variants) await time(variant); // warm-up (fills the compile cache)
+  for (let run = 0; run < runs; run++) {
+    for (const [i, variant] of variants.entries()) {
+      const [ms, cpu] = await time(variant);
+      samples[i]?.push(ms);
+      ticks[i] = (ticks[i] ?? 0) + cpu;
+    }
+  }
+  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  console.log(`cgexec start-up, ${runs} runs each, ms from spawn() to exit (node ${process.version}, load ${load})`);
+  console.log(`${"variant".padEnd(44)}${["p50", "p90", "p99", "mean", "cpu"].map((h) => h.padStart(8)).join("")}`);
+  for (const [i, variant] of variants.entries()) {
+    const sorted = (samples[i] ?? []).toSorted((a, b) => a - b);
+    const mean = sorted.reduce((sum, x) => sum + x, 0) / sorted.length;
+    const cpu = ((ticks[i] ?? 0) * 10) / runs;
+    const figures = [quantile(sorted, 0.5), quantile(sorted, 0.9), quantile(sorted, 0.99), mean, cpu];
+    console.log(`${variant.name.padEnd(44)}${figures.map((x) => x.toFixed(2).padStart(8)).join("")}`);
+  }
+} finally {
+  rmdirSync(cgroup);
+  rmSync(cacheDir, { recursive: true, force: true });
+}

@@ -23,10 +23,10 @@ interface Child {
 }
 
 function launch(args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
   const lines: Record<string, unknown>[] = [];
   const stderr: string[] = [];
-  createInterface({ input: proc.stderr! }).on("line", (line) => {
+  createInterface({ input: proc.stderr }).on("line", (line) => {
     stderr.push(line);
     try {
       lines.push(JSON.parse(line) as Record<string, unknown>);
@@ -86,10 +86,14 @@ describe("jobexec-server process", () => {
     const transport = createGrpcTransport({ baseUrl: String(listening.url), nodeOptions: { ca: readFileSync(join(dir, "config", "ca.pem")), ...creds } });
     const client = createClient(JobService, transport);
 
-    const programs = [["sleep", "1000"], ["/bin/sh", "-c", "trap '' TERM; sleep 1000"], ["/bin/sh", "-c", "sleep 1000 & sleep 1000 & echo started; wait"]];
+    const programs: [string, string[]][] = [
+      ["sleep", ["1000"]],
+      ["/bin/sh", ["-c", "trap '' TERM; sleep 1000"]],
+      ["/bin/sh", ["-c", "sleep 1000 & sleep 1000 & echo started; wait"]],
+    ];
     const jobs = [];
-    for (const [program, ...args] of programs) {
-      const { job } = await client.startJob({ program: program!, args });
+    for (const [program, args] of programs) {
+      const { job } = await client.startJob({ program, args });
       assert.ok(job);
       jobs.push(job);
     }
@@ -151,7 +155,7 @@ describe("jobexec-server process", () => {
       });
       assert.equal(await child.exit, 1);
       assert.equal(child.stderr.length, 1, child.stderr.join("\n"));
-      assert.match(child.stderr[0]!, message);
+      assert.match(child.stderr[0] ?? "", message);
     }
   });
 

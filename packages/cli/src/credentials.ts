@@ -42,8 +42,9 @@ export function readCredentials(given: CredentialPaths, env: NodeJS.ProcessEnv =
   const read = (which: keyof typeof files): Buffer => {
     const { name, flag, env: variable } = files[which];
     const path = paths[which];
+    let data: Buffer;
     try {
-      return readFileSync(path);
+      data = readFileSync(path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const problem = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable (permission denied)" :
@@ -51,6 +52,8 @@ export function readCredentials(given: CredentialPaths, env: NodeJS.ProcessEnv =
       const hint = given[which] === undefined ? `; set ${flag} or ${variable}, or run \`jobexec-server certs init\` to create ${dir}` : `; check ${flag} or ${variable}`;
       throw new CliError("credentials", `${name} file ${path} ${problem}${hint}`, { cause: error });
     }
+    if (data.length === 0) throw new CliError("credentials", `${name} file ${path} is empty; check ${flag} or ${variable}`);
+    return data;
   };
   return { cert: read("cert"), key: read("key"), ca: read("ca"), paths };
 }

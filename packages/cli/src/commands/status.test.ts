@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { slowPath } from "@jobexec/testing-slow";
+import { jsonOf, runCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
+
+describe("jobexec status and stop", { timeout: 120_000 }, () => {
+  let t: CliServer;
+  let running: string;
+  before(async () => {
+    t = await startCliServer();
+    running = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "600", "--interval", "100"]));
+  });
+  after(() => t.close());
+
+  test("status of a running job reads like systemctl status", async () => {
+    const result = await runCli(t, ["status", running]);
+    assert.equal(result.code, 0);
+    const text = result.stdout.toString();
+    assert.match(text, new RegExp(`^● ${running} - running\n`));
+    assert.match(text, /\n +State: running since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; [\d.]+(ms|s|m) ago\n/);
+    assert.match(text, /\n +Command: \S+node\S* \S+slow\.js 600 --interval 100\n/);
+    assert.match(text, /\n +Owner: alice\n/);
+    assert.match(text, /\n +PID: \d+\n/);
+    assert.match(text, /\n +Output: stdout \d+(\.\d)? [kKMG]?i?B, stderr \d+(\.\d)? [kKMG]?i?B \(separate\)\n/);
+    assert.match(text, new RegExp(`\n +Cgroup: .*${t.server.manager.cgroups.parent ?? "none"}`));
+  });
+
+  test("status --json of a running job", async () => {
+    const job = jsonOf(await runCli(t, ["status", "--json", running]));
+    assert.equal(job.id, running);
+    assert.equal(job.state, "running");
+    assert.equal(job.exitCode, null);
+    assert.equal(job.endTime, null);
+    assert.match(String(job.startTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(typeof job.durationMs, "number");
+    assert.equal(typeof (job.usage as Record<string, unknown>).cpuUsageUsec, "number");
+  });
+
+  test("stop --grace 0 kills at once and prints the final state; a second stop prints the same", async () => {
+    const id = startedId(await runCli(t, ["start", "--", "sleep", "600"]));
+    const stopped = await runCli(t, ["stop", "--grace", "0", id]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    // Zero grace: SIGTERM and the kill go out together, so either may be what ended `sleep`.
+    const match = new RegExp(`^○ ${id} - stopped\n +State: stopped by alice \\(killed by (SIGKILL|SIGTERM)\\) at .* UTC; ran [\\d.]+(ms|s)\n`).exec(stopped.stdout.toString());
+    assert.ok(match, stopped.stdout.toString());
+    const again = jsonOf(await runCli(t, ["stop", "--json", id]));
+    assert.deepEqual([again.state, again.signal, again.stoppedBy, again.exitCode], ["stopped", match[1], "alice", null]);
+  });
+
+  test("stop with a grace period: SIGTERM ends a job that honours it", async () => {
+    const id = startedId(await runCli(t, ["start", "--", "sleep", "600"]));
+    const job = jsonOf(await runCli(t, ["stop", "--json", "--grace", "1m30s", id]));
+    assert.deepEqual([job.state, job.signal], ["stopped", "SIGTERM"]);
+  });
+
+  test("stop escalates to SIGKILL after the grace period when SIGTERM is ignored", async () => {
+    const id = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "600", "--ignore-term", "--first-line"]));
+    // Wait until slow has installed its handler (it printed "ready").
+    assert.equal((await runCli(t, ["logs", "--tail", "1", "--stream", "stdout", id])).code, 0);
+    const started = performance.now();
+    const job = jsonOf(await runCli(t, ["stop", "--json", "--grace", "500ms", id]));
+    assert.deepEqual([job.state, job.signal], ["stopped", "SIGKILL"]);
+    assert.ok(performance.now() - started >= 500, "waited the grace period");
+  });
+
+  test("bad ids and grace periods exit 2 before any request", async () => {
+    const cases: [string[], RegExp][] = [
+      [["stop", "--grace", "5", running], /--grace: "5" is not a duration; use a number with a unit, ms, s, m or h/],
+      [["stop", "--grace", "-1s", running], /--grace: "-1s" is not a duration/],
+      [["stop", "12345"], /"12345" is not a job id/],
+      [["status", "12345"], /"12345" is not a job id/],
+      [["status"], /Missing 1 required arg/],
+      [["status", "--server", "nohost:", running], /--server: "nohost:" is not a server address/],
+    ];
+    await Promise.all(cases.map(async ([args, message]) => {
+      const result = await runCli(t, args, { server: "127.0.0.1:1" });
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /^jobexec: [^\n]+\n$/);
+      assert.match(result.stderr, message);
+    }));
+  });
+});

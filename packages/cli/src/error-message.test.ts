@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { createServer, type Server } from "node:tls";
+import { after, before, describe, test } from "node:test";
+import { createCa, issueCertificate } from "@jobexec/server";
+import { runCli, startCliServer, type CliServer } from "./testing/cli-fixture.ts";
+
+// Every failure class, produced for real: closed ports, refused certificates, wrong CAs, missing files. Each must
+// be one line on stderr naming the cause, exit 1, and nothing on stdout.
+const id = "00000000-0000-4000-8000-000000000000";
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe("error messages", { timeout: 120_000 }, () => {
+  let t: CliServer;
+  const extraServers: Server[] = [];
+  before(async () => {
+    t = await startCliServer();
+  });
+  after(async () => {
+    for (const s of extraServers) s.close();
+    await t.close();
+  });
+
+  async function fails(args: string[], message: RegExp, options: Parameters<typeof runCli>[2] = {}): Promise<void> {
+    const result = await runCli(t, args, options);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^jobexec: [^\n]+\n$/, "one line");
+    assert.match(result.stderr, message);
+    assert.equal(result.stdout.length, 0);
+  }
+
+  test("server not reachable: a closed port", async () => {
+    await fails(["status", id], /^jobexec: cannot reach jobexec-server at 127\.0\.0\.1:1: connection refused; is it running\? \(set the address with --server or JOBEXEC_SERVER\)\n$/, { server: "127.0.0.1:1" });
+  });
+
+  test("credential files missing: names the file and the flag or variable that sets it", async () => {
+    await fails(["status", id], /client certificate file \/nonexistent\/client\.pem does not exist; check --cert or JOBEXEC_CERT/, { env: { JOBEXEC_CERT: "/nonexistent/client.pem" } });
+    await fails(["status", "--key", "/nonexistent/k.pem", id], /client key file \/nonexistent\/k\.pem does not exist; check --key or JOBEXEC_KEY/);
+    const empty = join(t.dir, "empty");
+    await fails(["list"], new RegExp(`client certificate file ${empty}/client\\.pem does not exist; set --cert or JOBEXEC_CERT, or run \`jobexec-server certs init\``), { env: { JOBEXEC_CONFIG_DIR: empty } });
+    const blank = join(t.dir, "blank.pem");
+    writeFileSync(blank, "");
+    await fails(["list", "--ca", blank], /CA certificate file .*blank\.pem is empty; check --ca or JOBEXEC_CA/);
+  });
+
+  test("TLS, the server refuses us: client certificate from another CA, expired, not for client authentication", async () => {
+    await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* was not issued by the CA in .* \(unknown CA\); check --cert/, { user: "foreign" });
+    await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: our client certificate .* expired on \d{4}-/, { user: "expired" });
+    await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* is not for client authentication/, { user: "noclientauth" });
+  });
+
+  test("TLS, we refuse the server: certificate from a CA we do not trust", async () => {
+    const other = await createCa("not the server's CA");
+    const caFile = join(t.dir, "other-ca.pem");
+    writeFileSync(caFile, other.cert);
+    await fails(["list"], /^jobexec: TLS: the certificate of 127\.0\.0\.1:\d+ is not signed by our CA \(unknown CA\); check --ca \/ JOBEXEC_CA\n$/, { env: { JOBEXEC_CA: caFile } });
+  });
+
+  test("TLS, we refuse the server: expired certificate, and a name it was not issued for", async () => {
+    const past = new Date(Date.now() - 48 * 3_600_000);
+    const expired = await issueCertificate(t.ca, { subject: { commonName: "old" }, usage: "server", sans: ["127.0.0.1"], notBefore: past, notAfter: new Date(past.getTime() + 3_600_000) });
+    const elsewhere = await issueCertificate(t.ca, { subject: { commonName: "elsewhere" }, usage: "server", sans: ["jobs.example.com"] });
+    const expiredServer = createServer({ ...expired, ALPNProtocols: ["h2"] });
+    const elsewhereServer = createServer({ ...elsewhere, ALPNProtocols: ["h2"] });
+    extraServers.push(expiredServer, elsewhereServer);
+    await fails(["list"], /^jobexec: TLS: the certificate of 127\.0\.0\.1:\d+ has expired; the server needs a new certificate\n$/, { server: await listen(expiredServer) });
+    await fails(["list"], /^jobexec: TLS: the certificate of 127\.0\.0\.1:\d+ is not valid for that name \(hostname mismatch: .*127\.0\.0\.1.*\); use the name or address the certificate was issued for in --server\n$/, { server: await listen(elsewhereServer) });
+  });
+
+  test("job not found, permission denied", async () => {
+    await fails(["status", id], new RegExp(`^jobexec: job ${id} not found\n$`));
+    await fails(["list", "--all"], /^jobexec: permission denied: .*\n$/);
+  });
+});

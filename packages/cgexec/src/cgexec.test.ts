@@ -146,6 +146,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     const cg = makeCgroup(t);
     const status = await run([cg.path, "cat", "/proc/self/status"]);
     assert.match(status.stdout, /^SigIgn:\s+0+$/m);
+    assert.match(status.stdout, /^SigBlk:\s+0+$/m);
     // With SIGPIPE ignored, yes would get EPIPE and complain instead of dying quietly.
     const pipeline = await run([cg.path, "sh", "-c", "yes | head -n 1"]);
     assert.deepEqual([pipeline.code, pipeline.stdout, pipeline.stderr], [0, "y\n", ""]);

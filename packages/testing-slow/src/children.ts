@@ -32,7 +32,13 @@ export async function forkChildren(count: number): Promise<ChildProcess[]> {
   const { spawn } = childProcess();
   const outcomes = await Promise.all(
     Array.from({ length: count }, () => {
-      const child = spawn(sleeper[0], sleeper.slice(1), { stdio: "ignore" });
+      let child: ChildProcess;
+      try {
+        child = spawn(sleeper[0], sleeper.slice(1), { stdio: "ignore" });
+      } catch {
+        // Node throws for the errors it does not report as an "error" event (EAGAIN is an event).
+        return undefined;
+      }
       return new Promise<ChildProcess | undefined>((resolve) => {
         child.once("spawn", () => resolve(child));
         child.once("error", () => resolve(undefined));

@@ -174,6 +174,20 @@ describe("slow", { timeout }, () => {
     assert.ok(children.every(isGoneOrZombie), "no child left running after slow's normal exit");
   });
 
+  it("--fork K counts the forks that fail (here under RLIMIT_NPROC, as under pids.max)", { skip: process.getuid?.() !== 0 && "needs root to run as nobody" }, async (t) => {
+    // RLIMIT_NPROC counts the threads of the user (Node has 7): a limit of 8 leaves room for 1 child at most.
+    const limited = spawn("prlimit", ["--nproc=8", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, slowPath, "0", "--fork", "4", "--interval", "0"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    t.after(() => limited.kill("SIGKILL"));
+    let text = "";
+    limited.stdout.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+    assert.deepEqual(await once(limited, "close"), [0, null]);
+    const [, started, failed] = /^forked (\d+) of 4, (\d+) failed$/m.exec(text) ?? assert.fail(text);
+    assert.equal(Number(started) + Number(failed), 4);
+    assert.ok(Number(failed) >= 3, text);
+  });
+
   it("--alloc MIB makes the memory resident", async (t) => {
     const rss = async (args: string[]): Promise<number> => {
       const slow = startSlow(t, ["1", "--interval", "60000", ...args]);

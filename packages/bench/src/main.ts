@@ -11,7 +11,7 @@ import { benchmarks, runSuite, type Benchmark } from "./suite.ts";
 import { renderMarkdown } from "./table.ts";
 
 const usage = `usage: jobexec-bench [--quick] [--profile] [--only LIST] [--out PATH]
-  --quick      small sizes (20 starts, 16 MiB, 50 followers, 50 jobs) instead of the full figures
+  --quick      small sizes (10 starts, 16 MiB, 50 followers, 50 jobs) instead of the full figures
   --profile    record a CPU profile of each server child and print its top frames
   --only LIST  comma-separated subset of: ${benchmarks.join(", ")} (write includes follow)
   --out PATH   where to write the JSON (default packages/bench/results/latest.json)

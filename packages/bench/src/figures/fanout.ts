@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { JobState } from "@jobexec/proto";
 import { withServer, type Context } from "../context.ts";
 import { BenchError } from "../error.ts";
 import { follow, startJob, type Followed, type JobClient } from "../jobs.ts";
@@ -9,19 +10,25 @@ import { ticker } from "../workloads.ts";
 
 const intervalMs = 10;
 const newline = 0x0a;
+// More lines than any run needs: the bench stops the job once it has measured, whatever the machine's speed.
+const endlessLines = 1_000_000;
+const linePattern = /^\d{6,} \d+\.\d{3}$/;
 
 /**
- * A follower that turns each received chunk into latencies: for every complete line, receive time minus the
- * timestamp the writer put in the line; only lines written at or after `from()` count (earlier ones are backlog).
+ * One follower of the fan-out job. It turns each received chunk into latencies: for every complete line, receive
+ * time minus the timestamp the writer put in the line; only lines written at or after `from()` count (earlier ones
+ * are backlog). `attached` resolves at its first chunk.
  */
-function latencyRecorder(from: () => number): { samples: number[]; onChunk(data: Uint8Array): void } {
+function startFollower(client: JobClient, id: string, from: () => number): { samples: number[]; attached: Promise<number>; done: Promise<Followed> } {
   const samples: number[] = [];
-  let partial = "";
   const decoder = new TextDecoder();
-  return {
-    samples,
+  const { promise: attached, resolve: markAttached } = Promise.withResolvers<number>();
+  let partial = "";
+  const done = follow(client, id, {
+    keep: true,
     onChunk(data) {
       const received = epochMs();
+      markAttached(received);
       if (data.lastIndexOf(newline) < 0) {
         partial += decoder.decode(data);
         return;
@@ -34,10 +41,17 @@ function latencyRecorder(from: () => number): { samples: number[]; onChunk(data:
         if (written >= since) samples.push(received - written);
       }
     },
-  };
+  });
+  // A stream that ends or fails before its first chunk must not leave `attached` pending forever.
+  void done.then(
+    () => markAttached(Number.NaN),
+    () => markAttached(Number.NaN),
+  );
+  return { samples, attached, done };
 }
 
 const mib = (bytes: number): number => bytes / 2 ** 20;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Figure 4: N followers of one job that writes a timestamped line every 10 ms, spread over several HTTP/2
@@ -50,76 +64,48 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
   const { result, profile } = await withServer(context, "fanout", async (server) => {
     const idle = await readMemory(server.pid);
     const control = server.client();
-    const job = await startJob(control, ticker(sizes.tickerLines, intervalMs));
+    const job = await startJob(control, ticker(endlessLines, intervalMs));
 
-    // Baseline: one follower alone for a while; its live lines are those written after it attached.
+    // Baseline: one follower alone for a while, counting the lines written after its first chunk arrived.
     let singleFrom = Number.POSITIVE_INFINITY;
-    const single = latencyRecorder(() => singleFrom);
-    const singleDone = follow(server.client(), job.id, {
-      keep: true,
-      onChunk: (data) => {
-        if (singleFrom === Number.POSITIVE_INFINITY) singleFrom = epochMs();
-        single.onChunk(data);
-      },
-    });
-    await new Promise((resolve) => setTimeout(resolve, sizes.baselineWindowMs));
-    const singleSamples = single.samples.length;
+    const single = startFollower(server.client(), job.id, () => singleFrom);
+    singleFrom = await single.attached;
+    await sleep(sizes.baselineWindowMs);
+    const singleSamples = single.samples.slice();
 
     context.progress(`fanout: attaching ${sizes.followers} followers over ${sizes.followerConnections} connections`);
     const memory = watchMemory(server.pid);
     const cpuBefore = await readCpuSeconds(server.pid);
     const clients: JobClient[] = Array.from({ length: sizes.followerConnections }, () => server.client());
-    let attached = 0;
     let allAttachedAt = Number.POSITIVE_INFINITY;
     const attachStart = performance.now();
-    const { promise: allAttached, resolve: markAttached } = Promise.withResolvers<undefined>();
-    const recorders = Array.from({ length: sizes.followers }, () => latencyRecorder(() => allAttachedAt));
-    const followers: Promise<Followed>[] = recorders.map((recorder, i) => {
-      let first = true;
-      return follow(clients[Math.floor(i / perConnection)] ?? control, job.id, {
-        keep: true,
-        onChunk: (data) => {
-          if (first) {
-            first = false;
-            attached += 1;
-            if (attached === sizes.followers) {
-              allAttachedAt = epochMs();
-              markAttached(undefined);
-            }
-          }
-          recorder.onChunk(data);
-        },
-      });
-    });
-    await Promise.race([allAttached, Promise.all(followers)]);
+    const followers = Array.from({ length: sizes.followers }, (_, i) =>
+      startFollower(clients[Math.floor(i / perConnection)] ?? control, job.id, () => allAttachedAt),
+    );
+    await Promise.all(followers.map((f) => f.attached));
+    allAttachedAt = epochMs();
     const attachMs = performance.now() - attachStart;
-    context.progress(`fanout: all attached after ${attachMs.toFixed(0)} ms; waiting for the job to end`);
-    const copies = await Promise.all(followers);
+    context.progress(`fanout: all attached after ${attachMs.toFixed(0)} ms; measuring for ${sizes.fanoutWindowMs} ms`);
+    await sleep(sizes.fanoutWindowMs);
+    const { job: stopped } = await control.stopJob({ id: job.id, gracePeriod: { seconds: 0n, nanos: 0 } });
+    if (stopped?.state !== JobState.STOPPED) throw new BenchError("workload", `the fan-out job ended before the bench stopped it`);
+    const copies = await Promise.all(followers.map((f) => f.done));
     const cpu = (await readCpuSeconds(server.pid)) - cpuBefore;
     const peak = await memory.stop();
-    const singleCopy = await singleDone;
+    const singleCopy = await single.done;
 
     const original = await readFile(server.stdoutPath(job.id));
     const same = (copy: Followed) => Buffer.concat(copy.chunks).equals(original);
     const identical = copies.every(same) && same(singleCopy);
-    const expectedBytes = original.length;
-    if (original.toString().split("\n").length - 1 !== sizes.tickerLines) {
-      throw new BenchError("workload", `the fan-out job wrote ${original.toString().split("\n").length - 1} lines, not ${sizes.tickerLines}`);
+    const lines = original.toString().split("\n");
+    if (lines.pop() !== "" || !lines.every((line) => linePattern.test(line))) {
+      throw new BenchError("workload", "the fan-out job's output is not whole timestamped lines");
     }
-    return {
-      identical,
-      expectedBytes,
-      attachMs,
-      cpu,
-      idle,
-      peak,
-      single: single.samples.slice(0, singleSamples),
-      fan: recorders.flatMap((r) => r.samples),
-    };
+    return { identical, bytes: original.length, lines: lines.length, attachMs, cpu, idle, peak, singleSamples, fan: followers.flatMap((f) => f.samples) };
   });
 
   const fan = summarize(result.fan, "fan-out latency");
-  const single = summarize(result.single, "single follower latency");
+  const single = summarize(result.singleSamples, "single follower latency");
   const section: Section = {
     id: "fanout",
     title: `4. Fan-out: ${sizes.followers} followers of one job writing a line every ${intervalMs} ms`,
@@ -144,10 +130,10 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
     ],
     notes: [
       `${sizes.followers} followers over ${sizes.followerConnections} HTTP/2 connections (${perConnection} streams each), all in the bench process, each from offset 0 with follow; plus the baseline follower on its own connection.`,
-      `Job: ticker, ${sizes.tickerLines} lines of "<seq> <epoch ms>" one every ${intervalMs} ms, one write(2) each. Latency = receive time - the line's timestamp, same host clock.`,
-      `Baseline: the one follower alone for ${sizes.baselineWindowMs} ms before the others attach (${result.single.length} lines). Fan-out latency counts lines written after the last follower attached (${fan.n} samples; attaching took ${result.attachMs.toFixed(0)} ms).`,
+      `Job: ticker, a line "<seq> <epoch ms>" every ${intervalMs} ms, one write(2) each, stopped by the bench (StopJob, grace 0) ${sizes.fanoutWindowMs} ms after the last follower attached. Latency = receive time - the line's timestamp, same host clock.`,
+      `Baseline: the one follower alone for ${sizes.baselineWindowMs} ms after its first chunk, before the others attach (${single.n} lines). Fan-out latency counts lines written after the last follower attached (${fan.n} samples; attaching took ${result.attachMs.toFixed(0)} ms).`,
       `Max latency: fan-out ${fan.max.toFixed(1)} ms, single ${single.max.toFixed(1)} ms. Highest sampled VmRSS while followed: ${mib(result.peak.rssBytes).toFixed(0)} MiB.`,
-      `Every copy (${result.expectedBytes} bytes) compared with the job's output file: ${result.identical ? "all identical" : "SOME DIFFER"}.`,
+      `Every copy (${result.lines} lines, ${result.bytes} bytes) compared with the job's output file: ${result.identical ? "all identical" : "SOME DIFFER"}.`,
     ],
     ...(profile === undefined ? {} : { profile }),
   };

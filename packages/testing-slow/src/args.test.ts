@@ -5,19 +5,9 @@ import { SlowError } from "./slow-error.ts";
 
 describe("parseArgs", () => {
   it("has the documented defaults", () => {
-    assert.deepEqual(parseArgs(["3"]), {
-      help: false,
-      lines: 3,
-      code: 0,
-      interval: 1000,
-      bytes: undefined,
-      firstLine: false,
-      ignoreTerm: false,
-      background: false,
-      fork: 0,
-      alloc: 0,
-      spin: 0,
-    });
+    const { help, lines, code, interval, bytes, firstLine, ignoreTerm, background, fork, alloc, spin } = parseArgs(["3"]);
+    assert.deepEqual([lines, code, interval, bytes, fork, alloc, spin], [3, 0, 1000, undefined, 0, 0, 0]);
+    assert.deepEqual([help, firstLine, ignoreTerm, background], [false, false, false, false]);
   });
 
   it("reads every option, as two words or with =, in any position", () => {

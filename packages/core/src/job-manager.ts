@@ -174,6 +174,7 @@ export class JobManager {
       }
       const failure = await spawned.failure;
       if (failure !== "") await record.ended;
+      else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}`, jobId: id, cgroup: cgroupDir });
     } catch (err) {
       await Promise.all(files.map((f) => f.close()));
       if (cgroupDir !== undefined) await rmCgroupQuietly(cgroupDir);
@@ -218,6 +219,8 @@ export class JobManager {
     record.exit = exit;
     record.output = await outputSizes(record.dir);
     record.finish(record.exitedDuringStop ? "stopped" : "exited", endedAt);
+    const how = exit.signal !== null ? `signal ${exit.signal}` : `exit code ${String(exit.code)}`;
+    this.#log({ level: "info", message: `job ${record.state}: ${how}${record.oomKilled ? ", OOM kill" : ""}`, jobId: record.id });
   }
 
   /**

@@ -62,7 +62,11 @@ export interface Usage {
   ioReadBytes: number;
   ioWriteBytes: number;
   pidsCurrent: number;
-  /** Figures this host cannot measure, named by controller, e.g. "memory". */
+  /**
+   * Figures this host cannot measure, named by controller: "memory" (memoryCurrentBytes, memoryPeakBytes),
+   * "io" (ioReadBytes, ioWriteBytes), "pids" (pidsCurrent), "cpu" (cpuThrottledUsec: cpu.stat's usage
+   * figures exist without the cpu controller). Without cgroups all four, and the CPU figures are 0.
+   */
   unavailable: string[];
 }
 
@@ -89,8 +93,9 @@ export interface Job {
   /** Why it could not start (state "failed"). */
   failureReason?: string;
   limits: Omit<Limits, "io"> & { io?: AppliedIoLimit[] };
+  /** Live from the cgroup in get() while running; final (read just before the cgroup was removed) once ended. */
   usage: Usage;
-  /** Bytes written so far to each stream. */
+  /** Bytes written so far to each stream (in merged mode everything is in stdout). */
   output: { stdout: number; stderr: number };
   outputMode: OutputMode;
   /** The job's cgroup directory; absent when the host has no cgroup v2 and the job ran unconfined. */

@@ -62,15 +62,23 @@ async function moveProcs(from: string, to: string): Promise<void> {
   }
 }
 
-/** Enables the available job controllers in `dir`'s cgroup.subtree_control; returns those it newly enabled. */
+/**
+ * Enables the available job controllers in `dir`'s cgroup.subtree_control, one at a time so that one the
+ * kernel refuses does not cost the others; returns those it newly enabled.
+ */
 async function enableControllers(dir: string): Promise<string[]> {
   const available = words(await readOptional(join(dir, "cgroup.controllers")));
   const enabled = words(await readOptional(join(dir, "cgroup.subtree_control")));
-  const wanted = jobControllers.filter((c) => available.includes(c) && !enabled.includes(c));
-  if (wanted.length > 0) {
-    await retryBusy(() => writeFile(join(dir, "cgroup.subtree_control"), wanted.map((c) => `+${c}`).join(" ")));
+  const added: string[] = [];
+  for (const c of jobControllers.filter((c) => available.includes(c) && !enabled.includes(c))) {
+    try {
+      await retryBusy(() => writeFile(join(dir, "cgroup.subtree_control"), `+${c}`));
+      added.push(c);
+    } catch {
+      // Jobs then run without it; a job asking for its limit is refused naming it.
+    }
   }
-  return wanted;
+  return added;
 }
 
 async function acquireDelegation(mount: string, own: string): Promise<Delegation> {

@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { JobState } from "@jobexec/proto";
 import { issueCertificate, type Credentials } from "./certificates.ts";
-import { startTestServer, type TestServer } from "./test-harness.ts";
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  assert.fail("the call must fail");
-}
+import { failure, startTestServer, type TestServer } from "./test-harness.ts";
 
 async function drainStream(stream: AsyncIterable<unknown>): Promise<number> {
   let n = 0;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { HealthCheckResponse_ServingStatus, JobState, type OutputStream, type StartJobRequest, type StartJobRequestSchema } from "@jobexec/proto";
-import { startTestServer, type TestServer } from "./test-harness.ts";
+import { failure, startTestServer, type TestServer } from "./test-harness.ts";
 
 type Start = MessageInitShape<typeof StartJobRequestSchema>;
 
@@ -57,13 +57,7 @@ describe("bad requests", () => {
 
   for (const [name, code, call] of cases) {
     test(`${name}: ${Code[code]}, and the server stays healthy`, async () => {
-      let err: ConnectError | undefined;
-      try {
-        await call();
-      } catch (e) {
-        err = ConnectError.from(e);
-      }
-      assert.ok(err, "the call must fail");
+      const err = await failure(call());
       assert.equal(Code[err.code], Code[code], err.rawMessage);
       assert.ok(err.rawMessage.length > 0 && !/\n\s+at /.test(err.rawMessage), "a sentence, never a stack");
       const health = await t.health().check({});
@@ -73,13 +67,8 @@ describe("bad requests", () => {
 
   test("a limit this host cannot enforce: FAILED_PRECONDITION", async (ctx) => {
     if (t.server.manager.cgroups.controllers.includes("memory")) return ctx.skip("this host can enforce memory limits");
-    let err: ConnectError | undefined;
-    try {
-      await t.jobs(t.pki.alice).startJob({ program: "true", limits: { memoryMaxBytes: 10n * 1024n * 1024n } });
-    } catch (e) {
-      err = ConnectError.from(e);
-    }
-    assert.equal(err?.code, Code.FailedPrecondition, err?.rawMessage);
+    const err = await failure(t.jobs(t.pki.alice).startJob({ program: "true", limits: { memoryMaxBytes: 10n * 1024n * 1024n } }));
+    assert.equal(err.code, Code.FailedPrecondition, err.rawMessage);
   });
 
   test("no rejected StartJob left a job behind", async () => {

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { JobError } from "@jobexec/core";
 import { Health, HealthCheckResponse_ServingStatus } from "@jobexec/proto";
 import { guard } from "./guard.ts";
 import { peerKey, type Peer } from "./identity.ts";
 import { createLogger } from "./log.ts";
+import { failure } from "./test-harness.ts";
 
 // The guard around a service, over Connect's in-memory router transport (the real protocol stack, no network).
 function harness(check: () => Promise<unknown>) {
@@ -38,15 +39,6 @@ function harness(check: () => Promise<unknown>) {
     return client.check({});
   };
   return { logs, as };
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  assert.fail("the call must fail");
 }
 
 const alice: Peer = { caller: { name: "alice", admin: false } };

@@ -1,12 +1,14 @@
 // Shared set-up of the server's tests: a throw-away PKI, an in-process server on an ephemeral port with its own
 // data directory and cgroup parent, and real Connect clients. Not part of the build.
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { Health, JobService } from "@jobexec/proto";
+import { Health, JobService, OutputStream, type Job, type StreamOutputResponse } from "@jobexec/proto";
 import { createCa, issueCertificate, type Credentials } from "./certificates.ts";
 import { createLogger } from "./log.ts";
 import { startServer, type RunningServer, type ServerConfig } from "./server.ts";
@@ -86,9 +88,34 @@ export async function startTestServer(options: Partial<ServerConfig> & { pki?: P
   };
 }
 
-/** Collects a server stream's chunks per stream name and its final job. */
-export async function drain<T extends { event: { case: string | undefined; value?: unknown } }>(stream: AsyncIterable<T>): Promise<{ messages: T[] }> {
-  const messages: T[] = [];
-  for await (const m of stream) messages.push(m);
-  return { messages };
+/** The output of a StreamOutput call: each stream's bytes, the final job, and whether the job came last. */
+export interface StreamedOutput {
+  stdout: Buffer;
+  stderr: Buffer;
+  job: Job | undefined;
+  last: boolean;
+}
+
+/** Reads a StreamOutput call to its end, pausing `pauseMs` after each message (a slow reader). */
+export async function readOutput(stream: AsyncIterable<StreamOutputResponse>, pauseMs = 0): Promise<StreamedOutput> {
+  const parts: Record<"stdout" | "stderr", Buffer[]> = { stdout: [], stderr: [] };
+  let job: Job | undefined;
+  let last = true;
+  for await (const m of stream) {
+    if (job) last = false;
+    if (m.event.case === "chunk") parts[m.event.value.stream === OutputStream.STDERR ? "stderr" : "stdout"].push(Buffer.from(m.event.value.data));
+    if (m.event.case === "job") job = m.event.value;
+    if (pauseMs) await sleep(pauseMs);
+  }
+  return { stdout: Buffer.concat(parts.stdout), stderr: Buffer.concat(parts.stderr), job, last };
+}
+
+/** The ConnectError a call fails with; fails the test if it succeeds. */
+export async function failure(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+  assert.fail("the call must fail");
 }

@@ -188,6 +188,7 @@ export class JobManager {
 
   /** Ends a job after its main process exited (or never ran): kill what is left, record the final state. */
   async #onExit(record: JobRecord, failure: Promise<string>, exit: Exit | undefined): Promise<void> {
+    record.ending = true;
     const endedAt = new Date();
     const reason = await failure;
     const { cgroupDir } = record;
@@ -233,7 +234,7 @@ export class JobManager {
     const graceMs = options.graceMs ?? this.#graceMs;
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new JobError("invalid_argument", "graceMs must be a finite number >= 0");
     // Once the main process exited, the job is ending on its own: nothing to stop.
-    if (record.isRunning && record.exit === undefined && !record.exitedDuringStop) {
+    if (record.isRunning && !record.ending) {
       record.stopping ??= this.#stop(record, graceMs, options.by);
     }
     const { signal } = options;
@@ -290,7 +291,7 @@ export class JobManager {
         outputSizes(record.dir),
       ]);
       // The job may have ended meanwhile: its final figures win.
-      if (record.isRunning) {
+      if (record.isRunning && !record.ending) {
         if (usage !== undefined) record.usage = usage;
         record.output = output;
       }

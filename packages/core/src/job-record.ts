@@ -35,6 +35,8 @@ export class JobRecord {
   oomKilled = false;
   /** Who asked for the stop that is under way or happened. */
   stopRequestedBy: string | undefined;
+  /** Set when the main process exited (or never ran): the job is ending, its figures are about to be final. */
+  ending = false;
   /** Whether a stop had begun when the main process exited: the job then ended "stopped". */
   exitedDuringStop = false;
   failureReason: string | undefined;

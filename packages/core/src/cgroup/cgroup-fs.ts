@@ -49,13 +49,14 @@ export async function signalProcs(dir: string, signal: NodeJS.Signals): Promise<
   }
 }
 
-/** Kills everything in a cgroup at once through cgroup.kill (Linux 5.14+), else SIGKILL to each process. */
+/**
+ * Kills everything in a cgroup at once through cgroup.kill (Linux 5.14+); where that file is missing or
+ * refused, SIGKILL to each of its processes. A cgroup that is gone has nothing to kill.
+ */
 export async function killCgroup(dir: string): Promise<void> {
   try {
     await writeFile(join(dir, "cgroup.kill"), "1");
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT" && (await readOptional(join(dir, "cgroup.procs"))) === undefined) return; // cgroup gone
-    if (errnoCode(err) !== "ENOENT") throw err;
+  } catch {
     await signalProcs(dir, "SIGKILL");
   }
 }

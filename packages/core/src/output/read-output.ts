@@ -13,6 +13,8 @@ interface Cursor {
   stream: StreamName;
   file: FileHandle;
   position: number;
+  /** The file's size when last measured: bytes up to it can be read without measuring again. */
+  size: number;
 }
 
 async function openCursors(dir: string, streams: readonly StreamName[], from: OutputStart | undefined): Promise<Cursor[]> {
@@ -20,7 +22,7 @@ async function openCursors(dir: string, streams: readonly StreamName[], from: Ou
   try {
     for (const stream of streams) {
       const file = await open(join(dir, stream), "r");
-      cursors.push({ stream, file, position: 0 });
+      cursors.push({ stream, file, position: 0, size: 0 });
       if (from === undefined) continue;
       const cursor = cursors[cursors.length - 1] as Cursor;
       if ("tailLines" in from) cursor.position = await tailOffset(file, (await file.stat()).size, from.tailLines);
@@ -63,34 +65,43 @@ export async function* readOutput(
     cursors = await openCursors(dir, streams, options.from);
     if (closed) return;
     for (;;) {
-      // Noted before reading: a change or the end arriving during the reads makes the wait return at once.
+      // Noted before measuring: a change or the end arriving after it makes the wait return at once.
       const generation = watch.generation;
       const ended = watch.ended;
-      let progressed = false;
+      // Whether every stream was measured in this round and read up to that size: only then may we wait.
+      let drained = true;
       for (const cursor of cursors) {
-        // The size first: an idle follower woken for nothing allocates nothing, and each chunk handed out
-        // is a fresh buffer of exactly its length (the consumer may keep it).
         let data: Buffer;
         let bytesRead: number;
         try {
-          const available = (await cursor.file.stat()).size - cursor.position;
-          if (closed) return;
-          if (available <= 0) continue;
-          data = Buffer.allocUnsafe(Math.min(chunkSize, available));
+          // Bytes known to be there are read without measuring; otherwise measure first, so an idle
+          // follower woken for nothing allocates nothing.
+          if (cursor.position >= cursor.size) {
+            cursor.size = (await cursor.file.stat()).size;
+            if (closed) return;
+            if (cursor.position >= cursor.size) continue;
+          } else {
+            drained = false;
+          }
+          // A fresh buffer for every chunk handed out (the consumer may keep it), sized to the data.
+          data = Buffer.allocUnsafe(Math.min(chunkSize, cursor.size - cursor.position));
           ({ bytesRead } = await cursor.file.read(data, 0, data.length, cursor.position));
         } catch (err) {
           if (closed) return; // aborted while reading
           throw err;
         }
         if (closed) return;
-        if (bytesRead === 0) continue;
-        progressed = true;
+        if (bytesRead === 0) {
+          cursor.size = cursor.position; // shorter than measured: measure again next time
+          continue;
+        }
         const offset = cursor.position;
         cursor.position += bytesRead;
+        if (cursor.position < cursor.size) drained = false;
         yield { stream: cursor.stream, offset, data: data.subarray(0, bytesRead) };
         if (closed) return;
       }
-      if (progressed) continue;
+      if (!drained) continue;
       if (!options.follow || ended) return;
       await watch.changedSince(generation, signal);
       if (closed) return;

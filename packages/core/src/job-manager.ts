@@ -50,6 +50,10 @@ function checkOffset(what: string, value: unknown): void {
  * recorded: start() resolves with the job in state "failed" and its `failureReason`, and get()/list()
  * keep reporting it. Either way no cgroup directory, output file or process is left behind.
  *
+ * Environment: the job's variables never act on cgexec (a Node program). cgexec runs with the base
+ * environment only, and `env -i` applies the job's variables at the last exec (see spawnJob): a job's
+ * NODE_OPTIONS or LD_PRELOAD reach its program exactly, and never cgexec.
+ *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group. A manager owns its dataDir's `jobs` directory and its
  * cgroup sub-tree: create() kills and removes what an earlier run left there, close() removes them.
@@ -339,7 +343,11 @@ export class JobManager {
     return readOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from, signal: options.signal });
   }
 
-  /** Stops running jobs (default grace), waits for them, removes their output and the cgroup sub-tree. */
+  /**
+   * Stops running jobs (default grace), waits for them, removes their output and the cgroup sub-tree. When
+   * this is the last open manager of the process and create() moved the process into a `supervisor` leaf,
+   * the controllers it enabled are disabled again and the process moves back to its own cgroup. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;

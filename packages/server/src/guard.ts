@@ -127,10 +127,11 @@ function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: H
 }
 
 function wireError(err: unknown, ctx: HandlerContext): ConnectError {
+  // Work cut short by the call's signal (shutdown, deadline, client gone) reports the signal's reason, not how the
+  // interrupted work happened to fail (e.g. core's "stop was aborted").
+  if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) return ctx.signal.reason;
   if (err instanceof ConnectError) return err;
   if (err instanceof JobError) return new ConnectError(err.message, jobErrorCodes[err.code], undefined, undefined, err);
-  // Work cut short by our abort signal (shutdown, deadline, client gone) reports the signal's reason.
-  if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) return ctx.signal.reason;
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 

@@ -51,7 +51,7 @@ describe("JobService end to end", () => {
     assert.equal(tail.stdout.toString(), "c\n");
   });
 
-  for (const protocol of ["grpc-web", "connect"] as const) {
+  for (const protocol of ["grpc-web", "connect", "connect-http1"] as const) {
     test(`answers over ${protocol}`, async () => {
       const client = t.jobs(t.pki.alice, protocol);
       const { job } = await client.startJob({ program: "seq", args: ["3"] });

@@ -138,7 +138,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     shutdown.abort(new ConnectError("server shutting down", Code.Unavailable));
     for (const session of sessions) session.close();
-    await manager.close();
+    try {
+      await manager.close();
+    } catch (err) {
+      log.error("stopping jobs failed", { error: err });
+    }
     const drained = Promise.all([...sessions].filter((s) => !s.destroyed).map((s) => new Promise((resolve) => s.once("close", resolve))));
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
     for (const socket of connections) socket.destroy();

@@ -32,6 +32,9 @@ export async function createPki(): Promise<Pki> {
   return { ca, server, alice, bob, admin };
 }
 
+/** The RPC protocols the server answers; "connect-http1" is Connect over HTTP/1.1, the rest use HTTP/2. */
+export type Protocol = "grpc" | "grpc-web" | "connect" | "connect-http1";
+
 export interface TestServer {
   server: RunningServer;
   pki: Pki;
@@ -39,8 +42,8 @@ export interface TestServer {
   cgroupParent: string;
   /** JSON log lines written so far. */
   logs: Record<string, unknown>[];
-  transport(who: Credentials, protocol?: "grpc" | "grpc-web" | "connect"): Transport;
-  jobs(who: Credentials, protocol?: "grpc" | "grpc-web" | "connect"): Client<typeof JobService>;
+  transport(who: Credentials, protocol?: Protocol): Transport;
+  jobs(who: Credentials, protocol?: Protocol): Client<typeof JobService>;
   health(who?: Credentials): Client<typeof Health>;
   close(): Promise<void>;
 }
@@ -65,12 +68,19 @@ export async function startTestServer(options: Partial<ServerConfig> & { pki?: P
     log,
     ...options,
   });
-  const transports: Transport[] = [];
-  const transport = (who: Credentials, protocol: "grpc" | "grpc-web" | "connect" = "grpc"): Transport => {
-    const make = protocol === "grpc" ? createGrpcTransport : protocol === "grpc-web" ? createGrpcWebTransport : createConnectTransport;
-    const t = make({ baseUrl: server.url, httpVersion: "2", nodeOptions: { ca: pki.ca.cert, cert: who.cert, key: who.key } });
-    transports.push(t);
-    return t;
+  const transport = (who: Credentials, protocol: Protocol = "grpc"): Transport => {
+    const nodeOptions = { ca: pki.ca.cert, cert: who.cert, key: who.key };
+    const baseUrl = server.url;
+    switch (protocol) {
+      case "grpc":
+        return createGrpcTransport({ baseUrl, nodeOptions });
+      case "grpc-web":
+        return createGrpcWebTransport({ baseUrl, httpVersion: "2", nodeOptions });
+      case "connect":
+        return createConnectTransport({ baseUrl, httpVersion: "2", nodeOptions });
+      case "connect-http1":
+        return createConnectTransport({ baseUrl, httpVersion: "1.1", nodeOptions });
+    }
   };
   return {
     server,

@@ -43,7 +43,6 @@ describe("error messages", { timeout: 120_000 }, () => {
 
   test("credential files missing: names the file and the flag or variable that sets it", async () => {
     await fails(["status", id], /client certificate file \/nonexistent\/client\.pem does not exist; check --cert or JOBEXEC_CERT/, { env: { JOBEXEC_CERT: "/nonexistent/client.pem" } });
-    await fails(["status", "--key", "/nonexistent/k.pem", id], /client key file \/nonexistent\/k\.pem does not exist; check --key or JOBEXEC_KEY/);
     const empty = join(t.dir, "empty");
     await fails(["list"], new RegExp(`client certificate file ${empty}/client\\.pem does not exist; set --cert or JOBEXEC_CERT, or run \`jobexec-server certs init\``), { env: { JOBEXEC_CONFIG_DIR: empty } });
     const blank = join(t.dir, "blank.pem");

@@ -63,5 +63,5 @@ test("the list table aligns columns and cuts long commands", () => {
   assert.match(lines[0] ?? "", /^ID {36}OWNER {2}STATE {4}RESULT {7}CREATED {18}RAN {4}COMMAND$/);
   assert.match(lines[1] ?? "", /^0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10 {2}alice {2}exited {3}exit code 0 {2}2026-11-23 18:00:00 UTC {2}1\.5s {3}sh -c x+…$/);
   assert.equal([...(lines[1]?.split("  ").at(-1)?.trim() ?? "")].length, 60);
-  assert.match(lines[2] ?? "", /^1b6c1b2e-\S+ {2}bo {5}running {13}2026-11-23 18:00:00 UTC {2}1m 5s {2}sleep 9$/);
+  assert.match(lines[2] ?? "", /^1b6c1b2e-\S+ {2}bo {5}running {15}2026-11-23 18:00:00 UTC {2}1m 5s {2}sleep 9$/);
 });

@@ -73,22 +73,15 @@ describe("jobexec start", { timeout: 120_000 }, () => {
   });
 
   test("bad command lines exit 2 with one line, before anything is sent", async () => {
-    // A closed port: a request that went out would fail with exit 1 instead.
+    // A closed port: a request that went out would fail with exit 1 instead. (Every message of every value check
+    // is covered by the unit tests of start-request.ts, units.ts and duration.ts; these show the whole path.)
     const server = "127.0.0.1:1";
     const cases: [string[], RegExp][] = [
       [["start"], /missing program: put the command after --/],
-      [["start", "--", ""], /missing program/],
       [["start", "echo", "hi"], /unexpected argument "echo": put the program and its arguments after --/],
       [["start", "--memory", "12X", "--", "true"], /--memory: "12X" is not a size; .*K, M, G, T \(powers of 1000\) or Ki, Mi, Gi, Ti \(powers of 1024\)/],
-      [["start", "--memory", "0", "--", "true"], /--memory: "0" must be more than 0 bytes/],
-      [["start", "--cpu", "fast", "--", "true"], /--cpu: "fast" is not a positive number of CPUs/],
-      [["start", "--cpu-weight", "0", "--", "true"], /--cpu-weight: "0" is not a positive whole number/],
-      [["start", "--pids", "-1", "--", "true"], /--pids/],
       [["start", "--env", "NOEQUALS", "--", "true"], /--env: "NOEQUALS" is not NAME=VALUE/],
-      [["start", "--cwd", "relative", "--", "true"], /--cwd: "relative" is not an absolute path/],
       [["start", "--io-write-bps", "1M", "--io-device", "8:0", "--", "true"], /--io-write-bps must come after the --io-device it limits/],
-      [["start", "--io-device", "8:0", "--", "true"], /--io-device 8:0 has no limit/],
-      [["start", "--io-device", "8:0", "--io-read-iops", "1.5", "--", "true"], /--io-read-iops: "1.5" is not a positive whole number/],
       [["start", "--bogus", "--", "true"], /Nonexistent flag: --bogus \(see `jobexec start --help`\)/],
       [["start", "--json", "-f", "--", "true"], /--json=true cannot also be provided when using --follow|--follow=true cannot also be provided when using --json/],
     ];

@@ -66,10 +66,7 @@ describe("jobexec status and stop", { timeout: 120_000 }, () => {
   test("bad ids and grace periods exit 2 before any request", async () => {
     const cases: [string[], RegExp][] = [
       [["stop", "--grace", "5", running], /--grace: "5" is not a duration; use a number with a unit, ms, s, m or h/],
-      [["stop", "--grace", "-1s", running], /--grace: "-1s" is not a duration/],
-      [["stop", "12345"], /"12345" is not a job id/],
       [["status", "12345"], /"12345" is not a job id/],
-      [["status"], /Missing 1 required arg/],
       [["status", "--server", "nohost:", running], /--server: "nohost:" is not a server address/],
     ];
     await Promise.all(cases.map(async ([args, message]) => {

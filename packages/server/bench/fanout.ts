@@ -5,18 +5,19 @@ import { readdirSync } from "node:fs";
 import { readOutput, startTestServer } from "../src/test-harness.ts";
 
 const [streams = 2000, connections = 1, lines = 20000] = process.argv.slice(2).map(Number);
-const t = await startTestServer({ log: undefined });
+const t = await startTestServer();
 try {
   const clients = Array.from({ length: connections }, () => t.jobs(t.pki.alice));
+  const client = (i: number) => clients[i % clients.length] ?? t.jobs(t.pki.alice);
   const expected = execFileSync("seq", ["1", String(lines)]);
-  const { job } = await clients[0]!.startJob({ program: "/bin/sh", args: ["-c", `sleep 1; seq 1 ${lines}`] });
+  const { job } = await client(0).startJob({ program: "/bin/sh", args: ["-c", `sleep 1; seq 1 ${lines}`] });
   if (!job) throw new Error("no job");
   const rss = process.memoryUsage().rss;
   const cpu = process.cpuUsage();
   const began = performance.now();
   let maxFds = 0;
   const sampler = setInterval(() => (maxFds = Math.max(maxFds, readdirSync("/proc/self/fd").length)), 50);
-  const outs = await Promise.all(Array.from({ length: streams }, (_, i) => readOutput(clients[i % connections]!.streamOutput({ id: job.id, follow: true }))));
+  const outs = await Promise.all(Array.from({ length: streams }, (_, i) => readOutput(client(i).streamOutput({ id: job.id, follow: true }))));
   clearInterval(sampler);
   const ms = performance.now() - began;
   const used = process.cpuUsage(cpu);

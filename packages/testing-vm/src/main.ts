@@ -81,6 +81,7 @@ async function main(): Promise<number> {
       cpus,
       memoryMiB: numberFromEnv("JOBEXEC_VM_MEMORY_MIB", 2048),
       onLine: (line) => process.stdout.write(`${line}\n`),
+      onReady: (seconds) => say(`VM up after ${seconds.toFixed(1)} s, tests running`),
       signal: abort.signal,
     });
     say(`VM time ${result.vmSeconds.toFixed(1)} s (boot ${result.bootSeconds.toFixed(1)} s), tests exit ${result.exitCode}`);

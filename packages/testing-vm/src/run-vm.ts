@@ -21,6 +21,7 @@ export const vmDiskEnv = {
   JOBEXEC_TEST_WHOLE_DISK: "/dev/vda",
   JOBEXEC_TEST_WHOLE_DISK_DIR: "/tmp/disk-whole",
   JOBEXEC_TEST_PARTITION: "/dev/vdb1",
+  JOBEXEC_TEST_PARTITION_DISK: "/dev/vdb",
   JOBEXEC_TEST_PARTITION_DIR: "/tmp/disk-part",
 } as const;
 
@@ -40,6 +41,8 @@ export interface VmRunOptions {
   env?: Record<string, string>;
   /** Receives each line the tests print, as they print it. */
   onLine: (line: string) => void;
+  /** Called once the VM is up and the tests start, with the seconds that took. */
+  onReady?: (bootSeconds: number) => void;
   /** Ends the run early, killing qemu (the host test run was interrupted). */
   signal?: AbortSignal;
 }
@@ -78,12 +81,11 @@ export async function runTestsInVm(options: VmRunOptions): Promise<VmRunResult> 
         ...(process.stdout.isTTY ? {} : { NO_COLOR: "1" }),
         ...options.env,
       },
-      concurrency: options.cpus,
     });
     await writeFile(join(runDir, "run.sh"), script);
     const console = join(runDir, "console.log");
     const args = [
-      ...["-accel", "tcg,thread=multi", "-cpu", "max", "-smp", String(options.cpus), "-m", String(options.memoryMiB)],
+      ...["-accel", "tcg,thread=multi", "-cpu", "qemu64", "-smp", String(options.cpus), "-m", String(options.memoryMiB)],
       ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
       ...["-kernel", pre.kernel.image, "-initrd", initramfs],
       // quiet console: the kernel still logs OOM kills and errors there, into console.log.
@@ -124,7 +126,10 @@ async function boot(qemu: string, args: string[], options: VmRunOptions, console
     pending = lines.pop() ?? "";
     for (const raw of lines) {
       const line = raw.replace(/\r$/, "");
-      if (line === READY_MARKER) bootSeconds = (performance.now() - started) / 1000;
+      if (line === READY_MARKER) {
+        bootSeconds = (performance.now() - started) / 1000;
+        options.onReady?.(bootSeconds);
+      }
       else if (line.startsWith(`${EXIT_MARKER} `)) exitCode = Number(line.slice(EXIT_MARKER.length + 1));
       else if (line.startsWith(`${BOOT_FAILED_MARKER} `)) bootFailure = line.slice(BOOT_FAILED_MARKER.length + 1);
       else options.onLine(line);

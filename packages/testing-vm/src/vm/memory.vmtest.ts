@@ -1,0 +1,36 @@
+// memory.max: a job allocating past its limit is OOM-killed, and the status says so.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { type ManagerFixture, finished, openManager, vmTestTimeout } from "./support.ts";
+
+const MiB = 1024 * 1024;
+// tail keeps a line without a newline whole: 256 MiB of zeros are held in memory at once.
+const allocate256MiB = "head -c 268435456 /dev/zero | tail | wc -c";
+
+describe("memory limit", { timeout: vmTestTimeout, concurrency: true }, () => {
+  let fx: ManagerFixture;
+  before(async () => (fx = await openManager()));
+  after(() => fx.close());
+
+  test("32 MiB limit, 256 MiB allocation: the job is killed by SIGKILL and reported OOM-killed", async () => {
+    const started = await fx.manager.start({ program: "sh", args: ["-c", allocate256MiB], limits: { memoryMaxBytes: 32 * MiB } }, "alice");
+    assert.equal(started.limits.memoryMaxBytes, 32 * MiB);
+    const { job, stdout } = await finished(fx.manager, started.id);
+    assert.equal(job.state, "exited");
+    // memory.oom.group: the shell dies with tail, so the job itself ends by SIGKILL.
+    assert.equal(job.signal, "SIGKILL");
+    assert.equal(job.exitCode, undefined);
+    assert.equal(job.oomKilled, true);
+    assert.equal(stdout, "");
+    assert.ok(job.usage.memoryPeakBytes > 0 && job.usage.memoryPeakBytes <= 32 * MiB, `peak ${job.usage.memoryPeakBytes}`);
+  });
+
+  test("the same allocation under a 512 MiB limit completes and is not reported OOM-killed", async () => {
+    const started = await fx.manager.start({ program: "sh", args: ["-c", allocate256MiB], limits: { memoryMaxBytes: 512 * MiB } }, "alice");
+    const { job, stdout, stderr } = await finished(fx.manager, started.id);
+    assert.equal(job.exitCode, 0, stderr);
+    assert.equal(job.oomKilled, false);
+    assert.equal(stdout.trim(), String(256 * MiB));
+    assert.ok(job.usage.memoryPeakBytes >= 256 * MiB, `peak ${job.usage.memoryPeakBytes}`);
+  });
+});

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseOptions, parseTarget } from "./args.ts";
-import { CgexecError } from "./cgexec-error.ts";
+import { CgexecError, parseOptions, parseTarget } from "./cgexec.ts";
 
 describe("parseOptions", () => {
   it("stops at the first operand and leaves the rest to the target", () => {

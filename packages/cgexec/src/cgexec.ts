@@ -1,15 +1,307 @@
 #!/usr/bin/env node
 // cgexec [--status-fd=N] CGROUP_DIR COMMAND [ARGS...]: join a cgroup v2, then become COMMAND.
-// It runs on the path of every job start: keep its imports to node:fs and these small files.
-import { writeSync } from "node:fs";
-import { parseOptions, parseTarget } from "./args.ts";
-import { CgexecError } from "./cgexec-error.ts";
-import { restoreDefaultSignals } from "./default-signals.ts";
-import { planExec } from "./exec-plan.ts";
-import { findCommand } from "./find-command.ts";
-import { joinCgroup } from "./join-cgroup.ts";
-import { checkStatusFd, closeStatusFd } from "./status-fd.ts";
-import { usage } from "./usage.ts";
+//
+// It runs on the path of every job start, so this is one file on purpose, and it reaches node:fs
+// through process.getBuiltinModule rather than an `import`: measured with bench/startup.ts' CPU
+// column on this machine (loaded), one ESM module per part (8 more modules) cost ~24 ms more CPU per
+// start than this single file, and a static `import ... from "node:fs"` alone ~8 ms (it builds the
+// ESM facade of node:fs). The parts are exported for the tests; main runs only as the entry point.
+const { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync, statfsSync, writeSync } =
+  process.getBuiltinModule("node:fs");
+
+// ---- Errors
+
+/** Exit status of a cgexec failure, chosen like env(1) and chroot(8) do. */
+export type CgexecExitCode =
+  /** Usage error, or the cgroup could not be joined. */
+  | 125
+  /** COMMAND was found but cannot be executed (a directory, no execute permission). */
+  | 126
+  /** COMMAND (or its script interpreter) was not found. */
+  | 127;
+
+/**
+ * The one error cgexec raises for its own failures. `code` is the exit status cgexec ends with;
+ * `message` is the one line it prints (after "cgexec: " on stderr, bare on the status fd).
+ */
+export class CgexecError extends Error {
+  override name = "CgexecError";
+  readonly code: CgexecExitCode;
+
+  constructor(code: CgexecExitCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** The short reason of a failed system call ("no such file or directory"), for one-line messages. */
+function reasonOf(err: unknown): string {
+  if (err instanceof Error && "errno" in err && typeof err.errno === "number") {
+    // node:util is only needed on this failure path: load it then.
+    return process.getBuiltinModule("node:util").getSystemErrorMessage(err.errno);
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---- Command line
+
+/** The `--help` text of cgexec. */
+export const usage = `Usage: cgexec [--status-fd=N] [--] CGROUP_DIR COMMAND [ARGS...]
+
+Write our own pid to CGROUP_DIR/cgroup.procs (a cgroup v2 directory), then replace
+ourselves with COMMAND through execve(2): COMMAND keeps our pid and runs inside the
+cgroup from its first instruction. COMMAND is looked up on PATH like execvp(3) does
+(a name containing "/" is used as is; an empty PATH entry is the current directory;
+PATH unset means /bin:/usr/bin; a file that is neither ELF nor "#!" is run by /bin/sh).
+ARGS and the environment are passed through untouched.
+
+Options (before CGROUP_DIR; "--" ends them):
+  --status-fd=N  Report a failure on file descriptor N (N >= 3) instead of stderr, as
+                 one line without the "cgexec: " prefix. On success N is closed just
+                 before execve, so the reader sees end-of-file with no bytes.
+  -h, --help     Print this help and exit 0.
+
+Exit status (of cgexec's own failures; otherwise that of COMMAND):
+  125  usage error, or the cgroup could not be joined
+  126  COMMAND found but not executable (a directory, no execute permission)
+  127  COMMAND, or its "#!" interpreter, not found
+`;
+
+const synopsis = "usage: cgexec [--status-fd=N] [--] CGROUP_DIR COMMAND [ARGS...]";
+
+/** The options before CGROUP_DIR, and where the operands start. */
+export interface Options {
+  readonly help: boolean;
+  /** The descriptor to report a failure on, if `--status-fd` was given. */
+  readonly statusFd: number | undefined;
+  /** Index in the arguments of CGROUP_DIR. */
+  readonly operands: number;
+}
+
+/** The operands: where to go and what to run. */
+export interface Target {
+  readonly cgroupDir: string;
+  /** COMMAND followed by its ARGS: the argv of the target, verbatim. */
+  readonly argv: readonly [string, ...string[]];
+}
+
+/**
+ * Parse the options of cgexec's arguments (without node and the script path). Options stop at
+ * the first operand or after "--". Throws CgexecError 125 on a bad option.
+ */
+export function parseOptions(args: readonly string[]): Options {
+  let statusFd: number | undefined;
+  let i = 0;
+  for (; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--") return { help: false, statusFd, operands: i + 1 };
+    if (arg === "-h" || arg === "--help") return { help: true, statusFd, operands: i + 1 };
+    if (arg === "--status-fd" || arg.startsWith("--status-fd=")) {
+      statusFd = parseFd(arg === "--status-fd" ? args[++i] : arg.slice("--status-fd=".length));
+    } else if (arg.startsWith("-") && arg !== "-") {
+      throw new CgexecError(125, `unknown option ${arg} (${synopsis})`);
+    } else {
+      break;
+    }
+  }
+  return { help: false, statusFd, operands: i };
+}
+
+/** Parse the operands that follow the options. Throws CgexecError 125 when one is missing. */
+export function parseTarget(operands: readonly string[]): Target {
+  const [cgroupDir, command, ...args] = operands;
+  if (cgroupDir === undefined || command === undefined) {
+    throw new CgexecError(125, `missing ${cgroupDir === undefined ? "CGROUP_DIR and " : ""}COMMAND (${synopsis})`);
+  }
+  if (cgroupDir === "") throw new CgexecError(125, `empty CGROUP_DIR (${synopsis})`);
+  return { cgroupDir, argv: [command, ...args] };
+}
+
+function parseFd(value: string | undefined): number {
+  // Descriptors 0-2 are the target's stdio: closing one before exec would break it.
+  if (value === undefined || !/^\d{1,9}$/.test(value) || Number(value) < 3) {
+    throw new CgexecError(125, `--status-fd needs a descriptor number >= 3, got ${JSON.stringify(value ?? "")}`);
+  }
+  return Number(value);
+}
+
+// ---- Finding the command, as execvp(3) does
+
+/** The search path execvp(3) uses when PATH is unset (glibc's confstr _CS_PATH). */
+export const defaultSearchPath = "/bin:/usr/bin";
+
+// The errors on which execvp(3) goes on to the next PATH entry as if the file were absent.
+const absent = new Set(["ENOENT", "ENOTDIR", "ESTALE", "ENODEV", "ETIMEDOUT"]);
+
+/**
+ * Find the file execvp(3) would execute for `command` with search path `path` (the value of
+ * PATH; `undefined` when unset). A command containing "/" is used as is; otherwise each entry
+ * is tried in order, an empty entry meaning the current directory. Like execvp, an entry that
+ * holds a directory or a non-executable file is skipped, and only reported (126) when no later
+ * entry has the command. Throws CgexecError 127 when nothing is found, 126 when what is found
+ * cannot be executed.
+ */
+export function findCommand(command: string, path: string | undefined): string {
+  if (command === "") throw new CgexecError(127, `"": command not found`);
+  if (command.includes("/")) {
+    const problem = checkExecutable(command);
+    if (problem !== undefined) throw problem;
+    return command;
+  }
+  let denied: CgexecError | undefined;
+  for (const dir of (path ?? defaultSearchPath).split(":")) {
+    const candidate = dir === "" ? `./${command}` : `${dir}/${command}`;
+    const problem = checkExecutable(candidate);
+    if (problem === undefined) return candidate;
+    if (problem.code === 127) continue;
+    const code = (problem.cause as NodeJS.ErrnoException | undefined)?.code;
+    // execvp gives up at once on errors other than "absent" or "permission denied".
+    if (code !== undefined && code !== "EACCES") throw problem;
+    denied ??= problem;
+  }
+  throw denied ?? new CgexecError(127, `${command}: command not found`);
+}
+
+/**
+ * Why `file` cannot be executed, or `undefined` when it can: 127 when it does not exist, 126 when
+ * it is not a regular file or lacks execute permission (or another error such as ELOOP occurs).
+ * These are the checks execve(2) would fail on; Node's process.execve aborts instead of throwing.
+ */
+export function checkExecutable(file: string): CgexecError | undefined {
+  try {
+    const stats = statSync(file);
+    if (!stats.isFile()) {
+      return new CgexecError(126, `${file}: ${stats.isDirectory() ? "is a directory" : "not a regular file"}`);
+    }
+    accessSync(file, constants.X_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    return new CgexecError(absent.has(code) ? 127 : 126, `${file}: ${reasonOf(err)}`, { cause: err });
+  }
+}
+
+/** The arguments for process.execve. */
+export interface ExecPlan {
+  readonly file: string;
+  readonly args: readonly string[];
+}
+
+// The kernel reads at most this much of a file to recognise it (BINPRM_BUF_SIZE).
+const headerSize = 256;
+const shell = "/bin/sh";
+
+/**
+ * How to execute `file` (found for `argv[0]`) so that execve(2) cannot fail on it, since Node's
+ * process.execve aborts the process when it does: an ELF file is executed directly; a "#!" script
+ * too, once its interpreter is checked (a missing one is 127, like execvp's ENOENT); any other
+ * file is run by /bin/sh, as execvp(3) does on ENOEXEC. Throws CgexecError for a bad interpreter.
+ */
+export function planExec(file: string, argv: readonly [string, ...string[]]): ExecPlan {
+  const header = readHeader(file);
+  if (header === undefined || header.subarray(0, 4).toString("latin1") === "\x7fELF") return { file, args: argv };
+  const interpreter = /^#![ \t]*([^ \t\n\0]+)/.exec(header.toString("latin1"))?.[1];
+  if (interpreter === undefined) return { file: shell, args: [shell, file, ...argv.slice(1)] };
+  const problem = checkExecutable(interpreter);
+  if (problem !== undefined) {
+    throw new CgexecError(problem.code, `${file}: bad interpreter ${problem.message}`, { cause: problem.cause });
+  }
+  return { file, args: argv };
+}
+
+/** The first bytes of `file`, or `undefined` when we may not read it (execute-only): leave it to the kernel. */
+function readHeader(file: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY);
+  } catch {
+    return undefined;
+  }
+  try {
+    const header = Buffer.alloc(headerSize);
+    return header.subarray(0, readSync(fd, header, 0, headerSize, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---- Joining the cgroup
+
+// statfs(2) f_type of a cgroup v2 file system (linux/magic.h).
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/**
+ * Move process `pid` into the cgroup v2 directory `dir` by writing it to `dir/cgroup.procs`.
+ * Throws CgexecError 125 when `dir` is missing, is not on a cgroup v2 file system, or the kernel
+ * rejects the write (permission, "no internal processes" rule, a cgroup removed meanwhile...).
+ */
+export function joinCgroup(dir: string, pid: number): void {
+  let type: number;
+  try {
+    type = statfsSync(dir).type;
+  } catch (err) {
+    throw new CgexecError(125, `cgroup ${dir}: ${reasonOf(err)}`, { cause: err });
+  }
+  // A plain directory (or a cgroup v1 one) may hold a cgroup.procs too: only the file system type tells.
+  if (type !== CGROUP2_SUPER_MAGIC) throw new CgexecError(125, `cgroup ${dir}: not a cgroup v2 directory`);
+  let fd: number;
+  try {
+    // No O_CREAT: never create a stray cgroup.procs file.
+    fd = openSync(`${dir}/cgroup.procs`, constants.O_WRONLY);
+  } catch (err) {
+    throw new CgexecError(125, `cgroup ${dir}: opening cgroup.procs: ${reasonOf(err)}`, { cause: err });
+  }
+  try {
+    writeSync(fd, String(pid));
+  } catch (err) {
+    throw new CgexecError(125, `cgroup ${dir}: writing cgroup.procs: ${reasonOf(err)}`, { cause: err });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---- The status fd
+
+/**
+ * Check that descriptor `fd` is open, so a wrong N fails (125) before anything happens. Note that
+ * Node opens descriptors of its own at start-up (epoll, eventfd, pipes): a small N that the parent
+ * did not pass may be one of them, which no check can tell apart.
+ */
+function checkStatusFd(fd: number): void {
+  try {
+    fstatSync(fd);
+  } catch (err) {
+    throw new CgexecError(125, `--status-fd=${fd}: ${reasonOf(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Close the status fd right before execve, so the target does not inherit it and the reader sees
+ * end-of-file with no bytes. (libuv already marks inherited descriptors 3..15 close-on-exec at
+ * start-up; a higher N would be inherited without this.)
+ */
+function closeStatusFd(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch (err) {
+    throw new CgexecError(125, `--status-fd=${fd}: ${reasonOf(err)}`, { cause: err });
+  }
+}
+
+// ---- The program
+
+/**
+ * Node ignores SIGPIPE and SIGXFSZ for itself, and an ignored signal stays ignored across
+ * execve(2): a target would then never die of a closed pipe (`yes | head -1` would complain). A
+ * program spawned by Node (libuv) gets every signal at its default; do the same here.
+ */
+function restoreDefaultSignals(): void {
+  const noop = (): void => undefined;
+  for (const signal of ["SIGPIPE", "SIGXFSZ"] as const) {
+    // Removing the last listener makes libuv put the disposition back to SIG_DFL, synchronously.
+    process.on(signal, noop).off(signal, noop);
+  }
+}
 
 function main(args: readonly string[]): void {
   let statusFd: number | undefined;
@@ -59,4 +351,4 @@ function report(err: unknown, statusFd: number | undefined): void {
   writeSync(2, `cgexec: ${failure.message}\n`);
 }
 
-main(process.argv.slice(2));
+if (import.meta.main) main(process.argv.slice(2));

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { planExec } from "./exec-plan.ts";
+import { planExec } from "./cgexec.ts";
 
 describe("planExec (what execve gets, so that it cannot fail)", () => {
   let root = "";

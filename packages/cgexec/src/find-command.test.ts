@@ -3,8 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CgexecError } from "./cgexec-error.ts";
-import { checkExecutable, findCommand } from "./find-command.ts";
+import { CgexecError, checkExecutable, findCommand } from "./cgexec.ts";
 
 describe("findCommand (execvp lookup on real files)", () => {
   let root = "";

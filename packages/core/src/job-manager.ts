@@ -1,7 +1,8 @@
 // The JobManager: starts jobs in per-job cgroups, reports them, streams their output, stops them.
-import { mkdir, open, readdir, rm, stat, type FileHandle } from "node:fs/promises";
+import { access, mkdir, open, readdir, rm, stat, type FileHandle } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { cgexecPath } from "@jobexec/cgexec";
 import { errnoCode, killCgroup, removeCgroup, signalProcs, waitUnpopulated } from "./cgroup/cgroup-fs.ts";
 import { applyLimits } from "./cgroup/limits.ts";
 import { CgroupSubtree } from "./cgroup/subtree.ts";
@@ -99,7 +100,15 @@ export class JobManager {
       await mkdir(jobsDir, { recursive: true });
       subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
     } catch (err) {
-      throw toJobError("cannot set up the job manager", err);
+      throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
+    }
+    if (subtree !== undefined) {
+      try {
+        await access(cgexecPath);
+      } catch (err) {
+        await subtree.close(() => undefined);
+        throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
+      }
     }
     const manager = new JobManager(jobsDir, subtree, await hostCapacity(subtree?.info.controllers), options);
     try {

@@ -82,7 +82,7 @@ describe("StreamOutput", () => {
 
   test("a slow client slows only its own stream and still gets every byte", async () => {
     // Two clients, two connections: on one connection HTTP/2's connection-level window couples all its streams.
-    const size = 16 * 1024 * 1024;
+    const size = 8 * 1024 * 1024;
     const { job } = await t.jobs(t.pki.alice).startJob({ program: "head", args: ["-c", String(size), "/dev/zero"] });
     assert.ok(job);
     const rss = process.memoryUsage().rss;
@@ -91,7 +91,7 @@ describe("StreamOutput", () => {
     const slow = readOutput(t.jobs(t.pki.alice).streamOutput({ id: job.id, follow: true }), 5).then(finished);
     const fast = readOutput(t.jobs(t.pki.alice).streamOutput({ id: job.id, follow: true })).then(finished);
     const [slowDone, fastDone] = await Promise.all([slow, fast]);
-    console.log(`    16 MiB: fast client ${Math.round(fastDone.ms)} ms, slow client ${Math.round(slowDone.ms)} ms; rss +${Math.round((process.memoryUsage().rss - rss) / 1e6)} MB`);
+    console.log(`    8 MiB: fast client ${Math.round(fastDone.ms)} ms, slow client ${Math.round(slowDone.ms)} ms; rss +${Math.round((process.memoryUsage().rss - rss) / 1e6)} MB`);
     assert.equal(fastDone.out.stdout.length, size);
     assert.equal(slowDone.out.stdout.length, size);
     assert.ok(fastDone.ms < slowDone.ms);

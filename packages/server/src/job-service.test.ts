@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { JobState, OutputMode } from "@jobexec/proto";
+import { slowPath } from "@jobexec/testing-slow";
 import { readOutput, startTestServer, type TestServer } from "./test-harness.ts";
 
 describe("JobService end to end", () => {
@@ -49,6 +50,22 @@ describe("JobService end to end", () => {
     assert.equal(fromOffset.stdout.toString(), "b\nc\n");
     const tail = await readOutput(alice.streamOutput({ id: job.id, tailLines: 1n }));
     assert.equal(tail.stdout.toString(), "c\n");
+  });
+
+  test("followers get output live, while the job still runs", async () => {
+    const alice = t.jobs(t.pki.alice);
+    const { job } = await alice.startJob({ program: process.execPath, args: [slowPath, "3", "--interval", "1000"] });
+    assert.ok(job);
+    const seen: { text: string; state: JobState | undefined }[] = [];
+    for await (const m of alice.streamOutput({ id: job.id, follow: true })) {
+      if (m.event.case !== "chunk") continue;
+      const text = Buffer.from(m.event.value.data).toString();
+      // The job's state when the chunk arrived: the first line must come while it still runs.
+      seen.push({ text, state: seen.length === 0 ? (await alice.getJob({ id: job.id })).job?.state : undefined });
+    }
+    assert.match(seen[0]?.text ?? "", /^line 1\n/);
+    assert.equal(seen[0]?.state, JobState.RUNNING);
+    assert.match(seen.map((c) => c.text).join(""), /exited 0\n$/);
   });
 
   for (const protocol of ["grpc-web", "connect", "connect-http1"] as const) {

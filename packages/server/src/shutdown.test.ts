@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { JobService } from "@jobexec/proto";
+import { slowPath } from "@jobexec/testing-slow";
 import { initCertificates, readCredentials, writeCredentials } from "./cert-files.ts";
 import { issueCertificate } from "./certificates.ts";
 import { testCgroupParent } from "./test-harness.ts";
@@ -90,6 +91,7 @@ describe("jobexec-server process", () => {
       ["sleep", ["1000"]],
       ["/bin/sh", ["-c", "trap '' TERM; sleep 1000"]],
       ["/bin/sh", ["-c", "sleep 1000 & sleep 1000 & echo started; wait"]],
+      [process.execPath, [slowPath, "1000", "--ignore-term", "--background"]],
     ];
     const jobs = [];
     for (const [program, args] of programs) {
@@ -102,7 +104,7 @@ describe("jobexec-server process", () => {
     const pids = jobs.flatMap((job) =>
       job.cgroup ? readFileSync(join(job.cgroup, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number) : [job.pid],
     );
-    assert.ok(pids.length >= 5, `found the jobs' processes: ${pids.join(" ")}`);
+    assert.ok(pids.length >= 7, `found the jobs' processes: ${pids.join(" ")}`);
     const streams = jobs.flatMap((job) =>
       [1, 2].map(async () => {
         try {

@@ -17,6 +17,9 @@ export class OutputWatch {
   /** Stands in for the watch when inotify cannot be had (e.g. fs.inotify.max_user_watches reached). */
   #poller: NodeJS.Timeout | undefined;
   #ended = false;
+  /** File sizes measured during generation #sizesGeneration, shared by every follower. */
+  #sizes = new Map<string, Promise<number>>();
+  #sizesGeneration = -1;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -51,6 +54,24 @@ export class OutputWatch {
     this.notify();
   }
 
+  /**
+   * The size of the file `name` as measured during the current generation, one measurement shared by all
+   * followers: one that noted this generation and reads up to it misses nothing, since any later write
+   * changes the generation. Only for followers (the watch is open while they are there).
+   */
+  size(name: string, measure: () => Promise<number>): Promise<number> {
+    if (this.#sizesGeneration !== this.#generation) {
+      this.#sizes.clear();
+      this.#sizesGeneration = this.#generation;
+    }
+    let size = this.#sizes.get(name);
+    if (size === undefined) {
+      size = measure();
+      this.#sizes.set(name, size);
+    }
+    return size;
+  }
+
   /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
   follow(): () => void {
     if (this.#followers++ === 0 && !this.#ended) this.#openWatcher();
@@ -77,6 +98,8 @@ export class OutputWatch {
   }
 
   #openWatcher(): void {
+    // Sizes measured while nobody watched may be stale: a new generation drops them.
+    this.notify();
     try {
       this.#watcher = watch(this.#dir, { persistent: false }, () => this.notify());
     } catch {

@@ -1,5 +1,5 @@
 // Reading a job's output files: from offsets or the last N lines, once or following until the job ends.
-import { open, type FileHandle } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../cgroup/cgroup-fs.ts";
 import type { OutputChunk, OutputStart, StreamName } from "../types.ts";
@@ -36,6 +36,10 @@ async function openCursors(dir: string, streams: readonly StreamName[], from: Ou
   return cursors;
 }
 
+async function sizeOf(file: FileHandle | string): Promise<number> {
+  return (typeof file === "string" ? await stat(file) : await file.stat()).size;
+}
+
 /**
  * Yields the output of the job whose files are in `dir`, one chunk of at most {@link chunkSize} bytes at a
  * time, alternating between streams. With `follow` it waits on `watch` for more until the job ended and
@@ -51,6 +55,8 @@ export async function* readOutput(
   const { signal } = options;
   if (signal?.aborted) return;
   const release = options.follow && !watch.ended ? watch.follow() : undefined;
+  // Followers share one measurement of each file per change; other readers measure their own.
+  const following = release !== undefined;
   let cursors: Cursor[] = [];
   let closed = false;
   const closing: Promise<void>[] = [];
@@ -77,7 +83,10 @@ export async function* readOutput(
           // Bytes known to be there are read without measuring; otherwise measure first, so an idle
           // follower woken for nothing allocates nothing.
           if (cursor.position >= cursor.size) {
-            cursor.size = (await cursor.file.stat()).size;
+            // (By path, so no follower's handle is shared; removed at close(), each falls back to its own.)
+            cursor.size = following
+              ? await watch.size(cursor.stream, () => sizeOf(join(dir, cursor.stream))).catch(() => sizeOf(cursor.file))
+              : await sizeOf(cursor.file);
             if (closed) return;
             if (cursor.position >= cursor.size) continue;
           } else {

@@ -182,6 +182,8 @@ describe("JobManager lifecycle", { timeout }, () => {
     assert.match(job.failureReason ?? "", /interpreter/);
     assert.equal(job.pid, 0);
     assert.equal(job.exitCode, undefined);
+    assert.equal(job.startedAt, undefined);
+    assert.ok(job.endedAt);
     assert.equal(cgroupExists(job.cgroup), false);
     assert.deepEqual(await fx.manager.get(job.id), job);
     assert.equal((await collect(fx.manager.output(job.id))).stdout.length, 0);

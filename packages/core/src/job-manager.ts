@@ -225,6 +225,7 @@ export class JobManager {
     if (reason !== "" || exit === undefined) {
       record.failureReason = reason || "the job could not be started";
       record.pid = 0;
+      record.startedAt = undefined; // it never ran
       await rm(record.dir, { recursive: true, force: true });
       record.finish("failed", endedAt);
       this.#log({ level: "warn", message: `job failed to start: ${record.failureReason}`, jobId: record.id });

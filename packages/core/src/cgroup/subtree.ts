@@ -98,16 +98,18 @@ async function acquireDelegation(mount: string, own: string): Promise<Delegation
 async function releaseDelegation(d: Delegation, log: (message: string, error: unknown) => void): Promise<void> {
   if (--d.users > 0) return;
   delegation = undefined;
+  // In the root cgroup nothing needs undoing, and controllers stay enabled (as systemd leaves them): other
+  // processes may have sub-trees using them.
+  if (d.leafDir === undefined) return;
   try {
+    // Processes may come back only once no controller is enabled for children (no internal processes).
     if (d.enabled.length > 0) {
       await retryBusy(() => writeFile(join(d.ownDir, "cgroup.subtree_control"), d.enabled.map((c) => `-${c}`).join(" ")));
     }
-    if (d.leafDir !== undefined) {
-      await moveProcs(d.leafDir, d.ownDir);
-      await removeCgroup(d.leafDir);
-    }
+    await moveProcs(d.leafDir, d.ownDir);
+    await removeCgroup(d.leafDir);
   } catch (err) {
-    log(`could not restore the server's own cgroup ${d.ownDir}`, err);
+    log(`could not move back to the server's own cgroup ${d.ownDir}`, err);
   }
 }
 
@@ -142,16 +144,22 @@ export class CgroupSubtree {
     // A delegation made by an earlier manager of this process reflects the original own cgroup, not the leaf.
     let dir = d.ownDir;
     const created: string[] = [];
-    for (const segment of parentName.split("/").filter(Boolean)) {
-      dir = join(dir, segment);
-      if (!(await exists(dir))) {
-        await mkdirIfMissing(dir);
-        created.push(dir);
+    try {
+      for (const segment of parentName.split("/").filter(Boolean)) {
+        dir = join(dir, segment);
+        if (!(await exists(dir))) {
+          await mkdirIfMissing(dir);
+          created.push(dir);
+        }
+        await enableControllers(dir);
       }
-      await enableControllers(dir);
+      const controllers = words(await readOptional(join(dir, "cgroup.subtree_control")));
+      return new CgroupSubtree({ mode: found.mode, root: mount, parent: dir, controllers }, dir, d, created);
+    } catch (err) {
+      for (const made of created.reverse()) await rmdir(made).catch(() => undefined);
+      await releaseDelegation(d, () => undefined);
+      throw err;
     }
-    const controllers = words(await readOptional(join(dir, "cgroup.subtree_control")));
-    return new CgroupSubtree({ mode: found.mode, root: mount, parent: dir, controllers }, dir, d, created);
   }
 
   /** Kills and removes every cgroup under the parent (leftovers of an earlier run); returns what it removed. */

@@ -1,6 +1,6 @@
 // Shared by the integration tests: a manager on this host's real cgroup v2 hierarchy, and output helpers.
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,9 +55,19 @@ export function followAll(manager: JobManager, id: string, options: OutputOption
   return collect(manager.output(id, { follow: true, ...options }));
 }
 
-/** Number of open file descriptors of this process. */
-export function openFds(): number {
-  return readdirSync("/proc/self/fd").length;
+/** Number of open file descriptors of this process, or of those open on files under `prefix`. */
+export function openFds(prefix?: string): number {
+  const fds = readdirSync("/proc/self/fd");
+  if (prefix === undefined) return fds.length;
+  let count = 0;
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(prefix)) count++;
+    } catch {
+      // closed meanwhile (e.g. the descriptor readdir itself used)
+    }
+  }
+  return count;
 }
 
 /** Whether `pid` is a live (not zombie) process. */

@@ -1,6 +1,6 @@
 // Integration: jobs through the JobManager API on this host's real cgroup v2 hierarchy.
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -41,6 +41,9 @@ describe("JobManager lifecycle", { timeout }, () => {
     assert.equal(done.exitCode, 0);
     assert.equal(done.signal, undefined);
     assert.deepEqual(done.output, { stdout: 12, stderr: 0 });
+    const dir = join(fx.dataDir, "jobs", job.id);
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    assert.equal((await stat(join(dir, "stdout"))).mode & 0o777, 0o600);
     assert.ok(done.startedAt && done.endedAt && done.endedAt >= done.startedAt);
   });
 

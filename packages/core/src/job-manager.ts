@@ -153,10 +153,11 @@ export class JobManager {
     const files: FileHandle[] = [];
     let record: JobRecord;
     try {
-      await mkdir(dir);
-      const stdout = await open(join(dir, "stdout"), "a");
+      // Output may hold secrets: readable by the server's user only.
+      await mkdir(dir, { mode: 0o700 });
+      const stdout = await open(join(dir, "stdout"), "a", 0o600);
       files.push(stdout);
-      const stderr = await open(join(dir, "stderr"), "a");
+      const stderr = await open(join(dir, "stderr"), "a", 0o600);
       files.push(stderr);
       if (cgroupDir !== undefined) {
         await mkdir(cgroupDir);
@@ -247,6 +248,7 @@ export class JobManager {
     const record = this.#find(id);
     const graceMs = options.graceMs ?? this.#graceMs;
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new JobError("invalid_argument", "graceMs must be a finite number >= 0");
+    if (options.by !== undefined && typeof options.by !== "string") throw new JobError("invalid_argument", "by must be a string");
     // Once the main process exited, the job is ending on its own: nothing to stop.
     if (record.isRunning && !record.ending) {
       record.stopping ??= this.#stop(record, graceMs, options.by);

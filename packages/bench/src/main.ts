@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { full, quick } from "./sizes.ts";
 import { BenchError } from "./error.ts";
+import { stopAllServers } from "./server-process.ts";
 import { benchmarks, runSuite, type Benchmark } from "./suite.ts";
 import { renderMarkdown } from "./table.ts";
 
@@ -38,6 +39,13 @@ try {
 if (values.help === true) {
   process.stdout.write(usage);
   process.exit(0);
+}
+// Interrupted: shut the server children down (they stop their jobs and remove their cgroups), then leave.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`${signal}: stopping the servers\n`);
+    void stopAllServers().finally(() => process.exit(130));
+  });
 }
 const mode = values.quick === true ? "quick" : "full";
 const { report } = await runSuite({

@@ -50,6 +50,20 @@ export interface ServerProcess {
   close(): Promise<string | undefined>;
 }
 
+// Server children not yet exited, so that an interrupted bench can still shut them down.
+const live = new Set<ChildProcess>();
+
+/** Sends SIGTERM to every server child still running and waits for them to exit (for an interrupted bench). */
+export async function stopAllServers(): Promise<void> {
+  await Promise.all(
+    [...live].map(async (child) => {
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    }),
+  );
+}
+
 /** Asks the kernel for a free loopback port (the server takes it a moment later). */
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -91,6 +105,8 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
     await log.close();
   }
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+  live.add(child);
+  void exited.finally(() => live.delete(child));
   const pid = child.pid;
   if (pid === undefined) throw new BenchError("server", `cannot spawn ${serverMain}`);
   const url = `https://localhost:${port}`;

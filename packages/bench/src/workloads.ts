@@ -14,10 +14,10 @@ export const firstLine: Command = { program: process.execPath, args: [slowPath, 
 /** `slow --bytes N`: writes N bytes to stdout as fast as it can, then ends. */
 export const writeBytes = (bytes: number): Command => ({ program: process.execPath, args: [slowPath, "--bytes", String(bytes)] });
 
-/** The fan-out writer: `lines` timestamped lines, one every `intervalMs`. */
-export const ticker = (lines: number, intervalMs: number): Command => ({
+/** The fan-out writer: a timestamped line at once, then (once `goFile` exists, if given) one every `intervalMs`. */
+export const ticker = (intervalMs: number, goFile?: string): Command => ({
   program: process.execPath,
-  args: [siblingProgram("ticker"), String(lines), String(intervalMs)],
+  args: [siblingProgram("ticker"), String(intervalMs), ...(goFile === undefined ? [] : [goFile])],
 });
 
 /** A job that just stays running. */

@@ -56,6 +56,14 @@ describe("jobexec logs", { timeout: 150_000 }, () => {
     assert.ok(result.stdout.subarray(0, 64).equals(Buffer.from(bytesPattern)));
     assert.ok(result.stdout.subarray(size - 64 - (size % 64), size - (size % 64)).equals(Buffer.from(bytesPattern)));
     ctx.diagnostic(`logs -f of ${size} bytes: ${seconds.toFixed(2)} s wall including CLI start-up (${(size / 1e6 / seconds).toFixed(1)} MB/s)`);
+
+    // A reader that goes away early (`jobexec logs ID | head -c 100`): jobexec stops quietly, exit 0.
+    const child = spawnCli(t, ["logs", id]);
+    const done = collectCli(child);
+    await once(child.stdout ?? child, "data");
+    child.stdout?.destroy();
+    const cut = await done;
+    assert.deepEqual([cut.code, cut.stderr], [0, ""]);
   });
 
   test("-f on a running job prints output live and ends when the job ends", async () => {

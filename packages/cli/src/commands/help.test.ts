@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { runCli, startCliServer, type CliServer } from "../testing/cli-fixture.ts";
+
+interface Manifest {
+  commands: Record<string, { examples?: unknown[]; description?: string; flags: Record<string, unknown> }>;
+}
+
+describe("help and completion", { timeout: 60_000 }, () => {
+  let t: CliServer;
+  const cache = mkdtempSync(join(tmpdir(), "jobexec-cli-cache-"));
+  before(async () => {
+    t = await startCliServer();
+  });
+  after(async () => {
+    rmSync(cache, { recursive: true, force: true });
+    await t.close();
+  });
+
+  test("every command has examples and documents the exit codes (in the built manifest the CLI loads)", () => {
+    const manifest = JSON.parse(readFileSync(new URL("../../oclif.manifest.json", import.meta.url), "utf8")) as Manifest;
+    assert.deepEqual(Object.keys(manifest.commands).sort(), ["list", "logs", "start", "status", "stop"]);
+    for (const [id, command] of Object.entries(manifest.commands)) {
+      assert.ok((command.examples?.length ?? 0) >= 2, `${id} has examples`);
+      assert.match(command.description ?? "", /Exit codes: 0 success; 1 failure .* 2 usage error .* 130 interrupted by Ctrl-C/, id);
+      for (const flag of ["server", "cert", "key", "ca"]) assert.ok(flag in command.flags, `${id} --${flag}`);
+      if (id !== "logs") assert.ok("json" in command.flags, `${id} --json`);
+    }
+  });
+
+  test("jobexec --help lists the commands; start --help shows the units and examples", async () => {
+    const top = await runCli(t, ["--help"]);
+    assert.equal(top.code, 0);
+    for (const id of ["start", "stop", "status", "logs", "list", "autocomplete"]) assert.match(top.stdout.toString(), new RegExp(`\n  ${id} +\\S`), id);
+    const start = await runCli(t, ["start", "--help"]);
+    assert.equal(start.code, 0);
+    const text = start.stdout.toString();
+    assert.match(text, /USAGE\n +\$ jobexec start \[FLAGS\] -- PROGRAM \[ARGS\.\.\.\]/);
+    assert.match(text, /K, M, G, T are\s+powers of 1000 \(256M = 256,000,000 bytes\); Ki, Mi, Gi, Ti are powers of 1024/);
+    assert.match(text, /EXAMPLES\n/);
+  });
+
+  test("bash completion knows the commands and their flags", async () => {
+    const result = await runCli(t, ["autocomplete", "bash"], { env: { XDG_CACHE_HOME: cache } });
+    assert.equal(result.code, 0, result.stderr);
+    const functions = readFileSync(join(cache, "jobexec", "autocomplete", "functions", "bash", "jobexec.bash"), "utf8");
+    assert.match(functions, /\nstart --cpu --cpu-weight --memory --pids --io-device .* --follow --json --server --cert --key --ca\n/);
+    assert.match(functions, /\nlogs --follow --stream --tail --server --cert --key --ca\n/);
+  });
+});

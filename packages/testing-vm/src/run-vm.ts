@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDiskImages } from "./disk-images.ts";
@@ -9,6 +9,7 @@ import type { Prerequisites } from "./prerequisites.ts";
 import { VmError } from "./vm-error.ts";
 import {
   BOOT_FAILED_MARKER,
+  COMPILE_CACHE_TAG,
   EXIT_MARKER,
   HOST_ROOT_TAG,
   READY_MARKER,
@@ -31,7 +32,7 @@ export interface VmRunOptions {
   /** Test files, relative to cwd or absolute; cwd must be visible in the VM at the same path. */
   files: readonly string[];
   cwd: string;
-  /** Where the initramfs is cached. */
+  /** Where the initramfs and Node's compile cache are kept between runs. */
   cacheDir: string;
   /** Hard limit on the whole VM run, boot included: past it qemu is killed. */
   timeoutMs: number;
@@ -83,6 +84,8 @@ export async function runTestsInVm(options: VmRunOptions): Promise<VmRunResult> 
       },
     });
     await writeFile(join(runDir, "run.sh"), script);
+    const compileCache = join(options.cacheDir, "node-compile-cache");
+    await mkdir(compileCache, { recursive: true });
     const console = join(runDir, "console.log");
     const args = [
       ...["-accel", "tcg,thread=multi", "-cpu", "qemu64", "-smp", String(options.cpus), "-m", String(options.memoryMiB)],
@@ -93,6 +96,7 @@ export async function runTestsInVm(options: VmRunOptions): Promise<VmRunResult> 
       ...["-serial", `file:${console}`, "-serial", "stdio"],
       ...["-virtfs", `local,path=/,mount_tag=${HOST_ROOT_TAG},security_model=none,readonly=on,multidevs=remap`],
       ...["-virtfs", `local,path=${runDir},mount_tag=${RUN_DIR_TAG},security_model=none,multidevs=remap`],
+      ...["-virtfs", `local,path=${compileCache},mount_tag=${COMPILE_CACHE_TAG},security_model=none,multidevs=remap`],
       ...["-drive", `file=${disks.whole},format=raw,if=virtio,cache=unsafe`],
       ...["-drive", `file=${disks.partitioned},format=raw,if=virtio,cache=unsafe`],
     ];

@@ -4,6 +4,10 @@ export const HOST_ROOT_TAG = "hostroot";
 export const RUN_DIR_TAG = "vmrun";
 /** Where the run directory appears inside the VM (after the chroot into the host's root). */
 export const VM_RUN_DIR = "/tmp/vm-run";
+/** 9p mount tag of Node's compile cache, shared writable and kept between runs. */
+export const COMPILE_CACHE_TAG = "vmcache";
+/** Where the compile cache appears inside the VM; NODE_COMPILE_CACHE points there. */
+export const VM_COMPILE_CACHE_DIR = "/tmp/vm-cache";
 /** The line the VM writes last on the test console: the tests' exit status follows it. */
 export const EXIT_MARKER = "JOBEXEC-VM-EXIT";
 /** The line run.sh writes when the VM is up and the tests start. */
@@ -27,6 +31,8 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# The tests' servers listen on 127.0.0.1: loopback is the VM's only network.
+ip link set lo up
 report() { echo "$*" >/dev/ttyS1; echo "$*"; sync; reboot -f; }
 # Raw mode: no CR before each LF on the test console.
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
@@ -39,6 +45,8 @@ mount -t 9p -o ${NINEP},ro,cache=loose ${HOST_ROOT_TAG} $root || report "${BOOT_
 mount -t tmpfs -o mode=1777 tmpfs $root/tmp || report "${BOOT_FAILED_MARKER} cannot mount /tmp"
 mkdir -p $root${VM_RUN_DIR}
 mount -t 9p -o ${NINEP} ${RUN_DIR_TAG} $root${VM_RUN_DIR} || report "${BOOT_FAILED_MARKER} cannot mount the run directory"
+mkdir -p $root${VM_COMPILE_CACHE_DIR}
+mount -t 9p -o ${NINEP} ${COMPILE_CACHE_TAG} $root${VM_COMPILE_CACHE_DIR} || report "${BOOT_FAILED_MARKER} cannot mount the compile cache"
 mount -t proc proc $root/proc
 mount -t sysfs sysfs $root/sys
 mount -t devtmpfs devtmpfs $root/dev
@@ -69,6 +77,8 @@ export function runScript(options: RunScriptOptions): string {
   const env = Object.entries(options.env).map(([key, value]) => `export ${key}=${quote(value)}`);
   return `set -e
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C.UTF-8
+# Under TCG compiling JavaScript is a large part of every Node start: keep V8's code cache between runs.
+export NODE_COMPILE_CACHE=${VM_COMPILE_CACHE_DIR}
 ${env.join("\n")}
 mkdir -p "$JOBEXEC_TEST_WHOLE_DISK_DIR" "$JOBEXEC_TEST_PARTITION_DIR"
 mount -t ext4 "$JOBEXEC_TEST_WHOLE_DISK" "$JOBEXEC_TEST_WHOLE_DISK_DIR"

@@ -1,11 +1,11 @@
 // A manager inside a delegated, non-root cgroup (as under systemd with Delegate=yes) obeys the
 // no-internal-processes rule: it moves itself into a leaf and makes job cgroups siblings of it.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type ManagerFixture, cgroupProcs, finished, openManager, processesMatching, stdoutUntil, vmTestTimeout } from "./support.ts";
-import { delegateService, ownCgroup } from "./delegation.ts";
+import { delegateService, ownCgroup, removeCgroupTree } from "./delegation.ts";
 
 const MOUNT = "/sys/fs/cgroup";
 const SERVICE = join(MOUNT, "system.slice/jobexec-test.service");
@@ -22,7 +22,7 @@ describe("manager in a delegated non-root cgroup", { timeout: vmTestTimeout }, (
   after(async () => {
     if (!closed) await fx.close();
     writeFileSync(join(MOUNT, "cgroup.procs"), String(process.pid));
-    rmdirSync(SERVICE);
+    await removeCgroupTree(SERVICE);
   });
 
   test("the manager moved itself into a leaf; the service cgroup holds no process and delegates the controllers", () => {

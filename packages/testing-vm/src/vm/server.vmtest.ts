@@ -3,102 +3,135 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createCa, issueCertificate } from "@jobexec/server";
 import { cgroupProcs, processesMatching, vmTestTimeout } from "./support.ts";
-import { delegateService } from "./delegation.ts";
+import { delegateService, removeCgroupTree } from "./delegation.ts";
 
 const SERVICE = "/sys/fs/cgroup/system.slice/jobexec.service";
+// Helpers (openssl, the CLI) run in a scope of their own: this process may be moved by another suite
+// meanwhile (delegated.vmtest.ts), and its children must not land in that suite's cgroups.
+const CLIENTS = "/sys/fs/cgroup/system.slice/jobexec-test-clients.scope";
 const serverMain = fileURLToPath(new URL("./main.js", import.meta.resolve("@jobexec/server")));
 const cliMain = resolve(import.meta.dirname, "../../../cli/bin/run.js");
+const execFileAsync = promisify(execFile);
 
-/** Starts `args` (node first) with its first instruction already in `cgroup`, as systemd does. */
+/** Runs `args` to completion in the clients' scope; resolves with its stdout. */
+async function run(args: string[], cwd?: string, env?: NodeJS.ProcessEnv): Promise<string> {
+  const { stdout } = await execFileAsync("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', CLIENTS, ...args], { cwd, env });
+  return stdout;
+}
+
+/** Starts `args` with its first instruction already in `cgroup`, as systemd does. */
 function spawnIn(cgroup: string, args: string[], options: { detached?: boolean } = {}): ChildProcess {
+  // A detached process must not hold pipes to this one, or the test run would wait for it.
   return spawn("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: options.detached ? "ignore" : ["ignore", "pipe", "pipe"],
     ...options,
   });
 }
 
-/** Resolves with the server's "listening" log line, once it wrote it on stderr. */
-async function listening(server: ChildProcess): Promise<{ address: string }> {
-  let text = "";
-  for await (const chunk of server.stderr ?? []) {
-    text += String(chunk);
-    for (const line of text.split("\n")) {
-      if (line.startsWith("{") && line.includes('"listening"')) return JSON.parse(line) as { address: string };
-    }
+/** A CA, a server certificate for 127.0.0.1 and a client certificate for alice, made with openssl. */
+async function certificates(dir: string): Promise<void> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  await run(["openssl", "req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=vm test CA", "-days", "2"], dir);
+  const leaves = { server: ["/CN=jobexec-server", "serverAuth", "subjectAltName=IP:127.0.0.1\n"], alice: ["/CN=alice", "clientAuth", ""] };
+  for (const [name, [subject, usage, san]] of Object.entries(leaves)) {
+    await writeFile(join(dir, `${name}.ext`), `${san}extendedKeyUsage=${usage}\nbasicConstraints=CA:FALSE\n`);
+    await run(["openssl", "req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", String(subject)], dir);
+    const sign = ["-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`];
+    await run(["openssl", "x509", "-req", "-in", `${name}.csr`, ...sign, "-out", `${name}.pem`], dir);
   }
-  throw new Error(`the server ended without listening:\n${text}`);
 }
 
-describe("jobexec-server in a delegated unit cgroup", { timeout: vmTestTimeout * 2 }, () => {
-  let dir: string;
-  let server: ChildProcess;
-  let exited: Promise<unknown[]>;
-  let env: NodeJS.ProcessEnv;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "jobexec-vm-server-"));
-    const ca = await createCa("vm test CA");
-    const serverCert = await issueCertificate(ca, { subject: { commonName: "jobexec-server" }, usage: "server", sans: ["127.0.0.1"] });
-    const alice = await issueCertificate(ca, { subject: { commonName: "alice" }, usage: "client" });
-    const files = { "ca.pem": ca.cert, "server.pem": serverCert.cert, "server.key": serverCert.key, "alice.pem": alice.cert, "alice.key": alice.key };
-    await Promise.all(Object.entries(files).map(([name, pem]) => writeFile(join(dir, name), pem)));
+interface Setup {
+  dir: string;
+  server: ChildProcess;
+  exited: Promise<unknown[]>;
+  /** The server's log (JSON lines on stderr) so far. */
+  log(): string;
+  env: NodeJS.ProcessEnv;
+  jobId: string;
+}
 
-    delegateService(SERVICE);
-    // What a crashed earlier run left: a job cgroup with a live process in it.
-    const leftover = join(SERVICE, "jobexec/leftover");
-    mkdirSync(leftover, { recursive: true });
-    const orphan = spawnIn(leftover, ["sleep", "8001"], { detached: true });
-    orphan.unref();
-    await once(orphan, "spawn");
+/**
+ * Leaves a "crashed run" behind, starts the server in the delegated unit and a job through the CLI.
+ * Started when this file is loaded: under TCG a Node start takes many seconds, and the other suites run
+ * meanwhile.
+ */
+async function setUp(): Promise<Setup> {
+  const dir = await mkdtemp(join(tmpdir(), "jobexec-vm-server-"));
+  delegateService(SERVICE);
+  mkdirSync(CLIENTS);
+  await certificates(dir);
+  const leftover = join(SERVICE, "jobexec/leftover");
+  mkdirSync(leftover, { recursive: true });
+  const orphan = spawnIn(leftover, ["sleep", "8001"], { detached: true });
+  orphan.unref();
+  await once(orphan, "spawn");
 
-    server = spawnIn(SERVICE, [
-      process.execPath, serverMain, "--listen", "127.0.0.1:0", "--cert", join(dir, "server.pem"), "--key", join(dir, "server.key"),
-      "--client-ca", join(dir, "ca.pem"), "--data-dir", join(dir, "data"), "--grace", "1s",
-    ]);
-    exited = once(server, "exit");
-    const { address } = await listening(server);
-    env = { ...process.env, JOBEXEC_SERVER: address, JOBEXEC_CERT: join(dir, "alice.pem"), JOBEXEC_KEY: join(dir, "alice.key"), JOBEXEC_CA: join(dir, "ca.pem") };
+  const server = spawnIn(SERVICE, [
+    process.execPath, serverMain, "--listen", "127.0.0.1:0", "--cert", join(dir, "server.pem"), "--key", join(dir, "server.key"),
+    "--client-ca", join(dir, "ca.pem"), "--data-dir", join(dir, "data"), "--grace", "1s",
+  ]);
+  const exited = once(server, "exit");
+  let log = "";
+  const listening = Promise.withResolvers<string>();
+  // Read the log to the end: a closed pipe would make the server fail its next log write.
+  server.stderr?.setEncoding("utf8").on("data", (text: string) => {
+    log += text;
+    const line = log.split("\n").find((l) => l.includes('"msg":"listening"'));
+    if (line) listening.resolve((JSON.parse(line) as { address: string }).address);
   });
+  void exited.then(() => listening.reject(new Error(`the server ended before listening:\n${log}`)));
+  const address = await listening.promise;
+  const env = { ...process.env, JOBEXEC_SERVER: address, JOBEXEC_CERT: join(dir, "alice.pem"), JOBEXEC_KEY: join(dir, "alice.key"), JOBEXEC_CA: join(dir, "ca.pem") };
+  const stdout = await run([process.execPath, cliMain, "start", "--json", "--memory", "64M", "--pids", "50", "--", "sleep", "8002"], undefined, env);
+  return { dir, server, exited, log: () => log, env, jobId: (JSON.parse(stdout) as { id: string }).id };
+}
+
+const setup = setUp();
+setup.catch(() => undefined); // reported by the suite's before() hook
+
+describe("jobexec-server in a delegated unit cgroup", { timeout: vmTestTimeout }, () => {
+  let s: Setup;
+  before(async () => (s = await setup), { timeout: 240_000 });
   after(async () => {
-    server.kill("SIGKILL");
-    await rm(dir, { recursive: true, force: true });
-    if (existsSync(SERVICE)) rmdirSync(SERVICE);
+    const started = await setup.catch(() => undefined);
+    if (started && started.server.exitCode === null && started.server.signalCode === null) {
+      started.server.kill("SIGKILL");
+      await started.exited;
+    }
+    if (started) await rm(started.dir, { recursive: true, force: true });
+    await removeCgroupTree(SERVICE);
+    await removeCgroupTree(CLIENTS);
   });
 
   test("at start-up the server killed the leftover job and moved itself into a leaf", () => {
     assert.deepEqual(processesMatching("sleep 8001"), []);
     assert.equal(existsSync(join(SERVICE, "jobexec/leftover")), false);
     assert.deepEqual(cgroupProcs(SERVICE), [], "no internal process in the unit's cgroup");
-    assert.deepEqual(cgroupProcs(join(SERVICE, "supervisor")), [server.pid]);
+    assert.deepEqual(cgroupProcs(join(SERVICE, "supervisor")), [s.server.pid]);
   });
 
-  let jobCgroup: string;
-  test("a job started with the CLI runs in its own cgroup under the unit with its limits", async () => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [cliMain, "start", "--json", "--memory", "64M", "--pids", "50", "--", "sh", "-c", "exec sleep 8002"],
-      { env },
-    );
-    const job = JSON.parse(stdout) as { id: string; state: string; limits: { memoryMaxBytes: number } };
-    assert.equal(job.state, "running");
-    jobCgroup = join(SERVICE, "jobexec", job.id);
+  test("the job started with the CLI runs in its own cgroup under the unit, with its limits", () => {
+    const jobCgroup = join(SERVICE, "jobexec", s.jobId);
     assert.equal(readFileSync(join(jobCgroup, "memory.max"), "utf8").trim(), String(64 * 1024 * 1024));
     assert.equal(readFileSync(join(jobCgroup, "pids.max"), "utf8").trim(), "50");
-    assert.deepEqual(cgroupProcs(jobCgroup), processesMatching("sleep 8002"));
+    const sleeper = processesMatching("sleep 8002");
+    assert.equal(sleeper.length, 1);
+    assert.deepEqual(cgroupProcs(jobCgroup), sleeper);
   });
 
   test("SIGTERM: the server stops its jobs, removes its sub-tree and its leaf, and exits 0", async () => {
-    server.kill("SIGTERM");
-    const [code] = await exited;
-    assert.equal(code, 0);
+    s.server.kill("SIGTERM");
+    const [code] = await s.exited;
+    assert.equal(code, 0, s.log());
     assert.deepEqual(processesMatching("sleep 8002"), []);
     assert.equal(existsSync(join(SERVICE, "jobexec")), false);
     assert.equal(existsSync(join(SERVICE, "supervisor")), false);

@@ -5,7 +5,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Job, JobManager } from "@jobexec/core";
-import { slowPath } from "@jobexec/testing-slow";
 
 /** Generous per-test limit: TCG runs several times slower than the host, and the host is busy. */
 export const vmTestTimeout = 90_000;
@@ -29,11 +28,6 @@ export async function openManager(): Promise<ManagerFixture> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** The job's program and arguments to run the slow fixture with the node running these tests. */
-export function slow(...args: string[]): { program: string; args: string[] } {
-  return { program: process.execPath, args: [slowPath, ...args] };
 }
 
 /** Waits for the job to end (its output followed to the end) and returns its final status and output. */

@@ -106,6 +106,7 @@ export interface Job {
 export interface OutputChunk {
   stream: StreamName;
   offset: number;
+  /** A fresh buffer never reused for other bytes; followers of one job in step share it: treat it as read-only. */
   data: Uint8Array;
 }
 

@@ -20,6 +20,8 @@ export class OutputWatch {
   /** File sizes measured during generation #sizesGeneration, shared by every follower. */
   #sizes = new Map<string, Promise<number>>();
   #sizesGeneration = -1;
+  /** The last chunk read of each file, handed to every follower reading the same range. */
+  #lastChunk = new Map<string, { position: number; length: number; data: Promise<Buffer> }>();
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -72,6 +74,22 @@ export class OutputWatch {
     return size;
   }
 
+  /**
+   * The `length` bytes at `position` of the file `name`, read once by `read` for all followers asking for
+   * the same range (followers in step read each chunk once between them, not once each). Output files are
+   * append-only, so bytes once there never change. Only the last chunk per file is kept.
+   */
+  chunk(name: string, position: number, length: number, read: () => Promise<Buffer>): Promise<Buffer> {
+    const last = this.#lastChunk.get(name);
+    if (last !== undefined && last.position === position && last.length === length) return last.data;
+    const entry = { position, length, data: read() };
+    this.#lastChunk.set(name, entry);
+    entry.data.catch(() => {
+      if (this.#lastChunk.get(name) === entry) this.#lastChunk.delete(name);
+    });
+    return entry.data;
+  }
+
   /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
   follow(): () => void {
     if (this.#followers++ === 0 && !this.#ended) this.#openWatcher();
@@ -79,7 +97,10 @@ export class OutputWatch {
     return () => {
       if (released) return;
       released = true;
-      if (--this.#followers === 0) this.#closeWatcher();
+      if (--this.#followers === 0) {
+        this.#closeWatcher();
+        this.#lastChunk.clear();
+      }
     };
   }
 

@@ -36,6 +36,13 @@ async function openCursors(dir: string, streams: readonly StreamName[], from: Ou
   return cursors;
 }
 
+/** `length` bytes at `position` in a fresh buffer of their size (the consumer may keep it). */
+async function readChunk(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const data = Buffer.allocUnsafe(length);
+  const { bytesRead } = await file.read(data, 0, length, position);
+  return bytesRead === length ? data : data.subarray(0, bytesRead);
+}
+
 async function sizeOf(file: FileHandle | string): Promise<number> {
   return (typeof file === "string" ? await stat(file) : await file.stat()).size;
 }
@@ -78,7 +85,6 @@ export async function* readOutput(
       let drained = true;
       for (const cursor of cursors) {
         let data: Buffer;
-        let bytesRead: number;
         try {
           // Bytes known to be there are read without measuring; otherwise measure first, so an idle
           // follower woken for nothing allocates nothing.
@@ -92,22 +98,22 @@ export async function* readOutput(
           } else {
             drained = false;
           }
-          // A fresh buffer for every chunk handed out (the consumer may keep it), sized to the data.
-          data = Buffer.allocUnsafe(Math.min(chunkSize, cursor.size - cursor.position));
-          ({ bytesRead } = await cursor.file.read(data, 0, data.length, cursor.position));
+          const { file, position } = cursor;
+          const length = Math.min(chunkSize, cursor.size - position);
+          data = await (following ? watch.chunk(cursor.stream, position, length, () => readChunk(file, position, length)) : readChunk(file, position, length));
         } catch (err) {
           if (closed) return; // aborted while reading
           throw err;
         }
         if (closed) return;
-        if (bytesRead === 0) {
+        if (data.length === 0) {
           cursor.size = cursor.position; // shorter than measured: measure again next time
           continue;
         }
         const offset = cursor.position;
-        cursor.position += bytesRead;
+        cursor.position += data.length;
         if (cursor.position < cursor.size) drained = false;
-        yield { stream: cursor.stream, offset, data: data.subarray(0, bytesRead) };
+        yield { stream: cursor.stream, offset, data };
         if (closed) return;
       }
       if (!drained) continue;

@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cgroup2Mount } from "../src/cgroup2-mount.ts";
 import { cgexecPath } from "../src/index.ts";
 
 interface Variant {
@@ -17,15 +18,6 @@ interface Variant {
   readonly file: string;
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
-}
-
-function cgroup2Root(): string {
-  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const [mount, fs] = line.split(" - ");
-    const path = mount?.split(" ")[4];
-    if (fs?.startsWith("cgroup2 ") && path !== undefined) return path;
-  }
-  throw new Error("no cgroup v2 hierarchy mounted");
 }
 
 /** CPU time, in clock ticks (10 ms), of our waited-for children so far (cutime + cstime). */
@@ -52,7 +44,7 @@ function quantile(sorted: readonly number[], q: number): number {
 const runs = Number(process.argv[2] ?? 100);
 const node = process.execPath;
 const target = "/bin/true";
-const cgroup = join(cgroup2Root(), `jobexec-bench-cgexec-${randomUUID().slice(0, 8)}`);
+const cgroup = join(cgroup2Mount() ?? "/sys/fs/cgroup", `jobexec-bench-cgexec-${randomUUID().slice(0, 8)}`);
 const cacheDir = mkdtempSync(join(tmpdir(), "cgexec-compile-cache-"));
 const cgexec = (...flags: string[]): readonly string[] => [...flags, cgexecPath, cgroup, target];
 const snapshot = join(cacheDir, "trivial.blob");

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it, type TestContext } from "node:test";
+import { cgroup2Mount } from "./cgroup2-mount.ts";
 import { cgexecPath } from "./index.ts";
 
 interface Run {
@@ -39,16 +40,7 @@ async function collect(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
-/** The mount point of the cgroup v2 hierarchy (/sys/fs/cgroup/unified on this hybrid host). */
-function cgroup2Root(): string | undefined {
-  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const [mount, fs] = line.split(" - ");
-    if (fs?.startsWith("cgroup2 ")) return mount?.split(" ")[4];
-  }
-  return undefined;
-}
-
-const root = cgroup2Root();
+const root = cgroup2Mount();
 
 /** A fresh cgroup for this test, emptied (cgroup.kill) and removed once the test is over. */
 function makeCgroup(t: TestContext): { path: string; name: string } {

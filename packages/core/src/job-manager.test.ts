@@ -174,6 +174,11 @@ describe("JobManager lifecycle", { timeout }, () => {
     const job = await fx.manager.start({ program: "./hello.sh", args: ["a b", "c"], cwd: scratch }, "alice");
     assert.equal(job.cwd, scratch);
     assert.equal((await followAll(fx.manager, job.id)).stdout.toString(), `${scratch}\na b c\n`);
+    // A relative PATH entry (and the empty one) is relative to cwd, as for execvp.
+    for (const PATH of [".", ":/usr/bin"]) {
+      const bare = await fx.manager.start({ program: "hello.sh", args: [PATH], cwd: scratch, env: { PATH } }, "alice");
+      assert.equal((await followAll(fx.manager, bare.id)).stdout.toString(), `${scratch}\n${PATH}\n`);
+    }
   });
 
   test("a failure after the spawn (a script with a missing interpreter) is recorded as failed; nothing is left", async () => {

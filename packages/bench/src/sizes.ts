@@ -28,7 +28,7 @@ export const full: Sizes = {
   starts: 200,
   warmUp: 3,
   startClients: 16,
-  startsPerClient: 10,
+  startsPerClient: 5,
   writeBytes: 2 ** 30,
   writeRepeats: 3,
   followers: 1000,
@@ -36,7 +36,7 @@ export const full: Sizes = {
   baselineWindowMs: 3000,
   fanoutWindowMs: 20_000,
   jobs: 1000,
-  getCalls: 2000,
+  getCalls: 1000,
   listCalls: 100,
   idleSeconds: 10,
 };

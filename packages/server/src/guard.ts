@@ -9,6 +9,7 @@ import type {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { JobError, type JobErrorCode } from "@jobexec/core";
+import { ServerError } from "./error.ts";
 import { peerKey, type Caller } from "./identity.ts";
 import type { Logger } from "./log.ts";
 
@@ -48,7 +49,7 @@ const jobErrorCodes: Record<JobErrorCode, Code> = {
 export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, log: Logger): ServiceImpl<S> {
   const handlers: Record<string, unknown> = {};
   for (const method of service.methods) {
-    const handler = (impl as Record<string, unknown>)[method.localName] as GuardedMethod<DescMethod>;
+    const handler = (impl as Record<string, unknown>)[method.localName];
     if (method.methodKind === "unary") {
       const unary = handler as (req: unknown, call: Call) => Promise<unknown>;
       handlers[method.localName] = async (req: unknown, ctx: HandlerContext) => {
@@ -83,7 +84,7 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
         }
       };
     } else {
-      throw new Error(`guard: ${method.methodKind} methods are not supported`);
+      throw new ServerError("internal", `guard: ${method.methodKind} methods are not supported`);
     }
   }
   return handlers as ServiceImpl<S>;

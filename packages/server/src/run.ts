@@ -1,3 +1,4 @@
+import { JobError } from "@jobexec/core";
 import { parseServeArgs, serveHelp } from "./config.ts";
 import { ServerError } from "./error.ts";
 import { createLogger } from "./log.ts";
@@ -18,7 +19,8 @@ export async function run(args: string[], env: Record<string, string | undefined
     }
     return await serve(args, env);
   } catch (err) {
-    const message = err instanceof ServerError ? err.message : `unexpected error: ${(err as Error).message}`;
+    // Our errors and core's are sentences meant for the operator; anything else is a bug worth flagging as such.
+    const message = err instanceof ServerError || err instanceof JobError ? err.message : `unexpected error: ${(err as Error).message}`;
     process.stderr.write(`jobexec-server: ${message}\n`);
     return err instanceof ServerError && err.code === "usage" ? 2 : 1;
   }

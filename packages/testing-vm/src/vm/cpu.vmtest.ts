@@ -36,8 +36,7 @@ describe("cpu limit", { timeout: vmTestTimeout }, () => {
     assert.ok(limitedShare <= 0.25, `limited share ${limitedShare}`);
     assert.ok(limitedShare >= 0.1, `limited share ${limitedShare}: the job should still get its fifth`);
     assert.ok(limited.job.usage.cpuThrottledUsec > 0, "cpu.stat counts throttled time");
-    // Lenient: other suites' processes (a server starting) share the VM's two vCPUs meanwhile.
-    assert.ok(freeShare >= 0.4, `unlimited share ${freeShare}`);
+    assert.ok(freeShare >= 0.5, `unlimited share ${freeShare}`);
     assert.ok(freeShare >= 2.5 * limitedShare, `unlimited ${freeShare} vs limited ${limitedShare}`);
   });
 });

@@ -2,7 +2,16 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { type ManagerFixture, cgroupProcs, finished, openManager, processesMatching, stdoutUntil, vmTestTimeout } from "./support.ts";
+import {
+  type ManagerFixture,
+  cgroupProcs,
+  eventually,
+  finished,
+  openManager,
+  processesMatching,
+  stdoutUntil,
+  vmTestTimeout,
+} from "./support.ts";
 
 const MOUNT = "/sys/fs/cgroup";
 
@@ -38,8 +47,10 @@ describe("job lifecycle on cgroup v2", { timeout: vmTestTimeout, concurrency: tr
     const job = await fx.manager.start({ program: "sh", args: ["-c", script] }, "alice");
     await stdoutUntil(fx.manager, job.id, "ready");
     assert.ok(job.cgroup);
-    const pids = processesMatching("sleep 750");
-    assert.equal(pids.length, 4, "four sleepers run");
+    // setsid -f and the subshells return before their sleep is exec'd: wait until all four run.
+    const sleepers = (): number[] => processesMatching("sleep 750").filter((pid) => readFileSync(`/proc/${pid}/comm`, "utf8") === "sleep\n");
+    await eventually(() => sleepers().length === 4, () => `sleepers: ${sleepers().join(" ")}`);
+    const pids = sleepers();
     assert.deepEqual(cgroupProcs(job.cgroup).sort(), pids.sort(), "all of them in the job's cgroup");
 
     const stopped = await fx.manager.stop(job.id, { graceMs: 1000 });
@@ -65,7 +76,7 @@ describe("job lifecycle on cgroup v2", { timeout: vmTestTimeout, concurrency: tr
     const daemon = await other.manager.start({ program: "sh", args: ["-c", "setsid -f sleep 7701; echo ready; exec sleep 7700"] }, "alice");
     await other.manager.start({ program: "sleep", args: ["7702"] }, "alice");
     await stdoutUntil(other.manager, daemon.id, "ready");
-    assert.equal(processesMatching("sleep 770").length, 3);
+    await eventually(() => processesMatching("sleep 770").length === 3, () => `sleepers: ${processesMatching("sleep 770").join(" ")}`);
     await other.close();
     assert.deepEqual(processesMatching("sleep 770"), []);
     assert.equal(existsSync(parent), false, "the sub-tree is removed");

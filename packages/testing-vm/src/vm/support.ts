@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Job, JobManager } from "@jobexec/core";
 
 /** Generous per-test limit: TCG runs several times slower than the host, and the host is busy. */
@@ -91,4 +92,13 @@ export async function stdoutUntil(manager: JobManager, id: string, text: string)
 /** The pids listed in a cgroup's cgroup.procs. */
 export function cgroupProcs(dir: string): number[] {
   return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+}
+
+/** Polls `check` until it returns true; throws `message` after `timeoutMs`. */
+export async function eventually(check: () => boolean, message: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(message());
+    await sleep(100);
+  }
 }

@@ -18,7 +18,7 @@ function certificates(pem: Buffer): X509Certificate[] {
  * Why the server would refuse our client certificate, judged locally, or undefined when it looks fine. A Node
  * server that refuses a client certificate just closes the connection after the handshake, without a TLS alert,
  * so this is how the CLI can still say why: expired, not yet valid, not issued by the CA we trust (which is the
- * deployment's CA), or not meant for client authentication.
+ * deployment's CA), not meant for client authentication, or cryptographically weak.
  */
 export function clientCertificateProblem(credentials: Credentials, now: Date = new Date()): string | undefined {
   const [cert] = certificates(credentials.cert);
@@ -33,6 +33,13 @@ export function clientCertificateProblem(credentials: Credentials, now: Date = n
   const usages = cert.keyUsage;
   if (usages !== undefined && !usages.includes(clientAuth)) {
     return `our client certificate ${path} is not for client authentication (it lacks the clientAuth extended key usage)`;
+  }
+  // What OpenSSL security level 2 (the server's) refuses: SHA-1 or MD5 signatures, RSA keys under 2048 bits.
+  const algorithm = cert.signatureAlgorithm ?? "";
+  if (/sha1|md5/i.test(algorithm)) return `our client certificate ${path} has a weak signature (${algorithm})`;
+  const bits = cert.publicKey.asymmetricKeyDetails?.modulusLength;
+  if (cert.publicKey.asymmetricKeyType === "rsa" && bits !== undefined && bits < 2048) {
+    return `our client certificate ${path} has a weak ${bits}-bit RSA key (2048 bits at least)`;
   }
   return undefined;
 }

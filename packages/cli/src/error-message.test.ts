@@ -50,10 +50,11 @@ describe("error messages", { timeout: 120_000 }, () => {
     await fails(["list", "--ca", blank], /CA certificate file .*blank\.pem is empty; check --ca or JOBEXEC_CA/);
   });
 
-  test("TLS, the server refuses us: client certificate from another CA, expired, not for client authentication", async () => {
+  test("TLS, the server refuses us: client certificate from another CA, expired, not for client authentication, SHA-1", async () => {
     await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* was not issued by the CA in .* \(unknown CA\); check --cert/, { user: "foreign" });
     await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: our client certificate .* expired on \d{4}-/, { user: "expired" });
     await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* is not for client authentication/, { user: "noclientauth" });
+    await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* has a weak signature \(ecdsa-with-SHA1\)/, { user: "sha1" });
   });
 
   test("TLS, we refuse the server: certificate from a CA we do not trust", async () => {

@@ -14,7 +14,7 @@ import { createCa, issueCertificate, silentLogger, startServer, type Credentials
 export const cliPath = fileURLToPath(new URL("../../bin/run.js", import.meta.url));
 
 /** The identities the tests use; each has a config directory with client.pem, client.key and ca.pem. */
-export type User = "alice" | "bob" | "admin" | "foreign" | "expired" | "noclientauth";
+export type User = "alice" | "bob" | "admin" | "foreign" | "expired" | "noclientauth" | "sha1";
 
 /** A running server with credentials for every {@link User}. */
 export interface CliServer {
@@ -52,7 +52,7 @@ export async function startCliServer(): Promise<CliServer> {
   const ca = await createCa("cli test CA");
   const otherCa = await createCa("some other CA");
   const past = new Date(Date.now() - 48 * hour);
-  const [server, alice, bob, admin, foreign, expired, noClientAuth] = await Promise.all([
+  const [server, alice, bob, admin, foreign, expired, noClientAuth, sha1] = await Promise.all([
     issueCertificate(ca, { subject: { commonName: "jobexec-server" }, usage: "server", sans: ["localhost", "127.0.0.1"] }),
     issueCertificate(ca, { subject: { commonName: "alice" }, usage: "client" }),
     issueCertificate(ca, { subject: { commonName: "bob" }, usage: "client" }),
@@ -60,8 +60,9 @@ export async function startCliServer(): Promise<CliServer> {
     issueCertificate(otherCa, { subject: { commonName: "mallory" }, usage: "client" }),
     issueCertificate(ca, { subject: { commonName: "alice" }, usage: "client", notBefore: past, notAfter: new Date(past.getTime() + hour) }),
     issueCertificate(ca, { subject: { commonName: "carol" }, usage: "server" }),
+    issueCertificate(ca, { subject: { commonName: "dave" }, usage: "client", hash: "SHA-1" }),
   ]);
-  const users: Record<User, Credentials> = { alice, bob, admin, foreign, expired, noclientauth: noClientAuth };
+  const users: Record<User, Credentials> = { alice, bob, admin, foreign, expired, noclientauth: noClientAuth, sha1 };
   await Promise.all(Object.entries(users).map(([user, creds]) => writeConfig(join(dir, "users", user), creds, ca)));
   const running = await startServer({
     port: 0,

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -68,8 +68,6 @@ async function setUp(): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), "jobexec-vm-server-"));
   delegateService(SERVICE);
   mkdirSync(CLIENTS);
-  // The server and the CLI start while other suites measure CPU shares: keep them in the background.
-  writeFileSync(join(SERVICE, "../cpu.weight"), "10");
   await certificates(dir);
   const leftover = join(SERVICE, "jobexec/leftover");
   mkdirSync(leftover, { recursive: true });

@@ -5,7 +5,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Health, JobService, OutputStream, type Job, type StreamOutputResponse } from "@jobexec/proto";
@@ -106,8 +105,8 @@ export interface StreamedOutput {
   last: boolean;
 }
 
-/** Reads a StreamOutput call to its end, pausing `pauseMs` after each message (a slow reader). */
-export async function readOutput(stream: AsyncIterable<StreamOutputResponse>, pauseMs = 0): Promise<StreamedOutput> {
+/** Reads a StreamOutput call to its end. */
+export async function readOutput(stream: AsyncIterable<StreamOutputResponse>): Promise<StreamedOutput> {
   const parts: Record<"stdout" | "stderr", Buffer[]> = { stdout: [], stderr: [] };
   let job: Job | undefined;
   let last = true;
@@ -115,7 +114,6 @@ export async function readOutput(stream: AsyncIterable<StreamOutputResponse>, pa
     if (job) last = false;
     if (m.event.case === "chunk") parts[m.event.value.stream === OutputStream.STDERR ? "stderr" : "stdout"].push(Buffer.from(m.event.value.data));
     if (m.event.case === "job") job = m.event.value;
-    if (pauseMs) await sleep(pauseMs);
   }
   return { stdout: Buffer.concat(parts.stdout), stderr: Buffer.concat(parts.stderr), job, last };
 }

@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { JobService } from "@jobexec/proto";
+import { JobService, type Job } from "@jobexec/proto";
 import { slowPath } from "@jobexec/testing-slow";
 import { initCertificates, readCredentials, writeCredentials } from "./cert-files.ts";
 import { issueCertificate } from "./certificates.ts";
@@ -87,38 +87,45 @@ describe("jobexec-server process", () => {
     const transport = createGrpcTransport({ baseUrl: String(listening.url), nodeOptions: { ca: readFileSync(join(dir, "config", "ca.pem")), ...creds } });
     const client = createClient(JobService, transport);
 
-    const programs: [string, string[]][] = [
-      ["sleep", ["1000"]],
-      ["/bin/sh", ["-c", "trap '' TERM; sleep 1000"]],
-      ["/bin/sh", ["-c", "sleep 1000 & sleep 1000 & echo started; wait"]],
-      [process.execPath, [slowPath, "1000", "--ignore-term", "--background"]],
+    // Each job writes a first line, so each follower can prove it is streaming before the server is told to stop.
+    const programs: [string, string[], number][] = [
+      ["/bin/sh", ["-c", "echo started; exec sleep 1000"], 1],
+      ["/bin/sh", ["-c", "trap '' TERM; echo started; sleep 1000"], 2],
+      ["/bin/sh", ["-c", "sleep 1000 & sleep 1000 & echo started; wait"], 3],
+      [process.execPath, [slowPath, "1000", "--ignore-term", "--background"], 2],
     ];
-    const jobs = [];
+    const jobs: Job[] = [];
     for (const [program, args] of programs) {
       const { job } = await client.startJob({ program, args });
       assert.ok(job);
       jobs.push(job);
     }
-    // Every process of every job, background children included.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const pids = jobs.flatMap((job) =>
-      job.cgroup ? readFileSync(join(job.cgroup, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number) : [job.pid],
+    // Every process of every job, background children included, once each job has them all.
+    const procs = (cgroup: string) => readFileSync(join(cgroup, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+    const pids = await waitFor(() => {
+      const found = jobs.map((job) => (job.cgroup ? procs(job.cgroup) : [job.pid]));
+      return found.every((p, i) => p.length >= (jobs[i]?.cgroup ? (programs[i]?.[2] ?? 1) : 1)) ? found.flat() : undefined;
+    });
+    const streaming = await Promise.all(
+      jobs.flatMap((job) =>
+        [1, 2].map(async () => {
+          const it = client.streamOutput({ id: job.id, follow: true })[Symbol.asyncIterator]();
+          assert.equal((await it.next()).value?.event.case, "chunk");
+          const rest = async () => {
+            try {
+              for (let m = await it.next(); !m.done; m = await it.next());
+              return undefined;
+            } catch (e) {
+              return ConnectError.from(e);
+            }
+          };
+          return { rest: rest() };
+        }),
+      ),
     );
-    assert.ok(pids.length >= 7, `found the jobs' processes: ${pids.join(" ")}`);
-    const streams = jobs.flatMap((job) =>
-      [1, 2].map(async () => {
-        try {
-          for await (const _ of client.streamOutput({ id: job.id, follow: true }));
-          return undefined;
-        } catch (e) {
-          return ConnectError.from(e);
-        }
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
 
     child.proc.kill("SIGTERM");
-    const ended = await Promise.all(streams);
+    const ended = await Promise.all(streaming.map((s) => s.rest));
     for (const err of ended) {
       assert.equal(err?.code, Code.Unavailable);
       assert.match(err.rawMessage, /server shutting down/);

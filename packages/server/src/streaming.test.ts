@@ -30,7 +30,8 @@ describe("StreamOutput", () => {
     const alice = t.jobs(t.pki.alice);
     const { job } = await alice.startJob({ program: "/bin/sh", args: ["-c", "echo first; exec sleep 1000"] });
     assert.ok(job);
-    await settle(() => false, 300);
+    const written = async () => (await alice.getJob({ id: job.id })).job?.output?.stdoutBytes ?? 0n;
+    for (let i = 0; i < 300 && (await written()) < 6n; i++) await sleep(50);
     const out = await readOutput(alice.streamOutput({ id: job.id }));
     assert.equal(out.stdout.toString(), "first\n");
     assert.equal(out.job?.state, JobState.RUNNING);

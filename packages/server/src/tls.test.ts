@@ -68,7 +68,7 @@ describe("mutual TLS", () => {
       assert.ok(err, "the call must fail");
       assert.notEqual(err.code, Code.Unauthenticated, "refused by TLS, not by the RPC layer");
       const logged = async () => {
-        for (let i = 0; i < 100; i++) {
+        for (let i = 0; i < 500; i++) {
           const line = t.logs.slice(seen).find((l) => l.msg === "tls handshake failed");
           if (line) return line;
           await new Promise((resolve) => setTimeout(resolve, 20));

@@ -52,6 +52,23 @@ describe("JobService end to end", () => {
     assert.equal(tail.stdout.toString(), "c\n");
   });
 
+  test("StopJob is idempotent: a second stop, or a stop of an ended job, returns it unchanged", async () => {
+    const alice = t.jobs(t.pki.alice);
+    const { job } = await alice.startJob({ program: "sleep", args: ["1000"] });
+    assert.ok(job);
+    const first = await alice.stopJob({ id: job.id });
+    const again = await t.jobs(t.pki.admin).stopJob({ id: job.id });
+    assert.equal(again.job?.state, JobState.STOPPED);
+    assert.equal(again.job?.stoppedBy, "alice");
+    assert.deepEqual(again.job?.endTime, first.job?.endTime);
+    const { job: done } = await alice.startJob({ program: "true" });
+    assert.ok(done);
+    await readOutput(alice.streamOutput({ id: done.id, follow: true }));
+    const stopped = await alice.stopJob({ id: done.id });
+    assert.equal(stopped.job?.state, JobState.EXITED);
+    assert.equal(stopped.job?.stoppedBy, "");
+  });
+
   test("followers get output live, while the job still runs", async () => {
     const alice = t.jobs(t.pki.alice);
     const { job } = await alice.startJob({ program: process.execPath, args: [slowPath, "3", "--interval", "1000"] });

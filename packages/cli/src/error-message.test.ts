@@ -18,7 +18,7 @@ async function listen(server: Server): Promise<string> {
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-describe("error messages", { timeout: 120_000 }, () => {
+describe("error messages", { timeout: 300_000 }, () => {
   let t: CliServer;
   const extraServers: Server[] = [];
   before(async () => {

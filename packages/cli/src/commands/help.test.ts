@@ -9,7 +9,7 @@ interface Manifest {
   commands: Record<string, { examples?: unknown[]; description?: string; flags: Record<string, unknown> }>;
 }
 
-describe("help and completion", { timeout: 60_000 }, () => {
+describe("help and completion", { timeout: 300_000 }, () => {
   let t: CliServer;
   const cache = mkdtempSync(join(tmpdir(), "jobexec-cli-cache-"));
   before(async () => {

@@ -6,7 +6,7 @@ interface Listed {
   jobs: { id: string; owner: string; state: string }[];
 }
 
-describe("jobexec list, and who sees what", { timeout: 120_000 }, () => {
+describe("jobexec list, and who sees what", { timeout: 300_000 }, () => {
   let t: CliServer;
   let aliceDone: string;
   let aliceRunning: string;

@@ -8,7 +8,7 @@ import { collectCli, eventually, openFds, runCli, spawnCli, startCliServer, star
 const allBytes = "const b = Buffer.from(Array.from({ length: 256 }, (_, i) => i)); process.stdout.write(b); process.stderr.write(b.reverse());";
 const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
-describe("jobexec logs", { timeout: 150_000 }, () => {
+describe("jobexec logs", { timeout: 300_000 }, () => {
   let t: CliServer;
   let binary: string;
   before(async () => {

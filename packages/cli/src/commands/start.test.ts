@@ -4,7 +4,7 @@ import { slowPath } from "@jobexec/testing-slow";
 import { jsonOf, runCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
 
 // A real server in this process, the CLI as a subprocess.
-describe("jobexec start", { timeout: 120_000 }, () => {
+describe("jobexec start", { timeout: 300_000 }, () => {
   let t: CliServer;
   before(async () => {
     t = await startCliServer();

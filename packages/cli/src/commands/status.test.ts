@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { slowPath } from "@jobexec/testing-slow";
 import { jsonOf, runCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
 
-describe("jobexec status and stop", { timeout: 120_000 }, () => {
+describe("jobexec status and stop", { timeout: 300_000 }, () => {
   let t: CliServer;
   let running: string;
   before(async () => {

@@ -105,7 +105,8 @@ export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {
     NO_COLOR: "1",
     ...options.env,
   };
-  return spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // The timeout only keeps a hung CLI from outliving the test run; no test relies on it.
+  return spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
 }
 
 /** Waits for a CLI subprocess to end and collects its output. */

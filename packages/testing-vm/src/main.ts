@@ -7,9 +7,10 @@
  *   the host's root shared read-only. Without qemu, a kernel or a static busybox it skips with one line
  *   and exits 0, except in CI (CI set), where that is a failure.
  * - JOBEXEC_VM_MODE=native: on this host directly, which must be pure cgroup v2 with the cpu, io,
- *   memory and pids controllers, as root. The IO tests need JOBEXEC_TEST_WHOLE_DISK(_DIR) and
- *   JOBEXEC_TEST_PARTITION(_DIR) naming scratch block devices and where their filesystems are mounted.
- * Tuning: JOBEXEC_VM_TIMEOUT_S (hard limit, default 270), JOBEXEC_VM_CPUS (2), JOBEXEC_VM_MEMORY_MIB (2048),
+ *   memory and pids controllers, as root. The IO tests need JOBEXEC_TEST_WHOLE_DISK(_DIR),
+ *   JOBEXEC_TEST_PARTITION(_DIR) and JOBEXEC_TEST_PARTITION_DISK naming scratch block devices and where
+ *   their filesystems are mounted (README.md).
+ * Tuning: JOBEXEC_VM_TIMEOUT_S (hard limit, default 285), JOBEXEC_VM_CPUS (2), JOBEXEC_VM_MEMORY_MIB (2048),
  * JOBEXEC_VM_KERNEL and JOBEXEC_VM_BUSYBOX (paths).
  */
 import { spawnSync } from "node:child_process";
@@ -39,7 +40,10 @@ function say(line: string): void {
 
 function numberFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(value) || value <= 0) throw new VmError("missing_prerequisite", `${name} must be a positive number`);
+  if (!Number.isFinite(value) || value <= 0) {
+    say(`${name} must be a positive number, not "${process.env[name]}"; using ${fallback}`);
+    return fallback;
+  }
   return value;
 }
 
@@ -77,7 +81,7 @@ async function main(): Promise<number> {
       files,
       cwd: packageDir,
       cacheDir: join(repoDir, ".vm"),
-      timeoutMs: numberFromEnv("JOBEXEC_VM_TIMEOUT_S", 270) * 1000,
+      timeoutMs: numberFromEnv("JOBEXEC_VM_TIMEOUT_S", 285) * 1000,
       cpus,
       memoryMiB: numberFromEnv("JOBEXEC_VM_MEMORY_MIB", 2048),
       onLine: (line) => process.stdout.write(`${line}\n`),

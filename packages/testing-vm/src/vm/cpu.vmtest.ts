@@ -9,7 +9,8 @@ import { type ManagerFixture, finished, openManager, vmTestTimeout } from "./sup
 const spin3s = [
   'cg=/sys/fs/cgroup$(sed -n "s/^0:://p" /proc/self/cgroup)',
   'usage() { sed -n "s/^usage_usec //p" "$cg/cpu.stat"; }',
-  "u0=$(usage); t0=$(date +%s%N)",
+  // The window opens before the first reading and closes after the last: all CPU time counted is inside.
+  "t0=$(date +%s%N); u0=$(usage)",
   "timeout 3 sh -c 'while :; do :; done'",
   "u1=$(usage); t1=$(date +%s%N)",
   "echo $((u1 - u0)) $(((t1 - t0) / 1000))",

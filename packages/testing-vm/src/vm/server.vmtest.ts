@@ -1,12 +1,13 @@
-// jobexec-server as systemd would run it: inside a delegated unit cgroup, a job started through the CLI,
+// jobexec-server as systemd would run it: inside a delegated unit cgroup, a job started over mutual TLS,
 // leftovers of a crashed run killed at start-up, and SIGTERM removing everything it made.
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import http2 from "node:http2";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -14,17 +15,40 @@ import { cgroupProcs, processesMatching, vmTestTimeout } from "./support.ts";
 import { delegateService, removeCgroupTree } from "./delegation.ts";
 
 const SERVICE = "/sys/fs/cgroup/system.slice/jobexec.service";
-// Helpers (openssl, the CLI) run in a scope of their own: this process may be moved by another suite
+// Helpers (openssl) run in a scope of their own: this process may be moved by another suite
 // meanwhile (delegated.vmtest.ts), and its children must not land in that suite's cgroups.
 const CLIENTS = "/sys/fs/cgroup/system.slice/jobexec-test-clients.scope";
 const serverMain = fileURLToPath(new URL("./main.js", import.meta.resolve("@jobexec/server")));
-const cliMain = resolve(import.meta.dirname, "../../../cli/bin/run.js");
 const execFileAsync = promisify(execFile);
 
-/** Runs `args` to completion in the clients' scope; resolves with its stdout. */
-async function run(args: string[], cwd?: string, env?: NodeJS.ProcessEnv): Promise<string> {
-  const { stdout } = await execFileAsync("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', CLIENTS, ...args], { cwd, env });
-  return stdout;
+/** Runs `args` to completion in the clients' scope. */
+async function run(args: string[], cwd: string): Promise<void> {
+  await execFileAsync("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', CLIENTS, ...args], { cwd });
+}
+
+/**
+ * One unary call in the Connect protocol (JSON over HTTP/2) with alice's certificate. In-process on
+ * purpose: the CLI is a second Node program to start, which under TCG on a busy host takes a minute.
+ */
+async function connectCall(address: string, dir: string, method: string, body: unknown): Promise<unknown> {
+  const [ca, cert, key] = await Promise.all(["ca.pem", "alice.pem", "alice.key"].map((name) => readFile(join(dir, name))));
+  const session = http2.connect(`https://${address}`, { ca, cert, key });
+  try {
+    const request = session.request({
+      ":method": "POST",
+      ":path": `/jobexec.v1.JobService/${method}`,
+      "content-type": "application/json",
+      "connect-protocol-version": "1",
+    });
+    request.end(JSON.stringify(body));
+    const [headers] = (await once(request, "response")) as [http2.IncomingHttpHeaders];
+    let text = "";
+    for await (const chunk of request) text += String(chunk);
+    if (Number(headers[":status"]) !== 200) throw new Error(`${method}: HTTP ${String(headers[":status"])} ${text}`);
+    return JSON.parse(text);
+  } finally {
+    session.close();
+  }
 }
 
 /** Starts `args` with its first instruction already in `cgroup`, as systemd does. */
@@ -55,12 +79,11 @@ interface Setup {
   exited: Promise<unknown[]>;
   /** The server's log (JSON lines on stderr) so far. */
   log(): string;
-  env: NodeJS.ProcessEnv;
   jobId: string;
 }
 
 /**
- * Leaves a "crashed run" behind, starts the server in the delegated unit and a job through the CLI.
+ * Leaves a "crashed run" behind, starts the server in the delegated unit and a job through it.
  * Started when this file is loaded: under TCG a Node start takes many seconds, and the other suites run
  * meanwhile.
  */
@@ -90,9 +113,14 @@ async function setUp(): Promise<Setup> {
   });
   void exited.then(() => listening.reject(new Error(`the server ended before listening:\n${log}`)));
   const address = await listening.promise;
-  const env = { ...process.env, JOBEXEC_SERVER: address, JOBEXEC_CERT: join(dir, "alice.pem"), JOBEXEC_KEY: join(dir, "alice.key"), JOBEXEC_CA: join(dir, "ca.pem") };
-  const stdout = await run([process.execPath, cliMain, "start", "--json", "--memory", "64Mi", "--pids", "50", "--", "sleep", "8002"], undefined, env);
-  return { dir, server, exited, log: () => log, env, jobId: (JSON.parse(stdout) as { id: string }).id };
+  // int64 fields are strings in protobuf's JSON mapping.
+  const started = (await connectCall(address, dir, "StartJob", {
+    program: "sleep",
+    args: ["8002"],
+    limits: { memoryMaxBytes: String(64 * 1024 * 1024), pidsMax: "50" },
+  })) as { job: { id: string; owner: string } };
+  assert.equal(started.job.owner, "alice");
+  return { dir, server, exited, log: () => log, jobId: started.job.id };
 }
 
 const setup = setUp();
@@ -119,7 +147,7 @@ describe("jobexec-server in a delegated unit cgroup", { timeout: vmTestTimeout }
     assert.deepEqual(cgroupProcs(join(SERVICE, "supervisor")), [s.server.pid]);
   });
 
-  test("the job started with the CLI runs in its own cgroup under the unit, with its limits", () => {
+  test("the job started over mTLS runs in its own cgroup under the unit, with its limits", () => {
     const jobCgroup = join(SERVICE, "jobexec", s.jobId);
     assert.equal(readFileSync(join(jobCgroup, "memory.max"), "utf8").trim(), String(64 * 1024 * 1024));
     assert.equal(readFileSync(join(jobCgroup, "pids.max"), "utf8").trim(), "50");

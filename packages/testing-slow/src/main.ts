@@ -18,8 +18,7 @@ async function main(args: readonly string[]): Promise<number> {
   if (options.ignoreTerm) process.on("SIGTERM", () => writeAll(2, "ignored SIGTERM\n"));
   if (options.background) startBackground();
   const children = options.fork > 0 ? await forkChildren(options.fork) : [];
-  const memory = allocate(options.alloc);
-  if (memory.length > 0) writeAll(1, `allocated ${memory.length} MiB\n`);
+  if (options.alloc > 0) writeAll(1, `allocated ${allocate(options.alloc)} MiB\n`);
   spin(options.spin);
   if (options.bytes !== undefined) {
     writeBytes(options.bytes);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the VM test tier needs: qemu (TCG is enough), a Debian kernel with its modules, and a
-# static busybox for the initramfs. Idempotent: when all three are present it only checks and exits.
+# Installs what the VM test tier needs: qemu (TCG is enough), a Debian kernel with its modules, a static
+# busybox for the initramfs, mkfs.ext4 for the scratch disks and openssl for the in-VM server test
+# certificates; cpio and file check the harness's own output in its host tests.
+# Idempotent: when everything is present it only checks and exits.
 set -euo pipefail
 
-packages=(qemu-system-x86 linux-image-amd64 busybox-static)
+packages=(qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs openssl cpio file)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -11,7 +11,7 @@ export interface Prerequisites {
 }
 
 /** What to install when something is missing; install-deps.sh installs exactly these. */
-export const INSTALL_HINT = "install qemu-system-x86, linux-image-amd64, busybox-static and e2fsprogs (packages/testing-vm/install-deps.sh)";
+export const INSTALL_HINT = "run packages/testing-vm/install-deps.sh (qemu-system-x86, linux-image-amd64, busybox-static, e2fsprogs)";
 
 /** Finds the prerequisites, or lists what is missing. */
 export function findPrerequisites(env: NodeJS.ProcessEnv = process.env): Prerequisites | { missing: string[] } {

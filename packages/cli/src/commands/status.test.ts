@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { slowPath } from "@jobexec/testing-slow";
-import { jsonOf, runCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
+import { jsonOf, runCli, spawnCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
 
 describe("jobexec status and stop", { timeout: 300_000 }, () => {
   let t: CliServer;
@@ -54,9 +54,15 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
   });
 
   test("stop escalates to SIGKILL after the grace period when SIGTERM is ignored", async () => {
-    const id = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "600", "--ignore-term", "--first-line"]));
-    // Wait until slow has installed its handler (it printed "ready").
-    assert.equal((await runCli(t, ["logs", "--tail", "1", "--stream", "stdout", id])).code, 0);
+    const id = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "600", "--ignore-term"]));
+    // Wait until slow has installed its handler: it prints "line 1" after handling its options.
+    const follower = spawnCli(t, ["logs", "-f", "--stream", "stdout", id]);
+    let seen = "";
+    for await (const chunk of follower.stdout ?? []) {
+      seen += String(chunk);
+      if (seen.includes("line 1\n")) break;
+    }
+    follower.kill("SIGINT");
     const started = performance.now();
     const job = jsonOf(await runCli(t, ["stop", "--json", "--grace", "500ms", id]));
     assert.deepEqual([job.state, job.signal], ["stopped", "SIGKILL"]);

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import { type CpioEntry, cpioArchive } from "./cpio.ts";
@@ -41,6 +41,11 @@ export function initramfsFor(kernel: Kernel, busybox: string, cacheDir: string):
     const partial = `${path}.${process.pid}.tmp`;
     writeFileSync(partial, archive);
     renameSync(partial, path);
+    // Older builds for this kernel (an earlier /init or busybox) are never used again.
+    const prefix = `initramfs-${kernel.version}-`;
+    for (const name of readdirSync(cacheDir)) {
+      if (name.startsWith(prefix) && name.endsWith(".cpio") && join(cacheDir, name) !== path) rmSync(join(cacheDir, name), { force: true });
+    }
   }
   return path;
 }

@@ -1,10 +1,8 @@
 import { stripVTControlCharacters } from "node:util";
 import { Command, Errors, Flags } from "@oclif/core";
-import type { Connection } from "./connection.ts";
-import { connect } from "./connection.ts";
 import { clientCertificateProblem } from "./client-certificate.ts";
+import type { Connection } from "./connection.ts";
 import { readCredentials, type Credentials } from "./credentials.ts";
-import { describeError } from "./error-message.ts";
 import { CliError, exitCodeOf } from "./errors.ts";
 import { serverUrl } from "./server-address.ts";
 
@@ -43,6 +41,9 @@ export const commonHelp = `Credentials default to client.pem, client.key and ca.
 
 Exit codes: 0 success; 1 failure (server unreachable, TLS refused, job not found, permission denied, request refused); 2 usage error (nothing was sent); 130 interrupted by Ctrl-C; with --follow, the job's own exit code (128 + signal number when a signal killed it).`;
 
+// Modules that pull in Connect and protobuf (connection.ts, error-message.ts, and in the commands everything that
+// touches messages) are imported when first needed, so that --help and usage errors answer without loading them.
+
 /**
  * The base of every jobexec command: connects with mutual TLS, turns Ctrl-C into a cancelled call and exit 130,
  * and reports every failure as one line on stderr with a documented exit code.
@@ -78,11 +79,12 @@ export abstract class JobexecCommand extends Command {
   }
 
   /** The JobService client for the --server and credential flags; reads the credentials on first use. */
-  protected connect(flags: { server: string; cert?: string | undefined; key?: string | undefined; ca?: string | undefined }): Connection {
+  protected async connect(flags: { server: string; cert?: string | undefined; key?: string | undefined; ca?: string | undefined }): Promise<Connection> {
     if (this.connection === undefined) {
       const url = serverUrl(flags.server);
       this.server = url.host;
       this.credentials = readCredentials(flags);
+      const { connect } = await import("./connection.ts");
       this.connection = connect(url, this.credentials);
     }
     return this.connection;
@@ -113,6 +115,7 @@ export abstract class JobexecCommand extends Command {
     } else {
       // A failed socket (TLS refusal, reset) explains a failed call better than the call's own error.
       const connection = this.connection;
+      const { describeError } = await import("./error-message.ts");
       failure = describeError(connection?.socketError() ?? error, {
         server: this.server,
         jobId: this.jobId,

@@ -6,11 +6,13 @@ import { writeBytes } from "./write-output.ts";
 /** What part of a job's output to copy. */
 export interface CopyRequest {
   id: string;
-  stream: OutputStream;
+  stream: "stdout" | "stderr" | "both";
   follow: boolean;
   /** Start each stream at its last N lines; 0 starts at the beginning. */
   tailLines: number;
 }
+
+const streams = { stdout: OutputStream.STDOUT, stderr: OutputStream.STDERR, both: OutputStream.BOTH } as const;
 
 /**
  * Streams a job's output and copies it byte for byte: stdout chunks to our stdout, stderr chunks to our stderr.
@@ -19,7 +21,7 @@ export interface CopyRequest {
 export async function copyOutput(client: Client<typeof JobService>, request: CopyRequest, signal: AbortSignal): Promise<Job> {
   let last: Job | undefined;
   const responses = client.streamOutput(
-    { id: request.id, stream: request.stream, follow: request.follow, tailLines: BigInt(request.tailLines) },
+    { id: request.id, stream: streams[request.stream], follow: request.follow, tailLines: BigInt(request.tailLines) },
     { signal },
   );
   for await (const response of responses) {

@@ -2,12 +2,7 @@ import { constants } from "node:os";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { JobState, OutputMode, type Job } from "@jobexec/proto";
-
-/** The lower-case names of job states used in flags, tables and JSON. */
-export const stateNames = ["running", "exited", "stopped", "failed"] as const;
-
-/** A job state by its lower-case name. */
-export type StateName = (typeof stateNames)[number];
+import type { StateName } from "./state-names.ts";
 
 const stateByValue: Record<number, StateName> = {
   [JobState.RUNNING]: "running",

@@ -1,8 +1,6 @@
 import { Flags } from "@oclif/core";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
-import { formatList } from "../format-list.ts";
-import { stateNames, stateValues } from "../job-facts.ts";
-import { jobJson } from "../job-json.ts";
+import { stateNames, type StateName } from "../state-names.ts";
 
 /** `jobexec list`: the caller's jobs (or everyone's, for admins) as a table. */
 export default class List extends JobexecCommand {
@@ -28,11 +26,17 @@ ${commonHelp}`;
 
   async run(): Promise<void> {
     const { flags } = await this.parse(List);
-    const states = (flags.state ?? []).map((s) => stateValues[s as keyof typeof stateValues]);
-    const { client } = this.connect(flags);
+    const { stateValues } = await import("../job-facts.ts");
+    const states = (flags.state ?? []).map((s) => stateValues[s as StateName]);
+    const { client } = await this.connect(flags);
     const { jobs } = await client.listJobs({ states, allOwners: flags.all, owner: flags.owner ?? "" }, { signal: this.abort.signal });
-    if (flags.json) this.printJson({ jobs: jobs.map((job) => jobJson(job)) });
-    else if (jobs.length === 0) process.stderr.write("no jobs\n");
-    else process.stdout.write(formatList(jobs));
+    if (flags.json) {
+      const { jobJson } = await import("../job-json.ts");
+      this.printJson({ jobs: jobs.map((job) => jobJson(job)) });
+    } else if (jobs.length === 0) {
+      process.stderr.write("no jobs\n");
+    } else {
+      process.stdout.write((await import("../format-list.ts")).formatList(jobs));
+    }
   }
 }

@@ -1,11 +1,7 @@
 import { Args, Flags } from "@oclif/core";
-import { OutputStream } from "@jobexec/proto";
 import { commonHelp, connectionFlags, JobexecCommand } from "../base-command.ts";
-import { copyOutput } from "../copy-output.ts";
 import { parseJobId } from "../job-id.ts";
 import { parseCount } from "../units.ts";
-
-const streams = { stdout: OutputStream.STDOUT, stderr: OutputStream.STDERR, both: OutputStream.BOTH } as const;
 
 /** `jobexec logs`: copies a job's output, byte for byte. */
 export default class Logs extends JobexecCommand {
@@ -36,8 +32,9 @@ ${commonHelp}`;
     const { args, flags } = await this.parse(Logs);
     this.jobId = parseJobId(args.id);
     const tailLines = flags.tail === undefined ? 0 : parseCount(flags.tail, "--tail");
-    const stream = streams[flags.stream as keyof typeof streams];
-    const { client } = this.connect(flags);
+    const stream = flags.stream as "stdout" | "stderr" | "both";
+    const { client } = await this.connect(flags);
+    const { copyOutput } = await import("../copy-output.ts");
     await copyOutput(client, { id: this.jobId, stream, follow: flags.follow, tailLines }, this.abort.signal);
   }
 }

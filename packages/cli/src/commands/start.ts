@@ -1,11 +1,7 @@
 import { Flags } from "@oclif/core";
-import { OutputStream } from "@jobexec/proto";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
-import { copyOutput } from "../copy-output.ts";
 import { CliError } from "../errors.ts";
-import { exitStatus } from "../job-facts.ts";
-import { jobJson } from "../job-json.ts";
-import { buildStartRequest, type FlagToken } from "../start-request.ts";
+import type { FlagToken } from "../start-request.ts";
 
 /** `jobexec start`: starts a job and prints its id, or follows it to the end with --follow. */
 export default class Start extends JobexecCommand {
@@ -62,21 +58,23 @@ ${commonHelp}`;
       throw new CliError("usage", `unexpected argument "${String(argv[0])}": put the program and its arguments after --, e.g. \`jobexec start -- echo hello\``);
     }
     const tokens = raw.filter((t): t is FlagToken & { type: "flag" } => t.type === "flag");
+    const { buildStartRequest } = await import("../start-request.ts");
     const request = buildStartRequest(tokens, command);
-    const { client } = this.connect(flags);
+    const { client } = await this.connect(flags);
     const response = await client.startJob(request, { signal: this.abort.signal });
     const job = response.job;
     if (job === undefined) throw new Error("the server's StartJob response has no job");
     this.jobId = job.id;
     if (flags.json) {
-      this.printJson(jobJson(job));
+      this.printJson((await import("../job-json.ts")).jobJson(job));
       return;
     }
     if (!flags.follow) {
       process.stdout.write(`${job.id}\n`);
       return;
     }
-    const final = await copyOutput(client, { id: job.id, stream: OutputStream.BOTH, follow: true, tailLines: 0 }, this.abort.signal);
+    const [{ copyOutput }, { exitStatus }] = await Promise.all([import("../copy-output.ts"), import("../job-facts.ts")]);
+    const final = await copyOutput(client, { id: job.id, stream: "both", follow: true, tailLines: 0 }, this.abort.signal);
     this.setExitCode(exitStatus(final));
   }
 }

@@ -1,8 +1,6 @@
 import { Args } from "@oclif/core";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
-import { formatStatus } from "../format-status.ts";
 import { parseJobId } from "../job-id.ts";
-import { jobJson } from "../job-json.ts";
 
 /** `jobexec status`: prints everything known about a job. */
 export default class Status extends JobexecCommand {
@@ -25,10 +23,10 @@ ${commonHelp}`;
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Status);
     this.jobId = parseJobId(args.id);
-    const { client } = this.connect(flags);
+    const { client } = await this.connect(flags);
     const { job } = await client.getJob({ id: this.jobId }, { signal: this.abort.signal });
     if (job === undefined) throw new Error("the server's GetJob response has no job");
-    if (flags.json) this.printJson(jobJson(job));
-    else process.stdout.write(formatStatus(job));
+    if (flags.json) this.printJson((await import("../job-json.ts")).jobJson(job));
+    else process.stdout.write((await import("../format-status.ts")).formatStatus(job));
   }
 }

@@ -1,11 +1,7 @@
 import { Args, Flags } from "@oclif/core";
-import { create } from "@bufbuild/protobuf";
-import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { parseDuration } from "../duration.ts";
-import { formatStatus } from "../format-status.ts";
 import { parseJobId } from "../job-id.ts";
-import { jobJson } from "../job-json.ts";
 
 /** `jobexec stop`: stops a job's whole process tree and prints its final state. */
 export default class Stop extends JobexecCommand {
@@ -34,12 +30,11 @@ ${commonHelp}`;
     const { args, flags } = await this.parse(Stop);
     this.jobId = parseJobId(args.id);
     const graceMs = flags.grace === undefined ? undefined : parseDuration(flags.grace, "--grace");
-    const gracePeriod = graceMs === undefined ? undefined :
-      create(DurationSchema, { seconds: BigInt(Math.floor(graceMs / 1000)), nanos: (graceMs % 1000) * 1_000_000 });
-    const { client } = this.connect(flags);
+    const gracePeriod = graceMs === undefined ? undefined : { seconds: BigInt(Math.floor(graceMs / 1000)), nanos: (graceMs % 1000) * 1_000_000 };
+    const { client } = await this.connect(flags);
     const { job } = await client.stopJob({ id: this.jobId, gracePeriod }, { signal: this.abort.signal });
     if (job === undefined) throw new Error("the server's StopJob response has no job");
-    if (flags.json) this.printJson(jobJson(job));
-    else process.stdout.write(formatStatus(job));
+    if (flags.json) this.printJson((await import("../job-json.ts")).jobJson(job));
+    else process.stdout.write((await import("../format-status.ts")).formatStatus(job));
   }
 }

@@ -32,7 +32,7 @@ test("limits, env, cwd and merged output map to the request", () => {
 
 test("each IO rate applies to the nearest --io-device before it", () => {
   const request = buildStartRequest(
-    flags(["io-device", "8:0"], ["io-read-bps", "10M"], ["io-write-iops", "100"], ["cpu", "1"], ["io-device", "/dev/vda"], ["io-write-bps", "1Mi"], ["io-read-iops", "5"]),
+    flags(["io-device", "8:0"], ["io-read-bps", "10MB"], ["io-write-iops", "100"], ["cpu", "1"], ["io-device", "/dev/vda"], ["io-write-bps", "1Mi"], ["io-read-iops", "5"]),
     ["dd"],
   );
   const io = request.limits?.io.map(({ device, readBps, writeBps, readIops, writeIops }) => ({ device, readBps, writeBps, readIops, writeIops }));

@@ -3,21 +3,22 @@ import { test } from "node:test";
 import { CliError } from "./errors.ts";
 import { formatBytes, parseBytes, parseCount, parseCpu } from "./units.ts";
 
-test("sizes: K, M, G, T are powers of 1000, Ki, Mi, Gi, Ti powers of 1024", () => {
+test("sizes: K, M, G, T are powers of 1024 as in systemd and Docker; KB, MB, GB, TB powers of 1000", () => {
   assert.equal(parseBytes("1024", "--memory"), 1024);
-  assert.equal(parseBytes("256M", "--memory"), 256_000_000);
+  assert.equal(parseBytes("512B", "--memory"), 512);
+  assert.equal(parseBytes("256M", "--memory"), 256 * 1024 ** 2);
+  assert.equal(parseBytes("256m", "--memory"), 256 * 1024 ** 2);
+  assert.equal(parseBytes("256Mi", "--memory"), 256 * 1024 ** 2);
+  assert.equal(parseBytes("256MiB", "--memory"), 256 * 1024 ** 2);
   assert.equal(parseBytes("256MB", "--memory"), 256_000_000);
-  assert.equal(parseBytes("256m", "--memory"), 256_000_000);
-  assert.equal(parseBytes("256Mi", "--memory"), 256 * 1024 * 1024);
-  assert.equal(parseBytes("256MiB", "--memory"), 256 * 1024 * 1024);
-  assert.equal(parseBytes("1k", "--memory"), 1000);
-  assert.equal(parseBytes("1Ki", "--memory"), 1024);
-  assert.equal(parseBytes("2G", "--memory"), 2e9);
-  assert.equal(parseBytes("2Gi", "--memory"), 2 * 1024 ** 3);
-  assert.equal(parseBytes("1T", "--memory"), 1e12);
-  assert.equal(parseBytes("1.5Ki", "--memory"), 1536);
-  assert.equal(parseBytes("0.5G", "--memory"), 5e8);
-  assert.equal(parseBytes(" 10 M ", "--memory"), 10_000_000);
+  assert.equal(parseBytes("1k", "--memory"), 1024);
+  assert.equal(parseBytes("1kb", "--memory"), 1000);
+  assert.equal(parseBytes("2G", "--memory"), 2 * 1024 ** 3);
+  assert.equal(parseBytes("2GB", "--memory"), 2e9);
+  assert.equal(parseBytes("1T", "--memory"), 1024 ** 4);
+  assert.equal(parseBytes("1.5K", "--memory"), 1536);
+  assert.equal(parseBytes("0.5GB", "--memory"), 5e8);
+  assert.equal(parseBytes(" 10 M ", "--memory"), 10 * 1024 ** 2);
 });
 
 test("sizes: bad text, zero, fractions of a byte and overflow are usage errors naming the flag", () => {

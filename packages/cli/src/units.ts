@@ -1,33 +1,26 @@
 import { CliError } from "./errors.ts";
 
-// Decimal (SI) and binary (IEC) multipliers. "K" and "k" are the same; a trailing "B" is optional.
-const multipliers: Record<string, number> = {
-  "": 1,
-  k: 1000,
-  m: 1000 ** 2,
-  g: 1000 ** 3,
-  t: 1000 ** 4,
-  ki: 1024,
-  mi: 1024 ** 2,
-  gi: 1024 ** 3,
-  ti: 1024 ** 4,
-};
+// Binary multipliers, as systemd (MemoryMax=) and Docker (--memory) read K, M, G, T; "K" and "k" are the same.
+// Only the explicitly decimal spellings KB, MB, GB, TB are powers of 1000.
+const powers: Record<string, number> = { "": 0, k: 1, m: 2, g: 3, t: 4 };
 
-const sizePattern = /^(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?$/i;
+const sizePattern = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i)?(b)?|(b))?$/i;
 
 /**
- * Parses a byte count: a number with an optional unit. K, M, G, T are powers of 1000 (256M = 256,000,000 bytes);
- * Ki, Mi, Gi, Ti are powers of 1024 (256Mi = 268,435,456 bytes). A trailing B is allowed (256MB, 256MiB),
- * letters are case-insensitive, fractions are allowed when the result is a whole number of bytes (1.5Ki).
+ * Parses a byte count: a number with an optional unit. K, M, G, T (and Ki, Mi, Gi, Ti, KiB, MiB...) are powers of
+ * 1024, as in systemd and Docker (256M = 256Mi = 268,435,456 bytes); KB, MB, GB, TB are powers of 1000
+ * (256MB = 256,000,000 bytes). Letters are case-insensitive, fractions are allowed when the result is a whole number
+ * of bytes (1.5K).
  * The result is a positive integer. `what` names the flag in the error message.
  */
 export function parseBytes(text: string, what: string): number {
   const match = sizePattern.exec(text.trim());
-  const multiplier = multipliers[(match?.[2] ?? "").toLowerCase()];
-  if (match?.[1] === undefined || multiplier === undefined) {
-    throw new CliError("usage", `${what}: "${text}" is not a size; use a number of bytes with an optional unit: K, M, G, T (powers of 1000) or Ki, Mi, Gi, Ti (powers of 1024), e.g. 256M or 512Mi`);
+  if (match?.[1] === undefined) {
+    throw new CliError("usage", `${what}: "${text}" is not a size; use a number of bytes with an optional unit: K, M, G, T (powers of 1024, also written Ki, Mi, Gi, Ti) or KB, MB, GB, TB (powers of 1000), e.g. 256M or 500MB`);
   }
-  const bytes = Number(match[1]) * multiplier;
+  const [, number, prefix = "", binary, byteSuffix] = match;
+  const base = byteSuffix !== undefined && binary === undefined ? 1000 : 1024;
+  const bytes = Number(number) * base ** (powers[prefix.toLowerCase()] ?? 0);
   if (!Number.isSafeInteger(bytes)) {
     throw new CliError("usage", `${what}: "${text}" is not a whole number of bytes below 8 PiB`);
   }

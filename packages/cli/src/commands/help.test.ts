@@ -39,7 +39,7 @@ describe("help and completion", { timeout: 300_000 }, () => {
     assert.equal(start.code, 0);
     const text = start.stdout.toString();
     assert.match(text, /USAGE\n +\$ jobexec start \[FLAGS\] -- PROGRAM \[ARGS\.\.\.\]/);
-    assert.match(text, /K, M, G, T are\s+powers of 1000 \(256M = 256,000,000 bytes\); Ki, Mi, Gi, Ti are powers of 1024/);
+    assert.match(text, /K, M, G, T are\s+powers of 1024 as in systemd and Docker \(256M = 256Mi = 268,435,456\s+bytes\);\s+KB, MB, GB, TB are powers of 1000/);
     assert.match(text, /EXAMPLES\n/);
   });
 

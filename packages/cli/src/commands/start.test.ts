@@ -79,7 +79,7 @@ describe("jobexec start", { timeout: 300_000 }, () => {
     const cases: [string[], RegExp][] = [
       [["start"], /missing program: put the command after --/],
       [["start", "echo", "hi"], /unexpected argument "echo": put the program and its arguments after --/],
-      [["start", "--memory", "12X", "--", "true"], /--memory: "12X" is not a size; .*K, M, G, T \(powers of 1000\) or Ki, Mi, Gi, Ti \(powers of 1024\)/],
+      [["start", "--memory", "12X", "--", "true"], /--memory: "12X" is not a size; .*K, M, G, T \(powers of 1024, also written Ki, Mi, Gi, Ti\) or KB, MB, GB, TB \(powers of 1000\)/],
       [["start", "--env", "NOEQUALS", "--", "true"], /--env: "NOEQUALS" is not NAME=VALUE/],
       [["start", "--io-write-bps", "1M", "--io-device", "8:0", "--", "true"], /--io-write-bps must come after the --io-device it limits/],
       [["start", "--bogus", "--", "true"], /Nonexistent flag: --bogus \(see `jobexec start --help`\)/],

@@ -8,7 +8,7 @@ export default class Start extends JobexecCommand {
   static override summary = "Start a program as a job; print its id.";
   static override description = `Runs PROGRAM with ARGS on the server, in its own cgroup with the given limits, and prints the new job's id (only the id, so ID=$(jobexec start -- ...) works). Put the program after --.
 
-Sizes (--memory, --io-*-bps) are bytes with an optional unit: K, M, G, T are powers of 1000 (256M = 256,000,000 bytes); Ki, Mi, Gi, Ti are powers of 1024 (256Mi = 268,435,456 bytes). A trailing B is allowed (256MB, 256MiB).
+Sizes (--memory, --io-*-bps) are bytes with an optional unit: K, M, G, T are powers of 1024 as in systemd and Docker (256M = 256Mi = 268,435,456 bytes); KB, MB, GB, TB are powers of 1000 (256MB = 256,000,000 bytes).
 
 IO limits apply per device: each --io-read-bps, --io-write-bps, --io-read-iops and --io-write-iops applies to the nearest --io-device before it. A device is MAJ:MIN or a path (a device node, or any file whose filesystem's disk is meant); partitions are limited on their whole disk.
 
@@ -25,7 +25,7 @@ ${commonHelp}`;
   static override examples = [
     { description: "Start a job and keep its id", command: "ID=$(<%= config.bin %> start -- sleep 60)" },
     { description: "Half a CPU, 256 MiB of memory, at most 64 processes", command: "<%= config.bin %> start --cpu 0.5 --memory 256Mi --pids 64 -- make -j8" },
-    { description: "Limit writes to /dev/sda to 10 MB/s and reads from 8:16 to 100 IOPS", command: "<%= config.bin %> start --io-device /dev/sda --io-write-bps 10M --io-device 8:16 --io-read-iops 100 -- dd if=/dev/zero of=/tmp/x bs=1M count=64 oflag=direct" },
+    { description: "Limit writes to /dev/sda to 10 MiB/s and reads from 8:16 to 100 IOPS", command: "<%= config.bin %> start --io-device /dev/sda --io-write-bps 10M --io-device 8:16 --io-read-iops 100 -- dd if=/dev/zero of=/tmp/x bs=1M count=64 oflag=direct" },
     { description: "Environment and working directory", command: "<%= config.bin %> start --env MODE=fast --env DEBUG=1 --cwd /srv/app -- ./run.sh" },
     { description: "Run, watch the output, and exit with the job's exit code", command: "<%= config.bin %> start -f -- sh -c 'echo working; exit 3'" },
   ];

@@ -33,6 +33,8 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     return 0;
   }
   const [cert, key, clientCa] = await Promise.all([readPem(settings.certFile), readPem(settings.keyFile), readPem(settings.clientCaFile)]);
+  // Whoever reads our logs may go away (a closed pipe): the logs are lost then, but the server keeps serving.
+  process.stderr.on("error", () => {});
   const log = createLogger(settings.logLevel);
   const server = await startServer({
     host: settings.host,

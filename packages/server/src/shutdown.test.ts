@@ -140,6 +140,29 @@ describe("jobexec-server process", () => {
     assert.ok(child.lines.some((l) => l.msg === "stopped"));
   });
 
+  test("keeps serving when whoever reads its logs goes away", async (t) => {
+    const child = launch(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data3"), "--cgroup-parent", testCgroupParent()], {
+      JOBEXEC_CONFIG_DIR: join(dir, "config"),
+    });
+    t.after(async () => {
+      if (child.proc.exitCode === null && child.proc.signalCode === null) {
+        child.proc.kill("SIGKILL");
+        await child.exit;
+      }
+    });
+    const listening = await waitFor(() => child.lines.find((l) => l.msg === "listening"));
+    child.proc.stderr?.destroy(); // the log pipe's reader is gone: every log line now fails with EPIPE
+    const creds = await readCredentials(join(dir, "config"), "client");
+    const transport = createGrpcTransport({ baseUrl: String(listening.url), nodeOptions: { ca: readFileSync(join(dir, "config", "ca.pem")), ...creds } });
+    const client = createClient(JobService, transport);
+    for (let i = 0; i < 5; i++) {
+      const { jobs } = await client.listJobs({});
+      assert.ok(Array.isArray(jobs), `request ${i} after the log reader left is answered`);
+    }
+    child.proc.kill("SIGTERM");
+    assert.equal(await child.exit, 0);
+  });
+
   test("refuses to start with an expired certificate or a mismatched key: one line, exit 1", async () => {
     const config = join(dir, "config");
     const ca = await readCredentials(config, "ca");

@@ -158,7 +158,8 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
     }
     const missing = needed.filter((c) => !host.controllers?.includes(c));
     if (missing.length > 0) {
-      throw new JobError("failed_precondition", `the cgroup controller ${missing.join(", ")} is not available on this host`);
+      const names = missing.length === 1 ? `controller ${missing[0]} is` : `controllers ${missing.join(", ")} are`;
+      throw new JobError("failed_precondition", `the cgroup ${names} not available on this host, so this limit cannot be enforced`);
     }
   }
   const executable = await resolveProgram(program, env.PATH ?? defaultPath, cwd);

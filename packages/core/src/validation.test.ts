@@ -85,6 +85,11 @@ describe("start() validation", { timeout: 60_000 }, () => {
     for (const c of missing) {
       await rejects({ program: "true", limits: limits[c as keyof typeof limits] }, "failed_precondition", new RegExp(`controller ${c} is not available`));
     }
+    const [first, second] = missing;
+    if (first !== undefined && second !== undefined) {
+      const both = { ...limits[first as keyof typeof limits], ...limits[second as keyof typeof limits] };
+      await rejects({ program: "true", limits: both }, "failed_precondition", new RegExp(`controllers ${first}, ${second} are not available`));
+    }
   });
 
   test("a bad owner: invalid_argument", async () => {

@@ -42,6 +42,7 @@ function usageLines(job: Job): [string, string][] {
   const lines: [string, string][] = [];
   lines.push(["CPU", measured("cpu", () => {
     const u = usage;
+    // Throttling needs the cpu controller; CPU time does not, so it is shown whenever the job had a cgroup.
     const throttled = u && u.cpuThrottledUsec > 0n ? `, throttled ${usec(u.cpuThrottledUsec)}` : "";
     return u ? `${usec(u.cpuUsageUsec)} (user ${usec(u.cpuUserUsec)}, system ${usec(u.cpuSystemUsec)}${throttled})` : "0ms";
   }) + limitsOf([limits?.cpu !== undefined && `${limits.cpu} CPU`, limits?.cpuWeight !== undefined && `weight ${limits.cpuWeight}`])]);

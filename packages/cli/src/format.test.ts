@@ -38,10 +38,11 @@ test("status of a running job: live usage next to limits", () => {
 
 test("status of stopped, OOM-killed and failed jobs says how they ended", () => {
   const stopped = create(JobSchema, { id, owner: "bob", program: "sleep", args: ["100"], state: JobState.STOPPED, signal: "SIGTERM", stoppedBy: "alice",
-    startTime: timestampFromDate(t0), endTime: timestampFromDate(later(5000)), usage: { unavailable: ["memory"] } });
+    startTime: timestampFromDate(t0), endTime: timestampFromDate(later(5000)), usage: { cpuUsageUsec: 195_606n, unavailable: ["cpu_throttling", "memory"] } });
   const text = formatStatus(stopped);
   assert.match(text, /State: stopped by alice \(killed by SIGTERM\) at 2026-11-23 18:00:05 UTC; ran 5s\n/);
   assert.match(text, /Memory: not measured on this host\n/);
+  assert.match(text, /CPU: 19\dms \(user /, "CPU time is measured without the cpu controller");
   assert.match(text, /Cgroup: none /);
   const oom = create(JobSchema, { id, state: JobState.EXITED, signal: "SIGKILL", oomKilled: true, endTime: timestampFromDate(t0) });
   assert.match(formatStatus(oom), /State: exited \(killed by SIGKILL, out of memory \(OOM kill\)\)/);

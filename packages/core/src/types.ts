@@ -63,9 +63,9 @@ export interface Usage {
   ioWriteBytes: number;
   pidsCurrent: number;
   /**
-   * Figures this host cannot measure, named by controller: "memory" (memoryCurrentBytes, memoryPeakBytes),
-   * "io" (ioReadBytes, ioWriteBytes), "pids" (pidsCurrent), "cpu" (cpuThrottledUsec: cpu.stat's usage
-   * figures exist without the cpu controller). Without cgroups all four, and the CPU figures are 0.
+   * Figures this host cannot measure: "memory" (memoryCurrentBytes, memoryPeakBytes), "io" (ioReadBytes,
+   * ioWriteBytes), "pids" (pidsCurrent), "cpu_throttling" (cpuThrottledUsec, which needs the cpu controller),
+   * "cpu" (the CPU times: only without cgroups). Figures listed here read 0.
    */
   unavailable: string[];
 }

@@ -28,7 +28,7 @@ describe("unconfined jobs", { timeout: 60_000 }, () => {
     assert.equal(out.stderr.toString(), "err\n");
     const done = await manager.get(job.id);
     assert.equal(done.exitCode, 4);
-    assert.deepEqual(done.usage.unavailable, ["cpu", "memory", "io", "pids"]);
+    assert.deepEqual(done.usage.unavailable, ["cpu", "cpu_throttling", "memory", "io", "pids"]);
   });
 
   test("limits are refused with failed_precondition", async () => {

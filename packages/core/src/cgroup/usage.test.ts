@@ -40,12 +40,12 @@ test("without controllers, only cpu.stat's core figures; the rest listed unavail
   assert.deepEqual(usage.unavailable, ["memory", "io", "pids"]);
 });
 
-test("a cgroup without throttling figures (no cpu controller) lists cpu unavailable", async () => {
+test("a cgroup without throttling figures (no cpu controller) lists only cpu_throttling unavailable of cpu", async () => {
   const bare = await mkdtemp(join(tmpdir(), "jobexec-fake-cgroup-"));
   await writeFile(join(bare, "cpu.stat"), "usage_usec 9\nuser_usec 4\nsystem_usec 5\n");
   const usage = await readUsage(bare, ["cpu"]);
   assert.equal(usage.cpuUsageUsec, 9);
-  assert.deepEqual(usage.unavailable, ["cpu", "memory", "io", "pids"]);
+  assert.deepEqual(usage.unavailable, ["cpu_throttling", "memory", "io", "pids"]);
   await rm(bare, { recursive: true });
 });
 

@@ -16,14 +16,14 @@ export function unmeasuredUsage(): Usage {
     ioReadBytes: 0,
     ioWriteBytes: 0,
     pidsCurrent: 0,
-    unavailable: ["cpu", "memory", "io", "pids"],
+    unavailable: ["cpu", "cpu_throttling", "memory", "io", "pids"],
   };
 }
 
 /**
  * Reads cpu.stat, memory.current, memory.peak, io.stat and pids.current of the cgroup `dir`, skipping the
- * files of controllers not in `controllers`. cpu.stat's usage figures exist without the cpu controller;
- * "cpu" in `unavailable` then means throttling is not measured.
+ * files of controllers not in `controllers`. cpu.stat's usage figures exist without the cpu controller; its
+ * throttling figure does not, and is then listed as "cpu_throttling" in `unavailable`.
  */
 export async function readUsage(dir: string, controllers: readonly string[]): Promise<Usage> {
   const usage = unmeasuredUsage();
@@ -45,7 +45,8 @@ export async function readUsage(dir: string, controllers: readonly string[]): Pr
   usage.cpuUserUsec = cpu.get("user_usec") ?? 0;
   usage.cpuSystemUsec = cpu.get("system_usec") ?? 0;
   const throttled = cpu.get("throttled_usec");
-  if (throttled === undefined) usage.unavailable.push("cpu");
+  if (cpuText === undefined) usage.unavailable.push("cpu");
+  if (throttled === undefined) usage.unavailable.push("cpu_throttling");
   else usage.cpuThrottledUsec = throttled;
   if (memoryCurrent === undefined) usage.unavailable.push("memory");
   else {

@@ -96,10 +96,12 @@ export interface SpawnOptions {
   env?: Record<string, string>;
 }
 
-/** Starts the CLI as a subprocess against the test server, with a clean JOBEXEC_* environment. */
+/** Starts the CLI as a subprocess against the test server, with a clean JOBEXEC_* environment and no colours. */
 export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {}): ChildProcess {
+  // Runners such as Nx set FORCE_COLOR, which Node warns about (on stderr) when NO_COLOR is set too.
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith("JOBEXEC_") && name !== "FORCE_COLOR");
   const env = {
-    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("JOBEXEC_"))),
+    ...Object.fromEntries(inherited),
     JOBEXEC_CONFIG_DIR: t.configDir(options.user ?? "alice"),
     JOBEXEC_SERVER: options.server ?? t.address,
     NO_COLOR: "1",

@@ -23,9 +23,12 @@ if [ -z "$bin_dir" ]; then
 fi
 mkdir -p "$bin_dir"
 cmds="jobexec jobexec-server cgexec slow"
-# pnpm too, when the user has none: bin/pnpm runs ours with our Node first on PATH.
+# pnpm too, when the user has none (or only a link to a jobexec launcher, of this checkout or another one):
+# bin/pnpm runs ours with our Node first on PATH.
 existing_pnpm=$(PATH=$user_path command -v pnpm || true)
-if [ -z "$existing_pnpm" ] || [ "$(readlink "$existing_pnpm")" = "$root/bin/pnpm" ]; then cmds="$cmds pnpm"; fi
+case "$existing_pnpm:$(readlink -f "$existing_pnpm" 2>/dev/null)" in
+  :* | *:*/bin/launch) cmds="$cmds pnpm" ;;
+esac
 for cmd in $cmds; do
   target="$root/bin/$cmd"
   if [ "$(readlink "$bin_dir/$cmd" 2>/dev/null)" != "$target" ]; then

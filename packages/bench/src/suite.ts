@@ -64,6 +64,9 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     const report: Report = { date, mode: options.mode, machine, durationSeconds: (performance.now() - began) / 1000, sections };
     return fanoutIdentical === undefined ? { report } : { report, fanoutIdentical };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    // Retried: a child that was still writing into it can make the first attempt fail with ENOTEMPTY.
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch((error: unknown) => {
+      options.progress?.(`cannot remove ${dir}: ${String(error)}`);
+    });
   }
 }

@@ -27,14 +27,25 @@ async function series(warmUp: number, count: number, once: () => Promise<number>
   return samples;
 }
 
-/** Runs `clients` loops of `perClient` calls of `once` at the same time; returns the calls per second. */
+/**
+ * Runs `clients` loops of `perClient` calls of `once` at the same time; returns the calls per second. When a call
+ * fails, the other loops stop after their current call, and the first failure is thrown once all have settled.
+ */
 async function perSecond(clients: number, perClient: number, once: (client: number) => Promise<unknown>): Promise<number> {
   const start = performance.now();
-  await Promise.all(
+  let failed = false;
+  const loops = await Promise.allSettled(
     Array.from({ length: clients }, async (_, c) => {
-      for (let i = 0; i < perClient; i++) await once(c);
+      for (let i = 0; i < perClient && !failed; i++) {
+        await once(c).catch((error: unknown) => {
+          failed = true;
+          throw error;
+        });
+      }
     }),
   );
+  const failure = loops.find((loop) => loop.status === "rejected");
+  if (failure !== undefined) throw failure.reason;
   return (clients * perClient) / ((performance.now() - start) / 1000);
 }
 

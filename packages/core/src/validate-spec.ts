@@ -159,7 +159,7 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
     const missing = needed.filter((c) => !host.controllers?.includes(c));
     if (missing.length > 0) {
       const names = missing.length === 1 ? `controller ${missing[0]} is` : `controllers ${missing.join(", ")} are`;
-      throw new JobError("failed_precondition", `the cgroup ${names} not available on this host, so this limit cannot be enforced`);
+      throw new JobError("failed_precondition", `the cgroup ${names} not available on this host`);
     }
   }
   const executable = await resolveProgram(program, env.PATH ?? defaultPath, cwd);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { findPrerequisites, type Prerequisites } from "./prerequisites.ts";
-import { runTestsInVm, type VmRunOptions } from "./run-vm.ts";
+import { hostTmpEntries, runTestsInVm, type VmRunOptions } from "./run-vm.ts";
 import { VmError } from "./vm-error.ts";
 
 const prerequisites = findPrerequisites();
@@ -58,4 +58,9 @@ describe("VM harness failure paths", { skip: "missing" in prerequisites && !inCi
       return true;
     });
   });
+});
+
+test("the host /tmp entries a run needs are those holding its paths, each once", () => {
+  assert.equal(hostTmpEntries(["/tmp/fresh/packages/testing-vm", "/tmp/fresh/.tools/bin/node", "/work/x/node", "/tmp"]), "fresh\n");
+  assert.equal(hostTmpEntries(["/work/main", "/usr/bin/node"]), "");
 });

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
 import { once } from "node:events";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import type { Prerequisites } from "./prerequisites.ts";
 import { VmError } from "./vm-error.ts";
 import {
   BOOT_FAILED_MARKER,
+  HOST_TMP_FILE,
   COMPILE_CACHE_TAG,
   EXIT_MARKER,
   HOST_ROOT_TAG,
@@ -84,6 +86,7 @@ export async function runTestsInVm(options: VmRunOptions): Promise<VmRunResult> 
       },
     });
     await writeFile(join(runDir, "run.sh"), script);
+    await writeFile(join(runDir, HOST_TMP_FILE), hostTmpEntries([options.cwd, process.execPath, realpathSync(process.execPath)]));
     const compileCache = join(options.cacheDir, "node-compile-cache");
     await mkdir(compileCache, { recursive: true });
     const console = join(runDir, "console.log");
@@ -163,4 +166,10 @@ async function tail(consoleLog: string): Promise<string> {
   const text = await readFile(consoleLog, "utf8").catch(() => "");
   const lines = text.split("\n").slice(-40).join("\n").trim();
   return lines ? `\n--- VM console (last lines) ---\n${lines}` : "";
+}
+
+/** The entries of the host's /tmp that hold any of `paths`, one a line: the VM binds them over its own /tmp. */
+export function hostTmpEntries(paths: readonly string[]): string {
+  const entries = new Set(paths.map((p) => /^\/tmp\/([^/]+)/.exec(p)?.[1]).filter((e) => e !== undefined));
+  return [...entries].map((e) => `${e}\n`).join("");
 }

@@ -8,6 +8,8 @@ export const VM_RUN_DIR = "/tmp/vm-run";
 export const COMPILE_CACHE_TAG = "vmcache";
 /** Where the compile cache appears inside the VM; NODE_COMPILE_CACHE points there. */
 export const VM_COMPILE_CACHE_DIR = "/tmp/vm-cache";
+/** File in the run directory naming, one a line, the entries of the host's /tmp the run needs inside the VM. */
+export const HOST_TMP_FILE = "host-tmp";
 /** The line the VM writes last on the test console: the tests' exit status follows it. */
 export const EXIT_MARKER = "JOBEXEC-VM-EXIT";
 /** The line run.sh writes when the VM is up and the tests start. */
@@ -20,7 +22,8 @@ const NINEP = "trans=virtio,version=9p2000.L,msize=524288";
 
 /**
  * The initramfs's /init: loads the modules listed in /modules, mounts the host's root read-only with
- * fresh proc, sys, dev, a tmpfs /tmp and cgroup2 at /sys/fs/cgroup (the pure v2 layout), then runs the
+ * fresh proc, sys, dev, a tmpfs /tmp (with the host /tmp entries the run needs bound back into it) and
+ * cgroup2 at /sys/fs/cgroup (the pure v2 layout), then runs the
  * run directory's run.sh chrooted into it, its output on the second serial port (ttyS1) so that kernel
  * messages on the console (ttyS0) never mix into the tests' report. Always ends by powering off.
  */
@@ -42,9 +45,16 @@ done </modules
 root=/newroot
 # cache=loose: the share is read-only, and without a cache every Node start re-reads its binary over 9p.
 mount -t 9p -o ${NINEP},ro,cache=loose ${HOST_ROOT_TAG} $root || report "${BOOT_FAILED_MARKER} cannot mount the host root"
+# The checkout or node may live under the host's /tmp, which the tmpfs hides: keep it reachable.
+mkdir -p /hosttmp
+mount -o bind $root/tmp /hosttmp || report "${BOOT_FAILED_MARKER} cannot keep the host's /tmp"
 mount -t tmpfs -o mode=1777 tmpfs $root/tmp || report "${BOOT_FAILED_MARKER} cannot mount /tmp"
 mkdir -p $root${VM_RUN_DIR}
 mount -t 9p -o ${NINEP} ${RUN_DIR_TAG} $root${VM_RUN_DIR} || report "${BOOT_FAILED_MARKER} cannot mount the run directory"
+while read -r entry; do
+  mkdir -p "$root/tmp/$entry"
+  mount -o bind "/hosttmp/$entry" "$root/tmp/$entry" || report "${BOOT_FAILED_MARKER} cannot bind /tmp/$entry"
+done <$root${VM_RUN_DIR}/${HOST_TMP_FILE}
 mkdir -p $root${VM_COMPILE_CACHE_DIR}
 mount -t 9p -o ${NINEP} ${COMPILE_CACHE_TAG} $root${VM_COMPILE_CACHE_DIR} || report "${BOOT_FAILED_MARKER} cannot mount the compile cache"
 mount -t proc proc $root/proc

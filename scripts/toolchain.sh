@@ -27,9 +27,12 @@ ensure_node() {
 }
 
 ensure_pnpm() {
-  local want
+  local want found
   want=$(node -p 'require("./package.json").packageManager.split("@")[1]')
-  if [ "$(pnpm --version 2>/dev/null || true)" = "$want" ]; then return; fi
+  found=$(command -v pnpm || true)
+  # A link to a jobexec launcher (this checkout's or another's) is no pnpm of its own: it may point nowhere soon.
+  case "$(readlink -f "$found" 2>/dev/null)" in */bin/launch) found="" ;; esac
+  if [ -n "$found" ] && [ "$("$found" --version 2>/dev/null || true)" = "$want" ]; then return; fi
   log "installing pnpm@$want into .tools/"
   mkdir -p "$tools/pnpm" "$tools/bin"
   npm install --silent --no-save --prefix "$tools/pnpm" "pnpm@$want" >/dev/null

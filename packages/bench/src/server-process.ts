@@ -27,8 +27,8 @@ export interface ServerOptions {
 /** How a client talks to the server. */
 export interface ClientOptions {
   /**
-   * Accept compressed responses: true (the default) keeps connect-node's defaults, which accept gzip and brotli, so
-   * the server compresses every message of 1 KiB or more; false asks for identity only.
+   * Accept compressed responses: true (the default) keeps connect-node's defaults, which accept gzip and brotli
+   * (the server still sends identity: it accepts no compression); false asks for identity only.
    */
   compression?: boolean;
 }

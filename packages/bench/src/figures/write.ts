@@ -131,7 +131,7 @@ export async function writeAndFollowFigures(context: Context): Promise<Section[]
     id: "follow",
     title: `3. Follow throughput: one StreamOutput follower of a ${mib(sizes.writeBytes)} output`,
     rows: [
-      finishedRow("finished job, client defaults (gzip accepted)", result.finished),
+      finishedRow("finished job, client defaults (gzip accepted; the server sends identity)", result.finished),
       finishedRow("finished job, client accepting identity only", result.finishedIdentity),
       {
         metric: "live: follower attached at start",
@@ -143,7 +143,7 @@ export async function writeAndFollowFigures(context: Context): Promise<Section[]
     notes: [
       "Finished: the file is in the page cache for the service and both baselines; the follower runs in the bench process, the server (and tls-source) in a child.",
       "Live: from just before StartJob to the stream's final status, with the follower opened right after StartJob returned (client defaults).",
-      "connect-node clients accept gzip and brotli by default and the server compresses every message of 1 KiB or more: the first row is what a default client (like the CLI) gets, the second what it gets when it asks for identity.",
+      "connect-node clients accept gzip and brotli by default; the server accepts and sends no compression (acceptCompression: []), so both rows are uncompressed streams: the first is what a default client (like the CLI) asks for, the second a client asking for identity only.",
       "MB = 10^6 bytes. Every reader's byte count and the stream's chunk offsets are checked.",
     ],
   };

@@ -214,6 +214,41 @@ describe("JobManager lifecycle", { timeout }, () => {
   });
 });
 
+describe("JobManager delete", { timeout }, () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await openFixture();
+  });
+  after(() => fx.close());
+
+  test("an ended job's record and output are removed; its id is then unknown", async () => {
+    const job = await fx.manager.start({ program: "echo", args: ["bye"] }, "alice");
+    await followAll(fx.manager, job.id);
+    const dir = join(fx.dataDir, "jobs", job.id);
+    assert.equal((await stat(dir)).isDirectory(), true);
+    const deleted = await fx.manager.delete(job.id);
+    assert.equal(deleted.id, job.id);
+    assert.equal(deleted.state, "exited");
+    await assert.rejects(stat(dir), { code: "ENOENT" });
+    await assert.rejects(fx.manager.get(job.id), { name: "JobError", code: "not_found" });
+    await assert.rejects(fx.manager.delete(job.id), { name: "JobError", code: "not_found" });
+    assert.equal((await fx.manager.list()).some((j) => j.id === job.id), false);
+  });
+
+  test("a running job is failed_precondition and keeps running", async () => {
+    const job = await fx.manager.start({ program: "sleep", args: ["1000"] }, "alice");
+    await assert.rejects(fx.manager.delete(job.id), { name: "JobError", code: "failed_precondition" });
+    assert.equal((await fx.manager.get(job.id)).state, "running");
+    assert.equal(isAlive(job.pid), true);
+    await fx.manager.stop(job.id, { graceMs: 0 });
+    assert.equal((await fx.manager.delete(job.id)).state, "stopped");
+  });
+
+  test("a malformed id is invalid_argument", async () => {
+    await assert.rejects(fx.manager.delete("nope"), { name: "JobError", code: "invalid_argument" });
+  });
+});
+
 describe("JobManager close", { timeout }, () => {
   test("22: close() kills running jobs, removes their cgroups, output and the sub-tree", async () => {
     const fx = await openFixture({ defaultGraceMs: 500 });

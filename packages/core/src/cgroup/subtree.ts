@@ -1,9 +1,19 @@
 // The manager's sub-tree of the cgroup v2 hierarchy: found, built obeying the no-internal-processes rule, removed.
 import { access, mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { JobError } from "../job-error.ts";
 import type { CgroupInfo, CgroupMode } from "../types.ts";
 import { errnoCode, isPopulated, killCgroup, readOptional, readProcs, removeCgroup, retryBusy, waitUnpopulated } from "./cgroup-fs.ts";
 import { parseCgroup2Mount, parseProcCgroup } from "./file-formats.ts";
+
+/** `parent` as a normalised relative cgroup path; JobError "invalid_argument" for an absolute one or "." / "..". */
+export function checkCgroupParent(parent: string): string {
+  const segments = parent.split("/").filter(Boolean);
+  if (segments.length === 0 || parent.includes("\0") || segments.some((s) => s === "." || s === "..")) {
+    throw new JobError("invalid_argument", `cgroupParent ${JSON.stringify(parent)} must be a relative path without "." or ".."`);
+  }
+  return segments.join("/");
+}
 
 /** The controllers jobexec enables for jobs when the host offers them. */
 export const jobControllers = ["cpu", "io", "memory", "pids"] as const;

@@ -1,9 +1,9 @@
 // The manager's internal record of one job: its state machine and what a snapshot reports.
 import type { ChildProcess } from "node:child_process";
-import { unmeasuredUsage } from "./cgroup/usage.ts";
-import { OutputWatch } from "./output/output-watch.ts";
-import type { Job, JobState, Usage } from "./types.ts";
-import type { ValidSpec } from "./validate-spec.ts";
+import { unmeasuredUsage } from "../cgroup/usage.ts";
+import { OutputWatch } from "../output/output-watch.ts";
+import type { Job, JobState, Usage } from "../types.ts";
+import type { ValidSpec } from "../spec/validate-spec.ts";
 
 /** How the main process ended, as Node reports it. */
 export interface Exit {

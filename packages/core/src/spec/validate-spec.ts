@@ -3,11 +3,11 @@ import { constants } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { isAbsolute } from "node:path";
-import { resolveWholeDisk } from "./cgroup/block-device.ts";
-import { controllersFor, type ResolvedLimits } from "./cgroup/limits.ts";
-import { JobError } from "./job-error.ts";
+import { resolveWholeDisk } from "../cgroup/block-device.ts";
+import { controllersFor, type ResolvedLimits } from "../cgroup/limits.ts";
+import { JobError } from "../job-error.ts";
 import { resolveProgram } from "./resolve-program.ts";
-import type { AppliedIoLimit, IoLimit, JobSpec, OutputMode } from "./types.ts";
+import type { AppliedIoLimit, IoLimit, JobSpec, OutputMode } from "../types.ts";
 
 /** A spec after validation: the program resolved to a path, the environment complete. */
 export interface ValidSpec {

@@ -5,8 +5,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { JobError, type JobErrorCode, JobManager, type JobSpec } from "./index.ts";
-import { type Fixture, openFixture } from "./test-support/fixture.ts";
+import { JobError, type JobErrorCode, JobManager, type JobSpec } from "../index.ts";
+import { type Fixture, openFixture } from "../test-support/fixture.ts";
 
 describe("start() validation", { timeout: 60_000 }, () => {
   let fx: Fixture;

@@ -2,7 +2,7 @@
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { JobError } from "./job-error.ts";
+import { JobError } from "../job-error.ts";
 
 type Probe = "ok" | "missing" | "not-executable";
 

@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import { cgexecPath } from "@jobexec/cgexec";
-import { JobError } from "./job-error.ts";
+import { JobError } from "../job-error.ts";
 
 /** What to run and where its output goes. */
 export interface SpawnRequest {

@@ -4,8 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { JobManager } from "./index.ts";
-import { followAll, isAlive } from "./test-support/fixture.ts";
+import { JobManager } from "../index.ts";
+import { followAll, isAlive } from "../test-support/fixture.ts";
 
 describe("unconfined jobs", { timeout: 60_000 }, () => {
   let manager: JobManager;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { slowPath } from "@jobexec/testing-slow";
-import { collect, type Fixture, followAll, openFds, openFixture } from "./test-support/fixture.ts";
+import { collect, type Fixture, followAll, openFds, openFixture } from "../test-support/fixture.ts";
 
 function seq(from: number, to: number): string {
   let s = "";

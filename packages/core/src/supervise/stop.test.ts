@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cgroupExists, type Fixture, followAll, isAlive, openFixture } from "./test-support/fixture.ts";
+import { cgroupExists, type Fixture, followAll, isAlive, openFixture } from "../test-support/fixture.ts";
 
 function procs(cgroupDir: string): number[] {
   return readFileSync(join(cgroupDir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);

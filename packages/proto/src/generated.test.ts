@@ -40,8 +40,8 @@ test("committed generated code matches a fresh buf generate", () => {
   }
 });
 
-test("JobService has the five RPCs, StreamOutput server-streaming", () => {
-  assert.deepEqual(Object.keys(JobService.method).sort(), ["getJob", "listJobs", "startJob", "stopJob", "streamOutput"]);
+test("JobService has the six RPCs, StreamOutput server-streaming", () => {
+  assert.deepEqual(Object.keys(JobService.method).sort(), ["deleteJob", "getJob", "listJobs", "startJob", "stopJob", "streamOutput"]);
   assert.equal(JobService.method.streamOutput.methodKind, "server_streaming");
   assert.equal(Health.typeName, "grpc.health.v1.Health");
 });

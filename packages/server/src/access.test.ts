@@ -28,6 +28,7 @@ describe("authorization matrix", () => {
     GetJob: (who, id) => t.jobs(who).getJob({ id }),
     StreamOutput: (who, id) => drainStream(t.jobs(who).streamOutput({ id })),
     StopJob: (who, id) => t.jobs(who).stopJob({ id, gracePeriod: { seconds: 0n, nanos: 0 } }),
+    DeleteJob: (who, id) => t.jobs(who).deleteJob({ id }),
   };
 
   for (const [rpc, call] of Object.entries(byId)) {
@@ -61,6 +62,21 @@ describe("authorization matrix", () => {
     const byAdmin = await t.jobs(t.pki.admin).stopJob({ id: second.id, gracePeriod: { seconds: 0n, nanos: 0 } });
     assert.equal(byAdmin.job?.state, JobState.STOPPED);
     assert.equal(byAdmin.job?.stoppedBy, "root");
+  });
+
+  test("DeleteJob: the owner may delete their ended job, an admin anyone's; a running job is FAILED_PRECONDITION", async () => {
+    const alice = t.jobs(t.pki.alice);
+    const running = await failure(alice.deleteJob({ id: aliceJob }));
+    assert.equal(running.code, Code.FailedPrecondition);
+    for (const who of [t.pki.alice, t.pki.admin]) {
+      const { job } = await alice.startJob({ program: "true" });
+      assert.ok(job);
+      await drainStream(alice.streamOutput({ id: job.id, follow: true }));
+      const deleted = await t.jobs(who).deleteJob({ id: job.id });
+      assert.equal(deleted.job?.id, job.id);
+      assert.equal(deleted.job?.state, JobState.EXITED);
+      assert.equal((await failure(alice.getJob({ id: job.id }))).code, Code.NotFound);
+    }
   });
 
   test("StartJob: every identity may start jobs, owned by its CN", async () => {

@@ -22,6 +22,12 @@ export function jobService(manager: JobManager): GuardedImpl<typeof JobService> 
       return { job: jobMessage(stopped) };
     },
 
+    async deleteJob(req, call) {
+      call.jobId = req.id;
+      const job = await accessibleJob(manager, call.caller, req.id);
+      return { job: jobMessage(await manager.delete(job.id)) };
+    },
+
     async getJob(req, call) {
       call.jobId = req.id;
       return { job: jobMessage(await accessibleJob(manager, call.caller, req.id)) };

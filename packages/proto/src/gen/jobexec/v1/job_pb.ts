@@ -4,15 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file jobexec/v1/job.proto.
  */
 export const file_jobexec_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSK9BAoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAlCDAoKX2V4aXRfY29kZSLDAQoGTGltaXRzEhAKA2NwdRgBIAEoAUgAiAEBEhcKCmNwdV93ZWlnaHQYAiABKAVIAYgBARIdChBtZW1vcnlfbWF4X2J5dGVzGAMgASgDSAKIAQESFQoIcGlkc19tYXgYBCABKANIA4gBARIfCgJpbxgFIAMoCzITLmpvYmV4ZWMudjEuSW9MaW1pdEIGCgRfY3B1Qg0KC19jcHVfd2VpZ2h0QhMKEV9tZW1vcnlfbWF4X2J5dGVzQgsKCV9waWRzX21heCLKAQoHSW9MaW1pdBIOCgZkZXZpY2UYASABKAkSFQoIcmVhZF9icHMYAiABKANIAIgBARIWCgl3cml0ZV9icHMYAyABKANIAYgBARIWCglyZWFkX2lvcHMYBCABKANIAogBARIXCgp3cml0ZV9pb3BzGAUgASgDSAOIAQESFwoPcmVzb2x2ZWRfZGV2aWNlGAYgASgJQgsKCV9yZWFkX2Jwc0IMCgpfd3JpdGVfYnBzQgwKCl9yZWFkX2lvcHNCDQoLX3dyaXRlX2lvcHMi/gEKBVVzYWdlEhYKDmNwdV91c2FnZV91c2VjGAEgASgDEhUKDWNwdV91c2VyX3VzZWMYAiABKAMSFwoPY3B1X3N5c3RlbV91c2VjGAMgASgDEhoKEmNwdV90aHJvdHRsZWRfdXNlYxgEIAEoAxIcChRtZW1vcnlfY3VycmVudF9ieXRlcxgFIAEoAxIZChFtZW1vcnlfcGVha19ieXRlcxgGIAEoAxIVCg1pb19yZWFkX2J5dGVzGAcgASgDEhYKDmlvX3dyaXRlX2J5dGVzGAggASgDEhQKDHBpZHNfY3VycmVudBgJIAEoAxITCgt1bmF2YWlsYWJsZRgKIAMoCSI5CgtPdXRwdXRTaXplcxIUCgxzdGRvdXRfYnl0ZXMYASABKAMSFAoMc3RkZXJyX2J5dGVzGAIgASgDKn8KCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9SVU5OSU5HEAESFAoQSk9CX1NUQVRFX0VYSVRFRBACEhUKEUpPQl9TVEFURV9TVE9QUEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSLkBgoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uQgwKCl9leGl0X2NvZGUi0QEKCUlzb2xhdGlvbhIcCg9wcml2YXRlX25ldHdvcmsYASABKAhIAIgBARIYCgtwcml2YXRlX3RtcBgCIAEoCEgBiAEBEh4KEXByaXZhdGVfdG1wX2J5dGVzGAMgASgDSAKIAQESHQoQcmVhZF9vbmx5X3N5c3RlbRgEIAEoCEgDiAEBQhIKEF9wcml2YXRlX25ldHdvcmtCDgoMX3ByaXZhdGVfdG1wQhQKEl9wcml2YXRlX3RtcF9ieXRlc0ITChFfcmVhZF9vbmx5X3N5c3RlbSLDAQoGTGltaXRzEhAKA2NwdRgBIAEoAUgAiAEBEhcKCmNwdV93ZWlnaHQYAiABKAVIAYgBARIdChBtZW1vcnlfbWF4X2J5dGVzGAMgASgDSAKIAQESFQoIcGlkc19tYXgYBCABKANIA4gBARIfCgJpbxgFIAMoCzITLmpvYmV4ZWMudjEuSW9MaW1pdEIGCgRfY3B1Qg0KC19jcHVfd2VpZ2h0QhMKEV9tZW1vcnlfbWF4X2J5dGVzQgsKCV9waWRzX21heCLKAQoHSW9MaW1pdBIOCgZkZXZpY2UYASABKAkSFQoIcmVhZF9icHMYAiABKANIAIgBARIWCgl3cml0ZV9icHMYAyABKANIAYgBARIWCglyZWFkX2lvcHMYBCABKANIAogBARIXCgp3cml0ZV9pb3BzGAUgASgDSAOIAQESFwoPcmVzb2x2ZWRfZGV2aWNlGAYgASgJQgsKCV9yZWFkX2Jwc0IMCgpfd3JpdGVfYnBzQgwKCl9yZWFkX2lvcHNCDQoLX3dyaXRlX2lvcHMi/gEKBVVzYWdlEhYKDmNwdV91c2FnZV91c2VjGAEgASgDEhUKDWNwdV91c2VyX3VzZWMYAiABKAMSFwoPY3B1X3N5c3RlbV91c2VjGAMgASgDEhoKEmNwdV90aHJvdHRsZWRfdXNlYxgEIAEoAxIcChRtZW1vcnlfY3VycmVudF9ieXRlcxgFIAEoAxIZChFtZW1vcnlfcGVha19ieXRlcxgGIAEoAxIVCg1pb19yZWFkX2J5dGVzGAcgASgDEhYKDmlvX3dyaXRlX2J5dGVzGAggASgDEhQKDHBpZHNfY3VycmVudBgJIAEoAxITCgt1bmF2YWlsYWJsZRgKIAMoCSI5CgtPdXRwdXRTaXplcxIUCgxzdGRvdXRfYnl0ZXMYASABKAMSFAoMc3RkZXJyX2J5dGVzGAIgASgDKpwBCgpTdG9wUmVhc29uEhsKF1NUT1BfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVU1RPUF9SRUFTT05fUkVRVUVTVEVEEAESHwobU1RPUF9SRUFTT05fU0VSVkVSX1NIVVRET1dOEAISFwoTU1RPUF9SRUFTT05fVElNRU9VVBADEhwKGFNUT1BfUkVBU09OX09VVFBVVF9MSU1JVBAEKn8KCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9SVU5OSU5HEAESFAoQSk9CX1NUQVRFX0VYSVRFRBACEhUKEUpPQl9TVEFURV9TVE9QUEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Job is one process run by jobexec, with everything known about it.
@@ -70,14 +70,16 @@ export type Job = Message<"jobexec.v1.Job"> & {
   pid: number;
 
   /**
-   * Exit code of the main process when it exited on its own; unset when it was killed by a signal or never ran.
+   * Exit code of the main process when it exited on its own; unset when it was killed by a signal, never ran, or
+   * exit_status_unknown is true.
    *
    * @generated from field: optional int32 exit_code = 8;
    */
   exitCode?: number | undefined;
 
   /**
-   * Signal that terminated the main process, e.g. "SIGKILL"; empty when it exited or never ran.
+   * Signal that terminated the main process, e.g. "SIGKILL"; empty when it exited, never ran, or exit_status_unknown
+   * is true.
    *
    * @generated from field: string signal = 9;
    */
@@ -112,7 +114,7 @@ export type Job = Message<"jobexec.v1.Job"> & {
   endTime?: Timestamp | undefined;
 
   /**
-   * Identity of the user whose StopJob request stopped the job; empty unless state is STOPPED.
+   * Identity of the user whose StopJob request stopped the job; empty unless stop_reason is STOP_REASON_REQUESTED.
    *
    * @generated from field: string stopped_by = 14;
    */
@@ -159,6 +161,83 @@ export type Job = Message<"jobexec.v1.Job"> & {
    * @generated from field: string cgroup = 20;
    */
   cgroup: string;
+
+  /**
+   * Name of the account the job's processes ran as: the caller's identity for a dynamic account (which has no
+   * /etc/passwd entry), the local account's name for a mapped one, the server's user when jobs run as the server.
+   * Empty for a job that never ran.
+   *
+   * @generated from field: string account = 21;
+   */
+  account: string;
+
+  /**
+   * User id the job's processes ran as.
+   *
+   * @generated from field: uint32 uid = 22;
+   */
+  uid: number;
+
+  /**
+   * Primary group id the job's processes ran as.
+   *
+   * @generated from field: uint32 gid = 23;
+   */
+  gid: number;
+
+  /**
+   * Why the job was stopped; set only when state is STOPPED.
+   *
+   * @generated from field: jobexec.v1.StopReason stop_reason = 24;
+   */
+  stopReason: StopReason;
+
+  /**
+   * True when the server could not observe how the job's main process ended, because the server was not running
+   * (or not its parent) at that moment, e.g. it restarted while the job ran: exit_code and signal are then unset,
+   * never guessed. exit_status_unknown_reason says why.
+   *
+   * @generated from field: bool exit_status_unknown = 25;
+   */
+  exitStatusUnknown: boolean;
+
+  /**
+   * Why the exit status is unknown, e.g. "the server restarted while the job ran"; empty when it is known.
+   *
+   * @generated from field: string exit_status_unknown_reason = 26;
+   */
+  exitStatusUnknownReason: string;
+
+  /**
+   * True when end_time is approximate: the job ended while the server was down, and end_time is when the server
+   * noticed (at its start-up).
+   *
+   * @generated from field: bool end_time_approximate = 27;
+   */
+  endTimeApproximate: boolean;
+
+  /**
+   * Most output bytes the job may write, stdout and stderr together; a job that writes more is stopped with
+   * stop_reason STOP_REASON_OUTPUT_LIMIT. Its output is kept up to at least this size.
+   *
+   * @generated from field: int64 max_output_bytes = 28;
+   */
+  maxOutputBytes: bigint;
+
+  /**
+   * Longest the job may run; after it the job is stopped (with the grace period of a StopJob) with stop_reason
+   * STOP_REASON_TIMEOUT. Unset means no limit.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 29;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * The isolation the job runs with (every field set).
+   *
+   * @generated from field: jobexec.v1.Isolation isolation = 30;
+   */
+  isolation?: Isolation | undefined;
 };
 
 /**
@@ -167,6 +246,52 @@ export type Job = Message<"jobexec.v1.Job"> & {
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job, 0);
+
+/**
+ * Isolation is what a job is kept from besides its limits and its account. In a StartJobRequest an unset field
+ * takes the server's default; in a Job every field is set to what the job got.
+ *
+ * @generated from message jobexec.v1.Isolation
+ */
+export type Isolation = Message<"jobexec.v1.Isolation"> & {
+  /**
+   * Run in a network namespace of its own with only a loopback interface: no connection to or from the host's
+   * network, including the host's loopback.
+   *
+   * @generated from field: optional bool private_network = 1;
+   */
+  privateNetwork?: boolean | undefined;
+
+  /**
+   * Give the job a tmpfs of its own on /tmp and /var/tmp, seen by no other process and removed when the job ends.
+   *
+   * @generated from field: optional bool private_tmp = 2;
+   */
+  privateTmp?: boolean | undefined;
+
+  /**
+   * Size limit of each private tmpfs in bytes; unset takes the server's default (64 MiB). Its pages count against the
+   * job's memory limit.
+   *
+   * @generated from field: optional int64 private_tmp_bytes = 3;
+   */
+  privateTmpBytes?: bigint | undefined;
+
+  /**
+   * Mount /, /usr, /etc, /boot and /opt read-only for the job; its home directory, its working directory and its
+   * private /tmp (when asked for) stay writable.
+   *
+   * @generated from field: optional bool read_only_system = 4;
+   */
+  readOnlySystem?: boolean | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.Isolation.
+ * Use `create(IsolationSchema)` to create a new message.
+ */
+export const IsolationSchema: GenMessage<Isolation> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 1);
 
 /**
  * Limits are the cgroup v2 resource limits of a job. An unset field means no limit.
@@ -215,7 +340,7 @@ export type Limits = Message<"jobexec.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 1);
+  messageDesc(file_jobexec_v1_job, 2);
 
 /**
  * IoLimit limits a job's IO on one block device. At least one of the four limits must be set.
@@ -272,7 +397,7 @@ export type IoLimit = Message<"jobexec.v1.IoLimit"> & {
  * Use `create(IoLimitSchema)` to create a new message.
  */
 export const IoLimitSchema: GenMessage<IoLimit> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 2);
+  messageDesc(file_jobexec_v1_job, 3);
 
 /**
  * Usage is the resource usage of a job, read from its cgroup.
@@ -356,7 +481,7 @@ export type Usage = Message<"jobexec.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 3);
+  messageDesc(file_jobexec_v1_job, 4);
 
 /**
  * OutputSizes counts the bytes a job wrote to each stream.
@@ -384,7 +509,62 @@ export type OutputSizes = Message<"jobexec.v1.OutputSizes"> & {
  * Use `create(OutputSizesSchema)` to create a new message.
  */
 export const OutputSizesSchema: GenMessage<OutputSizes> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 4);
+  messageDesc(file_jobexec_v1_job, 5);
+
+/**
+ * StopReason says why a job was stopped.
+ *
+ * @generated from enum jobexec.v1.StopReason
+ */
+export const StopReason = {
+  /**
+   * Not stopped.
+   *
+   * @generated from enum value: STOP_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * A StopJob request stopped it; see stopped_by.
+   *
+   * @generated from enum value: STOP_REASON_REQUESTED = 1;
+   */
+  REQUESTED: 1,
+
+  /**
+   * The server stopped it while shutting down.
+   *
+   * @generated from enum value: STOP_REASON_SERVER_SHUTDOWN = 2;
+   */
+  SERVER_SHUTDOWN: 2,
+
+  /**
+   * It ran longer than its timeout.
+   *
+   * @generated from enum value: STOP_REASON_TIMEOUT = 3;
+   */
+  TIMEOUT: 3,
+
+  /**
+   * It wrote more output than its max_output_bytes.
+   *
+   * @generated from enum value: STOP_REASON_OUTPUT_LIMIT = 4;
+   */
+  OUTPUT_LIMIT: 4,
+} as const;
+
+/**
+ * StopReason says why a job was stopped.
+ *
+ * @generated from enum jobexec.v1.StopReason
+ */
+export type StopReason = (typeof StopReason)[keyof typeof StopReason] | UnknownEnum;
+
+/**
+ * Describes the enum jobexec.v1.StopReason.
+ */
+export const StopReasonSchema: GenEnum<StopReason> = /*@__PURE__*/
+  enumDesc(file_jobexec_v1_job, 0);
 
 /**
  * JobState is the life cycle of a job: RUNNING, then exactly one of EXITED, STOPPED or FAILED.
@@ -412,7 +592,8 @@ export const JobState = {
   EXITED: 2,
 
   /**
-   * The job ended because a StopJob request stopped it.
+   * The job was stopped before it ended on its own: by a StopJob request, the server's shutdown, its timeout or its
+   * output limit (see stop_reason).
    *
    * @generated from enum value: JOB_STATE_STOPPED = 3;
    */
@@ -437,7 +618,7 @@ export type JobState = (typeof JobState)[keyof typeof JobState] | UnknownEnum;
  * Describes the enum jobexec.v1.JobState.
  */
 export const JobStateSchema: GenEnum<JobState> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 0);
+  enumDesc(file_jobexec_v1_job, 1);
 
 /**
  * OutputMode says how a job's stdout and stderr are captured.
@@ -478,7 +659,7 @@ export type OutputMode = (typeof OutputMode)[keyof typeof OutputMode] | UnknownE
  * Describes the enum jobexec.v1.OutputMode.
  */
 export const OutputModeSchema: GenEnum<OutputMode> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 1);
+  enumDesc(file_jobexec_v1_job, 2);
 
 /**
  * OutputStream names one or both output streams of a job.
@@ -526,5 +707,5 @@ export type OutputStream = (typeof OutputStream)[keyof typeof OutputStream] | Un
  * Describes the enum jobexec.v1.OutputStream.
  */
 export const OutputStreamSchema: GenEnum<OutputStream> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 2);
+  enumDesc(file_jobexec_v1_job, 3);
 

@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
-import type { Job, JobState, Limits, OutputMode, OutputStream } from "./job_pb.ts";
+import type { Isolation, Job, JobState, Limits, OutputMode, OutputStream } from "./job_pb.ts";
 import { file_jobexec_v1_job } from "./job_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job_service.proto.
  */
 export const file_jobexec_v1_job_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIvsBCg9TdGFydEpvYlJlcXVlc3QSDwoHcHJvZ3JhbRgBIAEoCRIMCgRhcmdzGAIgAygJEjEKA2VudhgDIAMoCzIkLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0LkVudkVudHJ5EhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEiIKBmxpbWl0cxgFIAEoCzISLmpvYmV4ZWMudjEuTGltaXRzEisKC291dHB1dF9tb2RlGAYgASgOMhYuam9iZXhlYy52MS5PdXRwdXRNb2RlGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMAoQU3RhcnRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiJNCg5TdG9wSm9iUmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iLwoPU3RvcEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiLgoOR2V0Sm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IiWgoPTGlzdEpvYnNSZXF1ZXN0EiQKBnN0YXRlcxgBIAMoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSEgoKYWxsX293bmVycxgCIAEoCBINCgVvd25lchgDIAEoCSIxChBMaXN0Sm9ic1Jlc3BvbnNlEh0KBGpvYnMYASADKAsyDy5qb2JleGVjLnYxLkpvYiKdAQoTU3RyZWFtT3V0cHV0UmVxdWVzdBIKCgJpZBgBIAEoCRIoCgZzdHJlYW0YAiABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZmb2xsb3cYAyABKAgSFQoNc3Rkb3V0X29mZnNldBgEIAEoAxIVCg1zdGRlcnJfb2Zmc2V0GAUgASgDEhIKCnRhaWxfbGluZXMYBiABKAMiaQoUU3RyZWFtT3V0cHV0UmVzcG9uc2USKAoFY2h1bmsYASABKAsyFy5qb2JleGVjLnYxLk91dHB1dENodW5rSAASHgoDam9iGAIgASgLMg8uam9iZXhlYy52MS5Kb2JIAEIHCgVldmVudCJVCgtPdXRwdXRDaHVuaxIoCgZzdHJlYW0YASABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZvZmZzZXQYAiABKAMSDAoEZGF0YRgDIAEoDDL0AgoKSm9iU2VydmljZRJFCghTdGFydEpvYhIbLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0Ghwuam9iZXhlYy52MS5TdGFydEpvYlJlc3BvbnNlEkIKB1N0b3BKb2ISGi5qb2JleGVjLnYxLlN0b3BKb2JSZXF1ZXN0Ghsuam9iZXhlYy52MS5TdG9wSm9iUmVzcG9uc2USPwoGR2V0Sm9iEhkuam9iZXhlYy52MS5HZXRKb2JSZXF1ZXN0Ghouam9iZXhlYy52MS5HZXRKb2JSZXNwb25zZRJFCghMaXN0Sm9icxIbLmpvYmV4ZWMudjEuTGlzdEpvYnNSZXF1ZXN0Ghwuam9iZXhlYy52MS5MaXN0Sm9ic1Jlc3BvbnNlElMKDFN0cmVhbU91dHB1dBIfLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVxdWVzdBogLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_duration, file_jobexec_v1_job]);
+  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIoUDCg9TdGFydEpvYlJlcXVlc3QSDwoHcHJvZ3JhbRgBIAEoCRIMCgRhcmdzGAIgAygJEjEKA2VudhgDIAMoCzIkLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0LkVudkVudHJ5EhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEiIKBmxpbWl0cxgFIAEoCzISLmpvYmV4ZWMudjEuTGltaXRzEisKC291dHB1dF9tb2RlGAYgASgOMhYuam9iZXhlYy52MS5PdXRwdXRNb2RlEh0KEG1heF9vdXRwdXRfYnl0ZXMYByABKANIAIgBARIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgJIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX21heF9vdXRwdXRfYnl0ZXMiMAoQU3RhcnRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiJNCg5TdG9wSm9iUmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iLwoPU3RvcEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiLgoOR2V0Sm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IigQEKD0xpc3RKb2JzUmVxdWVzdBIkCgZzdGF0ZXMYASADKA4yFC5qb2JleGVjLnYxLkpvYlN0YXRlEhIKCmFsbF9vd25lcnMYAiABKAgSDQoFb3duZXIYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiSgoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8uam9iZXhlYy52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh4KEERlbGV0ZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMQoRRGVsZXRlSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IinQEKE1N0cmVhbU91dHB1dFJlcXVlc3QSCgoCaWQYASABKAkSKAoGc3RyZWFtGAIgASgOMhguam9iZXhlYy52MS5PdXRwdXRTdHJlYW0SDgoGZm9sbG93GAMgASgIEhUKDXN0ZG91dF9vZmZzZXQYBCABKAMSFQoNc3RkZXJyX29mZnNldBgFIAEoAxISCgp0YWlsX2xpbmVzGAYgASgDImkKFFN0cmVhbU91dHB1dFJlc3BvbnNlEigKBWNodW5rGAEgASgLMhcuam9iZXhlYy52MS5PdXRwdXRDaHVua0gAEh4KA2pvYhgCIAEoCzIPLmpvYmV4ZWMudjEuSm9iSABCBwoFZXZlbnQiVQoLT3V0cHV0Q2h1bmsSKAoGc3RyZWFtGAEgASgOMhguam9iZXhlYy52MS5PdXRwdXRTdHJlYW0SDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwyvgMKCkpvYlNlcnZpY2USRQoIU3RhcnRKb2ISGy5qb2JleGVjLnYxLlN0YXJ0Sm9iUmVxdWVzdBocLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXNwb25zZRJCCgdTdG9wSm9iEhouam9iZXhlYy52MS5TdG9wSm9iUmVxdWVzdBobLmpvYmV4ZWMudjEuU3RvcEpvYlJlc3BvbnNlEj8KBkdldEpvYhIZLmpvYmV4ZWMudjEuR2V0Sm9iUmVxdWVzdBoaLmpvYmV4ZWMudjEuR2V0Sm9iUmVzcG9uc2USRQoITGlzdEpvYnMSGy5qb2JleGVjLnYxLkxpc3RKb2JzUmVxdWVzdBocLmpvYmV4ZWMudjEuTGlzdEpvYnNSZXNwb25zZRJICglEZWxldGVKb2ISHC5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlcXVlc3QaHS5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlc3BvbnNlElMKDFN0cmVhbU91dHB1dBIfLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVxdWVzdBogLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_duration, file_jobexec_v1_job]);
 
 /**
  * StartJobRequest describes a job to start.
@@ -46,7 +46,8 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
   env: { [key: string]: string };
 
   /**
-   * Working directory, an absolute path that must exist; empty means "/".
+   * Working directory, an absolute path that must exist and that the job's account may enter; empty means the job's
+   * home directory (see Job.account).
    *
    * @generated from field: string working_directory = 4;
    */
@@ -65,6 +66,31 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
    * @generated from field: jobexec.v1.OutputMode output_mode = 6;
    */
   outputMode: OutputMode;
+
+  /**
+   * Most output bytes the job may write, stdout and stderr together; unset takes the server's default. Must be
+   * positive and at most the server's maximum. A job that writes more is stopped (STOP_REASON_OUTPUT_LIMIT).
+   *
+   * @generated from field: optional int64 max_output_bytes = 7;
+   */
+  maxOutputBytes?: bigint | undefined;
+
+  /**
+   * Longest the job may run, then it is stopped like StopJob with the server's default grace period
+   * (STOP_REASON_TIMEOUT). Must be positive; unset means no limit unless the server sets a maximum, which then
+   * applies.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 8;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * Isolation from the host beyond limits; unset fields take the server's defaults. Isolation the host cannot give is
+   * FAILED_PRECONDITION, never silently weaker.
+   *
+   * @generated from field: jobexec.v1.Isolation isolation = 9;
+   */
+  isolation?: Isolation | undefined;
 };
 
 /**
@@ -213,6 +239,21 @@ export type ListJobsRequest = Message<"jobexec.v1.ListJobsRequest"> & {
    * @generated from field: string owner = 3;
    */
   owner: string;
+
+  /**
+   * Most jobs in one response; 0 means 100, at most 1000. A page may hold fewer (it is also bounded to about 1 MiB).
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous response, to continue the listing; empty starts from the newest job. The
+   * other fields must be the same as in the request that returned it.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
 };
 
 /**
@@ -223,7 +264,7 @@ export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job_service, 6);
 
 /**
- * ListJobsResponse carries the matching jobs.
+ * ListJobsResponse carries one page of the matching jobs.
  *
  * @generated from message jobexec.v1.ListJobsResponse
  */
@@ -234,6 +275,14 @@ export type ListJobsResponse = Message<"jobexec.v1.ListJobsResponse"> & {
    * @generated from field: repeated jobexec.v1.Job jobs = 1;
    */
   jobs: Job[];
+
+  /**
+   * Token of the next page; empty when this page is the last. Jobs started after the listing began are not in
+   * later pages, and no job appears twice.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -242,6 +291,48 @@ export type ListJobsResponse = Message<"jobexec.v1.ListJobsResponse"> & {
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job_service, 7);
+
+/**
+ * DeleteJobRequest names the job to delete.
+ *
+ * @generated from message jobexec.v1.DeleteJobRequest
+ */
+export type DeleteJobRequest = Message<"jobexec.v1.DeleteJobRequest"> & {
+  /**
+   * Job id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message jobexec.v1.DeleteJobRequest.
+ * Use `create(DeleteJobRequestSchema)` to create a new message.
+ */
+export const DeleteJobRequestSchema: GenMessage<DeleteJobRequest> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 8);
+
+/**
+ * DeleteJobResponse carries the deleted job.
+ *
+ * @generated from message jobexec.v1.DeleteJobResponse
+ */
+export type DeleteJobResponse = Message<"jobexec.v1.DeleteJobResponse"> & {
+  /**
+   * The job as it was when it was deleted.
+   *
+   * @generated from field: jobexec.v1.Job job = 1;
+   */
+  job?: Job | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.DeleteJobResponse.
+ * Use `create(DeleteJobResponseSchema)` to create a new message.
+ */
+export const DeleteJobResponseSchema: GenMessage<DeleteJobResponse> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 9);
 
 /**
  * StreamOutputRequest chooses what output to stream and from where.
@@ -298,7 +389,7 @@ export type StreamOutputRequest = Message<"jobexec.v1.StreamOutputRequest"> & {
  * Use `create(StreamOutputRequestSchema)` to create a new message.
  */
 export const StreamOutputRequestSchema: GenMessage<StreamOutputRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 8);
+  messageDesc(file_jobexec_v1_job_service, 10);
 
 /**
  * StreamOutputResponse is one message of an output stream: a chunk of output, or, last, the job's status.
@@ -335,7 +426,7 @@ export type StreamOutputResponse = Message<"jobexec.v1.StreamOutputResponse"> & 
  * Use `create(StreamOutputResponseSchema)` to create a new message.
  */
 export const StreamOutputResponseSchema: GenMessage<StreamOutputResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 9);
+  messageDesc(file_jobexec_v1_job_service, 11);
 
 /**
  * OutputChunk is a run of bytes from one stream of a job.
@@ -370,7 +461,7 @@ export type OutputChunk = Message<"jobexec.v1.OutputChunk"> & {
  * Use `create(OutputChunkSchema)` to create a new message.
  */
 export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 10);
+  messageDesc(file_jobexec_v1_job_service, 12);
 
 /**
  * JobService starts, stops, inspects and streams the output of jobs. Every call acts as the caller's identity
@@ -382,8 +473,10 @@ export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
 export const JobService: GenService<{
   /**
    * StartJob starts a program as a new job in its own cgroup and returns it, RUNNING.
-   * Bad input is INVALID_ARGUMENT; a limit this host cannot enforce is FAILED_PRECONDITION; a program that is not
-   * found or not executable is INVALID_ARGUMENT and leaves nothing behind.
+   * Bad input is INVALID_ARGUMENT; a limit or isolation this host cannot enforce is FAILED_PRECONDITION; a program
+   * that is not found or not executable is INVALID_ARGUMENT and leaves nothing behind. A caller with no account to
+   * run jobs as is PERMISSION_DENIED; a caller at their quota of running jobs, an oversized request or a data
+   * directory short of free space is RESOURCE_EXHAUSTED.
    *
    * @generated from rpc jobexec.v1.JobService.StartJob
    */
@@ -414,7 +507,7 @@ export const JobService: GenService<{
     output: typeof GetJobResponseSchema;
   },
   /**
-   * ListJobs returns the caller's jobs, newest first; admins may list everyone's.
+   * ListJobs returns the caller's jobs, newest first, a page at a time; admins may list everyone's.
    *
    * @generated from rpc jobexec.v1.JobService.ListJobs
    */
@@ -422,6 +515,17 @@ export const JobService: GenService<{
     methodKind: "unary";
     input: typeof ListJobsRequestSchema;
     output: typeof ListJobsResponseSchema;
+  },
+  /**
+   * DeleteJob removes a job that has ended: its record and its output. A running job is FAILED_PRECONDITION (stop it
+   * first). Allowed to the job's owner and to admins.
+   *
+   * @generated from rpc jobexec.v1.JobService.DeleteJob
+   */
+  deleteJob: {
+    methodKind: "unary";
+    input: typeof DeleteJobRequestSchema;
+    output: typeof DeleteJobResponseSchema;
   },
   /**
    * StreamOutput streams a job's output from a chosen start. Its last message is always the job's status: without

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Job } from "./types.ts";
 import { cgroupExists, collect, type Fixture, followAll, isAlive, openFixture } from "./test-support/fixture.ts";
 
 const timeout = 60_000;
@@ -211,6 +212,27 @@ describe("JobManager lifecycle", { timeout }, () => {
     assert.deepEqual((await fx.manager.list({ owner: "carol" })).map((j) => j.id), [a.id]);
     assert.deepEqual((await fx.manager.list({ owner: "dave", states: ["exited"] })).map((j) => j.exitCode), [1]);
     assert.deepEqual(await fx.manager.list({ owner: "dave", states: ["running"] }), []);
+  });
+
+  test("list() pages by seq: limit and olderThan walk every job once, newest first, while jobs are added", async () => {
+    const owner = "pager";
+    const started: Job[] = [];
+    for (let i = 0; i < 5; i++) started.push(await fx.manager.start({ program: "true" }, owner));
+    assert.ok(started.every((job, i) => i === 0 || job.seq > (started[i - 1]?.seq ?? Infinity)), "seq grows");
+    const seen: string[] = [];
+    let olderThan: number | undefined;
+    for (;;) {
+      const page = await fx.manager.list({ owner, limit: 2, ...(olderThan === undefined ? {} : { olderThan }) });
+      if (page.length === 0) break;
+      assert.ok(page.length <= 2);
+      seen.push(...page.map((j) => j.id));
+      olderThan = page.at(-1)?.seq;
+      await fx.manager.start({ program: "true" }, owner); // newer than every page: never in a later one
+    }
+    assert.deepEqual(seen, started.map((j) => j.id).reverse());
+    for (const bad of [{ limit: 0 }, { limit: 1.5 }, { olderThan: -1 }]) {
+      await assert.rejects(fx.manager.list(bad), { name: "JobError", code: "invalid_argument" });
+    }
   });
 });
 

@@ -17,6 +17,14 @@ import { removeLeftovers } from "./supervise/leftovers.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StopOptions } from "./types.ts";
 
+function checkListFilter(filter: ListFilter): void {
+  for (const [what, value] of [["olderThan", filter.olderThan], ["limit", filter.limit]] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+      throw new JobError("invalid_argument", `${what} must be a positive whole number`);
+    }
+  }
+}
+
 /**
  * Runs jobs: each job's main process is started through cgexec inside a cgroup of its own (named after
  * the job id, under the manager's sub-tree), its stdout and stderr go straight to files in
@@ -126,7 +134,7 @@ export class JobManager {
     const baseEnv = baseEnvironment(id);
     const valid = await validateSpec(spec, baseEnv, this.#host);
     checkEnvProgram(valid.executable, valid.env, baseEnv);
-    const { record, spawned, closeFiles } = await this.#launcher.launch(id, owner, valid, baseEnv);
+    const { record, spawned, closeFiles } = await this.#launcher.launch(id, this.#jobs.nextSeq(), owner, valid, baseEnv);
     try {
       this.#supervisor.track(record, spawned);
       this.#jobs.add(record);
@@ -173,10 +181,12 @@ export class JobManager {
   }
 
   /**
-   * Jobs matching `filter`, newest first. list() reads no file: usage and output sizes of running jobs are
-   * those last read by get() (zero before), those of ended jobs are final.
+   * Jobs matching `filter`, newest first; `limit` and `olderThan` page through them (a page continues after
+   * the last job's seq, so jobs started meanwhile never shift it). list() reads no file: usage and output
+   * sizes of running jobs are those last read by get() (zero before), those of ended jobs are final.
    */
   async list(filter: ListFilter = {}): Promise<Job[]> {
+    checkListFilter(filter);
     return this.#jobs.list(filter).map((record) => record.snapshot());
   }
 

@@ -73,6 +73,11 @@ export interface Usage {
 /** A snapshot of everything known about a job. */
 export interface Job {
   id: string;
+  /**
+   * The job's place in creation order: a positive integer, larger for every newer job of the manager's data
+   * directory, never reused. Listings are ordered by it; {@link ListFilter.olderThan} pages by it.
+   */
+  seq: number;
   owner: string;
   program: string;
   args: string[];
@@ -138,6 +143,10 @@ export interface StopOptions {
 export interface ListFilter {
   owner?: string;
   states?: JobState[];
+  /** Only jobs older than the one with this {@link Job.seq}: the next page after a job. */
+  olderThan?: number;
+  /** At most this many jobs (a positive integer); default all. */
+  limit?: number;
 }
 
 /** How the host offers cgroup v2: the only hierarchy, beside v1 hierarchies, or not at all. */

@@ -32,7 +32,7 @@ export class Launcher {
    * Creates the job's output files and its cgroup with the limits applied, then spawns cgexec into it. A
    * failure before the spawn removes everything it made and throws a JobError.
    */
-  async launch(id: string, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
+  async launch(id: string, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
     const dir = join(this.#jobsDir, id);
     const cgroupDir = this.#subtree === undefined ? undefined : join(this.#subtree.parentDir, id);
     let files;
@@ -52,7 +52,7 @@ export class Launcher {
         stderrFd: files.stderrFd,
         cgroupDir,
       });
-      return { record: new JobRecord(id, owner, valid, dir, cgroupDir), spawned, closeFiles: files.close };
+      return { record: new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, closeFiles: files.close };
     } catch (err) {
       await files?.close();
       if (cgroupDir !== undefined) await removeCgroup(cgroupDir).catch(() => undefined); // never populated

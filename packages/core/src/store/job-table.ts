@@ -7,6 +7,12 @@ import type { ListFilter } from "../types.ts";
 /** Every job's record by id, kept in creation order so listings come out newest first without sorting. */
 export class JobTable {
   readonly #records = new Map<string, JobRecord>();
+  #lastSeq = 0;
+
+  /** The creation order number of the next job. */
+  nextSeq(): number {
+    return ++this.#lastSeq;
+  }
 
   add(record: JobRecord): void {
     this.#records.set(record.id, record);
@@ -24,12 +30,14 @@ export class JobTable {
     this.#records.delete(id);
   }
 
-  /** Records matching `filter`, newest first. */
+  /** Records matching `filter`, newest first (by seq, which is insertion order). */
   list(filter: ListFilter): JobRecord[] {
     const records = [...this.#records.values()];
+    const limit = filter.limit ?? Infinity;
     const out: JobRecord[] = [];
-    for (let i = records.length - 1; i >= 0; i--) {
+    for (let i = records.length - 1; i >= 0 && out.length < limit; i--) {
       const record = records[i] as JobRecord;
+      if (filter.olderThan !== undefined && record.seq >= filter.olderThan) continue;
       if (filter.owner !== undefined && record.owner !== filter.owner) continue;
       if (filter.states !== undefined && !filter.states.includes(record.state)) continue;
       out.push(record);

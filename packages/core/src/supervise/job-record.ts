@@ -17,6 +17,8 @@ export interface Exit {
  */
 export class JobRecord {
   readonly id: string;
+  /** Creation order number, see {@link Job.seq}. */
+  readonly seq: number;
   readonly owner: string;
   readonly spec: ValidSpec;
   /** The job's output directory. */
@@ -47,8 +49,9 @@ export class JobRecord {
   /** Set once a stop began: the main process ending then makes the job "stopped". */
   stopping: Promise<void> | undefined;
 
-  constructor(id: string, owner: string, spec: ValidSpec, dir: string, cgroupDir: string | undefined) {
+  constructor(id: string, seq: number, owner: string, spec: ValidSpec, dir: string, cgroupDir: string | undefined) {
     this.id = id;
+    this.seq = seq;
     this.owner = owner;
     this.spec = spec;
     this.dir = dir;
@@ -80,6 +83,7 @@ export class JobRecord {
     const { spec } = this;
     const job: Job = {
       id: this.id,
+      seq: this.seq,
       owner: this.owner,
       program: spec.program,
       args: [...spec.args],

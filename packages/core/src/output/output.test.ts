@@ -1,12 +1,11 @@
 // Integration: reading and following job output: live lines, late and concurrent readers, tails, offsets, cancel.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { slowPath } from "@jobexec/testing-slow";
-import { collect, type Fixture, followAll, openFds, openFixture } from "../test-support/fixture.ts";
+import { collect, type Fixture, followAll, openFds, openFixture, reachableTempDir } from "../test-support/fixture.ts";
 
 function seq(from: number, to: number): string {
   let s = "";
@@ -24,7 +23,7 @@ describe("job output", { timeout: 120_000 }, () => {
   let scratch: string;
   before(async () => {
     fx = await openFixture({ defaultGraceMs: 1000 });
-    scratch = await mkdtemp(join(tmpdir(), "jobexec-core-output-"));
+    scratch = await reachableTempDir("jobexec-core-output-", 0o777);
   });
   after(async () => {
     await fx.close();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { JobService, type Job } from "@jobexec/proto";
-import { slowPath } from "@jobexec/testing-slow";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { initCertificates, readCredentials, writeCredentials } from "./cert-files.ts";
 import { issueCertificate } from "./certificates.ts";
 import { testCgroupParent } from "./test-harness.ts";
@@ -63,6 +63,8 @@ describe("jobexec-server process", () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "jobexec-server-shutdown-"));
+    // The data directories inside must be reachable by jobs' dynamic accounts; the config directory stays 0700.
+    await chmod(dir, 0o711);
     await initCertificates(join(dir, "config"), { user: "tester" });
   });
   after(() => rm(dir, { recursive: true, force: true }));
@@ -92,7 +94,7 @@ describe("jobexec-server process", () => {
       ["/bin/sh", ["-c", "echo started; exec sleep 1000"], 1],
       ["/bin/sh", ["-c", "trap '' TERM; echo started; sleep 1000"], 2],
       ["/bin/sh", ["-c", "sleep 1000 & sleep 1000 & echo started; wait"], 3],
-      [process.execPath, [slowPath, "1000", "--ignore-term", "--background"], 2],
+      [jobNode, [slowPath, "1000", "--ignore-term", "--background"], 2],
     ];
     const jobs: Job[] = [];
     for (const [program, args] of programs) {

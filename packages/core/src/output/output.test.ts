@@ -4,7 +4,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { slowPath } from "@jobexec/testing-slow";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { collect, type Fixture, followAll, openFds, openFixture, reachableTempDir } from "../test-support/fixture.ts";
 
 function seq(from: number, to: number): string {
@@ -31,7 +31,7 @@ describe("job output", { timeout: 120_000 }, () => {
   });
 
   test("6: lines written a second apart reach a follower live, not batched", async () => {
-    const job = await fx.manager.start({ program: process.execPath, args: [slowPath, "3"] }, "alice");
+    const job = await fx.manager.start({ program: jobNode, args: [slowPath, "3"] }, "alice");
     const arrivals: { line: string; at: number }[] = [];
     for await (const chunk of fx.manager.output(job.id, { follow: true })) {
       for (const line of Buffer.from(chunk.data).toString().split("\n").filter(Boolean)) arrivals.push({ line, at: performance.now() });

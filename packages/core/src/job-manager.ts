@@ -49,7 +49,7 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * recorded: start() resolves with the job in state "failed" and its `failureReason`, and get()/list()
  * keep reporting it. Either way no cgroup directory, output file or process is left behind.
  *
- * Accounts: every job runs as its owner's account (see {@link AccountOptions}): by default a dynamic uid of the
+ * Accounts: every job runs as its owner's account (see ManagerOptions.accounts): by default a dynamic uid of the
  * owner's own, with its home `<dataDir>/homes/<name>` as HOME and default working directory. cgexec joins the
  * cgroup as root, then drops to the account with no_new_privs set, and passes on no descriptor but stdio.
  *

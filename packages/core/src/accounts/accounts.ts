@@ -113,6 +113,9 @@ export class Accounts {
     if (this.#map !== undefined && matchUserMap(this.#map, identity) === undefined) {
       throw new JobError("permission_denied", `${JSON.stringify(identity)} has no account to run jobs as: the user map names no account for it`);
     }
+    if (quota !== undefined && !(Number.isSafeInteger(quota.maxRunning) && quota.maxRunning > 0)) {
+      throw new JobError("invalid_argument", "quota.maxRunning must be a positive whole number");
+    }
     const running = this.#running.get(identity) ?? 0;
     if (quota !== undefined && running >= quota.maxRunning) {
       const name = quota.name === undefined ? "" : ` (${quota.name})`;

@@ -250,8 +250,8 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
         const leaked = join(tmp, "leaked");
         writeFileSync(leaked, "");
         const script = 'exec 251<>"$0"; exec "$@"';
-        // `ls` of the shell's descriptors: the shell opens none of its own for -c.
-        const target = ["sh", "-c", "ls /proc/$$/fd"];
+        // `ls` of the shell's descriptors (`; :` keeps the shell from exec-ing ls): it opens none of its own for -c.
+        const target = ["sh", "-c", "ls /proc/$$/fd; :"];
         const result = await run(["-c", script, leaked, process.execPath, cgexecPath, "--status-fd=3", ...ids, cg.path, ...target], {
           stdio: ["ignore", "pipe", "pipe", "pipe"],
           file: "bash", // dash takes no descriptor above 9

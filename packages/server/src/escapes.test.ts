@@ -188,7 +188,7 @@ describe("escapes: alice's job against the server, bob's job and the host", { sk
 
   test("no descriptor but 0, 1 and 2 reaches the job, though the server holds an inherited one (251)", async () => {
     assert.equal(readlinkSync(`/proc/${String(server.proc.pid)}/fd/251`), leak, "the server did inherit it");
-    const ran = await asAlice("ls /proc/$$/fd");
+    const ran = await asAlice("ls /proc/$$/fd; :");
     assert.deepEqual([ran.stdout, ran.stderr], ["0\n1\n2\n", ""]);
   });
 
@@ -268,7 +268,7 @@ describe("escapes: alice's job against the server, bob's job and the host", { sk
     assert.equal(await server.exit, 0, server.stderr.join("\n"));
     assert.equal(alive(bobJob.pid), false, "the old server stopped bob's job");
     await startServer();
-    const after = await asAlice("id -u; ls /proc/$$/fd");
+    const after = await asAlice("id -u; ls /proc/$$/fd; :");
     assert.equal(after.stdout, `${before}\n0\n1\n2\n`);
     const { job } = await bob.startJob({ program: "id", args: ["-u"] });
     assert.equal(job?.uid, bobJob.uid);

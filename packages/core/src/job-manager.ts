@@ -6,8 +6,7 @@ import { cgexecPath } from "@jobexec/cgexec";
 import { Accounts } from "./accounts/accounts.ts";
 import { CgroupSubtree, checkCgroupParent } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
-import { newJobId } from "./job-id.ts";
-import { Launcher } from "./launch/launch-job.ts";
+import { checkStandbySize, Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
@@ -16,7 +15,19 @@ import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "
 import { JobTable } from "./store/job-table.ts";
 import { removeLeftovers } from "./supervise/leftovers.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
-import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StartOptions, StopOptions } from "./types.ts";
+import type {
+  CgroupInfo,
+  Job,
+  JobSpec,
+  ListFilter,
+  LogEvent,
+  ManagerOptions,
+  OutputChunk,
+  OutputOptions,
+  StandbyCounts,
+  StartOptions,
+  StopOptions,
+} from "./types.ts";
 
 function checkListFilter(filter: ListFilter): void {
   for (const [what, value] of [["olderThan", filter.olderThan], ["limit", filter.limit]] as const) {
@@ -53,9 +64,16 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * owner's own, with its home `<dataDir>/homes/<name>` as HOME and default working directory. cgexec joins the
  * cgroup as root, then drops to the account with no_new_privs set, and passes on no descriptor but stdio.
  *
- * Environment: the job's variables never act on cgexec (a Node program). cgexec runs with the base
- * environment only, and `env -i` applies the job's variables at the last exec (see spawnJob): a job's
- * NODE_OPTIONS or LD_PRELOAD reach its program exactly, and never cgexec.
+ * Standbys (ManagerOptions.standby, default 2 per output mode in use): cgexec processes booted ahead, each with
+ * the next job's id, output files and empty cgroup made, waiting in a holding cgroup. A start takes a ready one,
+ * writes the limits into its cgroup, and sends it the job (argv, environment, cwd, account); it joins the cgroup,
+ * drops to the account and execs, so the job does not wait for a Node start-up. With none ready a job starts cold:
+ * a fresh cgexec. Either way it is the same job.
+ *
+ * Environment: the job's variables never act on cgexec (a Node program). A standby was running before it got
+ * them and execs the program with exactly them; a cold cgexec runs with the base environment only, and `env -i`
+ * applies the job's variables at the last exec (see spawnJob): a job's NODE_OPTIONS or LD_PRELOAD reach its
+ * program exactly, and never cgexec.
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group. A manager owns its dataDir's `jobs` directory and its
@@ -75,14 +93,14 @@ export class JobManager {
   readonly #starting = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, accounts: Accounts, options: ManagerOptions) {
+  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, accounts: Accounts, standbys: number, options: ManagerOptions) {
     this.#subtree = subtree;
     this.#accounts = accounts;
     this.#host = host;
     this.#graceMs = options.defaultGraceMs ?? 5000;
     this.#logger = safeLogger(options.log);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
-    this.#launcher = new Launcher(jobsDir, subtree);
+    this.#launcher = new Launcher(jobsDir, subtree, standbys, accounts.runAs !== "server", (event) => this.#log(event));
     this.#supervisor = new Supervisor(this.cgroups.controllers, (event) => this.#log(event));
   }
 
@@ -99,6 +117,7 @@ export class JobManager {
       throw new JobError("invalid_argument", "defaultGraceMs must be a finite number >= 0");
     }
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
+    const standbys = checkStandbySize(options.standby);
     const jobsDir = join(options.dataDir, "jobs");
     const log = safeLogger(options.log);
     try {
@@ -118,12 +137,18 @@ export class JobManager {
     } catch (err) {
       throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
     }
-    const manager = new JobManager(jobsDir, subtree, await hostCapacity(subtree?.info.controllers), accounts, options);
+    const manager = new JobManager(jobsDir, subtree, await hostCapacity(subtree?.info.controllers), accounts, standbys, options);
     try {
       await removeLeftovers(jobsDir, subtree, (event) => manager.#log(event));
     } catch (err) {
       await manager.close();
       throw toJobError("cannot remove leftovers of an earlier run", err);
+    }
+    try {
+      await manager.#launcher.start();
+    } catch (err) {
+      await manager.close();
+      throw toJobError("cannot set up the standbys", err);
     }
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
@@ -156,24 +181,30 @@ export class JobManager {
 
   async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
     const slot = this.#accounts.reserve(owner, options.quota);
+    // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
+    const reservation = this.#launcher.reserve((spec as Partial<JobSpec> | null)?.outputMode);
     try {
-      const id = newJobId();
+      const { id } = reservation;
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account);
       checkEnvProgram(valid.executable, valid.env, baseEnv);
-      const { record, spawned, closeFiles } = await this.#launcher.launch(id, this.#jobs.nextSeq(), owner, valid, baseEnv);
+      const { record, spawned, warm, closeFiles } = await this.#launcher.launch(reservation, this.#jobs.nextSeq(), owner, valid, baseEnv);
       void record.ended.then(() => slot.release());
       try {
         this.#supervisor.track(record, spawned);
         this.#jobs.add(record);
         if ((await spawned.failure) !== "") await record.ended;
-        else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}, uid ${String(account.uid)}`, jobId: id, cgroup: record.cgroupDir });
+        else {
+          const how = warm ? "from a standby" : "cold";
+          this.#log({ level: "info", message: `job started ${how}: pid ${String(record.pid)}, owner ${owner}, uid ${String(account.uid)}`, jobId: id, cgroup: record.cgroupDir });
+        }
       } finally {
         await closeFiles();
       }
       return record.snapshot();
     } catch (err) {
+      reservation.cancel();
       slot.release();
       throw err;
     }
@@ -261,6 +292,7 @@ export class JobManager {
 
   async #close(): Promise<void> {
     await Promise.allSettled(this.#starting);
+    await this.#launcher.close();
     const records = this.#jobs.all();
     await Promise.all(
       records.map((r) =>
@@ -269,6 +301,11 @@ export class JobManager {
     );
     await Promise.all(records.map((r) => removeOutput(r.dir)));
     await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
+  }
+
+  /** The standby pool's figures: its size per output mode, standbys idle and booting, warm and cold starts so far. */
+  get standbys(): StandbyCounts {
+    return this.#launcher.standbys;
   }
 
   #assertOpen(): void {

@@ -51,6 +51,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
       ...(settings.userMapFile === undefined ? {} : { userMapFile: settings.userMapFile }),
     },
     maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
+    standby: settings.standby,
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

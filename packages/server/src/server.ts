@@ -5,7 +5,7 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { type AccountOptions, JobError, JobManager } from "@jobexec/core";
 import { Health, JobService } from "@jobexec/proto";
-import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT } from "./config.ts";
+import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT, DEFAULT_STANDBY } from "./config.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
 import { healthService } from "./health-service.ts";
@@ -38,6 +38,8 @@ export interface ServerConfig {
   accounts?: AccountOptions;
   /** Running jobs per identity: `perUser` (default 64) for users, `admin` (default 1024) for admins. */
   maxJobs?: { perUser?: number; admin?: number };
+  /** Standbys kept ready per output mode in use (core's ManagerOptions.standby); default 2, 0 for none. */
+  standby?: number;
 }
 
 /** A listening server. */
@@ -72,6 +74,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       defaultGraceMs: config.defaultGraceMs ?? 5000,
       log: ({ level, message, ...fields }) => log[level](message, fields),
       ...(config.accounts === undefined ? {} : { accounts: config.accounts }),
+      standby: config.standby ?? DEFAULT_STANDBY,
     });
   } catch (cause) {
     // Settings core refuses (a user map, a uid range, a data directory jobs cannot reach) are the operator's to fix.
@@ -142,7 +145,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const port = (server.address() as AddressInfo).port;
   const url = `https://${hostPort(host, port)}`;
   const cgroups = manager.cgroups;
-  log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs });
+  log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs, standby: config.standby ?? DEFAULT_STANDBY });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
 
   let closing: Promise<void> | undefined;

@@ -21,6 +21,8 @@ export interface Sizes {
   listCalls: number;
   /** Seconds over which the idle server's CPU time is measured. */
   idleSeconds: number;
+  /** Times the standby pool is killed and its refill timed. */
+  refillRounds: number;
 }
 
 /** The figures the brief asks for. */
@@ -39,6 +41,7 @@ export const full: Sizes = {
   getCalls: 1000,
   listCalls: 100,
   idleSeconds: 10,
+  refillRounds: 10,
 };
 
 /**
@@ -60,4 +63,5 @@ export const quick: Sizes = {
   getCalls: 100,
   listCalls: 10,
   idleSeconds: 1,
+  refillRounds: 2,
 };

@@ -16,14 +16,14 @@ import { standbyPath } from "./index.ts";
 import { parseRequest, parseStandbyOptions, type StandbyRequest } from "./standby.ts";
 
 describe("parseStandbyOptions", () => {
-  it("reads both descriptors and the holding cgroup, in either form", () => {
-    assert.deepEqual(parseStandbyOptions(["--status-fd=3", "--request-fd", "4", "--hold=/cg/standby"]), {
+  it("reads both descriptors and the job's cgroup, in either form", () => {
+    assert.deepEqual(parseStandbyOptions(["--status-fd=3", "--request-fd", "4", "--cgroup=/cg/job"]), {
       help: false,
       statusFd: 3,
       requestFd: 4,
-      holdDir: "/cg/standby",
+      cgroupDir: "/cg/job",
     });
-    assert.equal(parseStandbyOptions(["--status-fd=3", "--request-fd=4"]).holdDir, undefined);
+    assert.equal(parseStandbyOptions(["--status-fd=3", "--request-fd=4"]).cgroupDir, undefined);
     assert.equal(parseStandbyOptions(["--help"]).help, true);
   });
 
@@ -32,7 +32,7 @@ describe("parseStandbyOptions", () => {
       [["--status-fd=3"], /--status-fd and --request-fd are required/],
       [["--status-fd=3", "--request-fd=3"], /must differ/],
       [["--status-fd=3", "--request-fd=2"], /--request-fd needs a descriptor number >= 3, got "2"/],
-      [["--status-fd=3", "--request-fd=4", "--hold="], /--hold needs a cgroup directory/],
+      [["--status-fd=3", "--request-fd=4", "--cgroup="], /--cgroup needs a cgroup directory/],
       [["--status-fd=3", "--request-fd=4", "/cg", "true"], /unexpected argument "\/cg"/],
       [["--uid=5", "--status-fd=3", "--request-fd=4"], /unexpected argument "--uid=5"/],
     ];
@@ -43,18 +43,17 @@ describe("parseStandbyOptions", () => {
 });
 
 describe("parseRequest", () => {
-  const good: StandbyRequest = { cgroup: "/cg/job", account: { uid: 61184, gid: 61184, groups: [] }, cwd: "/", argv: ["/bin/sh", "-c", ""], env: { A: "" } };
+  const good: StandbyRequest = { account: { uid: 61184, gid: 61184, groups: [] }, cwd: "/", argv: ["/bin/sh", "-c", ""], env: { A: "" } };
 
-  it("takes a whole request, and null cgroup and account", () => {
+  it("takes a whole request, and a null account", () => {
     assert.deepEqual(parseRequest(JSON.stringify(good)), good);
-    assert.deepEqual(parseRequest(JSON.stringify({ ...good, cgroup: null, account: null })), { ...good, cgroup: null, account: null });
+    assert.deepEqual(parseRequest(JSON.stringify({ ...good, account: null })), { ...good, account: null });
   });
 
   it("refuses anything malformed as a bad request (125), naming the field", () => {
     const bad: [unknown, RegExp][] = [
       ["{", /not JSON/],
       [[], /not an object/],
-      [{ ...good, cgroup: undefined }, /cgroup must be/],
       [{ ...good, cwd: "relative" }, /cwd must be an absolute path/],
       [{ ...good, argv: [] }, /argv must be a non-empty array/],
       [{ ...good, argv: ["a\0b"] }, /argv must be/],
@@ -121,8 +120,8 @@ async function collect(stream: Readable): Promise<string> {
 }
 
 /** Spawns the built standby: under no_new_privs (setpriv) unless `nnp` is false, optionally with a leaked fd 251. */
-function startStandby(t: TestContext, options: { nnp?: boolean; hold?: string; leak?: string } = {}): Standby {
-  const args = [standbyPath, "--status-fd=3", "--request-fd=4", ...(options.hold === undefined ? [] : [`--hold=${options.hold}`])];
+function startStandby(t: TestContext, options: { nnp?: boolean; cgroup?: string; leak?: string } = {}): Standby {
+  const args = [standbyPath, "--status-fd=3", "--request-fd=4", ...(options.cgroup === undefined ? [] : [`--cgroup=${options.cgroup}`])];
   let argv = [process.execPath, ...args];
   if (options.nnp !== false) argv = [setpriv as string, "--no-new-privs", "--", ...argv];
   // bash (not dash: it takes no descriptor above 9) leaks 251 without O_CLOEXEC, as a careless launcher would.
@@ -170,11 +169,11 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it("waits in the holding cgroup without using CPU, and exits 0 without running anything at end-of-file", { timeout }, async (t) => {
-    const hold = makeCgroup(t, "hold");
-    const standby = startStandby(t, { hold: hold.path });
+  it("waits in its job's cgroup without using CPU, and exits 0 without running anything at end-of-file", { timeout }, async (t) => {
+    const job = makeCgroup(t, "job");
+    const standby = startStandby(t, { cgroup: job.path });
     await standby.ready;
-    assert.ok(readFileSync(`/proc/${standby.pid}/cgroup`, "utf8").split("\n").includes(`0::${hold.name}`));
+    assert.ok(readFileSync(`/proc/${standby.pid}/cgroup`, "utf8").split("\n").includes(`0::${job.name}`));
     // Blocked in read(2) on the request descriptor, a moment after the ready byte.
     const blocked = async (): Promise<boolean> => {
       for (let i = 0; i < 100; i++, await sleep(20)) if (/^0 0x4 /.test(readFileSync(`/proc/${standby.pid}/syscall`, "utf8"))) return true;
@@ -189,14 +188,13 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
   });
 
   it("becomes the job: its cgroup from the first instruction, the same pid, argv and environment verbatim", { timeout }, async (t) => {
-    const hold = makeCgroup(t, "hold");
     const job = makeCgroup(t, "job");
-    const standby = startStandby(t, { hold: hold.path });
+    const standby = startStandby(t, { cgroup: job.path });
     await standby.ready;
     const script = "grep '^0::' /proc/$$/cgroup; echo $$; cat /proc/$$/cmdline; printf '\\0@@\\0'; cat /proc/$$/environ; :";
     const argv: [string, ...string[]] = ["/bin/sh", "-c", script, "arg0", "two words", "", "'single'", '"double"', "ünïcödé ✓ 🚀", "a\nb", "--", " "];
     const jobEnv = env({ SPACES: " a b ", EMPTY: "", UNICODE: "ünïcödé ✓ 🚀", NEWLINE: "one\ntwo", EQUALS: "a=b=c", NODE_OPTIONS: "--no-such-node-flag" });
-    standby.send({ cgroup: job.path, account: null, cwd: tmp, argv, env: jobEnv });
+    standby.send({ account: null, cwd: tmp, argv, env: jobEnv });
     const ended = await standby.ended;
     assert.deepEqual([ended.code, ended.stderr, ended.status], [0, "", ""]);
     const [cgroupLine, pid] = ended.stdout.split("\n", 2);
@@ -212,10 +210,10 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
     mkdirSync(join(tmp, "suid"), { mode: 0o755, recursive: true });
     copyFileSync("/usr/bin/id", join(tmp, "suid", "id"));
     chmodSync(join(tmp, "suid", "id"), 0o4755);
-    const standby = startStandby(t);
+    const standby = startStandby(t, { cgroup: job.path });
     await standby.ready;
     const script = `pwd; grep -E '^(Uid|Gid|Groups|NoNewPrivs):' /proc/$$/status; ${join(tmp, "suid", "id")} -u`;
-    standby.send({ cgroup: job.path, account: { uid: 61184, gid: 61185, groups: [61190, 61191] }, cwd: tmp, argv: ["/bin/sh", "-c", script], env: env() });
+    standby.send({ account: { uid: 61184, gid: 61185, groups: [61190, 61191] }, cwd: tmp, argv: ["/bin/sh", "-c", script], env: env() });
     const ended = await standby.ended;
     assert.deepEqual([ended.code, ended.stderr, ended.status], [0, "", ""]);
     const lines = ended.stdout.split("\n");
@@ -228,11 +226,10 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
   });
 
   it("the job's LD_PRELOAD acts on the program once and on nothing before it", { timeout }, async (t) => {
-    const job = makeCgroup(t, "job");
     const standby = startStandby(t);
     await standby.ready;
     const preload = join(tmp, "no-such-preload.so");
-    standby.send({ cgroup: job.path, account: { uid: 61184, gid: 61184, groups: [] }, cwd: "/", argv: ["/usr/bin/env"], env: env({ LD_PRELOAD: preload }) });
+    standby.send({ account: { uid: 61184, gid: 61184, groups: [] }, cwd: "/", argv: ["/usr/bin/env"], env: env({ LD_PRELOAD: preload }) });
     const ended = await standby.ended;
     assert.equal(ended.code, 0, ended.stderr);
     assert.equal(ended.stdout, `PATH=/usr/bin:/bin\nLD_PRELOAD=${preload}\n`);
@@ -241,13 +238,12 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
   });
 
   it("closes what its launcher leaked at boot, and the program gets only 0, 1 and 2", { timeout }, async (t) => {
-    const job = makeCgroup(t, "job");
     const leaked = join(tmp, "leaked");
     writeFileSync(leaked, "");
     const standby = startStandby(t, { leak: leaked });
     await standby.ready;
     assert.ok(!readdirSync(`/proc/${standby.pid}/fd`).includes("251"), "the idle standby holds no leaked descriptor");
-    standby.send({ cgroup: job.path, account: { uid: 61184, gid: 61184, groups: [] }, cwd: "/", argv: ["/bin/sh", "-c", "ls /proc/$$/fd; :"], env: env() });
+    standby.send({ account: { uid: 61184, gid: 61184, groups: [] }, cwd: "/", argv: ["/bin/sh", "-c", "ls /proc/$$/fd; :"], env: env() });
     const ended = await standby.ended;
     assert.deepEqual([ended.code, ended.stderr, ended.stdout, ended.status], [0, "", "0\n1\n2\n", ""]);
   });
@@ -258,36 +254,41 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
       mkdirSync(join(tmp, "closed"), { mode: 0o700 });
     });
     const account = { uid: 61184, gid: 61184, groups: [] };
-    const cases: [string, (job: string) => Partial<StandbyRequest> | string, number, (job: string) => string][] = [
+    // Functions of the temp directory, which exists only once the tests run.
+    const cases: [string, () => Partial<StandbyRequest> | string, number, () => string][] = [
       ["a missing program", () => ({ argv: [join(tmp, "missing")] }), 127, () => `${join(tmp, "missing")}: no such file or directory`],
       ["a program without execute permission", () => ({ argv: [join(tmp, "no-exec")] }), 126, () => `${join(tmp, "no-exec")}: permission denied`],
       ["a cwd the account cannot enter", () => ({ cwd: join(tmp, "closed") }), 125, () => `cannot change to directory ${join(tmp, "closed")}: permission denied`],
-      ["a job cgroup that is gone", (job) => ({ cgroup: `${job}-gone` }), 125, (job) => `cgroup ${job}-gone: no such file or directory`],
       ["a request that is not JSON", () => "{", 125, () => "bad request: not JSON: Expected property name or '}' in JSON at position 1 (line 1 column 2)"],
     ];
     for (const [what, change, code, line] of cases) {
       it(`${what} -> ${code}`, { timeout }, async (t) => {
-        const job = makeCgroup(t, "job");
         const standby = startStandby(t);
         await standby.ready;
-        const delta = change(job.path);
-        const base: StandbyRequest = { cgroup: job.path, account, cwd: tmp, argv: ["/usr/bin/touch", join(tmp, "ran")], env: env() };
+        const base: StandbyRequest = { account, cwd: tmp, argv: ["/usr/bin/touch", join(tmp, "ran")], env: env() };
+        const delta = change();
         standby.send(typeof delta === "string" ? delta : { ...base, ...delta });
         const ended = await standby.ended;
-        assert.deepEqual([ended.code, ended.stdout, ended.stderr, ended.status], [code, "", "", `${line(job.path)}\n`]);
+        assert.deepEqual([ended.code, ended.stdout, ended.stderr, ended.status], [code, "", "", `${line()}\n`]);
         assert.equal(existsSync(join(tmp, "ran")), false);
       });
     }
 
-    it("a drop asked of a standby started without no_new_privs -> 125, before joining anything", { timeout }, async (t) => {
+    it("a job cgroup it cannot join -> 125 at boot, never ready", { timeout }, async (t) => {
       const job = makeCgroup(t, "job");
+      const standby = startStandby(t, { cgroup: `${job.path}-gone` });
+      await assert.rejects(standby.ready, /exited \(125\) before it was ready/);
+      const ended = await standby.ended;
+      assert.deepEqual([ended.code, ended.stdout, ended.stderr, ended.status], [125, "", "", `cgroup ${job.path}-gone: no such file or directory\n`]);
+    });
+
+    it("a drop asked of a standby started without no_new_privs -> 125, and the program never runs", { timeout }, async (t) => {
       const standby = startStandby(t, { nnp: false });
       await standby.ready;
-      standby.send({ cgroup: job.path, account, cwd: "/", argv: ["/usr/bin/touch", join(tmp, "ran")], env: env() });
+      standby.send({ account, cwd: "/", argv: ["/usr/bin/touch", join(tmp, "ran")], env: env() });
       const ended = await standby.ended;
       assert.equal(ended.code, 125);
       assert.equal(ended.status, "a standby that drops to an account must run under no_new_privs (start it through setpriv --no-new-privs)\n");
-      assert.equal(readFileSync(join(job.path, "cgroup.procs"), "utf8"), "");
       assert.equal(existsSync(join(tmp, "ran")), false);
     });
   });

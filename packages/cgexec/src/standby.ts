@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// cgexec-standby --status-fd=N --request-fd=M [--hold=DIR]: a cgexec started ahead of its job. It boots
-// (Node's start-up, the cost a job would otherwise wait for), says it is ready, then blocks reading one
-// request, and becomes that job through the very steps a cold cgexec takes (enterJob).
+// cgexec-standby --status-fd=N --request-fd=M [--cgroup=DIR]: a cgexec started ahead of its job. It boots
+// (Node's start-up, the cost a job would otherwise wait for), moves into the job's cgroup, says it is ready,
+// then blocks reading one request, and becomes that job through the very steps a cold cgexec takes
+// (enterJob).
 //
 // Its own start-up is off the job's path, so it may load a second module; what it runs at take time is
 // the same code as cgexec's.
@@ -23,8 +24,6 @@ const { readFileSync, readSync, writeSync } = process.getBuiltinModule("node:fs"
 
 /** The one request a standby reads: everything about the job that a cold cgexec gets from its command line and spawn. */
 export interface StandbyRequest {
-  /** The job's cgroup v2 directory, whose limits are already written; null to join none. */
-  readonly cgroup: string | null;
   /** The account to drop to; null to keep root. Needs a standby started under no_new_privs. */
   readonly account: Account | null;
   /** The working directory, entered as the account. */
@@ -36,55 +35,57 @@ export interface StandbyRequest {
 }
 
 /** The `--help` text of cgexec-standby. */
-export const standbyUsage = `Usage: cgexec-standby --status-fd=N --request-fd=M [--hold=DIR]
+export const standbyUsage = `Usage: cgexec-standby --status-fd=N --request-fd=M [--cgroup=DIR]
 
-A cgexec started ahead of its job, for a job library that keeps a few ready. It joins
-the cgroup DIR (a holding cgroup that is not the job's: memory is charged where it is
-allocated), closes every inherited descriptor but 0-2, N and M, writes one byte on M
-(ready), then reads one request from M until end-of-file: JSON
-  {"cgroup": DIR|null, "account": {"uid": U, "gid": G, "groups": [...]}|null,
-   "cwd": DIR, "argv": [COMMAND, ARGS...], "env": {"NAME": "VALUE", ...}}
-and becomes that job as cgexec would: join the cgroup, drop to the account, change to
-cwd, look COMMAND up on env's PATH as the account, close every descriptor but 0-2 (N
-last), and execve COMMAND with exactly env. With an account it must run under
-no_new_privs already (start it as: setpriv --no-new-privs -- node cgexec-standby ...),
-which the program then inherits. End-of-file before any request: exit 0, nothing run.
+A cgexec started ahead of its job, for a job library that keeps a few ready. Once Node
+has started (its memory is charged to the cgroup it started in: it stays there), it
+joins DIR, the cgroup v2 directory its job will run in, closes every inherited
+descriptor but 0-2, N and M, writes one byte on M (ready), then reads one request from
+M until end-of-file: JSON
+  {"account": {"uid": U, "gid": G, "groups": [...]}|null, "cwd": DIR,
+   "argv": [COMMAND, ARGS...], "env": {"NAME": "VALUE", ...}}
+and becomes that job as cgexec would: drop to the account, change to cwd, look COMMAND
+up on env's PATH as the account, close every descriptor but 0-2 (N last), and execve
+COMMAND with exactly env. Write DIR's limits before the request: they then hold from
+COMMAND's first instruction. With an account it must run under no_new_privs already
+(start it as: setpriv --no-new-privs -- node cgexec-standby ...), which the program
+inherits. End-of-file before any request: exit 0, nothing run.
 
 Failures are one line on N and the exit status: 125 (usage, a bad request, the cgroup,
 the account, the directory), 126 (COMMAND not executable), 127 (COMMAND not found).
 `;
 
-const synopsis = "usage: cgexec-standby --status-fd=N --request-fd=M [--hold=DIR]";
+const synopsis = "usage: cgexec-standby --status-fd=N --request-fd=M [--cgroup=DIR]";
 
 /** The options of cgexec-standby. */
 export interface StandbyOptions {
   readonly help: boolean;
   readonly statusFd: number;
   readonly requestFd: number;
-  /** Where to wait: a cgroup v2 directory joined at boot. */
-  readonly holdDir: string | undefined;
+  /** The job's cgroup v2 directory, joined once booted; undefined to join none. */
+  readonly cgroupDir: string | undefined;
 }
 
 /** Parse cgexec-standby's arguments (without node and the script path). Throws CgexecError 125. */
 export function parseStandbyOptions(args: readonly string[]): StandbyOptions {
   let statusFd: number | undefined;
   let requestFd: number | undefined;
-  let holdDir: string | undefined;
+  let cgroupDir: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
-    if (arg === "-h" || arg === "--help") return { help: true, statusFd: 0, requestFd: 0, holdDir: undefined };
+    if (arg === "-h" || arg === "--help") return { help: true, statusFd: 0, requestFd: 0, cgroupDir: undefined };
     const [name, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     const value = (): string | undefined => inline ?? args[++i];
     if (name === "--status-fd") statusFd = parseFd(value(), "--status-fd");
     else if (name === "--request-fd") requestFd = parseFd(value(), "--request-fd");
-    else if (name === "--hold") {
-      holdDir = value();
-      if (holdDir === undefined || holdDir === "") throw new CgexecError(125, `--hold needs a cgroup directory (${synopsis})`);
+    else if (name === "--cgroup") {
+      cgroupDir = value();
+      if (cgroupDir === undefined || cgroupDir === "") throw new CgexecError(125, `--cgroup needs a cgroup directory (${synopsis})`);
     } else throw new CgexecError(125, `unexpected argument ${JSON.stringify(arg)} (${synopsis})`);
   }
   if (statusFd === undefined || requestFd === undefined) throw new CgexecError(125, `--status-fd and --request-fd are required (${synopsis})`);
   if (statusFd === requestFd) throw new CgexecError(125, `--status-fd and --request-fd must differ (${synopsis})`);
-  return { help: false, statusFd, requestFd, holdDir };
+  return { help: false, statusFd, requestFd, cgroupDir };
 }
 
 // A request is a few kilobytes; far more means something other than the job library is writing.
@@ -127,8 +128,7 @@ export function parseRequest(text: string): StandbyRequest {
     throw new CgexecError(125, `bad request: not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) bad("not an object");
-  const { cgroup, account, cwd, argv, env } = value as Record<string, unknown>;
-  if (cgroup !== null && !(isString(cgroup) && cgroup !== "")) bad("cgroup must be a directory or null");
+  const { account, cwd, argv, env } = value as Record<string, unknown>;
   if (!(isString(cwd) && cwd.startsWith("/"))) bad("cwd must be an absolute path");
   if (!Array.isArray(argv) || argv.length === 0 || !argv.every(isString)) bad("argv must be a non-empty array of strings");
   if (typeof env !== "object" || env === null || Array.isArray(env)) bad("env must be an object of strings");
@@ -142,7 +142,7 @@ export function parseRequest(text: string): StandbyRequest {
     if (!isId(uid) || !isId(gid) || !Array.isArray(groups) || !groups.every(isId)) bad("account needs numeric uid, gid and groups");
     checked = { uid, gid, groups };
   }
-  return { cgroup, account: checked, cwd, argv: argv as [string, ...string[]], env: env as Record<string, string> };
+  return { account: checked, cwd, argv: argv as [string, ...string[]], env: env as Record<string, string> };
 }
 
 /** Whether this process runs under no_new_privs (set by whoever started it; it cannot be unset). */
@@ -162,8 +162,9 @@ function main(args: readonly string[]): void {
     statusFd = options.statusFd;
     checkStatusFd(options.requestFd);
     checkExecve();
-    // Boot: wait outside the job's cgroup, holding nothing the server's launcher leaked to us.
-    if (options.holdDir !== undefined) joinCgroup(options.holdDir, process.pid);
+    // Booted: what Node allocated to start stays charged where it was allocated, and from now on this process is
+    // in its job's cgroup, so that no migration (which waits for an RCU grace period) lands on the job's start.
+    if (options.cgroupDir !== undefined) joinCgroup(options.cgroupDir, process.pid);
     closeDescriptors(inheritableDescriptors().filter((fd) => fd !== options.statusFd && fd !== options.requestFd));
     const noNewPrivs = hasNoNewPrivs();
     writeSync(options.requestFd, "\n");
@@ -175,7 +176,8 @@ function main(args: readonly string[]): void {
       throw new CgexecError(125, "a standby that drops to an account must run under no_new_privs (start it through setpriv --no-new-privs)");
     }
     enterJob({
-      cgroupDir: request.cgroup ?? undefined,
+      // Joined already.
+      cgroupDir: undefined,
       account: request.account ?? undefined,
       cwd: request.cwd,
       argv: request.argv,

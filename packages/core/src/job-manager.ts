@@ -65,10 +65,11 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * cgroup as root, then drops to the account with no_new_privs set, and passes on no descriptor but stdio.
  *
  * Standbys (ManagerOptions.standby, default 2 per output mode in use): cgexec processes booted ahead, each with
- * the next job's id, output files and empty cgroup made, waiting in a holding cgroup. A start takes a ready one,
- * writes the limits into its cgroup, and sends it the job (argv, environment, cwd, account); it joins the cgroup,
- * drops to the account and execs, so the job does not wait for a Node start-up. With none ready a job starts cold:
- * a fresh cgexec. Either way it is the same job.
+ * the next job's id, output files and cgroup made, waiting in that cgroup (no limits yet; what Node allocated to
+ * start stays charged where the standby was spawned). A start takes a ready one, writes the limits into its cgroup
+ * and reads them back, then sends it the job (argv, environment, cwd, account); it drops to the account and execs,
+ * so the job does not wait for a Node start-up. With none ready a job starts cold: a fresh cgexec. Either way it is
+ * the same job.
  *
  * Environment: the job's variables never act on cgexec (a Node program). A standby was running before it got
  * them and execs the program with exactly them; a cold cgexec runs with the base environment only, and `env -i`
@@ -144,12 +145,7 @@ export class JobManager {
       await manager.close();
       throw toJobError("cannot remove leftovers of an earlier run", err);
     }
-    try {
-      await manager.#launcher.start();
-    } catch (err) {
-      await manager.close();
-      throw toJobError("cannot set up the standbys", err);
-    }
+    manager.#launcher.start();
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
       level: mode === "none" ? "warn" : "info",

@@ -34,11 +34,16 @@ describe("jobexec-server --standby", { skip, timeout: 120_000 }, () => {
     return { child, client, parent, dataDir };
   }
 
-  /** The pids waiting in the holding cgroup once there are `count`. */
-  const standbys = (parent: string, count: number): Promise<number[]> =>
+  /**
+   * The pids of the standbys once there are `count`: the processes in the cgroups under the jobs' parent that are no
+   * job's (each standby waits in the cgroup made for its job), blocked reading their request (fd 4).
+   */
+  const standbys = (parent: string, count: number, jobs: readonly string[] = []): Promise<number[]> =>
     waitFor(() => {
-      const procs = join(parent, "standby", "cgroup.procs");
-      const pids = existsSync(procs) ? readFileSync(procs, "utf8").split("\n").filter(Boolean).map(Number) : [];
+      const pids = readdirSync(parent, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && !jobs.includes(e.name))
+        .flatMap((e) => readFileSync(join(parent, e.name, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number))
+        .filter((pid) => readFileSync(`/proc/${pid}/syscall`, "utf8").startsWith("0 0x4 "));
       return pids.length === count ? pids : undefined;
     });
 
@@ -46,8 +51,6 @@ describe("jobexec-server --standby", { skip, timeout: 120_000 }, () => {
     const { child, client, parent, dataDir } = await serve("default", []);
     t.after(() => child.proc.kill("SIGKILL"));
     const pids = await standbys(parent, 2);
-    // Ready means blocked reading the request: give them the moment after booting.
-    await waitFor(() => (pids.every((pid) => readFileSync(`/proc/${pid}/syscall`, "utf8").startsWith("0 0x4 ")) ? true : undefined));
     assert.deepEqual((await client.listJobs({})).jobs, []);
     const { job } = await client.startJob({ program: "/bin/echo", args: ["from", "a standby"] });
     assert.ok(job && pids.includes(job.pid), `job pid ${String(job?.pid)} is one of ${pids.join(" ")}`);
@@ -58,7 +61,7 @@ describe("jobexec-server --standby", { skip, timeout: 120_000 }, () => {
       (await client.listJobs({})).jobs.map((j) => j.id),
       [job.id],
     );
-    const refilled = await standbys(parent, 2);
+    const refilled = await standbys(parent, 2, [job.id]);
     child.proc.kill("SIGTERM");
     assert.equal(await child.exit, 0, child.stderr.join("\n"));
     for (const pid of [...pids, ...refilled]) assert.equal(alive(pid), false, `standby ${pid} is gone`);
@@ -74,7 +77,11 @@ describe("jobexec-server --standby", { skip, timeout: 120_000 }, () => {
     const out = await readOutput(client.streamOutput({ id: job.id, follow: true }));
     assert.equal(out.stdout.toString(), "cold\n");
     assert.ok(child.lines.some((l) => String(l.msg).startsWith("job started cold") && l.jobId === job.id));
-    assert.equal(existsSync(join(parent, "standby")), false);
+    assert.deepEqual(
+      readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()),
+      [],
+      "no cgroup was made ahead (the job's own is gone with it)",
+    );
     child.proc.kill("SIGTERM");
     assert.equal(await child.exit, 0);
   });

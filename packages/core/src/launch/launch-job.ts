@@ -52,9 +52,6 @@ export class Reservation {
   }
 }
 
-/** The name of the holding cgroup standbys wait in, under the jobs' parent (a job's cgroup is named by its UUID). */
-export const holdCgroupName = "standby";
-
 /** Checks ManagerOptions.standby. */
 export function checkStandbySize(size: unknown): number {
   if (size === undefined) return 2;
@@ -83,7 +80,6 @@ export class Launcher {
       {
         jobsDir,
         parentDir,
-        holdDir: parentDir === undefined ? undefined : join(parentDir, holdCgroupName),
         setpriv: dropping ? findSetpriv() : undefined,
       },
       log,
@@ -91,8 +87,8 @@ export class Launcher {
   }
 
   /** Starts filling the standby pool; call once what an earlier run left is removed. */
-  start(): Promise<void> {
-    return this.#pool.start();
+  start(): void {
+    this.#pool.start();
   }
 
   /** The standby pool's figures. */
@@ -129,7 +125,7 @@ export class Launcher {
   async #warm(standby: Standby, seq: number, owner: string, valid: ValidSpec): Promise<Launched> {
     const { cgroupDir } = standby;
     try {
-      // Limits first: the standby's own memory stays charged to the holding cgroup, where it was allocated.
+      // Limits first, read back; the standby waiting in the cgroup brought none of its start-up memory with it.
       if (cgroupDir !== undefined) await applyLimits(cgroupDir, valid.limits);
     } catch (err) {
       await standby.discard().catch(() => undefined);
@@ -138,7 +134,6 @@ export class Launcher {
     }
     const { account } = valid;
     const spawned = standby.take({
-      cgroup: cgroupDir ?? null,
       account: account.drop ? { uid: account.uid, gid: account.gid, groups: account.groups } : null,
       cwd: valid.cwd,
       argv: [valid.executable, ...valid.args],

@@ -1,6 +1,4 @@
 // The pool of standbys: a few cgexec processes booted ahead of need, per output mode, refilled in the background.
-import { mkdir } from "node:fs/promises";
-import { errnoCode, killCgroup, removeCgroup, waitUnpopulated } from "../cgroup/cgroup-fs.ts";
 import type { LogEvent, OutputMode, StandbyCounts } from "../types.ts";
 import { Standby, type StandbyPlace } from "./standby.ts";
 
@@ -46,12 +44,9 @@ export class StandbyPool {
     this.#log = log;
   }
 
-  /** Makes the holding cgroup and starts filling the pool for the default output mode. */
-  async start(): Promise<void> {
+  /** Starts filling the pool for the default output mode. */
+  start(): void {
     if (this.size === 0) return;
-    if (this.#place.holdDir !== undefined) await mkdir(this.#place.holdDir).catch((err: unknown) => {
-      if (errnoCode(err) !== "EEXIST") throw err;
-    });
     this.#wanted.add("separate");
     this.refill();
   }
@@ -124,7 +119,7 @@ export class StandbyPool {
     return { size: this.size, idle, starting, warmStarts: this.#warm, coldStarts: this.#cold };
   }
 
-  /** Kills every standby, removes their output directories and cgroups and the holding cgroup. Idempotent. */
+  /** Kills every standby and removes their output directories and cgroups. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
@@ -134,12 +129,6 @@ export class StandbyPool {
     const all = [...this.#standbys.values()].flatMap((set) => [...set]);
     for (const set of this.#standbys.values()) set.clear();
     await Promise.all(all.map((standby) => this.#discard(standby)));
-    const hold = this.#place.holdDir;
-    if (hold !== undefined && this.size > 0) {
-      await killCgroup(hold);
-      await waitUnpopulated(hold);
-      await removeCgroup(hold);
-    }
   }
 
   #countOf(mode: OutputMode): number {

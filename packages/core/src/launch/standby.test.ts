@@ -12,9 +12,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jobNode } from "@jobexec/testing-slow";
 import { JobError } from "../job-error.ts";
 import { JobManager } from "../job-manager.ts";
-import { type Fixture, followAll, isAlive, openFixture, reachableTempDir, uniqueParent } from "../test-support/fixture.ts";
+import { type Fixture, followAll, isAlive, openFixture, reachableTempDir, standbysIn, uniqueParent } from "../test-support/fixture.ts";
 import type { Job, JobSpec } from "../types.ts";
-import { holdCgroupName } from "./launch-job.ts";
 
 const timeout = 60_000;
 
@@ -30,10 +29,9 @@ function poolFull(manager: JobManager): Promise<void> {
   return until("the standby pool is full", () => manager.standbys.idle >= manager.standbys.size && manager.standbys.starting === 0);
 }
 
-/** Pids in the manager's holding cgroup: its standbys. */
+/** The manager's standbys' pids. */
 function standbyPids(manager: JobManager): number[] {
-  const procs = join(manager.cgroups.parent as string, holdCgroupName, "cgroup.procs");
-  return readFileSync(procs, "utf8").split("\n").filter(Boolean).map(Number);
+  return standbysIn(manager.cgroups.parent as string).map((s) => s.pid);
 }
 
 async function run(manager: JobManager, spec: JobSpec): Promise<{ job: Job; stdout: string; stderr: string }> {
@@ -194,12 +192,16 @@ describe("the standby pool", { timeout }, () => {
   });
   after(() => fx.close());
 
-  test("keeps two standbys ready in the holding cgroup, idle, never listed, never counted in quotas", async () => {
+  test("keeps two standbys ready, each in the cgroup made for its job, with an output directory of the same id; never listed, never counted in quotas", async () => {
     await poolFull(fx.manager);
-    const pids = standbyPids(fx.manager);
-    assert.equal(pids.length, 2);
+    const standbys = standbysIn(fx.manager.cgroups.parent as string);
+    assert.equal(standbys.length, 2);
     assert.deepEqual(await fx.manager.list(), []);
-    for (const pid of pids) assert.ok(readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(`0::/${fx.cgroupParent}/${holdCgroupName}\n`));
+    for (const { pid, cgroup } of standbys) {
+      const id = cgroup.slice(cgroup.lastIndexOf("/") + 1);
+      assert.ok(readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(`0::/${fx.cgroupParent}/${id}\n`));
+      assert.deepEqual(readdirSync(join(fx.dataDir, "jobs", id)).sort(), ["stderr", "stdout"]);
+    }
     // A quota of one running job: the standbys take none of it.
     const job = await fx.manager.start({ program: "sleep", args: ["30"] }, "quota-user", { quota: { maxRunning: 1 } });
     await assert.rejects(fx.manager.start({ program: "true" }, "quota-user", { quota: { maxRunning: 1 } }), { code: "resource_exhausted" });
@@ -276,7 +278,7 @@ describe("standbys at shutdown and restart", { timeout }, () => {
     const parent = fx.manager.cgroups.parent as string;
     await fx.manager.close();
     for (const pid of pids) assert.equal(isAlive(pid), false, `standby ${pid} is gone`);
-    assert.equal(existsSync(parent), false, "no cgroup is left: holding, made-ahead or job");
+    assert.equal(existsSync(parent), false, "no cgroup is left, made ahead or a job's");
     assert.deepEqual(readdirSync(join(fx.dataDir, "jobs")), []);
     await fx.close();
   });
@@ -304,7 +306,6 @@ describe("standbys at shutdown and restart", { timeout }, () => {
         assert.ok(logs.includes(`removed output of an earlier run's job ${id}`), logs.join("\n"));
         assert.ok(logs.includes(`removed leftover job cgroup ${join(parent, id)}`), logs.join("\n"));
       }
-      assert.ok(logs.includes(`removed leftover job cgroup ${join(parent, holdCgroupName)}`), logs.join("\n"));
       await poolFull(next);
       assert.ok(readdirSync(join(dataDir, "jobs")).every((id) => !made.includes(id)));
       await next.close();
@@ -319,7 +320,7 @@ describe("standbys at shutdown and restart", { timeout }, () => {
   test("standby 0 keeps none (every start is cold); a bad size is refused", async () => {
     const fx = await openFixture({ standby: 0 });
     try {
-      assert.equal(existsSync(join(fx.manager.cgroups.parent as string, holdCgroupName)), false);
+      assert.deepEqual(readdirSync(fx.manager.cgroups.parent as string, { withFileTypes: true }).filter((e) => e.isDirectory()), []);
       const job = await fx.manager.start({ program: "echo", args: ["cold"] }, "alice");
       assert.equal((await followAll(fx.manager, job.id)).stdout.toString(), "cold\n");
       assert.deepEqual(fx.manager.standbys, { size: 0, idle: 0, starting: 0, warmStarts: 0, coldStarts: 1 });

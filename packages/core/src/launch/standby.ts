@@ -1,5 +1,5 @@
-// One standby: a cgexec booted ahead of its job, with the job's id, output files and (empty) cgroup made, waiting
-// for the one request that makes it that job.
+// One standby: a cgexec booted ahead of its job, with the job's id, output files and cgroup made, waiting in that
+// cgroup (its limits not yet written) for the one request that makes it that job.
 import { type ChildProcess, spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
@@ -16,10 +16,8 @@ import { readStatus, type Spawned } from "./spawn-job.ts";
 export interface StandbyPlace {
   /** `<dataDir>/jobs`, where the standby's output directory goes. */
   jobsDir: string;
-  /** The jobs' cgroup parent, where its job cgroup is made ahead (empty, no limits); undefined when unconfined. */
+  /** The jobs' cgroup parent, where its job cgroup is made ahead (no limits yet); undefined when unconfined. */
   parentDir: string | undefined;
-  /** The cgroup it waits in, which is not its job's; undefined when unconfined. */
-  holdDir: string | undefined;
   /** setpriv(1), to start it under no_new_privs when its jobs drop to an account; undefined when they do not. */
   setpriv: string | undefined;
 }
@@ -28,9 +26,16 @@ export interface StandbyPlace {
 const statusFd = 3;
 const requestFd = 4;
 
+// A standby has nothing to run in parallel: one V8 worker thread instead of one per core, and no inspector signal
+// thread. Dropping privileges (setgroups, setgid, setuid) waits for every thread of the process to take each
+// change (glibc's setxid broadcast), which on a busy host costs a scheduling turn per thread.
+const nodeFlags = ["--v8-pool-size=1", "--disable-sigusr1"];
+
 /**
- * A spawned standby. `ready` is set once it booted (joined its holding cgroup, closed what it inherited, and wrote
- * its ready byte); `take()` hands it its job. Its process, output directory and cgroup are the job's from then on.
+ * A spawned standby. `ready` is set once it booted (moved into its job's cgroup, closed what it inherited, and
+ * wrote its ready byte); `take()` hands it its job. Its process, output directory and cgroup are the job's from
+ * then on. What Node allocated to start stays charged to the cgroup the standby was spawned in (the server's):
+ * cgroup v2 never moves charges, so the job's memory.max, written at take, is not met by the standby's ~40 MiB.
  */
 export class Standby {
   readonly id: string;
@@ -74,9 +79,9 @@ export class Standby {
   }
 
   /**
-   * Makes the job's output files and empty cgroup for a fresh id, then spawns the standby on them (stdout and
-   * stderr are the output files, both stdout's in merged mode). `onReady` is called once it booted. A failure
-   * removes what it made and throws.
+   * Makes the job's output files and cgroup (no limits) for a fresh id, then spawns the standby on them (stdout and
+   * stderr are the output files, both stdout's in merged mode; it joins the cgroup once Node has started).
+   * `onReady` is called once it booted. A failure removes what it made and throws.
    */
   static async spawn(place: StandbyPlace, outputMode: OutputMode, onReady: (standby: Standby) => void): Promise<Standby> {
     const id = newJobId();
@@ -87,7 +92,7 @@ export class Standby {
       files = await createOutputFiles(dir, outputMode);
       const inodes = [(await stat(join(dir, "stdout"))).ino, (await stat(join(dir, "stderr"))).ino] as const;
       if (cgroupDir !== undefined) await mkdir(cgroupDir);
-      const args = [standbyPath, `--status-fd=${String(statusFd)}`, `--request-fd=${String(requestFd)}`, ...(place.holdDir === undefined ? [] : [`--hold=${place.holdDir}`])];
+      const args = [...nodeFlags, standbyPath, `--status-fd=${String(statusFd)}`, `--request-fd=${String(requestFd)}`, ...(cgroupDir === undefined ? [] : [`--cgroup=${cgroupDir}`])];
       // no_new_privs is inherited by the program and cannot be unset; root keeps its capabilities under it.
       const [file, argv] = place.setpriv === undefined ? [process.execPath, args] : [place.setpriv, ["--no-new-privs", "--", process.execPath, ...args]];
       const child = spawn(file, argv, {
@@ -141,8 +146,8 @@ export class Standby {
   }
 
   /**
-   * Hands the standby its job (whose limits must already be in `cgroupDir`): from here on its process is the job's
-   * main process, and its status pipe reports whether the exec happened.
+   * Hands the standby its job (whose limits must already be in `cgroupDir`, where it waits): from here on its
+   * process is the job's main process, and its status pipe reports whether the exec happened.
    */
   take(request: StandbyRequest): Spawned {
     this.#taken = true;

@@ -6,7 +6,6 @@ import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { JobError, type JobErrorCode, JobManager, type JobSpec } from "../index.ts";
-import { holdCgroupName } from "../launch/launch-job.ts";
 import { type Fixture, openFixture, reachableTempDir } from "../test-support/fixture.ts";
 
 describe("start() validation", { timeout: 60_000 }, () => {
@@ -120,11 +119,11 @@ describe("start() validation", { timeout: 60_000 }, () => {
 
   test("nothing was left behind: no job, no output directory, no job cgroup (only the standbys' own)", async () => {
     assert.deepEqual(await fx.manager.list(), []);
-    // Each standby has an output directory and a cgroup made ahead under its job's id, and waits in the holding cgroup.
+    // Each standby has an output directory and a cgroup (where it waits) made ahead under its job's id.
     const outputs = readdirSync(join(fx.dataDir, "jobs")).sort();
     const parent = fx.manager.cgroups.parent as string;
     const cgroups = readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    assert.deepEqual(cgroups.filter((name) => name !== holdCgroupName).sort(), outputs);
+    assert.deepEqual(cgroups.sort(), outputs);
     const { idle, starting } = fx.manager.standbys;
     assert.equal(outputs.length, idle + starting);
   });

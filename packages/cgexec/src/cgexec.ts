@@ -485,6 +485,11 @@ export interface JobEntry {
   readonly setpriv?: string;
   /** The status descriptor, closed right before execve. */
   readonly statusFd: number | undefined;
+  /**
+   * The other descriptors above 2 to close before execve; undefined to find them (every one without close-on-exec,
+   * from /proc/self/fdinfo), which is what a fresh cgexec must do with what its parent's launcher leaked.
+   */
+  readonly inherited?: readonly number[];
 }
 
 /**
@@ -505,7 +510,7 @@ export function enterJob(entry: JobEntry): void {
   const { setpriv } = entry;
   const exec = setpriv === undefined ? plan : { file: setpriv, args: [setpriv, "--no-new-privs", "--", plan.file, ...plan.args.slice(1)] };
   restoreDefaultSignals();
-  const inherited = inheritableDescriptors();
+  const inherited = entry.inherited ?? inheritableDescriptors();
   if (entry.statusFd !== undefined) closeStatusFd(entry.statusFd);
   closeDescriptors(inherited);
   execve.call(process, exec.file, [...exec.args], env);

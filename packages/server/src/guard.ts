@@ -13,6 +13,12 @@ import { ServerError } from "./error.ts";
 import { peerKey, type Caller } from "./identity.ts";
 import type { Logger } from "./log.ts";
 
+/**
+ * What of connect's HandlerContext the guard reads: every caller of a guarded handler passes at least this (connect
+ * passes its whole context; grpc-streaming.ts only this).
+ */
+export type CallContext = Pick<HandlerContext, "signal" | "values" | "protocolName">;
+
 /** What a guarded handler knows about its call. */
 export interface Call {
   readonly caller: Caller;
@@ -52,7 +58,7 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
     const handler = (impl as Record<string, unknown>)[method.localName];
     if (method.methodKind === "unary") {
       const unary = handler as (req: unknown, call: Call) => Promise<unknown>;
-      handlers[method.localName] = async (req: unknown, ctx: HandlerContext) => {
+      handlers[method.localName] = async (req: unknown, ctx: CallContext) => {
         const began = performance.now();
         let call: Call | undefined;
         try {
@@ -66,7 +72,7 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
       };
     } else if (method.methodKind === "server_streaming") {
       const streaming = handler as (req: unknown, call: Call) => AsyncIterable<unknown>;
-      handlers[method.localName] = async function* (req: unknown, ctx: HandlerContext) {
+      handlers[method.localName] = async function* (req: unknown, ctx: CallContext) {
         const began = performance.now();
         let call: Call | undefined;
         let ended = false;
@@ -90,7 +96,7 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
   return handlers as ServiceImpl<S>;
 }
 
-function open(ctx: HandlerContext): Call {
+function open(ctx: CallContext): Call {
   // A shutdown that began before this request arrived: answer with its reason rather than starting work.
   if (ctx.signal.aborted) throw ctx.signal.reason;
   const peer = ctx.values.get(peerKey);
@@ -99,7 +105,7 @@ function open(ctx: HandlerContext): Call {
 }
 
 /** Logs a failed call and returns the error to send: internal errors are logged in full and sent as a reference. */
-function failed(log: Logger, method: DescMethod, call: Call | undefined, ctx: HandlerContext, began: number, err: unknown): ConnectError {
+function failed(log: Logger, method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, err: unknown): ConnectError {
   const error = wireError(err, ctx);
   if (error.code !== Code.Internal) {
     logCall(log, method, call, ctx, began, error);
@@ -111,7 +117,7 @@ function failed(log: Logger, method: DescMethod, call: Call | undefined, ctx: Ha
 }
 
 /** The one log line of a call. */
-function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: HandlerContext, began: number, error?: ConnectError, extra?: object): void {
+function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, error?: ConnectError, extra?: object): void {
   const fields = {
     method: `${method.parent.typeName}/${method.name}`,
     caller: call?.caller.name ?? null,
@@ -127,7 +133,7 @@ function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: H
   else log.info("rpc", fields);
 }
 
-function wireError(err: unknown, ctx: HandlerContext): ConnectError {
+function wireError(err: unknown, ctx: CallContext): ConnectError {
   // Work cut short by the call's signal (shutdown, deadline, client gone) reports the signal's reason, not how the
   // interrupted work happened to fail (e.g. core's "stop was aborted").
   if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) return ctx.signal.reason;

@@ -41,14 +41,15 @@ export function jobService(manager: JobManager): GuardedImpl<typeof JobService> 
     async *streamOutput(req, call) {
       call.jobId = req.id;
       const options = outputOptions(req);
-      const job = await accessibleJob(manager, call.caller, req.id);
+      // Only the id is kept: a follower may wait for hours, and its state should be as small as it can be.
+      const { id } = await accessibleJob(manager, call.caller, req.id);
       // Pull-based: the next chunk is read only after the previous one was written to the HTTP/2 stream.
-      for await (const chunk of manager.output(job.id, { ...options, signal: call.signal })) {
+      for await (const chunk of manager.output(id, { ...options, signal: call.signal })) {
         yield { event: { case: "chunk", value: { stream: outputStreamMessage(chunk.stream), offset: BigInt(chunk.offset), data: chunk.data } } };
       }
       // Cut short by the server shutting down or the client leaving: end with that reason, not a status.
       if (call.signal.aborted) throw call.signal.reason;
-      yield { event: { case: "job", value: jobMessage(await manager.get(job.id)) } };
+      yield { event: { case: "job", value: jobMessage(await manager.get(id)) } };
     },
   };
 }

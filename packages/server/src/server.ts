@@ -2,7 +2,6 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { JobManager } from "@jobexec/core";
 import { Health, JobService } from "@jobexec/proto";
 import { DEFAULT_PORT } from "./config.ts";
@@ -12,6 +11,7 @@ import { healthService } from "./health-service.ts";
 import { peerKey, peerOf, peerOfRequest } from "./identity.ts";
 import { jobService } from "./job-service.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { requestHandler } from "./request-handler.ts";
 import { checkServerTls, secureServerOptions, type ServerTls } from "./tls.ts";
 
 /** Everything {@link startServer} needs. */
@@ -67,16 +67,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     log: ({ level, message, ...fields }) => log[level](message, fields),
   });
   const shutdown = new AbortController();
-  const handler = connectNodeAdapter({
-    routes(router) {
-      router.service(JobService, guard(JobService, jobService(manager), log));
-      router.service(Health, guard(Health, healthService(), log));
-    },
+  const handler = requestHandler({
+    services: [
+      [JobService, guard(JobService, jobService(manager), log)],
+      [Health, guard(Health, healthService(), log)],
+    ],
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
     readMaxBytes: config.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
-    // No compression: output is streamed to many followers at once, and gzip per stream was most of the CPU time.
-    acceptCompression: [],
     shutdownSignal: shutdown.signal,
+    log,
   });
   const server = http2.createSecureServer(
     {

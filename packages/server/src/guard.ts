@@ -11,13 +11,20 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { JobError, type JobErrorCode } from "@jobexec/core";
 import { ServerError } from "./error.ts";
 import { peerKey, type Caller } from "./identity.ts";
-import type { Logger } from "./log.ts";
+import { clip, type Logger } from "./log.ts";
+import type { StreamQuota } from "./stream-quota.ts";
 
 /**
  * What of connect's HandlerContext the guard reads: every caller of a guarded handler passes at least this (connect
  * passes its whole context; grpc-streaming.ts only this).
  */
 export type CallContext = Pick<HandlerContext, "signal" | "values" | "protocolName">;
+
+/** Options of {@link guard}. */
+export interface GuardOptions {
+  /** Bounds the streaming calls each identity holds open. */
+  streams?: StreamQuota;
+}
 
 /** What a guarded handler knows about its call. */
 export interface Call {
@@ -50,9 +57,10 @@ const jobErrorCodes: Record<JobErrorCode, Code> = {
  * Wraps a whole service implementation so that no handler runs without an authenticated caller: the caller comes
  * from the connection's client certificate (a context value set by the adapter, which service options cannot drop),
  * every error leaves as a ConnectError with a code and a sentence (never a stack or an internal path), and every call
- * gets one log line with caller, method, job id, result code and duration.
+ * gets one log line with caller, method, job id (a short prefix of what the client sent), result code and duration.
+ * Streaming calls count against the caller's {@link StreamQuota} while they are open.
  */
-export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, log: Logger): ServiceImpl<S> {
+export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, log: Logger, options: GuardOptions = {}): ServiceImpl<S> {
   const handlers: Record<string, unknown> = {};
   for (const method of service.methods) {
     const handler = (impl as Record<string, unknown>)[method.localName];
@@ -76,8 +84,10 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
         const began = performance.now();
         let call: Call | undefined;
         let ended = false;
+        let leave: (() => void) | undefined;
         try {
           call = open(ctx);
+          leave = options.streams?.enter(call.caller);
           yield* streaming(req, call);
           ended = true;
           logCall(log, method, call, ctx, began);
@@ -85,6 +95,7 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
           ended = true;
           throw failed(log, method, call, ctx, began, err);
         } finally {
+          leave?.();
           // A client that goes away ends the generator through return(): neither branch above ran.
           if (!ended) logCall(log, method, call, ctx, began, new ConnectError("client went away", Code.Canceled));
         }
@@ -100,7 +111,7 @@ function open(ctx: CallContext): Call {
   // A shutdown that began before this request arrived: answer with its reason rather than starting work.
   if (ctx.signal.aborted) throw ctx.signal.reason;
   const peer = ctx.values.get(peerKey);
-  if ("refusal" in peer) throw new ConnectError(peer.refusal, Code.Unauthenticated);
+  if ("refusal" in peer) throw new ConnectError(peer.refusal, peer.exhausted === true ? Code.ResourceExhausted : Code.Unauthenticated);
   return { caller: peer.caller, signal: ctx.signal };
 }
 
@@ -120,13 +131,13 @@ function failed(log: Logger, method: DescMethod, call: Call | undefined, ctx: Ca
 function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, error?: ConnectError, extra?: object): void {
   const fields = {
     method: `${method.parent.typeName}/${method.name}`,
-    caller: call?.caller.name ?? null,
+    caller: call === undefined ? null : clip(call.caller.name),
     admin: call?.caller.admin ?? false,
-    job: call?.jobId ?? null,
+    job: call?.jobId === undefined ? null : clip(call.jobId, 40),
     code: error ? codeName(error.code) : "ok",
     ms: Math.round((performance.now() - began) * 10) / 10,
     protocol: ctx.protocolName,
-    ...(error ? { error: error.rawMessage } : {}),
+    ...(error ? { error: clip(error.rawMessage, 300) } : {}),
     ...extra,
   };
   if (error?.code === Code.Internal) log.error("rpc", fields);

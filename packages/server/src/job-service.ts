@@ -3,13 +3,14 @@ import type { JobService } from "@jobexec/proto";
 import { accessibleJob, listFilter } from "./access.ts";
 import type { GuardedImpl } from "./guard.ts";
 import { jobMessage, outputStreamMessage } from "./job-message.ts";
-import { graceMs, jobSpec, outputOptions } from "./requests.ts";
+import { continueAfter, listPage, pageSize } from "./list-page.ts";
+import { graceMs, jobSpec, outputOptions, type SpecLimits } from "./requests.ts";
 
 /** The JobService handlers over a JobManager; {@link guard} supplies the authenticated caller. */
-export function jobService(manager: JobManager): GuardedImpl<typeof JobService> {
+export function jobService(manager: JobManager, caps: SpecLimits): GuardedImpl<typeof JobService> {
   return {
     async startJob(req, call) {
-      const job = await manager.start(jobSpec(req), call.caller.name);
+      const job = await manager.start(jobSpec(req, caps), call.caller.name);
       call.jobId = job.id;
       return { job: jobMessage(job) };
     },
@@ -34,8 +35,12 @@ export function jobService(manager: JobManager): GuardedImpl<typeof JobService> 
     },
 
     async listJobs(req, call) {
-      const jobs = await manager.list(listFilter(call.caller, req));
-      return { jobs: jobs.map(jobMessage) };
+      const filter = listFilter(call.caller, req);
+      const size = pageSize(req.pageSize);
+      const olderThan = req.pageToken === "" ? undefined : continueAfter(req.pageToken, filter);
+      // One job more than the page tells whether there is a next page.
+      const jobs = await manager.list({ ...filter, limit: size + 1, ...(olderThan === undefined ? {} : { olderThan }) });
+      return listPage(jobs, size, filter);
     },
 
     async *streamOutput(req, call) {

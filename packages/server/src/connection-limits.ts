@@ -39,6 +39,8 @@ export class ConnectionCounter {
   readonly #byIdentity = new Map<string, number>();
   /** Sockets accepted and not yet closed, whether or not their handshake is done. */
   #sockets = 0;
+  /** Connections admitted and not yet closed, of non-admins. */
+  #clients = 0;
 
   constructor(budget: ConnectionBudget, perIdentity: number) {
     this.#budget = budget;
@@ -74,15 +76,17 @@ export class ConnectionCounter {
     if (held >= this.#perIdentity) {
       return { refusal: `too many connections: ${caller.name} already has ${held} open, the most one identity may have; close some or reuse them` };
     }
-    if (!caller.admin && this.#sockets > this.#budget.maxConnections) {
+    if (!caller.admin && this.#clients >= this.#budget.maxConnections) {
       return { refusal: `the server has ${this.#budget.maxConnections} connections open, as many as it takes from clients; try again later` };
     }
     this.#byIdentity.set(caller.name, held + 1);
+    if (!caller.admin) this.#clients++;
     let counted = true;
     return {
       leave: () => {
         if (!counted) return;
         counted = false;
+        if (!caller.admin) this.#clients--;
         const now = this.of(caller.name) - 1;
         if (now > 0) this.#byIdentity.set(caller.name, now);
         else this.#byIdentity.delete(caller.name);

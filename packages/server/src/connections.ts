@@ -9,8 +9,10 @@ import type { ServerLimits } from "./limits.ts";
 import { clip, type Logger } from "./log.ts";
 import { ThrottledLog } from "./throttled-log.ts";
 
-/** How long a refused connection may stay open for its first call to be answered with the refusal. */
+/** How long a refused connection stays open for its calls to be answered with the refusal. */
 export const REFUSED_LINGER_MS = 1000;
+/** The same once client connections fill --max-connections: the admins' headroom must not fill with refused ones. */
+export const REFUSED_LINGER_FULL_MS = 100;
 
 /** The connections open now, for shutting down. */
 export interface ConnectionSet {
@@ -55,8 +57,9 @@ class Idle {
  * Applies the connection limits to `server` and keeps track of its connections:
  * - at most `budget.maxSockets` sockets are accepted (Node's maxConnections: the rest are closed on accept);
  * - after the handshake, a connection over its identity's limit, or a non-admin one over the total, is refused:
- *   each call on it fails with RESOURCE_EXHAUSTED and the reason, and it is closed after its first call or
- *   {@link REFUSED_LINGER_MS}; a refused client certificate the same way with UNAUTHENTICATED;
+ *   each call on it fails with RESOURCE_EXHAUSTED and the reason, and it is closed (GOAWAY) after
+ *   {@link REFUSED_LINGER_MS} ({@link REFUSED_LINGER_FULL_MS} once clients fill the limit); a refused client
+ *   certificate the same way with UNAUTHENTICATED;
  * - a connection with no call in flight for the idle timeout is closed (HTTP/2: GOAWAY, as grpc-go's
  *   MaxConnectionIdle);
  * - an HTTP/2 connection silent for the keep-alive time gets a PING and is closed if it is not answered in the
@@ -80,18 +83,19 @@ export function watchConnections(server: Http2SecureServer, limits: ServerLimits
     socket.once("close", counter.accepted());
   });
 
-  // Admits a connection whose handshake is done; false when it is refused (and will be closed).
-  const admit = (connection: object, socket: TLSSocket, peer: Peer, closeSoon: () => void): boolean => {
+  // Admits a connection whose handshake is done; false when it is refused (and closed after `closeSoon`'s delay).
+  const admit = (connection: object, socket: TLSSocket, peer: Peer, closeSoon: (ms: number) => void): boolean => {
+    const linger = counter.sockets > budget.maxConnections ? REFUSED_LINGER_FULL_MS : REFUSED_LINGER_MS;
     if ("refusal" in peer) {
       badCertificate.note({ remote: socket.remoteAddress ?? null, reason: peer.refusal });
-      closeSoon();
+      closeSoon(linger);
       return false;
     }
     const admitted = counter.admit(peer.caller);
     if ("refusal" in admitted) {
       refuseConnection(connection, admitted.refusal);
       overLimit.note({ identity: clip(peer.caller.name), remote: socket.remoteAddress ?? null, reason: admitted.refusal, sockets: counter.sockets });
-      closeSoon();
+      closeSoon(linger);
       return false;
     }
     socket.once("close", admitted.leave);
@@ -103,10 +107,10 @@ export function watchConnections(server: Http2SecureServer, limits: ServerLimits
     session.once("close", () => sessions.delete(session));
     const socket = session.socket as TLSSocket;
     const peer = peerOf(session, socket);
-    const closeSoon = (): void => {
-      // The first call is answered with the refusal; then the connection goes.
-      session.on("stream", (stream) => stream.once("close", () => session.close()));
-      const timer = setTimeout(() => session.destroy(), REFUSED_LINGER_MS);
+    const closeSoon = (ms: number): void => {
+      // Calls are answered with the refusal until the connection goes (a GOAWAY right after the first answer
+      // races clients that close their side at once: connect-node then throws on an error nobody listens to).
+      const timer = setTimeout(() => session.close(), ms);
       timer.unref();
       session.once("close", () => clearTimeout(timer));
     };
@@ -122,14 +126,21 @@ export function watchConnections(server: Http2SecureServer, limits: ServerLimits
     });
     session.once("close", () => idle.stop());
     if (limits.keepaliveTimeMs > 0) {
-      session.setTimeout(limits.keepaliveTimeMs, () => {
+      // (Not setTimeout's callback: that is a once listener.)
+      session.setTimeout(limits.keepaliveTimeMs);
+      session.on("timeout", () => {
         if (session.closed || session.destroyed) return;
         const unanswered = setTimeout(() => {
           log.info("connection closed: keep-alive ping not answered", { identity: who, timeoutMs: limits.keepaliveTimeoutMs });
           session.destroy();
         }, limits.keepaliveTimeoutMs);
         unanswered.unref();
-        if (!session.ping(() => clearTimeout(unanswered))) clearTimeout(unanswered);
+        const answered = (): void => {
+          clearTimeout(unanswered);
+          // Activity re-arms the timer; an answered ping alone does not, so arm it again.
+          if (!session.closed && !session.destroyed) session.setTimeout(limits.keepaliveTimeMs);
+        };
+        if (!session.ping(answered)) clearTimeout(unanswered);
       });
     }
   });
@@ -139,10 +150,10 @@ export function watchConnections(server: Http2SecureServer, limits: ServerLimits
     socket.once("close", () => sockets.delete(socket));
     // HTTP/2 connections were admitted on "session", which Node emits first.
     if (socket.alpnProtocol === "h2") return;
-    const closeSoon = (): void => {
+    const closeSoon = (ms: number): void => {
       // The refusal is written as the first response; then the socket is closed.
       refusedHttp1.add(socket);
-      const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+      const timer = setTimeout(() => socket.destroy(), ms);
       timer.unref();
       socket.once("close", () => clearTimeout(timer));
     };

@@ -56,7 +56,7 @@ export function jobSpec(req: StartJobRequest, caps: SpecLimits): JobSpec {
     if (name === "" || name.includes("=")) throw invalid(`env name ${JSON.stringify(name.slice(0, 40))} must be non-empty and without "="`);
     // A newline or other control character in a name would forge or hide variables wherever the environment is
     // printed or parsed line by line (env, /proc/PID/environ readers, .env files).
-    if (/[\x00-\x1f\x7f]/.test(name)) throw invalid(`env name ${JSON.stringify(name.slice(0, 40))} contains a control character`);
+    if (/\p{Cc}/u.test(name)) throw invalid(`env name ${JSON.stringify(name.slice(0, 40))} contains a control character`);
     noNul(value, `env ${name.slice(0, 40)}`);
     envBytes += execBytes(`${name}=${value}`);
   }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { Health, JobService } from "@jobexec/proto";
 import type { Credentials } from "./certificates.ts";
 import { createPki, testCgroupParent, type Pki } from "./test-harness.ts";
@@ -52,12 +52,22 @@ export interface ServerProcess {
   openFds(): number;
   /** A new transport with its own HTTP/2 connection. */
   transport(who: Credentials): Transport;
+  /** One HTTP/2 connection (opened by its first call) with both services' clients, and a way to close it. */
+  connection(who: Credentials): Connection;
   jobs(who: Credentials): Client<typeof JobService>;
   health(who: Credentials): Client<typeof Health>;
   /** Waits for a log line matching `match`. */
   waitForLog(match: (line: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
   /** SIGTERM, wait for the exit, remove the temporary directory; resolves to the exit code. */
   stop(): Promise<number | null>;
+}
+
+/** One client connection of {@link ServerProcess.connection}. */
+export interface Connection {
+  jobs: Client<typeof JobService>;
+  health: Client<typeof Health>;
+  /** Closes the connection at once. */
+  close(): void;
 }
 
 /** Polls `find` until it returns something, failing after `ms`. */
@@ -133,6 +143,11 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     },
     openFds: () => readdirSync(`/proc/${pid}/fd`).length,
     transport,
+    connection(who) {
+      const sessionManager = new Http2SessionManager(url, {}, { ca: pki.ca.cert, cert: who.cert, key: who.key });
+      const t = createGrpcTransport({ baseUrl: url, sessionManager });
+      return { jobs: createClient(JobService, t), health: createClient(Health, t), close: () => sessionManager.abort() };
+    },
     jobs: (who) => createClient(JobService, transport(who)),
     health: (who) => createClient(Health, transport(who)),
     waitForLog,

@@ -122,10 +122,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     throw err;
   }
   const shutdown = new AbortController();
+  // One quota for every streaming method: StreamOutput and Health/Watch calls count together.
+  const streams = new StreamQuota(limits.maxStreamsPerIdentity);
   handle = requestHandler({
     services: [
-      [JobService, guard(JobService, jobService(manager, limits), log, { streams: new StreamQuota(limits.maxStreamsPerIdentity) })],
-      [Health, guard(Health, healthService(), log)],
+      [JobService, guard(JobService, jobService(manager, limits), log, { streams })],
+      [Health, guard(Health, healthService(), log, { streams })],
     ],
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
     readMaxBytes: limits.maxRequestBytes,

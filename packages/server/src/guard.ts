@@ -147,7 +147,8 @@ function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: C
 function wireError(err: unknown, ctx: CallContext): ConnectError {
   // Work cut short by the call's signal (shutdown, deadline, client gone) reports the signal's reason, not how the
   // interrupted work happened to fail (e.g. core's "stop was aborted").
-  if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) return ctx.signal.reason;
+  // A signal aborted without a ConnectError (connect's HTTP/1.1 adapter on a closed request) is the client leaving.
+  if (ctx.signal.aborted) return ctx.signal.reason instanceof ConnectError ? ctx.signal.reason : new ConnectError("client went away", Code.Canceled);
   if (err instanceof ConnectError) return err;
   if (err instanceof JobError) return new ConnectError(err.message, jobErrorCodes[err.code], undefined, undefined, err);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);

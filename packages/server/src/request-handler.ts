@@ -37,6 +37,22 @@ function clientGone(res: Response, error: unknown): boolean {
 }
 
 /**
+ * HTTP/1.1: a response sent before its request was read whole (a request over the size limit is refused from its
+ * length) says "Connection: close", the rest of the body is read and discarded, and the socket is closed after it: a
+ * client reusing the socket would otherwise have its next request read from the middle of this one's body, or reset.
+ */
+function closeIfUnread(req: IncomingMessage, res: ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse["writeHead"]>) {
+    if (!req.complete) {
+      this.shouldKeepAlive = false;
+      req.resume();
+    }
+    return writeHead.apply(this, args);
+  } as ServerResponse["writeHead"];
+}
+
+/**
  * The HTTP request listener serving `services` over gRPC, gRPC-Web and Connect (connect's router, the way
  * connectNodeAdapter does, without compression), with server-streaming gRPC calls on HTTP/2 taken by
  * {@link serveGrpcStreaming}. A response that cannot be written because the client went away is one debug log
@@ -65,6 +81,7 @@ export function requestHandler(options: RequestHandlerOptions): (req: Request, r
       });
       return;
     }
+    if (req.httpVersionMajor === 1) closeIfUnread(req as IncomingMessage, res as ServerResponse);
     const handler = handlers.get(path);
     if (handler === undefined) {
       res.statusCode = 404;

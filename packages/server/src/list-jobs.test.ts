@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { JobState, ListJobsResponseSchema, type Job } from "@jobexec/proto";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_BYTES, MAX_PAGE_SIZE, pageSize } from "./list-page.ts";
+import { JobSchema, JobState, ListJobsResponseSchema, type Job } from "@jobexec/proto";
+import { jobMessage } from "./job-message.ts";
+import { DEFAULT_PAGE_SIZE, encodedSizeBound, MAX_PAGE_BYTES, MAX_PAGE_SIZE, pageSize } from "./list-page.ts";
 import { failure, startTestServer, type TestServer } from "./test-harness.ts";
 
 describe("ListJobs paging", { timeout: 300_000 }, () => {
@@ -94,5 +95,13 @@ describe("ListJobs paging", { timeout: 300_000 }, () => {
     assert.equal(jobs, 20);
     assert.ok(sizes.length >= 3);
     for (const size of sizes) assert.ok(size <= MAX_PAGE_BYTES, `${size} bytes`);
+  });
+
+  test("the size bound a page is cut by is never below a job's encoded size", async () => {
+    await t.server.manager.start({ program: "/bin/sh", args: ["-c", "exit 3", "ünïcødé ✓ 🚀".repeat(100)], env: { A: "b" }, cwd: "/tmp" }, "dana");
+    for (const job of await t.server.manager.list()) {
+      const encoded = toBinary(JobSchema, jobMessage(job)).length;
+      assert.ok(encodedSizeBound(job) >= encoded + 6, `${job.id}: bound ${encodedSizeBound(job)}, encoded ${encoded}`);
+    }
   });
 });

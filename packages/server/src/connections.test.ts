@@ -10,7 +10,7 @@ import { describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus, JobState } from "@jobexec/proto";
 import { failure, readOutput, type Pki } from "./test-harness.ts";
-import { startServerProcess, waitFor, type Connection, type ServerProcess } from "./test-process.ts";
+import { startServerProcess, type Connection, type ServerProcess } from "./test-process.ts";
 
 const SERVING = HealthCheckResponse_ServingStatus.SERVING;
 

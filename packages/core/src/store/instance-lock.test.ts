@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -85,6 +85,17 @@ describe("instance locks", { timeout: 60_000 }, () => {
     a.release();
     b.release();
     assert.deepEqual(await readdir(lockDir), []);
+  });
+
+  test("where the first place for cgroup parent locks cannot be written (read-only /run), the next one is used", async () => {
+    const notADir = join(dir, "file");
+    await writeFile(notADir, "");
+    const fallback = join(dir, "fallback");
+    const lock = await lockCgroupParent("/sys/fs/cgroup/z/jobexec", [join(notADir, "jobexec"), fallback]);
+    assert.equal((await readdir(fallback)).length, 2);
+    const err = await refusal(() => lockCgroupParent("/sys/fs/cgroup/z/jobexec", [join(notADir, "jobexec"), fallback]));
+    assert.match(err.message, /is in use by another process/);
+    lock.release();
   });
 
   describe("a second JobManager", () => {

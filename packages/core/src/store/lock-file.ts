@@ -49,7 +49,8 @@ export function acquireLock(path: string, pidPath: string, note = ""): LockResul
     const before = inode(path);
     const db = new DatabaseSync(path, { timeout: 0 });
     try {
-      db.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE");
+      // No journal file: nothing is ever written, only the lock is wanted.
+      db.exec("PRAGMA journal_mode = MEMORY; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE");
     } catch (err) {
       db.close();
       if (/locked|busy/i.test((err as Error).message)) return { heldBy: readPid(pidPath) };

@@ -30,7 +30,7 @@ async function timed<T>(call: () => Promise<T>): Promise<[T, number]> {
 function noErrorsLogged(s: ServerProcess): void {
   const bad = s.stderr.filter((line) => /EMFILE|ENFILE/.test(line) || !line.startsWith("{"));
   assert.deepEqual(bad, [], "no EMFILE and nothing but JSON log lines on stderr");
-  assert.deepEqual(s.logs.filter((l) => l.level === "error"), [], "no error logged");
+  assert.deepEqual(s.lines.filter((l) => l.level === "error"), [], "no error logged");
 }
 
 describe("connection limits and timeouts (jobexec-server process)", { timeout: 180_000 }, () => {
@@ -62,7 +62,7 @@ describe("connection limits and timeouts (jobexec-server process)", { timeout: 1
       }
       assert.ok(admitted, "a connection closed makes room for another");
       // Refusals are logged once per interval with a count, not once per connection.
-      const lines = s.logs.filter((l) => l.msg === "connections refused: over a connection limit");
+      const lines = s.lines.filter((l) => l.msg === "connections refused: over a connection limit");
       assert.ok(lines.length >= 1 && lines.length <= 2, `${lines.length} log lines for 101 refusals`);
       assert.equal(lines[0]?.count, 1);
       for (const c of held) c.close();
@@ -231,10 +231,10 @@ describe("connection limits and timeouts (jobexec-server process)", { timeout: 1
       const client = spawn(process.execPath, ["--input-type=module", "--eval", code], { stdio: ["ignore", "pipe", "inherit"] });
       try {
         await once(client.stdout, "data");
-        const dropped = s.logs.length;
+        const dropped = s.lines.length;
         client.kill("SIGSTOP");
         const began = performance.now();
-        await s.waitForLog((l) => l.msg === "connection closed: keep-alive ping not answered" && s.logs.indexOf(l) >= dropped, 10_000);
+        await s.waitForLog((l) => l.msg === "connection closed: keep-alive ping not answered" && s.lines.indexOf(l) >= dropped, 10_000);
         console.log(`# a stopped client was dropped ${(performance.now() - began).toFixed(0)} ms after it stopped (keep-alive 200 ms + 300 ms)`);
       } finally {
         client.kill("SIGKILL");

@@ -8,16 +8,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { JobState } from "@jobexec/proto";
 import { createPki, readOutput, testCgroupParent } from "./test-harness.ts";
-import { startServerProcess, type ServerProcess } from "./test-process.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
+import { alive, startServerProcess, type ServerProcess } from "./test-process.ts";
 
 /** The live server still starts a job and streams its output. */
 async function stillWorks(s: ServerProcess): Promise<void> {

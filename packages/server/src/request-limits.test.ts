@@ -146,12 +146,12 @@ describe("a client leaving mid-stream (jobexec-server process)", { timeout: 60_0
         })());
       }
       await alice.stopJob({ id: job.id, gracePeriod: {} });
-      await s.waitForLog(() => s.logs.filter((l) => l.msg === "rpc" && l.method === "jobexec.v1.JobService/StreamOutput").length >= 4, 10_000);
-      const streams = s.logs.filter((l) => l.msg === "rpc" && l.method === "jobexec.v1.JobService/StreamOutput");
+      await s.waitForLog(() => s.lines.filter((l) => l.msg === "rpc" && l.method === "jobexec.v1.JobService/StreamOutput").length >= 4, 10_000);
+      const streams = s.lines.filter((l) => l.msg === "rpc" && l.method === "jobexec.v1.JobService/StreamOutput");
       assert.deepEqual(streams.map((l) => l.code), ["canceled", "canceled", "canceled", "canceled"]);
       assert.deepEqual(s.stderr.filter((line) => !line.startsWith("{")), [], "nothing but JSON lines on stderr");
-      assert.deepEqual(s.logs.filter((l) => l.level === "error" || l.level === "warn"), []);
-      const gone = s.logs.filter((l) => l.msg === "client went away before its response was written");
+      assert.deepEqual(s.lines.filter((l) => l.level === "error" || l.level === "warn"), []);
+      const gone = s.lines.filter((l) => l.msg === "client went away before its response was written");
       assert.ok(gone.length <= 4 && gone.every((l) => l.level === "debug"), JSON.stringify(gone));
     } finally {
       await s.stop();

@@ -46,6 +46,12 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     defaultGraceMs: settings.defaultGraceMs,
     limits: settings.limits,
     log,
+    accounts: {
+      runAs: settings.runAs,
+      ...(settings.uidRange === undefined ? {} : { uidRange: settings.uidRange }),
+      ...(settings.userMapFile === undefined ? {} : { userMapFile: settings.userMapFile }),
+    },
+    maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

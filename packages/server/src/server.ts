@@ -1,9 +1,9 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { JobManager } from "@jobexec/core";
+import { type AccountOptions, JobError, JobManager } from "@jobexec/core";
 import { Health, JobService } from "@jobexec/proto";
-import { DEFAULT_PORT } from "./config.ts";
+import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT } from "./config.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
 import { healthService } from "./health-service.ts";
@@ -36,6 +36,10 @@ export interface ServerConfig {
   defaultGraceMs?: number;
   /** Default: info-level JSON lines on stderr. */
   log?: Logger;
+  /** Which accounts jobs run as; default a dynamic uid per identity (core's default). */
+  accounts?: AccountOptions;
+  /** Running jobs per identity: `perUser` (default 64) for users, `admin` (default 1024) for admins. */
+  maxJobs?: { perUser?: number; admin?: number };
   /** Connection, stream and request limits; each one not given takes its default (limits.ts). */
   limits?: Partial<ServerLimits>;
 }
@@ -113,20 +117,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       cgroupParent: config.cgroupParent ?? "jobexec",
       defaultGraceMs: config.defaultGraceMs ?? 5000,
       log: ({ level, message, ...fields }) => log[level](message, fields),
+      ...(config.accounts === undefined ? {} : { accounts: config.accounts }),
     });
-  } catch (err) {
-    ready.reject(err);
+  } catch (cause) {
+    ready.reject(cause);
     const closed = new Promise((resolve) => server.close(resolve));
     for (const socket of connections.sockets) socket.destroy();
     await closed;
-    throw err;
+    // Settings core refuses (a user map, a uid range, a data directory jobs cannot reach) are the operator's to fix.
+    if (cause instanceof JobError && cause.code === "invalid_argument") throw new ServerError("usage", cause.message, { cause });
+    throw cause;
   }
   const shutdown = new AbortController();
+  const maxJobs = { perUser: config.maxJobs?.perUser ?? DEFAULT_MAX_JOBS_PER_USER, admin: config.maxJobs?.admin ?? DEFAULT_MAX_JOBS_ADMIN };
   // One quota for every streaming method: StreamOutput and Health/Watch calls count together.
   const streams = new StreamQuota(limits.maxStreamsPerIdentity);
   handle = requestHandler({
     services: [
-      [JobService, guard(JobService, jobService(manager, limits), log, { streams })],
+      [JobService, guard(JobService, jobService(manager, maxJobs, limits), log, { streams })],
       [Health, guard(Health, healthService(), log, { streams })],
     ],
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
@@ -138,7 +146,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const bound = (server.address() as AddressInfo).port;
   const url = `https://${hostPort(host, bound)}`;
   const cgroups = manager.cgroups;
-  log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir });
+  log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
   log.info("limits", { ...limits, maxConnections: budget.maxConnections, openFileLimit: fileLimit ?? null, fdReserve: budget.reserve });
   if (budget.loweredFrom !== undefined) {

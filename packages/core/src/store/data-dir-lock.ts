@@ -17,7 +17,8 @@ export const dataDirPidName = "manager.pid";
 export async function lockDataDir(dataDir: string): Promise<HeldLock> {
   let result;
   try {
-    await mkdir(dataDir, { recursive: true });
+    // 0711 like the rest of the data directory: job accounts pass through it to their homes, never list it.
+    await mkdir(dataDir, { recursive: true, mode: 0o711 });
     result = acquireLock(join(dataDir, dataDirLockName), join(dataDir, dataDirPidName));
   } catch (err) {
     throw toJobError(`cannot lock data directory ${dataDir}`, err);

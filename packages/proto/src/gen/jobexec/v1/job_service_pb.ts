@@ -39,9 +39,9 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
 
   /**
    * Extra environment variables, on top of a minimal base (PATH, and LANG, LC_ALL and TZ when the server has them,
-   * plus JOBEXEC_JOB_ID); they override the base. Names must not be empty, contain "=" or control characters;
-   * values must not contain NUL. All of them, each counted as NAME=VALUE with a NUL, may take at most the server's
-   * limit (128 KiB by default).
+   * HOME, USER and LOGNAME of the job's account, plus JOBEXEC_JOB_ID); they override the base. Names must not be
+   * empty, contain "=" or control characters; values must not contain NUL. All of them, each counted as NAME=VALUE
+   * with a NUL, may take at most the server's limit (128 KiB by default).
    *
    * @generated from field: map<string, string> env = 3;
    */

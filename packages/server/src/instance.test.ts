@@ -2,7 +2,7 @@
 // nothing; the first one keeps working.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -24,6 +24,7 @@ describe("a second server (jobexec-server processes)", { timeout: 120_000 }, () 
   test("on the same data directory, the same cgroup parent or the same port refuses in one sentence and changes nothing", async () => {
     const pki = await createPki();
     const dir = await mkdtemp(join(tmpdir(), "jobexec-instance-"));
+    await chmod(dir, 0o711);
     const dataDir = join(dir, "data");
     const cgroupParent = testCgroupParent();
     const live = await startServerProcess({ pki, dataDir, cgroupParent });

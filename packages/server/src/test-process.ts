@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -142,6 +142,8 @@ export interface ServerProcess extends ServerChild {
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const pki = options.pki ?? (await createPki());
   const dir = await mkdtemp(join(tmpdir(), "jobexec-server-process-"));
+  // Jobs run as accounts of their own, which must pass through the data directory's parents to their homes.
+  await chmod(dir, 0o711);
   const files = { cert: join(dir, "server.pem"), key: join(dir, "server.key"), ca: join(dir, "ca.pem") };
   await Promise.all([writeFile(files.cert, pki.server.cert), writeFile(files.key, pki.server.key, { mode: 0o600 }), writeFile(files.ca, pki.ca.cert)]);
   const dataDir = options.dataDir ?? join(dir, "data");

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { lockCgroupParent } from "../cgroup/parent-lock.ts";
 import { JobError } from "../job-error.ts";
 import { JobManager } from "../job-manager.ts";
-import { cgroupExists, followAll, isAlive, openFixture, type Fixture, uniqueParent } from "../test-support/fixture.ts";
+import { cgroupExists, followAll, isAlive, openFixture, reachableTempDir, type Fixture, uniqueParent } from "../test-support/fixture.ts";
 import { dataDirLockName, dataDirPidName, lockDataDir } from "./data-dir-lock.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -139,7 +139,7 @@ describe("instance locks", { timeout: 60_000 }, () => {
     });
 
     test("after close(), the data directory and the cgroup parent are free for the next manager", async () => {
-      const dataDir = await mkdtemp(join(tmpdir(), "jobexec-core-"));
+      const dataDir = await reachableTempDir("jobexec-core-");
       const parent = uniqueParent();
       try {
         const first = await JobManager.create({ dataDir, cgroupParent: parent });

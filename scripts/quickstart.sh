@@ -40,7 +40,7 @@ fi
 our_pid() {
   local pid
   pid=$(cat "$pid_file" 2>/dev/null) || return 1
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'server/dist/main.js'; then
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$root/packages/server/"; then
     echo "$pid"
     return 0
   fi

@@ -70,3 +70,16 @@ test("slow runs from the published copy as an account that cannot enter the chec
     assert.deepEqual([run.status, run.stdout, run.stderr], [3, "line 1\nexited 3\n", "line 2\n"], argv.join(" "));
   }
 });
+
+test("an up-to-date copy is used as it is where the prefix is read-only (as in the VM tier)", { timeout: 120_000, skip: !root && "needs root for a read-only bind mount" }, (t) => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), "slow-publish-")));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { checkout, distDir, node } = privateCheckout(dir);
+  const options = { checkout, node, nodeReachable: false, distDir, root: join(dir, "lib") };
+  const published = publishRuntime(options);
+  const again = `console.log(JSON.stringify((await import(${JSON.stringify(new URL("./publish.ts", import.meta.url).href)})).publishRuntime(${JSON.stringify(options)})))`;
+  const script = `mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec "$2" --input-type=module -e "$3"`;
+  const run = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", join(dir, "lib"), process.execPath, again], { encoding: "utf8" });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), published);
+});

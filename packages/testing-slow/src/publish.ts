@@ -54,8 +54,10 @@ export function publishRuntime(options: PublishOptions): JobRuntime {
 }
 
 function makeDir(path: string): void {
-  mkdirSync(path, { recursive: true });
-  chmodSync(path, 0o755); // whatever the umask
+  const existing = statSync(path, { throwIfNoEntry: false });
+  if (existing === undefined) mkdirSync(path, { recursive: true });
+  // 0755 whatever the umask; a directory already right is not touched (in the VM tier, this prefix is read-only).
+  if (existing === undefined || (existing.mode & 0o777) !== 0o755) chmodSync(path, 0o755);
 }
 
 /** A hidden temporary name beside `path`, for writing and then renaming over it. */

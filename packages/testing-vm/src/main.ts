@@ -55,7 +55,7 @@ class TestCount {
   /** "ran 42 tests in the VM (40 passed, 1 failed, 1 skipped)" */
   summary(where: string): string {
     const n = (name: string): number => this.counts.get(name) ?? 0;
-    return `ran ${n("tests")} tests ${where} (${n("pass")} passed, ${n("fail")} failed, ${n("skipped")} skipped)`;
+    return `ran ${n("tests")} test${n("tests") === 1 ? "" : "s"} ${where} (${n("pass")} passed, ${n("fail")} failed, ${n("skipped")} skipped)`;
   }
 }
 

@@ -27,8 +27,21 @@ pid_file="$run_dir/server.pid" address_file="$run_dir/server.address" log_file="
 mkdir -p "$run_dir"
 key=$(printf '%s' "$root" | sha256sum | cut -c1-16)
 cgroup_parent="jobexec-quickstart-$key"
+# Whether other accounts can pass through every directory from / down to $1 (as jobs must, to reach their homes
+# in the data directory).
+searchable_by_others() {
+  local dir=$1
+  while [ $((0$(stat -c %a "$dir") & 1)) -eq 1 ]; do
+    if [ "$dir" = / ]; then return 0; fi
+    dir=$(dirname "$dir")
+  done
+  return 1
+}
 data_dir="$run_dir/data"
-if [ -n "$published" ]; then data_dir="/var/lib/jobexec-quickstart/$key"; fi
+if [ "$(id -u)" -eq 0 ] && ! searchable_by_others "$run_dir"; then
+  data_dir="/var/lib/jobexec-quickstart/$key"
+  install -d -m 755 /var/lib/jobexec-quickstart "$data_dir"
+fi
 
 config_dir=${JOBEXEC_CONFIG_DIR:-${XDG_CONFIG_HOME:-$HOME/.config}/jobexec}
 if [ ! -f "$config_dir/ca.pem" ]; then

@@ -18,8 +18,9 @@ version_ok() { # $1 version, $2 minimum
 }
 
 # run_step WHAT HINT COMMAND...: runs COMMAND with its output appended to the setup log. When it fails, prints
-# the last lines of that output (without stack frames), then one sentence: what failed, what to check (the
-# output of the command HINT), where the whole log is; and exits 1.
+# the last lines of that output that report an error (all its last lines when none does; stack frames never),
+# then one sentence: what failed, what to check (the output of the command HINT), where the whole log is; and
+# exits 1.
 run_step() {
   local what=$1 hint=$2 out status=0
   shift 2
@@ -28,8 +29,12 @@ run_step() {
   "$@" >"$out" 2>&1 || status=$?
   { printf '== %s %s (exit %s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" "$status"; cat "$out"; } >>"$setup_log"
   if [ "$status" -ne 0 ]; then
+    local lines
+    sed -i 's/\x1b\[[0-9;]*m//g' "$out"
+    lines=$(grep -avE '^(npm (error|ERR!))?[[:space:]]+at ' "$out" | grep -aE 'error|Error|ERR' | tail -n 12) ||
+      lines=$(grep -avE '^(npm (error|ERR!))?[[:space:]]+at ' "$out" | tail -n 12)
     log "$what failed (exit $status); the last lines of its output:"
-    sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -avE '^(npm (error|ERR!))?[[:space:]]+at ' | tail -n 12 | sed 's/^/    /' >&2
+    printf '%s\n' "$lines" | sed 's/^/    /' >&2
     rm -f "$out"
     log "$what failed: $($hint) (whole log: $setup_log)"
     exit 1

@@ -48,14 +48,14 @@ ours() { # $1 command name, $2 path in bin_dir
   case "$target" in */bin/"$1") [ ! -e "$2" ] ;; *) return 1 ;; esac
 }
 
-link() { # $1 command name, $2 target
+link() { # $1 command name, $2 target; fails when it leaves a file that is not ours
   local path="$bin_dir/$1" current
   current=$(readlink "$path" 2>/dev/null || true)
   if [ "$current" = "$2" ]; then return; fi
   if [ -e "$path" ] || [ -L "$path" ]; then
     if ! ours "$1" "$path"; then
       log "left $path as it is (not a jobexec link${current:+: it points to $current}); this checkout's $1 is $2"
-      return
+      return 1
     fi
     ln -sfn "$2" "$path"
     log "re-linked $path from $current to $2"
@@ -66,8 +66,8 @@ link() { # $1 command name, $2 target
 }
 
 cmds="jobexec jobexec-server cgexec"
-for cmd in $cmds; do link "$cmd" "$root/bin/$cmd"; done
-link slow "$slow_target"
+for cmd in $cmds; do link "$cmd" "$root/bin/$cmd" || true; done
+link slow "$slow_target" || true
 cmds="$cmds slow"
 # pnpm too, when the user has none on PATH (a link to a jobexec launcher does not count): bin/pnpm runs ours
 # with our Node first on PATH. A real pnpm in bin_dir is never replaced (link() leaves it).

@@ -29,7 +29,8 @@ export function freshClone(options: { tools: boolean }): Clone {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), "jobexec-clone-")));
   const root = join(dir, "jobexec");
   const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: checkoutDir }).toString();
-  for (const path of new Set(listed.split("\0").filter((p) => p !== ""))) {
+  // .tools may be a link (to a shared toolchain) that an older ignore rule does not cover: it is never copied.
+  for (const path of new Set(listed.split("\0").filter((p) => p !== "" && !/^\.tools(\/|$)/.test(p)))) {
     const from = join(checkoutDir, path);
     if (lstatSync(from, { throwIfNoEntry: false }) === undefined) continue; // deleted, not yet committed
     mkdirSync(dirname(join(root, path)), { recursive: true });

@@ -29,8 +29,7 @@ export function freshClone(options: { tools: boolean }): Clone {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), "jobexec-clone-")));
   const root = join(dir, "jobexec");
   const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: checkoutDir }).toString();
-  // .tools may be a link (to a shared toolchain) that an older ignore rule does not cover: it is never copied.
-  for (const path of new Set(listed.split("\0").filter((p) => p !== "" && !/^\.tools(\/|$)/.test(p)))) {
+  for (const path of new Set(listed.split("\0").filter((p) => p !== ""))) {
     const from = join(checkoutDir, path);
     if (lstatSync(from, { throwIfNoEntry: false }) === undefined) continue; // deleted, not yet committed
     mkdirSync(dirname(join(root, path)), { recursive: true });

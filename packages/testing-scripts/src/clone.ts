@@ -28,15 +28,20 @@ export interface Clone {
 export function freshClone(options: { tools: boolean }): Clone {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), "jobexec-clone-")));
   const root = join(dir, "jobexec");
-  const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: checkoutDir }).toString();
-  for (const path of new Set(listed.split("\0").filter((p) => p !== ""))) {
-    const from = join(checkoutDir, path);
-    if (lstatSync(from, { throwIfNoEntry: false }) === undefined) continue; // deleted, not yet committed
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    cpSync(from, join(root, path), { verbatimSymlinks: true });
+  try {
+    const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: checkoutDir }).toString();
+    for (const path of new Set(listed.split("\0").filter((p) => p !== ""))) {
+      const from = join(checkoutDir, path);
+      if (lstatSync(from, { throwIfNoEntry: false }) === undefined) continue; // deleted, not yet committed
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      cpSync(from, join(root, path), { verbatimSymlinks: true });
+    }
+    const tools = join(checkoutDir, ".tools");
+    if (options.tools && existsSync(tools)) symlinkSync(realpathSync(tools), join(root, ".tools"));
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
-  const tools = join(checkoutDir, ".tools");
-  if (options.tools && existsSync(tools)) symlinkSync(realpathSync(tools), join(root, ".tools"));
   return { dir, root, binDir: join(dir, "bin") };
 }
 

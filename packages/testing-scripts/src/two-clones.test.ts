@@ -60,6 +60,7 @@ function assertSlowRan(result: { code: number | null; stdout: string; stderr: st
 describe("the README's commands from two fresh clones on one machine", { timeout: 20 * minutes }, () => {
   let a: Clone;
   let b: Clone;
+  const clones: Clone[] = [];
   let address: string;
   const homes = realpathSync(mkdtempSync(join(tmpdir(), "jobexec-quickstart-config-")));
   const configDir = join(homes, "ours");
@@ -69,18 +70,17 @@ describe("the README's commands from two fresh clones on one machine", { timeout
     newUserEnv({ JOBEXEC_LISTEN: address, JOBEXEC_CONFIG_DIR: config, JOBEXEC_BIN_DIR: clone.binDir });
 
   before(async () => {
-    a = freshClone({ tools: true });
-    b = freshClone({ tools: true });
+    clones.push((a = freshClone({ tools: true })), (b = freshClone({ tools: true })));
     address = `127.0.0.1:${await freePort()}`;
   });
   after(async () => {
-    for (const clone of [a, b]) {
+    for (const clone of clones) {
       const pid = serverPid(clone);
       if (pid !== undefined && alive(pid)) process.kill(pid, "SIGTERM");
       await until(() => pid === undefined || !alive(pid));
     }
     for (const path of cleanups) rmSync(path, { recursive: true, force: true });
-    for (const clone of [a, b]) removeClone(clone);
+    for (const clone of clones) removeClone(clone);
     rmSync(homes, { recursive: true, force: true });
   });
 

@@ -4,7 +4,8 @@ import { access } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { cgexecPath } from "@jobexec/cgexec";
 import { Accounts } from "./accounts/accounts.ts";
-import { CgroupSubtree, checkCgroupParent } from "./cgroup/subtree.ts";
+import { lockCgroupParent } from "./cgroup/parent-lock.ts";
+import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
@@ -13,7 +14,9 @@ import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
+import { lockDataDir } from "./store/data-dir-lock.ts";
 import { JobTable } from "./store/job-table.ts";
+import type { HeldLock } from "./store/lock-file.ts";
 import { removeLeftovers } from "./supervise/leftovers.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StartOptions, StopOptions } from "./types.ts";
@@ -59,7 +62,9 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group. A manager owns its dataDir's `jobs` directory and its
- * cgroup sub-tree: create() kills and removes what an earlier run left there, close() removes them.
+ * cgroup sub-tree: create() kills and removes what an earlier run left there, close() removes them. Both are
+ * locked first (one manager per data directory and per cgroup parent, across processes): create() refuses,
+ * having changed nothing, while another manager holds either.
  */
 export class JobManager {
   /** The cgroup set-up jobs run in, for start-up logs. */
@@ -73,11 +78,13 @@ export class JobManager {
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
   readonly #starting = new Set<Promise<unknown>>();
+  readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
 
-  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, accounts: Accounts, options: ManagerOptions) {
+  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, accounts: Accounts, locks: HeldLock[], options: ManagerOptions) {
     this.#subtree = subtree;
     this.#accounts = accounts;
+    this.#locks = locks;
     this.#host = host;
     this.#graceMs = options.defaultGraceMs ?? 5000;
     this.#logger = safeLogger(options.log);
@@ -99,26 +106,38 @@ export class JobManager {
       throw new JobError("invalid_argument", "defaultGraceMs must be a finite number >= 0");
     }
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
+    // Both locks before anything is read or changed: a second instance refuses and leaves the first one's alone.
+    const locks = [await lockDataDir(options.dataDir)];
     const jobsDir = join(options.dataDir, "jobs");
     const log = safeLogger(options.log);
-    try {
-      await prepareJobsDir(jobsDir);
-    } catch (err) {
-      throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
-    }
-    const accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
-    try {
-      await access(cgexecPath);
-    } catch (err) {
-      throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
-    }
+    let accounts: Accounts;
     let subtree: CgroupSubtree | undefined;
+    let host: HostCapacity;
     try {
-      subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
+      const parentDir = options.unconfined === true ? undefined : await subtreeDir(parent);
+      if (parentDir !== undefined) locks.push(await lockCgroupParent(parentDir));
+      try {
+        await prepareJobsDir(jobsDir);
+      } catch (err) {
+        throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
+      }
+      accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
+      try {
+        await access(cgexecPath);
+      } catch (err) {
+        throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
+      }
+      try {
+        subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
+      } catch (err) {
+        throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
+      }
+      host = await hostCapacity(subtree?.info.controllers);
     } catch (err) {
-      throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
+      for (const lock of locks.reverse()) lock.release();
+      throw err;
     }
-    const manager = new JobManager(jobsDir, subtree, await hostCapacity(subtree?.info.controllers), accounts, options);
+    const manager = new JobManager(jobsDir, subtree, host, accounts, locks, options);
     try {
       await removeLeftovers(jobsDir, subtree, (event) => manager.#log(event));
     } catch (err) {
@@ -268,7 +287,11 @@ export class JobManager {
       ),
     );
     await Promise.all(records.map((r) => removeOutput(r.dir)));
-    await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
+    try {
+      await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
+    } finally {
+      for (const lock of this.#locks.splice(0).reverse()) lock.release();
+    }
   }
 
   #assertOpen(): void {

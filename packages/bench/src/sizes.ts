@@ -19,6 +19,11 @@ export interface Sizes {
   jobs: number;
   getCalls: number;
   listCalls: number;
+  /** Finished jobs the server holds for the paged ListJobs and memory figures (the running ones, stopped, count). */
+  finishedJobs: number;
+  /** Idle connections, and idle followers (100 per connection), whose memory is measured. */
+  idleConnections: number;
+  idleFollowers: number;
   /** Seconds over which the idle server's CPU time is measured. */
   idleSeconds: number;
   /** Times the standby pool is killed and its refill timed. */
@@ -40,6 +45,9 @@ export const full: Sizes = {
   jobs: 1000,
   getCalls: 1000,
   listCalls: 100,
+  finishedJobs: 10_000,
+  idleConnections: 200,
+  idleFollowers: 1000,
   idleSeconds: 10,
   refillRounds: 10,
 };
@@ -62,6 +70,9 @@ export const quick: Sizes = {
   jobs: 50,
   getCalls: 100,
   listCalls: 10,
+  finishedJobs: 200,
+  idleConnections: 50,
+  idleFollowers: 100,
   idleSeconds: 1,
   refillRounds: 2,
 };

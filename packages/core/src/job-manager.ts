@@ -4,7 +4,8 @@ import { access } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { cgexecPath } from "@jobexec/cgexec";
 import { Accounts } from "./accounts/accounts.ts";
-import { CgroupSubtree, checkCgroupParent } from "./cgroup/subtree.ts";
+import { lockCgroupParent } from "./cgroup/parent-lock.ts";
+import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { checkStandbySize, Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
@@ -12,7 +13,9 @@ import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
+import { lockDataDir } from "./store/data-dir-lock.ts";
 import { JobTable } from "./store/job-table.ts";
+import type { HeldLock } from "./store/lock-file.ts";
 import { removeLeftovers } from "./supervise/leftovers.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type {
@@ -78,7 +81,9 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group. A manager owns its dataDir's `jobs` directory and its
- * cgroup sub-tree: create() kills and removes what an earlier run left there, close() removes them.
+ * cgroup sub-tree: create() kills and removes what an earlier run left there, close() removes them. Both are
+ * locked first (one manager per data directory and per cgroup parent, across processes): create() refuses,
+ * having changed nothing, while another manager holds either.
  */
 export class JobManager {
   /** The cgroup set-up jobs run in, for start-up logs. */
@@ -92,11 +97,21 @@ export class JobManager {
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
   readonly #starting = new Set<Promise<unknown>>();
+  readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
 
-  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, accounts: Accounts, standbys: number, options: ManagerOptions) {
+  private constructor(
+    jobsDir: string,
+    subtree: CgroupSubtree | undefined,
+    host: HostCapacity,
+    accounts: Accounts,
+    locks: HeldLock[],
+    standbys: number,
+    options: ManagerOptions,
+  ) {
     this.#subtree = subtree;
     this.#accounts = accounts;
+    this.#locks = locks;
     this.#host = host;
     this.#graceMs = options.defaultGraceMs ?? 5000;
     this.#logger = safeLogger(options.log);
@@ -119,26 +134,38 @@ export class JobManager {
     }
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
     const standbys = checkStandbySize(options.standby);
+    // Both locks before anything is read or changed: a second instance refuses and leaves the first one's alone.
+    const locks = [await lockDataDir(options.dataDir)];
     const jobsDir = join(options.dataDir, "jobs");
     const log = safeLogger(options.log);
-    try {
-      await prepareJobsDir(jobsDir);
-    } catch (err) {
-      throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
-    }
-    const accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
-    try {
-      await access(cgexecPath);
-    } catch (err) {
-      throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
-    }
+    let accounts: Accounts;
     let subtree: CgroupSubtree | undefined;
+    let host: HostCapacity;
     try {
-      subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
+      const parentDir = options.unconfined === true ? undefined : await subtreeDir(parent);
+      if (parentDir !== undefined) locks.push(await lockCgroupParent(parentDir));
+      try {
+        await prepareJobsDir(jobsDir);
+      } catch (err) {
+        throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
+      }
+      accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
+      try {
+        await access(cgexecPath);
+      } catch (err) {
+        throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
+      }
+      try {
+        subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
+      } catch (err) {
+        throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
+      }
+      host = await hostCapacity(subtree?.info.controllers);
     } catch (err) {
-      throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
+      for (const lock of locks.reverse()) lock.release();
+      throw err;
     }
-    const manager = new JobManager(jobsDir, subtree, await hostCapacity(subtree?.info.controllers), accounts, standbys, options);
+    const manager = new JobManager(jobsDir, subtree, host, accounts, locks, standbys, options);
     try {
       await removeLeftovers(jobsDir, subtree, (event) => manager.#log(event));
     } catch (err) {
@@ -296,7 +323,11 @@ export class JobManager {
       ),
     );
     await Promise.all(records.map((r) => removeOutput(r.dir)));
-    await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
+    try {
+      await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
+    } finally {
+      for (const lock of this.#locks.splice(0).reverse()) lock.release();
+    }
   }
 
   /** The standby pool's figures: its size per output mode, standbys idle and booting, warm and cold starts so far. */

@@ -225,6 +225,8 @@ export interface StartOptions {
 export interface StandbyCounts {
   /** Standbys kept for each output mode in use; 0 when the pool is off. */
   size: number;
+  /** Standbys the pool keeps now: `size` for each output mode in use (separate from the start, merged once asked for). */
+  target: number;
   /** Booted and waiting: the next starts of their output mode take these. */
   idle: number;
   /** Spawned (or being made) and still booting. */

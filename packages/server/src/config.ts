@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_UID_RANGE, formatUidRange, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
 import { ServerError } from "./error.ts";
+import { limitSettings, parseLimits, type ServerLimits } from "./limits.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { defaultConfigDir, defaultDataDir } from "./paths.ts";
 
@@ -32,6 +33,8 @@ export interface ServeSettings {
   maxJobsAdmin: number;
   /** Standbys kept ready per output mode in use (0: none, every start is cold). */
   standby: number;
+  /** Connection, stream and request limits (limits.ts). */
+  limits: ServerLimits;
 }
 
 /** Default of --max-jobs-per-user. */
@@ -71,9 +74,18 @@ const settings = {
 
 type Name = keyof typeof settings;
 
+// The limits' flags (limits.ts), listed after the others.
+const limitFlags: Setting[] = limitSettings.map((l) => ({
+  flag: l.flag,
+  env: l.env,
+  value: l.kind === "duration" ? "DURATION" : l.kind === "size" ? "SIZE" : "N",
+  describe: l.describe,
+  fallback: () => l.text,
+}));
+
 /** The help text of `jobexec-server`. */
 export function serveHelp(env: Env = process.env): string {
-  const rows = Object.values(settings).map((s: Setting) => {
+  const rows = [...Object.values(settings), ...limitFlags].map((s: Setting) => {
     const left = `  --${s.flag} ${s.value}`;
     return `${left.padEnd(34)}${s.describe}\n${"".padEnd(34)}env ${s.env}; default ${s.fallback(env) || "none"}`;
   });
@@ -102,7 +114,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
       strict: true,
       allowPositionals: false,
       options: {
-        ...Object.fromEntries(Object.keys(settings).map((name) => [name, { type: "string" as const }])),
+        ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
       },
     });
@@ -151,6 +163,10 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     cgroupParent,
     defaultGraceMs: parseDuration(value("grace")),
     logLevel: logLevel as LogLevel,
+    limits: parseLimits((l) => {
+      const flag = (parsed.values as Record<string, unknown>)[l.flag];
+      return typeof flag === "string" ? flag : env[l.env] || undefined;
+    }, parseDuration),
   };
 }
 
@@ -173,10 +189,10 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: host === "" ? "::" : host, port };
 }
 
-/** Parses a duration such as "5s", "250ms", "1m" or a bare number of seconds, to milliseconds. */
+/** Parses a duration such as "5s", "250ms", "1m", "2h" or a bare number of seconds, to milliseconds. */
 export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!match) throw new ServerError("usage", `duration ${JSON.stringify(text)} is not a number with an optional unit (ms, s, m)`);
-  const factor = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1000;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new ServerError("usage", `duration ${JSON.stringify(text)} is not a number with an optional unit (ms, s, m, h)`);
+  const factor = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : match[2] === "h" ? 3_600_000 : 1000;
   return Math.round(Number(match[1]) * factor);
 }

@@ -78,6 +78,8 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
     // libuv opens one inotify fd per process on the first watch and keeps it: have it opened before the baseline.
     assert.equal((await runCli(t, ["start", "-f", "--", jobNode, slowPath, "2", "--interval", "100"])).code, 0);
     const id = startedId(await runCli(t, ["start", "--", jobNode, slowPath, "600", "--interval", "50"]));
+    // The standby that start took is replaced first: its pipes would count as the follower's.
+    assert.ok(await eventually(() => t.server.manager.standbys.idle === t.server.manager.standbys.target && t.server.manager.standbys.starting === 0));
     const baseline = openFds();
     const child = spawnCli(t, ["logs", "-f", "--stream", "stdout", id]);
     const done = collectCli(child);
@@ -116,8 +118,8 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
   test("bad flags exit 2 before any request", async () => {
     const cases: [string[], RegExp][] = [
       [["logs", "--tail", "x", binary], /--tail: "x" is not a positive whole number/],
-      [["logs", "--stream", "stdin", binary], /Expected --stream=stdin to be one of: stdout, stderr, both/],
-      [["logs"], /Missing 1 required arg/],
+      [["logs", "--stream", "stdin", binary], /--stream: "stdin" is not one of stdout, stderr, both/],
+      [["logs"], /logs needs the job id: jobexec logs ID/],
     ];
     await Promise.all(cases.map(async ([args, message]) => {
       const result = await runCli(t, args, { server: "127.0.0.1:1" });

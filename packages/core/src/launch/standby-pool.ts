@@ -116,7 +116,7 @@ export class StandbyPool {
       }
     }
     for (const making of this.#making.values()) starting += making;
-    return { size: this.size, idle, starting, warmStarts: this.#warm, coldStarts: this.#cold };
+    return { size: this.size, target: this.size * this.#wanted.size, idle, starting, warmStarts: this.#warm, coldStarts: this.#cold };
   }
 
   /** Kills every standby and removes their output directories and cgroups. Idempotent. */

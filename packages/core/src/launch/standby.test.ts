@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jobNode } from "@jobexec/testing-slow";
 import { JobError } from "../job-error.ts";
 import { JobManager } from "../job-manager.ts";
-import { type Fixture, followAll, isAlive, openFixture, reachableTempDir, standbysIn, uniqueParent } from "../test-support/fixture.ts";
+import { type Fixture, followAll, isAlive, openFixture, reachableTempDir, standbysIn, standbysReady, uniqueParent } from "../test-support/fixture.ts";
 import type { Job, JobSpec } from "../types.ts";
 
 const timeout = 60_000;
@@ -24,10 +24,6 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
   }
 }
 
-/** Waits until the manager's pool is full of ready standbys. */
-function poolFull(manager: JobManager): Promise<void> {
-  return until("the standby pool is full", () => manager.standbys.idle >= manager.standbys.size && manager.standbys.starting === 0);
-}
 
 /** The manager's standbys' pids. */
 function standbyPids(manager: JobManager): number[] {
@@ -82,7 +78,7 @@ describe("jobs from standbys are the jobs cold starts make", { timeout }, () => 
 
   /** Runs `spec` from a standby and cold, checks which way each started, and returns both, made comparable. */
   async function both(spec: JobSpec): Promise<{ warm: string; cold: string; jobs: Job[] }> {
-    await poolFull(warm.manager);
+    await standbysReady(warm.manager);
     const before = warm.manager.standbys.warmStarts;
     const results = [await run(warm.manager, spec), await run(cold.manager, spec)];
     assert.equal(warm.manager.standbys.warmStarts, before + 1, "the warm manager started it from a standby");
@@ -96,6 +92,8 @@ describe("jobs from standbys are the jobs cold starts make", { timeout }, () => 
         [fx.dataDir, "DATA"],
         [fx.cgroupParent, "PARENT"],
         [String(job.pid), "PID"],
+        // Each data directory claims uids of its own for its identities.
+        [`\\t${String(job.account?.uid)}`, "\\tUID"],
       ] as const) {
         text = text.replaceAll(value, name);
       }
@@ -119,7 +117,7 @@ describe("jobs from standbys are the jobs cold starts make", { timeout }, () => 
       if (outputMode === "merged") {
         // Its first job warms the mode up (and starts cold).
         await run(warm.manager, { program: "true", outputMode });
-        await until("merged standbys are ready", () => warm.manager.standbys.idle === 4);
+        await standbysReady(warm.manager);
       }
       const { warm: w, cold: c, jobs } = await both(spec);
       assert.equal(w, c);
@@ -134,7 +132,7 @@ describe("jobs from standbys are the jobs cold starts make", { timeout }, () => 
       assert.match(w, /marker in pid PID\n/);
       assert.equal(w.split(`object '${preload}' from LD_PRELOAD`).length - 1, 2, w);
       assert.match(w, /^cwd "\/tmp\/jobexec-core-standby-\w+"$/m);
-      assert.match(w, /^status \[.*"Uid:\\t61184\\t61184\\t61184\\t61184".*"NoNewPrivs:\\t1".*\]$/m);
+      assert.match(w, /^status \[.*"Uid:\\tUID\\tUID\\tUID\\tUID".*"NoNewPrivs:\\t1".*\]$/m);
       assert.match(w, /^own session true$/m);
       const stdoutFile = "DATA/jobs/ID/stdout";
       const stderrFile = outputMode === "merged" ? stdoutFile : "DATA/jobs/ID/stderr";
@@ -167,14 +165,14 @@ describe("jobs from standbys are the jobs cold starts make", { timeout }, () => 
   });
 
   test("a program that is not there or not executable is refused before anything starts, and the standby is given back", async () => {
-    await poolFull(warm.manager);
+    await standbysReady(warm.manager);
     const pids = standbyPids(warm.manager).sort();
     const counts = warm.manager.standbys;
     const notExecutable = join(scratch, "plain-file");
     await writeFile(notExecutable, "echo\n", { mode: 0o644 });
     for (const [program, message] of [
       ["no-such-program-anywhere", /program "no-such-program-anywhere" not found on the server's PATH/],
-      [notExecutable, /is not an executable file: the job's account \(uid 61184\) may not execute it/],
+      [notExecutable, /is not an executable file: the job's account \(uid \d+\) may not execute it/],
     ] as const) {
       for (const manager of [warm.manager, cold.manager]) {
         await assert.rejects(manager.start({ program }, "alice"), (err: unknown) => err instanceof JobError && err.code === "invalid_argument" && message.test(err.message));
@@ -193,7 +191,7 @@ describe("the standby pool", { timeout }, () => {
   after(() => fx.close());
 
   test("keeps two standbys ready, each in the cgroup made for its job, with an output directory of the same id; never listed, never counted in quotas", async () => {
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
     const standbys = standbysIn(fx.manager.cgroups.parent as string);
     assert.equal(standbys.length, 2);
     assert.deepEqual(await fx.manager.list(), []);
@@ -209,12 +207,12 @@ describe("the standby pool", { timeout }, () => {
   });
 
   test("refills after a take: the job is the standby's process, and a new standby takes its place", async () => {
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
     const before = standbyPids(fx.manager);
     const job = await fx.manager.start({ program: "sleep", args: ["30"] }, "alice");
     assert.ok(before.includes(job.pid), `job pid ${job.pid} is one of the standbys ${before.join(" ")}`);
     assert.ok(readFileSync(`/proc/${job.pid}/cgroup`, "utf8").includes(`0::/${fx.cgroupParent}/${job.id}\n`));
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
     const afterTake = standbyPids(fx.manager);
     assert.equal(afterTake.length, 2);
     assert.ok(!afterTake.includes(job.pid) && afterTake.filter((pid) => !before.includes(pid)).length === 1, `${before.join(" ")} -> ${afterTake.join(" ")}`);
@@ -222,7 +220,7 @@ describe("the standby pool", { timeout }, () => {
   });
 
   test("a burst beyond the pool starts the rest cold, every job runs", async () => {
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
     const { warmStarts, coldStarts } = fx.manager.standbys;
     const jobs = await Promise.all(Array.from({ length: 6 }, (_, i) => fx.manager.start({ program: "echo", args: [`job ${i}`] }, "alice")));
     for (const [i, job] of jobs.entries()) {
@@ -233,18 +231,18 @@ describe("the standby pool", { timeout }, () => {
     const counts = fx.manager.standbys;
     assert.equal(counts.warmStarts - warmStarts, 2);
     assert.equal(counts.coldStarts - coldStarts, 4);
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
   });
 
   test("a standby that dies is replaced, logged, and what was made for it removed", async () => {
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
     const [victim] = standbyPids(fx.manager);
     assert.ok(victim !== undefined);
     const jobsBefore = readdirSync(join(fx.dataDir, "jobs"));
     const cgroupsBefore = readdirSync(fx.manager.cgroups.parent as string);
     process.kill(victim, "SIGKILL");
     await until("the death is logged", () => fx.logs.some((e) => e.message === `standby pid ${victim} ended while waiting (signal SIGKILL); replacing it`));
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
     const now = standbyPids(fx.manager);
     assert.equal(now.length, 2);
     assert.ok(!now.includes(victim));
@@ -256,10 +254,11 @@ describe("the standby pool", { timeout }, () => {
   });
 
   test("merged output gets standbys of its own from its first job on", async () => {
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
     const first = await fx.manager.start({ program: "sh", args: ["-c", "echo a; echo b >&2"], outputMode: "merged" }, "alice");
     assert.equal((await followAll(fx.manager, first.id)).stdout.toString(), "a\nb\n");
-    await until("merged standbys are ready", () => fx.manager.standbys.idle === 4);
+    await standbysReady(fx.manager);
+    assert.deepEqual([fx.manager.standbys.target, fx.manager.standbys.idle], [4, 4]);
     const { warmStarts } = fx.manager.standbys;
     const second = await fx.manager.start({ program: "sh", args: ["-c", "echo c; echo d >&2; echo e"], outputMode: "merged" }, "alice");
     assert.equal(fx.manager.standbys.warmStarts, warmStarts + 1);
@@ -271,9 +270,9 @@ describe("the standby pool", { timeout }, () => {
 describe("standbys at shutdown and restart", { timeout }, () => {
   test("close() kills every standby and removes their cgroups and files", async () => {
     const fx = await openFixture();
-    await poolFull(fx.manager);
+    await standbysReady(fx.manager);
     await fx.manager.start({ program: "true", outputMode: "merged" }, "alice");
-    await until("both modes are warm", () => fx.manager.standbys.idle === 4);
+    await standbysReady(fx.manager);
     const pids = standbyPids(fx.manager);
     const parent = fx.manager.cgroups.parent as string;
     await fx.manager.close();
@@ -306,7 +305,7 @@ describe("standbys at shutdown and restart", { timeout }, () => {
         assert.ok(logs.includes(`removed output of an earlier run's job ${id}`), logs.join("\n"));
         assert.ok(logs.includes(`removed leftover job cgroup ${join(parent, id)}`), logs.join("\n"));
       }
-      await poolFull(next);
+      await standbysReady(next);
       assert.ok(readdirSync(join(dataDir, "jobs")).every((id) => !made.includes(id)));
       await next.close();
       assert.equal(existsSync(parent), false);
@@ -323,7 +322,7 @@ describe("standbys at shutdown and restart", { timeout }, () => {
       assert.deepEqual(readdirSync(fx.manager.cgroups.parent as string, { withFileTypes: true }).filter((e) => e.isDirectory()), []);
       const job = await fx.manager.start({ program: "echo", args: ["cold"] }, "alice");
       assert.equal((await followAll(fx.manager, job.id)).stdout.toString(), "cold\n");
-      assert.deepEqual(fx.manager.standbys, { size: 0, idle: 0, starting: 0, warmStarts: 0, coldStarts: 1 });
+      assert.deepEqual(fx.manager.standbys, { size: 0, target: 0, idle: 0, starting: 0, warmStarts: 0, coldStarts: 1 });
     } finally {
       await fx.close();
     }

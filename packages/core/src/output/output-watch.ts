@@ -1,12 +1,14 @@
 // One change notifier per job, shared by all its followers.
 import { type FSWatcher, watch } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 
 const pollMs = 25;
 
 /**
  * Wakes the followers of one job when its output directory changes or the job ends. The inotify watch on
  * the directory exists only while someone follows (one watch for any number of followers), and followers
- * wait on one shared promise per change, so a thousand followers cost a thousand small closures.
+ * wait on one shared promise per change, so a thousand followers cost a thousand small closures. They also
+ * read through one shared handle per output file: a follower holds no file descriptor of its own.
  */
 export class OutputWatch {
   readonly #dir: string;
@@ -22,6 +24,8 @@ export class OutputWatch {
   #sizesGeneration = -1;
   /** The last chunk read of each file, handed to every follower reading the same range. */
   #lastChunk = new Map<string, { position: number; length: number; data: Promise<Buffer> }>();
+  /** Read handles of the output files, shared by every follower, open while someone follows. */
+  #files = new Map<string, Promise<FileHandle>>();
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -90,6 +94,24 @@ export class OutputWatch {
     return entry.data;
   }
 
+  /**
+   * The read handle of the output file `name` shared by all followers, opened by `openFile` on first use and closed
+   * when the last follower leaves (a read still under way finishes first: FileHandle.close waits for it). Only for
+   * followers.
+   */
+  file(name: string, openFile: () => Promise<FileHandle>): Promise<FileHandle> {
+    let file = this.#files.get(name);
+    if (file === undefined) {
+      const opening = openFile();
+      file = opening;
+      this.#files.set(name, opening);
+      opening.catch(() => {
+        if (this.#files.get(name) === opening) this.#files.delete(name);
+      });
+    }
+    return file;
+  }
+
   /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
   follow(): () => void {
     if (this.#followers++ === 0 && !this.#ended) this.#openWatcher();
@@ -100,6 +122,8 @@ export class OutputWatch {
       if (--this.#followers === 0) {
         this.#closeWatcher();
         this.#lastChunk.clear();
+        for (const file of this.#files.values()) file.then((f) => f.close()).catch(() => undefined);
+        this.#files.clear();
       }
     };
   }

@@ -97,6 +97,17 @@ export function cgroupExists(dir: string | undefined): boolean {
   return dir !== undefined && existsSync(dir);
 }
 
+/** Resolves once the manager's standby pool is full and booted (so that no refill runs while a test counts). */
+export async function standbysReady(manager: JobManager, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const { target, idle, starting } = manager.standbys;
+    if (idle === target && starting === 0) return;
+    if (performance.now() > deadline) throw new Error(`the standby pool did not fill: ${JSON.stringify(manager.standbys)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /**
  * The standbys of a manager whose job cgroups are under `parentDir`: the processes there still running cgexec's
  * standby entry (a taken one has exec'd its job's program), each with the cgroup it waits in.

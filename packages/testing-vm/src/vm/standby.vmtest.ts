@@ -32,7 +32,7 @@ describe("jobs from standbys", { timeout: vmTestTimeout, concurrency: false }, (
 
   const poolFull = (): Promise<void> =>
     eventually(
-      () => fx.manager.standbys.idle >= fx.manager.standbys.size && readyStandbys(fx.manager.cgroups.parent as string).length >= fx.manager.standbys.size,
+      () => fx.manager.standbys.idle === fx.manager.standbys.target && fx.manager.standbys.starting === 0,
       () => `the standby pool did not fill: ${JSON.stringify(fx.manager.standbys)}`,
       60_000,
     );

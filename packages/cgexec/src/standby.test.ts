@@ -225,6 +225,15 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
     assert.equal(lines.at(-2), "61184", "the setuid-root id gives no root");
   });
 
+  it("gives the program default signal dispositions and no blocked signal (Node ignores SIGPIPE and SIGXFSZ)", { timeout }, async (t) => {
+    const standby = startStandby(t);
+    await standby.ready;
+    standby.send({ account: null, cwd: "/", argv: ["/bin/grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"], env: env() });
+    const ended = await standby.ended;
+    assert.deepEqual([ended.code, ended.stderr], [0, ""]);
+    assert.match(ended.stdout, /^SigBlk:\s+0+\nSigIgn:\s+0+\n$/);
+  });
+
   it("the job's LD_PRELOAD acts on the program once and on nothing before it", { timeout }, async (t) => {
     const standby = startStandby(t);
     await standby.ready;

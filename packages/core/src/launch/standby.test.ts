@@ -183,6 +183,22 @@ describe("jobs from standbys are the jobs cold starts make", { timeout }, () => 
   });
 });
 
+describe("run-as server: a job from a standby keeps the server's ids and groups, without no_new_privs, as a cold one", { timeout }, () => {
+  test("the same ids, groups and no_new_privs from a standby and cold", async () => {
+    const [warm, cold] = await Promise.all([openFixture({ accounts: { runAs: "server" } }), openFixture({ accounts: { runAs: "server" }, standby: 0 })]);
+    try {
+      await standbysReady(warm.manager);
+      const spec: JobSpec = { program: "sh", args: ["-c", "id; grep -E '^(NoNewPrivs|CapEff):' /proc/$$/status"] };
+      const [w, c] = [await run(warm.manager, spec), await run(cold.manager, spec)];
+      assert.equal(warm.manager.standbys.warmStarts, 1);
+      assert.equal(w.stdout, c.stdout);
+      assert.match(w.stdout, /^uid=0\(root\) .*\nCapEff:\t[0-9a-f]+\nNoNewPrivs:\t0\n$/);
+    } finally {
+      await Promise.all([warm.close(), cold.close()]);
+    }
+  });
+});
+
 describe("the standby pool", { timeout }, () => {
   let fx: Fixture;
   before(async () => {

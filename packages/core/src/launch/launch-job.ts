@@ -112,7 +112,8 @@ export class Launcher {
    */
   async launch(reservation: Reservation, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
     const standby = reservation.use();
-    const launched = standby === undefined ? await this.#cold(reservation.id, seq, owner, valid, baseEnv) : await this.#warm(standby, seq, owner, valid);
+    const warm = standby === undefined ? undefined : await this.#warm(standby, seq, owner, valid);
+    const launched = warm ?? (await this.#cold(reservation.id, seq, owner, valid, baseEnv));
     this.#pool.countStart(launched.warm);
     return launched;
   }
@@ -122,7 +123,13 @@ export class Launcher {
     return this.#pool.close();
   }
 
-  async #warm(standby: Standby, seq: number, owner: string, valid: ValidSpec): Promise<Launched> {
+  /** Starts the job from `standby`; undefined when it died before it booted (the caller then starts cold). */
+  async #warm(standby: Standby, seq: number, owner: string, valid: ValidSpec): Promise<Launched | undefined> {
+    // One still booting is waited for: the rest of its start-up is less than a whole cold start.
+    if (!(await standby.whenBooted())) {
+      await this.#pool.diedBooting(standby);
+      return undefined;
+    }
     const { cgroupDir } = standby;
     try {
       // Limits first, read back; the standby waiting in the cgroup brought none of its start-up memory with it.

@@ -52,8 +52,9 @@ export class StandbyPool {
   }
 
   /**
-   * A ready standby of `mode`, now the caller's, or undefined (none ready, or the pool is off): the caller starts
-   * cold, and `mode` is kept warm from now on.
+   * A standby of `mode`, now the caller's: a ready one, else one still booting (whose rest of a start-up is still
+   * less than a whole cold start: the caller waits for it with whenBooted(), and starts cold if it died instead);
+   * undefined when there is none (or the pool is off): the caller starts cold. `mode` is kept warm from now on.
    */
   take(mode: OutputMode): Standby | undefined {
     if (this.#closed || this.size === 0) return undefined;
@@ -61,10 +62,10 @@ export class StandbyPool {
       this.#wanted.add(mode);
       this.refill();
     }
-    const standbys = this.#standbys.get(mode);
-    for (const standby of standbys ?? []) {
-      if (!standby.ready) continue;
-      standbys?.delete(standby);
+    const standbys = this.#standbys.get(mode) ?? new Set<Standby>();
+    // Ready ones first, in the order they were made; then the booting ones, oldest (nearest to ready) first.
+    for (const standby of [...standbys].filter((s) => s.ready).concat([...standbys].filter((s) => !s.ready && s.takeable))) {
+      standbys.delete(standby);
       if (standby.intact()) return standby;
       this.#log({ level: "warn", message: `standby pid ${String(standby.child.pid)} lost its output files or cgroup (another manager on this data directory?); replacing it`, jobId: standby.id });
       void this.#discard(standby).then(() => this.refill());
@@ -74,7 +75,7 @@ export class StandbyPool {
 
   /** Puts back a standby that take() gave out and that was not used (nothing about its job was made yet). */
   giveBack(standby: Standby): void {
-    if (this.#closed || !standby.ready) {
+    if (this.#closed || !standby.takeable) {
       void this.#discard(standby);
       return;
     }
@@ -171,6 +172,15 @@ export class StandbyPool {
     const why = status === "" ? "" : `: ${status}`;
     const when = standby.booted ? "while waiting" : "before it was ready";
     this.#log({ level: "warn", message: `standby pid ${String(pid)} ended ${when} (${how})${why}; replacing it`, jobId: standby.id, cgroup: standby.cgroupDir });
+    await this.#discard(standby);
+    this.refill();
+  }
+
+  /** A standby taken while booting died before it was ready: logged, counted for the back-off, cleaned up, replaced. */
+  async diedBooting(standby: Standby): Promise<void> {
+    this.#deathsInARow++;
+    const status = await standby.failure;
+    this.#log({ level: "warn", message: `standby pid ${String(standby.child.pid)} ended before it was ready${status === "" ? "" : `: ${status}`}; the job starts cold`, jobId: standby.id });
     await this.#discard(standby);
     this.refill();
   }

@@ -283,6 +283,55 @@ describe("the standby pool", { timeout }, () => {
   });
 });
 
+describe("a standby still booting", { timeout }, () => {
+  /** A manager with one standby, caught (and frozen with SIGSTOP) while it boots. */
+  async function frozenWhileBooting(): Promise<{ fx: Fixture; pid: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const fx = await openFixture({ standby: 1 });
+      let found: number | undefined;
+      await until("the standby is spawned", () => (found = standbysIn(fx.manager.cgroups.parent as string)[0]?.pid) !== undefined, 30_000);
+      process.kill(found as number, "SIGSTOP");
+      if (fx.manager.standbys.idle === 0) return { fx, pid: found as number };
+      // It was quicker than us: try again.
+      process.kill(found as number, "SIGCONT");
+      await fx.close();
+      if (attempt === 5) throw new Error("could not catch a standby while it booted");
+    }
+  }
+
+  test("is taken and waited for: the job starts from it once it booted", async () => {
+    const { fx, pid } = await frozenWhileBooting();
+    try {
+      const starting = fx.manager.start({ program: "echo", args: ["waited"] }, "alice");
+      await sleep(200);
+      process.kill(pid, "SIGCONT");
+      const job = await starting;
+      assert.equal(job.pid, pid);
+      assert.equal((await followAll(fx.manager, job.id)).stdout.toString(), "waited\n");
+      assert.deepEqual([fx.manager.standbys.warmStarts, fx.manager.standbys.coldStarts], [1, 0]);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  test("that dies before it booted is replaced, and the job starts cold under the same id", async () => {
+    const { fx, pid } = await frozenWhileBooting();
+    try {
+      const starting = fx.manager.start({ program: "echo", args: ["cold after all"] }, "alice");
+      await sleep(200);
+      process.kill(pid, "SIGKILL");
+      const job = await starting;
+      assert.notEqual(job.pid, pid);
+      assert.equal((await followAll(fx.manager, job.id)).stdout.toString(), "cold after all\n");
+      assert.deepEqual([fx.manager.standbys.warmStarts, fx.manager.standbys.coldStarts], [0, 1]);
+      assert.ok(fx.logs.some((e) => e.message === `standby pid ${pid} ended before it was ready; the job starts cold` && e.jobId === job.id));
+      await standbysReady(fx.manager);
+    } finally {
+      await fx.close();
+    }
+  });
+});
+
 describe("standbys at shutdown and restart", { timeout }, () => {
   test("close() kills every standby and removes their cgroups and files", async () => {
     const fx = await openFixture();

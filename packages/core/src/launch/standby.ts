@@ -52,6 +52,8 @@ export class Standby {
   /** Resolves once the process is gone (or could not be spawned). */
   readonly ended: Promise<void>;
   #ready = false;
+  /** Resolves true once it booted, false if it ended before. */
+  readonly #booting = Promise.withResolvers<boolean>();
   #taken = false;
 
   private constructor(id: string, outputMode: OutputMode, dir: string, cgroupDir: string | undefined, child: ChildProcess, files: readonly [number, number]) {
@@ -71,6 +73,7 @@ export class Standby {
         if (child.pid === undefined) resolve();
       });
     });
+    void this.ended.then(() => this.#booting.resolve(false));
     this.#failure = new Promise<string>((resolve) => {
       child.once("error", (err) => resolve(`cannot start cgexec-standby: ${err.message}`));
       if (status === null) resolve("cgexec-standby has no status pipe");
@@ -105,7 +108,8 @@ export class Standby {
       const standby = new Standby(id, outputMode, dir, cgroupDir, child, inodes);
       standby.#request.once("data", () => {
         standby.#ready = true;
-        if (!standby.#taken) onReady(standby);
+        standby.#booting.resolve(true);
+        onReady(standby);
       });
       return standby;
     } catch (err) {
@@ -121,6 +125,16 @@ export class Standby {
   /** Whether it ever wrote its ready byte (it booted). */
   get booted(): boolean {
     return this.#ready;
+  }
+
+  /** Resolves true once it booted (at once if it has), false if it ended before. */
+  whenBooted(): Promise<boolean> {
+    return this.#booting.promise;
+  }
+
+  /** Not taken, alive, and booted (ready) or still booting. */
+  get takeable(): boolean {
+    return !this.#taken && this.alive;
   }
 
   /** Booted and waiting, and not yet taken. */

@@ -99,6 +99,8 @@ describe("job output", { timeout: 120_000 }, () => {
     assert.equal(openFds(join(fx.dataDir, "jobs", job.id)), 2);
     cancel.abort();
     assert.equal((await reading).stdout.length, 0);
+    // The last follower's release closes the shared handles without waiting (output-watch.ts): give it a moment.
+    for (let waited = 0; openFds(join(fx.dataDir, "jobs", job.id)) !== 0 && waited < 2000; waited += 10) await sleep(10);
     assert.equal(openFds(join(fx.dataDir, "jobs", job.id)), 0);
     assert.ok(openFds() <= baseline + 1, "at most the event loop's inotify descriptor was added");
     await fx.manager.stop(job.id, { graceMs: 500 });

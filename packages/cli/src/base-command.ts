@@ -1,10 +1,13 @@
 import { stripVTControlCharacters } from "node:util";
-import { Command, Errors, Flags } from "@oclif/core";
+import { Command } from "@oclif/core/command";
+import * as Errors from "@oclif/core/errors";
+import * as Flags from "@oclif/core/flags";
 import { clientCertificateProblem } from "./client-certificate.ts";
 import type { Connection } from "./connection.ts";
 import { readCredentials, type Credentials } from "./credentials.ts";
 import { CliError, exitCodeOf } from "./errors.ts";
 import { serverUrl } from "./server-address.ts";
+import { dialer } from "./tls-dialer.ts";
 
 /** The connection flags every command that talks to the server takes. */
 export const connectionFlags = {
@@ -84,8 +87,9 @@ export abstract class JobexecCommand extends Command {
       const url = serverUrl(flags.server);
       this.server = url.host;
       this.credentials = readCredentials(flags);
+      const socket = dialer(url, this.credentials);
       const { connect } = await import("./connection.ts");
-      this.connection = connect(url, this.credentials);
+      this.connection = connect(url, socket);
     }
     return this.connection;
   }

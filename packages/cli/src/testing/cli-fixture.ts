@@ -94,6 +94,8 @@ export interface SpawnOptions {
   server?: string;
   /** Extra environment. */
   env?: Record<string, string>;
+  /** The CLI's entry script; default this package's bin/run.js (the benchmark also times other builds). */
+  cli?: string;
 }
 
 /** Starts the CLI as a subprocess against the test server, with a clean JOBEXEC_* environment and no colours. */
@@ -108,7 +110,7 @@ export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {
     ...options.env,
   };
   // The timeout only keeps a hung CLI from outliving the test run; no test relies on it.
-  return spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  return spawn(process.execPath, [options.cli ?? cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
 }
 
 /** Waits for a CLI subprocess to end and collects its output. */

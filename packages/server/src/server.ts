@@ -4,13 +4,16 @@ import type { TLSSocket } from "node:tls";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { JobManager } from "@jobexec/core";
-import { Health, JobService } from "@jobexec/proto";
+import { Health, JobService, reflectionV1, reflectionV1alpha } from "@jobexec/proto";
 import { DEFAULT_PORT } from "./config.ts";
+import { DescriptorIndex } from "./descriptor-index.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
 import { healthService } from "./health-service.ts";
 import { peerKey, peerOf, peerOfRequest } from "./identity.ts";
 import { jobService } from "./job-service.ts";
+import { reflectionService, reflectionServiceV1alpha } from "./reflection-service.ts";
+import { unknownMethod } from "./unknown-method.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { checkServerTls, secureServerOptions, type ServerTls } from "./tls.ts";
 
@@ -67,11 +70,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     log: ({ level, message, ...fields }) => log[level](message, fields),
   });
   const shutdown = new AbortController();
+  const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
   const handler = connectNodeAdapter({
     routes(router) {
       router.service(JobService, guard(JobService, jobService(manager), log));
       router.service(Health, guard(Health, healthService(), log));
+      const index = new DescriptorIndex(served);
+      router.service(reflectionV1.ServerReflection, guard(reflectionV1.ServerReflection, reflectionService(index), log));
+      router.service(reflectionV1alpha.ServerReflection, guard(reflectionV1alpha.ServerReflection, reflectionServiceV1alpha(index), log));
     },
+    fallback: unknownMethod(served),
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
     readMaxBytes: config.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     // No compression: output is streamed to many followers at once, and gzip per stream was most of the CPU time.

@@ -20,6 +20,10 @@ export interface ServeSettings {
   cgroupParent: string;
   defaultGraceMs: number;
   logLevel: LogLevel;
+  /** Where to serve Prometheus metrics over plain HTTP; absent: not served. */
+  metricsListen?: { host: string; port: number };
+  /** Label job metrics with their owners. */
+  metricsOwnerLabels: boolean;
 }
 
 interface Setting {
@@ -39,7 +43,11 @@ const settings = {
   "cgroup-parent": { flag: "cgroup-parent", env: "JOBEXEC_CGROUP_PARENT", value: "NAME", describe: "cgroup under which job cgroups are made", fallback: () => "jobexec" },
   grace: { flag: "grace", env: "JOBEXEC_GRACE", value: "DURATION", describe: "default stop grace period (e.g. 5s, 500ms, 1m)", fallback: () => "5s" },
   "log-level": { flag: "log-level", env: "JOBEXEC_LOG_LEVEL", value: "LEVEL", describe: `${LOG_LEVELS.join(", ")}`, fallback: () => "info" },
+  "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
 } satisfies Record<string, Setting>;
+
+// A flag without a value: present (or its variable set to 1/true) means on.
+const metricsOwnerLabels = { flag: "metrics-owner-labels", env: "JOBEXEC_METRICS_OWNER_LABELS", describe: "label job metrics with their owners (one series per user)" };
 
 type Name = keyof typeof settings;
 
@@ -57,6 +65,7 @@ export function serveHelp(env: Env = process.env): string {
     "",
     "Options (flags win over environment variables):",
     ...rows,
+    `${`  --${metricsOwnerLabels.flag}`.padEnd(34)}${metricsOwnerLabels.describe}\n${"".padEnd(34)}env ${metricsOwnerLabels.env}=1; default off`,
     `  -h, --help${"".padEnd(24)}show this help`,
     "",
     "Certificates default to the directory $JOBEXEC_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/jobexec",
@@ -75,6 +84,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
       allowPositionals: false,
       options: {
         ...Object.fromEntries(Object.keys(settings).map((name) => [name, { type: "string" as const }])),
+        [metricsOwnerLabels.flag]: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -95,6 +105,8 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   if (cgroupParent === "" || cgroupParent.split("/").some((part) => part === "" || part === "." || part === "..")) {
     throw new ServerError("usage", `cgroup parent ${JSON.stringify(cgroupParent)} must be a relative cgroup path without . or .. parts`);
   }
+  const metrics = value("metrics-listen");
+  const ownerLabels = parsed.values[metricsOwnerLabels.flag] === true || /^(1|true|yes|on)$/i.test(env[metricsOwnerLabels.env] ?? "");
   return {
     host,
     port,
@@ -105,14 +117,16 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     cgroupParent,
     defaultGraceMs: parseDuration(value("grace")),
     logLevel: logLevel as LogLevel,
+    ...(metrics === "off" ? {} : { metricsListen: parseListen(metrics, "metrics address") }),
+    metricsOwnerLabels: ownerLabels,
   };
 }
 
 /** Parses "HOST:PORT", "[IPV6]:PORT" or ":PORT" (all interfaces). */
-export function parseListen(listen: string): { host: string; port: number } {
+export function parseListen(listen: string, what = "listen address"): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new ServerError("usage", `listen address ${JSON.stringify(listen)} is not HOST:PORT, [IPV6]:PORT or :PORT`);
+  if (!match || port > 65535) throw new ServerError("usage", `${what} ${JSON.stringify(listen)} is not HOST:PORT, [IPV6]:PORT or :PORT`);
   const host = match[1] ?? match[2] ?? "";
   return { host: host === "" ? "::" : host, port };
 }

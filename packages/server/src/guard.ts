@@ -153,6 +153,7 @@ function wireError(err: unknown, ctx: HandlerContext): ConnectError {
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 
-function codeName(code: Code): string {
+/** A code's name as the logs and metrics give it: "not_found", "invalid_argument", ... */
+export function codeName(code: Code): string {
   return Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? "" : "_") + c.toLowerCase());
 }

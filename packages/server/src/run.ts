@@ -45,6 +45,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     cgroupParent: settings.cgroupParent,
     defaultGraceMs: settings.defaultGraceMs,
     log,
+    ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

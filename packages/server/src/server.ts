@@ -11,10 +11,13 @@ import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
 import { healthService } from "./health-service.ts";
 import { peerKey, peerOf, peerOfRequest } from "./identity.ts";
+import { withJobMetrics } from "./job-metrics.ts";
 import { jobService } from "./job-service.ts";
 import { reflectionService, reflectionServiceV1alpha } from "./reflection-service.ts";
 import { unknownMethod } from "./unknown-method.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { serveMetrics, type MetricsEndpoint } from "./metrics-endpoint.ts";
+import { ServerMetrics } from "./metrics.ts";
 import { checkServerTls, secureServerOptions, type ServerTls } from "./tls.ts";
 
 /** Everything {@link startServer} needs. */
@@ -37,6 +40,8 @@ export interface ServerConfig {
   log?: Logger;
   /** Largest request message accepted; default 1 MiB. */
   readMaxBytes?: number;
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any free port); owners as labels if asked. */
+  metrics?: { host: string; port: number; ownerLabels?: boolean };
 }
 
 /** A listening server. */
@@ -46,6 +51,8 @@ export interface RunningServer {
   host: string;
   port: number;
   manager: JobManager;
+  /** Where the metrics are served, when they are. */
+  metricsUrl?: string;
   /**
    * Stops accepting connections, ends open calls with UNAVAILABLE "server shutting down", stops every running job
    * (grace period, then kill) and removes their cgroups. Idempotent.
@@ -71,13 +78,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const shutdown = new AbortController();
   const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
+  const metrics = config.metrics && new ServerMetrics(manager, { ownerLabels: config.metrics.ownerLabels });
+  const ended = metrics?.rpcEnded;
   const handler = connectNodeAdapter({
     routes(router) {
-      router.service(JobService, guard(JobService, jobService(manager), log));
-      router.service(Health, guard(Health, healthService(), log));
+      const jobs = jobService(manager);
+      router.service(JobService, guard(JobService, metrics ? withJobMetrics(jobs, metrics) : jobs, log, ended));
+      router.service(Health, guard(Health, healthService(), log, ended));
       const index = new DescriptorIndex(served);
-      router.service(reflectionV1.ServerReflection, guard(reflectionV1.ServerReflection, reflectionService(index), log));
-      router.service(reflectionV1alpha.ServerReflection, guard(reflectionV1alpha.ServerReflection, reflectionServiceV1alpha(index), log));
+      router.service(reflectionV1.ServerReflection, guard(reflectionV1.ServerReflection, reflectionService(index), log, ended));
+      router.service(reflectionV1alpha.ServerReflection, guard(reflectionV1alpha.ServerReflection, reflectionServiceV1alpha(index), log, ended));
     },
     fallback: unknownMethod(served),
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
@@ -95,6 +105,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
     handler,
   );
+  metrics?.watch(server);
 
   const connections = new Set<TLSSocket>();
   server.on("secureConnection", (socket: TLSSocket) => {
@@ -135,6 +146,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     throw new ServerError("listen", `cannot listen on ${hostPort(host, config.port ?? DEFAULT_PORT)}: ${why}`, { cause });
   }
   const port = (server.address() as AddressInfo).port;
+  let endpoint: MetricsEndpoint | undefined;
+  try {
+    endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log));
+  } catch (error) {
+    await new Promise((resolve) => server.close(resolve));
+    await manager.close();
+    throw error;
+  }
   const url = `https://${hostPort(host, port)}`;
   const cgroups = manager.cgroups;
   log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir });
@@ -155,9 +174,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
     for (const socket of connections) socket.destroy();
     await serverClosed;
+    await endpoint?.close();
     log.info("stopped");
   }
-  return { url, host, port, manager, close: () => (closing ??= close()) };
+  return { url, host, port, manager, metricsUrl: endpoint?.url, close: () => (closing ??= close()) };
 }
 
 function hostPort(host: string, port: number): string {

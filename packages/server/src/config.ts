@@ -62,6 +62,8 @@ export function serveHelp(env: Env = process.env): string {
     "       jobexec-server certs init [options] create a CA, a server and an admin client certificate",
     "       jobexec-server certs issue --user NAME [options]",
     "                                           issue a client certificate",
+    "       jobexec-server install-unit [options]",
+    "                                           write the systemd unit (see install-unit --help)",
     "",
     "Options (flags win over environment variables):",
     ...rows,

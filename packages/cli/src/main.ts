@@ -4,6 +4,11 @@ import type { LoadOptions } from "@oclif/core/interfaces";
 import { settings } from "@oclif/core/settings";
 import pjson from "../package.json" with { type: "json" };
 
+// A reader that went away before oclif finished writing (`jobexec --help | head`): stop quietly with 0, as a program
+// killed by SIGPIPE would, instead of waiting forever for stdout to drain. Commands also abort their calls first.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+});
 // The built CLI never compiles TypeScript: skip oclif's search for a tsconfig and ts-node.
 settings.enableAutoTranspile = false;
 // The package.json is in the bundle, so oclif neither looks for it nor reads it; it still reads oclif.manifest.json

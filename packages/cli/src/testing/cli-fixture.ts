@@ -90,8 +90,8 @@ export async function startCliServer(): Promise<CliServer> {
 export interface SpawnOptions {
   /** Whose credentials to use (JOBEXEC_CONFIG_DIR); default alice. */
   user?: User;
-  /** Server address (JOBEXEC_SERVER); default the test server. */
-  server?: string;
+  /** Server address (JOBEXEC_SERVER); default the test server; null leaves JOBEXEC_SERVER unset. */
+  server?: string | null;
   /** Extra environment. */
   env?: Record<string, string>;
   /** The CLI's entry script; default this package's bin/run.js (the benchmark also times other builds). */
@@ -105,7 +105,7 @@ export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {
   const env = {
     ...Object.fromEntries(inherited),
     JOBEXEC_CONFIG_DIR: t.configDir(options.user ?? "alice"),
-    JOBEXEC_SERVER: options.server ?? t.address,
+    ...(options.server === null ? {} : { JOBEXEC_SERVER: options.server ?? t.address }),
     NO_COLOR: "1",
     ...options.env,
   };

@@ -1,7 +1,8 @@
-// Builds the CLI into dist/: one ES module per entry (src/main.ts and every command file under src/commands/, found
-// by name so a new command needs no registration), with the code they share (oclif, Connect, protobuf, our modules)
-// split into dist/chunks/. Start-up then reads a handful of files instead of resolving ~400 modules through
-// node_modules, and Node's compile cache (bin/run.js) holds each file's compiled code. Run: node build/bundle.ts
+// Builds the CLI into dist/: one ES module per entry (src/main.ts, every command under src/commands/ and every hook
+// under src/hooks/, found by name so a new one needs no registration), with the code they share (oclif, Connect,
+// protobuf, our modules) split into dist/chunks/. Start-up then reads a handful of files instead of resolving ~400
+// modules through node_modules, and Node's compile cache (bin/run.js) holds each file's compiled code.
+// Run: node build/bundle.ts (then `oclif manifest`; `pnpm run build` does both).
 import { globSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { build, type Plugin } from "esbuild";
@@ -44,7 +45,8 @@ const builtinsByRequire: Plugin = {
   },
 };
 
-const entryPoints = ["src/main.ts", ...globSync("src/commands/**/*.ts", { cwd: root }).filter((file) => !file.endsWith(".test.ts"))];
+// Commands and oclif hooks (package.json's oclif.hooks name them as dist/hooks/NAME.js) are found by name.
+const entryPoints = ["src/main.ts", ...globSync("src/{commands,hooks}/**/*.ts", { cwd: root }).filter((file) => !file.endsWith(".test.ts"))];
 rmSync(`${root}/dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,

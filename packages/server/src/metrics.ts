@@ -30,30 +30,40 @@ export class ServerMetrics {
   readonly #connections: Gauge;
   readonly #streams: Gauge;
 
-  constructor(manager: JobManager, options: { ownerLabels?: boolean } = {}) {
+  constructor(options: { ownerLabels?: boolean } = {}) {
     this.#ownerLabels = options.ownerLabels ?? false;
     const registers = [this.registry];
-    const owner = (labels: string[]): string[] => (this.#ownerLabels ? [...labels, "owner"] : labels);
     collectDefaultMetrics({ register: this.registry });
-    this.#started = new Counter({ name: "jobexec_jobs_started_total", help: "StartJob calls by outcome: started (the program runs), failed (it could not be executed: a FAILED job), refused (the request was refused).", labelNames: owner(["outcome"]), registers });
+    this.#started = new Counter({ name: "jobexec_jobs_started_total", help: "StartJob calls by outcome: started (the program runs), failed (it could not be executed: a FAILED job), refused (the request was refused).", labelNames: this.#labels(["outcome"]), registers });
     this.#startSeconds = new Histogram({ name: "jobexec_job_start_seconds", help: "Time from a StartJob request to the job's program running.", buckets: startBuckets, registers });
-    const ownerOf = (job: { owner: string }): Record<string, string> => (this.#ownerLabels ? { owner: job.owner } : {});
+    this.#rpcs = new Counter({ name: "jobexec_rpcs_total", help: "RPCs handled, by method and result code (ok, not_found, ...).", labelNames: ["service", "method", "code"], registers });
+    this.#rpcSeconds = new Histogram({ name: "jobexec_rpc_duration_seconds", help: "Time from an RPC's start to its end (streams: until the last message).", labelNames: ["service", "method"], buckets: rpcBuckets, registers });
+    this.#outputBytes = new Counter({ name: "jobexec_output_streamed_bytes_total", help: "Job output bytes sent to StreamOutput callers, by stream.", labelNames: ["stream"], registers });
+    this.#connections = new Gauge({ name: "jobexec_open_connections", help: "TLS connections open now.", registers });
+    this.#streams = new Gauge({ name: "jobexec_open_streams", help: "Requests in progress now: HTTP/2 streams and HTTP/1.1 requests.", registers });
+  }
+
+  /** Adds the gauges of the manager's jobs, read from it at each scrape: running jobs, and jobs by state. */
+  countJobs(manager: JobManager): void {
+    const registers = [this.registry];
+    const owners = this.#ownerLabels;
+    const ownerOf = (job: { owner: string }): Record<string, string> => (owners ? { owner: job.owner } : {});
     new Gauge({
       name: "jobexec_jobs_running",
       help: "Jobs running now.",
-      labelNames: owner([]),
+      labelNames: this.#labels([]),
       registers,
       async collect() {
         this.reset();
         const running = await manager.list({ states: ["running"] });
-        if (running.length === 0 || !options.ownerLabels) this.set(running.length);
+        if (running.length === 0 || !owners) this.set(running.length);
         else for (const job of running) this.inc(ownerOf(job));
       },
     });
     new Gauge({
       name: "jobexec_jobs",
       help: "Jobs the server holds, by state.",
-      labelNames: owner(["state"]),
+      labelNames: this.#labels(["state"]),
       registers,
       async collect() {
         this.reset();
@@ -61,11 +71,6 @@ export class ServerMetrics {
         for (const job of await manager.list()) this.inc({ state: job.state, ...ownerOf(job) });
       },
     });
-    this.#rpcs = new Counter({ name: "jobexec_rpcs_total", help: "RPCs handled, by method and result code (ok, not_found, ...).", labelNames: ["service", "method", "code"], registers });
-    this.#rpcSeconds = new Histogram({ name: "jobexec_rpc_duration_seconds", help: "Time from an RPC's start to its end (streams: until the last message).", labelNames: ["service", "method"], buckets: rpcBuckets, registers });
-    this.#outputBytes = new Counter({ name: "jobexec_output_streamed_bytes_total", help: "Job output bytes sent to StreamOutput callers, by stream.", labelNames: ["stream"], registers });
-    this.#connections = new Gauge({ name: "jobexec_open_connections", help: "TLS connections open now.", registers });
-    this.#streams = new Gauge({ name: "jobexec_open_streams", help: "Requests in progress now: HTTP/2 streams and HTTP/1.1 requests.", registers });
   }
 
   /** For the guard: counts and times every call as it ends. */
@@ -100,5 +105,9 @@ export class ServerMetrics {
 
   #owner(owner: string): Record<string, string> {
     return this.#ownerLabels ? { owner } : {};
+  }
+
+  #labels(names: string[]): string[] {
+    return this.#ownerLabels ? [...names, "owner"] : names;
   }
 }

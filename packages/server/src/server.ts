@@ -13,12 +13,12 @@ import { healthService } from "./health-service.ts";
 import { peerKey, peerOf, peerOfRequest } from "./identity.ts";
 import { withJobMetrics } from "./job-metrics.ts";
 import { jobService } from "./job-service.ts";
-import { reflectionService, reflectionServiceV1alpha } from "./reflection-service.ts";
-import { unknownMethod } from "./unknown-method.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { serveMetrics, type MetricsEndpoint } from "./metrics-endpoint.ts";
+import { serveMetrics } from "./metrics-endpoint.ts";
 import { ServerMetrics } from "./metrics.ts";
+import { reflectionService, reflectionServiceV1alpha } from "./reflection-service.ts";
 import { checkServerTls, secureServerOptions, type ServerTls } from "./tls.ts";
+import { unknownMethod } from "./unknown-method.ts";
 
 /** Everything {@link startServer} needs. */
 export interface ServerConfig {
@@ -70,15 +70,21 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const log = config.log ?? createLogger();
   const host = config.host ?? "127.0.0.1";
   checkServerTls(config.tls, config.tlsSources ?? { cert: "(server certificate)", key: "(server key)", clientCa: "(client CA)" });
+  // The metrics address is taken before any job or cgroup is touched: a start that fails on it changes nothing.
+  const metrics = config.metrics && new ServerMetrics({ ownerLabels: config.metrics.ownerLabels });
+  const endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log));
   const manager = await JobManager.create({
     dataDir: config.dataDir,
     cgroupParent: config.cgroupParent ?? "jobexec",
     defaultGraceMs: config.defaultGraceMs ?? 5000,
     log: ({ level, message, ...fields }) => log[level](message, fields),
+  }).catch(async (error: unknown) => {
+    await endpoint?.close();
+    throw error;
   });
+  metrics?.countJobs(manager);
   const shutdown = new AbortController();
   const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
-  const metrics = config.metrics && new ServerMetrics(manager, { ownerLabels: config.metrics.ownerLabels });
   const ended = metrics?.rpcEnded;
   const handler = connectNodeAdapter({
     routes(router) {
@@ -141,19 +147,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
   } catch (cause) {
     await manager.close();
+    await endpoint?.close();
     const code = (cause as NodeJS.ErrnoException).code;
     const why = code === "EADDRINUSE" ? "the address is in use" : code === "EACCES" ? "permission denied" : (cause as Error).message;
     throw new ServerError("listen", `cannot listen on ${hostPort(host, config.port ?? DEFAULT_PORT)}: ${why}`, { cause });
   }
   const port = (server.address() as AddressInfo).port;
-  let endpoint: MetricsEndpoint | undefined;
-  try {
-    endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log));
-  } catch (error) {
-    await new Promise((resolve) => server.close(resolve));
-    await manager.close();
-    throw error;
-  }
   const url = `https://${hostPort(host, port)}`;
   const cgroups = manager.cgroups;
   log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir });

@@ -3,7 +3,7 @@
 // protobuf, our modules) split into dist/chunks/. Start-up then reads a handful of files instead of resolving ~400
 // modules through node_modules, and Node's compile cache (bin/run.js) holds each file's compiled code.
 // Run: node build/bundle.ts (then `oclif manifest`; `pnpm run build` does both).
-import { globSync, rmSync } from "node:fs";
+import { globSync, readFileSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { build, type Plugin } from "esbuild";
 
@@ -45,8 +45,15 @@ const builtinsByRequire: Plugin = {
   },
 };
 
-// Commands and oclif hooks (package.json's oclif.hooks name them as dist/hooks/NAME.js) are found by name.
-const entryPoints = ["src/main.ts", ...globSync("src/{commands,hooks}/**/*.ts", { cwd: root }).filter((file) => !file.endsWith(".test.ts"))];
+// Commands and hooks are found by name; package.json's oclif section may name more modules by their built path
+// (hooks, helpClass: "./dist/NAME.js", built from src/NAME.ts).
+const pjson = JSON.parse(readFileSync(`${root}/package.json`, "utf8")) as { oclif: { hooks?: Record<string, string | string[]>; helpClass?: string } };
+const named = [...Object.values(pjson.oclif.hooks ?? {}).flat(), ...(pjson.oclif.helpClass ? [pjson.oclif.helpClass] : [])];
+const entryPoints = [...new Set([
+  "src/main.ts",
+  ...globSync("src/{commands,hooks}/**/*.ts", { cwd: root }).filter((file) => !file.endsWith(".test.ts")),
+  ...named.map((path) => path.replace(/^(\.\/)?dist\//, "src/").replace(/\.js$/, ".ts")),
+])];
 rmSync(`${root}/dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,

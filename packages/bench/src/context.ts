@@ -23,10 +23,12 @@ export async function withServer<T>(
   context: Context,
   name: string,
   body: (server: ServerProcess) => Promise<T>,
+  args: readonly string[] = [],
 ): Promise<{ result: T; profile?: string[] }> {
   const dir = join(context.dir, name);
-  await mkdir(dir, { recursive: true });
-  const server = await startServerProcess({ dir, tls: context.tls, profile: context.profile });
+  // Searchable by others (the run's temp dir is too): jobs' dynamic accounts pass through to their homes.
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const server = await startServerProcess({ dir, tls: context.tls, profile: context.profile, args });
   context.progress(`${name}: jobexec-server pid ${server.pid} at ${server.url}`);
   let result: T;
   try {

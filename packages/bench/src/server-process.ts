@@ -22,6 +22,8 @@ export interface ServerOptions {
   tls: Tls;
   /** Record a CPU profile of the server (node --cpu-prof), written into `dir` when it exits. */
   profile?: boolean;
+  /** More `jobexec-server` flags, e.g. `--run-as server`. */
+  args?: readonly string[];
 }
 
 /** How a client talks to the server. */
@@ -98,6 +100,7 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
         `--client-ca=${tls.caPath}`,
         `--data-dir=${dataDir}`,
         `--cgroup-parent=${cgroupParent}`,
+        ...(options.args ?? []),
       ],
       { stdio: ["ignore", log.fd, log.fd] },
     );

@@ -1,21 +1,22 @@
 // The JobManager: a façade composing validation (spec/), launching (launch/), supervision (supervise/),
 // the job table (store/), output (output/) and the cgroup sub-tree (cgroup/).
-import { access, mkdir } from "node:fs/promises";
+import { access } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { cgexecPath } from "@jobexec/cgexec";
+import { Accounts } from "./accounts/accounts.ts";
 import { CgroupSubtree, checkCgroupParent } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
-import { removeOutput } from "./output/output-files.ts";
+import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
 import { JobTable } from "./store/job-table.ts";
 import { removeLeftovers } from "./supervise/leftovers.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
-import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StopOptions } from "./types.ts";
+import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StartOptions, StopOptions } from "./types.ts";
 
 function checkListFilter(filter: ListFilter): void {
   for (const [what, value] of [["olderThan", filter.olderThan], ["limit", filter.limit]] as const) {
@@ -23,6 +24,17 @@ function checkListFilter(filter: ListFilter): void {
       throw new JobError("invalid_argument", `${what} must be a positive whole number`);
     }
   }
+}
+
+/** `log`, made harmless: a failing logger must not break job handling. */
+function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEvent) => void {
+  return (event) => {
+    try {
+      log?.(event);
+    } catch {
+      // dropped
+    }
+  };
 }
 
 /**
@@ -36,6 +48,10 @@ function checkListFilter(filter: ListFilter): void {
  * the spawn (cgexec cannot join the cgroup, or the program vanished between validation and exec) is
  * recorded: start() resolves with the job in state "failed" and its `failureReason`, and get()/list()
  * keep reporting it. Either way no cgroup directory, output file or process is left behind.
+ *
+ * Accounts: every job runs as its owner's account (see ManagerOptions.accounts): by default a dynamic uid of the
+ * owner's own, with its home `<dataDir>/homes/<name>` as HOME and default working directory. cgexec joins the
+ * cgroup as root, then drops to the account with no_new_privs set, and passes on no descriptor but stdio.
  *
  * Environment: the job's variables never act on cgexec (a Node program). cgexec runs with the base
  * environment only, and `env -i` applies the job's variables at the last exec (see spawnJob): a job's
@@ -51,18 +67,20 @@ export class JobManager {
   readonly #subtree: CgroupSubtree | undefined;
   readonly #host: HostCapacity;
   readonly #graceMs: number;
-  readonly #logger: ((event: LogEvent) => void) | undefined;
+  readonly #logger: (event: LogEvent) => void;
   readonly #jobs = new JobTable();
+  readonly #accounts: Accounts;
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
   readonly #starting = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, options: ManagerOptions) {
+  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, accounts: Accounts, options: ManagerOptions) {
     this.#subtree = subtree;
+    this.#accounts = accounts;
     this.#host = host;
     this.#graceMs = options.defaultGraceMs ?? 5000;
-    this.#logger = options.log;
+    this.#logger = safeLogger(options.log);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#launcher = new Launcher(jobsDir, subtree);
     this.#supervisor = new Supervisor(this.cgroups.controllers, (event) => this.#log(event));
@@ -82,22 +100,25 @@ export class JobManager {
     }
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
     const jobsDir = join(options.dataDir, "jobs");
+    const log = safeLogger(options.log);
+    try {
+      await prepareJobsDir(jobsDir);
+    } catch (err) {
+      throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
+    }
+    const accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
+    try {
+      await access(cgexecPath);
+    } catch (err) {
+      throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
+    }
     let subtree: CgroupSubtree | undefined;
     try {
-      await mkdir(jobsDir, { recursive: true });
       subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
     } catch (err) {
       throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
     }
-    if (subtree !== undefined) {
-      try {
-        await access(cgexecPath);
-      } catch (err) {
-        await subtree.close(() => undefined);
-        throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
-      }
-    }
-    const manager = new JobManager(jobsDir, subtree, await hostCapacity(subtree?.info.controllers), options);
+    const manager = new JobManager(jobsDir, subtree, await hostCapacity(subtree?.info.controllers), accounts, options);
     try {
       await removeLeftovers(jobsDir, subtree, (event) => manager.#log(event));
     } catch (err) {
@@ -116,11 +137,15 @@ export class JobManager {
     return manager;
   }
 
-  /** Starts a job and resolves once its program runs (or once its failure after the spawn is recorded). */
-  async start(spec: JobSpec, owner: string): Promise<Job> {
+  /**
+   * Starts a job as `owner`'s account and resolves once its program runs (or once its failure after the spawn is
+   * recorded). An owner with no account is JobError "permission_denied"; one at `options.quota` is
+   * "resource_exhausted".
+   */
+  async start(spec: JobSpec, owner: string, options: StartOptions = {}): Promise<Job> {
     this.#assertOpen();
     if (typeof owner !== "string") throw new JobError("invalid_argument", "owner must be a string");
-    const starting = this.#start(spec, owner);
+    const starting = this.#start(spec, owner, options);
     this.#starting.add(starting);
     try {
       return await starting;
@@ -129,21 +154,29 @@ export class JobManager {
     }
   }
 
-  async #start(spec: JobSpec, owner: string): Promise<Job> {
-    const id = newJobId();
-    const baseEnv = baseEnvironment(id);
-    const valid = await validateSpec(spec, baseEnv, this.#host);
-    checkEnvProgram(valid.executable, valid.env, baseEnv);
-    const { record, spawned, closeFiles } = await this.#launcher.launch(id, this.#jobs.nextSeq(), owner, valid, baseEnv);
+  async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
+    const slot = this.#accounts.reserve(owner, options.quota);
     try {
-      this.#supervisor.track(record, spawned);
-      this.#jobs.add(record);
-      if ((await spawned.failure) !== "") await record.ended;
-      else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}`, jobId: id, cgroup: record.cgroupDir });
-    } finally {
-      await closeFiles();
+      const id = newJobId();
+      const account = await this.#accounts.accountOf(owner);
+      const baseEnv = baseEnvironment(id, account);
+      const valid = await validateSpec(spec, baseEnv, this.#host, account);
+      checkEnvProgram(valid.executable, valid.env, baseEnv);
+      const { record, spawned, closeFiles } = await this.#launcher.launch(id, this.#jobs.nextSeq(), owner, valid, baseEnv);
+      void record.ended.then(() => slot.release());
+      try {
+        this.#supervisor.track(record, spawned);
+        this.#jobs.add(record);
+        if ((await spawned.failure) !== "") await record.ended;
+        else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}, uid ${String(account.uid)}`, jobId: id, cgroup: record.cgroupDir });
+      } finally {
+        await closeFiles();
+      }
+      return record.snapshot();
+    } catch (err) {
+      slot.release();
+      throw err;
     }
-    return record.snapshot();
   }
 
   /**
@@ -243,10 +276,6 @@ export class JobManager {
   }
 
   #log(event: LogEvent): void {
-    try {
-      this.#logger?.(event);
-    } catch {
-      // A failing logger must not break job handling.
-    }
+    this.#logger(event);
   }
 }

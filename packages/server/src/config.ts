@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_UID_RANGE, formatUidRange, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
 import { ServerError } from "./error.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { defaultConfigDir, defaultDataDir } from "./paths.ts";
@@ -20,11 +21,26 @@ export interface ServeSettings {
   cgroupParent: string;
   defaultGraceMs: number;
   logLevel: LogLevel;
+  /** Whose uid jobs run as. */
+  runAs: RunAs;
+  /** Dynamic accounts' uids (run-as dynamic only). */
+  uidRange?: UidRange;
+  /** The user map (run-as mapped only). */
+  userMapFile?: string;
+  /** Running jobs per identity, for users and for admins. */
+  maxJobsPerUser: number;
+  maxJobsAdmin: number;
   /** Where to serve Prometheus metrics over plain HTTP; absent: not served. */
   metricsListen?: { host: string; port: number };
   /** Label job metrics with their owners. */
   metricsOwnerLabels: boolean;
 }
+
+/** Default of --max-jobs-per-user. */
+export const DEFAULT_MAX_JOBS_PER_USER = 64;
+/** Default of --max-jobs-admin. */
+export const DEFAULT_MAX_JOBS_ADMIN = 1024;
+const RUN_AS: readonly RunAs[] = ["dynamic", "mapped", "server"];
 
 interface Setting {
   flag: string;
@@ -43,6 +59,11 @@ const settings = {
   "cgroup-parent": { flag: "cgroup-parent", env: "JOBEXEC_CGROUP_PARENT", value: "NAME", describe: "cgroup under which job cgroups are made", fallback: () => "jobexec" },
   grace: { flag: "grace", env: "JOBEXEC_GRACE", value: "DURATION", describe: "default stop grace period (e.g. 5s, 500ms, 1m)", fallback: () => "5s" },
   "log-level": { flag: "log-level", env: "JOBEXEC_LOG_LEVEL", value: "LEVEL", describe: `${LOG_LEVELS.join(", ")}`, fallback: () => "info" },
+  "run-as": { flag: "run-as", env: "JOBEXEC_RUN_AS", value: "MODE", describe: "whose uid jobs run as: dynamic (a uid per identity), mapped (--user-map), server (ours)", fallback: () => "dynamic" },
+  "uid-range": { flag: "uid-range", env: "JOBEXEC_UID_RANGE", value: "FIRST-LAST", describe: "uids (and gids) of dynamic accounts", fallback: () => formatUidRange(DEFAULT_UID_RANGE) },
+  "user-map": { flag: "user-map", env: "JOBEXEC_USER_MAP", value: "FILE", describe: "identity -> local account map (lines IDENTITY: ACCOUNT) for --run-as mapped", fallback: () => "" },
+  "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "running jobs one user may have at once", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
+  "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
   "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
 } satisfies Record<string, Setting>;
 
@@ -55,7 +76,7 @@ type Name = keyof typeof settings;
 export function serveHelp(env: Env = process.env): string {
   const rows = Object.values(settings).map((s: Setting) => {
     const left = `  --${s.flag} ${s.value}`;
-    return `${left.padEnd(34)}${s.describe}\n${"".padEnd(34)}env ${s.env}; default ${s.fallback(env)}`;
+    return `${left.padEnd(34)}${s.describe}\n${"".padEnd(34)}env ${s.env}; default ${s.fallback(env) || "none"}`;
   });
   return [
     "Usage: jobexec-server [options]            serve the jobexec JobService (gRPC, gRPC-Web, Connect) over mTLS",
@@ -94,12 +115,12 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     throw new ServerError("usage", `${(cause as Error).message}; see jobexec-server --help`, { cause });
   }
   if (parsed.values.help) return undefined;
-  const value = (name: Name): string => {
+  const given = (name: Name): string | undefined => {
     const flag = (parsed.values as Record<string, unknown>)[name];
     if (typeof flag === "string") return flag;
-    const s: Setting = settings[name];
-    return env[s.env] || s.fallback(env);
+    return env[settings[name].env] || undefined;
   };
+  const value = (name: Name): string => given(name) ?? (settings[name] as Setting).fallback(env);
   const { host, port } = parseListen(value("listen"));
   const logLevel = value("log-level");
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ServerError("usage", `log level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`);
@@ -107,11 +128,28 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   if (cgroupParent === "" || cgroupParent.split("/").some((part) => part === "" || part === "." || part === "..")) {
     throw new ServerError("usage", `cgroup parent ${JSON.stringify(cgroupParent)} must be a relative cgroup path without . or .. parts`);
   }
+  const runAs = value("run-as");
+  if (!(RUN_AS as readonly string[]).includes(runAs)) throw new ServerError("usage", `--run-as ${JSON.stringify(runAs)} is not one of ${RUN_AS.join(", ")}`);
+  const userMapFile = given("user-map");
+  if (runAs === "mapped" && userMapFile === undefined) throw new ServerError("usage", "--run-as mapped needs --user-map FILE (lines IDENTITY: ACCOUNT)");
+  if (runAs !== "mapped" && userMapFile !== undefined) throw new ServerError("usage", `--user-map is only read with --run-as mapped, not ${runAs}`);
+  if (runAs !== "dynamic" && given("uid-range") !== undefined) throw new ServerError("usage", `--uid-range only applies to --run-as dynamic, not ${runAs}`);
+  let uidRange: UidRange | undefined;
+  try {
+    if (runAs === "dynamic") uidRange = parseUidRange(value("uid-range"));
+  } catch (cause) {
+    throw new ServerError("usage", `--uid-range: ${(cause as Error).message}`, { cause });
+  }
   const metrics = value("metrics-listen");
   const ownerLabels = parsed.values[metricsOwnerLabels.flag] === true || /^(1|true|yes|on)$/i.test(env[metricsOwnerLabels.env] ?? "");
   return {
     host,
     port,
+    runAs: runAs as RunAs,
+    ...(uidRange === undefined ? {} : { uidRange }),
+    ...(userMapFile === undefined ? {} : { userMapFile }),
+    maxJobsPerUser: positiveCount("max-jobs-per-user", value("max-jobs-per-user")),
+    maxJobsAdmin: positiveCount("max-jobs-admin", value("max-jobs-admin")),
     certFile: value("cert"),
     keyFile: value("key"),
     clientCaFile: value("client-ca"),
@@ -122,6 +160,11 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     ...(metrics === "off" ? {} : { metricsListen: parseListen(metrics, "metrics address") }),
     metricsOwnerLabels: ownerLabels,
   };
+}
+
+function positiveCount(flag: string, text: string): number {
+  if (!/^\d{1,9}$/.test(text) || Number(text) === 0) throw new ServerError("usage", `--${flag} ${JSON.stringify(text)} is not a whole number above 0`);
+  return Number(text);
 }
 
 /** Parses "HOST:PORT", "[IPV6]:PORT" or ":PORT" (all interfaces). */

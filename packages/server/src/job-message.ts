@@ -68,6 +68,9 @@ export function jobMessage(job: CoreJob): Job {
     output: { stdoutBytes: big(job.output.stdout), stderrBytes: big(job.output.stderr) },
     outputMode: job.outputMode === "merged" ? OutputMode.MERGED : OutputMode.SEPARATE,
     cgroup: job.cgroup ?? "",
+    account: job.account?.name ?? "",
+    uid: job.account?.uid ?? 0,
+    gid: job.account?.gid ?? 0,
   });
 }
 

@@ -50,6 +50,12 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     cgroupParent: settings.cgroupParent,
     defaultGraceMs: settings.defaultGraceMs,
     log,
+    accounts: {
+      runAs: settings.runAs,
+      ...(settings.uidRange === undefined ? {} : { uidRange: settings.uidRange }),
+      ...(settings.userMapFile === undefined ? {} : { userMapFile: settings.userMapFile }),
+    },
+    maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
     ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

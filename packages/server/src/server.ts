@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { JobManager } from "@jobexec/core";
+import { type AccountOptions, JobError, JobManager } from "@jobexec/core";
 import { Health, JobService, reflectionV1, reflectionV1alpha } from "@jobexec/proto";
-import { DEFAULT_PORT } from "./config.ts";
+import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT } from "./config.ts";
 import { DescriptorIndex } from "./descriptor-index.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
@@ -40,6 +40,10 @@ export interface ServerConfig {
   log?: Logger;
   /** Largest request message accepted; default 1 MiB. */
   readMaxBytes?: number;
+  /** Which accounts jobs run as; default a dynamic uid per identity (core's default). */
+  accounts?: AccountOptions;
+  /** Running jobs per identity: `perUser` (default 64) for users, `admin` (default 1024) for admins. */
+  maxJobs?: { perUser?: number; admin?: number };
   /** Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any free port); owners as labels if asked. */
   metrics?: { host: string; port: number; ownerLabels?: boolean };
 }
@@ -73,22 +77,29 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // The metrics address is taken before any job or cgroup is touched: a start that fails on it changes nothing.
   const metrics = config.metrics && new ServerMetrics({ ownerLabels: config.metrics.ownerLabels });
   const endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log));
-  const manager = await JobManager.create({
-    dataDir: config.dataDir,
-    cgroupParent: config.cgroupParent ?? "jobexec",
-    defaultGraceMs: config.defaultGraceMs ?? 5000,
-    log: ({ level, message, ...fields }) => log[level](message, fields),
-  }).catch(async (error: unknown) => {
+  let manager: JobManager;
+  try {
+    manager = await JobManager.create({
+      dataDir: config.dataDir,
+      cgroupParent: config.cgroupParent ?? "jobexec",
+      defaultGraceMs: config.defaultGraceMs ?? 5000,
+      log: ({ level, message, ...fields }) => log[level](message, fields),
+      ...(config.accounts === undefined ? {} : { accounts: config.accounts }),
+    });
+  } catch (cause) {
     await endpoint?.close();
-    throw error;
-  });
+    // Settings core refuses (a user map, a uid range, a data directory jobs cannot reach) are the operator's to fix.
+    if (cause instanceof JobError && cause.code === "invalid_argument") throw new ServerError("usage", cause.message, { cause });
+    throw cause;
+  }
   metrics?.countJobs(manager);
+  const maxJobs = { perUser: config.maxJobs?.perUser ?? DEFAULT_MAX_JOBS_PER_USER, admin: config.maxJobs?.admin ?? DEFAULT_MAX_JOBS_ADMIN };
   const shutdown = new AbortController();
   const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
   const ended = metrics?.rpcEnded;
   const handler = connectNodeAdapter({
     routes(router) {
-      const jobs = jobService(manager);
+      const jobs = jobService(manager, maxJobs);
       router.service(JobService, guard(JobService, metrics ? withJobMetrics(jobs, metrics) : jobs, log, ended));
       router.service(Health, guard(Health, healthService(), log, ended));
       const index = new DescriptorIndex(served);
@@ -155,7 +166,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const port = (server.address() as AddressInfo).port;
   const url = `https://${hostPort(host, port)}`;
   const cgroups = manager.cgroups;
-  log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir });
+  log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
 
   let closing: Promise<void> | undefined;

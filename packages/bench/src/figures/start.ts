@@ -69,17 +69,37 @@ export async function startFigure(context: Context): Promise<Section> {
     await cgroup.remove();
   }
 
+  // The same starts against a server that runs jobs as itself (--run-as server: no privilege drop), interleaved
+  // one for one with the default server's, so that the machine's load falls on both alike.
   const { result, profile } = await withServer(context, "start", async (server) => {
-    context.progress(`start: ${sizes.starts} sequential starts`);
-    const client = server.client();
-    const latency = await series(sizes.warmUp, sizes.starts, () => startOnce(server, client));
+    const { result: paired } = await withServer(
+      context,
+      "start-no-drop",
+      async (plain) => {
+        context.progress(`start: ${sizes.starts} sequential starts, with and without the privilege drop, interleaved`);
+        const [client, plainClient] = [server.client(), plain.client()];
+        for (let i = 0; i < sizes.warmUp; i++) {
+          await startOnce(server, client);
+          await startOnce(plain, plainClient);
+        }
+        const latency: number[] = [];
+        const noDrop: number[] = [];
+        for (let i = 0; i < sizes.starts; i++) {
+          latency.push(await startOnce(server, client));
+          noDrop.push(await startOnce(plain, plainClient));
+        }
+        return { latency, noDrop };
+      },
+      ["--run-as", "server"],
+    );
     context.progress(`start: ${sizes.startClients} concurrent clients`);
     const clients = Array.from({ length: sizes.startClients }, () => server.client());
-    const rate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => startOnce(server, clients[c] ?? client));
-    return { latency, rate };
+    const rate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => startOnce(server, clients[c] ?? server.client()));
+    return { ...paired, rate };
   });
 
   const job = summarize(result.latency, "job start latency");
+  const noDrop = summarize(result.noDrop, "job start latency without the privilege drop");
   const base = { direct: summarize(directMs, "direct spawn"), cgexec: summarize(cgexecMs, "cgexec spawn") };
   return {
     id: "start",
@@ -92,6 +112,7 @@ export async function startFigure(context: Context): Promise<Section> {
         baselines: [
           { name: "direct spawn", value: base.direct.p50 },
           { name: "cgexec alone", value: base.cgexec.p50 },
+          { name: "no privilege drop (--run-as server)", value: noDrop.p50 },
         ],
         target: { op: "<=", value: 50 },
       },
@@ -102,7 +123,15 @@ export async function startFigure(context: Context): Promise<Section> {
         baselines: [
           { name: "direct spawn", value: base.direct.p99 },
           { name: "cgexec alone", value: base.cgexec.p99 },
+          { name: "no privilege drop (--run-as server)", value: noDrop.p99 },
         ],
+      },
+      {
+        metric: "p50 added by the privilege drop (dynamic account minus --run-as server)",
+        unit: "ms",
+        value: job.p50 - noDrop.p50,
+        baselines: [],
+        target: { op: "<=", value: 2 },
       },
       {
         metric: `starts/s, ${sizes.startClients} concurrent clients`,
@@ -117,8 +146,9 @@ export async function startFigure(context: Context): Promise<Section> {
     notes: [
       `Target: node slow.js 0 --first-line (prints "ready" first). ${sizes.starts} sequential timed starts after ${sizes.warmUp} untimed ones, for the service and each baseline.`,
       "The first byte is observed the same way everywhere: inotify on the output file (stdout redirected to a file for the baselines), then a stat showing size > 0.",
+      "The service runs jobs as the caller's dynamic account (the default). The no-drop baseline is a second server with --run-as server, whose jobs run as the server's user (no uid switch, no setpriv exec); its starts alternate one for one with the service's.",
       `Concurrent: ${sizes.startClients} clients (one HTTP/2 connection each) x ${sizes.startsPerClient} starts each; baselines run ${sizes.startClients} spawn loops the same way. Jobs are not awaited to their end between starts.`,
-      `Service p50/p99/max ${fmt(job)}; direct ${fmt(base.direct)}; cgexec ${fmt(base.cgexec)} (ms).`,
+      `Service p50/p99/max ${fmt(job)}; without the drop ${fmt(noDrop)}; direct ${fmt(base.direct)}; cgexec ${fmt(base.cgexec)} (ms).`,
     ],
     ...(profile === undefined ? {} : { profile }),
   };

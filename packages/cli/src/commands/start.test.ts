@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { slowPath } from "@jobexec/testing-slow";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { jsonOf, runCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
 
 // A real server in this process, the CLI as a subprocess.
@@ -46,7 +46,7 @@ describe("jobexec start", { timeout: 300_000 }, () => {
   });
 
   test("-f follows a job that writes over time to its end", async () => {
-    const result = await runCli(t, ["start", "-f", "--", process.execPath, slowPath, "3", "4", "--interval", "100"]);
+    const result = await runCli(t, ["start", "-f", "--", jobNode, slowPath, "3", "4", "--interval", "100"]);
     assert.equal(result.code, 4);
     assert.equal(result.stdout.toString(), "line 1\nline 3\nexited 4\n");
     assert.equal(result.stderr, "line 2\n");
@@ -82,7 +82,7 @@ describe("jobexec start", { timeout: 300_000 }, () => {
       [["start", "--memory", "12X", "--", "true"], /--memory: "12X" is not a size; .*K, M, G, T \(powers of 1024, also written Ki, Mi, Gi, Ti\) or KB, MB, GB, TB \(powers of 1000\)/],
       [["start", "--env", "NOEQUALS", "--", "true"], /--env: "NOEQUALS" is not NAME=VALUE/],
       [["start", "--io-write-bps", "1M", "--io-device", "8:0", "--", "true"], /--io-write-bps must come after the --io-device it limits/],
-      [["start", "--bogus", "--", "true"], /Nonexistent flag: --bogus \(see `jobexec start --help`\)/],
+      [["start", "--bogus", "--", "true"], /^jobexec: unknown flag --bogus \(see `jobexec start --help`\)$/m],
       [["start", "--json", "-f", "--", "true"], /--json=true cannot also be provided when using --follow|--follow=true cannot also be provided when using --json/],
     ];
     await Promise.all(cases.map(async ([args, message]) => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -37,6 +37,8 @@ describe("the systemd unit", { timeout: 120_000 }, () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "jobexec-systemd-"));
+    // The server's data directory below it must be reachable by jobs' accounts.
+    await chmod(dir, 0o711);
   });
   after(() => rm(dir, { recursive: true, force: true }));
 

@@ -1,13 +1,11 @@
 // Shared set-up of the server's tests: a throw-away PKI, an in-process server on an ephemeral port with its own
 // data directory and cgroup parent, real Connect clients, and a jobexec-server child process. Not part of the build.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
 import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Health, JobService, OutputStream, type Job, type StreamOutputResponse } from "@jobexec/proto";
@@ -15,6 +13,7 @@ import { initCertificates } from "./cert-files.ts";
 import { createCa, issueCertificate, type Credentials } from "./certificates.ts";
 import { createLogger } from "./log.ts";
 import { startServer, type RunningServer, type ServerConfig } from "./server.ts";
+import { launchServer, listening } from "./test-process.ts";
 
 export interface Pki {
   ca: Credentials;
@@ -152,45 +151,35 @@ export interface ServerProcess {
 
 /**
  * Starts `jobexec-server --listen 127.0.0.1:0 ARGS` with fresh certificates (`certs init --user tester`), its own
- * data directory and a unique cgroup parent; resolves once it listens. A failed start rejects with its stderr.
+ * data directory (reachable by jobs' accounts) and a unique cgroup parent; resolves once it listens. A failed start
+ * rejects with its stderr.
  */
 export async function startServerProcess(args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
   const dir = await mkdtemp(join(tmpdir(), "jobexec-server-process-"));
+  await chmod(dir, 0o711);
   const configDir = join(dir, "config");
   await initCertificates(configDir, { user: "tester" });
-  const main = join(import.meta.dirname, "main.ts");
   const all = ["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--cgroup-parent", testCgroupParent(), "--grace", "1s", ...args];
-  const proc = spawn(process.execPath, [main, ...all], { env: { ...process.env, JOBEXEC_CONFIG_DIR: configDir, ...env }, stdio: ["ignore", "ignore", "pipe"] });
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: proc.stderr as Readable }).on("line", (line) => {
-    stderr.push(line);
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // Not a log line: start-up failures are plain sentences.
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const child = launchServer(all, { JOBEXEC_CONFIG_DIR: configDir, ...env });
   const logged = async (msg: string, ms = 30_000): Promise<Record<string, unknown>> => {
     const until = Date.now() + ms;
     for (;;) {
-      const line = logs.find((l) => l.msg === msg);
+      const line = child.lines.find((l) => l.msg === msg);
       if (line) return line;
-      if (proc.exitCode !== null || Date.now() > until) throw new Error(`jobexec-server did not log "${msg}": ${stderr.join("\n")}`);
+      if (child.proc.exitCode !== null || Date.now() > until) throw new Error(`jobexec-server did not log "${msg}": ${child.stderr.join("\n")}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
   const stop = async (): Promise<number | null> => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-    const code = await exited;
+    if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill("SIGTERM");
+    const code = await child.exit;
     await rm(dir, { recursive: true, force: true });
     return code;
   };
   try {
-    const listening = await logged("listening");
-    const port = Number(String(listening.address).split(":").pop());
-    return { proc, url: `https://127.0.0.1:${port}`, port, configDir, logs, logged, stop };
+    const { url } = await listening(child);
+    const port = Number(new URL(url).port);
+    return { proc: child.proc, url: `https://127.0.0.1:${port}`, port, configDir, logs: child.lines, logged, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -8,14 +8,57 @@ import { JobError, toJobError } from "./job-error.ts";
 import { newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
+import { checkFreeSpace } from "./output/free-space.ts";
 import { removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
+import type { RunBounds } from "./spec/run-bounds.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
 import { JobTable } from "./store/job-table.ts";
-import { removeLeftovers } from "./supervise/leftovers.ts";
+import { SqliteStore } from "./store/sqlite-store.ts";
+import type { JobRecord } from "./supervise/job-record.ts";
+import { recover } from "./supervise/recover.ts";
+import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StopOptions } from "./types.ts";
+
+const day = 24 * 60 * 60 * 1000;
+const gib = 1024 ** 3;
+
+/** Settings of {@link ManagerOptions} after defaults, checked. */
+interface Settings extends RunBounds {
+  graceMs: number;
+  retainMs: number;
+  outputBudgetBytes: number;
+  minFreeBytes: number;
+  onClose: "stop" | "keep";
+}
+
+function checkSettings(options: ManagerOptions): Settings {
+  const number = (what: string, value: number | undefined, fallback: number, min: number): number => {
+    const n = value ?? fallback;
+    if (!(Number.isSafeInteger(n) && n >= min)) throw new JobError("invalid_argument", `${what} must be a whole number >= ${String(min)}`);
+    return n;
+  };
+  const grace = options.defaultGraceMs;
+  if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0)) {
+    throw new JobError("invalid_argument", "defaultGraceMs must be a finite number >= 0");
+  }
+  const settings: Settings = {
+    graceMs: grace ?? 5000,
+    maxOutputBytes: number("maxOutputBytes", options.maxOutputBytes, gib, 1),
+    maxTimeoutMs: options.maxTimeoutMs === undefined ? undefined : number("maxTimeoutMs", options.maxTimeoutMs, 0, 1),
+    retainMs: number("retainMs", options.retainMs, 7 * day, 0),
+    outputBudgetBytes: number("outputBudgetBytes", options.outputBudgetBytes, 10 * gib, 0),
+    minFreeBytes: number("minFreeBytes", options.minFreeBytes, 256 * 1024 * 1024, 0),
+    onClose: options.onClose ?? "stop",
+  };
+  if (settings.outputBudgetBytes < settings.maxOutputBytes) {
+    throw new JobError("invalid_argument", "outputBudgetBytes must be at least maxOutputBytes: one job's output would be removed the moment it ends");
+  }
+  if (settings.onClose !== "stop" && settings.onClose !== "keep") throw new JobError("invalid_argument", 'onClose must be "stop" or "keep"');
+  return settings;
+}
 
 function checkListFilter(filter: ListFilter): void {
   for (const [what, value] of [["olderThan", filter.olderThan], ["limit", filter.limit]] as const) {
@@ -42,67 +85,92 @@ function checkListFilter(filter: ListFilter): void {
  * NODE_OPTIONS or LD_PRELOAD reach its program exactly, and never cgexec.
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
- * unavailable) and stop kills their process group. A manager owns its dataDir's `jobs` directory and its
- * cgroup sub-tree: create() kills and removes what an earlier run left there, close() removes them.
+ * unavailable) and stop kills their process group.
+ *
+ * Durability: every job's record is kept in `<dataDir>/state.db` (written when the job is created, started, asked
+ * to stop and ended) with its output in `<dataDir>/jobs/<id>/`, until retention removes them (a while after the
+ * end, or oldest first over the output budget) or delete() does. create() loads every record back, adopts jobs an
+ * earlier manager left running (or records that they ended meanwhile, exit status unknown), and kills and removes
+ * cgroups and output directories no record owns. close() stops running jobs (or, with onClose "keep", leaves them
+ * running for the next manager) and keeps every record and all output.
  */
 export class JobManager {
   /** The cgroup set-up jobs run in, for start-up logs. */
   readonly cgroups: CgroupInfo;
   readonly #subtree: CgroupSubtree | undefined;
   readonly #host: HostCapacity;
-  readonly #graceMs: number;
+  readonly #settings: Settings;
+  readonly #dataDir: string;
   readonly #logger: ((event: LogEvent) => void) | undefined;
-  readonly #jobs = new JobTable();
+  readonly #jobs: JobTable;
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
+  readonly #retention: Retention;
   readonly #starting = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, options: ManagerOptions) {
+  private constructor(dataDir: string, store: SqliteStore, subtree: CgroupSubtree | undefined, host: HostCapacity, settings: Settings, options: ManagerOptions) {
+    this.#dataDir = dataDir;
     this.#subtree = subtree;
     this.#host = host;
-    this.#graceMs = options.defaultGraceMs ?? 5000;
+    this.#settings = settings;
     this.#logger = options.log;
+    const log = (event: LogEvent): void => this.#log(event);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
-    this.#launcher = new Launcher(jobsDir, subtree);
-    this.#supervisor = new Supervisor(this.cgroups.controllers, (event) => this.#log(event));
+    this.#jobs = new JobTable(store, log);
+    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree);
+    this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => void this.#remove(record, `removed finished job: ${why}`));
+    this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
+      changed: (record) => this.#jobs.save(record),
+      ended: (record) => {
+        this.#retention.add([record]);
+        this.#retention.sweep();
+      },
+    });
   }
 
   /**
-   * Detects cgroup v2, builds the manager's sub-tree (moving this process into a `supervisor` leaf unless
-   * it is in the root cgroup), and kills and removes leftovers of an earlier run, logging each.
+   * Opens the job store (refusing a corrupt or newer one with a sentence naming it), detects cgroup v2, builds the
+   * manager's sub-tree (moving this process into a `supervisor` leaf unless it is in the root cgroup), then loads
+   * every stored job back, adopting those still running, and kills and removes what no record owns, logging each.
    */
   static async create(options: ManagerOptions): Promise<JobManager> {
     if (typeof options.dataDir !== "string" || !isAbsolute(options.dataDir)) {
       throw new JobError("invalid_argument", "dataDir must be an absolute path");
     }
-    const grace = options.defaultGraceMs;
-    if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0)) {
-      throw new JobError("invalid_argument", "defaultGraceMs must be a finite number >= 0");
-    }
+    const settings = checkSettings(options);
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
     const jobsDir = join(options.dataDir, "jobs");
-    let subtree: CgroupSubtree | undefined;
     try {
       await mkdir(jobsDir, { recursive: true });
+    } catch (err) {
+      throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
+    }
+    const store = SqliteStore.open(options.stateFile ?? join(options.dataDir, "state.db"));
+    let subtree: CgroupSubtree | undefined;
+    try {
       subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
     } catch (err) {
+      store.close();
       throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
     }
     if (subtree !== undefined) {
       try {
         await access(cgexecPath);
       } catch (err) {
+        store.close();
         await subtree.close(() => undefined);
         throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
       }
     }
-    const manager = new JobManager(jobsDir, subtree, await hostCapacity(subtree?.info.controllers), options);
+    const manager = new JobManager(options.dataDir, store, subtree, await hostCapacity(subtree?.info.controllers), settings, options);
     try {
-      await removeLeftovers(jobsDir, subtree, (event) => manager.#log(event));
+      await recover({ jobs: manager.#jobs, supervisor: manager.#supervisor, retention: manager.#retention, jobsDir, subtree, log: (e) => manager.#log(e) });
     } catch (err) {
-      await manager.close();
-      throw toJobError("cannot remove leftovers of an earlier run", err);
+      // Whatever was adopted keeps running, for a manager that can recover.
+      manager.#closing = manager.#close("keep");
+      await manager.#closing;
+      throw toJobError("cannot recover the jobs of an earlier run", err);
     }
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
@@ -132,12 +200,22 @@ export class JobManager {
   async #start(spec: JobSpec, owner: string): Promise<Job> {
     const id = newJobId();
     const baseEnv = baseEnvironment(id);
-    const valid = await validateSpec(spec, baseEnv, this.#host);
+    const valid = await validateSpec(spec, baseEnv, this.#host, this.#settings);
     checkEnvProgram(valid.executable, valid.env, baseEnv);
-    const { record, spawned, closeFiles } = await this.#launcher.launch(id, this.#jobs.nextSeq(), owner, valid, baseEnv);
+    await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
+    // Stored before the spawn: a job that cannot be recorded never runs, and a crash right after leaves a record.
+    const seq = this.#jobs.insert(id, owner, valid);
+    let launched;
     try {
-      this.#supervisor.track(record, spawned);
+      launched = await this.#launcher.launch(id, seq, owner, valid, baseEnv);
+    } catch (err) {
+      this.#jobs.discard(id, seq);
+      throw err;
+    }
+    const { record, spawned, closeFiles } = launched;
+    try {
       this.#jobs.add(record);
+      this.#supervisor.track(record, spawned);
       if ((await spawned.failure) !== "") await record.ended;
       else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}`, jobId: id, cgroup: record.cgroupDir });
     } finally {
@@ -153,7 +231,7 @@ export class JobManager {
    */
   async stop(id: string, options: StopOptions = {}): Promise<Job> {
     const record = this.#jobs.find(id);
-    const graceMs = options.graceMs ?? this.#graceMs;
+    const graceMs = options.graceMs ?? this.#settings.graceMs;
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new JobError("invalid_argument", "graceMs must be a finite number >= 0");
     if (options.by !== undefined && typeof options.by !== "string") throw new JobError("invalid_argument", "by must be a string");
     this.#supervisor.stop(record, graceMs, options.by);
@@ -191,17 +269,27 @@ export class JobManager {
   }
 
   /**
-   * Removes an ended job: its record and its output. Resolves with the job as it was. A running job is
-   * JobError "failed_precondition" (stop it first).
+   * Removes an ended job: its record (from the store too) and its output. Resolves with the job as it was. A
+   * running job is JobError "failed_precondition" (stop it first).
    */
   async delete(id: string): Promise<Job> {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
-    this.#jobs.delete(id);
-    await removeOutput(record.dir);
-    this.#log({ level: "info", message: "job deleted", jobId: id });
+    await this.#remove(record, "job deleted");
     return record.snapshot();
+  }
+
+  /** Forgets a finished job (table, store, retention) and removes its output. */
+  async #remove(record: JobRecord, message: string): Promise<void> {
+    this.#jobs.delete(record);
+    this.#retention.forget(record);
+    try {
+      await removeOutput(record.dir);
+      this.#log({ level: "info", message, jobId: record.id });
+    } catch (error) {
+      this.#log({ level: "error", message: `${message}, but its output could not be removed`, jobId: record.id, error });
+    }
   }
 
   /**
@@ -217,25 +305,31 @@ export class JobManager {
   }
 
   /**
-   * Stops running jobs (default grace), waits for them, removes their output and the cgroup sub-tree. When
-   * this is the last open manager of the process and create() moved the process into a `supervisor` leaf,
-   * the controllers it enabled are disabled again and the process moves back to its own cgroup. Idempotent.
+   * Stops running jobs (default grace; stop reason "server_shutdown"), waits for them, closes the store and removes
+   * the cgroup sub-tree; every record and all output stay for the next manager. With onClose "keep", running jobs
+   * are left running instead, with their cgroups and the sub-tree, for the next manager to adopt. When this is the
+   * last open manager of the process and create() moved the process into a `supervisor` leaf, the controllers it
+   * enabled are disabled again and the process moves back to its own cgroup (not with "keep"). Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#close(this.#settings.onClose);
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  async #close(onClose: "stop" | "keep"): Promise<void> {
     await Promise.allSettled(this.#starting);
-    const records = this.#jobs.all();
-    await Promise.all(
-      records.map((r) =>
-        this.stop(r.id).catch((err: unknown) => this.#log({ level: "error", message: "stopping at close failed", jobId: r.id, error: err })),
-      ),
-    );
-    await Promise.all(records.map((r) => removeOutput(r.dir)));
-    await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
+    this.#retention.close();
+    if (onClose === "keep") {
+      const left = this.#supervisor.detach();
+      this.#log({ level: "info", message: `left ${String(left)} running job(s) running for the next server to adopt` });
+    } else {
+      const running = this.#jobs.all().filter((r) => r.isRunning);
+      for (const record of running) this.#supervisor.stop(record, this.#settings.graceMs, undefined, "server_shutdown");
+      await Promise.all(running.map((r) => r.ended));
+    }
+    const lost = this.#jobs.close();
+    if (lost > 0) this.#log({ level: "error", message: `${String(lost)} job record write(s) could not be stored before closing` });
+    if (onClose === "stop") await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
   }
 
   #assertOpen(): void {

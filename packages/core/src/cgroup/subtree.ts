@@ -172,11 +172,14 @@ export class CgroupSubtree {
     }
   }
 
-  /** Kills and removes every cgroup under the parent (leftovers of an earlier run); returns what it removed. */
-  async removeLeftovers(): Promise<{ dir: string; pids: number[] }[]> {
+  /**
+   * Kills and removes every cgroup under the parent whose name `keep` does not accept (leftovers of an earlier
+   * run); returns what it removed.
+   */
+  async removeLeftovers(keep: (name: string) => boolean = () => false): Promise<{ dir: string; pids: number[] }[]> {
     const removed: { dir: string; pids: number[] }[] = [];
     for (const entry of await readdir(this.parentDir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
+      if (!entry.isDirectory() || keep(entry.name)) continue;
       const dir = join(this.parentDir, entry.name);
       const pids = await readProcs(dir);
       if (await isPopulated(dir)) {

@@ -1,12 +1,23 @@
 // One change notifier per job, shared by all its followers.
 import { type FSWatcher, watch } from "node:fs";
+import { outputSizes } from "./output-files.ts";
 
 const pollMs = 25;
 
+/** The output limit of a running job, checked on changes; see {@link OutputWatch.limit}. */
+interface Limit {
+  maxBytes: number;
+  exceeded: () => void;
+  /** A measurement is under way; `again` asks for another once it is done (a change came meanwhile). */
+  measuring: boolean;
+  again: boolean;
+}
+
 /**
- * Wakes the followers of one job when its output directory changes or the job ends. The inotify watch on
- * the directory exists only while someone follows (one watch for any number of followers), and followers
- * wait on one shared promise per change, so a thousand followers cost a thousand small closures.
+ * Wakes the followers of one job when its output directory changes or the job ends, and enforces the job's
+ * output limit. The inotify watch on the directory exists while someone follows or a limit is set (one watch for
+ * any number of followers and the limit), and followers wait on one shared promise per change, so a thousand
+ * followers cost a thousand small closures.
  */
 export class OutputWatch {
   readonly #dir: string;
@@ -17,6 +28,7 @@ export class OutputWatch {
   /** Stands in for the watch when inotify cannot be had (e.g. fs.inotify.max_user_watches reached). */
   #poller: NodeJS.Timeout | undefined;
   #ended = false;
+  #limit: Limit | undefined;
   /** File sizes measured during generation #sizesGeneration, shared by every follower. */
   #sizes = new Map<string, Promise<number>>();
   #sizesGeneration = -1;
@@ -42,16 +54,57 @@ export class OutputWatch {
     return this.#watcher !== undefined || this.#poller !== undefined;
   }
 
-  /** Wakes everyone waiting. */
+  /** Wakes everyone waiting, and measures the output when a limit is set. */
   notify(): void {
     this.#generation++;
     this.#changed.resolve(undefined);
     this.#changed = Promise.withResolvers<undefined>();
+    if (this.#limit !== undefined && !this.#ended) this.#measure(this.#limit);
+  }
+
+  /**
+   * Calls `exceeded` once, as soon as a change leaves the output files holding more than `maxBytes` together.
+   * The watch then stays open until end(), followed or not. Nothing runs on the job's write path: the kernel
+   * queues one inotify event per write (merging those not yet read), and each wakes one measurement (two stat
+   * calls) unless one is under way, in which case one more follows it; between changes nothing runs at all.
+   */
+  limit(maxBytes: number, exceeded: () => void): void {
+    if (this.#ended) return;
+    let fired = false;
+    this.#limit = {
+      maxBytes,
+      exceeded: () => {
+        if (fired) return;
+        fired = true;
+        exceeded();
+      },
+      measuring: false,
+      again: false,
+    };
+    if (this.watching) this.#measure(this.#limit);
+    else this.#openWatcher(); // its first notify() measures: output written before the watch is counted
+  }
+
+  #measure(limit: Limit): void {
+    if (limit.measuring) {
+      limit.again = true;
+      return;
+    }
+    limit.measuring = true;
+    void outputSizes(this.#dir).then(({ stdout, stderr }) => {
+      limit.measuring = false;
+      if (stdout + stderr > limit.maxBytes) limit.exceeded();
+      else if (limit.again && !this.#ended) {
+        limit.again = false;
+        this.#measure(limit);
+      }
+    });
   }
 
   /** Records the end of the job, wakes followers and drops the watch: nothing writes any more. */
   end(): void {
     this.#ended = true;
+    this.#limit = undefined;
     this.#closeWatcher();
     this.notify();
   }
@@ -92,13 +145,13 @@ export class OutputWatch {
 
   /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
   follow(): () => void {
-    if (this.#followers++ === 0 && !this.#ended) this.#openWatcher();
+    if (this.#followers++ === 0 && !this.#ended && !this.watching) this.#openWatcher();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       if (--this.#followers === 0) {
-        this.#closeWatcher();
+        if (this.#limit === undefined) this.#closeWatcher();
         this.#lastChunk.clear();
       }
     };
@@ -130,7 +183,7 @@ export class OutputWatch {
     // A watch error (e.g. the directory removed) must not crash the server: fall back to polling.
     this.#watcher.on("error", () => {
       this.#closeWatcher();
-      if (this.#followers > 0 && !this.#ended) this.#poll();
+      if ((this.#followers > 0 || this.#limit !== undefined) && !this.#ended) this.#poll();
     });
   }
 

@@ -7,6 +7,7 @@ import { resolveWholeDisk } from "../cgroup/block-device.ts";
 import { controllersFor, type ResolvedLimits } from "../cgroup/limits.ts";
 import { JobError } from "../job-error.ts";
 import { resolveProgram } from "./resolve-program.ts";
+import { checkRunBounds, type RunBounds } from "./run-bounds.ts";
 import type { AppliedIoLimit, IoLimit, JobSpec, OutputMode } from "../types.ts";
 
 /** A spec after validation: the program resolved to a path, the environment complete. */
@@ -19,6 +20,10 @@ export interface ValidSpec {
   cwd: string;
   limits: ResolvedLimits;
   outputMode: OutputMode;
+  /** The output limit applied, stdout and stderr together. */
+  maxOutputBytes: number;
+  /** The timeout applied, if any. */
+  timeoutMs?: number;
 }
 
 /** What the host offers, against which limits are checked. */
@@ -138,9 +143,9 @@ async function checkCwd(cwd: unknown): Promise<string> {
 /**
  * Checks every field of `spec` and resolves what the job will run; throws JobError "invalid_argument" for
  * bad input and "failed_precondition" for a limit whose controller the host lacks. `baseEnv` is the
- * minimal environment the spec's env is laid over.
+ * minimal environment the spec's env is laid over; `bounds` are the manager's output limit and timeout settings.
  */
-export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity): Promise<ValidSpec> {
+export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, bounds: RunBounds): Promise<ValidSpec> {
   if (typeof spec !== "object" || spec === null) invalid("the job spec must be an object");
   const program = checkString("program", spec.program);
   if (program === "") invalid("program is empty");
@@ -149,6 +154,7 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
   const env = { ...baseEnv, ...checkEnv(spec.env) };
   const outputMode = spec.outputMode ?? "separate";
   if (outputMode !== "separate" && outputMode !== "merged") invalid(`outputMode must be "separate" or "merged"`);
+  const run = checkRunBounds(spec, bounds);
   const cwd = await checkCwd(spec.cwd);
   const limits = await checkLimits(spec.limits, host);
   const needed = controllersFor(limits);
@@ -163,7 +169,7 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
     }
   }
   const executable = await resolveProgram(program, env.PATH ?? defaultPath, cwd);
-  return { program, executable, args, env, cwd, limits, outputMode };
+  return { program, executable, args, env, cwd, limits, outputMode, ...run };
 }
 
 /** The minimal base environment of every job: the server's PATH, locale and zone, and the job's id. */

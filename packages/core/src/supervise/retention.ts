@@ -1,0 +1,74 @@
+// Which finished jobs to remove: those past the retention period, and the oldest while their output is over budget.
+import { atTime } from "./deadline.ts";
+import type { JobRecord } from "./job-record.ts";
+
+const outputBytes = (record: JobRecord): number => record.output.stdout + record.output.stderr;
+const endOf = (record: JobRecord): number => record.endedAt?.getTime() ?? 0;
+
+/**
+ * Keeps the finished jobs in the order they ended, with their output's total size, so that each check looks at the
+ * oldest ones only. A job is due when it ended more than `retainMs` ago, or when it is the oldest and the finished
+ * jobs' output exceeds `budgetBytes`; `remove` is called for each due job (the caller forgets its record and output
+ * and logs). One timer waits for the oldest job's expiry, so jobs expire on time even when no other job ends.
+ */
+export class Retention {
+  readonly #retainMs: number;
+  readonly #budgetBytes: number;
+  readonly #remove: (record: JobRecord, why: string) => void;
+  #ended: JobRecord[] = [];
+  #bytes = 0;
+  #cancelTimer: (() => void) | undefined;
+  #closed = false;
+
+  constructor(retainMs: number, budgetBytes: number, remove: (record: JobRecord, why: string) => void) {
+    this.#retainMs = retainMs;
+    this.#budgetBytes = budgetBytes;
+    this.#remove = remove;
+  }
+
+  /** Adds finished jobs (in any order), keeping the list in end order. */
+  add(records: Iterable<JobRecord>): void {
+    for (const record of records) {
+      this.#bytes += outputBytes(record);
+      // Jobs end in time order: the new one almost always goes last.
+      let i = this.#ended.length;
+      while (i > 0 && endOf(this.#ended[i - 1] as JobRecord) > endOf(record)) i--;
+      this.#ended.splice(i, 0, record);
+    }
+  }
+
+  /** Forgets a job removed otherwise (deleted by its owner). */
+  forget(record: JobRecord): void {
+    const i = this.#ended.indexOf(record);
+    if (i === -1) return;
+    this.#ended.splice(i, 1);
+    this.#bytes -= outputBytes(record);
+  }
+
+  /** Removes every due job, oldest first, then waits for the next expiry. */
+  sweep(now = Date.now()): void {
+    if (this.#closed) return;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    for (let oldest = this.#ended[0]; oldest !== undefined; oldest = this.#ended[0]) {
+      const age = now - endOf(oldest);
+      const why =
+        age > this.#retainMs
+          ? `it ended more than the retention period of ${String(this.#retainMs)} ms ago`
+          : this.#bytes > this.#budgetBytes
+            ? `finished jobs' output (${String(this.#bytes)} bytes) exceeds the budget of ${String(this.#budgetBytes)} bytes; it is the oldest`
+            : undefined;
+      if (why === undefined) break;
+      this.forget(oldest);
+      this.#remove(oldest, why);
+    }
+    const next = this.#ended[0];
+    if (next !== undefined) this.#cancelTimer = atTime(endOf(next) + this.#retainMs + 1, () => this.sweep());
+  }
+
+  /** Stops the expiry timer; nothing is removed any more. */
+  close(): void {
+    this.#closed = true;
+    this.#cancelTimer?.();
+  }
+}

@@ -119,12 +119,12 @@ export class JobManager {
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
     this.#launcher = new Launcher(join(dataDir, "jobs"), subtree);
-    this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => void this.#remove(record, `removed finished job: ${why}`));
+    this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => this.#remove(record, `removed finished job: ${why}`));
     this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
       changed: (record) => this.#jobs.save(record),
       ended: (record) => {
         this.#retention.add([record]);
-        this.#retention.sweep();
+        void this.#retention.sweep();
       },
     });
   }

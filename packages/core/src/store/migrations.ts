@@ -49,7 +49,8 @@ export const schemaVersion = migrations.length;
 
 /**
  * Brings the database at `path` up to {@link schemaVersion}, each step in its own transaction. A file written by a
- * newer version is refused (JobError "failed_precondition"): this code would not know what it holds.
+ * newer version, or another program's database, is refused (JobError "failed_precondition") before anything is
+ * written: this code would not know what it holds.
  */
 export function migrate(db: DatabaseSync, path: string): void {
   const { user_version: version } = db.prepare("PRAGMA user_version").get() as { user_version: number };
@@ -58,6 +59,10 @@ export function migrate(db: DatabaseSync, path: string): void {
       "failed_precondition",
       `state file ${path} has schema version ${String(version)}, newer than the ${String(schemaVersion)} this jobexec knows: run the newer jobexec, or move the file away to start with no records`,
     );
+  }
+  if (version === 0 && db.prepare("SELECT 1 FROM sqlite_schema LIMIT 1").get() !== undefined) {
+    // Some other program's database: writing our schema into it would be a silent mix-up.
+    throw new JobError("failed_precondition", `state file ${path} is a SQLite database of some other program (it has tables but no jobexec schema version): move it away or choose another file`);
   }
   for (let v = version; v < schemaVersion; v++) {
     db.exec("BEGIN IMMEDIATE");

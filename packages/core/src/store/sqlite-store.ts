@@ -45,15 +45,16 @@ export class SqliteStore implements JobStore {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = NORMAL");
       // A writer of another process holds the lock only for a moment; wait for it rather than fail.
       db.exec("PRAGMA busy_timeout = 5000");
+      // Checked before anything is written, so that a file refused is left exactly as it was.
       const check = db.prepare("PRAGMA quick_check").all() as { quick_check: string }[];
       if (check.length !== 1 || check[0]?.quick_check !== "ok") {
         throw new Error(`integrity check failed: ${check.map((r) => r.quick_check).slice(0, 3).join("; ")}`);
       }
       migrate(db, path);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
       return new SqliteStore(path, db);
     } catch (err) {
       db?.close();

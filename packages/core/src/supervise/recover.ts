@@ -30,7 +30,7 @@ export async function recover({ jobs, supervisor, retention, jobsDir, subtree, l
   const outcomes = await Promise.all(running.map((r) => supervisor.adopt(r)));
   const adopted = new Set(running.filter((_, i) => outcomes[i] === "adopted").map((r) => r.id));
   await removeLeftovers(jobsDir, subtree, new Set(records.map((r) => r.id)), adopted, log);
-  retention.sweep();
+  await retention.sweep();
   log({
     level: "info",
     message: `loaded ${String(records.length)} job record(s): ${String(adopted.size)} running job(s) adopted, ${String(running.length - adopted.size)} ended while the server was down; took ${(performance.now() - began).toFixed(1)} ms`,

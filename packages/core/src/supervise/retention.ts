@@ -14,13 +14,13 @@ const endOf = (record: JobRecord): number => record.endedAt?.getTime() ?? 0;
 export class Retention {
   readonly #retainMs: number;
   readonly #budgetBytes: number;
-  readonly #remove: (record: JobRecord, why: string) => void;
+  readonly #remove: (record: JobRecord, why: string) => Promise<void>;
   #ended: JobRecord[] = [];
   #bytes = 0;
   #cancelTimer: (() => void) | undefined;
   #closed = false;
 
-  constructor(retainMs: number, budgetBytes: number, remove: (record: JobRecord, why: string) => void) {
+  constructor(retainMs: number, budgetBytes: number, remove: (record: JobRecord, why: string) => Promise<void>) {
     this.#retainMs = retainMs;
     this.#budgetBytes = budgetBytes;
     this.#remove = remove;
@@ -45,9 +45,10 @@ export class Retention {
     this.#bytes -= outputBytes(record);
   }
 
-  /** Removes every due job, oldest first, then waits for the next expiry. */
-  sweep(now = Date.now()): void {
+  /** Removes every due job, oldest first, then waits for the next expiry; resolves once their output is gone. */
+  async sweep(now = Date.now()): Promise<void> {
     if (this.#closed) return;
+    const removals: Promise<void>[] = [];
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     for (let oldest = this.#ended[0]; oldest !== undefined; oldest = this.#ended[0]) {
@@ -60,10 +61,11 @@ export class Retention {
             : undefined;
       if (why === undefined) break;
       this.forget(oldest);
-      this.#remove(oldest, why);
+      removals.push(this.#remove(oldest, why));
     }
     const next = this.#ended[0];
-    if (next !== undefined) this.#cancelTimer = atTime(endOf(next) + this.#retainMs + 1, () => this.sweep());
+    if (next !== undefined) this.#cancelTimer = atTime(endOf(next) + this.#retainMs + 1, () => void this.sweep());
+    await Promise.all(removals);
   }
 
   /** Stops the expiry timer; nothing is removed any more. */

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JobManager } from "../job-manager.ts";
-import type { LogEvent, OutputChunk, OutputOptions } from "../types.ts";
+import type { LogEvent, ManagerOptions, OutputChunk, OutputOptions } from "../types.ts";
 
 /** A manager with a unique cgroup parent and a temporary dataDir, and the events it logged. */
 export interface Fixture {
@@ -22,7 +22,7 @@ export function uniqueParent(): string {
   return `jobexec-test-${randomUUID().slice(0, 13)}`;
 }
 
-export async function openFixture(options: { defaultGraceMs?: number } = {}): Promise<Fixture> {
+export async function openFixture(options: Partial<Omit<ManagerOptions, "dataDir" | "cgroupParent" | "log">> = {}): Promise<Fixture> {
   const dataDir = await mkdtemp(join(tmpdir(), "jobexec-core-"));
   const cgroupParent = uniqueParent();
   const logs: LogEvent[] = [];

@@ -20,6 +20,20 @@ export interface ServeSettings {
   cgroupParent: string;
   defaultGraceMs: number;
   logLevel: LogLevel;
+  /** Where job records are kept (default `<dataDir>/state.db`); ":memory:" keeps them in memory only. */
+  stateFile: string;
+  /** What a graceful shutdown does with running jobs. */
+  onShutdown: "stop" | "keep";
+  /** Default and maximum output bytes of a job. */
+  maxOutputBytes: number;
+  /** Maximum (and default) timeout of a job; undefined for none. */
+  maxTimeoutMs: number | undefined;
+  /** How long finished jobs are kept. */
+  retainMs: number;
+  /** Most output finished jobs keep together; the oldest go first. */
+  outputBudgetBytes: number;
+  /** StartJob is refused while the data directory's filesystem has less free. */
+  minFreeBytes: number;
 }
 
 interface Setting {
@@ -39,6 +53,13 @@ const settings = {
   "cgroup-parent": { flag: "cgroup-parent", env: "JOBEXEC_CGROUP_PARENT", value: "NAME", describe: "cgroup under which job cgroups are made", fallback: () => "jobexec" },
   grace: { flag: "grace", env: "JOBEXEC_GRACE", value: "DURATION", describe: "default stop grace period (e.g. 5s, 500ms, 1m)", fallback: () => "5s" },
   "log-level": { flag: "log-level", env: "JOBEXEC_LOG_LEVEL", value: "LEVEL", describe: `${LOG_LEVELS.join(", ")}`, fallback: () => "info" },
+  "state-file": { flag: "state-file", env: "JOBEXEC_STATE_FILE", value: "FILE", describe: "job records (SQLite); :memory: keeps none across restarts", fallback: () => "<data dir>/state.db" },
+  "on-shutdown": { flag: "on-shutdown", env: "JOBEXEC_ON_SHUTDOWN", value: "stop|keep", describe: "on SIGTERM/SIGINT, stop running jobs, or keep them running for the next server", fallback: () => "stop" },
+  "max-output": { flag: "max-output", env: "JOBEXEC_MAX_OUTPUT", value: "SIZE", describe: "default and maximum output of a job, stdout and stderr together (K, M, G: powers of 1024)", fallback: () => "1G" },
+  "max-timeout": { flag: "max-timeout", env: "JOBEXEC_MAX_TIMEOUT", value: "DURATION", describe: "maximum run time of a job, also the timeout of jobs that set none", fallback: () => "none" },
+  retain: { flag: "retain", env: "JOBEXEC_RETAIN", value: "DURATION", describe: "finished jobs (record and output) are removed this long after they ended", fallback: () => "7d" },
+  "output-budget": { flag: "output-budget", env: "JOBEXEC_OUTPUT_BUDGET", value: "SIZE", describe: "finished jobs are removed, oldest first, while their output exceeds this", fallback: () => "10G" },
+  "min-free": { flag: "min-free", env: "JOBEXEC_MIN_FREE", value: "SIZE", describe: "StartJob is refused while the data directory's disk has less free", fallback: () => "256M" },
 } satisfies Record<string, Setting>;
 
 type Name = keyof typeof settings;
@@ -82,12 +103,12 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     throw new ServerError("usage", `${(cause as Error).message}; see jobexec-server --help`, { cause });
   }
   if (parsed.values.help) return undefined;
-  const value = (name: Name): string => {
+  const given = (name: Name): string | undefined => {
     const flag = (parsed.values as Record<string, unknown>)[name];
     if (typeof flag === "string") return flag;
-    const s: Setting = settings[name];
-    return env[s.env] || s.fallback(env);
+    return env[settings[name].env] || undefined;
   };
+  const value = (name: Name): string => given(name) ?? (settings[name] as Setting).fallback(env);
   const { host, port } = parseListen(value("listen"));
   const logLevel = value("log-level");
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ServerError("usage", `log level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`);
@@ -95,17 +116,38 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   if (cgroupParent === "" || cgroupParent.split("/").some((part) => part === "" || part === "." || part === "..")) {
     throw new ServerError("usage", `cgroup parent ${JSON.stringify(cgroupParent)} must be a relative cgroup path without . or .. parts`);
   }
-  return {
+  const onShutdown = value("on-shutdown");
+  if (onShutdown !== "stop" && onShutdown !== "keep") throw new ServerError("usage", `--on-shutdown ${JSON.stringify(onShutdown)} is not stop or keep`);
+  const dataDir = value("data-dir");
+  const maxTimeout = value("max-timeout");
+  const settingsOut: ServeSettings = {
     host,
     port,
     certFile: value("cert"),
     keyFile: value("key"),
     clientCaFile: value("client-ca"),
-    dataDir: value("data-dir"),
+    dataDir,
     cgroupParent,
     defaultGraceMs: parseDuration(value("grace")),
     logLevel: logLevel as LogLevel,
+    stateFile: given("state-file") ?? join(dataDir, "state.db"),
+    onShutdown,
+    maxOutputBytes: parseSize(value("max-output"), "--max-output"),
+    maxTimeoutMs: maxTimeout === "none" ? undefined : positiveDuration(maxTimeout, "--max-timeout"),
+    retainMs: parseDuration(value("retain")),
+    outputBudgetBytes: parseSize(value("output-budget"), "--output-budget"),
+    minFreeBytes: value("min-free") === "0" ? 0 : parseSize(value("min-free"), "--min-free"),
   };
+  if (settingsOut.outputBudgetBytes < settingsOut.maxOutputBytes) {
+    throw new ServerError("usage", "--output-budget must be at least --max-output: one job's output would be removed the moment it ends");
+  }
+  return settingsOut;
+}
+
+function positiveDuration(text: string, what: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new ServerError("usage", `${what} must be longer than 0`);
+  return ms;
 }
 
 /** Parses "HOST:PORT", "[IPV6]:PORT" or ":PORT" (all interfaces). */
@@ -117,10 +159,27 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: host === "" ? "::" : host, port };
 }
 
-/** Parses a duration such as "5s", "250ms", "1m" or a bare number of seconds, to milliseconds. */
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses a duration such as "5s", "250ms", "1m", "12h", "7d" or a bare number of seconds, to milliseconds. */
 export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!match) throw new ServerError("usage", `duration ${JSON.stringify(text)} is not a number with an optional unit (ms, s, m)`);
-  const factor = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1000;
-  return Math.round(Number(match[1]) * factor);
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new ServerError("usage", `duration ${JSON.stringify(text)} is not a number with an optional unit (ms, s, m, h, d)`);
+  return Math.round(Number(match[1]) * (durationUnits[match[2] ?? "s"] ?? 1000));
+}
+
+const sizePowers: Record<string, number> = { "": 0, k: 1, m: 2, g: 3, t: 4 };
+
+/**
+ * Parses a byte count as the CLI does: a number with an optional unit, K, M, G, T (also Ki, KiB...) powers of 1024
+ * as in systemd, KB, MB, GB, TB powers of 1000. Positive and whole.
+ */
+export function parseSize(text: string, what: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i)?(b)?|(b))?$/i.exec(text.trim());
+  const [, number, prefix = "", binary, byteSuffix] = match ?? [];
+  const bytes = Number(number) * (byteSuffix !== undefined && binary === undefined ? 1000 : 1024) ** (sizePowers[prefix.toLowerCase()] ?? 0);
+  if (match === null || !Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new ServerError("usage", `${what} ${JSON.stringify(text)} is not a size: a positive number of bytes with an optional unit, e.g. 512M or 10G (powers of 1024) or 500MB (powers of 1000)`);
+  }
+  return bytes;
 }

@@ -45,6 +45,13 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     cgroupParent: settings.cgroupParent,
     defaultGraceMs: settings.defaultGraceMs,
     log,
+    stateFile: settings.stateFile,
+    onShutdown: settings.onShutdown,
+    maxOutputBytes: settings.maxOutputBytes,
+    maxTimeoutMs: settings.maxTimeoutMs,
+    retainMs: settings.retainMs,
+    outputBudgetBytes: settings.outputBudgetBytes,
+    minFreeBytes: settings.minFreeBytes,
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { JobManager } from "@jobexec/core";
+import { JobManager, type ManagerOptions } from "@jobexec/core";
 import { Health, JobService } from "@jobexec/proto";
 import { DEFAULT_PORT } from "./config.ts";
 import { ServerError } from "./error.ts";
@@ -14,8 +14,11 @@ import { jobService } from "./job-service.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { checkServerTls, secureServerOptions, type ServerTls } from "./tls.ts";
 
-/** Everything {@link startServer} needs. */
-export interface ServerConfig {
+/**
+ * Everything {@link startServer} needs. The durability settings (stateFile, maxOutputBytes, maxTimeoutMs, retainMs,
+ * outputBudgetBytes, minFreeBytes) are the job manager's, with its defaults.
+ */
+export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOutputBytes" | "maxTimeoutMs" | "retainMs" | "outputBudgetBytes" | "minFreeBytes"> {
   /** Address to listen on; default 127.0.0.1. */
   host?: string;
   /** Port; default 50051, 0 picks a free one. */
@@ -34,6 +37,8 @@ export interface ServerConfig {
   log?: Logger;
   /** Largest request message accepted; default 1 MiB. */
   readMaxBytes?: number;
+  /** What close() does with running jobs: stop them (default), or keep them running for the next server to adopt. */
+  onShutdown?: "stop" | "keep";
 }
 
 /** A listening server. */
@@ -45,7 +50,8 @@ export interface RunningServer {
   manager: JobManager;
   /**
    * Stops accepting connections, ends open calls with UNAVAILABLE "server shutting down", stops every running job
-   * (grace period, then kill) and removes their cgroups. Idempotent.
+   * (grace period, then kill; recorded as stopped by the server's shutdown) and removes their cgroups, or with
+   * onShutdown "keep" leaves them running; records and output stay. Idempotent.
    */
   close(): Promise<void>;
 }
@@ -65,6 +71,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     cgroupParent: config.cgroupParent ?? "jobexec",
     defaultGraceMs: config.defaultGraceMs ?? 5000,
     log: ({ level, message, ...fields }) => log[level](message, fields),
+    stateFile: config.stateFile,
+    maxOutputBytes: config.maxOutputBytes,
+    maxTimeoutMs: config.maxTimeoutMs,
+    retainMs: config.retainMs,
+    outputBudgetBytes: config.outputBudgetBytes,
+    minFreeBytes: config.minFreeBytes,
+    onClose: config.onShutdown ?? "stop",
   });
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({

@@ -1,6 +1,6 @@
 // Small operations on cgroup v2 directories: reading and writing interface files, killing, waiting, removing.
-import { watch } from "node:fs";
-import { readdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { watch, writeFileSync } from "node:fs";
+import { readdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseFlatKeyed } from "./file-formats.ts";
@@ -51,11 +51,13 @@ export async function signalProcs(dir: string, signal: NodeJS.Signals): Promise<
 
 /**
  * Kills everything in a cgroup at once through cgroup.kill (Linux 5.14+); where that file is missing or
- * refused, SIGKILL to each of its processes. A cgroup that is gone has nothing to kill.
+ * refused, SIGKILL to each of its processes. A cgroup that is gone has nothing to kill. cgroup.kill is written
+ * synchronously (one short write to kernfs): the kill never waits behind file reads queued in libuv's thread
+ * pool, which matters when a job is killed for writing too much.
  */
 export async function killCgroup(dir: string): Promise<void> {
   try {
-    await writeFile(join(dir, "cgroup.kill"), "1");
+    writeFileSync(join(dir, "cgroup.kill"), "1");
   } catch {
     await signalProcs(dir, "SIGKILL");
   }

@@ -1,16 +1,15 @@
 // One change notifier per job, shared by all its followers.
 import { type FSWatcher, watch } from "node:fs";
-import { outputSizes } from "./output-files.ts";
+import { outputSizesNow } from "./output-files.ts";
 
 const pollMs = 25;
+// After a change the watch closes for this long: see #onChange.
+const quietMs = 1;
 
 /** The output limit of a running job, checked on changes; see {@link OutputWatch.limit}. */
 interface Limit {
   maxBytes: number;
   exceeded: () => void;
-  /** A measurement is under way; `again` asks for another once it is done (a change came meanwhile). */
-  measuring: boolean;
-  again: boolean;
 }
 
 /**
@@ -27,6 +26,8 @@ export class OutputWatch {
   #watcher: FSWatcher | undefined;
   /** Stands in for the watch when inotify cannot be had (e.g. fs.inotify.max_user_watches reached). */
   #poller: NodeJS.Timeout | undefined;
+  /** Set while the watch is closed for a moment after a change; reopens it. */
+  #resume: NodeJS.Timeout | undefined;
   #ended = false;
   #limit: Limit | undefined;
   /** File sizes measured during generation #sizesGeneration, shared by every follower. */
@@ -51,22 +52,20 @@ export class OutputWatch {
 
   /** Whether the inotify watch is open (for tests and diagnostics). */
   get watching(): boolean {
-    return this.#watcher !== undefined || this.#poller !== undefined;
+    return this.#watcher !== undefined || this.#poller !== undefined || this.#resume !== undefined;
   }
 
-  /** Wakes everyone waiting, and measures the output when a limit is set. */
+  /** Wakes everyone waiting. */
   notify(): void {
     this.#generation++;
     this.#changed.resolve(undefined);
     this.#changed = Promise.withResolvers<undefined>();
-    if (this.#limit !== undefined && !this.#ended) this.#measure(this.#limit);
   }
 
   /**
    * Calls `exceeded` once, as soon as a change leaves the output files holding more than `maxBytes` together.
-   * The watch then stays open until end(), followed or not. Nothing runs on the job's write path: the kernel
-   * queues one inotify event per write (merging those not yet read), and each wakes one measurement (two stat
-   * calls) unless one is under way, in which case one more follows it; between changes nothing runs at all.
+   * The watch then stays open until end(), followed or not. Nothing runs on the job's write path: each change
+   * the watch reports is measured (two synchronous stat calls, see #onChange); between changes nothing runs.
    */
   limit(maxBytes: number, exceeded: () => void): void {
     if (this.#ended) return;
@@ -78,27 +77,16 @@ export class OutputWatch {
         fired = true;
         exceeded();
       },
-      measuring: false,
-      again: false,
     };
-    if (this.watching) this.#measure(this.#limit);
-    else this.#openWatcher(); // its first notify() measures: output written before the watch is counted
+    if (!this.watching) this.#openWatcher();
+    this.#measure(); // output written before the watch counts
   }
 
-  #measure(limit: Limit): void {
-    if (limit.measuring) {
-      limit.again = true;
-      return;
-    }
-    limit.measuring = true;
-    void outputSizes(this.#dir).then(({ stdout, stderr }) => {
-      limit.measuring = false;
-      if (stdout + stderr > limit.maxBytes) limit.exceeded();
-      else if (limit.again && !this.#ended) {
-        limit.again = false;
-        this.#measure(limit);
-      }
-    });
+  /** The output's sizes now, checked against the limit. */
+  #measure(): { stdout: number; stderr: number } {
+    const sizes = outputSizesNow(this.#dir);
+    if (this.#limit !== undefined && sizes.stdout + sizes.stderr > this.#limit.maxBytes) this.#limit.exceeded();
+    return sizes;
   }
 
   /** Records the end of the job, wakes followers and drops the watch: nothing writes any more. */
@@ -174,8 +162,12 @@ export class OutputWatch {
   #openWatcher(): void {
     // Sizes measured while nobody watched may be stale: a new generation drops them.
     this.notify();
+    this.#watch();
+  }
+
+  #watch(): void {
     try {
-      this.#watcher = watch(this.#dir, { persistent: false }, () => this.notify());
+      this.#watcher = watch(this.#dir, { persistent: false }, () => this.#onChange());
     } catch {
       this.#poll();
       return;
@@ -187,8 +179,34 @@ export class OutputWatch {
     });
   }
 
+  /**
+   * A change reported by the watch: wake the followers, measure, then close the watch for {@link quietMs}. A job
+   * writing as fast as it can would otherwise wake the server on every write() (tens of thousands of times a
+   * second, most of a CPU); this way it costs at most one wake-up per quietMs, and a job that writes now and then
+   * one per write. When the watch reopens, the output is measured again and followers are woken if it grew
+   * meanwhile: no write goes unnoticed, and a follower waits at most quietMs longer.
+   */
+  #onChange(): void {
+    this.notify();
+    const before = this.#measure();
+    if (this.#watcher === undefined || this.#ended) return;
+    this.#watcher.close();
+    this.#watcher = undefined;
+    this.#resume = setTimeout(() => {
+      this.#resume = undefined;
+      if (this.#ended) return;
+      this.#watch(); // first, so that a write after the measurement below wakes it
+      const now = this.#measure();
+      if (now.stdout !== before.stdout || now.stderr !== before.stderr) this.notify();
+    }, quietMs);
+    this.#resume.unref();
+  }
+
   #poll(): void {
-    this.#poller = setInterval(() => this.notify(), pollMs);
+    this.#poller = setInterval(() => {
+      this.notify();
+      this.#measure();
+    }, pollMs);
     this.#poller.unref();
   }
 
@@ -197,5 +215,7 @@ export class OutputWatch {
     this.#watcher = undefined;
     clearInterval(this.#poller);
     this.#poller = undefined;
+    clearTimeout(this.#resume);
+    this.#resume = undefined;
   }
 }

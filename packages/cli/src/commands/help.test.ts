@@ -22,7 +22,7 @@ describe("help and completion", { timeout: 300_000 }, () => {
 
   test("every command has examples and documents the exit codes (in the built manifest the CLI loads)", () => {
     const manifest = JSON.parse(readFileSync(new URL("../../oclif.manifest.json", import.meta.url), "utf8")) as Manifest;
-    assert.deepEqual(Object.keys(manifest.commands).sort(), ["list", "logs", "start", "status", "stop"]);
+    assert.deepEqual(Object.keys(manifest.commands).sort(), ["list", "logs", "rm", "start", "status", "stop"]);
     for (const [id, command] of Object.entries(manifest.commands)) {
       assert.ok((command.examples?.length ?? 0) >= 2, `${id} has examples`);
       assert.match(command.description ?? "", /Exit codes: 0 success; 1 failure .* 2 usage error .* 130 interrupted by Ctrl-C/, id);
@@ -34,7 +34,7 @@ describe("help and completion", { timeout: 300_000 }, () => {
   test("jobexec --help lists the commands; start --help shows the units and examples", async () => {
     const top = await runCli(t, ["--help"]);
     assert.equal(top.code, 0);
-    for (const id of ["start", "stop", "status", "logs", "list", "autocomplete"]) assert.match(top.stdout.toString(), new RegExp(`\n  ${id} +\\S`), id);
+    for (const id of ["start", "stop", "status", "logs", "list", "rm", "autocomplete"]) assert.match(top.stdout.toString(), new RegExp(`\n  ${id} +\\S`), id);
     const start = await runCli(t, ["start", "--help"]);
     assert.equal(start.code, 0);
     const text = start.stdout.toString();

@@ -21,6 +21,9 @@ export interface Sizes {
   listCalls: number;
   /** Seconds over which the idle server's CPU time is measured. */
   idleSeconds: number;
+  /** Finished job records in the state file for the start-up figure, and the store writes timed. */
+  records: number;
+  storeWrites: number;
 }
 
 /** The figures the brief asks for. */
@@ -39,6 +42,8 @@ export const full: Sizes = {
   getCalls: 1000,
   listCalls: 100,
   idleSeconds: 10,
+  records: 10_000,
+  storeWrites: 2000,
 };
 
 /**
@@ -60,4 +65,6 @@ export const quick: Sizes = {
   getCalls: 100,
   listCalls: 10,
   idleSeconds: 1,
+  records: 2000,
+  storeWrites: 200,
 };

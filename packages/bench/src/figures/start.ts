@@ -1,4 +1,8 @@
+import { randomUUID } from "node:crypto";
+import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { SqliteStore } from "@jobexec/core";
+import { BenchError } from "../error.ts";
 import { scratchCgroup } from "../cgroup.ts";
 import { withServer, type Context } from "../context.ts";
 import { runDirect } from "../direct.ts";
@@ -69,17 +73,37 @@ export async function startFigure(context: Context): Promise<Section> {
     await cgroup.remove();
   }
 
+  // The same server with its records in memory only (--state-file=:memory:), alive beside it: starts alternate between
+  // the two, so that drift on the shared machine hits both alike, and the difference is what the state file costs.
+  let stateFile = "";
   const { result, profile } = await withServer(context, "start", async (server) => {
-    context.progress(`start: ${sizes.starts} sequential starts`);
-    const client = server.client();
-    const latency = await series(sizes.warmUp, sizes.starts, () => startOnce(server, client));
+    stateFile = join(server.dataDir, "state.db");
+    const { result: inner } = await withServer(
+      context,
+      "start-memory",
+      async (memory) => {
+        context.progress(`start: ${sizes.starts} sequential starts each, state file and :memory: alternating`);
+        const client = server.client();
+        const memoryClient = memory.client();
+        const memoryLatency: number[] = [];
+        const latency = await series(sizes.warmUp, sizes.starts, async () => {
+          memoryLatency.push(await startOnce(memory, memoryClient));
+          return startOnce(server, client);
+        });
+        return { latency, memoryLatency: memoryLatency.slice(sizes.warmUp) };
+      },
+      { args: ["--state-file=:memory:"] },
+    );
     context.progress(`start: ${sizes.startClients} concurrent clients`);
     const clients = Array.from({ length: sizes.startClients }, () => server.client());
-    const rate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => startOnce(server, clients[c] ?? client));
-    return { latency, rate };
+    const rate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => startOnce(server, clients[c] ?? server.client()));
+    return { ...inner, rate };
   });
+  context.progress(`start: ${sizes.storeWrites} times the store writes of one start, on the state file`);
+  const writes = summarize(storeWrites(stateFile, sizes.storeWrites), "store writes of one start");
 
   const job = summarize(result.latency, "job start latency");
+  const inMemory = summarize(result.memoryLatency, "job start latency, records in memory");
   const base = { direct: summarize(directMs, "direct spawn"), cgexec: summarize(cgexecMs, "cgexec spawn") };
   return {
     id: "start",
@@ -92,6 +116,7 @@ export async function startFigure(context: Context): Promise<Section> {
         baselines: [
           { name: "direct spawn", value: base.direct.p50 },
           { name: "cgexec alone", value: base.cgexec.p50 },
+          { name: "records in memory", value: inMemory.p50 },
         ],
         target: { op: "<=", value: 50 },
       },
@@ -102,7 +127,22 @@ export async function startFigure(context: Context): Promise<Section> {
         baselines: [
           { name: "direct spawn", value: base.direct.p99 },
           { name: "cgexec alone", value: base.cgexec.p99 },
+          { name: "records in memory", value: inMemory.p99 },
         ],
+      },
+      {
+        metric: "state file cost at p50 (p50 with it − p50 in memory)",
+        unit: "ms",
+        value: job.p50 - inMemory.p50,
+        baselines: [],
+        target: { op: "<=", value: 1 },
+      },
+      {
+        metric: "state file writes of one start (insert + update), p50",
+        unit: "ms",
+        value: writes.p50,
+        baselines: [],
+        target: { op: "<=", value: 1 },
       },
       {
         metric: `starts/s, ${sizes.startClients} concurrent clients`,
@@ -119,9 +159,39 @@ export async function startFigure(context: Context): Promise<Section> {
       "The first byte is observed the same way everywhere: inotify on the output file (stdout redirected to a file for the baselines), then a stat showing size > 0.",
       `Concurrent: ${sizes.startClients} clients (one HTTP/2 connection each) x ${sizes.startsPerClient} starts each; baselines run ${sizes.startClients} spawn loops the same way. Jobs are not awaited to their end between starts.`,
       `Service p50/p99/max ${fmt(job)}; direct ${fmt(base.direct)}; cgexec ${fmt(base.cgexec)} (ms).`,
+      `Records in memory: a second server with --state-file=:memory:, its starts alternating with the first's (p50/p99/max ${fmt(inMemory)} ms); the state-file cost row is the difference of the two p50s, so it carries their noise.`,
+      `State file writes: the two writes StartJob makes (the row inserted before the spawn, updated after it), timed ${sizes.storeWrites} times on a copy of the run's own state.db through core's SqliteStore (WAL, synchronous=NORMAL) after the servers exited; p50/p99/max ${fmt(writes, 3)} ms.`,
     ],
     ...(profile === undefined ? {} : { profile }),
   };
 }
 
-const fmt = (s: { p50: number; p99: number; max: number }): string => `${s.p50.toFixed(1)}/${s.p99.toFixed(1)}/${s.max.toFixed(1)}`;
+const fmt = (s: { p50: number; p99: number; max: number }, digits = 1): string =>
+  `${s.p50.toFixed(digits)}/${s.p99.toFixed(digits)}/${s.max.toFixed(digits)}`;
+
+/**
+ * Times what the state file costs one StartJob: a row inserted (before the spawn) and updated (after it), through the
+ * store the server uses, on a copy of a state file the server wrote (its rows are real jobs'). Milliseconds each.
+ */
+function storeWrites(stateFile: string, count: number): number[] {
+  const copy = `${stateFile}.bench`;
+  copyFileSync(stateFile, copy);
+  const store = SqliteStore.open(copy);
+  try {
+    const template = store.load().at(-1);
+    if (template === undefined) throw new BenchError("workload", `${stateFile} holds no job`);
+    const { seq: _seq, ...row } = template;
+    const samples: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = randomUUID();
+      const began = performance.now();
+      const seq = store.insert({ ...row, id, state: "running", pid: 0, started_at: null });
+      store.update({ ...row, seq, id });
+      samples.push(performance.now() - began);
+    }
+    return samples;
+  } finally {
+    store.close();
+    for (const file of [copy, `${copy}-wal`, `${copy}-shm`]) rmSync(file, { force: true });
+  }
+}

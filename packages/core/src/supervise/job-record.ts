@@ -26,7 +26,7 @@ export class JobRecord {
   readonly cgroupDir: string | undefined;
   /** Set at construction; a record restored from the store gets its stored time. */
   createdAt = new Date();
-  readonly watch: OutputWatch;
+  #watch: OutputWatch | undefined;
   readonly #ended = Promise.withResolvers<undefined>();
 
   state: JobState = "running";
@@ -65,8 +65,19 @@ export class JobRecord {
     this.spec = spec;
     this.dir = dir;
     this.cgroupDir = cgroupDir;
-    this.watch = new OutputWatch(dir);
     this.usage = unmeasuredUsage();
+  }
+
+  /**
+   * The job's change notifier and output limit, made on first use: the records of finished jobs loaded at start-up
+   * (thousands of them) need one only when someone reads their output.
+   */
+  get watch(): OutputWatch {
+    if (this.#watch === undefined) {
+      this.#watch = new OutputWatch(this.dir);
+      if (!this.isRunning) this.#watch.end();
+    }
+    return this.#watch;
   }
 
   /** Resolves once the job reached its final state. */
@@ -83,7 +94,7 @@ export class JobRecord {
     this.state = state;
     this.endedAt = endedAt;
     this.child = undefined;
-    this.watch.end();
+    this.#watch?.end();
     this.#ended.resolve(undefined);
   }
 

@@ -12,7 +12,7 @@ import { checkFreeSpace } from "./output/free-space.ts";
 import { removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
-import type { RunBounds } from "./spec/run-bounds.ts";
+import { checkSettings, type Settings } from "./spec/manager-settings.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
 import { JobTable } from "./store/job-table.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
@@ -21,44 +21,6 @@ import { recover } from "./supervise/recover.ts";
 import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StopOptions } from "./types.ts";
-
-const day = 24 * 60 * 60 * 1000;
-const gib = 1024 ** 3;
-
-/** Settings of {@link ManagerOptions} after defaults, checked. */
-interface Settings extends RunBounds {
-  graceMs: number;
-  retainMs: number;
-  outputBudgetBytes: number;
-  minFreeBytes: number;
-  onClose: "stop" | "keep";
-}
-
-function checkSettings(options: ManagerOptions): Settings {
-  const number = (what: string, value: number | undefined, fallback: number, min: number): number => {
-    const n = value ?? fallback;
-    if (!(Number.isSafeInteger(n) && n >= min)) throw new JobError("invalid_argument", `${what} must be a whole number >= ${String(min)}`);
-    return n;
-  };
-  const grace = options.defaultGraceMs;
-  if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0)) {
-    throw new JobError("invalid_argument", "defaultGraceMs must be a finite number >= 0");
-  }
-  const settings: Settings = {
-    graceMs: grace ?? 5000,
-    maxOutputBytes: number("maxOutputBytes", options.maxOutputBytes, gib, 1),
-    maxTimeoutMs: options.maxTimeoutMs === undefined ? undefined : number("maxTimeoutMs", options.maxTimeoutMs, 0, 1),
-    retainMs: number("retainMs", options.retainMs, 7 * day, 0),
-    outputBudgetBytes: number("outputBudgetBytes", options.outputBudgetBytes, 10 * gib, 0),
-    minFreeBytes: number("minFreeBytes", options.minFreeBytes, 256 * 1024 * 1024, 0),
-    onClose: options.onClose ?? "stop",
-  };
-  if (settings.outputBudgetBytes < settings.maxOutputBytes) {
-    throw new JobError("invalid_argument", "outputBudgetBytes must be at least maxOutputBytes: one job's output would be removed the moment it ends");
-  }
-  if (settings.onClose !== "stop" && settings.onClose !== "keep") throw new JobError("invalid_argument", 'onClose must be "stop" or "keep"');
-  return settings;
-}
 
 function checkListFilter(filter: ListFilter): void {
   for (const [what, value] of [["olderThan", filter.olderThan], ["limit", filter.limit]] as const) {

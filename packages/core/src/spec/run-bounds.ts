@@ -17,14 +17,14 @@ export function checkRunBounds(spec: Pick<JobSpec, "maxOutputBytes" | "timeoutMs
     throw new JobError("invalid_argument", `maxOutputBytes must be a positive whole number of bytes, not ${String(maxOutputBytes)}`);
   }
   if (maxOutputBytes > bounds.maxOutputBytes) {
-    throw new JobError("invalid_argument", `maxOutputBytes ${String(maxOutputBytes)} exceeds the server's maximum of ${String(bounds.maxOutputBytes)} bytes`);
+    throw new JobError("invalid_argument", `the output limit of ${String(maxOutputBytes)} bytes exceeds the server's maximum of ${String(bounds.maxOutputBytes)} bytes`);
   }
   if (timeoutMs === undefined) return { maxOutputBytes };
   if (!(Number.isSafeInteger(timeoutMs) && timeoutMs > 0)) {
     throw new JobError("invalid_argument", `timeoutMs must be a positive whole number of milliseconds, not ${String(timeoutMs)}`);
   }
   if (bounds.maxTimeoutMs !== undefined && timeoutMs > bounds.maxTimeoutMs) {
-    throw new JobError("invalid_argument", `timeoutMs ${String(timeoutMs)} exceeds the server's maximum of ${String(bounds.maxTimeoutMs)} ms`);
+    throw new JobError("invalid_argument", `the timeout of ${String(timeoutMs)} ms exceeds the server's maximum of ${String(bounds.maxTimeoutMs)} ms`);
   }
   return { maxOutputBytes, timeoutMs };
 }

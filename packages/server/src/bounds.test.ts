@@ -95,7 +95,7 @@ describe("retention", { timeout: 60_000 }, () => {
     for (const id of [b, c]) await server.waitForLog((l) => l.jobId === id && String(l.msg).startsWith("removed finished job: it ended more than the retention period"));
     assert.deepEqual(await ids(), [], "older than --retain, without another job ending");
     const d = await run(10);
-    await server.kill("SIGTERM");
+    assert.equal(await server.kill("SIGTERM"), 0);
     await sleep(2100);
     server = home.start(["--retain=2s", "--max-output=1K", "--output-budget=2K"]);
     await server.waitForLog((l) => l.jobId === d && String(l.msg).startsWith("removed finished job"));

@@ -173,7 +173,7 @@ describe("server restarts", { timeout: 120_000 }, () => {
     t.after(() => home.close());
     const server = home.start();
     await server.url();
-    await server.kill("SIGTERM");
+    assert.equal(await server.kill("SIGTERM"), 0);
     const stateFile = join(home.dataDir, "state.db");
     const garbage = Buffer.from("definitely not SQLite\n".repeat(500));
     await writeFile(stateFile, garbage);
@@ -218,7 +218,7 @@ describe("DeleteJob", { timeout: 60_000 }, () => {
     assert.equal((await failure(alice.deleteJob({ id: mine }))).code, Code.NotFound);
     assert.equal((await failure(alice.deleteJob({ id: "nope" }))).code, Code.InvalidArgument);
 
-    await server.kill("SIGTERM");
+    assert.equal(await server.kill("SIGTERM"), 0);
     server = home.start();
     const again = await server.jobs(home.pki.alice);
     await server.url();

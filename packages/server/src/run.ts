@@ -36,6 +36,12 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
   // Whoever reads our logs may go away (a closed pipe): the logs are lost then, but the server keeps serving.
   process.stderr.on("error", () => {});
   const log = createLogger(settings.logLevel);
+  // Listened for before start-up: a signal during it (loading records, adopting jobs) then shuts the server down once
+  // it is up, instead of killing it half-way (Node's default action) with nothing cleaned up.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
   const server = await startServer({
     host: settings.host,
     port: settings.port,
@@ -53,10 +59,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     outputBudgetBytes: settings.outputBudgetBytes,
     minFreeBytes: settings.minFreeBytes,
   });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await signalled;
   log.info("signal received", { signal });
   // A second signal while jobs are being stopped is noted, not fatal: leaving now would orphan their processes.
   const again = (s: NodeJS.Signals) => log.warn("already shutting down", { signal: s });

@@ -3,6 +3,14 @@ import { atTime } from "./deadline.ts";
 import type { JobRecord } from "./job-record.ts";
 
 const outputBytes = (record: JobRecord): number => record.output.stdout + record.output.stderr;
+
+const units: [string, number][] = [["d", 86_400_000], ["h", 3_600_000], ["min", 60_000], ["s", 1000]];
+
+/** A period for a log line: "7d", "36h", "1500 ms". */
+function period(ms: number): string {
+  const [unit, size] = units.find(([, size]) => ms >= size && ms % size === 0) ?? ["ms", 1];
+  return `${String(ms / size)}${unit === "ms" ? " ms" : unit}`;
+}
 const endOf = (record: JobRecord): number => record.endedAt?.getTime() ?? 0;
 
 /**
@@ -55,7 +63,7 @@ export class Retention {
       const age = now - endOf(oldest);
       const why =
         age > this.#retainMs
-          ? `it ended more than the retention period of ${String(this.#retainMs)} ms ago`
+          ? `it ended more than the retention period (${period(this.#retainMs)}) ago`
           : this.#bytes > this.#budgetBytes
             ? `finished jobs' output (${String(this.#bytes)} bytes) exceeds the budget of ${String(this.#budgetBytes)} bytes; it is the oldest`
             : undefined;

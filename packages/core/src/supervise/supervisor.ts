@@ -12,7 +12,7 @@ import { killGroup, waitGroupGone } from "./process-group.ts";
 import { processStartTicks } from "./process-start.ts";
 
 /** Why the exit status of a job adopted by (or ended before) a new manager is unknown. */
-export const restartedReason = "the server restarted while the job ran";
+const restartedReason = "the server restarted while the job ran";
 
 // An adopted job without a cgroup is not our child: nothing tells us it ended, so its process is checked this often.
 const unconfinedCheckMs = 1000;

@@ -27,7 +27,8 @@ export class JobRecord {
   /** Set at construction; a record restored from the store gets its stored time. */
   createdAt = new Date();
   #watch: OutputWatch | undefined;
-  readonly #ended = Promise.withResolvers<undefined>();
+  /** Made on first use: thousands of finished records loaded at start-up are never awaited. */
+  #ended: PromiseWithResolvers<undefined> | undefined;
 
   state: JobState = "running";
   child: ChildProcess | undefined;
@@ -82,6 +83,8 @@ export class JobRecord {
 
   /** Resolves once the job reached its final state. */
   get ended(): Promise<void> {
+    this.#ended ??= Promise.withResolvers<undefined>();
+    if (!this.isRunning) this.#ended.resolve(undefined);
     return this.#ended.promise;
   }
 
@@ -95,7 +98,7 @@ export class JobRecord {
     this.endedAt = endedAt;
     this.child = undefined;
     this.#watch?.end();
-    this.#ended.resolve(undefined);
+    this.#ended?.resolve(undefined);
   }
 
   /** A copy of everything known, safe to hand out. */

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { summarizeProfile } from "./profile.ts";
-import { startServerProcess, type ServerOptions, type ServerProcess } from "./server-process.ts";
+import { startServerProcess, type ServerProcess } from "./server-process.ts";
 import type { Sizes } from "./sizes.ts";
 import type { Tls } from "./tls.ts";
 
@@ -16,18 +16,19 @@ export interface Context {
 }
 
 /**
- * Runs `body` against a fresh `jobexec-server` child (own data dir `<name>/data` and cgroup parent; `args` are extra
- * server flags), always shutting it down; returns the body's result and, when profiling, the server's top frames.
+ * Runs `body` against a fresh `jobexec-server` child (own data dir and cgroup parent), always shutting it down;
+ * returns the body's result and, when profiling, the server's top frames.
  */
 export async function withServer<T>(
   context: Context,
   name: string,
   body: (server: ServerProcess) => Promise<T>,
-  options: Pick<ServerOptions, "args"> = {},
+  args: readonly string[] = [],
 ): Promise<{ result: T; profile?: string[] }> {
   const dir = join(context.dir, name);
-  await mkdir(dir, { recursive: true });
-  const server = await startServerProcess({ dir, tls: context.tls, profile: context.profile, ...options });
+  // Searchable by others (the run's temp dir is too): jobs' dynamic accounts pass through to their homes.
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const server = await startServerProcess({ dir, tls: context.tls, profile: context.profile, args });
   context.progress(`${name}: jobexec-server pid ${server.pid} at ${server.url}`);
   let result: T;
   try {

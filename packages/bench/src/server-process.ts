@@ -22,8 +22,8 @@ export interface ServerOptions {
   tls: Tls;
   /** Record a CPU profile of the server (node --cpu-prof), written into `dir` when it exits. */
   profile?: boolean;
-  /** Extra jobexec-server flags, e.g. `--state-file=:memory:`. */
-  args?: string[];
+  /** More `jobexec-server` flags, e.g. `--run-as server`. */
+  args?: readonly string[];
 }
 
 /** How a client talks to the server. */

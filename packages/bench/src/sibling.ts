@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 
 /**
  * The path of a program that sits beside this module: `name.ts` when the bench runs from source, `name.js` when it
- * runs from dist/. Children run it with `process.execPath`.
+ * runs from dist/. Jobs run it with `jobNode` (a Node every account may execute).
  */
 export function siblingProgram(name: string): string {
   const here = fileURLToPath(import.meta.url);

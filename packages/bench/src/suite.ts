@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "./context.ts";
@@ -44,6 +44,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const machine = machineInfo();
   const dir = await mkdtemp(join(tmpdir(), "jobexec-bench-"));
   try {
+    // Jobs run as dynamic accounts, which must pass through the servers' data directories to their homes.
+    await chmod(dir, 0o711);
     const context: Context = {
       dir,
       tls: await createTls(dir),

@@ -1,5 +1,5 @@
 import { cgexecPath } from "@jobexec/cgexec";
-import { slowPath } from "@jobexec/testing-slow";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { siblingProgram } from "./sibling.ts";
 
 /** A program and its arguments, run the same way by a job and by a baseline. */
@@ -9,14 +9,14 @@ export interface Command {
 }
 
 /** `slow --first-line`: prints "ready" as its very first action, then ends. */
-export const firstLine: Command = { program: process.execPath, args: [slowPath, "0", "--first-line", "--interval", "0"] };
+export const firstLine: Command = { program: jobNode, args: [slowPath, "0", "--first-line", "--interval", "0"] };
 
 /** `slow --bytes N`: writes N bytes to stdout as fast as it can, then ends. */
-export const writeBytes = (bytes: number): Command => ({ program: process.execPath, args: [slowPath, "--bytes", String(bytes)] });
+export const writeBytes = (bytes: number): Command => ({ program: jobNode, args: [slowPath, "--bytes", String(bytes)] });
 
 /** The fan-out writer: a timestamped line at once, then (once `goFile` exists, if given) one every `intervalMs`. */
 export const ticker = (intervalMs: number, goFile?: string): Command => ({
-  program: process.execPath,
+  program: jobNode,
   args: [siblingProgram("ticker"), String(intervalMs), ...(goFile === undefined ? [] : [goFile])],
 });
 

@@ -1,5 +1,6 @@
 // Start-up cost of cgexec against a plain spawn of the same target, with Node flags that may cut it.
-// Run: node bench/startup.ts [RUNS]   (after `pnpm run build`; needs a cgroup v2 hierarchy, root)
+// Run: node bench/startup.ts [RUNS] [all]   (after `pnpm run build`; needs a cgroup v2 hierarchy, root)
+// Without "all" only the plain spawn, cgexec and cgexec with a privilege drop run.
 // Prints p50/p90/p99/mean in milliseconds from spawn() to the exit event, variants interleaved
 // round-robin so that the machine's load falls on all of them alike, and the mean CPU time (user +
 // system) of the child, which a loaded machine disturbs far less than wall-clock time.
@@ -57,6 +58,8 @@ const variants: Variant[] = [
   { name: "node --snapshot-blob (trivial main)", file: node, args: ["--snapshot-blob", snapshot, "x"] },
   { name: "node cgexec --help (no exec)", file: node, args: [cgexecPath, "--help"] },
   { name: "cgexec CG /bin/true", file: node, args: cgexec() },
+  { name: "cgexec --uid --gid CG /bin/true (drop)", file: node, args: [cgexecPath, "--uid=61184", "--gid=61184", cgroup, target] },
+  { name: "setpriv --no-new-privs /bin/true", file: "/usr/bin/setpriv", args: ["--no-new-privs", "--", target] },
   { name: "  + NODE_COMPILE_CACHE", file: node, args: cgexec(), env: compileCache },
   { name: "  + --jitless", file: node, args: cgexec("--jitless") },
   { name: "  + --disable-warning=ExperimentalWarning", file: node, args: cgexec("--disable-warning=ExperimentalWarning") },
@@ -66,6 +69,9 @@ const variants: Variant[] = [
   { name: "  + --jitless --v8-pool-size=1", file: node, args: cgexec("--jitless", "--v8-pool-size=1") },
   { name: "  + NODE_COMPILE_CACHE --v8-pool-size=1", file: node, args: cgexec("--v8-pool-size=1"), env: compileCache },
 ];
+
+// The drop's cost is what the job library pays per start; the Node flag variants are for exploring.
+if (process.argv[3] !== "all") variants.splice(0, variants.length, ...variants.filter((v) => /^(spawn|cgexec|setpriv)/.test(v.name)));
 
 mkdirSync(cgroup);
 try {

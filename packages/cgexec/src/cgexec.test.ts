@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawn, type SpawnOptions } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -23,9 +23,11 @@ interface Run {
   readonly pipes: ReadonlyMap<number, string>;
 }
 
-/** Run cgexec with `args` to its end, collecting stdout, stderr and any extra pipe. */
-async function run(args: readonly string[], options: SpawnOptions = {}): Promise<Run> {
-  const child = spawn(process.execPath, [cgexecPath, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
+/** Run cgexec with `args` to its end (or `options.file` with `args`), collecting stdout, stderr and any extra pipe. */
+async function run(args: readonly string[], options: SpawnOptions & { file?: string } = {}): Promise<Run> {
+  const { file, ...spawnOptions } = options;
+  const argv = file === undefined ? [cgexecPath, ...args] : args;
+  const child = spawn(file ?? process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"], ...spawnOptions });
   const texts = child.stdio.map((stream) => (stream === null ? undefined : collect(stream as Readable)));
   const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
   const read = await Promise.all(texts);
@@ -233,9 +235,112 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     it("prints the usage on stderr without arguments (125) and on stdout for --help (0)", { timeout }, async () => {
       const bare = await run([]);
       assert.deepEqual([bare.code, bare.stdout], [125, ""]);
-      assert.match(bare.stderr, /^Usage: cgexec \[--status-fd=N\] \[--\] CGROUP_DIR COMMAND \[ARGS\.\.\.\]\n/);
+      assert.match(bare.stderr, /^Usage: cgexec \[--status-fd=N\] \[--uid=N --gid=N \[--groups=G,\.\.\.\]\] \[--\] CGROUP_DIR COMMAND \[ARGS\.\.\.\]\n/);
       const help = await run(["--help"]);
       assert.deepEqual([help.code, help.stdout, help.stderr], [0, bare.stderr, ""]);
+    });
+  });
+
+  describe("descriptors", () => {
+    // The launcher of cgexec's parent leaked a descriptor without O_CLOEXEC (as bash's `exec 251<>FILE` does).
+    for (const drop of [false, true]) {
+      it(`only 0, 1 and 2 reach the target${drop ? " (with --uid)" : ""}, whatever cgexec inherited`, { timeout }, async (t) => {
+        const cg = makeCgroup(t);
+        const ids = drop ? ["--uid=61184", "--gid=61184"] : [];
+        const leaked = join(tmp, "leaked");
+        writeFileSync(leaked, "");
+        const script = 'exec 251<>"$0"; exec "$@"';
+        // `ls` of the shell's descriptors (`; :` keeps the shell from exec-ing ls): it opens none of its own for -c.
+        const target = ["sh", "-c", "ls /proc/$$/fd; :"];
+        const result = await run(["-c", script, leaked, process.execPath, cgexecPath, "--status-fd=3", ...ids, cg.path, ...target], {
+          stdio: ["ignore", "pipe", "pipe", "pipe"],
+          file: "bash", // dash takes no descriptor above 9
+        });
+        assert.deepEqual([result.code, result.stderr, result.stdout], [0, "", "0\n1\n2\n"]);
+      });
+    }
+  });
+
+  describe("--uid, --gid, --groups", { skip: process.getuid?.() !== 0 && "needs root" }, () => {
+    const account = ["--uid=61184", "--gid=61185", "--groups=61190,61191"];
+    before(() => {
+      chmodSync(tmp, 0o755);
+      mkdirSync(join(tmp, "private"), { mode: 0o700 });
+      writeFileSync(join(tmp, "private", "prog"), "#!/bin/sh\necho private\n", { mode: 0o755 });
+      writeFileSync(join(tmp, "mine"), "#!/bin/sh\necho mine\n", { mode: 0o700 });
+      chownSync(join(tmp, "mine"), 61184, 0);
+      // A setuid-root copy of id(1): without no_new_privs, executing it would give back euid 0.
+      mkdirSync(join(tmp, "suid"), { mode: 0o755 });
+      copyFileSync("/usr/bin/id", join(tmp, "suid", "id"));
+      chmodSync(join(tmp, "suid", "id"), 0o4755);
+    });
+
+    it("the target runs in the cgroup as the account: uid, gid, exactly those groups, no_new_privs", { timeout }, async (t) => {
+      const cg = makeCgroup(t);
+      const script = "cat /proc/$$/cgroup; grep -E '^(Uid|Gid|Groups|NoNewPrivs):' /proc/$$/status";
+      const result = await run([...account, cg.path, "sh", "-c", script]);
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.split("\n");
+      assert.ok(lines.includes(`0::${cg.name}`), result.stdout);
+      assert.ok(lines.includes("Uid:\t61184\t61184\t61184\t61184"), result.stdout);
+      assert.ok(lines.includes("Gid:\t61185\t61185\t61185\t61185"), result.stdout);
+      assert.match(result.stdout, /^Groups:\t61190 61191 ?$/m);
+      assert.ok(lines.includes("NoNewPrivs:\t1"), result.stdout);
+    });
+
+    it("without --groups the supplementary groups are cleared (root's are not kept)", { timeout }, async (t) => {
+      const cg = makeCgroup(t);
+      const result = await run(["--uid=61184", "--gid=61184", cg.path, "grep", "^Groups:", "/proc/self/status"]);
+      assert.match(result.stdout, /^Groups:\s*$/);
+    });
+
+    it("a setuid-root binary does not give the account root (its euid stays the account's)", { timeout }, async (t) => {
+      const cg = makeCgroup(t);
+      const suid = join(tmp, "suid", "id");
+      // The control: the same drop without no_new_privs does get euid 0 from it, so the binary works.
+      const control = await run(["--reuid=61184", "--regid=61185", "--clear-groups", suid, "-u"], { file: "setpriv" });
+      assert.deepEqual([control.code, control.stdout], [0, "0\n"], control.stderr);
+      const result = await run([...account, cg.path, suid, "-u"]);
+      assert.deepEqual([result.code, result.stdout, result.stderr], [0, "61184\n", ""]);
+    });
+
+    it("looks the command up as the account: what it may not reach is permission denied (126)", { timeout }, async (t) => {
+      const cg = makeCgroup(t);
+      const hidden = await run([...account, cg.path, join(tmp, "private", "prog")]);
+      assert.deepEqual([hidden.code, hidden.stdout], [126, ""]);
+      assert.equal(hidden.stderr, `cgexec: ${join(tmp, "private", "prog")}: permission denied\n`);
+      // On PATH, an entry the account cannot search is skipped like execvp skips it.
+      const skipped = await run([...account, cg.path, "prog"], { env: { PATH: `${join(tmp, "private")}:${join(tmp, "d1")}` } });
+      assert.deepEqual([skipped.code, skipped.stdout], [0, "d1\n"], skipped.stderr);
+      // Root could run both; the account runs the file it owns.
+      assert.equal((await run([cg.path, join(tmp, "private", "prog")])).stdout, "private\n");
+      assert.equal((await run([...account, cg.path, join(tmp, "mine")])).stdout, "mine\n");
+    });
+
+    it("the target gets the path it was found at as argv[0]", { timeout }, async (t) => {
+      const cg = makeCgroup(t);
+      const result = await run([...account, cg.path, "sh", "-c", "echo $0"], { env: { PATH: "/usr/bin:/bin" } });
+      assert.equal(result.stdout, "/usr/bin/sh\n");
+    });
+
+    it("a drop that fails is a failure (125) and the target never runs", { timeout }, async (t) => {
+      const cg = makeCgroup(t);
+      const marker = join(tmp, "ran");
+      // cgexec without root: it cannot set ids (nor join a root-owned cgroup: --no-cgroup).
+      const args = ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, cgexecPath, "--status-fd=3", "--no-cgroup", ...account, "touch", marker];
+      const result = await run(args, { file: "setpriv", stdio: ["ignore", "pipe", "pipe", "pipe"] });
+      assert.deepEqual([result.code, result.stdout, result.stderr], [125, "", ""]);
+      assert.equal(result.pipes.get(3), "cannot switch to uid 61184, gid 61185: setting the supplementary groups: operation not permitted\n");
+      assert.equal(existsSync(marker), false);
+      assert.equal(readFileSync(join(cg.path, "cgroup.procs"), "utf8"), "");
+    });
+
+    it("--no-cgroup runs the target where cgexec is, with the same drop", { timeout }, async () => {
+      const result = await run(["--no-cgroup", ...account, "sh", "-c", "id -u; cat /proc/$$/cgroup"]);
+      assert.equal(result.code, 0, result.stderr);
+      const [uid, ...cgroups] = result.stdout.trim().split("\n");
+      assert.equal(uid, "61184");
+      assert.deepEqual(cgroups, readFileSync("/proc/self/cgroup", "utf8").trim().split("\n"));
     });
   });
 

@@ -1,19 +1,20 @@
 #!/usr/bin/env node
-// cgexec [--status-fd=N] CGROUP_DIR COMMAND [ARGS...]: join a cgroup v2, then become COMMAND.
+// cgexec [--status-fd=N] [--uid=N --gid=N [--groups=G,...]] CGROUP_DIR COMMAND [ARGS...]: join a cgroup v2,
+// drop to an account, then become COMMAND with nothing but stdio inherited.
 //
 // It runs on the path of every job start, so this is one file on purpose, and it reaches node:fs
 // through process.getBuiltinModule rather than an `import`: measured with bench/startup.ts' CPU
 // column on this machine (loaded), one ESM module per part (8 more modules) cost ~24 ms more CPU per
 // start than this single file, and a static `import ... from "node:fs"` alone ~8 ms (it builds the
 // ESM facade of node:fs). The parts are exported for the tests; main runs only as the entry point.
-const { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync, statfsSync, writeSync } =
+const { accessSync, closeSync, constants, fstatSync, openSync, readSync, readdirSync, statSync, statfsSync, writeSync } =
   process.getBuiltinModule("node:fs");
 
 // ---- Errors
 
 /** Exit status of a cgexec failure, chosen like env(1) and chroot(8) do. */
 export type CgexecExitCode =
-  /** Usage error, or the cgroup could not be joined. */
+  /** Usage error, the cgroup could not be joined, or the account could not be switched to. */
   | 125
   /** COMMAND was found but cannot be executed (a directory, no execute permission). */
   | 126
@@ -37,8 +38,8 @@ export class CgexecError extends Error {
 /** The short reason of a failed system call ("no such file or directory"), for one-line messages. */
 function reasonOf(err: unknown): string {
   if (err instanceof Error && "errno" in err && typeof err.errno === "number") {
-    // node:util is only needed on this failure path: load it then.
-    return process.getBuiltinModule("node:util").getSystemErrorMessage(err.errno);
+    // node:util is only needed on this failure path: load it then. fs errors carry -errno, the id calls +errno.
+    return process.getBuiltinModule("node:util").getSystemErrorMessage(-Math.abs(err.errno));
   }
   return err instanceof Error ? err.message : String(err);
 }
@@ -46,41 +47,69 @@ function reasonOf(err: unknown): string {
 // ---- Command line
 
 /** The `--help` text of cgexec. */
-export const usage = `Usage: cgexec [--status-fd=N] [--] CGROUP_DIR COMMAND [ARGS...]
+export const usage = `Usage: cgexec [--status-fd=N] [--uid=N --gid=N [--groups=G,...]] [--] CGROUP_DIR COMMAND [ARGS...]
+       cgexec [options] --no-cgroup [--] COMMAND [ARGS...]
 
 Write our own pid to CGROUP_DIR/cgroup.procs (a cgroup v2 directory), then replace
 ourselves with COMMAND through execve(2): COMMAND keeps our pid and runs inside the
 cgroup from its first instruction. COMMAND is looked up on PATH like execvp(3) does
 (a name containing "/" is used as is; an empty PATH entry is the current directory;
 PATH unset means /bin:/usr/bin; a file that is neither ELF nor "#!" is run by /bin/sh).
-ARGS and the environment are passed through untouched.
+ARGS and the environment are passed through untouched. COMMAND inherits only the
+descriptors 0, 1 and 2: every other one is closed right before execve, whatever
+cgexec itself inherited.
 
 Options (before CGROUP_DIR; "--" ends them):
   --status-fd=N  Report a failure on file descriptor N (N >= 3) instead of stderr, as
                  one line without the "cgexec: " prefix. On success N is closed just
                  before execve, so the reader sees end-of-file with no bytes.
+  --uid=N        After joining the cgroup (as root), become user id N and group id
+  --gid=N        --gid (both are needed; root only): the supplementary groups are set
+                 to --groups (none without it), then the gid, then the uid. COMMAND is
+                 then looked up and checked as that account, so a file it may not
+                 execute is "permission denied" as with execvp, and it runs with
+                 no_new_privs set: setuid/setgid bits and file capabilities give it no
+                 privilege. no_new_privs is set by setpriv(1) (util-linux, looked for in
+                 /usr/bin, /bin, /usr/sbin, /sbin) at the last exec, so COMMAND gets
+                 the path it was found at as argv[0].
+  --groups=G,... Supplementary group ids of the account (numbers), with --uid.
+  --no-cgroup    Join no cgroup (for hosts without cgroup v2): the first operand is
+                 COMMAND.
   -h, --help     Print this help and exit 0.
 
 Exit status (of cgexec's own failures; otherwise that of COMMAND):
-  125  usage error, or the cgroup could not be joined
+  125  usage error, the cgroup could not be joined, or the account not switched to
   126  COMMAND found but not executable (a directory, no execute permission)
   127  COMMAND, or its "#!" interpreter, not found
 `;
 
-const synopsis = "usage: cgexec [--status-fd=N] [--] CGROUP_DIR COMMAND [ARGS...]";
+const synopsis = "usage: cgexec [--status-fd=N] [--uid=N --gid=N [--groups=G,...]] [--] CGROUP_DIR COMMAND [ARGS...]";
+
+/** The ids a job drops to: set in this order, groups, gid, uid. */
+export interface Account {
+  readonly uid: number;
+  readonly gid: number;
+  /** Supplementary group ids; empty clears them. */
+  readonly groups: readonly number[];
+}
 
 /** The options before CGROUP_DIR, and where the operands start. */
 export interface Options {
   readonly help: boolean;
   /** The descriptor to report a failure on, if `--status-fd` was given. */
   readonly statusFd: number | undefined;
-  /** Index in the arguments of CGROUP_DIR. */
+  /** The account to drop to after joining, if `--uid` and `--gid` were given. */
+  readonly account: Account | undefined;
+  /** `--no-cgroup`: there is no CGROUP_DIR operand. */
+  readonly noCgroup: boolean;
+  /** Index in the arguments of the first operand (CGROUP_DIR, or COMMAND with --no-cgroup). */
   readonly operands: number;
 }
 
 /** The operands: where to go and what to run. */
 export interface Target {
-  readonly cgroupDir: string;
+  /** Undefined with --no-cgroup. */
+  readonly cgroupDir: string | undefined;
   /** COMMAND followed by its ARGS: the argv of the target, verbatim. */
   readonly argv: readonly [string, ...string[]];
 }
@@ -91,30 +120,72 @@ export interface Target {
  */
 export function parseOptions(args: readonly string[]): Options {
   let statusFd: number | undefined;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  let groups: number[] | undefined;
+  let noCgroup = false;
+  let help = false;
   let i = 0;
+  // "--name=value" or "--name value".
+  const valueOf = (arg: string, name: string): string | undefined => (arg === name ? args[++i] : arg.slice(name.length + 1));
+  const is = (arg: string, name: string): boolean => arg === name || arg.startsWith(`${name}=`);
   for (; i < args.length; i++) {
     const arg = args[i] as string;
-    if (arg === "--") return { help: false, statusFd, operands: i + 1 };
-    if (arg === "-h" || arg === "--help") return { help: true, statusFd, operands: i + 1 };
-    if (arg === "--status-fd" || arg.startsWith("--status-fd=")) {
-      statusFd = parseFd(arg === "--status-fd" ? args[++i] : arg.slice("--status-fd=".length));
-    } else if (arg.startsWith("-") && arg !== "-") {
-      throw new CgexecError(125, `unknown option ${arg} (${synopsis})`);
-    } else {
+    if (arg === "--") {
+      i++;
       break;
     }
+    if (arg === "-h" || arg === "--help") {
+      help = true;
+      i++;
+      break;
+    }
+    if (is(arg, "--status-fd")) statusFd = parseFd(valueOf(arg, "--status-fd"));
+    else if (is(arg, "--uid")) uid = parseId("--uid", valueOf(arg, "--uid"));
+    else if (is(arg, "--gid")) gid = parseId("--gid", valueOf(arg, "--gid"));
+    else if (is(arg, "--groups")) groups = parseGroups(valueOf(arg, "--groups"));
+    else if (arg === "--no-cgroup") noCgroup = true;
+    else if (arg.startsWith("-") && arg !== "-") throw new CgexecError(125, `unknown option ${arg} (${synopsis})`);
+    else break;
   }
-  return { help: false, statusFd, operands: i };
+  if (help) return { help, statusFd, account: undefined, noCgroup, operands: i };
+  if ((uid === undefined) !== (gid === undefined)) throw new CgexecError(125, `--uid and --gid go together (${synopsis})`);
+  if (groups !== undefined && uid === undefined) throw new CgexecError(125, `--groups needs --uid and --gid (${synopsis})`);
+  const account = uid === undefined || gid === undefined ? undefined : { uid, gid, groups: groups ?? [] };
+  return { help, statusFd, account, noCgroup, operands: i };
 }
 
-/** Parse the operands that follow the options. Throws CgexecError 125 when one is missing. */
-export function parseTarget(operands: readonly string[]): Target {
+/**
+ * Parse the operands that follow the options: CGROUP_DIR (unless `noCgroup`), COMMAND and its
+ * ARGS. Throws CgexecError 125 when one is missing.
+ */
+export function parseTarget(operands: readonly string[], noCgroup = false): Target {
+  if (noCgroup) {
+    const [command, ...args] = operands;
+    if (command === undefined) throw new CgexecError(125, `missing COMMAND (${synopsis})`);
+    return { cgroupDir: undefined, argv: [command, ...args] };
+  }
   const [cgroupDir, command, ...args] = operands;
   if (cgroupDir === undefined || command === undefined) {
     throw new CgexecError(125, `missing ${cgroupDir === undefined ? "CGROUP_DIR and " : ""}COMMAND (${synopsis})`);
   }
   if (cgroupDir === "") throw new CgexecError(125, `empty CGROUP_DIR (${synopsis})`);
   return { cgroupDir, argv: [command, ...args] };
+}
+
+// Ids are 32-bit and (uid_t)-1 means "unchanged" to the kernel: never a valid id.
+const maxId = 0xfffffffe;
+
+function parseId(option: string, value: string | undefined): number {
+  if (value === undefined || !/^\d{1,10}$/.test(value) || Number(value) > maxId) {
+    throw new CgexecError(125, `${option} needs a numeric id from 0 to ${maxId}, got ${JSON.stringify(value ?? "")}`);
+  }
+  return Number(value);
+}
+
+function parseGroups(value: string | undefined): number[] {
+  if (value === "") return [];
+  return (value ?? "").split(",").map((id) => parseId("--groups", id));
 }
 
 function parseFd(value: string | undefined): number {
@@ -260,7 +331,47 @@ export function joinCgroup(dir: string, pid: number): void {
   }
 }
 
-// ---- The status fd
+// ---- Dropping to the account
+
+/** Where setpriv(1) is looked for: util-linux installs it in one of these. */
+export const setprivDirs: readonly string[] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+
+/** The path of setpriv(1) in {@link setprivDirs}, or `undefined` when none is executable. */
+export function findSetpriv(): string | undefined {
+  return setprivDirs.map((dir) => `${dir}/setpriv`).find((file) => checkExecutable(file) === undefined);
+}
+
+type PosixIdCall = "setgroups" | "setgid" | "setuid" | "getgroups" | "getuid" | "geteuid" | "getgid" | "getegid";
+
+/**
+ * Become `account`: supplementary groups, then gid, then uid (each needs the privilege the one
+ * before keeps), and check that every id took. Throws CgexecError 125 otherwise: a failed drop
+ * never goes on to run COMMAND.
+ */
+export function dropPrivileges(account: Account): void {
+  const { uid, gid, groups } = account;
+  // Node has these on every POSIX system; cgexec is for Linux only.
+  const posix = process as NodeJS.Process & Required<Pick<NodeJS.Process, PosixIdCall>>;
+  const step = (what: string, change: () => void): void => {
+    try {
+      change();
+    } catch (err) {
+      throw new CgexecError(125, `cannot switch to uid ${uid}, gid ${gid}: ${what}: ${reasonOf(err)}`, { cause: err });
+    }
+  };
+  step("setting the supplementary groups", () => posix.setgroups([...groups]));
+  step("setting the group id", () => posix.setgid(gid));
+  step("setting the user id", () => posix.setuid(uid));
+  // Node's getgroups always lists the effective gid too.
+  const extra = posix.getgroups().filter((g) => g !== gid);
+  const wanted = groups.filter((g) => g !== gid);
+  const same = extra.length === new Set(wanted).size && extra.every((g) => wanted.includes(g));
+  if (posix.getuid() !== uid || posix.geteuid() !== uid || posix.getgid() !== gid || posix.getegid() !== gid || !same) {
+    throw new CgexecError(125, `cannot switch to uid ${uid}, gid ${gid}: the ids did not take`);
+  }
+}
+
+// ---- The descriptors
 
 /**
  * Check that descriptor `fd` is open, so a wrong N fails (125) before anything happens. Note that
@@ -277,14 +388,64 @@ function checkStatusFd(fd: number): void {
 
 /**
  * Close the status fd right before execve, so the target does not inherit it and the reader sees
- * end-of-file with no bytes. (libuv already marks inherited descriptors 3..15 close-on-exec at
- * start-up; a higher N would be inherited without this.)
+ * end-of-file with no bytes.
  */
 function closeStatusFd(fd: number): void {
   try {
     closeSync(fd);
   } catch (err) {
     throw new CgexecError(125, `--status-fd=${fd}: ${reasonOf(err)}`, { cause: err });
+  }
+}
+
+// The close-on-exec bit as /proc/PID/fdinfo reports it among a descriptor's flags (octal O_CLOEXEC).
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Every open descriptor above 2 that execve(2) would pass on: those without FD_CLOEXEC, as
+ * /proc/self/fdinfo/N reports it (Node has no fcntl). Whatever cgexec inherited from its parent's
+ * launcher is among them; Node's own descriptors (epoll, io_uring, eventfd, signal pipes) are
+ * close-on-exec and are not. Closing those too is not safe: another thread of Node (the platform's
+ * delayed-task loop) may still poll on them, and it aborted the process before execve did.
+ */
+function inheritableDescriptors(): number[] {
+  let names: string[];
+  try {
+    names = readdirSync("/proc/self/fd");
+  } catch (err) {
+    throw new CgexecError(125, `cannot list the open descriptors to close (/proc/self/fd): ${reasonOf(err)}`, { cause: err });
+  }
+  const inheritable: number[] = [];
+  const info = Buffer.alloc(256);
+  for (const name of names) {
+    const fd = Number(name);
+    if (fd <= 2) continue;
+    let infoFd: number;
+    try {
+      infoFd = openSync(`/proc/self/fdinfo/${fd}`, constants.O_RDONLY);
+    } catch {
+      continue; // closed meanwhile: the descriptor readdir used
+    }
+    try {
+      const text = info.toString("latin1", 0, readSync(infoFd, info, 0, info.length, 0));
+      const flags = /^flags:\s+([0-7]+)$/m.exec(text)?.[1];
+      if (flags === undefined) throw new CgexecError(125, `cannot tell whether descriptor ${fd} is close-on-exec (/proc/self/fdinfo/${fd})`);
+      if ((parseInt(flags, 8) & O_CLOEXEC) === 0) inheritable.push(fd);
+    } finally {
+      closeSync(infoFd);
+    }
+  }
+  return inheritable;
+}
+
+/** Close `fds` (the last step before execve); one that is already closed is fine. */
+function closeDescriptors(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed: the status fd
+    }
   }
 }
 
@@ -321,16 +482,26 @@ function main(args: readonly string[]): void {
       checkStatusFd(options.statusFd);
       statusFd = options.statusFd;
     }
-    const target = parseTarget(args.slice(options.operands));
+    const target = parseTarget(args.slice(options.operands), options.noCgroup);
     if (typeof process.execve !== "function") {
       throw new CgexecError(125, `process.execve needs Node >= 22.15, this is ${process.version}`);
     }
-    // Find the command before joining: a failure then leaves nothing behind in the cgroup.
+    const { account } = options;
+    let setpriv: string | undefined;
+    if (account !== undefined) {
+      setpriv = findSetpriv();
+      if (setpriv === undefined) throw new CgexecError(125, `--uid needs setpriv (util-linux) in ${setprivDirs.join(", ")} to set no_new_privs`);
+    }
+    if (target.cgroupDir !== undefined) joinCgroup(target.cgroupDir, process.pid);
+    if (account !== undefined) dropPrivileges(account);
+    // Found and checked as the account that will run it (after the drop).
     const plan = planExec(findCommand(target.argv[0], process.env.PATH), target.argv);
-    joinCgroup(target.cgroupDir, process.pid);
+    const exec = setpriv === undefined ? plan : { file: setpriv, args: [setpriv, "--no-new-privs", "--", plan.file, ...plan.args.slice(1)] };
     restoreDefaultSignals();
+    const inherited = inheritableDescriptors();
     if (statusFd !== undefined) closeStatusFd(statusFd);
-    process.execve(plan.file, [...plan.args]);
+    closeDescriptors(inherited);
+    process.execve(exec.file, [...exec.args]);
   } catch (err) {
     report(err, statusFd);
   }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 
-export { CgexecError, type CgexecExitCode } from "./cgexec.ts";
+export { type Account, CgexecError, type CgexecExitCode, findSetpriv, setprivDirs } from "./cgexec.ts";
 
 /**
  * Absolute path of the built cgexec program (`dist/cgexec.js`), to spawn as

@@ -76,6 +76,7 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
     ["State", stateLine(job, now)],
     ["Command", commandLine(job)],
     ["Owner", job.owner],
+    ...(job.account === "" ? [] : [["User", `${job.account} (uid ${job.uid}${job.gid === job.uid ? "" : `, gid ${job.gid}`})`] as [string, string]]),
     ["Created", created ? formatTime(created) : "?"],
     ["Directory", job.workingDirectory],
   ];

@@ -12,7 +12,7 @@ const id = "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10";
 
 test("status of a running job: live usage next to limits", () => {
   const job = create(JobSchema, {
-    id, owner: "alice", program: "slow", args: ["10"], workingDirectory: "/tmp", state: JobState.RUNNING, pid: 77,
+    id, owner: "alice", account: "alice", uid: 61184, gid: 61184, program: "slow", args: ["10"], workingDirectory: "/tmp", state: JobState.RUNNING, pid: 77,
     createTime: timestampFromDate(t0), startTime: timestampFromDate(t0), cgroup: "/sys/fs/cgroup/jobexec/j",
     limits: { cpu: 0.5, memoryMaxBytes: 256_000_000n, pidsMax: 10n, io: [{ device: "/dev/vda", resolvedDevice: "253:0", writeBps: 10_000_000n }] },
     usage: { cpuUsageUsec: 1_500_000n, cpuUserUsec: 1_000_000n, cpuSystemUsec: 500_000n, memoryCurrentBytes: 1_048_576n, memoryPeakBytes: 2_097_152n, pidsCurrent: 2n },
@@ -23,6 +23,7 @@ test("status of a running job: live usage next to limits", () => {
     "      State: running since 2026-11-23 18:00:00 UTC; 12s ago",
     "    Command: slow 10",
     "      Owner: alice",
+    "       User: alice (uid 61184)",
     "    Created: 2026-11-23 18:00:00 UTC",
     "  Directory: /tmp",
     "        PID: 77",
@@ -34,6 +35,13 @@ test("status of a running job: live usage next to limits", () => {
     "     Cgroup: /sys/fs/cgroup/jobexec/j",
     "",
   ].join("\n"));
+});
+
+test("status names a mapped account's gid when it is not the uid's number, and no account for a job that never ran", () => {
+  const mapped = create(JobSchema, { id, owner: "ci-7", account: "builder", uid: 1001, gid: 1500, state: JobState.EXITED, exitCode: 0 });
+  assert.match(formatStatus(mapped), /\n +Owner: ci-7\n +User: builder \(uid 1001, gid 1500\)\n/);
+  const failed = create(JobSchema, { id, owner: "alice", state: JobState.FAILED, failureReason: "x" });
+  assert.doesNotMatch(formatStatus(failed), /User:/);
 });
 
 test("status of stopped, OOM-killed and failed jobs says how they ended", () => {

@@ -11,7 +11,7 @@ const end = new Date("2026-11-23T18:00:02.500Z");
 
 test("a finished job's JSON: every key present, numbers as numbers, times as RFC 3339, absent values null", () => {
   const job = create(JobSchema, {
-    id: "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10", owner: "alice", program: "sh", args: ["-c", "exit 3"], workingDirectory: "/",
+    id: "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10", owner: "alice", account: "alice", uid: 61184, gid: 61184, program: "sh", args: ["-c", "exit 3"], workingDirectory: "/",
     state: JobState.EXITED, pid: 42, exitCode: 3, createTime: timestampFromDate(start), startTime: timestampFromDate(start),
     endTime: timestampFromDate(end), outputMode: OutputMode.MERGED, cgroup: "/sys/fs/cgroup/jobexec/x",
     limits: { memoryMaxBytes: 268_435_456n, cpu: 0.5, io: [{ device: "/dev/vda1", resolvedDevice: "253:0", writeBps: 10_000_000n }] },
@@ -19,7 +19,7 @@ test("a finished job's JSON: every key present, numbers as numbers, times as RFC
     output: { stdoutBytes: 12n }, maxOutputBytes: 1073741824n, timeout: { seconds: 600n },
   });
   assert.deepEqual(jobJson(job), {
-    id: "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10", owner: "alice", state: "exited", program: "sh", args: ["-c", "exit 3"],
+    id: "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10", owner: "alice", account: "alice", uid: 61184, gid: 61184, state: "exited", program: "sh", args: ["-c", "exit 3"],
     commandLine: "sh -c 'exit 3'", workingDirectory: "/", pid: 42, exitCode: 3, signal: null, oomKilled: false,
     failureReason: null, stoppedBy: null, stopReason: null, exitStatusUnknown: false, exitStatusUnknownReason: null, outcome: "exit code 3",
     createTime: "2026-11-23T18:00:00.000Z", startTime: "2026-11-23T18:00:00.000Z",
@@ -39,6 +39,7 @@ test("a job that never started: no pid, no times but creation, failure reason, e
   const json = jobJson(job);
   assert.equal(json.state, "failed");
   assert.equal(json.pid, null);
+  assert.deepEqual([json.account, json.uid, json.gid], [null, null, null]);
   assert.equal(json.startTime, null);
   assert.equal(json.durationMs, null);
   assert.equal(json.failureReason, "program not found");

@@ -18,6 +18,9 @@ export interface IoLimitJson {
 export interface JobJson {
   id: string;
   owner: string;
+  account: string | null;
+  uid: number | null;
+  gid: number | null;
   state: string;
   program: string;
   args: string[];
@@ -73,6 +76,9 @@ export function jobJson(job: Job, now: Date = new Date()): JobJson {
   return {
     id: job.id,
     owner: job.owner,
+    account: text(job.account),
+    uid: job.account === "" ? null : job.uid,
+    gid: job.account === "" ? null : job.gid,
     state: stateName(job),
     program: job.program,
     args: [...job.args],

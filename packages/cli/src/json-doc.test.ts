@@ -36,7 +36,7 @@ test("the Job example in JSON.md has the shape of jobJson's output", () => {
   assert.ok(block, "JSON.md has a Job example");
   const t = timestampFromDate(new Date());
   const job = create(JobSchema, {
-    id: "x", state: JobState.STOPPED, pid: 1, exitCode: 0, signal: "SIGTERM", failureReason: "r", stoppedBy: "s", cgroup: "/c",
+    id: "x", account: "a", uid: 1, gid: 1, state: JobState.STOPPED, pid: 1, exitCode: 0, signal: "SIGTERM", failureReason: "r", stoppedBy: "s", cgroup: "/c",
     createTime: t, startTime: t, endTime: t,
     limits: { cpu: 1, cpuWeight: 1, memoryMaxBytes: 1n, pidsMax: 1n, io: [{ device: "d", resolvedDevice: "1:0", readBps: 1n, writeBps: 1n, readIops: 1n, writeIops: 1n }] },
     args: ["a"],

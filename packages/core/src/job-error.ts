@@ -1,7 +1,7 @@
 import { errnoCode } from "./cgroup/cgroup-fs.ts";
 
 /** What went wrong, named so a server can map it to a status code without parsing messages. */
-export type JobErrorCode = "not_found" | "invalid_argument" | "failed_precondition" | "resource_exhausted" | "internal";
+export type JobErrorCode = "not_found" | "invalid_argument" | "failed_precondition" | "permission_denied" | "resource_exhausted" | "internal";
 
 /** The one error class of @jobexec/core. `cause` carries the underlying error when there is one. */
 export class JobError extends Error {

@@ -1,12 +1,11 @@
 // Integration: jobs through the JobManager API on this host's real cgroup v2 hierarchy.
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Job } from "./types.ts";
-import { cgroupExists, collect, type Fixture, followAll, isAlive, openFixture } from "./test-support/fixture.ts";
+import { cgroupExists, collect, type Fixture, followAll, isAlive, openFixture, reachableTempDir } from "./test-support/fixture.ts";
 
 const timeout = 60_000;
 
@@ -15,7 +14,7 @@ describe("JobManager lifecycle", { timeout }, () => {
   let scratch: string;
   before(async () => {
     fx = await openFixture();
-    scratch = await mkdtemp(join(tmpdir(), "jobexec-core-scratch-"));
+    scratch = await reachableTempDir("jobexec-core-scratch-", 0o755);
   });
   after(async () => {
     await fx.close();
@@ -151,7 +150,8 @@ describe("JobManager lifecycle", { timeout }, () => {
     const out = await followAll(fx.manager, job.id);
     assert.equal((await fx.manager.get(job.id)).exitCode, 0);
     const lines = out.stdout.toString().trim().split("\n").sort();
-    const expected = { ...env, JOBEXEC_JOB_ID: job.id } as Record<string, string>;
+    const home = join(fx.dataDir, "homes", "alice");
+    const expected = { ...env, HOME: home, USER: "alice", LOGNAME: "alice", JOBEXEC_JOB_ID: job.id } as Record<string, string>;
     for (const name of ["LANG", "LC_ALL", "TZ"]) {
       const value = process.env[name];
       if (value !== undefined) expected[name] = value;
@@ -166,9 +166,10 @@ describe("JobManager lifecycle", { timeout }, () => {
     assert.ok(out.stdout.toString().includes(`PATH=${String(process.env.PATH)}\n`));
   });
 
-  test("cwd defaults to / and can be set; relative programs resolve against it", async () => {
-    const pwd = await followAll(fx.manager, (await fx.manager.start({ program: "pwd" }, "alice")).id);
-    assert.equal(pwd.stdout.toString(), "/\n");
+  test("cwd defaults to the owner's home and can be set; relative programs resolve against it", async () => {
+    const home = await fx.manager.start({ program: "pwd" }, "alice");
+    assert.equal(home.cwd, join(fx.dataDir, "homes", "alice"));
+    assert.equal((await followAll(fx.manager, home.id)).stdout.toString(), `${home.cwd}\n`);
     const script = join(scratch, "hello.sh");
     await writeFile(script, "#!/bin/sh\npwd\necho \"$@\"\n");
     await chmod(script, 0o755);

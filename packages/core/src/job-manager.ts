@@ -1,15 +1,16 @@
 // The JobManager: a façade composing validation (spec/), launching (launch/), supervision (supervise/),
 // the job table (store/), output (output/) and the cgroup sub-tree (cgroup/).
-import { access, mkdir } from "node:fs/promises";
+import { access } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { cgexecPath } from "@jobexec/cgexec";
+import { Accounts, type Slot } from "./accounts/accounts.ts";
 import { CgroupSubtree, checkCgroupParent } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { checkFreeSpace } from "./output/free-space.ts";
-import { removeOutput } from "./output/output-files.ts";
+import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
 import { checkSettings, type Settings } from "./spec/manager-settings.ts";
@@ -20,7 +21,7 @@ import type { JobRecord } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
 import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
-import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StopOptions } from "./types.ts";
+import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StartOptions, StopOptions } from "./types.ts";
 
 function checkListFilter(filter: ListFilter): void {
   for (const [what, value] of [["olderThan", filter.olderThan], ["limit", filter.limit]] as const) {
@@ -28,6 +29,17 @@ function checkListFilter(filter: ListFilter): void {
       throw new JobError("invalid_argument", `${what} must be a positive whole number`);
     }
   }
+}
+
+/** `log`, made harmless: a failing logger must not break job handling. */
+function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEvent) => void {
+  return (event) => {
+    try {
+      log?.(event);
+    } catch {
+      // dropped
+    }
+  };
 }
 
 /**
@@ -41,6 +53,10 @@ function checkListFilter(filter: ListFilter): void {
  * the spawn (cgexec cannot join the cgroup, or the program vanished between validation and exec) is
  * recorded: start() resolves with the job in state "failed" and its `failureReason`, and get()/list()
  * keep reporting it. Either way no cgroup directory, output file or process is left behind.
+ *
+ * Accounts: every job runs as its owner's account (see ManagerOptions.accounts): by default a dynamic uid of the
+ * owner's own, with its home `<dataDir>/homes/<name>` as HOME and default working directory. cgexec joins the
+ * cgroup as root, then drops to the account with no_new_privs set, and passes on no descriptor but stdio.
  *
  * Environment: the job's variables never act on cgexec (a Node program). cgexec runs with the base
  * environment only, and `env -i` applies the job's variables at the last exec (see spawnJob): a job's
@@ -63,20 +79,30 @@ export class JobManager {
   readonly #host: HostCapacity;
   readonly #settings: Settings;
   readonly #dataDir: string;
-  readonly #logger: ((event: LogEvent) => void) | undefined;
+  readonly #logger: (event: LogEvent) => void;
   readonly #jobs: JobTable;
+  readonly #accounts: Accounts;
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
   readonly #retention: Retention;
   readonly #starting = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
-  private constructor(dataDir: string, store: SqliteStore, subtree: CgroupSubtree | undefined, host: HostCapacity, settings: Settings, options: ManagerOptions) {
+  private constructor(
+    dataDir: string,
+    store: SqliteStore,
+    subtree: CgroupSubtree | undefined,
+    host: HostCapacity,
+    accounts: Accounts,
+    settings: Settings,
+    options: ManagerOptions,
+  ) {
     this.#dataDir = dataDir;
     this.#subtree = subtree;
+    this.#accounts = accounts;
     this.#host = host;
     this.#settings = settings;
-    this.#logger = options.log;
+    this.#logger = safeLogger(options.log);
     const log = (event: LogEvent): void => this.#log(event);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
@@ -103,29 +129,33 @@ export class JobManager {
     const settings = checkSettings(options);
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
     const jobsDir = join(options.dataDir, "jobs");
+    const log = safeLogger(options.log);
     try {
-      await mkdir(jobsDir, { recursive: true });
+      await prepareJobsDir(jobsDir);
     } catch (err) {
       throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
     }
+    // First: a state file that cannot be used stops everything before anything else is touched or logged.
     const store = SqliteStore.open(options.stateFile ?? join(options.dataDir, "state.db"));
+    let accounts: Accounts;
     let subtree: CgroupSubtree | undefined;
     try {
-      subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
-    } catch (err) {
-      store.close();
-      throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
-    }
-    if (subtree !== undefined) {
+      accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
       try {
         await access(cgexecPath);
       } catch (err) {
-        store.close();
-        await subtree.close(() => undefined);
         throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
       }
+      try {
+        subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
+      } catch (err) {
+        throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
+      }
+    } catch (err) {
+      store.close();
+      throw err;
     }
-    const manager = new JobManager(options.dataDir, store, subtree, await hostCapacity(subtree?.info.controllers), settings, options);
+    const manager = new JobManager(options.dataDir, store, subtree, await hostCapacity(subtree?.info.controllers), accounts, settings, options);
     try {
       await recover({ jobs: manager.#jobs, supervisor: manager.#supervisor, retention: manager.#retention, jobsDir, subtree, log: (e) => manager.#log(e) });
     } catch (err) {
@@ -134,6 +164,8 @@ export class JobManager {
       await manager.#closing;
       throw toJobError("cannot recover the jobs of an earlier run", err);
     }
+    // Adopted jobs count against their owners' quotas like any running job.
+    for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
       level: mode === "none" ? "warn" : "info",
@@ -146,11 +178,15 @@ export class JobManager {
     return manager;
   }
 
-  /** Starts a job and resolves once its program runs (or once its failure after the spawn is recorded). */
-  async start(spec: JobSpec, owner: string): Promise<Job> {
+  /**
+   * Starts a job as `owner`'s account and resolves once its program runs (or once its failure after the spawn is
+   * recorded). An owner with no account is JobError "permission_denied"; one at `options.quota` is
+   * "resource_exhausted", as is a data directory with less than `minFreeBytes` free.
+   */
+  async start(spec: JobSpec, owner: string, options: StartOptions = {}): Promise<Job> {
     this.#assertOpen();
     if (typeof owner !== "string") throw new JobError("invalid_argument", "owner must be a string");
-    const starting = this.#start(spec, owner);
+    const starting = this.#start(spec, owner, options);
     this.#starting.add(starting);
     try {
       return await starting;
@@ -159,31 +195,52 @@ export class JobManager {
     }
   }
 
-  async #start(spec: JobSpec, owner: string): Promise<Job> {
-    const id = newJobId();
-    const baseEnv = baseEnvironment(id);
-    const valid = await validateSpec(spec, baseEnv, this.#host, this.#settings);
-    checkEnvProgram(valid.executable, valid.env, baseEnv);
-    await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
-    // Stored before the spawn: a job that cannot be recorded never runs, and a crash right after leaves a record.
-    const seq = this.#jobs.insert(id, owner, valid);
-    let launched;
+  async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
+    const slot = this.#accounts.reserve(owner, options.quota);
     try {
-      launched = await this.#launcher.launch(id, seq, owner, valid, baseEnv);
+      const id = newJobId();
+      const account = await this.#accounts.accountOf(owner);
+      const baseEnv = baseEnvironment(id, account);
+      const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
+      checkEnvProgram(valid.executable, valid.env, baseEnv);
+      await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
+      // Stored before the spawn: a job that cannot be recorded never runs, and a crash right after leaves a record.
+      const seq = this.#jobs.insert(id, owner, valid);
+      let launched;
+      try {
+        launched = await this.#launcher.launch(id, seq, owner, valid, baseEnv);
+      } catch (err) {
+        this.#jobs.discard(id, seq);
+        throw err;
+      }
+      const { record, spawned, closeFiles } = launched;
+      this.#holdSlot(record, slot);
+      try {
+        this.#jobs.add(record);
+        this.#supervisor.track(record, spawned);
+        if ((await spawned.failure) !== "") await record.ended;
+        else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}, uid ${String(account.uid)}`, jobId: id, cgroup: record.cgroupDir });
+      } finally {
+        await closeFiles();
+      }
+      return record.snapshot();
     } catch (err) {
-      this.#jobs.discard(id, seq);
+      slot.release();
       throw err;
     }
-    const { record, spawned, closeFiles } = launched;
+  }
+
+  /** Holds one of the owner's running-job slots (`slot`, or a new one for an adopted job) until the job ended. */
+  #holdSlot(record: JobRecord, slot: Slot | undefined): void {
+    let held = slot;
     try {
-      this.#jobs.add(record);
-      this.#supervisor.track(record, spawned);
-      if ((await spawned.failure) !== "") await record.ended;
-      else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}`, jobId: id, cgroup: record.cgroupDir });
-    } finally {
-      await closeFiles();
+      held ??= this.#accounts.reserve(record.owner, undefined);
+    } catch (error) {
+      // An adopted job of an identity the user map no longer names: it runs on, uncounted.
+      this.#log({ level: "warn", message: "an adopted job's owner has no account any more; its job is not counted against a quota", jobId: record.id, error });
+      return;
     }
-    return record.snapshot();
+    void record.ended.then(() => held.release());
   }
 
   /**
@@ -299,10 +356,6 @@ export class JobManager {
   }
 
   #log(event: LogEvent): void {
-    try {
-      this.#logger?.(event);
-    } catch {
-      // A failing logger must not break job handling.
-    }
+    this.#logger(event);
   }
 }

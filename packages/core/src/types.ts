@@ -48,9 +48,12 @@ export interface JobSpec {
   /** A name looked up on PATH, or a path (relative paths are relative to cwd). */
   program: string;
   args?: string[];
-  /** Extra environment on top of the minimal base (PATH, LANG, LC_ALL, TZ when set, JOBEXEC_JOB_ID). */
+  /**
+   * Extra environment on top of the minimal base (PATH, LANG, LC_ALL, TZ when set, HOME, USER and LOGNAME of the
+   * job's account, JOBEXEC_JOB_ID).
+   */
   env?: Record<string, string>;
-  /** Absolute working directory; default "/". */
+  /** Absolute working directory, which the job's account must be able to enter; default its home directory. */
   cwd?: string;
   limits?: Limits;
   /** Default "separate". */
@@ -84,6 +87,15 @@ export interface Usage {
    * "cpu" (the CPU times: only without cgroups). Figures listed here read 0.
    */
   unavailable: string[];
+}
+
+/** The account a job's processes ran as. */
+export interface JobAccount {
+  /** The identity for a dynamic account, the local account's name for a mapped one, the server's user otherwise. */
+  name: string;
+  uid: number;
+  /** Primary group id. */
+  gid: number;
 }
 
 /** A snapshot of everything known about a job. */
@@ -134,6 +146,8 @@ export interface Job {
   outputMode: OutputMode;
   /** The job's cgroup directory; absent when the host has no cgroup v2 and the job ran unconfined. */
   cgroup?: string;
+  /** The account it ran as; absent when it never ran (state "failed"). */
+  account?: JobAccount;
 }
 
 /** A run of bytes of one stream, at its byte offset in that stream. */
@@ -202,6 +216,40 @@ export interface LogEvent {
   error?: unknown;
 }
 
+/**
+ * Whose uid jobs run as: "dynamic", a uid of its own per identity from a range (like systemd's DynamicUser=);
+ * "mapped", the local account a user map names for the identity; "server", the server's own user.
+ */
+export type RunAs = "dynamic" | "mapped" | "server";
+
+/** An inclusive range of uids. */
+export interface UidRange {
+  first: number;
+  last: number;
+}
+
+/** Which accounts jobs run as; see {@link RunAs}. */
+export interface AccountOptions {
+  /** Default "dynamic" (which needs root). */
+  runAs?: RunAs;
+  /** The uids (each used as a gid too) of dynamic accounts; default 61184-65519, systemd's DynamicUser= range. */
+  uidRange?: UidRange;
+  /**
+   * The user map of "mapped" mode: lines `IDENTITY: ACCOUNT` (IDENTITY may hold `*` globs, e.g. `ci-*`; ACCOUNT is
+   * a local account, with `!` after it when its uid is 0), `#` comments. Read once, at create().
+   */
+  userMapFile?: string;
+}
+
+/** Options of {@link JobManager.start}. */
+export interface StartOptions {
+  /**
+   * The most jobs the owner may have running at once, this one included; one more is JobError
+   * "resource_exhausted" naming the limit (and `name`, e.g. the setting behind it). Default no limit.
+   */
+  quota?: { maxRunning: number; name?: string };
+}
+
 /** Options of {@link JobManager.create}. */
 export interface ManagerOptions {
   /** Output lives in `<dataDir>/jobs/<id>/stdout` and `stderr`, records in `<dataDir>/state.db`. */
@@ -211,6 +259,8 @@ export interface ManagerOptions {
   /** Default grace period of stop(), in milliseconds; default 5000. */
   defaultGraceMs?: number;
   log?: (event: LogEvent) => void;
+  /** Which accounts jobs run as; default dynamic accounts from 61184-65519. */
+  accounts?: AccountOptions;
   /**
    * Where job records are kept: default `<dataDir>/state.db` (SQLite). ":memory:" keeps them in memory only: nothing
    * survives close(), and create() removes every output directory it finds, as no record owns it.

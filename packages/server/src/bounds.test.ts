@@ -9,14 +9,14 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus, JobState, StopReason } from "@jobexec/proto";
-import { ServerHome, type ServerChild } from "./server-child.ts";
+import { ServerHome, type HomeServer } from "./server-home.ts";
 import { failure, readOutput } from "./test-harness.ts";
 
 const mib = 1024 * 1024;
 
 describe("output limit and timeout", { timeout: 60_000 }, () => {
   let home: ServerHome;
-  let server: ServerChild;
+  let server: HomeServer;
   before(async () => {
     home = await ServerHome.create();
     server = home.start(["--max-output=64M", "--max-timeout=10s", "--output-budget=1G"]);
@@ -107,7 +107,8 @@ describe("a full disk", { timeout: 120_000 }, () => {
   const root = process.getuid?.() === 0;
   test("StartJob is RESOURCE_EXHAUSTED, the server stays healthy, a job writing into the full disk ends and its record is kept", { skip: root ? false : "mounting a tmpfs needs root" }, async (t) => {
     const mount = await mkdtemp(join(tmpdir(), "jobexec-full-disk-"));
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mount]);
+    // Searchable by jobs' dynamic accounts, like any data directory's parents.
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=24m,mode=0711", "tmpfs", mount]);
     t.after(async () => {
       execFileSync("umount", ["-l", mount]);
       await rm(mount, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { access, chmod, mkdir, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createCa, issueCertificate, type Credentials } from "./certificates.ts";
 import { ServerError } from "./error.ts";
+import { describeCertificate, describeIssued, issuedCertificates, LEDGER, ledgerText } from "./issued.ts";
 import { readPem } from "./tls.ts";
 
 /** Options of {@link initCertificates}. */
@@ -42,6 +43,8 @@ export async function initCertificates(dir: string, options: InitOptions = {}): 
   // The CA key last: a run that fails halfway leaves no CA that could issue for a half-written directory.
   await writeCredentials(dir, "server", server);
   await writeCredentials(dir, "client", client);
+  // A new CA has issued nothing but the admin's certificate.
+  await writeAtomically(join(dir, LEDGER), ledgerText([], describeCertificate(client.cert, join(dir, "client.pem")), []), 0o600);
   await writeCredentials(dir, "ca", ca);
   return { ca: join(dir, "ca.pem"), server: join(dir, "server.pem"), client: join(dir, "client.pem"), user };
 }
@@ -56,17 +59,38 @@ export interface IssueClientOptions {
   force?: boolean;
 }
 
-/** Issues a client certificate for `user` with the CA in `dir`, written as `<out>/<user>.pem` and `.key`. */
-export async function issueClientCertificate(dir: string, user: string, options: IssueClientOptions = {}): Promise<string> {
+/** What {@link issueClientCertificate} wrote, and what it replaced. */
+export interface IssueResult {
+  /** The certificate file. */
+  path: string;
+  /** With `force`: the earlier certificates for the same name, each described; they stay valid until they expire. */
+  replaced: string[];
+}
+
+/**
+ * Issues a client certificate for `user` with the CA in `dir`, written as `<out>/<user>.pem` and `.key`. A name the
+ * CA already issued a certificate for (the admin's own included) is refused with ServerError "exists" unless
+ * `force`, since two holders of one name are one identity to the server.
+ */
+export async function issueClientCertificate(dir: string, user: string, options: IssueClientOptions = {}): Promise<IssueResult> {
   validUser(user);
   const out = options.out ?? join(dir, "clients");
-  if (!options.force) await refuseExisting([join(out, `${user}.pem`), join(out, `${user}.key`)]);
   const ca = await readCredentials(dir, "ca");
+  const issued = await issuedCertificates(dir);
+  const same = issued.filter((entry) => entry.name === user);
+  if (!options.force) {
+    if (same[0] !== undefined) {
+      throw new ServerError("exists", `the CA in ${dir} already issued a certificate for ${user}: ${describeIssued(same[0])}; use --force to issue another (the earlier one stays valid until it expires)`);
+    }
+    await refuseExisting([join(out, `${user}.pem`), join(out, `${user}.key`)]);
+  }
   const subject = { commonName: user, ...(options.admin ? { organizationalUnit: "admin" } : {}) };
   const client = await issueCertificate(ca, { subject, usage: "client" });
   await mkdir(out, { recursive: true, mode: 0o700 });
   await writeCredentials(out, user, client);
-  return join(out, `${user}.pem`);
+  const path = join(out, `${user}.pem`);
+  await writeAtomically(join(dir, LEDGER), ledgerText(issued, describeCertificate(client.cert, path), same), 0o600);
+  return { path, replaced: same.map(describeIssued) };
 }
 
 /** Reads `<dir>/<name>.pem` and `<dir>/<name>.key`. */

@@ -73,10 +73,33 @@ describe("jobexec-server certs", () => {
     assert.match(bob.subject, /CN=bob/);
     assert.doesNotMatch(bob.subject, /OU=/);
     assert.match(cert(await readFile(join(dir, "clients", "carol.pem"), "utf8")).subject, /OU=admin/);
-    await assert.rejects(certsCommand(["issue", "--dir", dir, "--user", "bob"]), /already exists; use --force/);
+    await assert.rejects(certsCommand(["issue", "--dir", dir, "--user", "bob"]), /already issued a certificate for bob: the user certificate for bob in \S+clients\/bob\.pem \(valid until \d{4}-\d\d-\d\d\); use --force/);
     const out = join(root, "elsewhere");
     await certsCommand(["issue", "--dir", dir, "--user", "dave", "--out", out]);
     assert.equal(await mode(join(out, "dave.key")), 0o600);
+    // Written elsewhere, still issued by this CA: refused under any --out.
+    await assert.rejects(certsCommand(["issue", "--dir", dir, "--user", "dave"]), (e: unknown) => e instanceof ServerError && e.code === "exists" && e.message.includes(join(out, "dave.pem")));
+  });
+
+  test("issue refuses the admin's own name from init; --force issues it and says what it replaces", async () => {
+    const adminPem = await readFile(join(dir, "client.pem"), "utf8");
+    await assert.rejects(certsCommand(["issue", "--dir", dir, "--user", "ops"]), {
+      name: "ServerError",
+      message: new RegExp(`^the CA in ${dir} already issued a certificate for ops: the admin certificate for ops in ${join(dir, "client.pem")} \\(valid until \\d{4}-\\d\\d-\\d\\d\\); use --force to issue another \\(the earlier one stays valid until it expires\\)$`),
+    });
+    await assert.rejects(stat(join(dir, "clients", "ops.pem")), { code: "ENOENT" }, "nothing was written");
+    const said = await certsCommand(["issue", "--dir", dir, "--user", "ops", "--force"]);
+    assert.match(said, new RegExp(`^issued user client certificate ${join(dir, "clients", "ops.pem")} for ops\nreplaced the admin certificate for ops in ${join(dir, "client.pem")} \\(valid until [\\d-]+\\); it stays valid until then \\(there is no revocation\\): delete it where it was handed out\n$`));
+    assert.doesNotMatch(cert(await readFile(join(dir, "clients", "ops.pem"), "utf8")).subject, /OU=admin/);
+    assert.equal(await readFile(join(dir, "client.pem"), "utf8"), adminPem, "the admin's files are left alone");
+    // The ledger now names the newest certificate for ops.
+    await assert.rejects(certsCommand(["issue", "--dir", dir, "--user", "ops"]), /the user certificate for ops in \S+clients\/ops\.pem/);
+  });
+
+  test("a directory from before the ledger: client.pem and clients/ still count as issued", async () => {
+    await rm(join(dir, "issued.json"));
+    await assert.rejects(certsCommand(["issue", "--dir", dir, "--user", "carol"]), /already issued a certificate for carol: the admin certificate for carol in \S+clients\/carol\.pem/);
+    await assert.rejects(certsCommand(["issue", "--dir", dir, "--user", "ops"]), /already issued a certificate for ops/);
   });
 
   test("bad usage is refused with a sentence", async () => {

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { initCertificates, issueClientCertificate } from "./cert-files.ts";
+import { LEDGER } from "./issued.ts";
 import { CA_VALIDITY_DAYS, LEAF_VALIDITY_DAYS } from "./certificates.ts";
 import { ServerError } from "./error.ts";
 import { defaultConfigDir } from "./paths.ts";
@@ -15,6 +16,9 @@ export function certsHelp(env: Record<string, string | undefined> = process.env)
     "       that the jobexec CLI uses by default.",
     "issue  issues a client certificate for --user with the CA in DIR, written to OUT/NAME.pem and OUT/NAME.key",
     "       (OUT defaults to DIR/clients); --admin gives it the admin role (OU=admin), which may act on every job.",
+    "       A name the CA already issued a certificate for (the admin's of init included) is refused: the server",
+    "       knows users by name only. --force issues it anyway and says which certificate it replaces, which stays",
+    `       valid until it expires (the CA keeps the list in DIR/${LEDGER}).`,
     "",
     `DIR defaults to $JOBEXEC_CONFIG_DIR, else \${XDG_CONFIG_HOME:-~/.config}/jobexec (here ${defaultConfigDir(env)}).`,
     `Keys are ECDSA P-256, written with mode 0600; the CA is valid ${CA_VALIDITY_DAYS} days, other certificates`,
@@ -56,8 +60,9 @@ export async function certsCommand(args: string[], env: Record<string, string | 
   if (sub === "issue") {
     if (values.user === undefined) throw new ServerError("usage", "certs issue needs --user NAME");
     if (values.san !== undefined) throw new ServerError("usage", "certs issue takes no --san (client certificates name no host)");
-    const path = await issueClientCertificate(dir, values.user, { admin: values.admin ?? false, force, ...(values.out === undefined ? {} : { out: values.out }) });
-    return `issued ${values.admin ? "admin" : "user"} client certificate ${path} for ${values.user}\n`;
+    const { path, replaced } = await issueClientCertificate(dir, values.user, { admin: values.admin ?? false, force, ...(values.out === undefined ? {} : { out: values.out }) });
+    const replacing = replaced.map((what) => `replaced ${what}; it stays valid until then (there is no revocation): delete it where it was handed out\n`);
+    return `issued ${values.admin ? "admin" : "user"} client certificate ${path} for ${values.user}\n${replacing.join("")}`;
   }
   throw new ServerError("usage", `unknown certs command ${JSON.stringify(sub)}; use init or issue`);
 }

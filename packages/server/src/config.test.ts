@@ -28,10 +28,23 @@ describe("serve settings", () => {
     assert.deepEqual([fromFlags?.host, fromFlags?.port, fromFlags?.dataDir, fromFlags?.defaultGraceMs, fromFlags?.logLevel], ["::1", 0, "/d", 2000, "warn"]);
   });
 
+  test("accounts and quotas: defaults, environment fallbacks, flags", () => {
+    const defaults = parseServeArgs([], {});
+    assert.deepEqual([defaults?.runAs, defaults?.uidRange, defaults?.userMapFile, defaults?.maxJobsPerUser, defaults?.maxJobsAdmin], ["dynamic", { first: 61184, last: 65519 }, undefined, 64, 1024]);
+    const env = { JOBEXEC_RUN_AS: "mapped", JOBEXEC_USER_MAP: "/etc/jx/users", JOBEXEC_MAX_JOBS_PER_USER: "5", JOBEXEC_MAX_JOBS_ADMIN: "9" };
+    const fromEnv = parseServeArgs([], env);
+    assert.deepEqual([fromEnv?.runAs, fromEnv?.uidRange, fromEnv?.userMapFile, fromEnv?.maxJobsPerUser, fromEnv?.maxJobsAdmin], ["mapped", undefined, "/etc/jx/users", 5, 9]);
+    const fromFlags = parseServeArgs(["--run-as", "dynamic", "--uid-range", "70000-70010", "--max-jobs-per-user", "1"], { JOBEXEC_RUN_AS: "server" });
+    assert.deepEqual([fromFlags?.runAs, fromFlags?.uidRange, fromFlags?.maxJobsPerUser], ["dynamic", { first: 70000, last: 70010 }, 1]);
+    assert.equal(parseServeArgs(["--run-as", "server"], {})?.uidRange, undefined);
+  });
+
   test("--help returns undefined and the help names every flag with its variable", () => {
     assert.equal(parseServeArgs(["--help"], {}), undefined);
     const help = serveHelp({ HOME: "/home/u" });
-    for (const text of ["--listen", "JOBEXEC_LISTEN", "--cert", "JOBEXEC_TLS_CERT", "--client-ca", "--data-dir", "--cgroup-parent", "--grace", "--log-level"]) {
+    assert.match(help, /--max-jobs-per-user N +running jobs one user may have at once\n +env JOBEXEC_MAX_JOBS_PER_USER; default 64\n/);
+    assert.match(help, /--user-map FILE .*\n +env JOBEXEC_USER_MAP; default none\n/);
+    for (const text of ["--listen", "JOBEXEC_LISTEN", "--cert", "JOBEXEC_TLS_CERT", "--client-ca", "--data-dir", "--cgroup-parent", "--grace", "--log-level", "--run-as", "JOBEXEC_RUN_AS", "--uid-range", "61184-65519", "--max-jobs-admin", "1024"]) {
       assert.ok(help.includes(text), text);
     }
   });

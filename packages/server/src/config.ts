@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_UID_RANGE, formatUidRange, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
 import { ServerError } from "./error.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { defaultConfigDir, defaultDataDir } from "./paths.ts";
@@ -34,7 +35,22 @@ export interface ServeSettings {
   outputBudgetBytes: number;
   /** StartJob is refused while the data directory's filesystem has less free. */
   minFreeBytes: number;
+  /** Whose uid jobs run as. */
+  runAs: RunAs;
+  /** Dynamic accounts' uids (run-as dynamic only). */
+  uidRange?: UidRange;
+  /** The user map (run-as mapped only). */
+  userMapFile?: string;
+  /** Running jobs per identity, for users and for admins. */
+  maxJobsPerUser: number;
+  maxJobsAdmin: number;
 }
+
+/** Default of --max-jobs-per-user. */
+export const DEFAULT_MAX_JOBS_PER_USER = 64;
+/** Default of --max-jobs-admin. */
+export const DEFAULT_MAX_JOBS_ADMIN = 1024;
+const RUN_AS: readonly RunAs[] = ["dynamic", "mapped", "server"];
 
 interface Setting {
   flag: string;
@@ -60,6 +76,11 @@ const settings = {
   retain: { flag: "retain", env: "JOBEXEC_RETAIN", value: "DURATION", describe: "finished jobs (record and output) are removed this long after they ended", fallback: () => "7d" },
   "output-budget": { flag: "output-budget", env: "JOBEXEC_OUTPUT_BUDGET", value: "SIZE", describe: "finished jobs are removed, oldest first, while their output exceeds this", fallback: () => "10G" },
   "min-free": { flag: "min-free", env: "JOBEXEC_MIN_FREE", value: "SIZE", describe: "StartJob is refused while the data directory's disk has less free", fallback: () => "256M" },
+  "run-as": { flag: "run-as", env: "JOBEXEC_RUN_AS", value: "MODE", describe: "whose uid jobs run as: dynamic (a uid per identity), mapped (--user-map), server (ours)", fallback: () => "dynamic" },
+  "uid-range": { flag: "uid-range", env: "JOBEXEC_UID_RANGE", value: "FIRST-LAST", describe: "uids (and gids) of dynamic accounts", fallback: () => formatUidRange(DEFAULT_UID_RANGE) },
+  "user-map": { flag: "user-map", env: "JOBEXEC_USER_MAP", value: "FILE", describe: "identity -> local account map (lines IDENTITY: ACCOUNT) for --run-as mapped", fallback: () => "" },
+  "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "running jobs one user may have at once", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
+  "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
 } satisfies Record<string, Setting>;
 
 type Name = keyof typeof settings;
@@ -68,7 +89,7 @@ type Name = keyof typeof settings;
 export function serveHelp(env: Env = process.env): string {
   const rows = Object.values(settings).map((s: Setting) => {
     const left = `  --${s.flag} ${s.value}`;
-    return `${left.padEnd(34)}${s.describe}\n${"".padEnd(34)}env ${s.env}; default ${s.fallback(env)}`;
+    return `${left.padEnd(34)}${s.describe}\n${"".padEnd(34)}env ${s.env}; default ${s.fallback(env) || "none"}`;
   });
   return [
     "Usage: jobexec-server [options]            serve the jobexec JobService (gRPC, gRPC-Web, Connect) over mTLS",
@@ -116,6 +137,18 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   if (cgroupParent === "" || cgroupParent.split("/").some((part) => part === "" || part === "." || part === "..")) {
     throw new ServerError("usage", `cgroup parent ${JSON.stringify(cgroupParent)} must be a relative cgroup path without . or .. parts`);
   }
+  const runAs = value("run-as");
+  if (!(RUN_AS as readonly string[]).includes(runAs)) throw new ServerError("usage", `--run-as ${JSON.stringify(runAs)} is not one of ${RUN_AS.join(", ")}`);
+  const userMapFile = given("user-map");
+  if (runAs === "mapped" && userMapFile === undefined) throw new ServerError("usage", "--run-as mapped needs --user-map FILE (lines IDENTITY: ACCOUNT)");
+  if (runAs !== "mapped" && userMapFile !== undefined) throw new ServerError("usage", `--user-map is only read with --run-as mapped, not ${runAs}`);
+  if (runAs !== "dynamic" && given("uid-range") !== undefined) throw new ServerError("usage", `--uid-range only applies to --run-as dynamic, not ${runAs}`);
+  let uidRange: UidRange | undefined;
+  try {
+    if (runAs === "dynamic") uidRange = parseUidRange(value("uid-range"));
+  } catch (cause) {
+    throw new ServerError("usage", `--uid-range: ${(cause as Error).message}`, { cause });
+  }
   const onShutdown = value("on-shutdown");
   if (onShutdown !== "stop" && onShutdown !== "keep") throw new ServerError("usage", `--on-shutdown ${JSON.stringify(onShutdown)} is not stop or keep`);
   const dataDir = value("data-dir");
@@ -123,6 +156,11 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   const settingsOut: ServeSettings = {
     host,
     port,
+    runAs: runAs as RunAs,
+    ...(uidRange === undefined ? {} : { uidRange }),
+    ...(userMapFile === undefined ? {} : { userMapFile }),
+    maxJobsPerUser: positiveCount("max-jobs-per-user", value("max-jobs-per-user")),
+    maxJobsAdmin: positiveCount("max-jobs-admin", value("max-jobs-admin")),
     certFile: value("cert"),
     keyFile: value("key"),
     clientCaFile: value("client-ca"),
@@ -148,6 +186,11 @@ function positiveDuration(text: string, what: string): number {
   const ms = parseDuration(text);
   if (ms <= 0) throw new ServerError("usage", `${what} must be longer than 0`);
   return ms;
+}
+
+function positiveCount(flag: string, text: string): number {
+  if (!/^\d{1,9}$/.test(text) || Number(text) === 0) throw new ServerError("usage", `--${flag} ${JSON.stringify(text)} is not a whole number above 0`);
+  return Number(text);
 }
 
 /** Parses "HOST:PORT", "[IPV6]:PORT" or ":PORT" (all interfaces). */

@@ -36,6 +36,7 @@ const jobErrorCodes: Record<JobErrorCode, Code> = {
   not_found: Code.NotFound,
   invalid_argument: Code.InvalidArgument,
   failed_precondition: Code.FailedPrecondition,
+  permission_denied: Code.PermissionDenied,
   resource_exhausted: Code.ResourceExhausted,
   internal: Code.Internal,
 };

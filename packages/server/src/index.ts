@@ -5,7 +5,7 @@
 export { startServer, DEFAULT_READ_MAX_BYTES, type RunningServer, type ServerConfig } from "./server.ts";
 export { DEFAULT_PORT, parseServeArgs, type ServeSettings } from "./config.ts";
 export { createCa, issueCertificate, CA_VALIDITY_DAYS, LEAF_VALIDITY_DAYS, type Credentials, type IssueOptions, type Subject } from "./certificates.ts";
-export { initCertificates, issueClientCertificate, readCredentials, writeCredentials, LOCAL_SANS, type InitOptions, type InitResult, type IssueClientOptions } from "./cert-files.ts";
+export { initCertificates, issueClientCertificate, readCredentials, writeCredentials, LOCAL_SANS, type InitOptions, type InitResult, type IssueClientOptions, type IssueResult } from "./cert-files.ts";
 export { ADMIN_OU, type Caller } from "./identity.ts";
 export { createLogger, silentLogger, type Logger, type LogLevel } from "./log.ts";
 export { defaultConfigDir, defaultDataDir } from "./paths.ts";

@@ -81,6 +81,9 @@ export function jobMessage(job: CoreJob): Job {
     endTimeApproximate: job.endTimeApproximate ?? false,
     maxOutputBytes: big(job.maxOutputBytes),
     timeout: job.timeoutMs === undefined ? undefined : durationFromMs(job.timeoutMs),
+    account: job.account?.name ?? "",
+    uid: job.account?.uid ?? 0,
+    gid: job.account?.gid ?? 0,
   });
 }
 

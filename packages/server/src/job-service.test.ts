@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { JobState, OutputMode } from "@jobexec/proto";
-import { slowPath } from "@jobexec/testing-slow";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { readOutput, startTestServer, type TestServer } from "./test-harness.ts";
 
 describe("JobService end to end", () => {
@@ -71,7 +71,7 @@ describe("JobService end to end", () => {
 
   test("followers get output live, while the job still runs", async () => {
     const alice = t.jobs(t.pki.alice);
-    const { job } = await alice.startJob({ program: process.execPath, args: [slowPath, "3", "--interval", "1000"] });
+    const { job } = await alice.startJob({ program: jobNode, args: [slowPath, "3", "--interval", "1000"] });
     assert.ok(job);
     const seen: { text: string; state: JobState | undefined }[] = [];
     for await (const m of alice.streamOutput({ id: job.id, follow: true })) {

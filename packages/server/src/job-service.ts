@@ -5,11 +5,18 @@ import type { GuardedImpl } from "./guard.ts";
 import { jobMessage, outputStreamMessage } from "./job-message.ts";
 import { graceMs, jobSpec, outputOptions } from "./requests.ts";
 
+/** Running jobs per identity: for users and for admins. */
+export interface MaxJobs {
+  perUser: number;
+  admin: number;
+}
+
 /** The JobService handlers over a JobManager; {@link guard} supplies the authenticated caller. */
-export function jobService(manager: JobManager): GuardedImpl<typeof JobService> {
+export function jobService(manager: JobManager, maxJobs: MaxJobs): GuardedImpl<typeof JobService> {
   return {
     async startJob(req, call) {
-      const job = await manager.start(jobSpec(req), call.caller.name);
+      const quota = call.caller.admin ? { maxRunning: maxJobs.admin, name: "--max-jobs-admin" } : { maxRunning: maxJobs.perUser, name: "--max-jobs-per-user" };
+      const job = await manager.start(jobSpec(req), call.caller.name, { quota });
       call.jobId = job.id;
       return { job: jobMessage(job) };
     },

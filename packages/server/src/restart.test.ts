@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import { JobState, StopReason, type Job, type JobService } from "@jobexec/proto";
-import { ServerHome, type ServerChild } from "./server-child.ts";
+import { ServerHome, type HomeServer } from "./server-home.ts";
 import { createPki, failure, readOutput, type Pki } from "./test-harness.ts";
 
 type Jobs = Client<typeof JobService>;
@@ -56,7 +56,7 @@ async function followUntil(client: Jobs, id: string, lineNo: number): Promise<Fo
   };
 }
 
-async function started(server: ServerChild, pki: Pki): Promise<Jobs> {
+async function started(server: HomeServer, pki: Pki): Promise<Jobs> {
   await server.url();
   return server.jobs(pki.alice);
 }
@@ -113,7 +113,7 @@ describe("server restarts", { timeout: 120_000 }, () => {
       await (await followUntil(alice, job.id, 3)).close();
       if (keep) {
         assert.equal(await server.kill("SIGTERM"), 0);
-        assert.ok(server.logs.some((l) => l.msg === "left 1 running job(s) running for the next server to adopt"));
+        assert.ok(server.lines.some((l) => l.msg === "left 1 running job(s) running for the next server to adopt"));
       } else {
         assert.equal(await server.kill("SIGKILL"), null);
       }
@@ -187,7 +187,7 @@ describe("server restarts", { timeout: 120_000 }, () => {
 
 describe("DeleteJob", { timeout: 60_000 }, () => {
   let home: ServerHome;
-  let server: ServerChild;
+  let server: HomeServer;
   before(async () => {
     home = await ServerHome.create();
     server = home.start();

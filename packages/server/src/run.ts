@@ -58,6 +58,12 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     retainMs: settings.retainMs,
     outputBudgetBytes: settings.outputBudgetBytes,
     minFreeBytes: settings.minFreeBytes,
+    accounts: {
+      runAs: settings.runAs,
+      ...(settings.uidRange === undefined ? {} : { uidRange: settings.uidRange }),
+      ...(settings.userMapFile === undefined ? {} : { userMapFile: settings.userMapFile }),
+    },
+    maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
   });
   const signal = await signalled;
   log.info("signal received", { signal });

@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { JobManager, type ManagerOptions } from "@jobexec/core";
+import { type AccountOptions, JobError, JobManager, type ManagerOptions } from "@jobexec/core";
 import { Health, JobService } from "@jobexec/proto";
-import { DEFAULT_PORT } from "./config.ts";
+import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT } from "./config.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
 import { healthService } from "./health-service.ts";
@@ -39,6 +39,10 @@ export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOut
   readMaxBytes?: number;
   /** What close() does with running jobs: stop them (default), or keep them running for the next server to adopt. */
   onShutdown?: "stop" | "keep";
+  /** Which accounts jobs run as; default a dynamic uid per identity (core's default). */
+  accounts?: AccountOptions;
+  /** Running jobs per identity: `perUser` (default 64) for users, `admin` (default 1024) for admins. */
+  maxJobs?: { perUser?: number; admin?: number };
 }
 
 /** A listening server. */
@@ -66,23 +70,32 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const log = config.log ?? createLogger();
   const host = config.host ?? "127.0.0.1";
   checkServerTls(config.tls, config.tlsSources ?? { cert: "(server certificate)", key: "(server key)", clientCa: "(client CA)" });
-  const manager = await JobManager.create({
-    dataDir: config.dataDir,
-    cgroupParent: config.cgroupParent ?? "jobexec",
-    defaultGraceMs: config.defaultGraceMs ?? 5000,
-    log: ({ level, message, ...fields }) => log[level](message, fields),
-    stateFile: config.stateFile,
-    maxOutputBytes: config.maxOutputBytes,
-    maxTimeoutMs: config.maxTimeoutMs,
-    retainMs: config.retainMs,
-    outputBudgetBytes: config.outputBudgetBytes,
-    minFreeBytes: config.minFreeBytes,
-    onClose: config.onShutdown ?? "stop",
-  });
+  let manager: JobManager;
+  try {
+    manager = await JobManager.create({
+      dataDir: config.dataDir,
+      cgroupParent: config.cgroupParent ?? "jobexec",
+      defaultGraceMs: config.defaultGraceMs ?? 5000,
+      log: ({ level, message, ...fields }) => log[level](message, fields),
+      ...(config.accounts === undefined ? {} : { accounts: config.accounts }),
+      stateFile: config.stateFile,
+      maxOutputBytes: config.maxOutputBytes,
+      maxTimeoutMs: config.maxTimeoutMs,
+      retainMs: config.retainMs,
+      outputBudgetBytes: config.outputBudgetBytes,
+      minFreeBytes: config.minFreeBytes,
+      onClose: config.onShutdown ?? "stop",
+    });
+  } catch (cause) {
+    // Settings core refuses (a user map, a uid range, a data directory jobs cannot reach) are the operator's to fix.
+    if (cause instanceof JobError && cause.code === "invalid_argument") throw new ServerError("usage", cause.message, { cause });
+    throw cause;
+  }
+  const maxJobs = { perUser: config.maxJobs?.perUser ?? DEFAULT_MAX_JOBS_PER_USER, admin: config.maxJobs?.admin ?? DEFAULT_MAX_JOBS_ADMIN };
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     routes(router) {
-      router.service(JobService, guard(JobService, jobService(manager), log));
+      router.service(JobService, guard(JobService, jobService(manager, maxJobs), log));
       router.service(Health, guard(Health, healthService(), log));
     },
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
@@ -142,7 +155,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const port = (server.address() as AddressInfo).port;
   const url = `https://${hostPort(host, port)}`;
   const cgroups = manager.cgroups;
-  log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir });
+  log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
 
   let closing: Promise<void> | undefined;

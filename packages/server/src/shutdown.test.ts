@@ -1,68 +1,25 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { JobService, type Job } from "@jobexec/proto";
-import { slowPath } from "@jobexec/testing-slow";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { initCertificates, readCredentials, writeCredentials } from "./cert-files.ts";
 import { issueCertificate } from "./certificates.ts";
 import { testCgroupParent } from "./test-harness.ts";
-
-const main = join(import.meta.dirname, "main.ts");
-
-interface Child {
-  proc: ChildProcess;
-  lines: Record<string, unknown>[];
-  stderr: string[];
-  exit: Promise<number | null>;
-}
-
-function launch(args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
-  const lines: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: proc.stderr }).on("line", (line) => {
-    stderr.push(line);
-    try {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // Not a log line: start-up failures are plain sentences.
-    }
-  });
-  const exit = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
-  return { proc, lines, stderr, exit };
-}
-
-async function waitFor<T>(find: () => T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > end) assert.fail("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie still answers kill(0); it runs nothing.
-  return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-}
+import { alive, launchServer, serverMain, waitFor } from "./test-process.ts";
 
 describe("jobexec-server process", () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "jobexec-server-shutdown-"));
+    // The data directories inside must be reachable by jobs' dynamic accounts; the config directory stays 0700.
+    await chmod(dir, 0o711);
     await initCertificates(join(dir, "config"), { user: "tester" });
   });
   after(() => rm(dir, { recursive: true, force: true }));
@@ -70,7 +27,7 @@ describe("jobexec-server process", () => {
   test("SIGTERM with jobs and streams open: streams end UNAVAILABLE, jobs and cgroups are gone, exit 0", async (t) => {
     const cgroupParent = testCgroupParent();
     // Only what cannot default: the certificates come from JOBEXEC_CONFIG_DIR, as after `certs init`.
-    const child = launch(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--cgroup-parent", cgroupParent, "--grace", "500ms"], {
+    const child = launchServer(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--cgroup-parent", cgroupParent, "--grace", "500ms"], {
       JOBEXEC_CONFIG_DIR: join(dir, "config"),
     });
     // Whatever fails below, the server is stopped the way it is meant to be, so no job outlives the test.
@@ -92,7 +49,7 @@ describe("jobexec-server process", () => {
       ["/bin/sh", ["-c", "echo started; exec sleep 1000"], 1],
       ["/bin/sh", ["-c", "trap '' TERM; echo started; sleep 1000"], 2],
       ["/bin/sh", ["-c", "sleep 1000 & sleep 1000 & echo started; wait"], 3],
-      [process.execPath, [slowPath, "1000", "--ignore-term", "--background"], 2],
+      [jobNode, [slowPath, "1000", "--ignore-term", "--background"], 2],
     ];
     const jobs: Job[] = [];
     for (const [program, args] of programs) {
@@ -141,7 +98,7 @@ describe("jobexec-server process", () => {
   });
 
   test("keeps serving when whoever reads its logs goes away", async (t) => {
-    const child = launch(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data3"), "--cgroup-parent", testCgroupParent()], {
+    const child = launchServer(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data3"), "--cgroup-parent", testCgroupParent()], {
       JOBEXEC_CONFIG_DIR: join(dir, "config"),
     });
     t.after(async () => {
@@ -182,7 +139,7 @@ describe("jobexec-server process", () => {
       [["--cert", join(dir, "missing.pem")], /^jobexec-server: .*missing\.pem does not exist/],
     ];
     for (const [args, message] of cases) {
-      const child = launch(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data2"), "--cgroup-parent", testCgroupParent(), ...args], {
+      const child = launchServer(["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data2"), "--cgroup-parent", testCgroupParent(), ...args], {
         JOBEXEC_CONFIG_DIR: config,
       });
       assert.equal(await child.exit, 1);
@@ -192,10 +149,10 @@ describe("jobexec-server process", () => {
   });
 
   test("a bad flag is a usage error (exit 2); --help describes every flag", async () => {
-    const bad = launch(["--listen", "nowhere"], {});
+    const bad = launchServer(["--listen", "nowhere"], {});
     assert.equal(await bad.exit, 2);
     assert.match(bad.stderr.join("\n"), /listen address "nowhere"/);
-    const help = spawn(process.execPath, [main, "--help"], { stdio: ["ignore", "pipe", "inherit"] });
+    const help = spawn(process.execPath, [serverMain, "--help"], { stdio: ["ignore", "pipe", "inherit"] });
     let text = "";
     help.stdout.on("data", (d: Buffer) => (text += d.toString()));
     assert.equal(await new Promise((resolve) => help.once("exit", resolve)), 0);

@@ -2,7 +2,7 @@
 // data directory and cgroup parent, and real Connect clients. Not part of the build.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
@@ -55,6 +55,8 @@ export function testCgroupParent(): string {
 export async function startTestServer(options: Partial<ServerConfig> & { pki?: Pki } = {}): Promise<TestServer> {
   const pki = options.pki ?? (await createPki());
   const dir = await mkdtemp(join(tmpdir(), "jobexec-server-test-"));
+  // Jobs run as dynamic accounts, which must pass through the data directory's parent to their homes.
+  await chmod(dir, 0o711);
   const cgroupParent = options.cgroupParent ?? testCgroupParent();
   const logs: Record<string, unknown>[] = [];
   const log = createLogger("debug", { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });

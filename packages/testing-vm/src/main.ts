@@ -10,7 +10,7 @@
  *   memory and pids controllers, as root. The IO tests need JOBEXEC_TEST_WHOLE_DISK(_DIR),
  *   JOBEXEC_TEST_PARTITION(_DIR) and JOBEXEC_TEST_PARTITION_DISK naming scratch block devices and where
  *   their filesystems are mounted (README.md).
- * Tuning: JOBEXEC_VM_TIMEOUT_S (hard limit, default 285), JOBEXEC_VM_CPUS (2), JOBEXEC_VM_MEMORY_MIB (2048),
+ * Tuning: JOBEXEC_VM_TIMEOUT_S (hard limit, default 900), JOBEXEC_VM_CPUS (2), JOBEXEC_VM_MEMORY_MIB (2048),
  * JOBEXEC_VM_KERNEL and JOBEXEC_VM_BUSYBOX (paths).
  */
 import { spawnSync } from "node:child_process";
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
       files,
       cwd: packageDir,
       cacheDir: join(repoDir, ".vm"),
-      timeoutMs: numberFromEnv("JOBEXEC_VM_TIMEOUT_S", 285) * 1000,
+      timeoutMs: numberFromEnv("JOBEXEC_VM_TIMEOUT_S", 900) * 1000,
       cpus,
       memoryMiB: numberFromEnv("JOBEXEC_VM_MEMORY_MIB", 2048),
       onLine: (line) => process.stdout.write(`${line}\n`),

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteStore } from "@jobexec/core";
-import { BenchError } from "../error.ts";
 import { scratchCgroup } from "../cgroup.ts";
 import { withServer, type Context } from "../context.ts";
 import { runDirect } from "../direct.ts";
+import { BenchError } from "../error.ts";
 import { firstByte } from "../first-byte.ts";
 import { startJob, type JobClient } from "../jobs.ts";
 import type { Section } from "../result.ts";
@@ -73,37 +73,53 @@ export async function startFigure(context: Context): Promise<Section> {
     await cgroup.remove();
   }
 
-  // The same server with its records in memory only (--state-file=:memory:), alive beside it: starts alternate between
-  // the two, so that drift on the shared machine hits both alike, and the difference is what the state file costs.
+  // The same starts against two more servers, interleaved one for one with the default server's so that the
+  // machine's load falls on all alike: one that runs jobs as itself (--run-as server: no privilege drop), and one that
+  // keeps its records in memory only (--state-file=:memory:: no state file), whose difference is what the file costs.
   let stateFile = "";
   const { result, profile } = await withServer(context, "start", async (server) => {
     stateFile = join(server.dataDir, "state.db");
-    const { result: inner } = await withServer(
+    const { result: paired } = await withServer(
       context,
-      "start-memory",
-      async (memory) => {
-        context.progress(`start: ${sizes.starts} sequential starts each, state file and :memory: alternating`);
-        const client = server.client();
-        const memoryClient = memory.client();
-        const memoryLatency: number[] = [];
-        const latency = await series(sizes.warmUp, sizes.starts, async () => {
-          memoryLatency.push(await startOnce(memory, memoryClient));
-          return startOnce(server, client);
-        });
-        return { latency, memoryLatency: memoryLatency.slice(sizes.warmUp) };
-      },
-      { args: ["--state-file=:memory:"] },
+      "start-no-drop",
+      async (plain) =>
+        (
+          await withServer(
+            context,
+            "start-memory",
+            async (memory) => {
+              context.progress(`start: ${sizes.starts} sequential starts each: default, without the privilege drop, records in memory; interleaved`);
+              const [client, plainClient, memoryClient] = [server.client(), plain.client(), memory.client()];
+              const latency: number[] = [];
+              const noDrop: number[] = [];
+              const inMemory: number[] = [];
+              for (let i = 0; i < sizes.warmUp + sizes.starts; i++) {
+                const timed = i >= sizes.warmUp;
+                const [a, b, c] = [await startOnce(server, client), await startOnce(plain, plainClient), await startOnce(memory, memoryClient)];
+                if (timed) {
+                  latency.push(a);
+                  noDrop.push(b);
+                  inMemory.push(c);
+                }
+              }
+              return { latency, noDrop, inMemory };
+            },
+            ["--state-file=:memory:"],
+          )
+        ).result,
+      ["--run-as", "server"],
     );
     context.progress(`start: ${sizes.startClients} concurrent clients`);
     const clients = Array.from({ length: sizes.startClients }, () => server.client());
     const rate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => startOnce(server, clients[c] ?? server.client()));
-    return { ...inner, rate };
+    return { ...paired, rate };
   });
   context.progress(`start: ${sizes.storeWrites} times the store writes of one start, on the state file`);
   const writes = summarize(storeWrites(stateFile, sizes.storeWrites), "store writes of one start");
 
   const job = summarize(result.latency, "job start latency");
-  const inMemory = summarize(result.memoryLatency, "job start latency, records in memory");
+  const noDrop = summarize(result.noDrop, "job start latency without the privilege drop");
+  const inMemory = summarize(result.inMemory, "job start latency, records in memory");
   const base = { direct: summarize(directMs, "direct spawn"), cgexec: summarize(cgexecMs, "cgexec spawn") };
   return {
     id: "start",
@@ -116,7 +132,8 @@ export async function startFigure(context: Context): Promise<Section> {
         baselines: [
           { name: "direct spawn", value: base.direct.p50 },
           { name: "cgexec alone", value: base.cgexec.p50 },
-          { name: "records in memory", value: inMemory.p50 },
+          { name: "no privilege drop (--run-as server)", value: noDrop.p50 },
+          { name: "records in memory (--state-file=:memory:)", value: inMemory.p50 },
         ],
         target: { op: "<=", value: 50 },
       },
@@ -127,11 +144,19 @@ export async function startFigure(context: Context): Promise<Section> {
         baselines: [
           { name: "direct spawn", value: base.direct.p99 },
           { name: "cgexec alone", value: base.cgexec.p99 },
-          { name: "records in memory", value: inMemory.p99 },
+          { name: "no privilege drop (--run-as server)", value: noDrop.p99 },
+          { name: "records in memory (--state-file=:memory:)", value: inMemory.p99 },
         ],
       },
       {
-        metric: "state file cost at p50 (p50 with it − p50 in memory)",
+        metric: "p50 added by the privilege drop (dynamic account minus --run-as server)",
+        unit: "ms",
+        value: job.p50 - noDrop.p50,
+        baselines: [],
+        target: { op: "<=", value: 2 },
+      },
+      {
+        metric: "p50 added by the state file (default minus --state-file=:memory:)",
         unit: "ms",
         value: job.p50 - inMemory.p50,
         baselines: [],
@@ -157,10 +182,11 @@ export async function startFigure(context: Context): Promise<Section> {
     notes: [
       `Target: node slow.js 0 --first-line (prints "ready" first). ${sizes.starts} sequential timed starts after ${sizes.warmUp} untimed ones, for the service and each baseline.`,
       "The first byte is observed the same way everywhere: inotify on the output file (stdout redirected to a file for the baselines), then a stat showing size > 0.",
+      "The service runs jobs as the caller's dynamic account (the default). The no-drop baseline is a second server with --run-as server, whose jobs run as the server's user (no uid switch, no setpriv exec); its starts alternate one for one with the service's.",
       `Concurrent: ${sizes.startClients} clients (one HTTP/2 connection each) x ${sizes.startsPerClient} starts each; baselines run ${sizes.startClients} spawn loops the same way. Jobs are not awaited to their end between starts.`,
-      `Service p50/p99/max ${fmt(job)}; direct ${fmt(base.direct)}; cgexec ${fmt(base.cgexec)} (ms).`,
-      `Records in memory: a second server with --state-file=:memory:, its starts alternating with the first's (p50/p99/max ${fmt(inMemory)} ms); the state-file cost row is the difference of the two p50s, so it carries their noise.`,
+      "The records-in-memory baseline is a third server with --state-file=:memory: (the default accounts), its starts in the same rotation; the state-file row is the difference of two p50s, so it carries their noise, which the next row does not.",
       `State file writes: the two writes StartJob makes (the row inserted before the spawn, updated after it), timed ${sizes.storeWrites} times on a copy of the run's own state.db through core's SqliteStore (WAL, synchronous=NORMAL) after the servers exited; p50/p99/max ${fmt(writes, 3)} ms.`,
+      `Service p50/p99/max ${fmt(job)}; without the drop ${fmt(noDrop)}; records in memory ${fmt(inMemory)}; direct ${fmt(base.direct)}; cgexec ${fmt(base.cgexec)} (ms).`,
     ],
     ...(profile === undefined ? {} : { profile }),
   };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
-import { bytesPattern, slowPath } from "@jobexec/testing-slow";
+import { bytesPattern, jobNode, slowPath } from "@jobexec/testing-slow";
 import { collectCli, eventually, openFds, runCli, spawnCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
 
 // Writes every byte value 0..255 to stdout and the same reversed to stderr, no trailing newline.
@@ -13,7 +13,7 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
   let binary: string;
   before(async () => {
     t = await startCliServer();
-    binary = startedId(await runCli(t, ["start", "--", process.execPath, "-e", allBytes]));
+    binary = startedId(await runCli(t, ["start", "--", jobNode, "-e", allBytes]));
     // Wait for the end, so plain `logs` sees everything.
     assert.equal((await runCli(t, ["logs", "-f", "--stream", "stdout", binary])).code, 0);
   });
@@ -47,7 +47,7 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
 
   test("5 MB of output arrives complete, and the copy rate is printed", async (ctx) => {
     const size = 5_000_000;
-    const id = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "--bytes", String(size)]));
+    const id = startedId(await runCli(t, ["start", "--", jobNode, slowPath, "--bytes", String(size)]));
     const started = performance.now();
     const result = await runCli(t, ["logs", "-f", id]);
     const seconds = (performance.now() - started) / 1000;
@@ -67,7 +67,7 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
   });
 
   test("-f on a running job prints output live and ends when the job ends", async () => {
-    const id = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "4", "--interval", "200"]));
+    const id = startedId(await runCli(t, ["start", "--", jobNode, slowPath, "4", "--interval", "200"]));
     const result = await runCli(t, ["logs", "-f", id]);
     assert.equal(result.code, 0);
     assert.equal(result.stdout.toString(), "line 1\nline 3\nexited 0\n");
@@ -76,8 +76,8 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
 
   test("Ctrl-C during logs -f exits 130 quietly; the server releases the stream; the job keeps running", async () => {
     // libuv opens one inotify fd per process on the first watch and keeps it: have it opened before the baseline.
-    assert.equal((await runCli(t, ["start", "-f", "--", process.execPath, slowPath, "2", "--interval", "100"])).code, 0);
-    const id = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "600", "--interval", "50"]));
+    assert.equal((await runCli(t, ["start", "-f", "--", jobNode, slowPath, "2", "--interval", "100"])).code, 0);
+    const id = startedId(await runCli(t, ["start", "--", jobNode, slowPath, "600", "--interval", "50"]));
     const baseline = openFds();
     const child = spawnCli(t, ["logs", "-f", "--stream", "stdout", id]);
     const done = collectCli(child);
@@ -98,7 +98,7 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
   });
 
   test("Ctrl-C during start -f exits 130 and leaves the job running", async () => {
-    const child = spawnCli(t, ["start", "-f", "--", process.execPath, slowPath, "600", "--interval", "50", "--first-line"]);
+    const child = spawnCli(t, ["start", "-f", "--", jobNode, slowPath, "600", "--interval", "50", "--first-line"]);
     const done = collectCli(child);
     await once(child.stdout ?? child, "data");
     child.kill("SIGINT");

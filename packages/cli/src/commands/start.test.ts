@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { slowPath } from "@jobexec/testing-slow";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { jsonOf, runCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
 
 // A real server in this process, the CLI as a subprocess.
@@ -46,7 +46,7 @@ describe("jobexec start", { timeout: 300_000 }, () => {
   });
 
   test("-f follows a job that writes over time to its end", async () => {
-    const result = await runCli(t, ["start", "-f", "--", process.execPath, slowPath, "3", "4", "--interval", "100"]);
+    const result = await runCli(t, ["start", "-f", "--", jobNode, slowPath, "3", "4", "--interval", "100"]);
     assert.equal(result.code, 4);
     assert.equal(result.stdout.toString(), "line 1\nline 3\nexited 4\n");
     assert.equal(result.stderr, "line 2\n");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { slowPath } from "@jobexec/testing-slow";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { jsonOf, runCli, spawnCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
 
 describe("jobexec status and stop", { timeout: 300_000 }, () => {
@@ -8,7 +8,7 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
   let running: string;
   before(async () => {
     t = await startCliServer();
-    running = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "600", "--interval", "100"]));
+    running = startedId(await runCli(t, ["start", "--", jobNode, slowPath, "600", "--interval", "100"]));
   });
   after(() => t.close());
 
@@ -19,7 +19,7 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
     assert.match(text, new RegExp(`^● ${running} - running\n`));
     assert.match(text, /\n +State: running since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; [\d.]+(ms|s|m) ago\n/);
     assert.match(text, /\n +Command: \S+node\S* \S+slow\.js 600 --interval 100\n/);
-    assert.match(text, /\n +Owner: alice\n/);
+    assert.match(text, /\n +Owner: alice\n +User: alice \(uid 6\d{4}\)\n/);
     assert.match(text, /\n +PID: \d+\n/);
     assert.match(text, /\n +Output: stdout \d+(\.\d)? [kKMG]?i?B, stderr \d+(\.\d)? [kKMG]?i?B \(separate\); limit 1 GiB\n/);
     assert.match(text, new RegExp(`\n +Cgroup: .*${t.server.manager.cgroups.parent ?? "none"}`));
@@ -34,6 +34,11 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
     assert.match(String(job.startTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.equal(typeof job.durationMs, "number");
     assert.equal(typeof (job.usage as Record<string, unknown>).cpuUsageUsec, "number");
+    // The dynamic account alice's jobs run as.
+    assert.equal(job.account, "alice");
+    assert.ok(typeof job.uid === "number" && job.uid >= 61184 && job.uid <= 65519, String(job.uid));
+    assert.equal(job.gid, job.uid);
+    assert.match(String(job.workingDirectory), /\/homes\/alice$/);
   });
 
   test("stop --grace 0 kills at once and prints the final state; a second stop prints the same", async () => {
@@ -54,7 +59,7 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
   });
 
   test("stop escalates to SIGKILL after the grace period when SIGTERM is ignored", async () => {
-    const id = startedId(await runCli(t, ["start", "--", process.execPath, slowPath, "600", "--ignore-term"]));
+    const id = startedId(await runCli(t, ["start", "--", jobNode, slowPath, "600", "--ignore-term"]));
     // Wait until slow has installed its handler: it prints "line 1" after handling its options.
     const follower = spawnCli(t, ["logs", "-f", "--stream", "stdout", id]);
     let seen = "";

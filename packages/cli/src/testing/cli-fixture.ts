@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,6 +49,8 @@ async function writeConfig(dir: string, client: Credentials, ca: Credentials): P
 /** Starts a server with a fresh PKI and writes a config directory per user. */
 export async function startCliServer(): Promise<CliServer> {
   const dir = await mkdtemp(join(tmpdir(), "jobexec-cli-test-"));
+  // Jobs run as dynamic accounts, which pass through here to their homes in the data directory.
+  await chmod(dir, 0o711);
   const ca = await createCa("cli test CA");
   const otherCa = await createCa("some other CA");
   const past = new Date(Date.now() - 48 * hour);

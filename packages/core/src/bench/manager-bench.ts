@@ -1,10 +1,8 @@
 // Benchmark: start latency, and get()/list() with many running jobs. Prints figures; asserts nothing.
 // Run: node src/bench/manager-bench.ts [JOBS]   (default 1000; needs root and cgroup v2)
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { JobManager } from "../index.ts";
-import { uniqueParent } from "../test-support/fixture.ts";
+import { reachableTempDir, uniqueParent } from "../test-support/fixture.ts";
 
 function percentiles(name: string, samples: number[]): void {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -20,7 +18,7 @@ async function timed<T>(samples: number[], fn: () => Promise<T>): Promise<T> {
 }
 
 const count = Number(process.argv[2] ?? 1000);
-const dataDir = await mkdtemp(join(tmpdir(), "jobexec-bench-"));
+const dataDir = await reachableTempDir("jobexec-bench-");
 const manager = await JobManager.create({ dataDir, cgroupParent: uniqueParent(), defaultGraceMs: 1000 });
 try {
   const starts: number[] = [];

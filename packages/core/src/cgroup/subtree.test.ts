@@ -3,13 +3,12 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { JobManager } from "../job-manager.ts";
-import { isAlive, uniqueParent } from "../test-support/fixture.ts";
+import { isAlive, reachableTempDir, uniqueParent } from "../test-support/fixture.ts";
 import type { LogEvent } from "../types.ts";
 import { detectCgroup2 } from "./subtree.ts";
 
@@ -18,18 +17,25 @@ const skip = mount === undefined ? "no cgroup v2 on this host" : false;
 
 test("create() kills and removes leftovers of an earlier run, and logs them", { skip, timeout: 30_000 }, async () => {
   const cgroupParent = uniqueParent();
-  const dataDir = await mkdtemp(join(tmpdir(), "jobexec-core-leftovers-"));
+  const dataDir = await reachableTempDir("jobexec-core-leftovers-");
   // An earlier run's job: a cgroup with a live process, and its output directory.
   const leftover = join(mount as string, cgroupParent, randomUUID());
   await mkdir(leftover, { recursive: true });
   const sleeper = spawn("sleep", ["1000"], { stdio: "ignore" });
+  // Not left behind if create() fails.
+  const killSleeper = (): boolean => sleeper.kill("SIGKILL");
   const pid = sleeper.pid as number;
   await writeFile(join(leftover, "cgroup.procs"), String(pid));
   await mkdir(join(dataDir, "jobs", "old-job"), { recursive: true });
   await writeFile(join(dataDir, "jobs", "old-job", "stdout"), "old");
 
   const logs: LogEvent[] = [];
-  const manager = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e) });
+  const manager = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e) }).catch(async (err: unknown) => {
+    killSleeper();
+    await rmdir(leftover).catch(() => undefined);
+    await rmdir(join(mount as string, cgroupParent)).catch(() => undefined);
+    throw err;
+  });
   try {
     assert.equal(existsSync(leftover), false);
     await new Promise((resolve) => (sleeper.exitCode === null && sleeper.signalCode === null ? sleeper.once("exit", resolve) : resolve(undefined)));
@@ -76,7 +82,7 @@ console.log(JSON.stringify(report));
 test("a server outside the root cgroup moves into a supervisor leaf; jobs are its siblings; close() moves it back", { skip, timeout: 30_000 }, async () => {
   const ownName = uniqueParent();
   const own = join(mount as string, ownName);
-  const dataDir = await mkdtemp(join(tmpdir(), "jobexec-core-supervisor-"));
+  const dataDir = await reachableTempDir("jobexec-core-supervisor-");
   try {
     const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", childScript, own, dataDir]);
     const report = JSON.parse(stdout) as Record<string, unknown>;

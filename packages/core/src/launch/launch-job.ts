@@ -51,6 +51,7 @@ export class Launcher {
         stdoutFd: files.stdoutFd,
         stderrFd: files.stderrFd,
         cgroupDir,
+        ...(valid.account.drop ? { account: valid.account } : {}),
       });
       return { record: new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, closeFiles: files.close };
     } catch (err) {

@@ -1,4 +1,4 @@
-// Starting a job's main process: through cgexec into its cgroup, or directly when the host has no cgroup v2.
+// Starting a job's main process: through cgexec into its cgroup (none when the host has no cgroup v2), as its account.
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import { cgexecPath } from "@jobexec/cgexec";
@@ -17,6 +17,8 @@ export interface SpawnRequest {
   stderrFd: number;
   /** The job's cgroup directory; absent to run unconfined. */
   cgroupDir?: string;
+  /** The ids cgexec drops to after joining the cgroup; absent to keep the server's. */
+  account?: { uid: number; gid: number; groups: readonly number[] };
 }
 
 /** A spawned main process: `failure` resolves to "" once it runs the program, else to the reason it did not. */
@@ -43,29 +45,25 @@ function readAll(stream: Readable): Promise<string> {
 }
 
 /**
- * Spawns the job: `node cgexec --status-fd=3 CGROUP PROGRAM ARGS` in its own session, stdout and stderr
- * straight onto the output files. cgexec is a Node program, so variables of the job such as NODE_OPTIONS,
- * NODE_* or LD_PRELOAD would act on cgexec itself: cgexec therefore always runs with the base environment
- * only, and when the job sets variables of its own, cgexec executes `env -i -- NAME=VALUE... PROGRAM ARGS`,
- * which replaces itself (same pid, same cgroup) with the program under exactly the job's environment.
+ * Spawns the job: `node cgexec --status-fd=3 [--uid=U --gid=G --groups=...] CGROUP PROGRAM ARGS` (`--no-cgroup`
+ * instead of CGROUP when unconfined) in its own session, stdout and stderr straight onto the output files. cgexec
+ * joins the cgroup as root, drops to the account, and closes every other descriptor before its exec. cgexec is a
+ * Node program, so variables of the job such as NODE_OPTIONS, NODE_* or LD_PRELOAD would act on cgexec itself:
+ * cgexec therefore always runs with the base environment only, and when the job sets variables of its own, cgexec
+ * executes `env -i -- NAME=VALUE... PROGRAM ARGS`, which replaces itself (same pid, same cgroup, same account)
+ * with the program under exactly the job's environment.
  */
 export function spawnJob(req: SpawnRequest): Spawned {
-  const stdio = ["ignore", req.stdoutFd, req.stderrFd] as const;
-  if (req.cgroupDir === undefined) {
-    const child = spawn(req.executable, req.args, { stdio: [...stdio], detached: true, env: req.env, cwd: req.cwd });
-    const failure = new Promise<string>((resolve) => {
-      child.once("spawn", () => resolve(""));
-      child.once("error", (err) => resolve(err.message));
-    });
-    return { child, failure };
-  }
   let argv = [req.executable, ...req.args];
   if (!sameEnv(req.env, req.baseEnv)) {
     const assignments = Object.entries(req.env).map(([name, value]) => `${name}=${value}`);
     argv = [envProgram, "-i", "--", ...assignments, ...argv];
   }
-  const child = spawn(process.execPath, [cgexecPath, "--status-fd=3", req.cgroupDir, ...argv], {
-    stdio: [...stdio, "pipe"],
+  const { account } = req;
+  const drop = account === undefined ? [] : [`--uid=${String(account.uid)}`, `--gid=${String(account.gid)}`, `--groups=${account.groups.join(",")}`];
+  const where = req.cgroupDir === undefined ? ["--no-cgroup", "--"] : ["--", req.cgroupDir];
+  const child = spawn(process.execPath, [cgexecPath, "--status-fd=3", ...drop, ...where, ...argv], {
+    stdio: ["ignore", req.stdoutFd, req.stderrFd, "pipe"],
     detached: true,
     env: req.baseEnv,
     cwd: req.cwd,

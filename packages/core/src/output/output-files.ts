@@ -1,7 +1,7 @@
 // A job's output directory: the two files the job writes, their sizes, their removal.
 import { statSync } from "node:fs";
-import { mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { OutputMode } from "../types.ts";
 
 /** The descriptors a job's stdout and stderr are spawned on (in merged mode both are stdout). */
@@ -10,6 +10,16 @@ export interface OutputFiles {
   stderrFd: number;
   /** Closes the server's copies; the job keeps its own. */
   close(): Promise<void>;
+}
+
+/**
+ * Creates the directory holding every job's output, `<dataDir>/jobs`, 0700 (made so if it was not): jobs' accounts
+ * must not even list it. A data directory made on the way is 0711: jobs' accounts pass through it to their homes.
+ */
+export async function prepareJobsDir(jobsDir: string): Promise<void> {
+  await mkdir(dirname(jobsDir), { recursive: true, mode: 0o711 });
+  await mkdir(jobsDir, { recursive: true, mode: 0o700 });
+  await chmod(jobsDir, 0o700);
 }
 
 /**

@@ -1,12 +1,11 @@
 // Integration: reading and following job output: live lines, late and concurrent readers, tails, offsets, cancel.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { slowPath } from "@jobexec/testing-slow";
-import { collect, type Fixture, followAll, openFds, openFixture } from "../test-support/fixture.ts";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
+import { collect, type Fixture, followAll, openFds, openFixture, reachableTempDir } from "../test-support/fixture.ts";
 
 function seq(from: number, to: number): string {
   let s = "";
@@ -24,7 +23,7 @@ describe("job output", { timeout: 120_000 }, () => {
   let scratch: string;
   before(async () => {
     fx = await openFixture({ defaultGraceMs: 1000 });
-    scratch = await mkdtemp(join(tmpdir(), "jobexec-core-output-"));
+    scratch = await reachableTempDir("jobexec-core-output-", 0o777);
   });
   after(async () => {
     await fx.close();
@@ -32,7 +31,7 @@ describe("job output", { timeout: 120_000 }, () => {
   });
 
   test("6: lines written a second apart reach a follower live, not batched", async () => {
-    const job = await fx.manager.start({ program: process.execPath, args: [slowPath, "3"] }, "alice");
+    const job = await fx.manager.start({ program: jobNode, args: [slowPath, "3"] }, "alice");
     const arrivals: { line: string; at: number }[] = [];
     for await (const chunk of fx.manager.output(job.id, { follow: true })) {
       for (const line of Buffer.from(chunk.data).toString().split("\n").filter(Boolean)) arrivals.push({ line, at: performance.now() });

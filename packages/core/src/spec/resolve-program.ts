@@ -1,45 +1,51 @@
-// Finding the file a program name stands for, as execvp would, before anything is spawned.
-import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
+// Finding the file a program name stands for, as execvp would as the job's account, before anything is spawned.
+import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { type Credentials, permits, unsearchableOnTheWay } from "../accounts/path-access.ts";
 import { JobError } from "../job-error.ts";
 
-type Probe = "ok" | "missing" | "not-executable";
+type Probe = { found: "ok" } | { found: "missing" } | { found: "denied"; why: string };
 
-async function probe(path: string): Promise<Probe> {
+const EXECUTE = 0o1;
+
+/** Whether `who` could execute `path`: a regular file with its execute bit, every directory on the way searchable. */
+async function probe(path: string, who: Credentials): Promise<Probe> {
+  let stats;
   try {
-    if (!(await stat(path)).isFile()) return "not-executable";
+    stats = await stat(path);
   } catch {
-    return "missing";
+    return { found: "missing" };
   }
-  try {
-    await access(path, constants.X_OK);
-    return "ok";
-  } catch {
-    return "not-executable";
-  }
+  if (!stats.isFile()) return { found: "denied", why: "it is not a regular file" };
+  const blocked = await unsearchableOnTheWay(path, who);
+  if (blocked !== undefined) return { found: "denied", why: `${blocked} is not searchable by the job's account (uid ${String(who.uid)})` };
+  if (!permits(stats, who, EXECUTE)) return { found: "denied", why: `the job's account (uid ${String(who.uid)}) may not execute it` };
+  return { found: "ok" };
 }
 
 /**
- * The absolute path `program` runs as: a name with a slash is taken relative to `cwd`; a bare name is
- * searched in `path`'s directories (relative entries and the empty entry relative to `cwd`). Throws
- * JobError "invalid_argument" when it is not found or not executable.
+ * The absolute path `program` runs as, found as `who` (the job's account) would find it: a name with a slash is
+ * taken relative to `cwd`; a bare name is searched in `path`'s directories (relative entries and the empty entry
+ * relative to `cwd`), skipping what `who` may not execute. Throws JobError "invalid_argument" when it is not found
+ * or not executable by `who`. `pathIsTheServers` says whether `path` is the server's PATH, which the message then
+ * names without printing it.
  */
-export async function resolveProgram(program: string, path: string, cwd: string): Promise<string> {
+export async function resolveProgram(program: string, path: string, cwd: string, who: Credentials, pathIsTheServers: boolean): Promise<string> {
   if (program.includes("/")) {
     const file = resolve(cwd, program);
-    const found = await probe(file);
-    if (found === "missing") throw new JobError("invalid_argument", `program ${JSON.stringify(program)} not found (${file} does not exist)`);
-    if (found === "not-executable") throw new JobError("invalid_argument", `program ${JSON.stringify(program)} is not an executable file`);
+    const result = await probe(file, who);
+    if (result.found === "missing") throw new JobError("invalid_argument", `program ${JSON.stringify(program)} not found (${file} does not exist)`);
+    if (result.found === "denied") throw new JobError("invalid_argument", `program ${JSON.stringify(program)} is not an executable file: ${result.why}`);
     return file;
   }
-  let sawNotExecutable = false;
+  let denied: string | undefined;
   for (const dir of path.split(":")) {
     const file = join(resolve(cwd, dir), program);
-    const found = await probe(file);
-    if (found === "ok") return file;
-    if (found === "not-executable") sawNotExecutable = true;
+    const result = await probe(file, who);
+    if (result.found === "ok") return file;
+    if (result.found === "denied") denied ??= `${file}: ${result.why}`;
   }
-  if (sawNotExecutable) throw new JobError("invalid_argument", `program ${JSON.stringify(program)} is not executable (found on PATH without execute permission)`);
-  throw new JobError("invalid_argument", `program ${JSON.stringify(program)} not found on PATH ${JSON.stringify(path)}`);
+  if (denied !== undefined) throw new JobError("invalid_argument", `program ${JSON.stringify(program)} is not executable (found on PATH as ${denied})`);
+  const whose = pathIsTheServers ? "the server's PATH" : "the job's PATH";
+  throw new JobError("invalid_argument", `program ${JSON.stringify(program)} not found on ${whose}`);
 }

@@ -1,8 +1,9 @@
 // Validating a JobSpec completely before any state exists: every bad input is a JobError, nothing is created.
-import { constants } from "node:fs";
-import { access, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { isAbsolute } from "node:path";
+import type { Account } from "../accounts/accounts.ts";
+import { unsearchableOnTheWay } from "../accounts/path-access.ts";
 import { resolveWholeDisk } from "../cgroup/block-device.ts";
 import { controllersFor, type ResolvedLimits } from "../cgroup/limits.ts";
 import { JobError } from "../job-error.ts";
@@ -12,6 +13,8 @@ import type { AppliedIoLimit, IoLimit, JobSpec, OutputMode } from "../types.ts";
 
 /** A spec after validation: the program resolved to a path, the environment complete. */
 export interface ValidSpec {
+  /** Who the job runs as. */
+  account: Account;
   program: string;
   /** The executable that will run: `program` resolved on the job's PATH relative to cwd. */
   executable: string;
@@ -126,26 +129,31 @@ async function checkLimits(limits: JobSpec["limits"], host: HostCapacity): Promi
   return out;
 }
 
-async function checkCwd(cwd: unknown): Promise<string> {
-  if (cwd === undefined) return "/";
+async function checkCwd(cwd: unknown, account: Account): Promise<string> {
+  if (cwd === undefined) return account.home;
   const dir = checkString("cwd", cwd);
   if (!isAbsolute(dir)) invalid(`cwd ${JSON.stringify(dir)} is not an absolute path`);
+  let stats;
   try {
-    if (!(await stat(dir)).isDirectory()) invalid(`cwd ${JSON.stringify(dir)} is not a directory`);
-    await access(dir, constants.X_OK);
+    stats = await stat(dir);
   } catch (err) {
-    if (err instanceof JobError) throw err;
     throw new JobError("invalid_argument", `cwd ${JSON.stringify(dir)} does not exist`, { cause: err });
+  }
+  if (!stats.isDirectory()) invalid(`cwd ${JSON.stringify(dir)} is not a directory`);
+  const blocked = await unsearchableOnTheWay(dir, account, true);
+  if (blocked !== undefined) {
+    invalid(`cwd ${JSON.stringify(dir)} cannot be entered by the job's account (${account.name}, uid ${String(account.uid)}): ${blocked} is not searchable by it`);
   }
   return dir;
 }
 
 /**
- * Checks every field of `spec` and resolves what the job will run; throws JobError "invalid_argument" for
- * bad input and "failed_precondition" for a limit whose controller the host lacks. `baseEnv` is the
- * minimal environment the spec's env is laid over; `bounds` are the manager's output limit and timeout settings.
+ * Checks every field of `spec` and resolves what the job will run as `account` (its cwd entered and its program
+ * executable by that account); throws JobError "invalid_argument" for bad input and "failed_precondition" for a
+ * limit whose controller the host lacks. `baseEnv` is the minimal environment the spec's env is laid over;
+ * `bounds` are the manager's output limit and timeout settings.
  */
-export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, bounds: RunBounds): Promise<ValidSpec> {
+export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, account: Account, bounds: RunBounds): Promise<ValidSpec> {
   if (typeof spec !== "object" || spec === null) invalid("the job spec must be an object");
   const program = checkString("program", spec.program);
   if (program === "") invalid("program is empty");
@@ -155,7 +163,7 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
   const outputMode = spec.outputMode ?? "separate";
   if (outputMode !== "separate" && outputMode !== "merged") invalid(`outputMode must be "separate" or "merged"`);
   const run = checkRunBounds(spec, bounds);
-  const cwd = await checkCwd(spec.cwd);
+  const cwd = await checkCwd(spec.cwd, account);
   const limits = await checkLimits(spec.limits, host);
   const needed = controllersFor(limits);
   if (needed.length > 0) {
@@ -168,17 +176,24 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
       throw new JobError("failed_precondition", `the cgroup ${names} not available on this host`);
     }
   }
-  const executable = await resolveProgram(program, env.PATH ?? defaultPath, cwd);
-  return { program, executable, args, env, cwd, limits, outputMode, ...run };
+  const path = env.PATH ?? defaultPath;
+  const executable = await resolveProgram(program, path, cwd, account, path === baseEnv.PATH);
+  return { account, program, executable, args, env, cwd, limits, outputMode, ...run };
 }
 
-/** The minimal base environment of every job: the server's PATH, locale and zone, and the job's id. */
-export function baseEnvironment(jobId: string): Record<string, string> {
+/**
+ * The minimal base environment of every job: the server's PATH, locale and zone, the account's HOME, USER and
+ * LOGNAME (a dynamic account has no passwd entry to look them up in), and the job's id.
+ */
+export function baseEnvironment(jobId: string, account: Account): Record<string, string> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? defaultPath };
   for (const name of ["LANG", "LC_ALL", "TZ"]) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
   }
+  env.HOME = account.home;
+  env.USER = account.name;
+  env.LOGNAME = account.name;
   env.JOBEXEC_JOB_ID = jobId;
   return env;
 }

@@ -1,22 +1,26 @@
 // Integration: every invalid input is rejected with a clear JobError and leaves nothing behind.
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { JobError, type JobErrorCode, JobManager, type JobSpec } from "../index.ts";
-import { type Fixture, openFixture } from "../test-support/fixture.ts";
+import { type Fixture, openFixture, reachableTempDir } from "../test-support/fixture.ts";
 
 describe("start() validation", { timeout: 60_000 }, () => {
   let fx: Fixture;
   let scratch: string;
   before(async () => {
     fx = await openFixture();
-    scratch = await mkdtemp(join(tmpdir(), "jobexec-core-validation-"));
+    scratch = await reachableTempDir("jobexec-core-validation-", 0o755);
     await writeFile(join(scratch, "not-executable"), "#!/bin/sh\n");
     await mkdir(join(scratch, "bin"));
     await writeFile(join(scratch, "bin", "tool"), "#!/bin/sh\n");
+    // Root's: executable and enterable by root only.
+    await mkdir(join(scratch, "private", "sub"), { recursive: true, mode: 0o700 });
+    await writeFile(join(scratch, "private", "tool"), "#!/bin/sh\n", { mode: 0o755 });
+    await writeFile(join(scratch, "root-only"), "#!/bin/sh\n", { mode: 0o700 });
   });
   after(async () => {
     await fx.close();
@@ -41,12 +45,17 @@ describe("start() validation", { timeout: 60_000 }, () => {
     ["NUL in an env name", () => ({ program: "echo", env: { "A\0B": "x" } }), "invalid_argument", /contains a NUL/],
     ["empty env name", () => ({ program: "echo", env: { "": "x" } }), "invalid_argument", /env name is empty/],
     ["env name with =", () => ({ program: "echo", env: { "A=B": "x" } }), "invalid_argument", /env name "A=B" contains "="/],
-    ["3: missing binary on PATH", () => ({ program: "no-such-program-xyz" }), "invalid_argument", /"no-such-program-xyz" not found on PATH/],
+    ["3: missing binary on PATH", () => ({ program: "no-such-program-xyz" }), "invalid_argument", /^program "no-such-program-xyz" not found on the server's PATH$/],
     ["missing binary by path", () => ({ program: "/no/such/program" }), "invalid_argument", /not found \(\/no\/such\/program does not exist\)/],
     ["file not executable", () => ({ program: join(scratch, "not-executable") }), "invalid_argument", /is not an executable file/],
     ["a directory as program", () => ({ program: scratch }), "invalid_argument", /is not an executable file/],
     ["found on PATH without x bit", () => ({ program: "tool", env: { PATH: join(scratch, "bin") } }), "invalid_argument", /"tool" is not executable/],
-    ["PATH is the job's, not the server's", () => ({ program: "ls", env: { PATH: join(scratch, "bin") } }), "invalid_argument", /"ls" not found on PATH/],
+    ["PATH is the job's, not the server's", () => ({ program: "ls", env: { PATH: join(scratch, "bin") } }), "invalid_argument", /^program "ls" not found on the job's PATH$/],
+    ["a cwd the job's account cannot enter", () => ({ program: "true", cwd: join(scratch, "private") }), "invalid_argument", /^cwd "\S+\/private" cannot be entered by the job's account \(alice, uid \d+\): \S+\/private is not searchable by it$/],
+    ["a cwd below one it cannot enter", () => ({ program: "true", cwd: join(scratch, "private", "sub") }), "invalid_argument", /cannot be entered by the job's account .*\/private is not searchable/],
+    ["a program in a directory it cannot search", () => ({ program: join(scratch, "private", "tool") }), "invalid_argument", /is not an executable file: \S+\/private is not searchable by the job's account \(uid \d+\)/],
+    ["a program only its owner may execute", () => ({ program: join(scratch, "root-only") }), "invalid_argument", /is not an executable file: the job's account \(uid \d+\) may not execute it/],
+    ["on PATH, only where it cannot reach", () => ({ program: "tool", env: { PATH: join(scratch, "private") } }), "invalid_argument", /^program "tool" is not executable \(found on PATH as \S+\/private\/tool: \S+\/private is not searchable/],
     ["relative cwd", () => ({ program: "true", cwd: "tmp" }), "invalid_argument", /cwd "tmp" is not an absolute path/],
     ["missing cwd", () => ({ program: "true", cwd: "/no/such/dir" }), "invalid_argument", /cwd "\/no\/such\/dir" does not exist/],
     ["cwd is a file", () => ({ program: "true", cwd: join(scratch, "not-executable") }), "invalid_argument", /is not a directory/],

@@ -15,10 +15,9 @@ export function rowOf(record: JobRecord): JobRow {
     seq: record.seq,
     id: record.id,
     owner: record.owner,
-    // Filled once jobs run as accounts of their own; NULL means the server's own user.
-    account: null,
-    uid: null,
-    gid: null,
+    account: spec.account.name,
+    uid: spec.account.uid,
+    gid: spec.account.gid,
     program: spec.program,
     args: JSON.stringify(spec.args),
     cwd: spec.cwd,
@@ -57,10 +56,12 @@ export function newRow(id: string, owner: string, spec: ValidSpec): Omit<JobRow,
 /**
  * The record of a stored row, its output in `<jobsDir>/<id>`. An ended job's record is final (its `ended` resolved);
  * a running one is for supervise/ to adopt or end. The environment is not stored (it may hold secrets and nothing
- * reports it), so a restored spec has none.
+ * reports it), so a restored spec has none; nor are the account's home and groups, which only a start needs.
  */
 export function recordOf(row: JobRow, jobsDir: string): JobRecord {
+  const account = { name: row.account ?? "", uid: row.uid ?? 0, gid: row.gid ?? 0, groups: [], home: "", drop: false };
   const spec: ValidSpec = {
+    account,
     program: row.program,
     executable: row.program,
     args: JSON.parse(row.args) as string[],

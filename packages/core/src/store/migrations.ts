@@ -4,8 +4,8 @@ import { JobError } from "../job-error.ts";
 
 /**
  * Migration N (index N-1) takes the schema from version N-1 to N. Never edit one that was released: add the next.
- * Version 1 has a column for everything a job reports (account, uid and gid included, which stay NULL for jobs
- * run as the server's own user); JSON text holds values that are read and written whole (args, limits, usage).
+ * Version 1 has a column for everything a job reports (its account's name, uid and gid included); JSON text holds
+ * values that are read and written whole (args, limits, usage).
  */
 export const migrations: readonly string[] = [
   `CREATE TABLE jobs (

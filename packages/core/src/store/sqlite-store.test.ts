@@ -12,6 +12,7 @@ import { schemaVersion } from "./migrations.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 
 const spec: ValidSpec = {
+  account: { name: "alice", uid: 61184, gid: 61184, groups: [], home: "/var/lib/jobexec/homes/alice", drop: true },
   program: "echo",
   executable: "/usr/bin/echo",
   args: ["a b", "ü"],
@@ -55,7 +56,7 @@ describe("SqliteStore", () => {
     assert.deepEqual(JSON.parse(rows[1]?.limits ?? ""), spec.limits);
     assert.equal(rows[1]?.max_output_bytes, 1024);
     assert.equal(rows[1]?.timeout_ms, 60_000);
-    assert.equal(rows[1]?.account, null, "no account until jobs run as one");
+    assert.deepEqual([rows[1]?.account, rows[1]?.uid, rows[1]?.gid], ["alice", 61184, 61184]);
     assert.ok(!(await readFile(path)).includes("never stored"), "the environment is not stored");
 
     const raw = new DatabaseSync(path, { readOnly: true });

@@ -1,14 +1,13 @@
 // Integration: what bounds a job and the disk: output limit, timeout, retention by age and by budget, free space.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JobManager } from "../job-manager.ts";
-import { type Fixture, followAll, isAlive, openFixture, uniqueParent } from "../test-support/fixture.ts";
+import { type Fixture, followAll, isAlive, openFixture, reachableTempDir, uniqueParent } from "../test-support/fixture.ts";
 import type { Job, LogEvent } from "../types.ts";
 
 const timeout = 60_000;
@@ -92,7 +91,7 @@ describe("timeout", { timeout }, () => {
   });
 
   test("maxTimeoutMs is the ceiling and the timeout of jobs that set none", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "jobexec-core-timeout-"));
+    const dataDir = await reachableTempDir("jobexec-core-timeout-");
     const manager = await JobManager.create({ dataDir, cgroupParent: uniqueParent(), maxTimeoutMs: 300, defaultGraceMs: 100 });
     try {
       await assert.rejects(manager.start({ program: "true", timeoutMs: 301 }, "alice"), { code: "invalid_argument", message: /exceeds the server's maximum of 300 ms/ });
@@ -110,7 +109,7 @@ describe("timeout", { timeout }, () => {
 describe("retention", { timeout }, () => {
   let dir: string;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "jobexec-core-retention-"));
+    dir = await reachableTempDir("jobexec-core-retention-");
   });
   after(() => rm(dir, { recursive: true, force: true }));
 

@@ -135,6 +135,8 @@ export class JobRecord {
     if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
     if (this.failureReason !== undefined) job.failureReason = this.failureReason;
     if (this.cgroupDir !== undefined) job.cgroup = this.cgroupDir;
+    // A job that never ran ran as nobody.
+    if (this.state !== "failed") job.account = { name: spec.account.name, uid: spec.account.uid, gid: spec.account.gid };
     return job;
   }
 }

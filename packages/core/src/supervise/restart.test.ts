@@ -11,7 +11,7 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JobManager } from "../job-manager.ts";
-import { collect, followAll, isAlive, uniqueParent } from "../test-support/fixture.ts";
+import { collect, followAll, isAlive, reachableTempDir, uniqueParent } from "../test-support/fixture.ts";
 import type { LogEvent, ManagerOptions } from "../types.ts";
 
 const timeout = 60_000;
@@ -60,7 +60,7 @@ function sql(dataDir: string, statement: string, ...params: (string | number)[])
 describe("restart", { timeout }, () => {
   let dir: string;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "jobexec-core-restart-"));
+    dir = await reachableTempDir("jobexec-core-restart-");
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
@@ -233,7 +233,7 @@ describe("restart", { timeout }, () => {
 describe("restart, unconfined", { timeout }, () => {
   let dir: string;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "jobexec-core-restart-unconfined-"));
+    dir = await reachableTempDir("jobexec-core-restart-unconfined-");
   });
   after(() => rm(dir, { recursive: true, force: true }));
 

@@ -1,17 +1,15 @@
 // Integration: jobs without cgroups (as on a host without cgroup v2): process-group stop, no usage, no limits.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { JobManager } from "../index.ts";
-import { followAll, isAlive } from "../test-support/fixture.ts";
+import { followAll, isAlive, reachableTempDir } from "../test-support/fixture.ts";
 
 describe("unconfined jobs", { timeout: 60_000 }, () => {
   let manager: JobManager;
   let dataDir: string;
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "jobexec-core-unconfined-"));
+    dataDir = await reachableTempDir("jobexec-core-unconfined-");
     manager = await JobManager.create({ dataDir, unconfined: true, defaultGraceMs: 500 });
   });
   after(async () => {
@@ -29,6 +27,13 @@ describe("unconfined jobs", { timeout: 60_000 }, () => {
     const done = await manager.get(job.id);
     assert.equal(done.exitCode, 4);
     assert.deepEqual(done.usage.unavailable, ["cpu", "cpu_throttling", "memory", "io", "pids"]);
+  });
+
+  test("the job still runs as its owner's dynamic account, through cgexec without a cgroup", async () => {
+    const job = await manager.start({ program: "sh", args: ["-c", "id -u; grep NoNewPrivs /proc/self/status"] }, "alice");
+    const out = (await followAll(manager, job.id)).stdout.toString();
+    assert.equal(out, `${String(job.account?.uid)}\nNoNewPrivs:\t1\n`);
+    assert.ok((job.account?.uid ?? 0) >= 61184);
   });
 
   test("limits are refused with failed_precondition", async () => {

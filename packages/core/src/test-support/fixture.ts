@@ -1,7 +1,7 @@
 // Shared by the integration tests: a manager on this host's real cgroup v2 hierarchy, and output helpers.
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JobManager } from "../job-manager.ts";
@@ -22,8 +22,18 @@ export function uniqueParent(): string {
   return `jobexec-test-${randomUUID().slice(0, 13)}`;
 }
 
-export async function openFixture(options: Partial<Omit<ManagerOptions, "dataDir" | "cgroupParent" | "log">> = {}): Promise<Fixture> {
-  const dataDir = await mkdtemp(join(tmpdir(), "jobexec-core-"));
+/**
+ * A fresh temp directory that jobs' accounts can reach: mkdtemp makes it 0700, which a dynamic uid cannot search.
+ * 0711 (searchable, not listable) for a data directory; 0755 for one jobs read or list; 0777 for one they write.
+ */
+export async function reachableTempDir(prefix: string, mode = 0o711): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, mode);
+  return dir;
+}
+
+export async function openFixture(options: Omit<ManagerOptions, "dataDir" | "cgroupParent" | "log"> = {}): Promise<Fixture> {
+  const dataDir = await reachableTempDir("jobexec-core-");
   const cgroupParent = uniqueParent();
   const logs: LogEvent[] = [];
   const manager = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e), ...options });

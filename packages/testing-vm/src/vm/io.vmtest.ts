@@ -1,7 +1,7 @@
 // io.max on real virtio disks: bandwidth and IOPS limits bite on O_DIRECT IO, and devices given as paths,
 // device nodes or partitions resolve to the whole disk.
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { IoLimit } from "@jobexec/core";
@@ -22,6 +22,8 @@ describe("io limit", { timeout: vmTestTimeout, concurrency: true }, () => {
     partition = requiredEnv("JOBEXEC_TEST_PARTITION");
     partitionDir = requiredEnv("JOBEXEC_TEST_PARTITION_DIR");
     partitionDisk = requiredEnv("JOBEXEC_TEST_PARTITION_DISK");
+    // dd runs as alice's dynamic account: the scratch filesystems must be writable to it.
+    await Promise.all([chmod(wholeDir, 0o1777), chmod(partitionDir, 0o1777)]);
     fx = await openManager();
   });
   after(() => fx.close());

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,6 +89,8 @@ interface Setup {
  */
 async function setUp(): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), "jobexec-vm-server-"));
+  // The data directory inside must be reachable by jobs' dynamic accounts (the keys stay 0600).
+  await chmod(dir, 0o711);
   delegateService(SERVICE);
   mkdirSync(CLIENTS);
   await certificates(dir);
@@ -195,6 +197,8 @@ describe("jobexec-server restarts in a delegated unit cgroup: kept and crashed-o
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "jobexec-vm-restart-"));
+    // The data directory inside must be reachable by jobs' dynamic accounts (the keys stay 0600).
+    await chmod(dir, 0o711);
     delegateService(RESTART_SERVICE);
     if (!existsSync(CLIENTS)) mkdirSync(CLIENTS);
     await certificates(dir);

@@ -1,7 +1,7 @@
 // Shared by the in-VM tests: a JobManager on the VM's cgroup v2 hierarchy, and ways to wait for a job.
 import { randomUUID } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,6 +20,8 @@ export interface ManagerFixture {
 /** Opens a manager; close() closes it and removes its dataDir. */
 export async function openManager(): Promise<ManagerFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), "jobexec-vm-"));
+  // Jobs run as dynamic accounts, which pass through the data directory to their homes.
+  await chmod(dataDir, 0o711);
   const manager = await JobManager.create({ dataDir, cgroupParent: `vmtest-${randomUUID().slice(0, 8)}` });
   return {
     manager,

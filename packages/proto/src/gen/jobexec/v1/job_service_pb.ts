@@ -38,8 +38,8 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
 
   /**
    * Extra environment variables, on top of a minimal base (PATH, and LANG, LC_ALL and TZ when the server has them,
-   * plus JOBEXEC_JOB_ID); they override the base. Names must not be empty
-   * or contain "="; neither names nor values may contain NUL.
+   * HOME, USER and LOGNAME of the job's account, plus JOBEXEC_JOB_ID); they override the base. Names must not be
+   * empty or contain "="; neither names nor values may contain NUL.
    *
    * @generated from field: map<string, string> env = 3;
    */

@@ -1,0 +1,113 @@
+// Dynamic accounts: one uid (and the gid of the same number) per identity, from a range, kept across restarts.
+import { readFile } from "node:fs/promises";
+import { JobError } from "../job-error.ts";
+import type { LogEvent, UidRange } from "../types.ts";
+import { writeFileAtomically } from "./atomic-file.ts";
+import { type LocalAccounts, readLocalAccounts } from "./local-accounts.ts";
+import { formatUidRange } from "./uid-range.ts";
+
+/** The file's shape: version 1, each identity's uid. */
+interface Stored {
+  version: 1;
+  uids: Record<string, number>;
+}
+
+/**
+ * The identity -> uid mapping of dynamic mode, persisted in one JSON file (replaced atomically on every change).
+ * A uid is never given to two identities, and never one that a local account or group owns (the gid is the same
+ * number): /etc/passwd and /etc/group are read again before each allocation, so accounts created meanwhile are
+ * skipped too.
+ */
+export class DynamicUids {
+  readonly #file: string;
+  readonly #range: UidRange;
+  readonly #uids: Map<string, number>;
+  readonly #taken: Set<number>;
+  // Allocations write the file one at a time.
+  #writing: Promise<unknown> = Promise.resolve();
+
+  private constructor(file: string, range: UidRange, uids: Map<string, number>) {
+    this.#file = file;
+    this.#range = range;
+    this.#uids = uids;
+    this.#taken = new Set(uids.values());
+  }
+
+  /**
+   * Loads the mapping from `file` (none yet is an empty mapping). A uid outside `range`, owned by a local account
+   * or group, or given twice, is given up with a warning: that identity gets a new uid on its next job. A file
+   * that cannot be read or parsed is JobError "failed_precondition".
+   */
+  static async load(file: string, range: UidRange, local: LocalAccounts, log: (event: LogEvent) => void): Promise<DynamicUids> {
+    let text: string | undefined;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+        throw new JobError("failed_precondition", `cannot read the dynamic accounts file ${file}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const uids = new Map<string, number>();
+    if (text !== undefined) {
+      const stored = parse(text, file);
+      const used = new Set<number>();
+      for (const [identity, uid] of Object.entries(stored.uids)) {
+        const why =
+          uid < range.first || uid > range.last
+            ? `outside the uid range ${formatUidRange(range)}`
+            : local.uids.has(uid) || local.gids.has(uid)
+              ? "owned by a local account or group"
+              : used.has(uid)
+                ? "given to another identity too"
+                : undefined;
+        if (why !== undefined) {
+          log({ level: "warn", message: `dynamic account of ${JSON.stringify(identity)}: uid ${String(uid)} is ${why}; it gets a new uid on its next job` });
+          continue;
+        }
+        used.add(uid);
+        uids.set(identity, uid);
+      }
+    }
+    return new DynamicUids(file, range, uids);
+  }
+
+  /** The uid of `identity`, allocating (and persisting) one on its first use. JobError "resource_exhausted" when the range is used up. */
+  async uidOf(identity: string): Promise<number> {
+    const known = this.#uids.get(identity);
+    if (known !== undefined) return known;
+    const allocation = this.#writing.then(async () => {
+      const again = this.#uids.get(identity);
+      if (again !== undefined) return again;
+      const local = await readLocalAccounts();
+      let uid = this.#range.first;
+      while (uid <= this.#range.last && (this.#taken.has(uid) || local.uids.has(uid) || local.gids.has(uid))) uid++;
+      if (uid > this.#range.last) {
+        throw new JobError("resource_exhausted", `no uid is left in the range ${formatUidRange(this.#range)} for a new identity's account`);
+      }
+      const uids = Object.fromEntries([...this.#uids, [identity, uid]]);
+      await writeFileAtomically(this.#file, `${JSON.stringify({ version: 1, uids } satisfies Stored, null, 2)}\n`);
+      this.#uids.set(identity, uid);
+      this.#taken.add(uid);
+      return uid;
+    });
+    this.#writing = allocation.catch(() => undefined);
+    return allocation;
+  }
+}
+
+function parse(text: string, file: string): Stored {
+  const corrupt = (why: string): never => {
+    throw new JobError("failed_precondition", `the dynamic accounts file ${file} is corrupt (${why}): restore it, or remove it to give every identity a new uid`);
+  };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return corrupt((err as Error).message);
+  }
+  if (typeof value !== "object" || value === null || (value as Stored).version !== 1) return corrupt("not a version 1 mapping");
+  const { uids } = value as Stored;
+  if (typeof uids !== "object" || uids === null) return corrupt("no uids");
+  for (const uid of Object.values(uids)) if (!Number.isSafeInteger(uid)) corrupt(`uid ${JSON.stringify(uid)} is not a number`);
+  return value as Stored;
+}

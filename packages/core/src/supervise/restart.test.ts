@@ -139,6 +139,20 @@ describe("restart", { timeout }, () => {
     await restarts.close();
   });
 
+  test("an adopted job counts against its owner's quota of running jobs until it ends", async () => {
+    const restarts = new Restarts(join(dir, "quota"), { onClose: "keep" });
+    let manager = await restarts.open();
+    const quota = { maxRunning: 1 };
+    const job = await manager.start({ program: "sleep", args: ["1000"] }, "alice", { quota });
+    await restarts.close();
+    manager = await restarts.open({ onClose: "stop" });
+    await assert.rejects(manager.start({ program: "true" }, "alice", { quota }), { code: "resource_exhausted" });
+    await manager.stop(job.id, { graceMs: 0 });
+    const next = await manager.start({ program: "true" }, "alice", { quota });
+    assert.equal(next.owner, "alice");
+    await restarts.close();
+  });
+
   test("an adopted job's own end is seen through cgroup.events: exited, exit status unknown", async () => {
     const restarts = new Restarts(join(dir, "adopted-end"), { onClose: "keep" });
     let manager = await restarts.open();

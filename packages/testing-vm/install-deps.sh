@@ -2,8 +2,11 @@
 # Installs what the VM test tier needs: qemu (TCG is enough), a Debian kernel with its modules, a static
 # busybox for the initramfs, mkfs.ext4 for the scratch disks and openssl for the in-VM server test
 # certificates; cpio and file check the harness's own output in its host tests.
-# Idempotent: when everything is present it only checks and exits.
+# Idempotent: when everything is present it only checks and exits (silently with --quiet, as scripts/test.sh
+# runs it).
 set -euo pipefail
+quiet=false
+if [ "${1:-}" = "--quiet" ]; then quiet=true; fi
 
 packages=(qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs openssl cpio file)
 missing=()
@@ -13,7 +16,7 @@ for p in "${packages[@]}"; do
   fi
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "testing-vm: ${packages[*]} already installed"
+  $quiet || echo "testing-vm: ${packages[*]} already installed"
   exit 0
 fi
 

@@ -1,10 +1,10 @@
-import { stripVTControlCharacters } from "node:util";
 import { Command, Errors, Flags } from "@oclif/core";
 import { clientCertificateProblem } from "./client-certificate.ts";
 import type { Connection } from "./connection.ts";
 import { readCredentials, type Credentials } from "./credentials.ts";
 import { CliError, exitCodeOf } from "./errors.ts";
 import { serverUrl } from "./server-address.ts";
+import { usageError } from "./usage-error.ts";
 
 /** The connection flags every command that talks to the server takes. */
 export const connectionFlags = {
@@ -108,10 +108,8 @@ export abstract class JobexecCommand extends Command {
     if (error instanceof CliError) {
       failure = error;
     } else if (error instanceof Errors.CLIError && error.oclif?.exit === 2) {
-      // oclif's own parse errors: one line without colours or the help dump.
-      const text = stripVTControlCharacters(error.message).split("\n").map((l) => l.trim())
-        .filter((l) => l !== "" && !l.startsWith("See more help")).join(" ");
-      failure = new CliError("usage", `${text} (see \`jobexec ${this.id ?? ""} --help\`)`, { cause: error });
+      // oclif's own parse errors: one line in our style (usage-error.ts).
+      failure = usageError(error, { id: this.id ?? "", flags: this.ctor.flags ?? {}, args: this.ctor.args ?? {} });
     } else {
       // A failed socket (TLS refusal, reset) explains a failed call better than the call's own error.
       const connection = this.connection;

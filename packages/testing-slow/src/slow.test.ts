@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it, type TestContext } from "node:test";
-import { bytesPattern, slowPath } from "./index.ts";
+import { bytesPattern, jobNode, slowPath } from "./index.ts";
 
 /** A running slow, with its output so far and a way to wait for a line. */
 interface Slow {
@@ -180,7 +180,7 @@ describe("slow", () => {
 
   it("--fork K counts the forks that fail (here under RLIMIT_NPROC, as under pids.max)", { timeout, skip: process.getuid?.() !== 0 && "needs root to run as nobody" }, async (t) => {
     // RLIMIT_NPROC counts the threads of the user (Node has 7): a limit of 8 leaves room for 1 child at most.
-    const limited = spawn("prlimit", ["--nproc=8", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, slowPath, "0", "--fork", "4", "--interval", "0"], {
+    const limited = spawn("prlimit", ["--nproc=8", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", jobNode, slowPath, "0", "--fork", "4", "--interval", "0"], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     t.after(() => limited.kill("SIGKILL"));

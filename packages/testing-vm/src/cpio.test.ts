@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { cpioArchive } from "./cpio.ts";
+import { skipWithout } from "./host-tools.ts";
 
-test("GNU cpio extracts what cpioArchive wrote: directories, files of every length, a symlink", async (t) => {
+test("GNU cpio extracts what cpioArchive wrote: directories, files of every length, a symlink", { skip: skipWithout("cpio") }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "cpio-test-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   // Lengths 0..4 and an odd large one exercise every padding case of the newc format.
@@ -30,7 +31,7 @@ test("GNU cpio extracts what cpioArchive wrote: directories, files of every leng
   assert.equal(await readlink(join(out, "d/link")), "sub/f5");
 });
 
-test("cpioArchive lists a character device with its device number", () => {
+test("cpioArchive lists a character device with its device number", { skip: skipWithout("cpio") }, () => {
   const listing = execFileSync("cpio", ["-t", "-v", "--quiet"], {
     input: cpioArchive([{ kind: "dir", path: "dev" }, { kind: "chardev", path: "dev/console", major: 5, minor: 1 }]),
   }).toString();

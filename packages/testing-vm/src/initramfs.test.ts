@@ -4,10 +4,11 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { skipWithout } from "./host-tools.ts";
 import { initramfsFor } from "./initramfs.ts";
 import { findKernel } from "./kernel.ts";
 
-test("initramfsFor packs init, busybox and the modules in load order, and replaces an outdated build", async (t) => {
+test("initramfsFor packs init, busybox and the modules in load order, and replaces an outdated build", { skip: skipWithout("cpio") }, async (t) => {
   const kernel = findKernel();
   if ("missing" in kernel) return t.skip(`no kernel with modules here: ${kernel.missing}`);
   const cacheDir = await mkdtemp(join(tmpdir(), "testing-vm-initramfs-"));

@@ -10,11 +10,16 @@
  *   memory and pids controllers, as root. The IO tests need JOBEXEC_TEST_WHOLE_DISK(_DIR),
  *   JOBEXEC_TEST_PARTITION(_DIR) and JOBEXEC_TEST_PARTITION_DISK naming scratch block devices and where
  *   their filesystems are mounted (README.md).
+ * Its last line says what happened, for scripts/test.sh's totals: `testing-vm: vm tier: ran N tests (...)` or
+ * `testing-vm: vm tier: skipped (why; how to run it)` or `testing-vm: vm tier: failed (why)`.
  * Tuning: JOBEXEC_VM_TIMEOUT_S (hard limit, default 900), JOBEXEC_VM_CPUS (2), JOBEXEC_VM_MEMORY_MIB (2048),
  * JOBEXEC_VM_KERNEL and JOBEXEC_VM_BUSYBOX (paths).
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readdirSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { stripVTControlCharacters } from "node:util";
 import { join, resolve } from "node:path";
 import { nativeCgroupV2Missing } from "./native.ts";
 import { INSTALL_HINT, findPrerequisites } from "./prerequisites.ts";
@@ -38,6 +43,22 @@ function say(line: string): void {
   process.stdout.write(`testing-vm: ${line}\n`);
 }
 
+/** Counts the tests of node:test spec reports from their summary lines ("ℹ tests N", "ℹ pass N", ...). */
+class TestCount {
+  private readonly counts = new Map<string, number>();
+
+  see(line: string): void {
+    const match = /^ℹ (tests|pass|fail|skipped) (\d+)$/.exec(stripVTControlCharacters(line).trim());
+    if (match) this.counts.set(match[1] as string, (this.counts.get(match[1] as string) ?? 0) + Number(match[2]));
+  }
+
+  /** "ran 42 tests in the VM (40 passed, 1 failed, 1 skipped)" */
+  summary(where: string): string {
+    const n = (name: string): number => this.counts.get(name) ?? 0;
+    return `ran ${n("tests")} test${n("tests") === 1 ? "" : "s"} ${where} (${n("pass")} passed, ${n("fail")} failed, ${n("skipped")} skipped)`;
+  }
+}
+
 function numberFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0) {
@@ -47,28 +68,40 @@ function numberFromEnv(name: string, fallback: number): number {
   return value;
 }
 
-async function main(): Promise<number> {
+/** Runs the in-VM test files on this host, echoing and counting their report. */
+async function runNative(count: TestCount): Promise<number> {
+  const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], { cwd: packageDir, stdio: ["ignore", "pipe", "inherit"] });
+  for await (const line of createInterface({ input: child.stdout })) {
+    process.stdout.write(`${line}\n`);
+    count.see(line);
+  }
+  const [code] = (await once(child, "close")) as [number | null];
+  return code ?? 1;
+}
+
+async function main(count: TestCount): Promise<number> {
   if (mode === "native") {
     const missing = nativeCgroupV2Missing();
     if (missing) {
-      say(`JOBEXEC_VM_MODE=native needs ${missing}`);
+      say(`vm tier: failed (JOBEXEC_VM_MODE=native needs ${missing})`);
       return 1;
     }
-    const run = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], { cwd: packageDir, stdio: "inherit" });
-    return run.status ?? 1;
+    const code = await runNative(count);
+    say(`vm tier: ${count.summary("natively")}`);
+    return code;
   }
   if (mode !== "vm") {
-    say(`JOBEXEC_VM_MODE must be "vm" or "native", not "${mode}"`);
+    say(`vm tier: failed (JOBEXEC_VM_MODE must be "vm" or "native", not "${mode}")`);
     return 1;
   }
   const prerequisites = findPrerequisites();
   if ("missing" in prerequisites) {
     const missing = prerequisites.missing.join(", ");
     if (inCi) {
-      say(`FAILED: the VM tier cannot run in CI without ${missing}; ${INSTALL_HINT}`);
+      say(`vm tier: failed (it cannot run in CI without ${missing}; ${INSTALL_HINT})`);
       return 1;
     }
-    say(`skipped: no ${missing}; to run it, ${INSTALL_HINT}`);
+    say(`vm tier: skipped (no ${missing}; to run it, ${INSTALL_HINT})`);
     return 0;
   }
   const cpus = numberFromEnv("JOBEXEC_VM_CPUS", 2);
@@ -84,17 +117,22 @@ async function main(): Promise<number> {
       timeoutMs: numberFromEnv("JOBEXEC_VM_TIMEOUT_S", 900) * 1000,
       cpus,
       memoryMiB: numberFromEnv("JOBEXEC_VM_MEMORY_MIB", 2048),
-      onLine: (line) => process.stdout.write(`${line}\n`),
+      onLine: (line) => {
+        process.stdout.write(`${line}\n`);
+        count.see(line);
+      },
       onReady: (seconds) => say(`VM up after ${seconds.toFixed(1)} s, tests running`),
       signal: abort.signal,
     });
     say(`VM time ${result.vmSeconds.toFixed(1)} s (boot ${result.bootSeconds.toFixed(1)} s), tests exit ${result.exitCode}`);
+    say(`vm tier: ${count.summary("in the VM")}`);
     return result.exitCode;
   } catch (err) {
     if (!(err instanceof VmError)) throw err;
     say(`FAILED (${err.code}): ${err.message}`);
+    say(`vm tier: failed (${err.code}: ${count.summary("in the VM")} before that)`);
     return 1;
   }
 }
 
-process.exitCode = await main();
+process.exitCode = await main(new TestCount());

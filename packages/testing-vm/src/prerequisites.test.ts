@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
+import { skipWithout } from "./host-tools.ts";
 import { isStaticExecutable } from "./prerequisites.ts";
 
 test("isStaticExecutable: a dynamic binary, a script and a missing file are not static executables", () => {
@@ -10,7 +11,7 @@ test("isStaticExecutable: a dynamic binary, a script and a missing file are not 
   assert.equal(isStaticExecutable("/nonexistent/busybox"), false);
 });
 
-test("isStaticExecutable agrees with file(1) on the installed busybox", (t) => {
+test("isStaticExecutable agrees with file(1) on the installed busybox", { skip: skipWithout("file") }, (t) => {
   const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((path) => existsSync(path));
   if (!busybox) return t.skip("no busybox installed here");
   const described = execFileSync("file", ["-L", busybox]).toString();

@@ -1,5 +1,5 @@
-import { accessSync, constants, readFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { findTool } from "./host-tools.ts";
 import { type Kernel, findKernel } from "./kernel.ts";
 
 /** Everything the VM tier needs from the host. */
@@ -11,15 +11,16 @@ export interface Prerequisites {
 }
 
 /** What to install when something is missing; install-deps.sh installs exactly these. */
-export const INSTALL_HINT = "run packages/testing-vm/install-deps.sh (qemu-system-x86, linux-image-amd64, busybox-static, e2fsprogs)";
+export const INSTALL_HINT =
+  "install qemu-system-x86, linux-image-amd64, busybox-static and e2fsprogs: run packages/testing-vm/install-deps.sh as root (bash scripts/test.sh does it itself when run as root where apt-get is)";
 
 /** Finds the prerequisites, or lists what is missing. */
 export function findPrerequisites(env: NodeJS.ProcessEnv = process.env): Prerequisites | { missing: string[] } {
   const missing: string[] = [];
   if (process.arch !== "x64") missing.push(`an x86-64 host (this is ${process.arch})`);
-  const qemu = onPath("qemu-system-x86_64", env);
+  const qemu = findTool("qemu-system-x86_64", env);
   if (!qemu) missing.push("qemu-system-x86_64");
-  const mkfsExt4 = onPath("mkfs.ext4", env);
+  const mkfsExt4 = findTool("mkfs.ext4", env);
   if (!mkfsExt4) missing.push("mkfs.ext4");
   const busybox = [env.JOBEXEC_VM_BUSYBOX, "/bin/busybox", "/usr/bin/busybox"].find(
     (path): path is string => path !== undefined && isStaticExecutable(path),
@@ -29,21 +30,6 @@ export function findPrerequisites(env: NodeJS.ProcessEnv = process.env): Prerequ
   if ("missing" in kernel) missing.push(`a kernel: ${kernel.missing}`);
   if (!qemu || !mkfsExt4 || !busybox || "missing" in kernel || missing.length > 0) return { missing };
   return { qemu, kernel, busybox, mkfsExt4 };
-}
-
-function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
-  // sbin is searched too: mkfs.ext4 lives there and is not on a normal user's PATH.
-  const dirs = [...(env.PATH ?? "").split(delimiter), "/usr/sbin", "/sbin"];
-  for (const dir of dirs) {
-    const path = join(dir, command);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -22,7 +22,8 @@ const NINEP = "trans=virtio,version=9p2000.L,msize=524288";
 
 /**
  * The initramfs's /init: loads the modules listed in /modules, mounts the host's root read-only with
- * fresh proc, sys, dev, a tmpfs /tmp (with the host /tmp entries the run needs bound back into it) and
+ * fresh proc, sys, dev, a tmpfs /tmp (with the host /tmp entries the run needs bound back into it), a fresh
+ * tmpfs /run (as after a boot: the host's runtime state, e.g. jobexec's uid claims and locks, is not the VM's) and
  * cgroup2 at /sys/fs/cgroup (the pure v2 layout), then runs the
  * run directory's run.sh chrooted into it, its output on the second serial port (ttyS1) so that kernel
  * messages on the console (ttyS0) never mix into the tests' report. Always ends by powering off.
@@ -60,6 +61,7 @@ mount -t 9p -o ${NINEP} ${COMPILE_CACHE_TAG} $root${VM_COMPILE_CACHE_DIR} || rep
 mount -t proc proc $root/proc
 mount -t sysfs sysfs $root/sys
 mount -t devtmpfs devtmpfs $root/dev
+mount -t tmpfs -o mode=0755 tmpfs $root/run || report "${BOOT_FAILED_MARKER} cannot mount /run"
 mount -t cgroup2 -o nsdelegate cgroup2 $root/sys/fs/cgroup || report "${BOOT_FAILED_MARKER} cannot mount cgroup2"
 chroot $root /bin/sh ${VM_RUN_DIR}/run.sh </dev/null >/dev/ttyS1 2>&1
 report "${EXIT_MARKER} $?"

@@ -116,8 +116,8 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
   test("bad flags exit 2 before any request", async () => {
     const cases: [string[], RegExp][] = [
       [["logs", "--tail", "x", binary], /--tail: "x" is not a positive whole number/],
-      [["logs", "--stream", "stdin", binary], /Expected --stream=stdin to be one of: stdout, stderr, both/],
-      [["logs"], /Missing 1 required arg/],
+      [["logs", "--stream", "stdin", binary], /--stream: "stdin" is not one of stdout, stderr, both/],
+      [["logs"], /logs needs the job id: jobexec logs ID/],
     ];
     await Promise.all(cases.map(async ([args, message]) => {
       const result = await runCli(t, args, { server: "127.0.0.1:1" });

@@ -82,7 +82,7 @@ describe("jobexec start", { timeout: 300_000 }, () => {
       [["start", "--memory", "12X", "--", "true"], /--memory: "12X" is not a size; .*K, M, G, T \(powers of 1024, also written Ki, Mi, Gi, Ti\) or KB, MB, GB, TB \(powers of 1000\)/],
       [["start", "--env", "NOEQUALS", "--", "true"], /--env: "NOEQUALS" is not NAME=VALUE/],
       [["start", "--io-write-bps", "1M", "--io-device", "8:0", "--", "true"], /--io-write-bps must come after the --io-device it limits/],
-      [["start", "--bogus", "--", "true"], /Nonexistent flag: --bogus \(see `jobexec start --help`\)/],
+      [["start", "--bogus", "--", "true"], /^jobexec: unknown flag --bogus \(see `jobexec start --help`\)$/m],
       [["start", "--json", "-f", "--", "true"], /--json=true cannot also be provided when using --follow|--follow=true cannot also be provided when using --json/],
     ];
     await Promise.all(cases.map(async ([args, message]) => {

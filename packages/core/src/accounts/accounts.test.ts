@@ -1,11 +1,12 @@
 // Unit tests of the accounts folder's parts on real files: names, user maps, uid ranges, the persisted mapping.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { LogEvent } from "../types.ts";
 import { DynamicUids } from "./dynamic-uids.ts";
+import { UidClaims } from "./uid-claims.ts";
 import { homeName } from "./homes.ts";
 import { type LocalAccounts, readLocalAccounts } from "./local-accounts.ts";
 import { permits } from "./path-access.ts";
@@ -128,6 +129,8 @@ describe("DynamicUids", () => {
   let dir: string;
   const logs: LogEvent[] = [];
   const log = (e: LogEvent): void => void logs.push(e);
+  // Claims of these tests' own: the host's are shared with every server running meanwhile.
+  const claims = (file: string, under = "claims"): UidClaims => new UidClaims(file, join(dir, under));
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "jobexec-dynamic-uids-"));
   });
@@ -137,20 +140,20 @@ describe("DynamicUids", () => {
     const local = await readLocalAccounts();
     assert.ok(local.uids.has(65534), "nobody is uid 65534 here");
     const file = join(dir, "a.json");
-    const uids = await DynamicUids.load(file, { first: 65533, last: 65535 }, local, log);
+    const uids = await DynamicUids.load(file, { first: 65533, last: 65535 }, local, log, claims(file));
     const [alice, bob] = [await uids.uidOf("alice"), await uids.uidOf("bob")];
     assert.deepEqual([alice, bob, await uids.uidOf("alice")], [65533, 65535, 65533]);
     await assert.rejects(uids.uidOf("carol"), { code: "resource_exhausted", message: "no uid is left in the range 65533-65535 for a new identity's account" });
     assert.deepEqual(JSON.parse(await readFile(file, "utf8")), { version: 1, uids: { alice: 65533, bob: 65535 } });
     assert.equal((await stat(file)).mode & 0o777, 0o600);
-    assert.deepEqual((await readdir(dir)).sort(), ["a.json"], "no temp file is left");
+    assert.deepEqual((await readdir(dir)).sort(), ["a.json", "claims"], "no temp file is left");
     // A restart sees the same mapping.
-    const again = await DynamicUids.load(file, { first: 65533, last: 65535 }, local, log);
+    const again = await DynamicUids.load(file, { first: 65533, last: 65535 }, local, log, claims(file));
     assert.deepEqual([await again.uidOf("bob"), await again.uidOf("alice")], [65535, 65533]);
   });
 
   test("concurrent first uses of many identities each get a uid of their own", async () => {
-    const uids = await DynamicUids.load(join(dir, "b.json"), { first: 61184, last: 65519 }, await readLocalAccounts(), log);
+    const uids = await DynamicUids.load(join(dir, "b.json"), { first: 61184, last: 65519 }, await readLocalAccounts(), log, claims(join(dir, "b.json")));
     const names = Array.from({ length: 20 }, (_, i) => `user${String(i)}`);
     const got = await Promise.all([...names, ...names].map((name) => uids.uidOf(name)));
     assert.equal(new Set(got.slice(0, 20)).size, 20);
@@ -163,7 +166,7 @@ describe("DynamicUids", () => {
     const file = join(dir, "c.json");
     await writeFile(file, JSON.stringify({ version: 1, uids: { out: 70000, nobody: 65534, first: 61190, twice: 61190, ok: 61191 } }));
     logs.length = 0;
-    const uids = await DynamicUids.load(file, { first: 61184, last: 65535 }, await readLocalAccounts(), log);
+    const uids = await DynamicUids.load(file, { first: 61184, last: 65535 }, await readLocalAccounts(), log, claims(file, "c-claims"));
     assert.equal(await uids.uidOf("ok"), 61191);
     assert.equal(await uids.uidOf("first"), 61190);
     assert.equal(await uids.uidOf("twice"), 61184, "a new uid, the lowest free one");
@@ -179,11 +182,60 @@ describe("DynamicUids", () => {
     const file = join(dir, "d.json");
     for (const text of ["{", '{"version":2,"uids":{}}', '{"version":1,"uids":{"a":"x"}}']) {
       await writeFile(file, text);
-      await assert.rejects(DynamicUids.load(file, { first: 61184, last: 65519 }, await readLocalAccounts(), log), {
+      await assert.rejects(DynamicUids.load(file, { first: 61184, last: 65519 }, await readLocalAccounts(), log, claims(file)), {
         code: "failed_precondition",
         message: /^the dynamic accounts file \S+d\.json is corrupt \(.+\): restore it, or remove it to give every identity a new uid$/,
       });
     }
+  });
+});
+
+describe("UidClaims: two managers on one host", () => {
+  let dir: string;
+  const logs: LogEvent[] = [];
+  const log = (e: LogEvent): void => void logs.push(e);
+  const range = { first: 61184, last: 65519 };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "jobexec-uid-claims-"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test("never give one uid to two identities, also across restarts", async () => {
+    const claimsDir = join(dir, "claims-1");
+    const [fileA, fileB] = [join(dir, "a.json"), join(dir, "b.json")];
+    const a = await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir));
+    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir));
+    const got = await Promise.all(["alice", "bob", "carol"].flatMap((name) => [a.uidOf(name), b.uidOf(`${name}-b`)]));
+    assert.equal(new Set(got).size, 6, `six identities, six uids: ${got.join(" ")}`);
+    const again = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir));
+    assert.equal(await again.uidOf("bob-b"), got[3], "a restart keeps its own claims");
+  });
+
+  test("a claim whose manager's mapping is gone is taken over once it has settled; a recent one is not", async () => {
+    const claimsDir = join(dir, "claims-2");
+    const [fileA, fileB] = [join(dir, "gone.json"), join(dir, "next.json")];
+    const a = await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir));
+    const uid = await a.uidOf("alice");
+    await rm(fileA); // its data directory was removed
+    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir));
+    assert.notEqual(await b.uidOf("early"), uid, "a claim younger than a minute is still in force");
+    const old = new Date(Date.now() - 120_000);
+    await utimes(join(claimsDir, String(uid)), old, old);
+    assert.equal(await b.uidOf("late"), uid, "a settled claim without a mapping behind it is reused");
+  });
+
+  test("a stored uid that another manager claimed meanwhile (e.g. after a reboot) is given up with a warning", async () => {
+    const claimsDir = join(dir, "claims-3");
+    const [fileA, fileB] = [join(dir, "first.json"), join(dir, "second.json")];
+    await writeFile(fileA, JSON.stringify({ version: 1, uids: { alice: 61200 } }));
+    await writeFile(fileB, JSON.stringify({ version: 1, uids: { bob: 61200 } }));
+    await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir));
+    logs.length = 0;
+    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir));
+    assert.deepEqual(logs.map((e) => e.message), [
+      'dynamic account of "bob": uid 61200 is claimed by another jobexec server on this host; it gets a new uid on its next job',
+    ]);
+    assert.notEqual(await b.uidOf("bob"), 61200);
   });
 });
 

@@ -4,6 +4,7 @@ import { JobError } from "../job-error.ts";
 import type { LogEvent, UidRange } from "../types.ts";
 import { writeFileAtomically } from "./atomic-file.ts";
 import { type LocalAccounts, readLocalAccounts } from "./local-accounts.ts";
+import { UidClaims } from "./uid-claims.ts";
 import { formatUidRange } from "./uid-range.ts";
 
 /** The file's shape: version 1, each identity's uid. */
@@ -16,29 +17,33 @@ interface Stored {
  * The identity -> uid mapping of dynamic mode, persisted in one JSON file (replaced atomically on every change).
  * A uid is never given to two identities, and never one that a local account or group owns (the gid is the same
  * number): /etc/passwd and /etc/group are read again before each allocation, so accounts created meanwhile are
- * skipped too.
+ * skipped too. Nor is it one that another manager on this host gave out (another server with another data
+ * directory): every uid is claimed host-wide first ({@link UidClaims}).
  */
 export class DynamicUids {
   readonly #file: string;
   readonly #range: UidRange;
   readonly #uids: Map<string, number>;
   readonly #taken: Set<number>;
+  readonly #claims: UidClaims;
   // Allocations write the file one at a time.
   #writing: Promise<unknown> = Promise.resolve();
 
-  private constructor(file: string, range: UidRange, uids: Map<string, number>) {
+  private constructor(file: string, range: UidRange, uids: Map<string, number>, claims: UidClaims) {
     this.#file = file;
     this.#range = range;
     this.#uids = uids;
     this.#taken = new Set(uids.values());
+    this.#claims = claims;
   }
 
   /**
-   * Loads the mapping from `file` (none yet is an empty mapping). A uid outside `range`, owned by a local account
-   * or group, or given twice, is given up with a warning: that identity gets a new uid on its next job. A file
-   * that cannot be read or parsed is JobError "failed_precondition".
+   * Loads the mapping from `file` (none yet is an empty mapping) and claims its uids host-wide (again, after a
+   * reboot). A uid outside `range`, owned by a local account or group, given twice, or claimed by another manager
+   * meanwhile, is given up with a warning: that identity gets a new uid on its next job. A file that cannot be
+   * read or parsed is JobError "failed_precondition". `claims` defaults to this host's claims for `file`.
    */
-  static async load(file: string, range: UidRange, local: LocalAccounts, log: (event: LogEvent) => void): Promise<DynamicUids> {
+  static async load(file: string, range: UidRange, local: LocalAccounts, log: (event: LogEvent) => void, claims = new UidClaims(file)): Promise<DynamicUids> {
     let text: string | undefined;
     try {
       text = await readFile(file, "utf8");
@@ -59,7 +64,9 @@ export class DynamicUids {
               ? "owned by a local account or group"
               : used.has(uid)
                 ? "given to another identity too"
-                : undefined;
+                : !(await claims.claim(uid, identity))
+                  ? "claimed by another jobexec server on this host"
+                  : undefined;
         if (why !== undefined) {
           log({ level: "warn", message: `dynamic account of ${JSON.stringify(identity)}: uid ${String(uid)} is ${why}; it gets a new uid on its next job` });
           continue;
@@ -68,7 +75,7 @@ export class DynamicUids {
         uids.set(identity, uid);
       }
     }
-    return new DynamicUids(file, range, uids);
+    return new DynamicUids(file, range, uids, claims);
   }
 
   /** The uid of `identity`, allocating (and persisting) one on its first use. JobError "resource_exhausted" when the range is used up. */
@@ -80,7 +87,10 @@ export class DynamicUids {
       if (again !== undefined) return again;
       const local = await readLocalAccounts();
       let uid = this.#range.first;
-      while (uid <= this.#range.last && (this.#taken.has(uid) || local.uids.has(uid) || local.gids.has(uid))) uid++;
+      for (; uid <= this.#range.last; uid++) {
+        if (this.#taken.has(uid) || local.uids.has(uid) || local.gids.has(uid)) continue;
+        if (await this.#claims.claim(uid, identity)) break;
+      }
       if (uid > this.#range.last) {
         throw new JobError("resource_exhausted", `no uid is left in the range ${formatUidRange(this.#range)} for a new identity's account`);
       }

@@ -1,0 +1,16 @@
+import { Errors, type Interfaces } from "@oclif/core";
+import { closest } from "./suggest.ts";
+
+/**
+ * Answers a command name that is not one of ours (`jobexec strat`, `jobexec help strat`, `jobexec strat --help`):
+ * one line on stderr in the CLI's own style, with the near miss when there is one, then exit 2 (a usage error).
+ */
+export function unknownCommand(config: Interfaces.Config, id: string): never {
+  // With topics separated by spaces, oclif joins the words after an unknown command into its id ("strat:x").
+  const word = id.split(":")[0] as string;
+  const ids = config.commands.filter((command) => !command.hidden).map((command) => command.id).sort();
+  const near = closest(word, ids);
+  const hint = near === undefined ? `the commands are ${ids.join(", ")}` : `did you mean "${near}"?`;
+  process.stderr.write(`jobexec: unknown command "${word}"; ${hint} (see \`jobexec help\`)\n`);
+  return Errors.exit(2);
+}

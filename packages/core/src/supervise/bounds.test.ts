@@ -80,7 +80,9 @@ describe("timeout", { timeout }, () => {
     assert.equal(done.stopReason, "timeout");
     assert.equal(done.signal, "SIGTERM");
     assert.equal(done.stoppedBy, undefined);
-    const stubborn = await fx.manager.start({ program: "sh", args: ["-c", "trap '' TERM; sleep 1000"], timeoutMs: 200 }, "alice");
+    // SIGTERM ignored from sleep's first instruction (env sets it before exec); the timeout leaves cgexec, a Node
+    // program that SIGTERM would end, ample time to have exec'd on a loaded machine.
+    const stubborn = await fx.manager.start({ program: "env", args: ["--ignore-signal=TERM", "sleep", "1000"], timeoutMs: 2000 }, "alice");
     await followAll(fx.manager, stubborn.id);
     const killed = await fx.manager.get(stubborn.id);
     assert.equal(killed.stopReason, "timeout");

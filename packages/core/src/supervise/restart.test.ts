@@ -8,13 +8,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JobManager } from "../job-manager.ts";
 import { collect, followAll, isAlive, reachableTempDir, uniqueParent } from "../test-support/fixture.ts";
 import type { LogEvent, ManagerOptions } from "../types.ts";
 
 const timeout = 60_000;
+
+/** Every Restarts of the running test, checked after it. */
+const opened = new Set<Restarts>();
 
 /** Managers opened one after the other on one data directory and cgroup parent, as a restarted server. */
 class Restarts {
@@ -27,6 +30,7 @@ class Restarts {
   constructor(dataDir: string, options: Partial<ManagerOptions> = {}) {
     this.dataDir = dataDir;
     this.options = options;
+    opened.add(this);
   }
 
   async open(options: Partial<ManagerOptions> = {}): Promise<JobManager> {
@@ -39,6 +43,12 @@ class Restarts {
     await this.#open?.close();
     this.#open = undefined;
   }
+
+  /** After a test's last close, with onClose "stop": the sub-tree is gone. */
+  assertSubtreeGone(): void {
+    const parent = this.logs.find((e) => e.message.startsWith("cgroup v2"))?.cgroup;
+    if (parent !== undefined) assert.equal(existsSync(parent), false, `${parent} left behind`);
+  }
 }
 
 /** Waits until the job's stdout holds `text`. */
@@ -50,6 +60,11 @@ async function waitForOutput(manager: JobManager, id: string, text: string): Pro
   }
   assert.fail(`no ${JSON.stringify(text)} in the output`);
 }
+
+afterEach(() => {
+  for (const restarts of opened) restarts.assertSubtreeGone();
+  opened.clear();
+});
 
 function sql(dataDir: string, statement: string, ...params: (string | number)[]): void {
   const db = new DatabaseSync(join(dataDir, "state.db"));
@@ -159,7 +174,7 @@ describe("restart", { timeout }, () => {
     const flag = join(dir, "adopted-end.flag");
     const job = await manager.start({ program: "sh", args: ["-c", `while [ ! -e ${flag} ]; do sleep 0.05; done; echo done; exit 4`] }, "alice");
     await restarts.close();
-    manager = await restarts.open();
+    manager = await restarts.open({ onClose: "stop" });
     assert.equal((await manager.get(job.id)).state, "running");
     writeFileSync(flag, "");
     assert.equal((await followAll(manager, job.id)).stdout.toString(), "done\n", "the follow ends when the adopted job does");
@@ -179,7 +194,7 @@ describe("restart", { timeout }, () => {
     writeFileSync(join(job.cgroup as string, "cgroup.kill"), "1");
     for (let i = 0; i < 200 && isAlive(job.pid); i++) await sleep(10);
     const beforeRestart = Date.now();
-    manager = await restarts.open();
+    manager = await restarts.open({ onClose: "stop" });
     const ended = await manager.get(job.id);
     assert.equal(ended.state, "exited");
     assert.equal(ended.exitCode, undefined);
@@ -208,7 +223,7 @@ describe("restart", { timeout }, () => {
     const strayOutput = join(restarts.dataDir, "jobs", randomUUID());
     mkdirSync(strayOutput);
     writeFileSync(join(strayOutput, "stdout"), "old");
-    manager = await restarts.open();
+    manager = await restarts.open({ onClose: "stop" });
     const failed = await manager.get(job.id);
     assert.equal(failed.state, "failed");
     assert.equal(failed.failureReason, "the server stopped before the job started");

@@ -7,6 +7,18 @@ import type { Command } from "./workloads.ts";
 /** A JobService client. */
 export type JobClient = Client<typeof JobService>;
 
+/** Every job a listing matches, following its pages. */
+export async function listAll(client: JobClient, request: { states?: JobState[] } = {}): Promise<Job[]> {
+  const jobs: Job[] = [];
+  let pageToken = "";
+  do {
+    const page = await client.listJobs({ ...request, pageToken });
+    jobs.push(...page.jobs);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  return jobs;
+}
+
 /** Starts `command` as a job and returns it (RUNNING). */
 export async function startJob(client: JobClient, command: Command): Promise<Job> {
   const { job } = await client.startJob({ program: command.program, args: command.args });

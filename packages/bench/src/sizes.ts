@@ -19,6 +19,11 @@ export interface Sizes {
   jobs: number;
   getCalls: number;
   listCalls: number;
+  /** Finished jobs the server holds for the paged ListJobs and memory figures (the running ones, stopped, count). */
+  finishedJobs: number;
+  /** Idle connections, and idle followers (100 per connection), whose memory is measured. */
+  idleConnections: number;
+  idleFollowers: number;
   /** Seconds over which the idle server's CPU time is measured. */
   idleSeconds: number;
   /** Finished job records in the state file for the start-up figure, and the store writes timed. */
@@ -41,6 +46,9 @@ export const full: Sizes = {
   jobs: 1000,
   getCalls: 1000,
   listCalls: 100,
+  finishedJobs: 10_000,
+  idleConnections: 200,
+  idleFollowers: 1000,
   idleSeconds: 10,
   records: 10_000,
   storeWrites: 2000,
@@ -64,6 +72,9 @@ export const quick: Sizes = {
   jobs: 50,
   getCalls: 100,
   listCalls: 10,
+  finishedJobs: 200,
+  idleConnections: 50,
+  idleFollowers: 100,
   idleSeconds: 1,
   records: 2000,
   storeWrites: 200,

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { createClient, type Client } from "@connectrpc/connect";
+import { ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { JobService } from "@jobexec/proto";
 import type { Credentials } from "./credentials.ts";
@@ -17,8 +17,9 @@ export interface Connection {
    */
   socketError(): Error | undefined;
   /**
-   * Whether the TLS handshake completed but the server never answered a call: a hang-up then means the server
-   * refused our client certificate (Node servers close the connection without an alert).
+   * Whether the TLS handshake completed but the server never answered a call, neither with a response nor with a
+   * status: a hang-up then means the server refused our client certificate (Node servers close the connection
+   * without an alert).
    */
   hungUpAfterHandshake(): boolean;
   /** Closes the connection at once, cancelling calls still open. */
@@ -58,9 +59,15 @@ export function connect(url: URL, credentials: Credentials): Connection {
     sessionManager,
     interceptors: [
       (next) => async (request) => {
-        const response = await next(request);
-        answered = true;
-        return response;
+        try {
+          const response = await next(request);
+          answered = true;
+          return response;
+        } catch (error) {
+          // An error the server sent as a gRPC status (even INTERNAL) is an answer: the TLS layer accepted us.
+          if (error instanceof ConnectError && error.metadata.has("grpc-status")) answered = true;
+          throw error;
+        }
       },
     ],
   });

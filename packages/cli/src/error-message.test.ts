@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -78,5 +78,18 @@ describe("error messages", { timeout: 300_000 }, () => {
   test("job not found, permission denied", async () => {
     await fails(["status", id], new RegExp(`^jobexec: job ${id} not found\n$`));
     await fails(["list", "--all"], /^jobexec: permission denied: .*\n$/);
+  });
+
+  test("an INTERNAL error on the connection's first call is the server's failure with its reference, not a certificate refusal", async (ctx) => {
+    const parent = t.server.manager.cgroups.parent;
+    if (parent === undefined) return ctx.skip("no cgroup v2 on this host");
+    // The job cgroups' parent vanishing (as a second server used to remove it) makes every StartJob fail inside the
+    // server: INTERNAL, with the reference of the server's log line.
+    rmdirSync(parent);
+    try {
+      await fails(["start", "--", "true"], /^jobexec: jobexec-server at 127\.0\.0\.1:\d+ failed: internal error \(reference [0-9a-f]{8}\); the server log has the details\n$/);
+    } finally {
+      mkdirSync(parent);
+    }
   });
 });

@@ -113,6 +113,11 @@ export function describeError(error: unknown, context: ErrorContext): CliError {
       return new CliError("unreachable", `jobexec-server at ${context.server} is unavailable: ${message}`, { cause: error });
     case Code.DeadlineExceeded:
       return new CliError("failed", `jobexec-server at ${context.server} did not answer in time: ${message}`, { cause: error });
+    case Code.ResourceExhausted:
+      return new CliError("failed", `${context.server} refused the request: ${message}`, { cause: error });
+    case Code.Internal:
+      // The server's own failure, with the reference of its log line: never a certificate problem.
+      return new CliError("failed", `jobexec-server at ${context.server} failed: ${message}`, { cause: error });
     default:
       return new CliError("failed", `${context.server}: ${message} (${Code[error.code]})`, { cause: error });
   }

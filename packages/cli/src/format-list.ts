@@ -6,24 +6,47 @@ import { commandLine, dateOf, outcome, runtimeMs, stateName } from "./job-facts.
 /** Widest a COMMAND cell gets before it is cut with an ellipsis. */
 const commandWidth = 60;
 
-/** The job table of `jobexec list`: one header line and one line per job, columns padded to align. */
+const header = ["ID", "OWNER", "STATE", "RESULT", "CREATED", "RAN", "COMMAND"];
+
+function row(job: Job, now: Date): string[] {
+  const command = commandLine(job);
+  const ran = runtimeMs(job, now);
+  const created = dateOf(job.createTime);
+  return [
+    job.id,
+    job.owner,
+    stateName(job),
+    job.state === JobState.RUNNING ? "" : outcome(job).replace(/^failed to start: .*/, "failed to start"),
+    created ? formatTime(created) : "",
+    ran === undefined ? "" : formatDuration(ran),
+    command.length > commandWidth ? `${command.slice(0, commandWidth - 1)}…` : command,
+  ];
+}
+
+/**
+ * The job table of `jobexec list`, printed a page at a time as the pages arrive: the first page prints the header and
+ * sets the column widths; later pages keep them (a wider cell shifts only its own line), so that no row waits for the
+ * whole listing.
+ */
+export class ListTable {
+  #widths: number[] | undefined;
+
+  /** The lines of one page (with the header on the first page). */
+  page(jobs: Job[], now: Date = new Date()): string {
+    const rows = jobs.map((job) => row(job, now));
+    if (rows.length === 0) return "";
+    let lines = rows;
+    if (this.#widths === undefined) {
+      this.#widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+      lines = [header, ...rows];
+    }
+    const widths = this.#widths;
+    const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd();
+    return `${lines.map(line).join("\n")}\n`;
+  }
+}
+
+/** The job table of `jobexec list` for one set of jobs: one header line and one line per job, columns aligned. */
 export function formatList(jobs: Job[], now: Date = new Date()): string {
-  const rows = jobs.map((job) => {
-    const command = commandLine(job);
-    const ran = runtimeMs(job, now);
-    const created = dateOf(job.createTime);
-    return [
-      job.id,
-      job.owner,
-      stateName(job),
-      job.state === JobState.RUNNING ? "" : outcome(job).replace(/^failed to start: .*/, "failed to start"),
-      created ? formatTime(created) : "",
-      ran === undefined ? "" : formatDuration(ran),
-      command.length > commandWidth ? `${command.slice(0, commandWidth - 1)}…` : command,
-    ];
-  });
-  const header = ["ID", "OWNER", "STATE", "RESULT", "CREATED", "RAN", "COMMAND"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd();
-  return `${[header, ...rows].map(line).join("\n")}\n`;
+  return new ListTable().page(jobs, now);
 }

@@ -235,6 +235,23 @@ describe("JobManager lifecycle", { timeout }, () => {
       await assert.rejects(fx.manager.list(bad), { name: "JobError", code: "invalid_argument" });
     }
   });
+
+  test("list() stays in seq order when overlapping starts finish out of order: pages repeat and skip nothing", async () => {
+    const owner = "overlap";
+    // Thirty overlapping starts: their spawns settle in whatever order, not the order their seqs were given in.
+    const started = await Promise.all(Array.from({ length: 30 }, (_, i) => fx.manager.start({ program: i % 7 === 0 ? "sh" : "true", args: i % 7 === 0 ? ["-c", "sleep 0.2"] : [] }, owner)));
+    const bySeq = started.toSorted((a, b) => b.seq - a.seq).map((j) => j.id);
+    assert.deepEqual((await fx.manager.list({ owner })).map((j) => j.id), bySeq);
+    const seen: string[] = [];
+    let olderThan: number | undefined;
+    for (;;) {
+      const page = await fx.manager.list({ owner, limit: 4, ...(olderThan === undefined ? {} : { olderThan }) });
+      if (page.length === 0) break;
+      seen.push(...page.map((j) => j.id));
+      olderThan = page.at(-1)?.seq;
+    }
+    assert.deepEqual(seen, bySeq);
+  });
 });
 
 describe("JobManager delete", { timeout }, () => {

@@ -4,7 +4,8 @@ import { access } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { cgexecPath } from "@jobexec/cgexec";
 import { Accounts, type Slot } from "./accounts/accounts.ts";
-import { CgroupSubtree, checkCgroupParent } from "./cgroup/subtree.ts";
+import { lockCgroupParent } from "./cgroup/parent-lock.ts";
+import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
@@ -15,7 +16,9 @@ import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
 import { checkSettings, type Settings } from "./spec/manager-settings.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
+import { lockDataDir } from "./store/data-dir-lock.ts";
 import { JobTable } from "./store/job-table.ts";
+import type { HeldLock } from "./store/lock-file.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
 import type { JobRecord } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
@@ -71,6 +74,9 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * earlier manager left running (or records that they ended meanwhile, exit status unknown), and kills and removes
  * cgroups and output directories no record owns. close() stops running jobs (or, with onClose "keep", leaves them
  * running for the next manager) and keeps every record and all output.
+ *
+ * A manager owns its dataDir and its cgroup sub-tree, both locked first (one manager per data directory and per cgroup
+ * parent, across processes): create() refuses, having changed nothing, while another manager holds either.
  */
 export class JobManager {
   /** The cgroup set-up jobs run in, for start-up logs. */
@@ -86,6 +92,7 @@ export class JobManager {
   readonly #supervisor: Supervisor;
   readonly #retention: Retention;
   readonly #starting = new Set<Promise<unknown>>();
+  readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
 
   private constructor(
@@ -94,12 +101,14 @@ export class JobManager {
     subtree: CgroupSubtree | undefined,
     host: HostCapacity,
     accounts: Accounts,
+    locks: HeldLock[],
     settings: Settings,
     options: ManagerOptions,
   ) {
     this.#dataDir = dataDir;
     this.#subtree = subtree;
     this.#accounts = accounts;
+    this.#locks = locks;
     this.#host = host;
     this.#settings = settings;
     this.#logger = safeLogger(options.log);
@@ -128,18 +137,24 @@ export class JobManager {
     }
     const settings = checkSettings(options);
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
+    // Both locks before anything is read or changed: a second instance refuses and leaves the first one's alone.
+    const locks = [await lockDataDir(options.dataDir)];
     const jobsDir = join(options.dataDir, "jobs");
     const log = safeLogger(options.log);
-    try {
-      await prepareJobsDir(jobsDir);
-    } catch (err) {
-      throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
-    }
-    // First: a state file that cannot be used stops everything before anything else is touched or logged.
-    const store = SqliteStore.open(options.stateFile ?? join(options.dataDir, "state.db"));
+    let store: SqliteStore | undefined;
     let accounts: Accounts;
     let subtree: CgroupSubtree | undefined;
+    let host: HostCapacity;
     try {
+      const parentDir = options.unconfined === true ? undefined : await subtreeDir(parent);
+      if (parentDir !== undefined) locks.push(await lockCgroupParent(parentDir));
+      try {
+        await prepareJobsDir(jobsDir);
+      } catch (err) {
+        throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
+      }
+      // Then a state file that cannot be used stops everything before anything else is touched or logged.
+      store = SqliteStore.open(options.stateFile ?? join(options.dataDir, "state.db"));
       accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
       try {
         await access(cgexecPath);
@@ -151,11 +166,13 @@ export class JobManager {
       } catch (err) {
         throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
       }
+      host = await hostCapacity(subtree?.info.controllers);
     } catch (err) {
-      store.close();
+      store?.close();
+      for (const lock of locks.reverse()) lock.release();
       throw err;
     }
-    const manager = new JobManager(options.dataDir, store, subtree, await hostCapacity(subtree?.info.controllers), accounts, settings, options);
+    const manager = new JobManager(options.dataDir, store, subtree, host, accounts, locks, settings, options);
     try {
       await recover({ jobs: manager.#jobs, supervisor: manager.#supervisor, retention: manager.#retention, jobsDir, subtree, log: (e) => manager.#log(e) });
     } catch (err) {
@@ -338,17 +355,21 @@ export class JobManager {
   async #close(onClose: "stop" | "keep"): Promise<void> {
     await Promise.allSettled(this.#starting);
     this.#retention.close();
-    if (onClose === "keep") {
-      const left = this.#supervisor.detach();
-      this.#log({ level: "info", message: `left ${String(left)} running job(s) running for the next server to adopt` });
-    } else {
-      const running = this.#jobs.all().filter((r) => r.isRunning);
-      for (const record of running) this.#supervisor.stop(record, this.#settings.graceMs, undefined, "server_shutdown");
-      await Promise.all(running.map((r) => r.ended));
+    try {
+      if (onClose === "keep") {
+        const left = this.#supervisor.detach();
+        this.#log({ level: "info", message: `left ${String(left)} running job(s) running for the next server to adopt` });
+      } else {
+        const running = this.#jobs.all().filter((r) => r.isRunning);
+        for (const record of running) this.#supervisor.stop(record, this.#settings.graceMs, undefined, "server_shutdown");
+        await Promise.all(running.map((r) => r.ended));
+      }
+      const lost = this.#jobs.close();
+      if (lost > 0) this.#log({ level: "error", message: `${String(lost)} job record write(s) could not be stored before closing` });
+      if (onClose === "stop") await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
+    } finally {
+      for (const lock of this.#locks.splice(0).reverse()) lock.release();
     }
-    const lost = this.#jobs.close();
-    if (lost > 0) this.#log({ level: "error", message: `${String(lost)} job record write(s) could not be stored before closing` });
-    if (onClose === "stop") await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
   }
 
   #assertOpen(): void {

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_UID_RANGE, formatUidRange, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
 import { ServerError } from "./error.ts";
+import { limitSettings, parseLimits, parseSize, type ServerLimits } from "./limits.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { defaultConfigDir, defaultDataDir } from "./paths.ts";
 
@@ -44,6 +45,8 @@ export interface ServeSettings {
   /** Running jobs per identity, for users and for admins. */
   maxJobsPerUser: number;
   maxJobsAdmin: number;
+  /** Connection, stream and request limits (limits.ts). */
+  limits: ServerLimits;
 }
 
 /** Default of --max-jobs-per-user. */
@@ -71,7 +74,7 @@ const settings = {
   "log-level": { flag: "log-level", env: "JOBEXEC_LOG_LEVEL", value: "LEVEL", describe: `${LOG_LEVELS.join(", ")}`, fallback: () => "info" },
   "state-file": { flag: "state-file", env: "JOBEXEC_STATE_FILE", value: "FILE", describe: "job records (SQLite); :memory: keeps none across restarts", fallback: () => "<data dir>/state.db" },
   "on-shutdown": { flag: "on-shutdown", env: "JOBEXEC_ON_SHUTDOWN", value: "stop|keep", describe: "on SIGTERM/SIGINT, stop running jobs, or keep them running for the next server", fallback: () => "stop" },
-  "max-output": { flag: "max-output", env: "JOBEXEC_MAX_OUTPUT", value: "SIZE", describe: "default and maximum output of a job, stdout and stderr together (K, M, G: powers of 1024)", fallback: () => "1G" },
+  "max-output": { flag: "max-output", env: "JOBEXEC_MAX_OUTPUT", value: "SIZE", describe: "default and maximum output of a job, stdout and stderr together", fallback: () => "1G" },
   "max-timeout": { flag: "max-timeout", env: "JOBEXEC_MAX_TIMEOUT", value: "DURATION", describe: "maximum run time of a job, also the timeout of jobs that set none", fallback: () => "none" },
   retain: { flag: "retain", env: "JOBEXEC_RETAIN", value: "DURATION", describe: "finished jobs (record and output) are removed this long after they ended", fallback: () => "7d" },
   "output-budget": { flag: "output-budget", env: "JOBEXEC_OUTPUT_BUDGET", value: "SIZE", describe: "finished jobs are removed, oldest first, while their output exceeds this", fallback: () => "10G" },
@@ -85,9 +88,18 @@ const settings = {
 
 type Name = keyof typeof settings;
 
+// The limits' flags (limits.ts), listed after the others.
+const limitFlags: Setting[] = limitSettings.map((l) => ({
+  flag: l.flag,
+  env: l.env,
+  value: l.kind === "duration" ? "DURATION" : l.kind === "size" ? "SIZE" : "N",
+  describe: l.describe,
+  fallback: () => l.text,
+}));
+
 /** The help text of `jobexec-server`. */
 export function serveHelp(env: Env = process.env): string {
-  const rows = Object.values(settings).map((s: Setting) => {
+  const rows = [...Object.values(settings), ...limitFlags].map((s: Setting) => {
     const left = `  --${s.flag} ${s.value}`;
     return `${left.padEnd(34)}${s.describe}\n${"".padEnd(34)}env ${s.env}; default ${s.fallback(env) || "none"}`;
   });
@@ -116,7 +128,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
       strict: true,
       allowPositionals: false,
       options: {
-        ...Object.fromEntries(Object.keys(settings).map((name) => [name, { type: "string" as const }])),
+        ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
       },
     });
@@ -170,16 +182,26 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     logLevel: logLevel as LogLevel,
     stateFile: given("state-file") ?? join(dataDir, "state.db"),
     onShutdown,
-    maxOutputBytes: parseSize(value("max-output"), "--max-output"),
+    maxOutputBytes: positiveSize(value("max-output"), "--max-output"),
     maxTimeoutMs: maxTimeout === "none" ? undefined : positiveDuration(maxTimeout, "--max-timeout"),
     retainMs: parseDuration(value("retain")),
-    outputBudgetBytes: parseSize(value("output-budget"), "--output-budget"),
-    minFreeBytes: value("min-free") === "0" ? 0 : parseSize(value("min-free"), "--min-free"),
+    outputBudgetBytes: positiveSize(value("output-budget"), "--output-budget"),
+    minFreeBytes: parseSize(value("min-free"), "--min-free"),
+    limits: parseLimits((l) => {
+      const flag = (parsed.values as Record<string, unknown>)[l.flag];
+      return typeof flag === "string" ? flag : env[l.env] || undefined;
+    }, parseDuration),
   };
   if (settingsOut.outputBudgetBytes < settingsOut.maxOutputBytes) {
     throw new ServerError("usage", "--output-budget must be at least --max-output: one job's output would be removed the moment it ends");
   }
   return settingsOut;
+}
+
+function positiveSize(text: string, what: string): number {
+  const bytes = parseSize(text, what);
+  if (bytes <= 0) throw new ServerError("usage", `${what} must be more than 0 bytes`);
+  return bytes;
 }
 
 function positiveDuration(text: string, what: string): number {
@@ -209,20 +231,4 @@ export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
   if (!match) throw new ServerError("usage", `duration ${JSON.stringify(text)} is not a number with an optional unit (ms, s, m, h, d)`);
   return Math.round(Number(match[1]) * (durationUnits[match[2] ?? "s"] ?? 1000));
-}
-
-const sizePowers: Record<string, number> = { "": 0, k: 1, m: 2, g: 3, t: 4 };
-
-/**
- * Parses a byte count as the CLI does: a number with an optional unit, K, M, G, T (also Ki, KiB...) powers of 1024
- * as in systemd, KB, MB, GB, TB powers of 1000. Positive and whole.
- */
-export function parseSize(text: string, what: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i)?(b)?|(b))?$/i.exec(text.trim());
-  const [, number, prefix = "", binary, byteSuffix] = match ?? [];
-  const bytes = Number(number) * (byteSuffix !== undefined && binary === undefined ? 1000 : 1024) ** (sizePowers[prefix.toLowerCase()] ?? 0);
-  if (match === null || !Number.isSafeInteger(bytes) || bytes <= 0) {
-    throw new ServerError("usage", `${what} ${JSON.stringify(text)} is not a size: a positive number of bytes with an optional unit, e.g. 512M or 10G (powers of 1024) or 500MB (powers of 1000)`);
-  }
-  return bytes;
 }

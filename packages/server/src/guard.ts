@@ -11,7 +11,20 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { JobError, type JobErrorCode } from "@jobexec/core";
 import { ServerError } from "./error.ts";
 import { peerKey, type Caller } from "./identity.ts";
-import type { Logger } from "./log.ts";
+import { clip, type Logger } from "./log.ts";
+import type { StreamQuota } from "./stream-quota.ts";
+
+/**
+ * What of connect's HandlerContext the guard reads: every caller of a guarded handler passes at least this (connect
+ * passes its whole context; grpc-streaming.ts only this).
+ */
+export type CallContext = Pick<HandlerContext, "signal" | "values" | "protocolName">;
+
+/** Options of {@link guard}. */
+export interface GuardOptions {
+  /** Bounds the streaming calls each identity holds open. */
+  streams?: StreamQuota;
+}
 
 /** What a guarded handler knows about its call. */
 export interface Call {
@@ -45,15 +58,16 @@ const jobErrorCodes: Record<JobErrorCode, Code> = {
  * Wraps a whole service implementation so that no handler runs without an authenticated caller: the caller comes
  * from the connection's client certificate (a context value set by the adapter, which service options cannot drop),
  * every error leaves as a ConnectError with a code and a sentence (never a stack or an internal path), and every call
- * gets one log line with caller, method, job id, result code and duration.
+ * gets one log line with caller, method, job id (a short prefix of what the client sent), result code and duration.
+ * Streaming calls count against the caller's {@link StreamQuota} while they are open.
  */
-export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, log: Logger): ServiceImpl<S> {
+export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, log: Logger, options: GuardOptions = {}): ServiceImpl<S> {
   const handlers: Record<string, unknown> = {};
   for (const method of service.methods) {
     const handler = (impl as Record<string, unknown>)[method.localName];
     if (method.methodKind === "unary") {
       const unary = handler as (req: unknown, call: Call) => Promise<unknown>;
-      handlers[method.localName] = async (req: unknown, ctx: HandlerContext) => {
+      handlers[method.localName] = async (req: unknown, ctx: CallContext) => {
         const began = performance.now();
         let call: Call | undefined;
         try {
@@ -67,12 +81,14 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
       };
     } else if (method.methodKind === "server_streaming") {
       const streaming = handler as (req: unknown, call: Call) => AsyncIterable<unknown>;
-      handlers[method.localName] = async function* (req: unknown, ctx: HandlerContext) {
+      handlers[method.localName] = async function* (req: unknown, ctx: CallContext) {
         const began = performance.now();
         let call: Call | undefined;
         let ended = false;
+        let leave: (() => void) | undefined;
         try {
           call = open(ctx);
+          leave = options.streams?.enter(call.caller);
           yield* streaming(req, call);
           ended = true;
           logCall(log, method, call, ctx, began);
@@ -80,6 +96,7 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
           ended = true;
           throw failed(log, method, call, ctx, began, err);
         } finally {
+          leave?.();
           // A client that goes away ends the generator through return(): neither branch above ran.
           if (!ended) logCall(log, method, call, ctx, began, new ConnectError("client went away", Code.Canceled));
         }
@@ -91,16 +108,16 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
   return handlers as ServiceImpl<S>;
 }
 
-function open(ctx: HandlerContext): Call {
+function open(ctx: CallContext): Call {
   // A shutdown that began before this request arrived: answer with its reason rather than starting work.
   if (ctx.signal.aborted) throw ctx.signal.reason;
   const peer = ctx.values.get(peerKey);
-  if ("refusal" in peer) throw new ConnectError(peer.refusal, Code.Unauthenticated);
+  if ("refusal" in peer) throw new ConnectError(peer.refusal, peer.exhausted === true ? Code.ResourceExhausted : Code.Unauthenticated);
   return { caller: peer.caller, signal: ctx.signal };
 }
 
 /** Logs a failed call and returns the error to send: internal errors are logged in full and sent as a reference. */
-function failed(log: Logger, method: DescMethod, call: Call | undefined, ctx: HandlerContext, began: number, err: unknown): ConnectError {
+function failed(log: Logger, method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, err: unknown): ConnectError {
   const error = wireError(err, ctx);
   if (error.code !== Code.Internal) {
     logCall(log, method, call, ctx, began, error);
@@ -112,26 +129,27 @@ function failed(log: Logger, method: DescMethod, call: Call | undefined, ctx: Ha
 }
 
 /** The one log line of a call. */
-function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: HandlerContext, began: number, error?: ConnectError, extra?: object): void {
+function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, error?: ConnectError, extra?: object): void {
   const fields = {
     method: `${method.parent.typeName}/${method.name}`,
-    caller: call?.caller.name ?? null,
+    caller: call === undefined ? null : clip(call.caller.name),
     admin: call?.caller.admin ?? false,
-    job: call?.jobId ?? null,
+    job: call?.jobId === undefined ? null : clip(call.jobId, 40),
     code: error ? codeName(error.code) : "ok",
     ms: Math.round((performance.now() - began) * 10) / 10,
     protocol: ctx.protocolName,
-    ...(error ? { error: error.rawMessage } : {}),
+    ...(error ? { error: clip(error.rawMessage, 300) } : {}),
     ...extra,
   };
   if (error?.code === Code.Internal) log.error("rpc", fields);
   else log.info("rpc", fields);
 }
 
-function wireError(err: unknown, ctx: HandlerContext): ConnectError {
+function wireError(err: unknown, ctx: CallContext): ConnectError {
   // Work cut short by the call's signal (shutdown, deadline, client gone) reports the signal's reason, not how the
   // interrupted work happened to fail (e.g. core's "stop was aborted").
-  if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) return ctx.signal.reason;
+  // A signal aborted without a ConnectError (connect's HTTP/1.1 adapter on a closed request) is the client leaving.
+  if (ctx.signal.aborted) return ctx.signal.reason instanceof ConnectError ? ctx.signal.reason : new ConnectError("client went away", Code.Canceled);
   if (err instanceof ConnectError) return err;
   if (err instanceof JobError) return new ConnectError(err.message, jobErrorCodes[err.code], undefined, undefined, err);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);

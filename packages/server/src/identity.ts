@@ -11,8 +11,11 @@ export interface Caller {
   admin: boolean;
 }
 
-/** The caller of a connection, or why its certificate is refused. */
-export type Peer = { caller: Caller } | { refusal: string };
+/**
+ * The caller of a connection, or why the connection is refused: its certificate (UNAUTHENTICATED), or a connection
+ * limit (`exhausted`: RESOURCE_EXHAUSTED).
+ */
+export type Peer = { caller: Caller } | { refusal: string; exhausted?: boolean };
 
 /** The OU value that grants the admin role. */
 export const ADMIN_OU = "admin";
@@ -45,6 +48,11 @@ export function peerOf(connection: object, socket: Pick<TLSSocket, "getPeerX509C
     peers.set(connection, peer);
   }
   return peer;
+}
+
+/** Refuses every call of a connection over a limit with RESOURCE_EXHAUSTED and `refusal`. */
+export function refuseConnection(connection: object, refusal: string): void {
+  peers.set(connection, { refusal, exhausted: true });
 }
 
 /** The {@link Peer} of the connection a request arrived on. */

@@ -2,7 +2,8 @@
  * jobexec-server: the jobexec JobService and gRPC health service over Connect (gRPC, gRPC-Web, Connect) with mutual
  * TLS and per-user authorization; plus the certificate functions behind `jobexec-server certs`.
  */
-export { startServer, DEFAULT_READ_MAX_BYTES, type RunningServer, type ServerConfig } from "./server.ts";
+export { startServer, type RunningServer, type ServerConfig } from "./server.ts";
+export { defaultLimits, type ServerLimits } from "./limits.ts";
 export { DEFAULT_PORT, parseServeArgs, type ServeSettings } from "./config.ts";
 export { createCa, issueCertificate, CA_VALIDITY_DAYS, LEAF_VALIDITY_DAYS, type Credentials, type IssueOptions, type Subject } from "./certificates.ts";
 export { initCertificates, issueClientCertificate, readCredentials, writeCredentials, LOCAL_SANS, type InitOptions, type InitResult, type IssueClientOptions, type IssueResult } from "./cert-files.ts";

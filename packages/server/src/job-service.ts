@@ -3,7 +3,8 @@ import type { JobService } from "@jobexec/proto";
 import { accessibleJob, listFilter } from "./access.ts";
 import type { GuardedImpl } from "./guard.ts";
 import { jobMessage, outputStreamMessage } from "./job-message.ts";
-import { graceMs, jobSpec, outputOptions } from "./requests.ts";
+import { continueAfter, listPage, pageSize } from "./list-page.ts";
+import { graceMs, jobSpec, outputOptions, type SpecLimits } from "./requests.ts";
 
 /** Running jobs per identity: for users and for admins. */
 export interface MaxJobs {
@@ -12,11 +13,11 @@ export interface MaxJobs {
 }
 
 /** The JobService handlers over a JobManager; {@link guard} supplies the authenticated caller. */
-export function jobService(manager: JobManager, maxJobs: MaxJobs): GuardedImpl<typeof JobService> {
+export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimits): GuardedImpl<typeof JobService> {
   return {
     async startJob(req, call) {
       const quota = call.caller.admin ? { maxRunning: maxJobs.admin, name: "--max-jobs-admin" } : { maxRunning: maxJobs.perUser, name: "--max-jobs-per-user" };
-      const job = await manager.start(jobSpec(req), call.caller.name, { quota });
+      const job = await manager.start(jobSpec(req, caps), call.caller.name, { quota });
       call.jobId = job.id;
       return { job: jobMessage(job) };
     },
@@ -41,21 +42,26 @@ export function jobService(manager: JobManager, maxJobs: MaxJobs): GuardedImpl<t
     },
 
     async listJobs(req, call) {
-      const jobs = await manager.list(listFilter(call.caller, req));
-      return { jobs: jobs.map(jobMessage) };
+      const filter = listFilter(call.caller, req);
+      const size = pageSize(req.pageSize);
+      const olderThan = req.pageToken === "" ? undefined : continueAfter(req.pageToken, filter);
+      // One job more than the page tells whether there is a next page.
+      const jobs = await manager.list({ ...filter, limit: size + 1, ...(olderThan === undefined ? {} : { olderThan }) });
+      return listPage(jobs, size, filter);
     },
 
     async *streamOutput(req, call) {
       call.jobId = req.id;
       const options = outputOptions(req);
-      const job = await accessibleJob(manager, call.caller, req.id);
+      // Only the id is kept: a follower may wait for hours, and its state should be as small as it can be.
+      const { id } = await accessibleJob(manager, call.caller, req.id);
       // Pull-based: the next chunk is read only after the previous one was written to the HTTP/2 stream.
-      for await (const chunk of manager.output(job.id, { ...options, signal: call.signal })) {
+      for await (const chunk of manager.output(id, { ...options, signal: call.signal })) {
         yield { event: { case: "chunk", value: { stream: outputStreamMessage(chunk.stream), offset: BigInt(chunk.offset), data: chunk.data } } };
       }
       // Cut short by the server shutting down or the client leaving: end with that reason, not a status.
       if (call.signal.aborted) throw call.signal.reason;
-      yield { event: { case: "job", value: jobMessage(await manager.get(job.id)) } };
+      yield { event: { case: "job", value: jobMessage(await manager.get(id)) } };
     },
   };
 }

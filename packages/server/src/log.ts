@@ -38,3 +38,11 @@ function jsonSafe(_key: string, value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * `text` cut to its first `max` characters, saying how many more there were: every client-supplied string (a job id,
+ * a program, an error quoting them) goes into a log line through this, so no request can make a huge log line.
+ */
+export function clip(text: string, max = 64): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(+${text.length - max} chars)`;
+}

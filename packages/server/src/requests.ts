@@ -32,16 +32,38 @@ export function jobId(id: string): string {
   return id;
 }
 
+/** Caps on the size of a job's command line and environment (see limits.ts). */
+export interface SpecLimits {
+  maxArgsBytes: number;
+  maxEnvBytes: number;
+}
+
+// Bytes a string takes in execve's argv or envp: its UTF-8 encoding and a NUL.
+function execBytes(s: string): number {
+  return Buffer.byteLength(s) + 1;
+}
+
 /** Converts and checks a StartJobRequest. */
-export function jobSpec(req: StartJobRequest): JobSpec {
+export function jobSpec(req: StartJobRequest, caps: SpecLimits): JobSpec {
   if (req.program === "") throw invalid("program is required");
   if (req.program.length > MAX_PROGRAM_LENGTH) throw invalid(`program is longer than ${MAX_PROGRAM_LENGTH} characters`);
   noNul(req.program, "program");
   req.args.forEach((arg, i) => noNul(arg, `args[${i}]`));
+  const argsBytes = req.args.reduce((sum, arg) => sum + execBytes(arg), execBytes(req.program));
+  if (argsBytes > caps.maxArgsBytes) {
+    throw invalid(`program and args take ${argsBytes} bytes, over the server's limit of ${caps.maxArgsBytes} bytes (--max-args-size; each string counted with a NUL)`);
+  }
+  let envBytes = 0;
   for (const [name, value] of Object.entries(req.env)) {
     if (name === "" || name.includes("=")) throw invalid(`env name ${JSON.stringify(name.slice(0, 40))} must be non-empty and without "="`);
-    noNul(name, "an env name");
-    noNul(value, `env ${name}`);
+    // A newline or other control character in a name would forge or hide variables wherever the environment is
+    // printed or parsed line by line (env, /proc/PID/environ readers, .env files).
+    if (/\p{Cc}/u.test(name)) throw invalid(`env name ${JSON.stringify(name.slice(0, 40))} contains a control character`);
+    noNul(value, `env ${name.slice(0, 40)}`);
+    envBytes += execBytes(`${name}=${value}`);
+  }
+  if (envBytes > caps.maxEnvBytes) {
+    throw invalid(`env takes ${envBytes} bytes, over the server's limit of ${caps.maxEnvBytes} bytes (--max-env-size; each NAME=VALUE counted with a NUL)`);
   }
   if (req.workingDirectory !== "" && !req.workingDirectory.startsWith("/")) {
     throw invalid(`working_directory ${JSON.stringify(req.workingDirectory.slice(0, 80))} must be an absolute path`);

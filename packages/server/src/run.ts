@@ -50,6 +50,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     dataDir: settings.dataDir,
     cgroupParent: settings.cgroupParent,
     defaultGraceMs: settings.defaultGraceMs,
+    limits: settings.limits,
     log,
     stateFile: settings.stateFile,
     onShutdown: settings.onShutdown,

@@ -1,17 +1,21 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { type AccountOptions, JobError, JobManager, type ManagerOptions } from "@jobexec/core";
 import { Health, JobService } from "@jobexec/proto";
 import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT } from "./config.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
 import { healthService } from "./health-service.ts";
-import { peerKey, peerOf, peerOfRequest } from "./identity.ts";
+import { connectionBudget } from "./connection-limits.ts";
+import { watchConnections } from "./connections.ts";
+import { openFileLimit } from "./fd-limit.ts";
+import { peerKey, peerOfRequest } from "./identity.ts";
 import { jobService } from "./job-service.ts";
+import { defaultLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { requestHandler } from "./request-handler.ts";
+import { StreamQuota } from "./stream-quota.ts";
 import { checkServerTls, secureServerOptions, type ServerTls } from "./tls.ts";
 
 /**
@@ -35,14 +39,14 @@ export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOut
   defaultGraceMs?: number;
   /** Default: info-level JSON lines on stderr. */
   log?: Logger;
-  /** Largest request message accepted; default 1 MiB. */
-  readMaxBytes?: number;
   /** What close() does with running jobs: stop them (default), or keep them running for the next server to adopt. */
   onShutdown?: "stop" | "keep";
   /** Which accounts jobs run as; default a dynamic uid per identity (core's default). */
   accounts?: AccountOptions;
   /** Running jobs per identity: `perUser` (default 64) for users, `admin` (default 1024) for admins. */
   maxJobs?: { perUser?: number; admin?: number };
+  /** Connection, stream and request limits; each one not given takes its default (limits.ts). */
+  limits?: Partial<ServerLimits>;
 }
 
 /** A listening server. */
@@ -60,16 +64,58 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Default largest request message. */
-export const DEFAULT_READ_MAX_BYTES = 1024 * 1024;
 // How long closing waits for clients to read their final statuses before cutting connections.
 const DRAIN_MS = 2000;
 
-/** Starts the JobService and the gRPC health service over HTTP/2 with mutual TLS. */
+type Listener = ReturnType<typeof requestHandler>;
+
+/**
+ * Starts the JobService and the gRPC health service over HTTP/2 with mutual TLS. The listening socket is bound
+ * before the job manager is created, so a taken port fails start-up before anything on the host is touched; calls
+ * arriving meanwhile wait for the manager.
+ */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const log = config.log ?? createLogger();
   const host = config.host ?? "127.0.0.1";
+  const port = config.port ?? DEFAULT_PORT;
   checkServerTls(config.tls, config.tlsSources ?? { cert: "(server certificate)", key: "(server key)", clientCa: "(client CA)" });
+  const limits: ServerLimits = { ...defaultLimits, ...config.limits };
+  const fileLimit = openFileLimit();
+  const budget = connectionBudget(limits.maxConnections, limits.fdReserve, fileLimit);
+  // Set once the manager exists; until then calls wait for `ready`.
+  let handle: Listener | undefined = undefined;
+  const ready = Promise.withResolvers<Listener>();
+  ready.promise.catch(() => undefined);
+  const server = http2.createSecureServer(
+    {
+      ...secureServerOptions(config.tls),
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      settings: { maxConcurrentStreams: limits.maxStreamsPerConnection },
+      // Room for many streams' output in flight on one connection (the default is 10 MiB).
+      maxSessionMemory: 256,
+    },
+    (req, res) => {
+      if (handle !== undefined) handle(req, res);
+      // (A failed start-up closes every socket, and with them the calls waiting here.)
+      else void ready.promise.then((h) => h(req, res), () => undefined);
+    },
+  );
+  const connections = watchConnections(server, limits, budget, log);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === "EADDRINUSE" ? "the address is in use" : code === "EACCES" ? "permission denied" : (cause as Error).message;
+    throw new ServerError("listen", `cannot listen on ${hostPort(host, port)}: ${why}`, { cause });
+  }
+  // After listening, an error (e.g. accept failing) is logged; the server keeps serving.
+  server.on("error", (err) => log.error("server error", { error: err }));
   let manager: JobManager;
   try {
     manager = await JobManager.create({
@@ -87,79 +133,47 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       onClose: config.onShutdown ?? "stop",
     });
   } catch (cause) {
+    ready.reject(cause);
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const socket of connections.sockets) socket.destroy();
+    await closed;
     // Settings core refuses (a user map, a uid range, a data directory jobs cannot reach) are the operator's to fix.
     if (cause instanceof JobError && cause.code === "invalid_argument") throw new ServerError("usage", cause.message, { cause });
     throw cause;
   }
-  const maxJobs = { perUser: config.maxJobs?.perUser ?? DEFAULT_MAX_JOBS_PER_USER, admin: config.maxJobs?.admin ?? DEFAULT_MAX_JOBS_ADMIN };
   const shutdown = new AbortController();
-  const handler = connectNodeAdapter({
-    routes(router) {
-      router.service(JobService, guard(JobService, jobService(manager, maxJobs), log));
-      router.service(Health, guard(Health, healthService(), log));
-    },
+  const maxJobs = { perUser: config.maxJobs?.perUser ?? DEFAULT_MAX_JOBS_PER_USER, admin: config.maxJobs?.admin ?? DEFAULT_MAX_JOBS_ADMIN };
+  // One quota for every streaming method: StreamOutput and Health/Watch calls count together.
+  const streams = new StreamQuota(limits.maxStreamsPerIdentity);
+  handle = requestHandler({
+    services: [
+      [JobService, guard(JobService, jobService(manager, maxJobs, limits), log, { streams })],
+      [Health, guard(Health, healthService(), log, { streams })],
+    ],
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
-    readMaxBytes: config.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
-    // No compression: output is streamed to many followers at once, and gzip per stream was most of the CPU time.
-    acceptCompression: [],
+    readMaxBytes: limits.maxRequestBytes,
     shutdownSignal: shutdown.signal,
+    log,
   });
-  const server = http2.createSecureServer(
-    {
-      ...secureServerOptions(config.tls),
-      // Thousands of concurrent streams (e.g. followers of one job) on a single client connection.
-      settings: { maxConcurrentStreams: 16384 },
-      maxSessionMemory: 256,
-    },
-    handler,
-  );
-
-  const connections = new Set<TLSSocket>();
-  server.on("secureConnection", (socket: TLSSocket) => {
-    connections.add(socket);
-    socket.once("close", () => connections.delete(socket));
-  });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-    const peer = peerOf(session, session.socket as TLSSocket);
-    if ("refusal" in peer) {
-      log.warn("client certificate refused", { remote: session.socket.remoteAddress, reason: peer.refusal });
-      // Each request gets UNAUTHENTICATED with the reason; then the connection is closed.
-      session.on("stream", (stream) => stream.once("close", () => session.close()));
-    }
-  });
-  server.on("tlsClientError", (err, socket) => {
-    // Node refuses an unverified client certificate by closing the socket after the handshake: the client sees
-    // the connection close, and the reason is only in authorizationError (e.g. CERT_HAS_EXPIRED).
-    const reason = socket.authorizationError;
-    log.info("tls handshake failed", { remote: socket.remoteAddress ?? null, reason: reason ? String(reason) : null, error: err.message });
-  });
-  server.on("sessionError", (err) => log.debug("http2 session error", { error: err.message }));
-
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(config.port ?? DEFAULT_PORT, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (cause) {
-    await manager.close();
-    const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "the address is in use" : code === "EACCES" ? "permission denied" : (cause as Error).message;
-    throw new ServerError("listen", `cannot listen on ${hostPort(host, config.port ?? DEFAULT_PORT)}: ${why}`, { cause });
-  }
-  const port = (server.address() as AddressInfo).port;
-  const url = `https://${hostPort(host, port)}`;
+  ready.resolve(handle);
+  const bound = (server.address() as AddressInfo).port;
+  const url = `https://${hostPort(host, bound)}`;
   const cgroups = manager.cgroups;
-  log.info("listening", { address: hostPort(host, port), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs });
+  log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
+  log.info("limits", { ...limits, maxConnections: budget.maxConnections, openFileLimit: fileLimit ?? null, fdReserve: budget.reserve });
+  if (budget.loweredFrom !== undefined) {
+    log.warn("max connections lowered to fit the open-file limit", {
+      configured: budget.loweredFrom,
+      maxConnections: budget.maxConnections,
+      openFileLimit: fileLimit ?? null,
+      fdReserve: budget.reserve,
+    });
+  }
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
+    const { sessions, sockets } = connections;
     log.info("shutting down", { sessions: sessions.size });
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     shutdown.abort(new ConnectError("server shutting down", Code.Unavailable));
@@ -171,11 +185,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     }
     const drained = Promise.all([...sessions].filter((s) => !s.destroyed).map((s) => new Promise((resolve) => s.once("close", resolve))));
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
-    for (const socket of connections) socket.destroy();
+    for (const socket of sockets) socket.destroy();
     await serverClosed;
     log.info("stopped");
   }
-  return { url, host, port, manager, close: () => (closing ??= close()) };
+  return { url, host, port: bound, manager, close: () => (closing ??= close()) };
 }
 
 function hostPort(host: string, port: number): string {

@@ -63,13 +63,14 @@ describe("mutual TLS", () => {
   ];
   for (const [name, make, reason] of refusedAtHandshake) {
     test(`refuses ${name} at the handshake`, async () => {
-      const seen = t.logs.length;
       const err = await check(await make());
       assert.ok(err, "the call must fail");
       assert.notEqual(err.code, Code.Unauthenticated, "refused by TLS, not by the RPC layer");
+      // Failed handshakes are logged once per interval per kind (the first at once): the RSA 1024 and SHA-1 cases
+      // share OpenSSL's verdict, so the second is counted into a later line of the first one's kind.
       const logged = async () => {
         for (let i = 0; i < 500; i++) {
-          const line = t.logs.slice(seen).find((l) => l.msg === "tls handshake failed");
+          const line = t.logs.find((l) => l.msg === "tls handshake failed" && reason.test(`${String(l.reason)} ${String(l.error)}`));
           if (line) return line;
           await new Promise((resolve) => setTimeout(resolve, 20));
         }

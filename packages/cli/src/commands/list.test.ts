@@ -68,6 +68,24 @@ describe("jobexec list, and who sees what", { timeout: 300_000 }, () => {
     assert.deepEqual([stopped.state, stopped.stoppedBy], ["stopped", "root"]);
   });
 
+  test("pages are followed transparently (rows printed as they come), and --limit keeps the newest N", async () => {
+    // Jobs with 120 KiB of arguments: the server bounds a page to 1 MiB, so 20 of them take three pages.
+    const big = "z".repeat(120 * 1024);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.unshift((await t.server.manager.start({ program: "true", args: [big] }, "carol")).id);
+    const listed = jsonOf<Listed>(await runCli(t, ["list", "--json", "--owner", "carol"], { user: "admin" }));
+    assert.deepEqual(listed.jobs.map((j) => j.id), ids);
+    const table = await runCli(t, ["list", "--owner", "carol"], { user: "admin" });
+    const lines = table.stdout.toString().trimEnd().split("\n");
+    assert.equal(lines.length, 21, "a header and 20 rows");
+    assert.deepEqual(lines.slice(1).map((l) => l.split(" ")[0]), ids);
+    const three = jsonOf<Listed>(await runCli(t, ["list", "--json", "--owner", "carol", "--limit", "3"], { user: "admin" }));
+    assert.deepEqual(three.jobs.map((j) => j.id), ids.slice(0, 3));
+    const one = await runCli(t, ["list", "--owner", "carol", "--limit", "1"], { user: "admin" });
+    assert.equal(one.stdout.toString().trimEnd().split("\n").length, 2);
+    assert.equal((await runCli(t, ["list", "--limit", "0"])).code, 2, "--limit must be positive");
+  });
+
   test("no jobs: an empty table says so on stderr; --json prints an empty list", async () => {
     const empty = await runCli(t, ["list", "--state", "failed"]);
     assert.deepEqual([empty.code, empty.stdout.toString(), empty.stderr], [0, "", "no jobs\n"]);

@@ -2,15 +2,21 @@ import { Flags } from "@oclif/core";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { stateNames, type StateName } from "../state-names.ts";
 
+/** Largest page the server gives (it also bounds each page to about 1 MiB). */
+const pageSize = 1000;
+
 /** `jobexec list`: the caller's jobs (or everyone's, for admins) as a table. */
 export default class List extends JobexecCommand {
   static override summary = "List jobs, newest first.";
   static override description = `Lists your jobs, newest first. Admins (client certificate with OU=admin) may list every user's jobs with --all, or one user's with --owner; for other users these flags are refused (permission denied).
 
+The server answers a page at a time: rows are printed as pages arrive (the first page sets the column widths), until the last page or --limit.
+
 ${commonHelp}`;
 
   static override examples = [
     { description: "Your jobs", command: "<%= config.bin %> list" },
+    { description: "Your 10 newest jobs", command: "<%= config.bin %> list --limit 10" },
     { description: "Your running jobs", command: "<%= config.bin %> list --state running" },
     { description: "Everyone's failed and stopped jobs (admins)", command: "<%= config.bin %> list --all --state failed --state stopped" },
     { description: "Ids of alice's jobs, with jq (admins)", command: "<%= config.bin %> list --owner alice --json | jq -r '.jobs[].id'" },
@@ -20,6 +26,7 @@ ${commonHelp}`;
     all: Flags.boolean({ summary: "Every user's jobs (admins only).", default: false }),
     owner: Flags.string({ summary: "Only this user's jobs (admins only)." }),
     state: Flags.string({ summary: "Only jobs in this state (repeatable).", options: [...stateNames], multiple: true, multipleNonGreedy: true }),
+    limit: Flags.integer({ summary: "At most this many jobs, the newest (default: all).", min: 1 }),
     ...jsonFlag,
     ...connectionFlags,
   };
@@ -29,14 +36,31 @@ ${commonHelp}`;
     const { stateValues } = await import("../job-facts.ts");
     const states = (flags.state ?? []).map((s) => stateValues[s as StateName]);
     const { client } = await this.connect(flags);
-    const { jobs } = await client.listJobs({ states, allOwners: flags.all, owner: flags.owner ?? "" }, { signal: this.abort.signal });
-    if (flags.json) {
-      const { jobJson } = await import("../job-json.ts");
-      this.printJson({ jobs: jobs.map((job) => jobJson(job)) });
-    } else if (jobs.length === 0) {
-      process.stderr.write("no jobs\n");
-    } else {
-      process.stdout.write((await import("../format-list.ts")).formatList(jobs));
-    }
+    const limit = flags.limit ?? Number.POSITIVE_INFINITY;
+    const { jobJson } = flags.json ? await import("../job-json.ts") : { jobJson: undefined };
+    const table = flags.json ? undefined : new (await import("../format-list.ts")).ListTable();
+    let printed = 0;
+    let pageToken = "";
+    do {
+      const page = await client.listJobs(
+        { states, allOwners: flags.all, owner: flags.owner ?? "", pageSize: Math.min(pageSize, limit - printed), pageToken },
+        { signal: this.abort.signal },
+      );
+      const jobs = page.jobs.slice(0, limit - printed);
+      // JSON is written as it comes too, in the same shape (and bytes) as one JSON.stringify(..., null, 2).
+      if (jobJson !== undefined) {
+        for (const job of jobs) {
+          const text = JSON.stringify(jobJson(job), null, 2).replaceAll("\n", "\n    ");
+          process.stdout.write(`${printed === 0 ? '{\n  "jobs": [\n' : ",\n"}    ${text}`);
+          printed++;
+        }
+      } else {
+        process.stdout.write(table?.page(jobs) ?? "");
+        printed += jobs.length;
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "" && printed < limit);
+    if (flags.json) process.stdout.write(printed === 0 ? '{\n  "jobs": []\n}\n' : "\n  ]\n}\n");
+    else if (printed === 0) process.stderr.write("no jobs\n");
   }
 }

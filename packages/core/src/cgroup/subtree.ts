@@ -133,6 +133,18 @@ async function releaseDelegation(d: Delegation, log: (message: string, error: un
   }
 }
 
+/**
+ * The directory {@link CgroupSubtree.open} would build for `parentName`, found without creating or moving anything
+ * (for locking it first); undefined without cgroup v2.
+ */
+export async function subtreeDir(parentName: string): Promise<string | undefined> {
+  const found = await detectCgroup2();
+  if (found.mount === undefined || found.own === undefined) return undefined;
+  // Once a manager of this process moved it into its leaf, the process's own cgroup is the one it came from.
+  const ownDir = delegation === undefined ? join(found.mount, found.own) : (await delegation).ownDir;
+  return join(ownDir, ...parentName.split("/").filter(Boolean));
+}
+
 /** The manager's cgroup sub-tree. */
 export class CgroupSubtree {
   readonly info: CgroupInfo;

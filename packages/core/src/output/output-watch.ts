@@ -1,5 +1,6 @@
 // One change notifier per job, shared by all its followers.
 import { type FSWatcher, watch } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { outputSizesNow } from "./output-files.ts";
 
 const pollMs = 25;
@@ -16,7 +17,8 @@ interface Limit {
  * Wakes the followers of one job when its output directory changes or the job ends, and enforces the job's
  * output limit. The inotify watch on the directory exists while someone follows or a limit is set (one watch for
  * any number of followers and the limit), and followers wait on one shared promise per change, so a thousand
- * followers cost a thousand small closures.
+ * followers cost a thousand small closures. They also read through one shared handle per output file: a follower
+ * holds no file descriptor of its own.
  */
 export class OutputWatch {
   readonly #dir: string;
@@ -35,6 +37,8 @@ export class OutputWatch {
   #sizesGeneration = -1;
   /** The last chunk read of each file, handed to every follower reading the same range. */
   #lastChunk = new Map<string, { position: number; length: number; data: Promise<Buffer> }>();
+  /** Read handles of the output files, shared by every follower, open while someone follows. */
+  #files = new Map<string, Promise<FileHandle>>();
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -131,6 +135,24 @@ export class OutputWatch {
     return entry.data;
   }
 
+  /**
+   * The read handle of the output file `name` shared by all followers, opened by `openFile` on first use and closed
+   * when the last follower leaves (a read still under way finishes first: FileHandle.close waits for it). Only for
+   * followers.
+   */
+  file(name: string, openFile: () => Promise<FileHandle>): Promise<FileHandle> {
+    let file = this.#files.get(name);
+    if (file === undefined) {
+      const opening = openFile();
+      file = opening;
+      this.#files.set(name, opening);
+      opening.catch(() => {
+        if (this.#files.get(name) === opening) this.#files.delete(name);
+      });
+    }
+    return file;
+  }
+
   /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
   follow(): () => void {
     if (this.#followers++ === 0 && !this.#ended && !this.watching) this.#openWatcher();
@@ -141,6 +163,8 @@ export class OutputWatch {
       if (--this.#followers === 0) {
         if (this.#limit === undefined) this.#closeWatcher();
         this.#lastChunk.clear();
+        for (const file of this.#files.values()) file.then((f) => f.close()).catch(() => undefined);
+        this.#files.clear();
       }
     };
   }

@@ -11,25 +11,29 @@ export const chunkSize = 64 * 1024;
 
 interface Cursor {
   stream: StreamName;
-  file: FileHandle;
+  /** The reader's own handle; followers have none and read through the watch's shared one. */
+  file: FileHandle | undefined;
   position: number;
   /** The file's size when last measured: bytes up to it can be read without measuring again. */
   size: number;
 }
 
-async function openCursors(dir: string, streams: readonly StreamName[], from: OutputStart | undefined): Promise<Cursor[]> {
+/** A cursor per stream at its start; none when the job never ran (it has no output files). */
+async function openCursors(dir: string, streams: readonly StreamName[], from: OutputStart | undefined, watch: OutputWatch | undefined): Promise<Cursor[]> {
   const cursors: Cursor[] = [];
   try {
     for (const stream of streams) {
-      const file = await open(join(dir, stream), "r");
-      cursors.push({ stream, file, position: 0, size: 0 });
-      if (from === undefined) continue;
+      const path = join(dir, stream);
+      const own = watch === undefined ? await open(path, "r") : undefined;
+      const file = own ?? (await watch?.file(stream, () => open(path, "r")));
+      cursors.push({ stream, file: own, position: 0, size: 0 });
+      if (from === undefined || file === undefined) continue;
       const cursor = cursors[cursors.length - 1] as Cursor;
       if ("tailLines" in from) cursor.position = await tailOffset(file, (await file.stat()).size, from.tailLines);
       else cursor.position = from[stream] ?? 0;
     }
   } catch (err) {
-    await Promise.all(cursors.map((c) => c.file.close()));
+    await Promise.all(cursors.map((c) => c.file?.close()));
     if (errnoCode(err) === "ENOENT") return []; // a job that never ran has no output files
     throw err;
   }
@@ -62,8 +66,10 @@ export async function* readOutput(
   const { signal } = options;
   if (signal?.aborted) return;
   const release = options.follow && !watch.ended ? watch.follow() : undefined;
-  // Followers share one measurement of each file per change; other readers measure their own.
+  // Followers share one measurement of each file per change and one read handle per file; other readers have
+  // their own.
   const following = release !== undefined;
+  const shared = (stream: StreamName): Promise<FileHandle> => watch.file(stream, () => open(join(dir, stream), "r"));
   let cursors: Cursor[] = [];
   let closed = false;
   const closing: Promise<void>[] = [];
@@ -71,11 +77,11 @@ export async function* readOutput(
   const close = (): void => {
     closed = true;
     release?.();
-    for (const c of cursors.splice(0)) closing.push(c.file.close().catch(() => undefined));
+    for (const c of cursors.splice(0)) if (c.file !== undefined) closing.push(c.file.close().catch(() => undefined));
   };
   signal?.addEventListener("abort", close, { once: true });
   try {
-    cursors = await openCursors(dir, streams, options.from);
+    cursors = await openCursors(dir, streams, options.from, following ? watch : undefined);
     if (closed) return;
     for (;;) {
       // Noted before measuring: a change or the end arriving after it makes the wait return at once.
@@ -89,18 +95,22 @@ export async function* readOutput(
           // Bytes known to be there are read without measuring; otherwise measure first, so an idle
           // follower woken for nothing allocates nothing.
           if (cursor.position >= cursor.size) {
-            // (By path, so no follower's handle is shared; removed at close(), each falls back to its own.)
-            cursor.size = following
-              ? await watch.size(cursor.stream, () => sizeOf(join(dir, cursor.stream))).catch(() => sizeOf(cursor.file))
-              : await sizeOf(cursor.file);
+            // (By path for followers; once the files are removed at close(), by the shared handle.)
+            const { stream, file: own } = cursor;
+            cursor.size =
+              own === undefined
+                ? await watch.size(stream, () => sizeOf(join(dir, stream))).catch(async () => sizeOf(await shared(stream)))
+                : await sizeOf(own);
             if (closed) return;
             if (cursor.position >= cursor.size) continue;
           } else {
             drained = false;
           }
-          const { file, position } = cursor;
+          const { stream, file: own, position } = cursor;
           const length = Math.min(chunkSize, cursor.size - position);
-          data = await (following ? watch.chunk(cursor.stream, position, length, () => readChunk(file, position, length)) : readChunk(file, position, length));
+          data = await (own === undefined
+            ? watch.chunk(stream, position, length, async () => readChunk(await shared(stream), position, length))
+            : readChunk(own, position, length));
         } catch (err) {
           if (closed) return; // aborted while reading
           throw err;

@@ -9,12 +9,15 @@ import type { JobStore } from "./job-store.ts";
 import { WriteRetry } from "./write-retry.ts";
 
 /**
- * Every job's record by id, kept in creation order so listings come out newest first without sorting. Reads never
- * touch the store; each change of a record worth keeping is written through to it, and a write that fails is
- * logged and retried (see {@link WriteRetry}) while the in-memory record stays authoritative.
+ * Every job's record by id, and the same records ordered by seq. Jobs are added when their spawn settled, which is
+ * not the order their seqs were given in when starts overlap: the ordered list keeps seq order whatever the order of
+ * adding, so that a page continuing after a seq never repeats or skips a job. Reads never touch the store; each
+ * change of a record worth keeping is written through to it, and a write that fails is logged and retried (see
+ * {@link WriteRetry}) while the in-memory record stays authoritative.
  */
 export class JobTable {
   readonly #records = new Map<string, JobRecord>();
+  readonly #bySeq: JobRecord[] = [];
   readonly #store: JobStore;
   readonly #retry: WriteRetry;
 
@@ -47,6 +50,10 @@ export class JobTable {
 
   add(record: JobRecord): void {
     this.#records.set(record.id, record);
+    // Nearly always the newest: found from the end in a step or two.
+    let at = this.#bySeq.length;
+    while (at > 0 && (this.#bySeq[at - 1] as JobRecord).seq > record.seq) at--;
+    this.#bySeq.splice(at, 0, record);
   }
 
   /** Writes the record as it is now to the store (retried until it succeeds). */
@@ -65,18 +72,19 @@ export class JobTable {
 
   /** Forgets a job, in memory at once and in the store (retried until it succeeds). */
   delete(record: JobRecord): void {
+    if (this.#records.get(record.id) !== record) return;
     this.#records.delete(record.id);
+    this.#bySeq.splice(this.#below(record.seq + 1) - 1, 1);
     this.#retry.run(record.id, () => this.#store.delete(record.seq));
   }
 
-  /** Records matching `filter`, newest first (by seq, which is insertion order). */
+  /** Records matching `filter`, newest first (by seq). */
   list(filter: ListFilter): JobRecord[] {
-    const records = [...this.#records.values()];
     const limit = filter.limit ?? Infinity;
     const out: JobRecord[] = [];
-    for (let i = records.length - 1; i >= 0 && out.length < limit; i--) {
-      const record = records[i] as JobRecord;
-      if (filter.olderThan !== undefined && record.seq >= filter.olderThan) continue;
+    const start = filter.olderThan === undefined ? this.#bySeq.length : this.#below(filter.olderThan);
+    for (let i = start - 1; i >= 0 && out.length < limit; i--) {
+      const record = this.#bySeq[i] as JobRecord;
       if (filter.owner !== undefined && record.owner !== filter.owner) continue;
       if (filter.states !== undefined && !filter.states.includes(record.state)) continue;
       out.push(record);
@@ -86,7 +94,19 @@ export class JobTable {
 
   /** Every record, oldest first. */
   all(): JobRecord[] {
-    return [...this.#records.values()];
+    return [...this.#bySeq];
+  }
+
+  /** How many records have a seq below `seq` (binary search). */
+  #below(seq: number): number {
+    let low = 0;
+    let high = this.#bySeq.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((this.#bySeq[mid] as JobRecord).seq < seq) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   /**

@@ -30,7 +30,8 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
   program: string;
 
   /**
-   * Arguments passed after the program name, verbatim (no shell).
+   * Arguments passed after the program name, verbatim (no shell). The program and args together, each string
+   * counted in UTF-8 with a NUL, may take at most the server's limit (128 KiB by default): INVALID_ARGUMENT beyond.
    *
    * @generated from field: repeated string args = 2;
    */
@@ -39,7 +40,8 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
   /**
    * Extra environment variables, on top of a minimal base (PATH, and LANG, LC_ALL and TZ when the server has them,
    * HOME, USER and LOGNAME of the job's account, plus JOBEXEC_JOB_ID); they override the base. Names must not be
-   * empty or contain "="; neither names nor values may contain NUL.
+   * empty, contain "=" or control characters; values must not contain NUL. All of them, each counted as NAME=VALUE
+   * with a NUL, may take at most the server's limit (128 KiB by default).
    *
    * @generated from field: map<string, string> env = 3;
    */
@@ -241,7 +243,8 @@ export type ListJobsRequest = Message<"jobexec.v1.ListJobsRequest"> & {
   owner: string;
 
   /**
-   * Most jobs in one response; 0 means 100, at most 1000. A page may hold fewer (it is also bounded to about 1 MiB).
+   * Most jobs in one response; 0 means 100, more than 1000 means 1000, negative is INVALID_ARGUMENT. A page may hold
+   * fewer (it is also bounded to 1 MiB encoded) and still have a next page.
    *
    * @generated from field: int32 page_size = 4;
    */
@@ -249,7 +252,8 @@ export type ListJobsRequest = Message<"jobexec.v1.ListJobsRequest"> & {
 
   /**
    * The next_page_token of the previous response, to continue the listing; empty starts from the newest job. The
-   * other fields must be the same as in the request that returned it.
+   * other fields must be the same as in the request that returned it (INVALID_ARGUMENT otherwise); page_size may
+   * change.
    *
    * @generated from field: string page_token = 5;
    */

@@ -1,0 +1,52 @@
+// One manager per cgroup parent: a second one would kill the first one's jobs as leftovers and remove its sub-tree.
+import { createHash } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JobError, toJobError } from "../job-error.ts";
+import { acquireLock, type HeldLock, type LockResult } from "../store/lock-file.ts";
+import { errnoCode } from "./cgroup-fs.ts";
+
+/**
+ * Where cgroup parent locks live, in order of preference: /run/jobexec for root (a tmpfs, emptied at boot like the
+ * cgroup hierarchy), else $XDG_RUNTIME_DIR/jobexec; then jobexec-UID in the temporary directory, for hosts whose
+ * /run cannot be written (a read-only root, a container). One place for every data directory: the cgroup hierarchy is
+ * the machine's.
+ */
+export function parentLockDirs(env: Record<string, string | undefined> = process.env): string[] {
+  const uid = process.getuid?.() ?? 0;
+  const first = uid === 0 ? "/run/jobexec" : env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, "jobexec") : undefined;
+  return [...(first === undefined ? [] : [first]), join(tmpdir(), `jobexec-${String(uid)}`)];
+}
+
+// A place that cannot hold the lock (not writable, read-only, missing): the next one is tried.
+const unusable = new Set(["EROFS", "EACCES", "EPERM", "ENOENT", "ENOTDIR"]);
+
+/**
+ * Takes the exclusive lock of the cgroup directory `parentDir` (its full path: the same name under another cgroup is
+ * another parent) before anything under it is touched, in the first usable place of `lockDirs`. Held by another
+ * process: JobError "failed_precondition" naming its pid. The lock file is named by a digest of the path; the pid file
+ * beside it also holds the path.
+ */
+export async function lockCgroupParent(parentDir: string, lockDirs: string | string[] = parentLockDirs()): Promise<HeldLock> {
+  const name = `cgroup-${createHash("sha256").update(parentDir).digest("hex").slice(0, 24)}`;
+  let result: LockResult | undefined;
+  let lastError: unknown;
+  for (const dir of typeof lockDirs === "string" ? [lockDirs] : lockDirs) {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      result = acquireLock(join(dir, `${name}.lock`), join(dir, `${name}.pid`), parentDir);
+      break;
+    } catch (err) {
+      lastError = err;
+      if (!unusable.has(errnoCode(err) ?? "")) break;
+    }
+  }
+  if (result === undefined) throw toJobError(`cannot lock cgroup parent ${parentDir}`, lastError);
+  if ("lock" in result) return result.lock;
+  const holder = result.heldBy === undefined ? "another process (pid unknown)" : `another process (pid ${String(result.heldBy)})`;
+  throw new JobError(
+    "failed_precondition",
+    `cgroup parent ${parentDir} is in use by ${holder}: only one jobexec instance may manage a cgroup parent; stop it or choose another cgroup parent`,
+  );
+}

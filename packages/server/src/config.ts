@@ -47,6 +47,10 @@ export interface ServeSettings {
   maxJobsAdmin: number;
   /** Connection, stream and request limits (limits.ts). */
   limits: ServerLimits;
+  /** Where to serve Prometheus metrics over plain HTTP; absent: not served. */
+  metricsListen?: { host: string; port: number };
+  /** Label job metrics with their owners. */
+  metricsOwnerLabels: boolean;
 }
 
 /** Default of --max-jobs-per-user. */
@@ -84,7 +88,11 @@ const settings = {
   "user-map": { flag: "user-map", env: "JOBEXEC_USER_MAP", value: "FILE", describe: "identity -> local account map (lines IDENTITY: ACCOUNT) for --run-as mapped", fallback: () => "" },
   "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "running jobs one user may have at once", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
   "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
+  "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
 } satisfies Record<string, Setting>;
+
+// A flag without a value: present (or its variable set to 1/true) means on.
+const metricsOwnerLabels = { flag: "metrics-owner-labels", env: "JOBEXEC_METRICS_OWNER_LABELS", describe: "label job metrics with their owners (one series per user)" };
 
 type Name = keyof typeof settings;
 
@@ -108,9 +116,12 @@ export function serveHelp(env: Env = process.env): string {
     "       jobexec-server certs init [options] create a CA, a server and an admin client certificate",
     "       jobexec-server certs issue --user NAME [options]",
     "                                           issue a client certificate",
+    "       jobexec-server install-unit [options]",
+    "                                           write the systemd unit (see install-unit --help)",
     "",
     "Options (flags win over environment variables):",
     ...rows,
+    `${`  --${metricsOwnerLabels.flag}`.padEnd(34)}${metricsOwnerLabels.describe}\n${"".padEnd(34)}env ${metricsOwnerLabels.env}=1; default off`,
     `  -h, --help${"".padEnd(24)}show this help`,
     "",
     "Certificates default to the directory $JOBEXEC_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/jobexec",
@@ -129,6 +140,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
       allowPositionals: false,
       options: {
         ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
+        [metricsOwnerLabels.flag]: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -165,6 +177,8 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   if (onShutdown !== "stop" && onShutdown !== "keep") throw new ServerError("usage", `--on-shutdown ${JSON.stringify(onShutdown)} is not stop or keep`);
   const dataDir = value("data-dir");
   const maxTimeout = value("max-timeout");
+  const metrics = value("metrics-listen");
+  const ownerLabels = parsed.values[metricsOwnerLabels.flag] === true || /^(1|true|yes|on)$/i.test(env[metricsOwnerLabels.env] ?? "");
   const settingsOut: ServeSettings = {
     host,
     port,
@@ -191,6 +205,8 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
       const flag = (parsed.values as Record<string, unknown>)[l.flag];
       return typeof flag === "string" ? flag : env[l.env] || undefined;
     }, parseDuration),
+    ...(metrics === "off" ? {} : { metricsListen: parseListen(metrics, "metrics address") }),
+    metricsOwnerLabels: ownerLabels,
   };
   if (settingsOut.outputBudgetBytes < settingsOut.maxOutputBytes) {
     throw new ServerError("usage", "--output-budget must be at least --max-output: one job's output would be removed the moment it ends");
@@ -216,10 +232,10 @@ function positiveCount(flag: string, text: string): number {
 }
 
 /** Parses "HOST:PORT", "[IPV6]:PORT" or ":PORT" (all interfaces). */
-export function parseListen(listen: string): { host: string; port: number } {
+export function parseListen(listen: string, what = "listen address"): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new ServerError("usage", `listen address ${JSON.stringify(listen)} is not HOST:PORT, [IPV6]:PORT or :PORT`);
+  if (!match || port > 65535) throw new ServerError("usage", `${what} ${JSON.stringify(listen)} is not HOST:PORT, [IPV6]:PORT or :PORT`);
   const host = match[1] ?? match[2] ?? "";
   return { host: host === "" ? "::" : host, port };
 }

@@ -1,7 +1,6 @@
 import { Args } from "@oclif/core";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { parseJobId } from "../job-id.ts";
-import { serverUrl } from "../server-address.ts";
 
 /** `jobexec rm`: deletes ended jobs, their records and their output. */
 export default class Rm extends JobexecCommand {
@@ -32,11 +31,7 @@ ${commonHelp}`;
     const { argv, flags } = await this.parse(Rm);
     const ids = (argv as string[]).map(parseJobId);
     const { client } = await this.connect(flags);
-    const [{ Code, ConnectError }, { describeError }, { jobJson }] = await Promise.all([
-      import("@connectrpc/connect"),
-      import("../error-message.ts"),
-      import("../job-json.ts"),
-    ]);
+    const [{ Code, ConnectError }, { jobJson }] = await Promise.all([import("@connectrpc/connect"), import("../job-json.ts")]);
     const deleted = [];
     let failed = 0;
     for (const id of ids) {
@@ -48,7 +43,7 @@ ${commonHelp}`;
       } catch (error) {
         // The server's answer about this one job; anything else (unreachable, TLS, Ctrl-C) ends the command.
         if (!(error instanceof ConnectError) || (error.code !== Code.NotFound && error.code !== Code.FailedPrecondition)) throw error;
-        process.stderr.write(`jobexec: ${describeError(error, { server: serverUrl(flags.server).host, jobId: id }).message}\n`);
+        process.stderr.write(`jobexec: ${(await this.describe(error, id)).message}\n`);
         failed++;
       }
     }

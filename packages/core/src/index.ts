@@ -5,4 +5,5 @@ export type * from "./types.ts";
 export { JobManager } from "./job-manager.ts";
 export { JobError, type JobErrorCode } from "./job-error.ts";
 export { isJobId } from "./job-id.ts";
+export { maxChunkBytes, releaseChunk } from "./output/chunk-buffers.ts";
 export { DEFAULT_UID_RANGE, formatUidRange, parseUidRange } from "./accounts/uid-range.ts";

@@ -2,7 +2,7 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { type AccountOptions, JobError, JobManager } from "@jobexec/core";
-import { Health, JobService } from "@jobexec/proto";
+import { Health, JobService, StreamOutputResponseSchema } from "@jobexec/proto";
 import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT } from "./config.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
@@ -12,6 +12,7 @@ import { watchConnections } from "./connections.ts";
 import { openFileLimit } from "./fd-limit.ts";
 import { peerKey, peerOfRequest } from "./identity.ts";
 import { jobService } from "./job-service.ts";
+import { streamOutputFrames } from "./output-frame.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { requestHandler } from "./request-handler.ts";
@@ -141,6 +142,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     readMaxBytes: limits.maxRequestBytes,
     shutdownSignal: shutdown.signal,
     log,
+    frameEncoders: new Map([[StreamOutputResponseSchema.typeName, streamOutputFrames]]),
   });
   ready.resolve(handle);
   const bound = (server.address() as AddressInfo).port;

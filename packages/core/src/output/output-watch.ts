@@ -1,6 +1,7 @@
 // One change notifier per job, shared by all its followers.
 import { type FSWatcher, watch } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
+import { SharedChunks } from "./shared-chunks.ts";
 
 const pollMs = 25;
 
@@ -23,7 +24,7 @@ export class OutputWatch {
   #sizes = new Map<string, Promise<number>>();
   #sizesGeneration = -1;
   /** The last chunk read of each file, handed to every follower reading the same range. */
-  #lastChunk = new Map<string, { position: number; length: number; data: Promise<Buffer> }>();
+  #chunks = new SharedChunks();
   /** Read handles of the output files, shared by every follower, open while someone follows. */
   #files = new Map<string, Promise<FileHandle>>();
 
@@ -80,18 +81,11 @@ export class OutputWatch {
 
   /**
    * The `length` bytes at `position` of the file `name`, read once by `read` for all followers asking for
-   * the same range (followers in step read each chunk once between them, not once each). Output files are
-   * append-only, so bytes once there never change. Only the last chunk per file is kept.
+   * the same range (followers in step read each chunk once between them, not once each); see {@link SharedChunks}.
+   * The caller holds the data it gets (chunk-buffers.ts).
    */
   chunk(name: string, position: number, length: number, read: () => Promise<Buffer>): Promise<Buffer> {
-    const last = this.#lastChunk.get(name);
-    if (last !== undefined && last.position === position && last.length === length) return last.data;
-    const entry = { position, length, data: read() };
-    this.#lastChunk.set(name, entry);
-    entry.data.catch(() => {
-      if (this.#lastChunk.get(name) === entry) this.#lastChunk.delete(name);
-    });
-    return entry.data;
+    return this.#chunks.get(name, position, length, read);
   }
 
   /**
@@ -121,7 +115,7 @@ export class OutputWatch {
       released = true;
       if (--this.#followers === 0) {
         this.#closeWatcher();
-        this.#lastChunk.clear();
+        this.#chunks.clear();
         for (const file of this.#files.values()) file.then((f) => f.close()).catch(() => undefined);
         this.#files.clear();
       }

@@ -4,10 +4,9 @@ import { join } from "node:path";
 import { errnoCode } from "../cgroup/cgroup-fs.ts";
 import type { OutputChunk, OutputStart, StreamName } from "../types.ts";
 import type { OutputWatch } from "./output-watch.ts";
+import { holdChunk, maxChunkBytes, readChunk, releaseChunk } from "./chunk-buffers.ts";
 import { tailOffset } from "./tail-offset.ts";
 
-/** Size of the fresh buffer each read fills: memory per reader is O(this). */
-export const chunkSize = 64 * 1024;
 
 interface Cursor {
   stream: StreamName;
@@ -40,19 +39,12 @@ async function openCursors(dir: string, streams: readonly StreamName[], from: Ou
   return cursors;
 }
 
-/** `length` bytes at `position` in a fresh buffer of their size (the consumer may keep it). */
-async function readChunk(file: FileHandle, position: number, length: number): Promise<Buffer> {
-  const data = Buffer.allocUnsafe(length);
-  const { bytesRead } = await file.read(data, 0, length, position);
-  return bytesRead === length ? data : data.subarray(0, bytesRead);
-}
-
 async function sizeOf(file: FileHandle | string): Promise<number> {
   return (typeof file === "string" ? await stat(file) : await file.stat()).size;
 }
 
 /**
- * Yields the output of the job whose files are in `dir`, one chunk of at most {@link chunkSize} bytes at a
+ * Yields the output of the job whose files are in `dir`, one chunk of at most {@link maxChunkBytes} bytes at a
  * time, alternating between streams. With `follow` it waits on `watch` for more until the job ended and
  * every byte was read (the files are read to EOF once more after the end). An abort of `signal` ends it and
  * releases its file handles and its share of the watch at once, even while the consumer is not pulling.
@@ -107,14 +99,19 @@ export async function* readOutput(
             drained = false;
           }
           const { stream, file: own, position } = cursor;
-          const length = Math.min(chunkSize, cursor.size - position);
-          data = await (own === undefined
-            ? watch.chunk(stream, position, length, async () => readChunk(await shared(stream), position, length))
-            : readChunk(own, position, length));
+          const length = Math.min(maxChunkBytes, cursor.size - position);
+          // Either way this reader holds the data for its consumer (chunk-buffers.ts).
+          if (own === undefined) {
+            data = await watch.chunk(stream, position, length, async () => readChunk(await shared(stream), position, length));
+          } else {
+            data = await readChunk(own, position, length);
+            holdChunk(data);
+          }
         } catch (err) {
           if (closed) return; // aborted while reading
           throw err;
         }
+        if (closed || data.length === 0) releaseChunk(data);
         if (closed) return;
         if (data.length === 0) {
           cursor.size = cursor.position; // shorter than measured: measure again next time

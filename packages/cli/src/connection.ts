@@ -1,3 +1,4 @@
+import type { Http2Session } from "node:http2";
 import { isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { ConnectError, createClient, type Client } from "@connectrpc/connect";
@@ -26,6 +27,28 @@ export interface Connection {
   close(): void;
 }
 
+// HTTP/2 receive windows. With the protocol's default of 64 KiB per stream and per connection (connect-node keeps it),
+// the server can send only 64 KiB per round trip: `jobexec logs` of a big output ran at a fraction of what TLS allows.
+// At most one window of output waits here unread when stdout is slower than the server (a pipe into less).
+const streamWindowBytes = 8 * 1024 * 1024;
+const connectionWindowBytes = 16 * 1024 * 1024;
+
+/** A session manager whose connection advertises large receive windows, per stream and for the connection. */
+class BulkSessionManager extends Http2SessionManager {
+  readonly #widened = new WeakSet<Http2Session>();
+
+  override async request(...args: Parameters<Http2SessionManager["request"]>): ReturnType<Http2SessionManager["request"]> {
+    const stream = await super.request(...args);
+    // The connection's window is not a setting: it grows with a WINDOW_UPDATE, once per connection.
+    const { session } = stream;
+    if (session !== undefined && !this.#widened.has(session)) {
+      this.#widened.add(session);
+      session.setLocalWindowSize(connectionWindowBytes);
+    }
+    return stream;
+  }
+}
+
 /** Opens (lazily, on the first call) a gRPC connection to the server at `url` with the given credentials. */
 export function connect(url: URL, credentials: Credentials): Connection {
   let socketError: Error | undefined;
@@ -34,7 +57,8 @@ export function connect(url: URL, credentials: Credentials): Connection {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   // Our own session manager, so the command can close the connection when done instead of waiting for the idle
   // timeout, and our own socket, to see its errors.
-  const sessionManager = new Http2SessionManager(url, {}, {
+  const sessionManager = new BulkSessionManager(url, {}, {
+    settings: { initialWindowSize: streamWindowBytes },
     createConnection: () => {
       const socket = tlsConnect({
         host,

@@ -7,14 +7,15 @@ const pollMs = 25;
 
 /**
  * Wakes the followers of one job when its output directory changes or the job ends. The inotify watch on
- * the directory exists only while someone follows (one watch for any number of followers), and followers
- * wait on one shared promise per change, so a thousand followers cost a thousand small closures. They also
+ * the directory exists only while someone follows (one watch for any number of followers), and a change wakes
+ * every waiting follower from one set, so a thousand followers cost a thousand small closures. They also
  * read through one shared handle per output file: a follower holds no file descriptor of its own.
  */
 export class OutputWatch {
   readonly #dir: string;
   #generation = 0;
-  #changed = Promise.withResolvers<undefined>();
+  /** Followers waiting for the next change, each called once at it. */
+  #waiters = new Set<() => void>();
   #followers = 0;
   #watcher: FSWatcher | undefined;
   /** Stands in for the watch when inotify cannot be had (e.g. fs.inotify.max_user_watches reached). */
@@ -42,6 +43,11 @@ export class OutputWatch {
     return this.#ended;
   }
 
+  /** Followers waiting for a change (for tests and diagnostics). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   /** Whether the inotify watch is open (for tests and diagnostics). */
   get watching(): boolean {
     return this.#watcher !== undefined || this.#poller !== undefined;
@@ -50,8 +56,9 @@ export class OutputWatch {
   /** Wakes everyone waiting. */
   notify(): void {
     this.#generation++;
-    this.#changed.resolve(undefined);
-    this.#changed = Promise.withResolvers<undefined>();
+    const waiters = this.#waiters;
+    this.#waiters = new Set();
+    for (const wake of waiters) wake();
   }
 
   /** Records the end of the job, wakes followers and drops the watch: nothing writes any more. */
@@ -106,34 +113,37 @@ export class OutputWatch {
     return file;
   }
 
-  /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
-  follow(): () => void {
+  /**
+   * Registers a follower; the first one opens the watch. Returns the release function (idempotent), whose promise
+   * settles once the shared handles the last follower leaves behind are closed.
+   */
+  follow(): () => Promise<void> {
     if (this.#followers++ === 0 && !this.#ended) this.#openWatcher();
     let released = false;
-    return () => {
+    return async () => {
       if (released) return;
       released = true;
-      if (--this.#followers === 0) {
-        this.#closeWatcher();
-        this.#chunks.clear();
-        for (const file of this.#files.values()) file.then((f) => f.close()).catch(() => undefined);
-        this.#files.clear();
-      }
+      if (--this.#followers > 0) return;
+      this.#closeWatcher();
+      this.#chunks.clear();
+      const files = [...this.#files.values()];
+      this.#files.clear();
+      await Promise.all(files.map((file) => file.then((f) => f.close()).catch(() => undefined)));
     };
   }
 
-  /** Resolves on the first change after `generation` (at once if there was one), or when `signal` aborts. */
-  async changedSince(generation: number, signal?: AbortSignal): Promise<void> {
-    if (generation !== this.#generation || signal?.aborted) return;
-    if (signal === undefined) return this.#changed.promise;
-    const aborted = Promise.withResolvers<undefined>();
-    const onAbort = (): void => aborted.resolve(undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await Promise.race([this.#changed.promise, aborted.promise]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
+  /**
+   * Calls `wake` once, at the first change after `generation` (at once if there was one). Returns the function that
+   * withdraws it: a follower that leaves while waiting leaves nothing behind, however long the job stays quiet.
+   */
+  onChange(generation: number, wake: () => void): () => void {
+    if (generation !== this.#generation) {
+      wake();
+      return () => undefined;
     }
+    const waiters = this.#waiters;
+    waiters.add(wake);
+    return () => waiters.delete(wake);
   }
 
   #openWatcher(): void {

@@ -1,32 +1,40 @@
-import { Command, Errors, Flags } from "@oclif/core";
+import { Command } from "@oclif/core/command";
+import * as Errors from "@oclif/core/errors";
+import * as Flags from "@oclif/core/flags";
 import { clientCertificateProblem } from "./client-certificate.ts";
 import type { Connection } from "./connection.ts";
+import { resolveSettings, type GivenSettings } from "./contexts.ts";
 import { readCredentials, type Credentials } from "./credentials.ts";
 import { CliError, exitCodeOf } from "./errors.ts";
-import { serverUrl } from "./server-address.ts";
+import { defaultPort, serverUrl } from "./server-address.ts";
+import { dialer } from "./tls-dialer.ts";
 import { usageError } from "./usage-error.ts";
 
 /** The connection flags every command that talks to the server takes. */
 export const connectionFlags = {
   server: Flags.string({
     env: "JOBEXEC_SERVER",
-    default: "127.0.0.1:50051",
-    summary: "Server address, HOST:PORT.",
+    summary: `Server address, HOST:PORT. Default: the context's, else 127.0.0.1:${defaultPort}.`,
     helpGroup: "CONNECTION",
   }),
   cert: Flags.string({
     env: "JOBEXEC_CERT",
-    summary: "Client certificate (PEM). Default: client.pem in the config directory.",
+    summary: "Client certificate (PEM). Default: the context's, else client.pem in the config directory.",
     helpGroup: "CONNECTION",
   }),
   key: Flags.string({
     env: "JOBEXEC_KEY",
-    summary: "Client private key (PEM). Default: client.key in the config directory.",
+    summary: "Client private key (PEM). Default: the context's, else client.key in the config directory.",
     helpGroup: "CONNECTION",
   }),
   ca: Flags.string({
     env: "JOBEXEC_CA",
-    summary: "CA certificate that signed the server's certificate (PEM). Default: ca.pem in the config directory.",
+    summary: "CA certificate that signed the server's certificate (PEM). Default: the context's, else ca.pem in the config directory.",
+    helpGroup: "CONNECTION",
+  }),
+  context: Flags.string({
+    env: "JOBEXEC_CONTEXT",
+    summary: "Connection context to use (`jobexec context list`); its settings fill in what the flags above leave unset. Default: the current context.",
     helpGroup: "CONNECTION",
   }),
 };
@@ -37,7 +45,7 @@ export const jsonFlag = {
 };
 
 /** Text appended to every command's help: where credentials come from and what the exit codes mean. */
-export const commonHelp = `Credentials default to client.pem, client.key and ca.pem in $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec (where \`jobexec-server certs init\` writes them).
+export const commonHelp = `Connection settings: each flag, else its environment variable, else the context (--context, JOBEXEC_CONTEXT, else the current one of \`jobexec context use\`), else the default. Credentials default to client.pem, client.key and ca.pem in $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec (where \`jobexec-server certs init\` writes them).
 
 Exit codes: 0 success; 1 failure (server unreachable, TLS refused, job not found, permission denied, request refused); 2 usage error (nothing was sent); 130 interrupted by Ctrl-C; with --follow, the job's own exit code (128 + signal number when a signal killed it).`;
 
@@ -57,7 +65,6 @@ export abstract class JobexecCommand extends Command {
   private credentials: Credentials | undefined;
   private server = "";
   private interrupted = false;
-  private stdoutClosed = false;
 
   private readonly onSigint = (): void => {
     // A second Ctrl-C while the first is being handled leaves at once.
@@ -66,9 +73,9 @@ export abstract class JobexecCommand extends Command {
     this.abort.abort();
   };
 
-  private readonly onStdoutError = (error: NodeJS.ErrnoException): void => {
-    // The reader went away (`jobexec logs ID | head`): stop quietly, like a program killed by SIGPIPE would.
-    if (error.code === "EPIPE") this.stdoutClosed = true;
+  // A reader that went away (`jobexec logs ID | head`, EPIPE) ends the process quietly with 0 (src/main.ts); any
+  // other failure of stdout cancels the call.
+  private readonly onStdoutError = (): void => {
     this.abort.abort();
   };
 
@@ -78,14 +85,20 @@ export abstract class JobexecCommand extends Command {
     process.stdout.on("error", this.onStdoutError);
   }
 
-  /** The JobService client for the --server and credential flags; reads the credentials on first use. */
-  protected async connect(flags: { server: string; cert?: string | undefined; key?: string | undefined; ca?: string | undefined }): Promise<Connection> {
+  /**
+   * The JobService client for the connection flags: each setting from its flag, else its environment variable,
+   * else the context, else the default. Reads the credentials on first use.
+   */
+  protected async connect(flags: GivenSettings): Promise<Connection> {
     if (this.connection === undefined) {
-      const url = serverUrl(flags.server);
-      this.server = url.host;
-      this.credentials = readCredentials(flags);
+      const settings = resolveSettings(flags);
+      const url = serverUrl(settings.server ?? `127.0.0.1:${defaultPort}`);
+      const context = settings.context && { name: settings.context.name, keys: settings.fromContext };
+      this.server = context?.keys.includes("server") ? `${url.host} (context ${context.name})` : url.host;
+      this.credentials = readCredentials({ cert: settings.cert, key: settings.key, ca: settings.ca, context });
+      const socket = dialer(url, this.credentials);
       const { connect } = await import("./connection.ts");
-      this.connection = connect(url, this.credentials);
+      this.connection = connect(url, socket);
     }
     return this.connection;
   }
@@ -102,7 +115,6 @@ export abstract class JobexecCommand extends Command {
 
   override async catch(error: Error & { oclif?: { exit?: number } }): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw error;
-    if (this.stdoutClosed) this.exit(0);
     if (this.interrupted) this.exit(130);
     let failure: CliError;
     if (error instanceof CliError) {

@@ -1,10 +1,8 @@
 import type { Http2Session } from "node:http2";
-import { isIP } from "node:net";
-import { connect as tlsConnect } from "node:tls";
 import { ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { JobService } from "@jobexec/proto";
-import type { Credentials } from "./credentials.ts";
+import type { Dialer } from "./tls-dialer.ts";
 
 /** A JobService client over one HTTP/2 connection with mutual TLS. */
 export interface Connection {
@@ -49,35 +47,12 @@ class BulkSessionManager extends Http2SessionManager {
   }
 }
 
-/** Opens (lazily, on the first call) a gRPC connection to the server at `url` with the given credentials. */
-export function connect(url: URL, credentials: Credentials): Connection {
-  let socketError: Error | undefined;
-  let handshakeDone = false;
+/** A gRPC connection to the server at `url` over the dialer's sockets (the first one is already connecting). */
+export function connect(url: URL, dialer: Dialer): Connection {
   let answered = false;
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   // Our own session manager, so the command can close the connection when done instead of waiting for the idle
-  // timeout, and our own socket, to see its errors.
-  const sessionManager = new BulkSessionManager(url, {}, {
-    settings: { initialWindowSize: streamWindowBytes },
-    createConnection: () => {
-      const socket = tlsConnect({
-        host,
-        port: Number(url.port),
-        servername: isIP(host) === 0 ? host : undefined,
-        ALPNProtocols: ["h2"],
-        ca: credentials.ca,
-        cert: credentials.cert,
-        key: credentials.key,
-      });
-      socket.once("secureConnect", () => {
-        handshakeDone = true;
-      });
-      socket.on("error", (error) => {
-        socketError ??= error;
-      });
-      return socket;
-    },
-  });
+  // timeout, and our own sockets, to see their errors.
+  const sessionManager = new BulkSessionManager(url, {}, { settings: { initialWindowSize: streamWindowBytes }, createConnection: () => dialer.dial() });
   const transport = createGrpcTransport({
     baseUrl: url.origin,
     sessionManager,
@@ -98,8 +73,11 @@ export function connect(url: URL, credentials: Credentials): Connection {
   return {
     client: createClient(JobService, transport),
     address: url.host,
-    socketError: () => socketError,
-    hungUpAfterHandshake: () => handshakeDone && !answered,
-    close: () => sessionManager.abort(),
+    socketError: () => dialer.socketError(),
+    hungUpAfterHandshake: () => dialer.handshakeDone() && !answered,
+    close() {
+      sessionManager.abort();
+      dialer.close();
+    },
   };
 }

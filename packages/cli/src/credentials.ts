@@ -17,6 +17,8 @@ export interface CredentialPaths {
   cert?: string | undefined;
   key?: string | undefined;
   ca?: string | undefined;
+  /** The context these paths came from, if they did (named in error messages). */
+  context?: { name: string; keys: string[] } | undefined;
 }
 
 /** The directory `jobexec-server certs init` writes client credentials to: $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec. */
@@ -49,7 +51,8 @@ export function readCredentials(given: CredentialPaths, env: NodeJS.ProcessEnv =
       const code = (error as NodeJS.ErrnoException).code;
       const problem = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable (permission denied)" :
         code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? String(error)})`;
-      const hint = given[which] === undefined ? `; set ${flag} or ${variable}, or run \`jobexec-server certs init\` to create ${dir}` : `; check ${flag} or ${variable}`;
+      const hint = given[which] === undefined ? `; set ${flag} or ${variable}, or run \`jobexec-server certs init\` to create ${dir}` :
+        given.context?.keys.includes(which) ? `; it is the ${flag.slice(2)} of context "${given.context.name}" (\`jobexec context list\`)` : `; check ${flag} or ${variable}`;
       throw new CliError("credentials", `${name} file ${path} ${problem}${hint}`, { cause: error });
     }
     if (data.length === 0) throw new CliError("credentials", `${name} file ${path} is empty; check ${flag} or ${variable}`);

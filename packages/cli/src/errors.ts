@@ -4,6 +4,8 @@ export type CliErrorCode =
   | "usage"
   /** A credential file (certificate, key, CA) is missing or unreadable. */
   | "credentials"
+  /** The contexts file is unreadable, malformed, or cannot be written. */
+  | "config"
   /** The server could not be reached (refused, unresolvable, timed out, reset). */
   | "unreachable"
   /** The TLS handshake failed, on our side or the server's. */

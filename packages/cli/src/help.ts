@@ -1,4 +1,4 @@
-import { Help } from "@oclif/core";
+import { Help } from "@oclif/core/help";
 import { unknownCommand } from "./unknown-command.ts";
 
 /**

@@ -105,8 +105,11 @@ export async function writeCredentials(dir: string, name: string, credentials: C
   await writeAtomically(join(dir, `${name}.pem`), credentials.cert, 0o644);
 }
 
-// A temp file created 0600 from the start, then renamed: the key is never readable by others, not even briefly.
-async function writeAtomically(path: string, data: string, mode: number): Promise<void> {
+/**
+ * Writes a file through a temp file created 0600 from the start, then renamed: a key is never readable by others,
+ * not even briefly, and no reader ever sees half a file.
+ */
+export async function writeAtomically(path: string, data: string, mode: number): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   try {
     const file = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -124,7 +127,8 @@ async function writeAtomically(path: string, data: string, mode: number): Promis
   }
 }
 
-async function refuseExisting(paths: string[]): Promise<void> {
+/** ServerError "exists" for the first of `paths` that exists. */
+export async function refuseExisting(paths: string[]): Promise<void> {
   for (const path of paths) {
     const exists = await access(path).then(() => true, () => false);
     if (exists) throw new ServerError("exists", `${path} already exists; use --force to replace it`);

@@ -33,6 +33,10 @@ export interface ServeSettings {
   maxJobsAdmin: number;
   /** Connection, stream and request limits (limits.ts). */
   limits: ServerLimits;
+  /** Where to serve Prometheus metrics over plain HTTP; absent: not served. */
+  metricsListen?: { host: string; port: number };
+  /** Label job metrics with their owners. */
+  metricsOwnerLabels: boolean;
 }
 
 /** Default of --max-jobs-per-user. */
@@ -63,7 +67,11 @@ const settings = {
   "user-map": { flag: "user-map", env: "JOBEXEC_USER_MAP", value: "FILE", describe: "identity -> local account map (lines IDENTITY: ACCOUNT) for --run-as mapped", fallback: () => "" },
   "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "running jobs one user may have at once", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
   "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
+  "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
 } satisfies Record<string, Setting>;
+
+// A flag without a value: present (or its variable set to 1/true) means on.
+const metricsOwnerLabels = { flag: "metrics-owner-labels", env: "JOBEXEC_METRICS_OWNER_LABELS", describe: "label job metrics with their owners (one series per user)" };
 
 type Name = keyof typeof settings;
 
@@ -87,9 +95,12 @@ export function serveHelp(env: Env = process.env): string {
     "       jobexec-server certs init [options] create a CA, a server and an admin client certificate",
     "       jobexec-server certs issue --user NAME [options]",
     "                                           issue a client certificate",
+    "       jobexec-server install-unit [options]",
+    "                                           write the systemd unit (see install-unit --help)",
     "",
     "Options (flags win over environment variables):",
     ...rows,
+    `${`  --${metricsOwnerLabels.flag}`.padEnd(34)}${metricsOwnerLabels.describe}\n${"".padEnd(34)}env ${metricsOwnerLabels.env}=1; default off`,
     `  -h, --help${"".padEnd(24)}show this help`,
     "",
     "Certificates default to the directory $JOBEXEC_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/jobexec",
@@ -108,6 +119,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
       allowPositionals: false,
       options: {
         ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
+        [metricsOwnerLabels.flag]: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -140,6 +152,8 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   } catch (cause) {
     throw new ServerError("usage", `--uid-range: ${(cause as Error).message}`, { cause });
   }
+  const metrics = value("metrics-listen");
+  const ownerLabels = parsed.values[metricsOwnerLabels.flag] === true || /^(1|true|yes|on)$/i.test(env[metricsOwnerLabels.env] ?? "");
   return {
     host,
     port,
@@ -159,6 +173,8 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
       const flag = (parsed.values as Record<string, unknown>)[l.flag];
       return typeof flag === "string" ? flag : env[l.env] || undefined;
     }, parseDuration),
+    ...(metrics === "off" ? {} : { metricsListen: parseListen(metrics, "metrics address") }),
+    metricsOwnerLabels: ownerLabels,
   };
 }
 
@@ -168,10 +184,10 @@ function positiveCount(flag: string, text: string): number {
 }
 
 /** Parses "HOST:PORT", "[IPV6]:PORT" or ":PORT" (all interfaces). */
-export function parseListen(listen: string): { host: string; port: number } {
+export function parseListen(listen: string, what = "listen address"): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new ServerError("usage", `listen address ${JSON.stringify(listen)} is not HOST:PORT, [IPV6]:PORT or :PORT`);
+  if (!match || port > 65535) throw new ServerError("usage", `${what} ${JSON.stringify(listen)} is not HOST:PORT, [IPV6]:PORT or :PORT`);
   const host = match[1] ?? match[2] ?? "";
   return { host: host === "" ? "::" : host, port };
 }

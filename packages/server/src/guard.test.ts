@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
 import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { JobError } from "@jobexec/core";
-import { Health, HealthCheckResponse_ServingStatus } from "@jobexec/proto";
+import { Health, HealthCheckResponse_ServingStatus, reflectionV1 } from "@jobexec/proto";
 import { guard } from "./guard.ts";
 import { peerKey, type Peer } from "./identity.ts";
 import { createLogger } from "./log.ts";
@@ -96,5 +97,57 @@ describe("guard", () => {
     assert.equal(line?.job, "j");
     assert.equal(line?.code, "ok");
     assert.equal(typeof line?.ms, "number");
+  });
+});
+
+describe("guard around a bidi-streaming method (server reflection)", () => {
+  function reflectionHarness() {
+    const logs: Record<string, unknown>[] = [];
+    const ended: [string, Code | undefined][] = [];
+    const log = createLogger("info", { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
+    let peer: Peer = { refusal: "unset" };
+    let ran = false;
+    const transport = createRouterTransport((router) => {
+      router.service(
+        reflectionV1.ServerReflection,
+        guard(
+          reflectionV1.ServerReflection,
+          {
+            async *serverReflectionInfo(requests, call) {
+              ran = true;
+              for await (const r of requests) yield { validHost: `${call.caller.name}:${r.host}` };
+            },
+          },
+          log,
+          { ended: (method, code) => ended.push([method.name, code]) },
+        ),
+      );
+    }, { router: { interceptors: [(next) => (req) => (req.contextValues.set(peerKey, peer), next(req))] } });
+    const client = createClient(reflectionV1.ServerReflection, transport);
+    const call = async (who: Peer, hosts: string[]) => {
+      peer = who;
+      const out: string[] = [];
+      const requests = (async function* () { for (const host of hosts) yield create(reflectionV1.ServerReflectionRequestSchema, { host }); })();
+      for await (const r of client.serverReflectionInfo(requests)) out.push(r.validHost);
+      return out;
+    };
+    return { logs, ended, call, ran: () => ran };
+  }
+
+  test("each request of the stream gets its answer, with the caller; the call is logged and reported once", async () => {
+    const h = reflectionHarness();
+    assert.deepEqual(await h.call(alice, ["a", "b", "c"]), ["alice:a", "alice:b", "alice:c"]);
+    assert.deepEqual(h.ended, [["ServerReflectionInfo", undefined]]);
+    assert.equal(h.logs.length, 1);
+    assert.equal(h.logs[0]?.method, "grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
+    assert.equal(h.logs[0]?.code, "ok");
+  });
+
+  test("no handler runs without a caller", async () => {
+    const h = reflectionHarness();
+    const err = await failure(h.call({ refusal: "client certificate is not for client authentication" }, ["a"]));
+    assert.equal(err.code, Code.Unauthenticated);
+    assert.equal(h.ran(), false);
+    assert.deepEqual(h.ended, [["ServerReflectionInfo", Code.Unauthenticated]]);
   });
 });

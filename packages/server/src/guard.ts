@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type {
   DescMethod,
+  DescMethodBiDiStreaming,
+  DescMethodClientStreaming,
   DescMethodServerStreaming,
   DescMethodUnary,
   DescService,
@@ -20,12 +22,6 @@ import type { StreamQuota } from "./stream-quota.ts";
  */
 export type CallContext = Pick<HandlerContext, "signal" | "values" | "protocolName">;
 
-/** Options of {@link guard}. */
-export interface GuardOptions {
-  /** Bounds the streaming calls each identity holds open. */
-  streams?: StreamQuota;
-}
-
 /** What a guarded handler knows about its call. */
 export interface Call {
   readonly caller: Caller;
@@ -40,7 +36,11 @@ type GuardedMethod<M> =
     ? (req: MessageShape<I>, call: Call) => Promise<MessageInitShape<O>>
     : M extends DescMethodServerStreaming<infer I, infer O>
       ? (req: MessageShape<I>, call: Call) => AsyncIterable<MessageInitShape<O>>
-      : never;
+      : M extends DescMethodClientStreaming<infer I, infer O>
+        ? (requests: AsyncIterable<MessageShape<I>>, call: Call) => Promise<MessageInitShape<O>>
+        : M extends DescMethodBiDiStreaming<infer I, infer O>
+          ? (requests: AsyncIterable<MessageShape<I>>, call: Call) => AsyncIterable<MessageInitShape<O>>
+          : never;
 
 /** A service implementation whose handlers receive an authenticated {@link Call} instead of a raw context. */
 export type GuardedImpl<S extends DescService> = { [P in keyof S["method"]]: GuardedMethod<S["method"][P]> };
@@ -54,55 +54,72 @@ const jobErrorCodes: Record<JobErrorCode, Code> = {
   internal: Code.Internal,
 };
 
+/** Told of every call as it ends, at its log line: the method, its result (undefined: OK) and its duration. */
+export type CallEnded = (method: DescMethod, code: Code | undefined, ms: number) => void;
+
+/** Options of {@link guard}. */
+export interface GuardOptions {
+  /** Bounds the streaming calls (server- and bidi-streaming) each identity holds open. */
+  streams?: StreamQuota;
+  /** Told of every call as it ends (metrics). */
+  ended?: CallEnded;
+}
+
 /**
  * Wraps a whole service implementation so that no handler runs without an authenticated caller: the caller comes
  * from the connection's client certificate (a context value set by the adapter, which service options cannot drop),
  * every error leaves as a ConnectError with a code and a sentence (never a stack or an internal path), and every call
- * gets one log line with caller, method, job id (a short prefix of what the client sent), result code and duration.
- * Streaming calls count against the caller's {@link StreamQuota} while they are open.
+ * gets one log line with caller, method, job id (a short prefix of what the client sent), result code and duration
+ * (and, if given, an `ended` report). All four kinds of methods are guarded alike; the first argument (a request, or
+ * the stream of requests of a client- or bidi-streaming method) is handed on as it is. Streaming calls count against
+ * the caller's {@link StreamQuota} while they are open.
  */
 export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, log: Logger, options: GuardOptions = {}): ServiceImpl<S> {
   const handlers: Record<string, unknown> = {};
+  const end = (method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, error?: ConnectError, extra?: object): void => {
+    const ms = performance.now() - began;
+    logCall(log, method, call, ctx, ms, error, extra);
+    options.ended?.(method, error?.code, ms);
+  };
   for (const method of service.methods) {
     const handler = (impl as Record<string, unknown>)[method.localName];
-    if (method.methodKind === "unary") {
-      const unary = handler as (req: unknown, call: Call) => Promise<unknown>;
-      handlers[method.localName] = async (req: unknown, ctx: CallContext) => {
+    if (typeof handler !== "function") throw new ServerError("internal", `guard: ${service.typeName} has no handler for ${method.name}`);
+    if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
+      const respond = handler as (input: unknown, call: Call) => Promise<unknown>;
+      handlers[method.localName] = async (input: unknown, ctx: CallContext) => {
         const began = performance.now();
         let call: Call | undefined;
         try {
           call = open(ctx);
-          const res = await unary(req, call);
-          logCall(log, method, call, ctx, began);
+          const res = await respond(input, call);
+          end(method, call, ctx, began);
           return res;
         } catch (err) {
-          throw failed(log, method, call, ctx, began, err);
+          throw failed(end, method, call, ctx, began, err);
         }
       };
-    } else if (method.methodKind === "server_streaming") {
-      const streaming = handler as (req: unknown, call: Call) => AsyncIterable<unknown>;
-      handlers[method.localName] = async function* (req: unknown, ctx: CallContext) {
+    } else {
+      const stream = handler as (input: unknown, call: Call) => AsyncIterable<unknown>;
+      handlers[method.localName] = async function* (input: unknown, ctx: CallContext) {
         const began = performance.now();
         let call: Call | undefined;
-        let ended = false;
+        let done = false;
         let leave: (() => void) | undefined;
         try {
           call = open(ctx);
           leave = options.streams?.enter(call.caller);
-          yield* streaming(req, call);
-          ended = true;
-          logCall(log, method, call, ctx, began);
+          yield* stream(input, call);
+          done = true;
+          end(method, call, ctx, began);
         } catch (err) {
-          ended = true;
-          throw failed(log, method, call, ctx, began, err);
+          done = true;
+          throw failed(end, method, call, ctx, began, err);
         } finally {
           leave?.();
           // A client that goes away ends the generator through return(): neither branch above ran.
-          if (!ended) logCall(log, method, call, ctx, began, new ConnectError("client went away", Code.Canceled));
+          if (!done) end(method, call, ctx, began, new ConnectError("client went away", Code.Canceled));
         }
       };
-    } else {
-      throw new ServerError("internal", `guard: ${method.methodKind} methods are not supported`);
     }
   }
   return handlers as ServiceImpl<S>;
@@ -116,27 +133,29 @@ function open(ctx: CallContext): Call {
   return { caller: peer.caller, signal: ctx.signal };
 }
 
-/** Logs a failed call and returns the error to send: internal errors are logged in full and sent as a reference. */
-function failed(log: Logger, method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, err: unknown): ConnectError {
+type End = (method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, error?: ConnectError, extra?: object) => void;
+
+/** Ends a failed call and returns the error to send: internal errors are logged in full and sent as a reference. */
+function failed(end: End, method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, err: unknown): ConnectError {
   const error = wireError(err, ctx);
   if (error.code !== Code.Internal) {
-    logCall(log, method, call, ctx, began, error);
+    end(method, call, ctx, began, error);
     return error;
   }
   const ref = randomBytes(4).toString("hex");
-  logCall(log, method, call, ctx, began, error, { ref, cause: err });
+  end(method, call, ctx, began, error, { ref, cause: err });
   return new ConnectError(`internal error (reference ${ref}); the server log has the details`, Code.Internal);
 }
 
 /** The one log line of a call. */
-function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: CallContext, began: number, error?: ConnectError, extra?: object): void {
+function logCall(log: Logger, method: DescMethod, call: Call | undefined, ctx: CallContext, ms: number, error?: ConnectError, extra?: object): void {
   const fields = {
     method: `${method.parent.typeName}/${method.name}`,
     caller: call === undefined ? null : clip(call.caller.name),
     admin: call?.caller.admin ?? false,
     job: call?.jobId === undefined ? null : clip(call.jobId, 40),
     code: error ? codeName(error.code) : "ok",
-    ms: Math.round((performance.now() - began) * 10) / 10,
+    ms: Math.round(ms * 10) / 10,
     protocol: ctx.protocolName,
     ...(error ? { error: clip(error.rawMessage, 300) } : {}),
     ...extra,
@@ -155,6 +174,7 @@ function wireError(err: unknown, ctx: CallContext): ConnectError {
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 
-function codeName(code: Code): string {
+/** A code's name as the logs and metrics give it: "not_found", "invalid_argument", ... */
+export function codeName(code: Code): string {
   return Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? "" : "_") + c.toLowerCase());
 }

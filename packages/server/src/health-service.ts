@@ -1,9 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus as Status, JobService } from "@jobexec/proto";
+import { Health, HealthCheckResponse_ServingStatus as Status, JobService, reflectionV1, reflectionV1alpha } from "@jobexec/proto";
 import type { GuardedImpl } from "./guard.ts";
 
 /** Services a health check may name; "" is the server as a whole. */
-const known = new Set(["", JobService.typeName, Health.typeName]);
+const known = new Set(["", JobService.typeName, Health.typeName, reflectionV1.ServerReflection.typeName, reflectionV1alpha.ServerReflection.typeName]);
 
 /** grpc.health.v1.Health: SERVING for the server and its services while it runs. */
 export function healthService(): GuardedImpl<typeof Health> {

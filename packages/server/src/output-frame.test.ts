@@ -7,7 +7,7 @@ import { JobSchema, OutputStream, StreamOutputResponseSchema } from "@jobexec/pr
 import { inlineBytes, outputFrame, streamOutputFrames, type OutputChunkFields } from "./output-frame.ts";
 
 /** What protobuf-es and connect make of the same message: the reference the hand encoding must equal. */
-function reference(chunk: OutputChunkFields): Buffer {
+function reference(chunk: OutputChunkFields & { stream: OutputStream }): Buffer {
   const message = create(StreamOutputResponseSchema, { event: { case: "chunk", value: chunk } });
   return Buffer.from(encodeEnvelope(0, toBinary(StreamOutputResponseSchema, message)));
 }

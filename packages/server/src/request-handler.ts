@@ -21,6 +21,8 @@ export interface RequestHandlerOptions {
   readMaxBytes: number;
   /** Aborted when the server shuts down: open calls end with its reason. */
   shutdownSignal: AbortSignal;
+  /** Answers a request for a path that is no method of `services`. */
+  fallback: (req: Request, res: Response) => void;
   log: Logger;
   /** Hand-made gRPC frame encodings of response messages, by message type name (see {@link FrameEncoder}). */
   frameEncoders?: ReadonlyMap<string, FrameEncoder>;
@@ -86,8 +88,7 @@ export function requestHandler(options: RequestHandlerOptions): (req: Request, r
     if (req.httpVersionMajor === 1) closeIfUnread(req as IncomingMessage, res as ServerResponse);
     const handler = handlers.get(path);
     if (handler === undefined) {
-      res.statusCode = 404;
-      res.end();
+      options.fallback(req, res);
       return;
     }
     const universal = universalRequestFromNodeRequest(req, res, undefined, options.contextValues(req));

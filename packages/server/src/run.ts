@@ -17,6 +17,11 @@ export async function run(args: string[], env: Record<string, string | undefined
       process.stdout.write(await certsCommand(args.slice(1), env));
       return 0;
     }
+    if (args[0] === "install-unit") {
+      const { installUnitCommand } = await import("./install-unit-command.ts");
+      process.stdout.write(await installUnitCommand(args.slice(1), env));
+      return 0;
+    }
     return await serve(args, env);
   } catch (err) {
     // Our errors and core's are sentences meant for the operator; anything else is a bug worth flagging as such.
@@ -52,6 +57,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
       ...(settings.userMapFile === undefined ? {} : { userMapFile: settings.userMapFile }),
     },
     maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
+    ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

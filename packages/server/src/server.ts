@@ -2,8 +2,9 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { type AccountOptions, JobError, JobManager } from "@jobexec/core";
-import { Health, JobService, StreamOutputResponseSchema } from "@jobexec/proto";
+import { Health, JobService, reflectionV1, reflectionV1alpha, StreamOutputResponseSchema } from "@jobexec/proto";
 import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT } from "./config.ts";
+import { DescriptorIndex } from "./descriptor-index.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
 import { healthService } from "./health-service.ts";
@@ -11,13 +12,18 @@ import { connectionBudget } from "./connection-limits.ts";
 import { watchConnections } from "./connections.ts";
 import { openFileLimit } from "./fd-limit.ts";
 import { peerKey, peerOfRequest } from "./identity.ts";
+import { withJobMetrics } from "./job-metrics.ts";
 import { jobService } from "./job-service.ts";
 import { streamOutputFrames } from "./output-frame.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { serveMetrics } from "./metrics-endpoint.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { reflectionService, reflectionServiceV1alpha } from "./reflection-service.ts";
 import { requestHandler } from "./request-handler.ts";
 import { StreamQuota } from "./stream-quota.ts";
 import { checkServerTls, secureServerOptions, type ServerTls } from "./tls.ts";
+import { unknownMethod } from "./unknown-method.ts";
 
 /** Everything {@link startServer} needs. */
 export interface ServerConfig {
@@ -43,6 +49,8 @@ export interface ServerConfig {
   maxJobs?: { perUser?: number; admin?: number };
   /** Connection, stream and request limits; each one not given takes its default (limits.ts). */
   limits?: Partial<ServerLimits>;
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any free port); owners as labels if asked. */
+  metrics?: { host: string; port: number; ownerLabels?: boolean };
 }
 
 /** A listening server. */
@@ -52,6 +60,8 @@ export interface RunningServer {
   host: string;
   port: number;
   manager: JobManager;
+  /** Where the metrics are served, when they are. */
+  metricsUrl?: string;
   /**
    * Stops accepting connections, ends open calls with UNAVAILABLE "server shutting down", stops every running job
    * (grace period, then kill) and removes their cgroups. Idempotent.
@@ -65,9 +75,9 @@ const DRAIN_MS = 2000;
 type Listener = ReturnType<typeof requestHandler>;
 
 /**
- * Starts the JobService and the gRPC health service over HTTP/2 with mutual TLS. The listening socket is bound
- * before the job manager is created, so a taken port fails start-up before anything on the host is touched; calls
- * arriving meanwhile wait for the manager.
+ * Starts the JobService, the gRPC health service and server reflection over HTTP/2 with mutual TLS. The metrics
+ * address and the listening socket are bound before the job manager is created, so a taken port fails start-up
+ * before anything on the host is touched; calls arriving meanwhile wait for the manager.
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const log = config.log ?? createLogger();
@@ -77,6 +87,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const limits: ServerLimits = { ...defaultLimits, ...config.limits };
   const fileLimit = openFileLimit();
   const budget = connectionBudget(limits.maxConnections, limits.fdReserve, fileLimit);
+  const metrics = config.metrics && new ServerMetrics({ ownerLabels: config.metrics.ownerLabels });
+  const endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log));
   // Set once the manager exists; until then calls wait for `ready`.
   let handle: Listener | undefined = undefined;
   const ready = Promise.withResolvers<Listener>();
@@ -96,6 +108,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
   );
   const connections = watchConnections(server, limits, budget, log);
+  metrics?.watch(server);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -107,6 +120,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const why = code === "EADDRINUSE" ? "the address is in use" : code === "EACCES" ? "permission denied" : (cause as Error).message;
+    await endpoint?.close();
     throw new ServerError("listen", `cannot listen on ${hostPort(host, port)}: ${why}`, { cause });
   }
   // After listening, an error (e.g. accept failing) is logged; the server keeps serving.
@@ -125,6 +139,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const closed = new Promise((resolve) => server.close(resolve));
     for (const socket of connections.sockets) socket.destroy();
     await closed;
+    await endpoint?.close();
     // Settings core refuses (a user map, a uid range, a data directory jobs cannot reach) are the operator's to fix.
     if (cause instanceof JobError && cause.code === "invalid_argument") throw new ServerError("usage", cause.message, { cause });
     throw cause;
@@ -133,11 +148,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const maxJobs = { perUser: config.maxJobs?.perUser ?? DEFAULT_MAX_JOBS_PER_USER, admin: config.maxJobs?.admin ?? DEFAULT_MAX_JOBS_ADMIN };
   // One quota for every streaming method: StreamOutput and Health/Watch calls count together.
   const streams = new StreamQuota(limits.maxStreamsPerIdentity);
+  metrics?.countJobs(manager);
+  const guarded = { streams, ended: metrics?.rpcEnded };
+  const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
+  const index = new DescriptorIndex(served);
+  const jobs = jobService(manager, maxJobs, limits);
   handle = requestHandler({
     services: [
-      [JobService, guard(JobService, jobService(manager, maxJobs, limits), log, { streams })],
-      [Health, guard(Health, healthService(), log, { streams })],
+      [JobService, guard(JobService, metrics ? withJobMetrics(jobs, metrics) : jobs, log, guarded)],
+      [Health, guard(Health, healthService(), log, guarded)],
+      [reflectionV1.ServerReflection, guard(reflectionV1.ServerReflection, reflectionService(index), log, guarded)],
+      [reflectionV1alpha.ServerReflection, guard(reflectionV1alpha.ServerReflection, reflectionServiceV1alpha(index), log, guarded)],
     ],
+    fallback: unknownMethod(served),
     contextValues: (req) => createContextValues().set(peerKey, peerOfRequest(req)),
     readMaxBytes: limits.maxRequestBytes,
     shutdownSignal: shutdown.signal,
@@ -176,9 +199,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
     for (const socket of sockets) socket.destroy();
     await serverClosed;
+    await endpoint?.close();
     log.info("stopped");
   }
-  return { url, host, port: bound, manager, close: () => (closing ??= close()) };
+  return { url, host, port: bound, manager, metricsUrl: endpoint?.url, close: () => (closing ??= close()) };
 }
 
 function hostPort(host: string, port: number): string {

@@ -1,6 +1,7 @@
 // Shared set-up of the server's tests: a throw-away PKI, an in-process server on an ephemeral port with its own
-// data directory and cgroup parent, and real Connect clients. Not part of the build.
+// data directory and cgroup parent, real Connect clients, and a jobexec-server child process. Not part of the build.
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,9 +9,11 @@ import { join } from "node:path";
 import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Health, JobService, OutputStream, type Job, type StreamOutputResponse } from "@jobexec/proto";
+import { initCertificates } from "./cert-files.ts";
 import { createCa, issueCertificate, type Credentials } from "./certificates.ts";
 import { createLogger } from "./log.ts";
 import { startServer, type RunningServer, type ServerConfig } from "./server.ts";
+import { launchServer, listening } from "./test-process.ts";
 
 export interface Pki {
   ca: Credentials;
@@ -128,4 +131,57 @@ export async function failure(call: Promise<unknown>): Promise<ConnectError> {
     return ConnectError.from(e);
   }
   assert.fail("the call must fail");
+}
+
+/** A jobexec-server child process (src/main.ts) on an ephemeral loopback port, as an operator runs it. */
+export interface ServerProcess {
+  proc: ChildProcess;
+  /** https://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  /** The config directory `certs init` wrote: ca.pem, server.pem/.key, client.pem/.key (admin "tester"). */
+  configDir: string;
+  /** The server's JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  /** The first log line with this message, once it is written. */
+  logged(msg: string, ms?: number): Promise<Record<string, unknown>>;
+  /** SIGTERM, then the exit code; removes the temp directory. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `jobexec-server --listen 127.0.0.1:0 ARGS` with fresh certificates (`certs init --user tester`), its own
+ * data directory (reachable by jobs' accounts) and a unique cgroup parent; resolves once it listens. A failed start
+ * rejects with its stderr.
+ */
+export async function startServerProcess(args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
+  const dir = await mkdtemp(join(tmpdir(), "jobexec-server-process-"));
+  await chmod(dir, 0o711);
+  const configDir = join(dir, "config");
+  await initCertificates(configDir, { user: "tester" });
+  const all = ["--listen", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--cgroup-parent", testCgroupParent(), "--grace", "1s", ...args];
+  const child = launchServer(all, { JOBEXEC_CONFIG_DIR: configDir, ...env });
+  const logged = async (msg: string, ms = 30_000): Promise<Record<string, unknown>> => {
+    const until = Date.now() + ms;
+    for (;;) {
+      const line = child.lines.find((l) => l.msg === msg);
+      if (line) return line;
+      if (child.proc.exitCode !== null || Date.now() > until) throw new Error(`jobexec-server did not log "${msg}": ${child.stderr.join("\n")}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  const stop = async (): Promise<number | null> => {
+    if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill("SIGTERM");
+    const code = await child.exit;
+    await rm(dir, { recursive: true, force: true });
+    return code;
+  };
+  try {
+    const { url } = await listening(child);
+    const port = Number(new URL(url).port);
+    return { proc: child.proc, url: `https://127.0.0.1:${port}`, port, configDir, logs: child.lines, logged, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -22,11 +22,15 @@ describe("help and completion", { timeout: 300_000 }, () => {
 
   test("every command has examples and documents the exit codes (in the built manifest the CLI loads)", () => {
     const manifest = JSON.parse(readFileSync(new URL("../../oclif.manifest.json", import.meta.url), "utf8")) as Manifest;
-    assert.deepEqual(Object.keys(manifest.commands).sort(), ["list", "logs", "start", "status", "stop"]);
-    for (const [id, command] of Object.entries(manifest.commands)) {
+    // help and autocomplete are oclif's own commands, bundled in (no plugin is loaded at start-up).
+    const oclifs = ["autocomplete", "autocomplete:create", "autocomplete:script", "help"];
+    const contexts = ["context:add", "context:list", "context:remove", "context:use"];
+    assert.deepEqual(Object.keys(manifest.commands).sort(), [...oclifs, ...contexts, "list", "logs", "start", "status", "stop"].sort());
+    for (const [id, command] of Object.entries(manifest.commands).filter(([id]) => !oclifs.includes(id))) {
       assert.ok((command.examples?.length ?? 0) >= 2, `${id} has examples`);
       assert.match(command.description ?? "", /Exit codes: 0 success; 1 failure .* 2 usage error .* 130 interrupted by Ctrl-C/, id);
-      for (const flag of ["server", "cert", "key", "ca"]) assert.ok(flag in command.flags, `${id} --${flag}`);
+      if (contexts.includes(id)) continue;
+      for (const flag of ["server", "cert", "key", "ca", "context"]) assert.ok(flag in command.flags, `${id} --${flag}`);
       if (id !== "logs") assert.ok("json" in command.flags, `${id} --json`);
     }
   });
@@ -34,7 +38,7 @@ describe("help and completion", { timeout: 300_000 }, () => {
   test("jobexec --help lists the commands; start --help shows the units and examples", async () => {
     const top = await runCli(t, ["--help"]);
     assert.equal(top.code, 0);
-    for (const id of ["start", "stop", "status", "logs", "list", "autocomplete"]) assert.match(top.stdout.toString(), new RegExp(`\n  ${id} +\\S`), id);
+    for (const id of ["start", "stop", "status", "logs", "list", "autocomplete", "context"]) assert.match(top.stdout.toString(), new RegExp(`\n  ${id} +\\S`), id);
     const start = await runCli(t, ["start", "--help"]);
     assert.equal(start.code, 0);
     const text = start.stdout.toString();
@@ -47,7 +51,8 @@ describe("help and completion", { timeout: 300_000 }, () => {
     const result = await runCli(t, ["autocomplete", "bash"], { env: { XDG_CACHE_HOME: cache } });
     assert.equal(result.code, 0, result.stderr);
     const functions = readFileSync(join(cache, "jobexec", "autocomplete", "functions", "bash", "jobexec.bash"), "utf8");
-    assert.match(functions, /\nstart --cpu --cpu-weight --memory --pids --io-device .* --follow --json --server --cert --key --ca\n/);
-    assert.match(functions, /\nlogs --follow --stream --tail --server --cert --key --ca\n/);
+    assert.match(functions, /\nstart --cpu --cpu-weight --memory --pids --io-device .* --follow --json --server --cert --key --ca --context\n/);
+    assert.match(functions, /\nlogs --follow --stream --tail --server --cert --key --ca --context\n/);
+    assert.match(functions, /\ncontext:add --server --cert --key --ca --force\n/);
   });
 });

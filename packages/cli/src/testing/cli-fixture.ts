@@ -92,10 +92,12 @@ export async function startCliServer(): Promise<CliServer> {
 export interface SpawnOptions {
   /** Whose credentials to use (JOBEXEC_CONFIG_DIR); default alice. */
   user?: User;
-  /** Server address (JOBEXEC_SERVER); default the test server. */
-  server?: string;
+  /** Server address (JOBEXEC_SERVER); default the test server; null leaves JOBEXEC_SERVER unset. */
+  server?: string | null;
   /** Extra environment. */
   env?: Record<string, string>;
+  /** The CLI's entry script; default this package's bin/run.js (the benchmark also times other builds). */
+  cli?: string;
 }
 
 /** Starts the CLI as a subprocess against the test server, with a clean JOBEXEC_* environment and no colours. */
@@ -105,12 +107,12 @@ export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {
   const env = {
     ...Object.fromEntries(inherited),
     JOBEXEC_CONFIG_DIR: t.configDir(options.user ?? "alice"),
-    JOBEXEC_SERVER: options.server ?? t.address,
+    ...(options.server === null ? {} : { JOBEXEC_SERVER: options.server ?? t.address }),
     NO_COLOR: "1",
     ...options.env,
   };
   // The timeout only keeps a hung CLI from outliving the test run; no test relies on it.
-  return spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  return spawn(process.execPath, [options.cli ?? cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
 }
 
 /** Waits for a CLI subprocess to end and collects its output. */

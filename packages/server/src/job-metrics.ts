@@ -1,0 +1,38 @@
+import { JobState, OutputStream, type JobService } from "@jobexec/proto";
+import type { GuardedImpl } from "./guard.ts";
+import type { ServerMetrics } from "./metrics.ts";
+
+/**
+ * The JobService handlers, measured: each StartJob's outcome and its time from request to running program, and the
+ * output bytes StreamOutput sends. The handlers themselves are unchanged.
+ */
+export function withJobMetrics(impl: GuardedImpl<typeof JobService>, metrics: ServerMetrics): GuardedImpl<typeof JobService> {
+  return {
+    ...impl,
+
+    async startJob(req, call) {
+      const began = performance.now();
+      let res;
+      try {
+        res = await impl.startJob(req, call);
+      } catch (error) {
+        metrics.jobStarted("refused", call.caller.name);
+        throw error;
+      }
+      // A program that cannot be executed is a job that ends FAILED at once; start() resolves only after either.
+      const outcome = res.job?.state === JobState.FAILED ? "failed" : "started";
+      metrics.jobStarted(outcome, call.caller.name, (performance.now() - began) / 1000);
+      return res;
+    },
+
+    async *streamOutput(req, call) {
+      for await (const res of impl.streamOutput(req, call)) {
+        if (res.event?.case === "chunk") {
+          const { stream, data } = res.event.value;
+          metrics.outputStreamed(stream === OutputStream.STDERR ? "stderr" : "stdout", data?.length ?? 0);
+        }
+        yield res;
+      }
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { Code, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { JobService, JobState } from "@jobexec/proto";
+import { jobNode, slowPath } from "@jobexec/testing-slow";
+import { failure, readOutput, startServerProcess, type ServerProcess } from "./test-harness.ts";
+
+const run = promisify(execFile);
+
+/** One sample of the Prometheus text format. */
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the text format's samples (comments skipped), enough for the checks below. */
+function parse(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(match, `a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = v as string;
+    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** The value of the sample with this name whose labels include `labels`, or 0 when there is none. */
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return found.reduce((sum, s) => sum + s.value, 0);
+}
+
+async function scrape(url: string): Promise<{ text: string; samples: Sample[]; type: string }> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  return { text, samples: parse(text), type: res.headers.get("content-type") ?? "" };
+}
+
+function client(server: ServerProcess): Client<typeof JobService> {
+  const read = (name: string) => readFileSync(join(server.configDir, name), "utf8");
+  return createClient(JobService, createGrpcTransport({ baseUrl: server.url, nodeOptions: { ca: read("ca.pem"), cert: read("client.pem"), key: read("client.key") } }));
+}
+
+describe("Prometheus metrics, scraped from a jobexec-server process", { timeout: 180_000 }, () => {
+  let server: ServerProcess;
+  let metricsUrl: string;
+  before(async () => {
+    server = await startServerProcess(["--metrics-listen", "127.0.0.1:0"]);
+    metricsUrl = String((await server.logged("metrics listening")).url);
+  });
+  after(() => server.stop());
+
+  test("values move after real calls: starts by outcome, start latency, RPCs by method and code, jobs by state, output bytes", async () => {
+    const jobs = client(server);
+    const before = (await scrape(metricsUrl)).samples;
+    const started = (await jobs.startJob({ program: jobNode, args: [slowPath, "--bytes", "12345"] })).job;
+    assert.ok(started);
+    const missing = await failure(jobs.startJob({ program: "/no/such/program" }));
+    assert.equal(missing.code, Code.InvalidArgument);
+    assert.equal((await failure(jobs.getJob({ id: "00000000-0000-4000-8000-000000000000" }))).code, Code.NotFound);
+    const output = await readOutput(jobs.streamOutput({ id: started.id, follow: true }));
+    assert.equal(output.stdout.length, 12345);
+    assert.equal(output.job?.state, JobState.EXITED);
+
+    const { samples, text, type } = await scrape(metricsUrl);
+    assert.match(type, /^text\/plain; version=0\.0\.4/);
+    const delta = (name: string, labels?: Record<string, string>) => value(samples, name, labels) - value(before, name, labels);
+    assert.equal(delta("jobexec_jobs_started_total", { outcome: "started" }), 1);
+    assert.equal(delta("jobexec_jobs_started_total", { outcome: "refused" }), 1);
+    assert.equal(delta("jobexec_job_start_seconds_count"), 1);
+    assert.ok(value(samples, "jobexec_job_start_seconds_sum") > 0);
+    assert.equal(delta("jobexec_job_start_seconds_bucket", { le: "+Inf" }), 1);
+    assert.equal(delta("jobexec_rpcs_total", { service: "jobexec.v1.JobService", method: "StartJob", code: "ok" }), 1);
+    assert.equal(delta("jobexec_rpcs_total", { method: "StartJob", code: "invalid_argument" }), 1);
+    assert.equal(delta("jobexec_rpcs_total", { method: "GetJob", code: "not_found" }), 1);
+    assert.equal(delta("jobexec_rpcs_total", { method: "StreamOutput", code: "ok" }), 1);
+    assert.equal(delta("jobexec_rpc_duration_seconds_count", { method: "StartJob" }), 2);
+    assert.equal(delta("jobexec_output_streamed_bytes_total", { stream: "stdout" }), 12345);
+    assert.equal(value(samples, "jobexec_jobs", { state: "exited" }), 1);
+    assert.equal(value(samples, "jobexec_jobs", { state: "failed" }), 0);
+    assert.equal(value(samples, "jobexec_jobs_running"), 0);
+    // The default process metrics.
+    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_seconds"]) {
+      assert.ok(samples.some((s) => s.name === name), name);
+    }
+    // Bounded labels: no job id anywhere, no owner without --metrics-owner-labels.
+    assert.doesNotMatch(text, new RegExp(started.id));
+    assert.ok(samples.every((s) => !("owner" in s.labels)));
+  });
+
+  test("running jobs, open connections and open streams while a follower is attached", async () => {
+    const jobs = client(server);
+    const job = (await jobs.startJob({ program: jobNode, args: [slowPath, "30", "--interval", "100"] })).job;
+    assert.ok(job);
+    const abort = new AbortController();
+    const follow = readOutput(jobs.streamOutput({ id: job.id, follow: true }, { signal: abort.signal })).catch(() => undefined);
+    try {
+      let samples: Sample[] = [];
+      for (let i = 0; i < 100; i++) {
+        samples = (await scrape(metricsUrl)).samples;
+        if (value(samples, "jobexec_open_streams") >= 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(value(samples, "jobexec_jobs_running"), 1);
+      assert.equal(value(samples, "jobexec_jobs", { state: "running" }), 1);
+      assert.ok(value(samples, "jobexec_open_connections") >= 1);
+      assert.ok(value(samples, "jobexec_open_streams") >= 1);
+    } finally {
+      abort.abort();
+      await follow;
+      await jobs.stopJob({ id: job.id, gracePeriod: { seconds: 0n } });
+    }
+  });
+
+  test("the text parses with Prometheus' own Python client (if python3-prometheus-client is installed)", async (t) => {
+    const python = "/usr/bin/python3";
+    const script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nprint(sorted(f.name for f in p(sys.stdin.read()) if f.name.startswith('jobexec')))";
+    if (!existsSync(python) || !(await run(python, ["-c", "import prometheus_client"]).then(() => true, () => false))) {
+      return t.skip("python3-prometheus-client is not installed (apt-get install python3-prometheus-client)");
+    }
+    const { text } = await scrape(metricsUrl);
+    const child = execFile(python, ["-c", script]);
+    child.stdin?.end(text);
+    const out = await new Promise<string>((resolve, reject) => {
+      let stdout = "";
+      child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+      child.once("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`python exited ${code}`))));
+    });
+    for (const family of ["jobexec_jobs_started", "jobexec_job_start_seconds", "jobexec_rpcs", "jobexec_rpc_duration_seconds", "jobexec_jobs", "jobexec_jobs_running", "jobexec_output_streamed_bytes", "jobexec_open_connections", "jobexec_open_streams"]) {
+      assert.ok(out.includes(`'${family}'`), `${family} in ${out}`);
+    }
+  });
+
+  test("only /metrics, only on the metrics address; the API port serves no metrics", async () => {
+    const other = await fetch(metricsUrl.replace(/\/metrics$/, "/jobexec.v1.JobService/ListJobs"), { method: "POST" });
+    assert.equal(other.status, 404);
+    await other.arrayBuffer();
+    const post = await fetch(metricsUrl, { method: "POST" });
+    assert.equal(post.status, 405);
+    await post.arrayBuffer();
+    // The API port is HTTPS with client certificates: a plain HTTP request there gets no metrics.
+    const plain = await fetch(server.url.replace("https:", "http:") + "/metrics").then((r) => r.status, (e: Error) => e.message);
+    assert.notEqual(plain, 200);
+  });
+});
+
+describe("metrics options of jobexec-server", { timeout: 120_000 }, () => {
+  test("off by default: nothing listens for metrics", async () => {
+    const server = await startServerProcess();
+    try {
+      assert.ok(!server.logs.some((l) => l.msg === "metrics listening"));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("--metrics-owner-labels labels job metrics with the owner", async () => {
+    const server = await startServerProcess(["--metrics-listen", "127.0.0.1:0", "--metrics-owner-labels"]);
+    try {
+      const url = String((await server.logged("metrics listening")).url);
+      await client(server).startJob({ program: "true" });
+      const { samples } = await scrape(url);
+      assert.equal(value(samples, "jobexec_jobs_started_total", { outcome: "started", owner: "tester" }), 1);
+      assert.ok(samples.some((s) => s.name === "jobexec_jobs" && s.labels.owner === "tester"));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a metrics address in use fails the start with one sentence", async () => {
+    const first = await startServerProcess(["--metrics-listen", "127.0.0.1:0"]);
+    try {
+      const taken = new URL(String((await first.logged("metrics listening")).url)).port;
+      const second = await startServerProcess(["--metrics-listen", `127.0.0.1:${taken}`]).then(() => assert.fail("must not start"), (e: Error) => e.message);
+      assert.match(second, new RegExp(`jobexec-server: cannot serve metrics on 127\\.0\\.0\\.1:${taken}: the address is in use`));
+    } finally {
+      await first.stop();
+    }
+  });
+});

@@ -1,0 +1,113 @@
+import type { Http2SecureServer } from "node:http2";
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { Code } from "@connectrpc/connect";
+import type { JobManager, JobState, StreamName } from "@jobexec/core";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { codeName, type CallEnded } from "./guard.ts";
+
+/** How a StartJob ended: the program runs, it could not be started (a FAILED job), or the request was refused. */
+export type StartOutcome = "started" | "failed" | "refused";
+
+const states: JobState[] = ["running", "exited", "stopped", "failed"];
+
+// Seconds. Starts take milliseconds; RPCs from under a millisecond (GetJob) to hours (a followed StreamOutput).
+const startBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const rpcBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600];
+
+/**
+ * The server's Prometheus metrics, in a registry of their own (prom-client). Labels are bounded: methods and codes
+ * come from the services' descriptors, states and outcomes are fixed sets, job ids are never labels, and owners
+ * only when `ownerLabels` is set (as many values as users).
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly #ownerLabels: boolean;
+  readonly #started: Counter<"outcome" | "owner">;
+  readonly #startSeconds: Histogram;
+  readonly #rpcs: Counter<"service" | "method" | "code">;
+  readonly #rpcSeconds: Histogram<"service" | "method">;
+  readonly #outputBytes: Counter<"stream">;
+  readonly #connections: Gauge;
+  readonly #streams: Gauge;
+
+  constructor(options: { ownerLabels?: boolean } = {}) {
+    this.#ownerLabels = options.ownerLabels ?? false;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#started = new Counter({ name: "jobexec_jobs_started_total", help: "StartJob calls by outcome: started (the program runs), failed (it could not be executed: a FAILED job), refused (the request was refused).", labelNames: this.#labels(["outcome"]), registers });
+    this.#startSeconds = new Histogram({ name: "jobexec_job_start_seconds", help: "Time from a StartJob request to the job's program running.", buckets: startBuckets, registers });
+    this.#rpcs = new Counter({ name: "jobexec_rpcs_total", help: "RPCs handled, by method and result code (ok, not_found, ...).", labelNames: ["service", "method", "code"], registers });
+    this.#rpcSeconds = new Histogram({ name: "jobexec_rpc_duration_seconds", help: "Time from an RPC's start to its end (streams: until the last message).", labelNames: ["service", "method"], buckets: rpcBuckets, registers });
+    this.#outputBytes = new Counter({ name: "jobexec_output_streamed_bytes_total", help: "Job output bytes sent to StreamOutput callers, by stream.", labelNames: ["stream"], registers });
+    this.#connections = new Gauge({ name: "jobexec_open_connections", help: "TLS connections open now.", registers });
+    this.#streams = new Gauge({ name: "jobexec_open_streams", help: "Requests in progress now: HTTP/2 streams and HTTP/1.1 requests.", registers });
+  }
+
+  /** Adds the gauges of the manager's jobs, read from it at each scrape: running jobs, and jobs by state. */
+  countJobs(manager: JobManager): void {
+    const registers = [this.registry];
+    const owners = this.#ownerLabels;
+    const ownerOf = (job: { owner: string }): Record<string, string> => (owners ? { owner: job.owner } : {});
+    new Gauge({
+      name: "jobexec_jobs_running",
+      help: "Jobs running now.",
+      labelNames: this.#labels([]),
+      registers,
+      async collect() {
+        this.reset();
+        const running = await manager.list({ states: ["running"] });
+        if (running.length === 0 || !owners) this.set(running.length);
+        else for (const job of running) this.inc(ownerOf(job));
+      },
+    });
+    new Gauge({
+      name: "jobexec_jobs",
+      help: "Jobs the server holds, by state.",
+      labelNames: this.#labels(["state"]),
+      registers,
+      async collect() {
+        this.reset();
+        for (const state of states) this.set({ state }, 0);
+        for (const job of await manager.list()) this.inc({ state: job.state, ...ownerOf(job) });
+      },
+    });
+  }
+
+  /** For the guard: counts and times every call as it ends. */
+  readonly rpcEnded: CallEnded = (method: DescMethod, code: Code | undefined, ms: number) => {
+    const labels = { service: method.parent.typeName, method: method.name };
+    this.#rpcs.inc({ ...labels, code: code === undefined ? "ok" : codeName(code) });
+    this.#rpcSeconds.observe(labels, ms / 1000);
+  };
+
+  /** Records a StartJob: its outcome and, for a started job, how long until its program ran. */
+  jobStarted(outcome: StartOutcome, owner: string, seconds?: number): void {
+    this.#started.inc({ outcome, ...this.#owner(owner) });
+    if (outcome === "started" && seconds !== undefined) this.#startSeconds.observe(seconds);
+  }
+
+  /** Records output bytes sent to a StreamOutput caller. */
+  outputStreamed(stream: StreamName, bytes: number): void {
+    this.#outputBytes.inc({ stream }, bytes);
+  }
+
+  /** Counts the server's open connections and requests. */
+  watch(server: Http2SecureServer): void {
+    server.on("secureConnection", (socket: { once(event: "close", listener: () => void): unknown }) => {
+      this.#connections.inc();
+      socket.once("close", () => this.#connections.dec());
+    });
+    server.on("request", (_req, res: { once(event: "close", listener: () => void): unknown }) => {
+      this.#streams.inc();
+      res.once("close", () => this.#streams.dec());
+    });
+  }
+
+  #owner(owner: string): Record<string, string> {
+    return this.#ownerLabels ? { owner } : {};
+  }
+
+  #labels(names: string[]): string[] {
+    return this.#ownerLabels ? [...names, "owner"] : names;
+  }
+}

@@ -230,4 +230,31 @@ describe("stream limits (jobexec-server process)", { timeout: 300_000 }, () => {
       await s.stop();
     }
   });
+
+  test("a stalled follower never blocks the job: it writes 64 MiB and exits while the follower holds its first message", async () => {
+    const s = await startServerProcess();
+    try {
+      const size = 64 * 2 ** 20;
+      const alice = s.jobs(s.pki.alice);
+      const { job } = await alice.startJob({ program: "sh", args: ["-c", `echo start; sleep 1; head -c ${size} /dev/zero`] });
+      assert.ok(job);
+      const stalled = s.jobs(s.pki.alice).streamOutput({ id: job.id, follow: true })[Symbol.asyncIterator]();
+      const first = await stalled.next();
+      assert.equal(first.value?.event.case, "chunk");
+      // The follower is attached before the bulk is written, and reads nothing more until the job has ended.
+      let ended = (await alice.getJob({ id: job.id })).job;
+      for (let i = 0; i < 600 && ended?.state === JobState.RUNNING; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ended = (await alice.getJob({ id: job.id })).job;
+      }
+      assert.equal(ended?.state, JobState.EXITED);
+      assert.equal(ended?.exitCode, 0);
+      assert.equal(ended?.output?.stdoutBytes, BigInt(size + 6));
+      let received = first.value?.event.case === "chunk" ? first.value.event.value.data.length : 0;
+      for (let m = await stalled.next(); !m.done; m = await stalled.next()) if (m.value.event.case === "chunk") received += m.value.event.value.data.length;
+      assert.equal(received, size + 6);
+    } finally {
+      await s.stop();
+    }
+  });
 });

@@ -7,9 +7,9 @@
 //   parent -> {type: "measure", from}: count lines written at or after this epoch ms
 //   child  -> {type: "done", samples, copies}: every stream ended (latencies as a Float64Array; bytes and SHA-256 each)
 //   parent -> {type: "exit"} (after reading this process's CPU time)
-import { benchClient } from "./client.ts";
+import type { ClientHttp2Session } from "node:http2";
 import { startFollower, type FollowedDigest } from "./fanout-follower.ts";
-import type { JobClient } from "./jobs.ts";
+import { openSession } from "./lean-follow.ts";
 import type { Tls } from "./tls.ts";
 
 /** The messages of the protocol above. */
@@ -31,13 +31,20 @@ process.on("message", (message: ToClient) => {
   else if (message.type === "exit") process.exit(0);
   else {
     const { url, tls, jobId, followers, connections } = message;
-    const clients = Array.from({ length: connections }, () => benchClient(url, tls));
     const started = performance.now();
-    const all = Array.from({ length: followers }, (_, i) => startFollower(clients[i % connections] as JobClient, jobId, () => from));
-    void Promise.all(all.map((f) => f.attached)).then(() => send({ type: "attached", ms: performance.now() - started }));
-    Promise.all(all.map((f) => f.done)).then(
-      (copies) => send({ type: "done", samples: Float64Array.from(all.flatMap((f) => f.samples)), copies }),
-      (error: unknown) => send({ type: "error", message: error instanceof Error ? error.message : String(error) }),
+    const all = Promise.all(Array.from({ length: connections }, () => openSession(url, tls))).then((sessions) =>
+      Array.from({ length: followers }, (_, i) => startFollower(sessions[i % connections] as ClientHttp2Session, jobId, () => from)),
+    );
+    const fail = (error: unknown): void => send({ type: "error", message: error instanceof Error ? error.message : String(error) });
+    all.then(
+      (followersOf) => {
+        void Promise.all(followersOf.map((f) => f.attached)).then(() => send({ type: "attached", ms: performance.now() - started }));
+        Promise.all(followersOf.map((f) => f.done)).then(
+          (copies) => send({ type: "done", samples: Float64Array.from(followersOf.flatMap((f) => f.samples)), copies }),
+          fail,
+        );
+      },
+      fail,
     );
   }
 });

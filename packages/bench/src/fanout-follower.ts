@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { follow, type JobClient } from "./jobs.ts";
+import type { ClientHttp2Session } from "node:http2";
+import { leanFollow } from "./lean-follow.ts";
 import { epochMs } from "./stats.ts";
 
 const newline = 0x0a;
@@ -24,34 +25,32 @@ export interface Follower {
 /**
  * Follows the fan-out job's stdout (lines "<seq> <epoch ms>") and turns each chunk into latencies: for every
  * complete line, receive time minus the timestamp the writer put in it; only lines written at or after `from()`
- * count (earlier ones are backlog). Hashes what it receives instead of keeping it.
+ * count (earlier ones are backlog). Hashes what it receives instead of keeping it. Over the lean client
+ * (lean-follow.ts), one HTTP/2 stream of `session`.
  */
-export function startFollower(client: JobClient, id: string, from: () => number): Follower {
+export function startFollower(session: ClientHttp2Session, id: string, from: () => number): Follower {
   const samples: number[] = [];
   const decoder = new TextDecoder();
   const hash = createHash("sha256");
   const { promise: attached, resolve: markAttached } = Promise.withResolvers<number>();
   let partial = "";
   let messages = 0;
-  const done = follow(client, id, {
-    keep: false,
-    onChunk(data) {
-      const received = epochMs();
-      messages++;
-      markAttached(received);
-      hash.update(data);
-      if (data.lastIndexOf(newline) < 0) {
-        partial += decoder.decode(data);
-        return;
-      }
-      const lines = (partial + decoder.decode(data)).split("\n");
-      partial = lines.pop() ?? "";
-      const since = from();
-      for (const line of lines) {
-        const written = Number(line.slice(line.indexOf(" ") + 1));
-        if (written >= since) samples.push(received - written);
-      }
-    },
+  const done = leanFollow(session, id, (data) => {
+    const received = epochMs();
+    messages++;
+    markAttached(received);
+    hash.update(data);
+    if (data.lastIndexOf(newline) < 0) {
+      partial += decoder.decode(data);
+      return;
+    }
+    const lines = (partial + decoder.decode(data)).split("\n");
+    partial = lines.pop() ?? "";
+    const since = from();
+    for (const line of lines) {
+      const written = Number(line.slice(line.indexOf(" ") + 1));
+      if (written >= since) samples.push(received - written);
+    }
   }).then((followed) => ({ bytes: followed.bytes, sha256: hash.digest("hex"), messages }));
   // A stream that ends or fails before its first chunk must not leave `attached` pending forever.
   void done.then(

@@ -9,6 +9,7 @@ import { BenchError } from "../error.ts";
 import type { FromClient, ToClient } from "../fanout-client.ts";
 import { startFollower, type FollowedDigest } from "../fanout-follower.ts";
 import { startJob } from "../jobs.ts";
+import { openSession } from "../lean-follow.ts";
 import { readCpuSeconds, readMemory, watchMemory } from "../proc.ts";
 import type { Section } from "../result.ts";
 import { siblingProgram } from "../sibling.ts";
@@ -102,12 +103,14 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
     // Baseline: one follower alone on a job of its own, counting the lines written after its first chunk arrived.
     const solo = await startJob(control, ticker(intervalMs));
     let singleFrom = Number.POSITIVE_INFINITY;
-    const single = startFollower(server.client(), solo.id, () => singleFrom);
+    const soloSession = await openSession(server.url, context.tls);
+    const single = startFollower(soloSession, solo.id, () => singleFrom);
     singleFrom = await within(single.attached, attachTimeoutMs, "the single follower's first chunk");
     await sleep(sizes.baselineWindowMs);
     const singleSamples = single.samples.slice();
     await stop(solo.id);
     const soloCopy = await single.done;
+    soloSession.close();
     const soloFile = await fileDigest(solo.id);
 
     // Fan-out: the followers attach while the job is quiet (only its line 0 is written), then it ticks.
@@ -213,7 +216,7 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
       { metric: "copies byte-identical", unit: "", value: result.identical ? 1 : 0, baselines: [], target: { op: ">=", value: 1 } },
     ],
     notes: [
-      `${sizes.followers} followers in ${sizes.followerClients} client processes (${sizes.followerConnections} HTTP/2 connections in all), each from offset 0 with follow; plus the baseline follower in the bench process.`,
+      `${sizes.followers} followers in ${sizes.followerClients} client processes (${sizes.followerConnections} HTTP/2 connections in all), each from offset 0 with follow; plus the baseline follower in the bench process. Every follower is the lean client (lean-follow.ts: node:http2, the gRPC envelope, protobuf-es's fromBinary per message), not connect-node's, whose per-call pipeline cost the client processes more CPU than the server.`,
       `Job: ticker, a line "<seq> <epoch ms>" every ${intervalMs} ms, one write(2) each. Its line 0 is written at once; the next ones start when every follower has received line 0, and the bench stops the job (StopJob, grace 0) ${sizes.fanoutWindowMs} ms later. Latency = receive time - the line's timestamp, same host clock.`,
       `Attaching all followers to the quiet job took ${result.attachMs.toFixed(0)} ms; after the stop, the streams took ${result.drainMs.toFixed(0)} ms to deliver the rest and end. ${fan.n} latency samples.`,
       `Baseline: one follower alone on a job of its own (same server, same program) for ${sizes.baselineWindowMs} ms after its first chunk (${single.n} lines).`,

@@ -71,11 +71,15 @@ export async function writeAndFollowFigures(context: Context): Promise<Section[]
     context.progress("follow: one follower of the finished output (three clients), the CLI, then local and TLS baselines");
     const file = server.stdoutPath(lastJobId);
     const emptyJob = await waitEnded(client, (await startJob(client, { program: "true", args: [] })).id);
-    const followed = async (options: ClientOptions) => {
-      const cpuBefore = await readCpuSeconds(server.pid);
-      const transfer = await timed(async () => (await follow(server.client(options), lastJobId, { keep: false })).bytes);
-      return { ...transfer, serverCpu: (await readCpuSeconds(server.pid)) - cpuBefore };
+    // CPU of the server and of this process (the receiving end) during a transfer: which side limits it.
+    const withCpu = async <T>(body: () => Promise<T>): Promise<T & Cpu> => {
+      const serverBefore = await readCpuSeconds(server.pid);
+      const clientBefore = process.cpuUsage();
+      const value = await body();
+      const client = process.cpuUsage(clientBefore);
+      return { ...value, serverCpu: (await readCpuSeconds(server.pid)) - serverBefore, clientCpu: (client.user + client.system) / 1e6 };
     };
+    const followed = (options: ClientOptions) => withCpu(() => timed(async () => (await follow(server.client(options), lastJobId, { keep: false })).bytes));
     const finished = await followed({});
     const finishedIdentity = await followed({ compression: false });
     const finishedDefaultWindows = await followed({ windows: "defaults" });
@@ -83,7 +87,7 @@ export async function writeAndFollowFigures(context: Context): Promise<Section[]
     const cliEmpty = { ms: median([await runCliLogs(context, server, emptyJob.id), await runCliLogs(context, server, emptyJob.id), await runCliLogs(context, server, emptyJob.id)].map((r) => r.ms), "CLI start-up") };
     const cli = await runCliLogs(context, server, lastJobId);
     const local = await readLocal(file);
-    const overTls = await readOverTls(file, context.tls);
+    const overTls = await withCpu(() => readOverTls(file, context.tls));
 
     context.progress("follow: one follower of a job while it writes");
     const liveStart = performance.now();
@@ -170,7 +174,7 @@ export async function writeAndFollowFigures(context: Context): Promise<Section[]
     value: mbPerSecond(transfer),
     baselines: [{ name: "fs read, 64 KiB chunks", value: mbPerSecond(result.local) }, tlsBaseline],
   });
-  const serverCpuPerGiB = (t: { serverCpu: number }): string => (t.serverCpu / (sizes.writeBytes / 2 ** 30)).toFixed(2);
+  const perGiB = (seconds: number): string => (seconds / (sizes.writeBytes / 2 ** 30)).toFixed(2);
   const follow1: Section = {
     id: "follow",
     title: `3. Follow throughput: one StreamOutput follower of a ${mib(sizes.writeBytes)} output`,
@@ -199,13 +203,19 @@ export async function writeAndFollowFigures(context: Context): Promise<Section[]
       "Finished: the file is in the page cache for the service and both baselines; the follower runs in the bench process, the server (and tls-source) in a child.",
       "Clients: connect-node's gRPC transport with the CLI's HTTP/2 receive windows (8 MiB per stream, 16 MiB per connection; packages/cli/src/connection.ts), except the row with HTTP/2's default 64 KiB windows, which connect-node keeps unless told otherwise: the server can then send one window per round trip (the receiver sets its windows; the server cannot widen them).",
       "connect-node clients accept gzip and brotli by default; the server accepts and sends no compression (acceptCompression: []), so both first rows are uncompressed streams: the first is what a default client asks for, the second a client asking for identity only.",
-      `Server CPU per GiB sent: ${serverCpuPerGiB(result.finished)} s (gzip accepted), ${serverCpuPerGiB(result.finishedIdentity)} s (identity), ${serverCpuPerGiB(result.finishedDefaultWindows)} s (64 KiB windows).`,
+      `CPU per GiB, server / receiving bench process: ${perGiB(result.finished.serverCpu)} / ${perGiB(result.finished.clientCpu)} s (gzip accepted), ${perGiB(result.finishedIdentity.serverCpu)} / ${perGiB(result.finishedIdentity.clientCpu)} s (identity), ${perGiB(result.finishedDefaultWindows.serverCpu)} / ${perGiB(result.finishedDefaultWindows.clientCpu)} s (64 KiB windows); plain mTLS socket: receiver ${perGiB(result.overTls.clientCpu)} s (its sender is tls-source, not the server). A side near its wall time per GiB is the limit.`,
       `Live: the follower opened right after StartJob returned; timed from its first chunk to the stream's final status (bytes after the first chunk), since the job's start is figure 1's. The job ended ${(result.liveWriterMs / 1000).toFixed(2)} s after that first chunk arrived, the stream ${(result.liveFollow.ms / 1000).toFixed(2)} s after; from just before StartJob: ${mbPerSecond(result.liveWithStart).toFixed(0)} MB/s.`,
       `CLI: \`jobexec logs --stream stdout ID\` with stdout on /dev/null, ${(result.cli.ms / 1000).toFixed(2)} s in all (${mbPerSecond({ bytes: sizes.writeBytes, ms: result.cli.ms }).toFixed(0)} MB/s with start-up); its start-up, connection and one call (the same command on an empty output, median of three) took ${result.cliEmpty.ms.toFixed(0)} ms and is subtracted.`,
       "MB = 10^6 bytes. Every reader's byte count and the stream's chunk offsets are checked (the CLI's by its exit status).",
     ],
   };
   return [write, follow1];
+}
+
+/** CPU seconds of the server child and of this process during a transfer. */
+interface Cpu {
+  serverCpu: number;
+  clientCpu: number;
 }
 
 /** Times a transfer that returns its byte count. */

@@ -33,6 +33,10 @@ export interface ServerProcess {
   dataDir: string;
   /** Name of the server's cgroup parent (unique per server). */
   cgroupParent: string;
+  /** Milliseconds from the spawn to the server's "listening" log line (its start-up, without the readiness poll). */
+  startupMs: number;
+  /** The server's JSON log lines so far. */
+  logLines(): Promise<Record<string, unknown>[]>;
   /** A new JobService client with its own HTTP/2 connection. */
   client(options?: ClientOptions): Client<typeof JobService>;
   /** A new transport (its own HTTP/2 connection) for other services. */
@@ -78,6 +82,7 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
   const logPath = join(dir, "server.log");
   const log = await open(logPath, "w");
   const nodeFlags = options.profile === true ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+  const spawnedAt = Date.now();
   let child: ChildProcess;
   try {
     child = spawn(
@@ -106,6 +111,14 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
   const url = `https://localhost:${port}`;
   const transport = (options: ClientOptions = {}) => benchTransport(url, tls, options);
   const logTail = async () => (await readFile(logPath, "utf8")).split("\n").slice(-20).join("\n");
+  const logLines = async (): Promise<Record<string, unknown>[]> =>
+    (await readFile(logPath, "utf8")).split("\n").flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
 
   // Ready means the health service answers SERVING over mTLS; give a loaded machine a generous while.
   const health = createClient(Health, transport());
@@ -127,11 +140,15 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
+  const listening = (await logLines()).find((l) => l.msg === "listening");
+  const startupMs = typeof listening?.time === "string" ? Date.parse(listening.time) - spawnedAt : Number.NaN;
   return {
     pid,
     url,
     dataDir,
     cgroupParent,
+    startupMs,
+    logLines,
     client: (options) => createClient(JobService, transport(options)),
     transport,
     stdoutPath: (id) => join(dataDir, "jobs", id, "stdout"),

@@ -27,6 +27,9 @@ export interface Sizes {
   idleFollowers: number;
   /** Seconds over which the idle server's CPU time is measured. */
   idleSeconds: number;
+  /** Finished job records in the state file for the start-up figure, and the store writes timed. */
+  records: number;
+  storeWrites: number;
 }
 
 /** The figures the brief asks for. */
@@ -49,6 +52,8 @@ export const full: Sizes = {
   idleConnections: 200,
   idleFollowers: 1000,
   idleSeconds: 10,
+  records: 10_000,
+  storeWrites: 2000,
 };
 
 /**
@@ -74,4 +79,6 @@ export const quick: Sizes = {
   idleConnections: 50,
   idleFollowers: 100,
   idleSeconds: 1,
+  records: 2000,
+  storeWrites: 200,
 };

@@ -5,6 +5,7 @@ import type { Context } from "./context.ts";
 import { fanoutFigure } from "./figures/fanout.ts";
 import { scaleFigure } from "./figures/scale.ts";
 import { startFigure } from "./figures/start.ts";
+import { startupFigure } from "./figures/startup.ts";
 import { writeAndFollowFigures } from "./figures/write.ts";
 import { machineInfo } from "./machine.ts";
 import type { Report, Section } from "./result.ts";
@@ -23,7 +24,7 @@ export interface SuiteOptions {
 }
 
 /** The benchmarks, in the order they run; "write" also produces the follow figure. */
-export const benchmarks = ["start", "write", "fanout", "scale"] as const;
+export const benchmarks = ["start", "write", "fanout", "scale", "startup"] as const;
 export type Benchmark = (typeof benchmarks)[number];
 
 /** What a run produced, plus the checks the test asserts. */
@@ -63,6 +64,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       fanoutIdentical = fanout.identical;
     }
     if (run("scale")) sections.push(await scaleFigure(context));
+    if (run("startup")) sections.push(await startupFigure(context));
     const report: Report = { date, mode: options.mode, machine, durationSeconds: (performance.now() - began) / 1000, sections };
     return fanoutIdentical === undefined ? { report } : { report, fanoutIdentical };
   } finally {

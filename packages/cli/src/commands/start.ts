@@ -28,6 +28,7 @@ ${commonHelp}`;
     { description: "Limit writes to /dev/sda to 10 MiB/s and reads from 8:16 to 100 IOPS", command: "<%= config.bin %> start --io-device /dev/sda --io-write-bps 10M --io-device 8:16 --io-read-iops 100 -- dd if=/dev/zero of=/tmp/x bs=1M count=64 oflag=direct" },
     { description: "Environment and working directory", command: "<%= config.bin %> start --env MODE=fast --env DEBUG=1 --cwd /srv/app -- ./run.sh" },
     { description: "Run, watch the output, and exit with the job's exit code", command: "<%= config.bin %> start -f -- sh -c 'echo working; exit 3'" },
+    { description: "At most 10 minutes and 100 MiB of output", command: "<%= config.bin %> start --timeout 10m --max-output 100M -- ./crawl.sh" },
   ];
 
   static override flags = {
@@ -43,6 +44,8 @@ ${commonHelp}`;
     env: Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Set an environment variable, NAME=VALUE (repeatable)." }),
     cwd: Flags.string({ summary: "Working directory on the server, an absolute path (default /)." }),
     "merge-output": Flags.boolean({ summary: "Send stderr into stdout at the source, keeping the exact order of writes.", default: false }),
+    "max-output": Flags.string({ summary: "Most output the job may write, stdout and stderr together, a size like --memory (e.g. 100M); it is killed past it. Default: the server's (1 GiB)." }),
+    timeout: Flags.string({ summary: "Stop the job (like jobexec stop) once it has run this long, e.g. 30s, 10m, 2h. Default: none, or the server's maximum." }),
     follow: Flags.boolean({ char: "f", summary: "Stream the output live and exit with the job's exit code.", default: false, exclusive: ["json"] }),
     ...jsonFlag,
     ...connectionFlags,

@@ -8,6 +8,7 @@ import { resolveWholeDisk } from "../cgroup/block-device.ts";
 import { controllersFor, type ResolvedLimits } from "../cgroup/limits.ts";
 import { JobError } from "../job-error.ts";
 import { resolveProgram } from "./resolve-program.ts";
+import { checkRunBounds, type RunBounds } from "./run-bounds.ts";
 import type { AppliedIoLimit, IoLimit, JobSpec, OutputMode } from "../types.ts";
 
 /** A spec after validation: the program resolved to a path, the environment complete. */
@@ -22,6 +23,10 @@ export interface ValidSpec {
   cwd: string;
   limits: ResolvedLimits;
   outputMode: OutputMode;
+  /** The output limit applied, stdout and stderr together. */
+  maxOutputBytes: number;
+  /** The timeout applied, if any. */
+  timeoutMs?: number;
 }
 
 /** What the host offers, against which limits are checked. */
@@ -145,9 +150,10 @@ async function checkCwd(cwd: unknown, account: Account): Promise<string> {
 /**
  * Checks every field of `spec` and resolves what the job will run as `account` (its cwd entered and its program
  * executable by that account); throws JobError "invalid_argument" for bad input and "failed_precondition" for a
- * limit whose controller the host lacks. `baseEnv` is the minimal environment the spec's env is laid over.
+ * limit whose controller the host lacks. `baseEnv` is the minimal environment the spec's env is laid over;
+ * `bounds` are the manager's output limit and timeout settings.
  */
-export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, account: Account): Promise<ValidSpec> {
+export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, account: Account, bounds: RunBounds): Promise<ValidSpec> {
   if (typeof spec !== "object" || spec === null) invalid("the job spec must be an object");
   const program = checkString("program", spec.program);
   if (program === "") invalid("program is empty");
@@ -156,6 +162,7 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
   const env = { ...baseEnv, ...checkEnv(spec.env) };
   const outputMode = spec.outputMode ?? "separate";
   if (outputMode !== "separate" && outputMode !== "merged") invalid(`outputMode must be "separate" or "merged"`);
+  const run = checkRunBounds(spec, bounds);
   const cwd = await checkCwd(spec.cwd, account);
   const limits = await checkLimits(spec.limits, host);
   const needed = controllersFor(limits);
@@ -171,7 +178,7 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
   }
   const path = env.PATH ?? defaultPath;
   const executable = await resolveProgram(program, path, cwd, account, path === baseEnv.PATH);
-  return { account, program, executable, args, env, cwd, limits, outputMode };
+  return { account, program, executable, args, env, cwd, limits, outputMode, ...run };
 }
 
 /**

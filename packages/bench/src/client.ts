@@ -1,9 +1,7 @@
 // The bench's gRPC clients: connect-node over HTTP/2 with mutual TLS, with the CLI's receive windows by default.
 import type { Http2Session } from "node:http2";
-import { createClient, type Transport } from "@connectrpc/connect";
+import type { Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { JobService } from "@jobexec/proto";
-import type { JobClient } from "./jobs.ts";
 import type { Tls } from "./tls.ts";
 
 /** How a client talks to the server. */
@@ -47,9 +45,4 @@ export function benchTransport(url: string, tls: Pick<Tls, "ca" | "clientCert" |
     ...(options.windows === "defaults" ? { nodeOptions } : { sessionManager: new BulkSessionManager(url, nodeOptions) }),
     ...(options.compression === false ? { acceptCompression: [] } : {}),
   });
-}
-
-/** A JobService client with its own HTTP/2 connection. */
-export function benchClient(url: string, tls: Pick<Tls, "ca" | "clientCert" | "clientKey">, options: ClientOptions = {}): JobClient {
-  return createClient(JobService, benchTransport(url, tls, options));
 }

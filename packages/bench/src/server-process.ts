@@ -43,6 +43,8 @@ export interface ServerProcess {
   transport(options?: ClientOptions): Transport;
   /** Where the job's stdout file lives, for observing it directly. */
   stdoutPath(id: string): string;
+  /** The directory the server makes job cgroups in (from its "cgroups" log line). */
+  jobsCgroup(): Promise<string>;
   /** SIGTERM, wait for a clean exit, check that the cgroup sub-tree is gone; returns the profile path, if any. */
   close(): Promise<string | undefined>;
 }
@@ -152,6 +154,11 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
     client: (options) => createClient(JobService, transport(options)),
     transport,
     stdoutPath: (id) => join(dataDir, "jobs", id, "stdout"),
+    async jobsCgroup() {
+      const parent = (await logLines()).find((line) => line.msg === "cgroups")?.parent;
+      if (typeof parent !== "string") throw new BenchError("server", "the server logged no job cgroup parent");
+      return parent;
+    },
     async close() {
       if (!exitedEarly) child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);

@@ -27,6 +27,8 @@ export interface Sizes {
   idleFollowers: number;
   /** Seconds over which the idle server's CPU time is measured. */
   idleSeconds: number;
+  /** Times the standby pool is killed and its refill timed. */
+  refillRounds: number;
   /** Finished job records in the state file for the start-up figure, and the store writes timed. */
   records: number;
   storeWrites: number;
@@ -52,6 +54,7 @@ export const full: Sizes = {
   idleConnections: 200,
   idleFollowers: 1000,
   idleSeconds: 10,
+  refillRounds: 10,
   records: 10_000,
   storeWrites: 2000,
 };
@@ -79,6 +82,7 @@ export const quick: Sizes = {
   idleConnections: 50,
   idleFollowers: 100,
   idleSeconds: 1,
+  refillRounds: 2,
   records: 2000,
   storeWrites: 200,
 };

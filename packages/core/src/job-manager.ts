@@ -7,7 +7,6 @@ import { Accounts, type Slot } from "./accounts/accounts.ts";
 import { lockCgroupParent } from "./cgroup/parent-lock.ts";
 import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
-import { newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { checkFreeSpace } from "./output/free-space.ts";
@@ -24,7 +23,19 @@ import type { JobRecord } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
 import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
-import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StartOptions, StopOptions } from "./types.ts";
+import type {
+  CgroupInfo,
+  Job,
+  JobSpec,
+  ListFilter,
+  LogEvent,
+  ManagerOptions,
+  OutputChunk,
+  OutputOptions,
+  StandbyCounts,
+  StartOptions,
+  StopOptions,
+} from "./types.ts";
 
 function checkListFilter(filter: ListFilter): void {
   for (const [what, value] of [["olderThan", filter.olderThan], ["limit", filter.limit]] as const) {
@@ -61,9 +72,17 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * owner's own, with its home `<dataDir>/homes/<name>` as HOME and default working directory. cgexec joins the
  * cgroup as root, then drops to the account with no_new_privs set, and passes on no descriptor but stdio.
  *
- * Environment: the job's variables never act on cgexec (a Node program). cgexec runs with the base
- * environment only, and `env -i` applies the job's variables at the last exec (see spawnJob): a job's
- * NODE_OPTIONS or LD_PRELOAD reach its program exactly, and never cgexec.
+ * Standbys (ManagerOptions.standby, default 2 per output mode in use): cgexec processes booted ahead, each with
+ * the next job's id, output files and cgroup made, waiting in that cgroup (no limits yet; what Node allocated to
+ * start stays charged where the standby was spawned). A start takes a ready one, writes the limits into its cgroup
+ * and reads them back, then sends it the job (argv, environment, cwd, account); it drops to the account and execs,
+ * so the job does not wait for a Node start-up. With none ready a job starts cold: a fresh cgexec. Either way it is
+ * the same job.
+ *
+ * Environment: the job's variables never act on cgexec (a Node program). A standby was running before it got
+ * them and execs the program with exactly them; a cold cgexec runs with the base environment only, and `env -i`
+ * applies the job's variables at the last exec (see spawnJob): a job's NODE_OPTIONS or LD_PRELOAD reach its
+ * program exactly, and never cgexec.
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group.
@@ -115,7 +134,7 @@ export class JobManager {
     const log = (event: LogEvent): void => this.#log(event);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
-    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree);
+    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, accounts.runAs !== "server", log);
     this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => this.#remove(record, `removed finished job: ${why}`));
     this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
       changed: (record) => this.#jobs.save(record),
@@ -183,6 +202,8 @@ export class JobManager {
     }
     // Adopted jobs count against their owners' quotas like any running job.
     for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
+    // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
+    manager.#launcher.start();
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
       level: mode === "none" ? "warn" : "info",
@@ -214,8 +235,10 @@ export class JobManager {
 
   async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
     const slot = this.#accounts.reserve(owner, options.quota);
+    // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
+    const reservation = this.#launcher.reserve((spec as Partial<JobSpec> | null)?.outputMode);
     try {
-      const id = newJobId();
+      const { id } = reservation;
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
@@ -225,23 +248,27 @@ export class JobManager {
       const seq = this.#jobs.insert(id, owner, valid);
       let launched;
       try {
-        launched = await this.#launcher.launch(id, seq, owner, valid, baseEnv);
+        launched = await this.#launcher.launch(reservation, seq, owner, valid, baseEnv);
       } catch (err) {
         this.#jobs.discard(id, seq);
         throw err;
       }
-      const { record, spawned, closeFiles } = launched;
+      const { record, spawned, warm, closeFiles } = launched;
       this.#holdSlot(record, slot);
       try {
         this.#jobs.add(record);
         this.#supervisor.track(record, spawned);
         if ((await spawned.failure) !== "") await record.ended;
-        else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}, uid ${String(account.uid)}`, jobId: id, cgroup: record.cgroupDir });
+        else {
+          const how = warm ? "from a standby" : "cold";
+          this.#log({ level: "info", message: `job started ${how}: pid ${String(record.pid)}, owner ${owner}, uid ${String(account.uid)}`, jobId: id, cgroup: record.cgroupDir });
+        }
       } finally {
         await closeFiles();
       }
       return record.snapshot();
     } catch (err) {
+      reservation.cancel();
       slot.release();
       throw err;
     }
@@ -354,6 +381,8 @@ export class JobManager {
 
   async #close(onClose: "stop" | "keep"): Promise<void> {
     await Promise.allSettled(this.#starting);
+    // Standbys go whatever happens to the jobs: they are not jobs, and no next manager adopts them.
+    await this.#launcher.close();
     this.#retention.close();
     try {
       if (onClose === "keep") {
@@ -370,6 +399,11 @@ export class JobManager {
     } finally {
       for (const lock of this.#locks.splice(0).reverse()) lock.release();
     }
+  }
+
+  /** The standby pool's figures: its size per output mode, standbys idle and booting, warm and cold starts so far. */
+  get standbys(): StandbyCounts {
+    return this.#launcher.standbys;
   }
 
   #assertOpen(): void {

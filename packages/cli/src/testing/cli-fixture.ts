@@ -46,8 +46,8 @@ async function writeConfig(dir: string, client: Credentials, ca: Credentials): P
   await writeFile(join(dir, "ca.pem"), ca.cert);
 }
 
-/** Starts a server with a fresh PKI and writes a config directory per user. */
-export async function startCliServer(): Promise<CliServer> {
+/** Starts a server with a fresh PKI (and `options` over its defaults) and writes a config directory per user. */
+export async function startCliServer(options: { standby?: number } = {}): Promise<CliServer> {
   const dir = await mkdtemp(join(tmpdir(), "jobexec-cli-test-"));
   // Jobs run as dynamic accounts, which pass through here to their homes in the data directory.
   await chmod(dir, 0o711);
@@ -74,6 +74,7 @@ export async function startCliServer(): Promise<CliServer> {
     cgroupParent: `jobexec-cli-test-${randomBytes(6).toString("hex")}`,
     defaultGraceMs: 1000,
     log: silentLogger,
+    ...options,
   });
   return {
     server: running,

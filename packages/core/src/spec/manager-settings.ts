@@ -1,5 +1,6 @@
 // The options of JobManager.create() after defaults, checked before anything is made.
 import { JobError } from "../job-error.ts";
+import { checkStandbySize } from "../launch/launch-job.ts";
 import type { ManagerOptions } from "../types.ts";
 import type { RunBounds } from "./run-bounds.ts";
 
@@ -13,6 +14,8 @@ export interface Settings extends RunBounds {
   outputBudgetBytes: number;
   minFreeBytes: number;
   onClose: "stop" | "keep";
+  /** Standbys per output mode in use. */
+  standby: number;
 }
 
 /** The settings `options` amount to; JobError "invalid_argument" for a bad one. */
@@ -34,6 +37,7 @@ export function checkSettings(options: ManagerOptions): Settings {
     outputBudgetBytes: number("outputBudgetBytes", options.outputBudgetBytes, 10 * gib, 0),
     minFreeBytes: number("minFreeBytes", options.minFreeBytes, 256 * 1024 * 1024, 0),
     onClose: options.onClose ?? "stop",
+    standby: checkStandbySize(options.standby),
   };
   if (settings.outputBudgetBytes < settings.maxOutputBytes) {
     throw new JobError("invalid_argument", "outputBudgetBytes must be at least maxOutputBytes: one job's output would be removed the moment it ends");

@@ -1,4 +1,4 @@
-import type { JobManager } from "@jobexec/core";
+import type { JobManager, OutputChunk } from "@jobexec/core";
 import type { JobService } from "@jobexec/proto";
 import { accessibleJob, listFilter } from "./access.ts";
 import type { GuardedImpl } from "./guard.ts";
@@ -55,9 +55,16 @@ export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimi
       const options = outputOptions(req);
       // Only the id is kept: a follower may wait for hours, and its state should be as small as it can be.
       const { id } = await accessibleJob(manager, call.caller, req.id);
-      // Pull-based: the next chunk is read only after the previous one was written to the HTTP/2 stream.
-      for await (const chunk of manager.output(id, { ...options, signal: call.signal })) {
-        yield { event: { case: "chunk", value: { stream: outputStreamMessage(chunk.stream), offset: BigInt(chunk.offset), data: chunk.data } } };
+      const message = (chunk: OutputChunk) =>
+        ({ event: { case: "chunk", value: { stream: outputStreamMessage(chunk.stream), offset: BigInt(chunk.offset), data: chunk.data } } }) as const;
+      const { push } = call;
+      if (push === undefined) {
+        // Pull-based: the next chunk is read only after the previous one was written to the HTTP/2 stream.
+        for await (const chunk of manager.output(id, { ...options, signal: call.signal })) yield message(chunk);
+      } else {
+        // Pushed (the gRPC path): a follower that caught up is served with the job's other followers from one read
+        // per change, and each chunk is written without passing through the generators around this one.
+        await manager.deliverOutput(id, { ...options, signal: call.signal }, { write: (chunk) => push.send(message(chunk)), ready: () => push.ready() });
       }
       // Cut short by the server shutting down or the client leaving: end with that reason, not a status.
       if (call.signal.aborted) throw call.signal.reason;

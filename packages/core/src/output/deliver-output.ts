@@ -23,17 +23,17 @@ function unlessAborted(promise: Promise<void>, signal: AbortSignal | undefined):
 
 /** Resolves at the first change of `watch` after `generation` (at once if there was one), or when `signal` aborts. */
 function changeSince(watch: OutputWatch, generation: number, signal: AbortSignal | undefined): Promise<void> {
+  if (generation !== watch.generation || signal?.aborted === true) return Promise.resolve();
   return new Promise((resolve) => {
-    let withdraw: (() => void) | undefined;
-    let done = false;
-    const wake = (): void => {
-      done = true;
-      signal?.removeEventListener("abort", wake);
-      withdraw?.();
+    const withdraw = watch.onChange(generation, () => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    });
+    const abort = (): void => {
+      withdraw();
       resolve();
     };
-    withdraw = watch.onChange(generation, wake);
-    if (!done) signal?.addEventListener("abort", wake, { once: true });
+    signal?.addEventListener("abort", abort, { once: true });
   });
 }
 

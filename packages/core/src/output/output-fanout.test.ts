@@ -26,7 +26,7 @@ class Collector implements OutputSink {
   chunks = 0;
   /** While set, write() takes the chunk and says the sink is full; ready() waits for release(). */
   stalled = false;
-  #ready = Promise.withResolvers<void>();
+  #ready = Promise.withResolvers<undefined>();
 
   /** `from`: where each stream starts (default 0); "tail": anywhere, then contiguous. */
   constructor(from: Partial<Record<StreamName, number>> | "tail" = {}) {
@@ -50,7 +50,7 @@ class Collector implements OutputSink {
 
   release(): void {
     this.stalled = false;
-    this.#ready.resolve();
+    this.#ready.resolve(undefined);
   }
 
   text(stream: StreamName): string {

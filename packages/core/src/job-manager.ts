@@ -12,6 +12,7 @@ import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { checkFreeSpace } from "./output/free-space.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
+import { deliverOutput } from "./output/deliver-output.ts";
 import { readOutput } from "./output/read-output.ts";
 import { checkSettings, type Settings } from "./spec/manager-settings.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
@@ -32,6 +33,7 @@ import type {
   ManagerOptions,
   OutputChunk,
   OutputOptions,
+  OutputSink,
   StandbyCounts,
   StartOptions,
   StopOptions,
@@ -365,6 +367,19 @@ export class JobManager {
     const record = this.#jobs.find(id);
     const streams = checkOutputOptions(options);
     return readOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal });
+  }
+
+  /**
+   * The output of a job, as {@link output} yields it, written to `sink` instead; resolves once every chunk was
+   * handed to it (with `follow`: after the job ended) or `options.signal` aborted. Followers that have caught up
+   * are served together: one read per change, the same chunk handed to each (see output/output-fanout.ts). Throws
+   * JobError at once for a bad id or options.
+   */
+  deliverOutput(id: string, options: OutputOptions, sink: OutputSink): Promise<void> {
+    this.#assertOpen();
+    const record = this.#jobs.find(id);
+    const streams = checkOutputOptions(options);
+    return deliverOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal }, sink);
   }
 
   /**

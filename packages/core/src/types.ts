@@ -162,6 +162,20 @@ export interface OutputChunk {
   data: Uint8Array;
 }
 
+/**
+ * Where {@link JobManager.deliverOutput} pushes a job's output. Followers in step are handed the same chunk object:
+ * treat it, like its data, as read-only.
+ */
+export interface OutputSink {
+  /**
+   * Takes one chunk (its data held for the sink, as {@link OutputChunk} says); false when the sink can take no more
+   * until {@link ready} settles. Should not throw: an error thrown ends this delivery with it.
+   */
+  write(chunk: OutputChunk): boolean;
+  /** Settles once the sink can take chunks again (or will never: then the delivery's signal should be aborted). */
+  ready(): Promise<void>;
+}
+
 /** Where an output read starts: byte offsets per stream, or each stream's last N lines. */
 export type OutputStart = { stdout?: number; stderr?: number } | { tailLines: number };
 

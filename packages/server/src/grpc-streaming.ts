@@ -94,7 +94,16 @@ export async function serveGrpcStreaming(target: StreamingMethod, req: Http2Serv
   const timeout = parseTimeout(header(req, "grpc-timeout"), Number.POSITIVE_INFINITY);
   const deadline = timeout.timeoutMs === undefined ? undefined : setTimeout(abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
   if (options.shutdownSignal.aborted) onShutdown();
-  const context: CallContext = { signal: call.signal, values: options.contextValues(req), protocolName: "grpc" };
+  const stream = res.stream;
+  const { written } = target;
+  const send = (message: unknown): boolean => {
+    if (closed(res)) return false; // (the call's signal is aborted: the handler stops)
+    if (!res.headersSent) res.writeHead(200, { "content-type": contentTypeProto });
+    return writeFrame(stream, target.frame(message), written && ((err) => err == null && written(message)));
+  };
+  // Handlers with many responses (StreamOutput's followers) send them straight through this, not through the loop.
+  const push = { send, ready: () => (closed(res) ? Promise.resolve() : drained(stream)) };
+  const context: CallContext = { signal: call.signal, values: options.contextValues(req), protocolName: "grpc", push };
   let it: AsyncIterator<unknown> | undefined;
   let error: ConnectError | undefined;
   try {
@@ -103,7 +112,6 @@ export async function serveGrpcStreaming(target: StreamingMethod, req: Http2Serv
     if (compression.error) throw compression.error;
     const input = fromBinary(method.input, await readSingleMessage(req, options.readMaxBytes));
     it = target.impl(input, context)[Symbol.asyncIterator]();
-    const stream = res.stream;
     // The next message is produced while the previous one is being sent: one message in flight, one being read.
     let next = it.next();
     // (A failure while a write drains is thrown at the next await of it, not reported as unhandled meanwhile.)
@@ -111,13 +119,10 @@ export async function serveGrpcStreaming(target: StreamingMethod, req: Http2Serv
     for (;;) {
       const result = await next;
       if (result.done === true) break;
-      if (!res.headersSent) res.writeHead(200, { "content-type": contentTypeProto });
-      const { written } = target;
-      const message = result.value;
-      const room = writeFrame(stream, target.frame(message), written && ((err) => err == null && written(message)));
+      const room = send(result.value);
       next = it.next();
       next.catch(() => undefined);
-      if (!room) await drained(stream);
+      if (!room && !closed(res)) await drained(stream);
       if (closed(res)) {
         // The client went away: the message being produced is not wanted (the call's signal ends its wait).
         call.abort(new ConnectError("client went away", Code.Canceled));

@@ -17,10 +17,21 @@ import { clip, type Logger } from "./log.ts";
 import type { StreamQuota } from "./stream-quota.ts";
 
 /**
- * What of connect's HandlerContext the guard reads: every caller of a guarded handler passes at least this (connect
- * passes its whole context; grpc-streaming.ts only this).
+ * Sends a server-streaming call's responses straight to its stream, for a handler that has many to send and wants
+ * to skip the generators between it and the stream (grpc-streaming.ts offers it; connect's router does not).
  */
-export type CallContext = Pick<HandlerContext, "signal" | "values" | "protocolName">;
+export interface ResponsePush<M = unknown> {
+  /** Writes one response; false when the stream's buffer is full: send more once {@link ready} settled. */
+  send(message: M): boolean;
+  /** Settles once the stream can take more, or is closed (then the call's signal is aborted). */
+  ready(): Promise<void>;
+}
+
+/**
+ * What of connect's HandlerContext the guard reads: every caller of a guarded handler passes at least this (connect
+ * passes its whole context; grpc-streaming.ts only this, and a {@link ResponsePush} for server-streaming calls).
+ */
+export type CallContext = Pick<HandlerContext, "signal" | "values" | "protocolName"> & { push?: ResponsePush };
 
 /** What a guarded handler knows about its call. */
 export interface Call {
@@ -31,11 +42,19 @@ export interface Call {
   jobId?: string;
 }
 
+/**
+ * What a guarded server-streaming handler knows about its call: with `push`, responses may also be sent through it
+ * (in order with the ones yielded: each is written at once); a wrapper may replace it with one of its own.
+ */
+export interface StreamingCall<M = unknown> extends Call {
+  push?: ResponsePush<M>;
+}
+
 type GuardedMethod<M> =
   M extends DescMethodUnary<infer I, infer O>
     ? (req: MessageShape<I>, call: Call) => Promise<MessageInitShape<O>>
     : M extends DescMethodServerStreaming<infer I, infer O>
-      ? (req: MessageShape<I>, call: Call) => AsyncIterable<MessageInitShape<O>>
+      ? (req: MessageShape<I>, call: StreamingCall<MessageInitShape<O>>) => AsyncIterable<MessageInitShape<O>>
       : M extends DescMethodClientStreaming<infer I, infer O>
         ? (requests: AsyncIterable<MessageShape<I>>, call: Call) => Promise<MessageInitShape<O>>
         : M extends DescMethodBiDiStreaming<infer I, infer O>
@@ -99,14 +118,15 @@ export function guard<S extends DescService>(service: S, impl: GuardedImpl<S>, l
         }
       };
     } else {
-      const stream = handler as (input: unknown, call: Call) => AsyncIterable<unknown>;
+      const stream = handler as (input: unknown, call: StreamingCall) => AsyncIterable<unknown>;
       handlers[method.localName] = async function* (input: unknown, ctx: CallContext) {
         const began = performance.now();
-        let call: Call | undefined;
+        let call: StreamingCall | undefined;
         let done = false;
         let leave: (() => void) | undefined;
         try {
           call = open(ctx);
+          if (ctx.push !== undefined && method.methodKind === "server_streaming") call.push = ctx.push;
           leave = options.streams?.enter(call.caller);
           yield* stream(input, call);
           done = true;

@@ -1,6 +1,9 @@
-import { JobState, OutputStream, type JobService } from "@jobexec/proto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { JobState, OutputStream, type JobService, type StreamOutputResponseSchema } from "@jobexec/proto";
 import type { GuardedImpl } from "./guard.ts";
 import type { ServerMetrics } from "./metrics.ts";
+
+type StreamOutputResponseInit = MessageInitShape<typeof StreamOutputResponseSchema>;
 
 /**
  * The JobService handlers, measured: each StartJob's outcome and its time from request to running program, and the
@@ -26,11 +29,25 @@ export function withJobMetrics(impl: GuardedImpl<typeof JobService>, metrics: Se
     },
 
     async *streamOutput(req, call) {
-      for await (const res of impl.streamOutput(req, call)) {
+      const count = (res: StreamOutputResponseInit): void => {
         if (res.event?.case === "chunk") {
           const { stream, data } = res.event.value;
           metrics.outputStreamed(stream === OutputStream.STDERR ? "stderr" : "stdout", data?.length ?? 0);
         }
+      };
+      // Responses pushed past the generators are counted on their way too.
+      const { push } = call;
+      if (push !== undefined) {
+        call.push = {
+          send: (res) => {
+            count(res);
+            return push.send(res);
+          },
+          ready: () => push.ready(),
+        };
+      }
+      for await (const res of impl.streamOutput(req, call)) {
+        count(res);
         yield res;
       }
     },

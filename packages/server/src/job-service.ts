@@ -1,10 +1,28 @@
-import type { JobManager } from "@jobexec/core";
+import type { JobManager, OutputChunk } from "@jobexec/core";
 import type { JobService } from "@jobexec/proto";
 import { accessibleJob, listFilter } from "./access.ts";
 import type { GuardedImpl } from "./guard.ts";
 import { jobMessage, outputStreamMessage } from "./job-message.ts";
 import { continueAfter, listPage, pageSize } from "./list-page.ts";
 import { graceMs, jobSpec, outputOptions, type SpecLimits } from "./requests.ts";
+
+/** The StreamOutputResponse of an output chunk. */
+function chunkMessage(chunk: OutputChunk) {
+  return { event: { case: "chunk", value: { stream: outputStreamMessage(chunk.stream), offset: BigInt(chunk.offset), data: chunk.data } } } as const;
+}
+
+// The messages of chunks core's fan-out hands to many followers at once (the same chunk object to each): one message
+// for all of them. Read-only, like the chunk; weak: it lives as long as the chunk does.
+const messages = new WeakMap<OutputChunk, ReturnType<typeof chunkMessage>>();
+
+function sharedMessage(chunk: OutputChunk): ReturnType<typeof chunkMessage> {
+  let message = messages.get(chunk);
+  if (message === undefined) {
+    message = chunkMessage(chunk);
+    messages.set(chunk, message);
+  }
+  return message;
+}
 
 /** Running jobs per identity: for users and for admins. */
 export interface MaxJobs {
@@ -55,9 +73,14 @@ export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimi
       const options = outputOptions(req);
       // Only the id is kept: a follower may wait for hours, and its state should be as small as it can be.
       const { id } = await accessibleJob(manager, call.caller, req.id);
-      // Pull-based: the next chunk is read only after the previous one was written to the HTTP/2 stream.
-      for await (const chunk of manager.output(id, { ...options, signal: call.signal })) {
-        yield { event: { case: "chunk", value: { stream: outputStreamMessage(chunk.stream), offset: BigInt(chunk.offset), data: chunk.data } } };
+      const { push } = call;
+      if (push === undefined) {
+        // Pull-based: the next chunk is read only after the previous one was written to the HTTP/2 stream.
+        for await (const chunk of manager.output(id, { ...options, signal: call.signal })) yield chunkMessage(chunk);
+      } else {
+        // Pushed (the gRPC path): a follower that caught up is served with the job's other followers from one read
+        // per change, and each chunk is written without passing through the generators around this one.
+        await manager.deliverOutput(id, { ...options, signal: call.signal }, { write: (chunk) => push.send(sharedMessage(chunk)), ready: () => push.ready() });
       }
       // Cut short by the server shutting down or the client leaving: end with that reason, not a status.
       if (call.signal.aborted) throw call.signal.reason;

@@ -23,7 +23,7 @@ const dataKey = (3 << 3) | 2; // OutputChunk.data
 
 // Frames of small chunks by chunk buffer: followers in step are handed the same buffer by core (one read for all of
 // them), and so share one encoded frame. Weak: a frame lives as long as its chunk does.
-const shared = new WeakMap<Uint8Array, { stream: number; offset: number; frame: Uint8Array }>();
+const shared = new WeakMap<Uint8Array, { stream: number; offset: bigint; frame: Uint8Array }>();
 
 /** Bytes of the varint of `n`, a whole number in [0, 2^53). */
 function varintSize(n: number): number {
@@ -54,15 +54,14 @@ function writeVarint(buffer: Buffer, at: number, n: number): number {
  */
 export function outputFrame(chunk: OutputChunkFields): Uint8Array[] | undefined {
   const { stream, data } = chunk;
+  // First, as it is the common case when many follow a job: the frame made for a follower before this one.
+  const known = shared.get(data);
+  if (known !== undefined && known.offset === chunk.offset && known.stream === stream) return [known.frame];
   const offset = Number(chunk.offset);
   if (!(data instanceof Uint8Array && Number.isSafeInteger(offset) && offset >= 0 && BigInt(offset) === chunk.offset && stream >= 0 && stream < 0x80 && Number.isInteger(stream))) {
     return undefined;
   }
   const inline = data.length <= inlineBytes;
-  if (inline) {
-    const known = shared.get(data);
-    if (known !== undefined && known.offset === offset && known.stream === stream) return [known.frame];
-  }
   const chunkSize =
     (stream === 0 ? 0 : 2) + (offset === 0 ? 0 : 1 + varintSize(offset)) + (data.length === 0 ? 0 : 1 + varintSize(data.length) + data.length);
   const messageSize = 1 + varintSize(chunkSize) + chunkSize;
@@ -88,7 +87,7 @@ export function outputFrame(chunk: OutputChunkFields): Uint8Array[] | undefined 
   }
   if (!inline) return [frame, data];
   frame.set(data, at);
-  shared.set(data, { stream, offset, frame });
+  shared.set(data, { stream, offset: chunk.offset, frame });
   return [frame];
 }
 

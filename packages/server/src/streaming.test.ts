@@ -3,7 +3,9 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { JobState, type StreamOutputResponse } from "@jobexec/proto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { JobState, type Job, type StreamOutputResponse } from "@jobexec/proto";
 import { readOutput, startTestServer, type Protocol, type TestServer } from "./test-harness.ts";
 
 function openFds(): number {
@@ -104,6 +106,50 @@ describe("StreamOutput", () => {
     }
     console.log(`    8 MiB: the other client finished while one was stalled; rss +${Math.round((peakRss - rss) / 1e6)} MB meanwhile`);
     assert.equal(received, size);
+  });
+
+  test("gRPC followers served together: 50 in step get identical bytes, a stalled one holds back neither them nor the job, a late one starts at its offset", async () => {
+    const flag = join(t.dir, `go-${Date.now()}`);
+    const alice = t.jobs(t.pki.alice);
+    const { job } = await alice.startJob({ program: "/bin/sh", args: ["-c", `seq 1 2000; while [ ! -e ${flag} ]; do sleep 0.02; done; seq 2001 600000`] });
+    assert.ok(job);
+    const expected = execFileSync("seq", ["1", "600000"], { maxBuffer: 64 * 2 ** 20 });
+    const head = execFileSync("seq", ["1", "2000"]).length;
+    while (((await alice.getJob({ id: job.id })).job?.output?.stdoutBytes ?? 0n) < BigInt(head)) await sleep(20);
+    // Chunks from `from` on, contiguous, and the job's status as the very last message.
+    const follow = async (stream: AsyncIterable<StreamOutputResponse>, from = 0): Promise<{ data: Buffer; job: Job | undefined }> => {
+      const parts: Buffer[] = [];
+      let next = from;
+      let ended: Job | undefined;
+      for await (const m of stream) {
+        assert.equal(ended, undefined, "nothing after the job's status");
+        if (m.event.case === "job") ended = m.event.value;
+        if (m.event.case !== "chunk") continue;
+        assert.equal(m.event.value.offset, BigInt(next));
+        next += m.event.value.data.length;
+        parts.push(Buffer.from(m.event.value.data));
+      }
+      return { data: Buffer.concat(parts), job: ended };
+    };
+    const connections = [t.jobs(t.pki.alice), t.jobs(t.pki.alice)];
+    const inStep = Array.from({ length: 50 }, (_, i) => follow((connections[i % 2] ?? alice).streamOutput({ id: job.id, follow: true })));
+    // The stalled follower (a connection of its own) takes one message, then reads nothing until the others are done.
+    const stalled = t.jobs(t.pki.alice).streamOutput({ id: job.id, follow: true })[Symbol.asyncIterator]();
+    const first = await stalled.next();
+    const offset = 1234;
+    const late = follow(t.jobs(t.pki.alice).streamOutput({ id: job.id, follow: true, stdoutOffset: BigInt(offset) }), offset);
+    await sleep(300);
+    await writeFile(flag, "");
+    const outs = await Promise.all([...inStep, late]);
+    for (const [i, out] of outs.entries()) {
+      assert.ok(out.data.equals(i < 50 ? expected : expected.subarray(offset)), `follower ${i}: ${out.data.length} bytes, not the job's output`);
+      assert.equal(out.job?.state, JobState.EXITED);
+    }
+    assert.equal((await alice.getJob({ id: job.id })).job?.state, JobState.EXITED, "the job ended while a follower was stalled");
+    assert.equal(first.value?.event.case, "chunk");
+    const rest = await follow({ [Symbol.asyncIterator]: () => stalled }, first.value?.event.case === "chunk" ? first.value.event.value.data.length : 0);
+    assert.ok(Buffer.concat([first.value?.event.case === "chunk" ? first.value.event.value.data : new Uint8Array(), rest.data]).equals(expected));
+    assert.equal(rest.job?.state, JobState.EXITED);
   });
 
   test("followers of a 47 MB output on six connections, gRPC, gRPC-Web and Connect, live and late, fast and slow: all byte-exact", async () => {

@@ -48,23 +48,40 @@ async function sizeOf(file: FileHandle | string): Promise<number> {
 }
 
 /**
+ * Where a follower registered with `watch` starts in each of `streams` (the tail's offsets resolved through the
+ * shared handles); undefined when the job never ran (it has no output files).
+ */
+export async function startPositions(
+  dir: string,
+  watch: OutputWatch,
+  streams: readonly StreamName[],
+  from: OutputStart | undefined,
+): Promise<Partial<Record<StreamName, number>> | undefined> {
+  const cursors = await openCursors(dir, streams, from, watch);
+  if (cursors.length === 0) return undefined;
+  return Object.fromEntries(cursors.map((c) => [c.stream, c.position]));
+}
+
+/**
  * Yields the output of the job whose files are in `dir`, one chunk of at most {@link maxChunkBytes} bytes at a
  * time, alternating between streams. With `follow` it waits on `watch` for more until the job ended and
  * every byte was read (the files are read to EOF once more after the end). An abort of `signal` ends it and
  * releases its file handles and its share of the watch at once, even while the consumer is not pulling.
+ * `shared` says the caller holds a follower's registration of its own (`watch.follow()`): the reader then reads
+ * through the shared handles, measurements and chunks, as a follower does, even without `follow`.
  */
 export async function* readOutput(
   dir: string,
   watch: OutputWatch,
   streams: readonly StreamName[],
-  options: { follow: boolean; from?: OutputStart; signal?: AbortSignal },
+  options: { follow: boolean; from?: OutputStart; signal?: AbortSignal; shared?: boolean },
 ): AsyncGenerator<OutputChunk> {
   const { signal } = options;
   if (signal?.aborted) return;
-  const release = options.follow && !watch.ended ? watch.follow() : undefined;
+  const release = options.follow && !watch.ended && options.shared !== true ? watch.follow() : undefined;
   // Followers share one measurement of each file per change and one read handle per file; other readers have
   // their own.
-  const following = release !== undefined;
+  const following = release !== undefined || options.shared === true;
   const shared = (stream: StreamName): Promise<FileHandle> => watch.file(stream, () => open(join(dir, stream), "r"));
   let cursors: Cursor[] = [];
   let closed = false;

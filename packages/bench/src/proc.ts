@@ -30,6 +30,13 @@ export async function readCpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
+/** CPU time (user + system) of a process's children it has waited for, in seconds (cutime + cstime). */
+export async function readChildrenCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / ticksPerSecond;
+}
+
 /** Samples a process's resident memory until stopped, keeping the highest value seen. */
 export function watchMemory(pid: number, everyMs = 250): { stop(): Promise<Memory> } {
   let highest = 0;
@@ -49,4 +56,20 @@ export function watchMemory(pid: number, everyMs = 250): { stop(): Promise<Memor
       return { peakBytes: last.peakBytes, rssBytes: highest };
     },
   };
+}
+
+/** Resident and proportional set size of a process (PSS shares each page among the processes mapping it), in bytes. */
+export async function readRssPss(pid: number): Promise<{ rssBytes: number; pssBytes: number }> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(rollup)?.[1] ?? Number.NaN) * 1024;
+  return { rssBytes: kib("Rss"), pssBytes: kib("Pss") };
+}
+
+/** Whether the process's main thread is blocked in read(2) on descriptor `fd` (root only: /proc/PID/syscall). */
+export async function blockedReading(pid: number, fd: number): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/syscall`, "utf8")).startsWith(`0 0x${fd.toString(16)} `);
+  } catch {
+    return false; // gone
+  }
 }

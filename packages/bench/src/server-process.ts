@@ -48,6 +48,10 @@ export interface ServerProcess {
   transport(options?: ClientOptions): Transport;
   /** Where the job's stdout file lives, for observing it directly. */
   stdoutPath(id: string): string;
+  /** The server's JSON log lines so far. */
+  logLines(): Promise<Record<string, unknown>[]>;
+  /** The directory the server makes job cgroups in (from its "cgroups" log line). */
+  jobsCgroup(): Promise<string>;
   /** SIGTERM, wait for a clean exit, check that the cgroup sub-tree is gone; returns the profile path, if any. */
   close(): Promise<string | undefined>;
 }
@@ -119,6 +123,11 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
       nodeOptions: { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey },
       ...(options.compression === false ? { acceptCompression: [] } : {}),
     });
+  const logLines = async (): Promise<Record<string, unknown>[]> =>
+    (await readFile(logPath, "utf8"))
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
   const logTail = async () => (await readFile(logPath, "utf8")).split("\n").slice(-20).join("\n");
 
   // Ready means the health service answers SERVING over mTLS; give a loaded machine a generous while.
@@ -149,6 +158,12 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
     client: (options) => createClient(JobService, transport(options)),
     transport,
     stdoutPath: (id) => join(dataDir, "jobs", id, "stdout"),
+    logLines,
+    async jobsCgroup() {
+      const parent = (await logLines()).find((line) => line.msg === "cgroups")?.parent;
+      if (typeof parent !== "string") throw new BenchError("server", "the server logged no job cgroup parent");
+      return parent;
+    },
     async close() {
       if (!exitedEarly) child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);

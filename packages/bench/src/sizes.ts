@@ -26,6 +26,8 @@ export interface Sizes {
   idleFollowers: number;
   /** Seconds over which the idle server's CPU time is measured. */
   idleSeconds: number;
+  /** Times the standby pool is killed and its refill timed. */
+  refillRounds: number;
 }
 
 /** The figures the brief asks for. */
@@ -47,6 +49,7 @@ export const full: Sizes = {
   idleConnections: 200,
   idleFollowers: 1000,
   idleSeconds: 10,
+  refillRounds: 10,
 };
 
 /**
@@ -71,4 +74,5 @@ export const quick: Sizes = {
   idleConnections: 50,
   idleFollowers: 100,
   idleSeconds: 1,
+  refillRounds: 2,
 };

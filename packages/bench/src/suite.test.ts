@@ -6,11 +6,11 @@ import { renderMarkdown } from "./table.ts";
 
 // End to end against real jobexec-server children: asserts that every figure was produced and that the fan-out
 // copies were identical — never a timing.
-test("the quick suite produces every figure", { timeout: 170_000 }, async () => {
+test("the quick suite produces every figure", { timeout: 300_000 }, async () => {
   const { report, fanoutIdentical } = await runSuite({ mode: "quick", sizes: quick });
   assert.deepEqual(
     report.sections.map((s) => s.id),
-    ["start", "write", "follow", "fanout", "scale"],
+    ["start-native", "start-node", "standby", "write", "follow", "fanout", "scale"],
   );
   for (const section of report.sections) {
     assert.ok(section.rows.length > 0, `${section.id} has rows`);

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type { Context } from "./context.ts";
 import { fanoutFigure } from "./figures/fanout.ts";
 import { scaleFigure } from "./figures/scale.ts";
-import { startFigure } from "./figures/start.ts";
+import { standbyFigure } from "./figures/standby.ts";
+import { startFigures } from "./figures/start.ts";
 import { writeAndFollowFigures } from "./figures/write.ts";
 import { machineInfo } from "./machine.ts";
 import type { Report, Section } from "./result.ts";
@@ -22,8 +23,8 @@ export interface SuiteOptions {
   progress?: (message: string) => void;
 }
 
-/** The benchmarks, in the order they run; "write" also produces the follow figure. */
-export const benchmarks = ["start", "write", "fanout", "scale"] as const;
+/** The benchmarks, in the order they run; "start" produces a figure per target, "write" also the follow figure. */
+export const benchmarks = ["start", "standby", "write", "fanout", "scale"] as const;
 export type Benchmark = (typeof benchmarks)[number];
 
 /** What a run produced, plus the checks the test asserts. */
@@ -55,7 +56,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     const run = (b: Benchmark): boolean => options.only === undefined || options.only.includes(b);
     const sections: Section[] = [];
     let fanoutIdentical: boolean | undefined;
-    if (run("start")) sections.push(await startFigure(context));
+    if (run("start")) sections.push(...(await startFigures(context)));
+    if (run("standby")) sections.push(await standbyFigure(context));
     if (run("write")) sections.push(...(await writeAndFollowFigures(context)));
     if (run("fanout")) {
       const fanout = await fanoutFigure(context);

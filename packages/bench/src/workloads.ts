@@ -8,6 +8,9 @@ export interface Command {
   args: string[];
 }
 
+/** A native program that prints "ready" at once and ends: what a job costs without a runtime of its own. */
+export const nativeFirstLine: Command = { program: "/bin/echo", args: ["ready"] };
+
 /** `slow --first-line`: prints "ready" as its very first action, then ends. */
 export const firstLine: Command = { program: jobNode, args: [slowPath, "0", "--first-line", "--interval", "0"] };
 

@@ -173,8 +173,8 @@ export function parseTarget(operands: readonly string[], noCgroup = false): Targ
   return { cgroupDir, argv: [command, ...args] };
 }
 
-// Ids are 32-bit and (uid_t)-1 means "unchanged" to the kernel: never a valid id.
-const maxId = 0xfffffffe;
+/** The largest uid or gid: ids are 32-bit and (uid_t)-1 means "unchanged" to the kernel, never a valid id. */
+export const maxId = 0xfffffffe;
 
 function parseId(option: string, value: string | undefined): number {
   if (value === undefined || !/^\d{1,10}$/.test(value) || Number(value) > maxId) {
@@ -188,10 +188,10 @@ function parseGroups(value: string | undefined): number[] {
   return (value ?? "").split(",").map((id) => parseId("--groups", id));
 }
 
-function parseFd(value: string | undefined): number {
+export function parseFd(value: string | undefined, option = "--status-fd"): number {
   // Descriptors 0-2 are the target's stdio: closing one before exec would break it.
   if (value === undefined || !/^\d{1,9}$/.test(value) || Number(value) < 3) {
-    throw new CgexecError(125, `--status-fd needs a descriptor number >= 3, got ${JSON.stringify(value ?? "")}`);
+    throw new CgexecError(125, `${option} needs a descriptor number >= 3, got ${JSON.stringify(value ?? "")}`);
   }
   return Number(value);
 }
@@ -378,7 +378,7 @@ export function dropPrivileges(account: Account): void {
  * Node opens descriptors of its own at start-up (epoll, eventfd, pipes): a small N that the parent
  * did not pass may be one of them, which no check can tell apart.
  */
-function checkStatusFd(fd: number): void {
+export function checkStatusFd(fd: number): void {
   try {
     fstatSync(fd);
   } catch (err) {
@@ -408,7 +408,7 @@ const O_CLOEXEC = 0o2000000;
  * close-on-exec and are not. Closing those too is not safe: another thread of Node (the platform's
  * delayed-task loop) may still poll on them, and it aborted the process before execve did.
  */
-function inheritableDescriptors(): number[] {
+export function inheritableDescriptors(): number[] {
   let names: string[];
   try {
     names = readdirSync("/proc/self/fd");
@@ -439,7 +439,7 @@ function inheritableDescriptors(): number[] {
 }
 
 /** Close `fds` (the last step before execve); one that is already closed is fine. */
-function closeDescriptors(fds: readonly number[]): void {
+export function closeDescriptors(fds: readonly number[]): void {
   for (const fd of fds) {
     try {
       closeSync(fd);
@@ -464,6 +464,67 @@ function restoreDefaultSignals(): void {
   }
 }
 
+// ---- Becoming the job: the steps every start takes, in order, from a fresh cgexec or from a standby
+
+/** What {@link enterJob} needs to know about the job, whichever way cgexec learnt it. */
+export interface JobEntry {
+  /** The job's cgroup v2 directory; undefined to join none (--no-cgroup). */
+  readonly cgroupDir: string | undefined;
+  /** The account to drop to after joining; undefined to keep ours. */
+  readonly account: Account | undefined;
+  /** The directory to change to as the account; undefined to stay where we were spawned. */
+  readonly cwd?: string;
+  /** COMMAND and its ARGS: the target's argv, verbatim. */
+  readonly argv: readonly [string, ...string[]];
+  /** The target's environment (its PATH is the one COMMAND is looked up on); undefined for ours. */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * setpriv(1) to execute the target through, which sets no_new_privs; undefined when no_new_privs is set
+   * already (a standby is started under it) or not wanted (no account).
+   */
+  readonly setpriv?: string;
+  /** The status descriptor, closed right before execve. */
+  readonly statusFd: number | undefined;
+  /**
+   * The other descriptors above 2 to close before execve; undefined to find them (every one without close-on-exec,
+   * from /proc/self/fdinfo), which is what a fresh cgexec must do with what its parent's launcher leaked.
+   */
+  readonly inherited?: readonly number[];
+}
+
+/**
+ * Become the job, in this order: join its cgroup (as root), drop to its account, change to its directory, find
+ * the command as the account, put the signals Node ignores back to their defaults, close every descriptor above 2
+ * that execve would pass on (the status fd last but one), then execve. Every check execve could fail on comes
+ * before it (Node aborts when execve fails), so this returns only by throwing CgexecError, before the target ran.
+ */
+export function enterJob(entry: JobEntry): void {
+  const execve = checkExecve();
+  if (entry.cgroupDir !== undefined) joinCgroup(entry.cgroupDir, process.pid);
+  // (Namespaces and mounts, when a job asks for isolation, belong here: inside the cgroup, before the drop.)
+  if (entry.account !== undefined) dropPrivileges(entry.account);
+  if (entry.cwd !== undefined) changeDirectory(entry.cwd);
+  const env = entry.env ?? (process.env as Record<string, string>);
+  // Found and checked as the account that will run it (after the drop), from its directory.
+  const plan = planExec(findCommand(entry.argv[0], env.PATH), entry.argv);
+  const { setpriv } = entry;
+  const exec = setpriv === undefined ? plan : { file: setpriv, args: [setpriv, "--no-new-privs", "--", plan.file, ...plan.args.slice(1)] };
+  restoreDefaultSignals();
+  const inherited = entry.inherited ?? inheritableDescriptors();
+  if (entry.statusFd !== undefined) closeStatusFd(entry.statusFd);
+  closeDescriptors(inherited);
+  execve.call(process, exec.file, [...exec.args], env);
+}
+
+/** chdir(2) to `dir` as the account (after the drop), so a directory it may not enter fails as it would for it. */
+function changeDirectory(dir: string): void {
+  try {
+    process.chdir(dir);
+  } catch (err) {
+    throw new CgexecError(125, `cannot change to directory ${dir}: ${reasonOf(err)}`, { cause: err });
+  }
+}
+
 function main(args: readonly string[]): void {
   let statusFd: number | undefined;
   try {
@@ -483,32 +544,28 @@ function main(args: readonly string[]): void {
       statusFd = options.statusFd;
     }
     const target = parseTarget(args.slice(options.operands), options.noCgroup);
-    if (typeof process.execve !== "function") {
-      throw new CgexecError(125, `process.execve needs Node >= 22.15, this is ${process.version}`);
-    }
+    checkExecve();
     const { account } = options;
     let setpriv: string | undefined;
     if (account !== undefined) {
       setpriv = findSetpriv();
       if (setpriv === undefined) throw new CgexecError(125, `--uid needs setpriv (util-linux) in ${setprivDirs.join(", ")} to set no_new_privs`);
     }
-    if (target.cgroupDir !== undefined) joinCgroup(target.cgroupDir, process.pid);
-    if (account !== undefined) dropPrivileges(account);
-    // Found and checked as the account that will run it (after the drop).
-    const plan = planExec(findCommand(target.argv[0], process.env.PATH), target.argv);
-    const exec = setpriv === undefined ? plan : { file: setpriv, args: [setpriv, "--no-new-privs", "--", plan.file, ...plan.args.slice(1)] };
-    restoreDefaultSignals();
-    const inherited = inheritableDescriptors();
-    if (statusFd !== undefined) closeStatusFd(statusFd);
-    closeDescriptors(inherited);
-    process.execve(exec.file, [...exec.args]);
+    enterJob({ cgroupDir: target.cgroupDir, account, argv: target.argv, setpriv, statusFd });
   } catch (err) {
     report(err, statusFd);
   }
 }
 
+/** process.execve; CgexecError 125 on a Node without it (before 22.15). */
+export function checkExecve(): NonNullable<NodeJS.Process["execve"]> {
+  const { execve } = process;
+  if (typeof execve !== "function") throw new CgexecError(125, `process.execve needs Node >= 22.15, this is ${process.version}`);
+  return execve;
+}
+
 /** Print the one-line failure (bare on the status fd, prefixed on stderr) and set the exit code. */
-function report(err: unknown, statusFd: number | undefined): void {
+export function report(err: unknown, statusFd: number | undefined): void {
   const failure = err instanceof CgexecError ? err : new CgexecError(125, String(err), { cause: err });
   process.exitCode = failure.code;
   if (statusFd !== undefined) {

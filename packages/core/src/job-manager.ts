@@ -7,8 +7,7 @@ import { Accounts } from "./accounts/accounts.ts";
 import { lockCgroupParent } from "./cgroup/parent-lock.ts";
 import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
-import { newJobId } from "./job-id.ts";
-import { Launcher } from "./launch/launch-job.ts";
+import { checkStandbySize, Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
@@ -19,7 +18,19 @@ import { JobTable } from "./store/job-table.ts";
 import type { HeldLock } from "./store/lock-file.ts";
 import { removeLeftovers } from "./supervise/leftovers.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
-import type { CgroupInfo, Job, JobSpec, ListFilter, LogEvent, ManagerOptions, OutputChunk, OutputOptions, StartOptions, StopOptions } from "./types.ts";
+import type {
+  CgroupInfo,
+  Job,
+  JobSpec,
+  ListFilter,
+  LogEvent,
+  ManagerOptions,
+  OutputChunk,
+  OutputOptions,
+  StandbyCounts,
+  StartOptions,
+  StopOptions,
+} from "./types.ts";
 
 function checkListFilter(filter: ListFilter): void {
   for (const [what, value] of [["olderThan", filter.olderThan], ["limit", filter.limit]] as const) {
@@ -56,9 +67,17 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * owner's own, with its home `<dataDir>/homes/<name>` as HOME and default working directory. cgexec joins the
  * cgroup as root, then drops to the account with no_new_privs set, and passes on no descriptor but stdio.
  *
- * Environment: the job's variables never act on cgexec (a Node program). cgexec runs with the base
- * environment only, and `env -i` applies the job's variables at the last exec (see spawnJob): a job's
- * NODE_OPTIONS or LD_PRELOAD reach its program exactly, and never cgexec.
+ * Standbys (ManagerOptions.standby, default 2 per output mode in use): cgexec processes booted ahead, each with
+ * the next job's id, output files and cgroup made, waiting in that cgroup (no limits yet; what Node allocated to
+ * start stays charged where the standby was spawned). A start takes a ready one, writes the limits into its cgroup
+ * and reads them back, then sends it the job (argv, environment, cwd, account); it drops to the account and execs,
+ * so the job does not wait for a Node start-up. With none ready a job starts cold: a fresh cgexec. Either way it is
+ * the same job.
+ *
+ * Environment: the job's variables never act on cgexec (a Node program). A standby was running before it got
+ * them and execs the program with exactly them; a cold cgexec runs with the base environment only, and `env -i`
+ * applies the job's variables at the last exec (see spawnJob): a job's NODE_OPTIONS or LD_PRELOAD reach its
+ * program exactly, and never cgexec.
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group. A manager owns its dataDir's `jobs` directory and its
@@ -81,7 +100,15 @@ export class JobManager {
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
 
-  private constructor(jobsDir: string, subtree: CgroupSubtree | undefined, host: HostCapacity, accounts: Accounts, locks: HeldLock[], options: ManagerOptions) {
+  private constructor(
+    jobsDir: string,
+    subtree: CgroupSubtree | undefined,
+    host: HostCapacity,
+    accounts: Accounts,
+    locks: HeldLock[],
+    standbys: number,
+    options: ManagerOptions,
+  ) {
     this.#subtree = subtree;
     this.#accounts = accounts;
     this.#locks = locks;
@@ -89,7 +116,7 @@ export class JobManager {
     this.#graceMs = options.defaultGraceMs ?? 5000;
     this.#logger = safeLogger(options.log);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
-    this.#launcher = new Launcher(jobsDir, subtree);
+    this.#launcher = new Launcher(jobsDir, subtree, standbys, accounts.runAs !== "server", (event) => this.#log(event));
     this.#supervisor = new Supervisor(this.cgroups.controllers, (event) => this.#log(event));
   }
 
@@ -106,6 +133,7 @@ export class JobManager {
       throw new JobError("invalid_argument", "defaultGraceMs must be a finite number >= 0");
     }
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
+    const standbys = checkStandbySize(options.standby);
     // Both locks before anything is read or changed: a second instance refuses and leaves the first one's alone.
     const locks = [await lockDataDir(options.dataDir)];
     const jobsDir = join(options.dataDir, "jobs");
@@ -137,13 +165,14 @@ export class JobManager {
       for (const lock of locks.reverse()) lock.release();
       throw err;
     }
-    const manager = new JobManager(jobsDir, subtree, host, accounts, locks, options);
+    const manager = new JobManager(jobsDir, subtree, host, accounts, locks, standbys, options);
     try {
       await removeLeftovers(jobsDir, subtree, (event) => manager.#log(event));
     } catch (err) {
       await manager.close();
       throw toJobError("cannot remove leftovers of an earlier run", err);
     }
+    manager.#launcher.start();
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
       level: mode === "none" ? "warn" : "info",
@@ -175,24 +204,30 @@ export class JobManager {
 
   async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
     const slot = this.#accounts.reserve(owner, options.quota);
+    // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
+    const reservation = this.#launcher.reserve((spec as Partial<JobSpec> | null)?.outputMode);
     try {
-      const id = newJobId();
+      const { id } = reservation;
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account);
       checkEnvProgram(valid.executable, valid.env, baseEnv);
-      const { record, spawned, closeFiles } = await this.#launcher.launch(id, this.#jobs.nextSeq(), owner, valid, baseEnv);
+      const { record, spawned, warm, closeFiles } = await this.#launcher.launch(reservation, this.#jobs.nextSeq(), owner, valid, baseEnv);
       void record.ended.then(() => slot.release());
       try {
         this.#supervisor.track(record, spawned);
         this.#jobs.add(record);
         if ((await spawned.failure) !== "") await record.ended;
-        else this.#log({ level: "info", message: `job started: pid ${String(record.pid)}, owner ${owner}, uid ${String(account.uid)}`, jobId: id, cgroup: record.cgroupDir });
+        else {
+          const how = warm ? "from a standby" : "cold";
+          this.#log({ level: "info", message: `job started ${how}: pid ${String(record.pid)}, owner ${owner}, uid ${String(account.uid)}`, jobId: id, cgroup: record.cgroupDir });
+        }
       } finally {
         await closeFiles();
       }
       return record.snapshot();
     } catch (err) {
+      reservation.cancel();
       slot.release();
       throw err;
     }
@@ -280,6 +315,7 @@ export class JobManager {
 
   async #close(): Promise<void> {
     await Promise.allSettled(this.#starting);
+    await this.#launcher.close();
     const records = this.#jobs.all();
     await Promise.all(
       records.map((r) =>
@@ -292,6 +328,11 @@ export class JobManager {
     } finally {
       for (const lock of this.#locks.splice(0).reverse()) lock.release();
     }
+  }
+
+  /** The standby pool's figures: its size per output mode, standbys idle and booting, warm and cold starts so far. */
+  get standbys(): StandbyCounts {
+    return this.#launcher.standbys;
   }
 
   #assertOpen(): void {

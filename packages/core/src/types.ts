@@ -221,6 +221,22 @@ export interface StartOptions {
   quota?: { maxRunning: number; name?: string };
 }
 
+/** The manager's standbys, for logs and metrics (see {@link ManagerOptions.standby}). */
+export interface StandbyCounts {
+  /** Standbys kept for each output mode in use; 0 when the pool is off. */
+  size: number;
+  /** Standbys the pool keeps now: `size` for each output mode in use (separate from the start, merged once asked for). */
+  target: number;
+  /** Booted and waiting: the next starts of their output mode take these. */
+  idle: number;
+  /** Spawned (or being made) and still booting. */
+  starting: number;
+  /** Jobs started from a standby since create(). */
+  warmStarts: number;
+  /** Jobs started cold since create(): the pool was off, or had no ready standby of the job's output mode. */
+  coldStarts: number;
+}
+
 /** Options of {@link JobManager.create}. */
 export interface ManagerOptions {
   /** Output lives in `<dataDir>/jobs/<id>/stdout` and `stderr`. */
@@ -237,4 +253,11 @@ export interface ManagerOptions {
    * no usage, stop by process group. For servers that may not manage cgroups, and for tests.
    */
   unconfined?: boolean;
+  /**
+   * Standbys kept ready per output mode in use (0 to 32; default 2; 0 turns them off): cgexec processes booted
+   * ahead, with the next jobs' ids, output files and cgroups made, so that a start does not wait for a Node
+   * start-up. "separate" output is kept warm from create(), "merged" from the first job asking for it. Standbys
+   * are not jobs: never listed, never counted in quotas; close() and the next create() remove them.
+   */
+  standby?: number;
 }

@@ -39,6 +39,17 @@ describe("serve settings", () => {
     assert.equal(parseServeArgs(["--run-as", "server"], {})?.uidRange, undefined);
   });
 
+  test("--standby: default 2, environment fallback, flag; 0 to 32", () => {
+    assert.equal(parseServeArgs([], {})?.standby, 2);
+    assert.equal(parseServeArgs([], { JOBEXEC_STANDBY: "0" })?.standby, 0);
+    assert.equal(parseServeArgs(["--standby", "5"], { JOBEXEC_STANDBY: "0" })?.standby, 5);
+    assert.equal(parseServeArgs(["--standby=32"], {})?.standby, 32);
+    for (const bad of ["-1", "33", "two", "1.5", ""]) {
+      assert.throws(() => parseServeArgs([`--standby=${bad}`], {}), { code: "usage", message: `--standby ${JSON.stringify(bad)} is not a whole number from 0 to 32` });
+    }
+    assert.match(serveHelp({}), /--standby N +cgexec processes kept started ahead per output mode in use, 0-32 \(0: none\)\n +env JOBEXEC_STANDBY; default 2\n/);
+  });
+
   test("--help returns undefined and the help names every flag with its variable", () => {
     assert.equal(parseServeArgs(["--help"], {}), undefined);
     const help = serveHelp({ HOME: "/home/u" });

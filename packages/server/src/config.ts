@@ -31,6 +31,8 @@ export interface ServeSettings {
   /** Running jobs per identity, for users and for admins. */
   maxJobsPerUser: number;
   maxJobsAdmin: number;
+  /** Standbys kept ready per output mode in use (0: none, every start is cold). */
+  standby: number;
   /** Connection, stream and request limits (limits.ts). */
   limits: ServerLimits;
   /** Where to serve Prometheus metrics over plain HTTP; absent: not served. */
@@ -43,6 +45,10 @@ export interface ServeSettings {
 export const DEFAULT_MAX_JOBS_PER_USER = 64;
 /** Default of --max-jobs-admin. */
 export const DEFAULT_MAX_JOBS_ADMIN = 1024;
+/** Default of --standby. */
+export const DEFAULT_STANDBY = 2;
+/** The most standbys --standby accepts (core's bound). */
+const MAX_STANDBY = 32;
 const RUN_AS: readonly RunAs[] = ["dynamic", "mapped", "server"];
 
 interface Setting {
@@ -68,6 +74,7 @@ const settings = {
   "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "running jobs one user may have at once", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
   "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
   "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
+  standby: { flag: "standby", env: "JOBEXEC_STANDBY", value: "N", describe: `cgexec processes kept started ahead per output mode in use, 0-${MAX_STANDBY} (0: none)`, fallback: () => String(DEFAULT_STANDBY) },
 } satisfies Record<string, Setting>;
 
 // A flag without a value: present (or its variable set to 1/true) means on.
@@ -162,6 +169,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     ...(userMapFile === undefined ? {} : { userMapFile }),
     maxJobsPerUser: positiveCount("max-jobs-per-user", value("max-jobs-per-user")),
     maxJobsAdmin: positiveCount("max-jobs-admin", value("max-jobs-admin")),
+    standby: standbyCount(value("standby")),
     certFile: value("cert"),
     keyFile: value("key"),
     clientCaFile: value("client-ca"),
@@ -180,6 +188,11 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
 
 function positiveCount(flag: string, text: string): number {
   if (!/^\d{1,9}$/.test(text) || Number(text) === 0) throw new ServerError("usage", `--${flag} ${JSON.stringify(text)} is not a whole number above 0`);
+  return Number(text);
+}
+
+function standbyCount(text: string): number {
+  if (!/^\d{1,9}$/.test(text) || Number(text) > MAX_STANDBY) throw new ServerError("usage", `--standby ${JSON.stringify(text)} is not a whole number from 0 to ${MAX_STANDBY}`);
   return Number(text);
 }
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { type AccountOptions, JobError, JobManager } from "@jobexec/core";
 import { Health, JobService, reflectionV1, reflectionV1alpha } from "@jobexec/proto";
-import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT } from "./config.ts";
+import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT, DEFAULT_STANDBY } from "./config.ts";
 import { DescriptorIndex } from "./descriptor-index.ts";
 import { ServerError } from "./error.ts";
 import { guard } from "./guard.ts";
@@ -46,6 +46,8 @@ export interface ServerConfig {
   accounts?: AccountOptions;
   /** Running jobs per identity: `perUser` (default 64) for users, `admin` (default 1024) for admins. */
   maxJobs?: { perUser?: number; admin?: number };
+  /** Standbys kept ready per output mode in use (core's ManagerOptions.standby); default 2, 0 for none. */
+  standby?: number;
   /** Connection, stream and request limits; each one not given takes its default (limits.ts). */
   limits?: Partial<ServerLimits>;
   /** Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any free port); owners as labels if asked. */
@@ -132,6 +134,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       defaultGraceMs: config.defaultGraceMs ?? 5000,
       log: ({ level, message, ...fields }) => log[level](message, fields),
       ...(config.accounts === undefined ? {} : { accounts: config.accounts }),
+      standby: config.standby ?? DEFAULT_STANDBY,
     });
   } catch (cause) {
     ready.reject(cause);
@@ -169,7 +172,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const bound = (server.address() as AddressInfo).port;
   const url = `https://${hostPort(host, bound)}`;
   const cgroups = manager.cgroups;
-  log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs });
+  log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs, standby: config.standby ?? DEFAULT_STANDBY });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
   log.info("limits", { ...limits, maxConnections: budget.maxConnections, openFileLimit: fileLimit ?? null, fdReserve: budget.reserve });
   if (budget.loweredFrom !== undefined) {

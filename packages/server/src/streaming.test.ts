@@ -46,6 +46,9 @@ describe("StreamOutput", () => {
     const warm = new AbortController();
     for await (const _ of alice.streamOutput({ id: job.id, follow: true }, { signal: warm.signal })) break;
     await settle(() => false, 300);
+    // The standby this start took is replaced first: its pipes would count against the streams.
+    const pool = () => t.server.manager.standbys;
+    assert.ok(await settle(() => pool().idle === pool().target && pool().starting === 0));
     const baseline = openFds();
     const controllers = Array.from({ length: 20 }, () => new AbortController());
     const firsts = controllers.map(async (c) => {

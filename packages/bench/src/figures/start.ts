@@ -1,157 +1,214 @@
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { scratchCgroup } from "../cgroup.ts";
 import { withServer, type Context } from "../context.ts";
 import { runDirect } from "../direct.ts";
 import { firstByte } from "../first-byte.ts";
 import { startJob, type JobClient } from "../jobs.ts";
-import type { Section } from "../result.ts";
+import { readChildrenCpuSeconds, readCpuSeconds } from "../proc.ts";
+import type { Row, Section } from "../result.ts";
+import { backToBack, paced, perSecond } from "../series.ts";
 import type { ServerProcess } from "../server-process.ts";
-import { summarize } from "../stats.ts";
-import { firstLine, throughCgexec, type Command } from "../workloads.ts";
+import { fromStandby, poolReady } from "../standbys.ts";
+import { summarize, type Summary } from "../stats.ts";
+import { firstLine, nativeFirstLine, throughCgexec, type Command } from "../workloads.ts";
 
-/** Starts a job running `firstLine` and resolves with the milliseconds until its first byte was in its output file. */
-async function startOnce(server: ServerProcess, client: JobClient): Promise<number> {
-  const start = performance.now();
-  const job = await startJob(client, firstLine);
-  return (await firstByte(server.stdoutPath(job.id))) - start;
+/** Starts between paced starts: 20 starts/s, a rate at which the pool refills between starts. */
+const pacedIntervalMs = 50;
+/** Standbys the default server keeps (its --standby default). */
+const poolSize = 2;
+
+/** What one way of starting a target measured. */
+interface Measured {
+  paced: Summary;
+  backToBack: Summary;
+  /** Starts per second, back to back. */
+  backToBackRate: number;
+  concurrentRate: number;
+  /** Of each series' timed starts, how many came from a standby (servers only). */
+  warm?: { paced: number; backToBack: number; concurrent: number; concurrentStarts: number };
+  /** CPU seconds per back-to-back start: the server's own, and its children's (cgexec or standby, and the job). */
+  cpuPerStart?: { server: number; children: number };
 }
 
-/**
- * Runs `once` `count` times in a row after `warmUp` untimed runs (so that no series pays for cold caches the others
- * do not), returning the timed samples.
- */
-async function series(warmUp: number, count: number, once: () => Promise<number>): Promise<number[]> {
-  for (let i = 0; i < warmUp; i++) await once();
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) samples.push(await once());
-  return samples;
-}
+type Once = (client: number) => Promise<number>;
 
-/**
- * Runs `clients` loops of `perClient` calls of `once` at the same time; returns the calls per second. When a call
- * fails, the other loops stop after their current call, and the first failure is thrown once all have settled.
- */
-async function perSecond(clients: number, perClient: number, once: (client: number) => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  let failed = false;
-  const loops = await Promise.allSettled(
-    Array.from({ length: clients }, async (_, c) => {
-      for (let i = 0; i < perClient && !failed; i++) {
-        await once(c).catch((error: unknown) => {
-          failed = true;
-          throw error;
-        });
-      }
-    }),
-  );
-  const failure = loops.find((loop) => loop.status === "rejected");
-  if (failure !== undefined) throw failure.reason;
-  return (clients * perClient) / ((performance.now() - start) / 1000);
-}
-
-/**
- * Figure 1: StartJob until the target's first byte is in the job's output file, sequentially and with concurrent
- * clients; baselines spawn the same target from Node directly and through cgexec alone, output to a file too.
- */
-export async function startFigure(context: Context): Promise<Section> {
-  const { sizes, dir } = context;
-  const cgroup = await scratchCgroup();
-  const direct = (command: Command, out: string) => async () => (await runDirect(command.program, command.args, out)).firstByteMs;
-  let directMs: number[], cgexecMs: number[], directRate: number, cgexecRate: number;
-  try {
-    context.progress("start: baselines");
-    const viaCgexec = throughCgexec(cgroup.path, firstLine);
-    directMs = await series(sizes.warmUp, sizes.starts, direct(firstLine, join(dir, "start-direct.out")));
-    cgexecMs = await series(sizes.warmUp, sizes.starts, direct(viaCgexec, join(dir, "start-cgexec.out")));
-    directRate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => direct(firstLine, join(dir, `start-direct-${c}.out`))());
-    cgexecRate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => direct(viaCgexec, join(dir, `start-cgexec-${c}.out`))());
-  } finally {
-    await cgroup.remove();
-  }
-
-  // The same starts against a server that runs jobs as itself (--run-as server: no privilege drop), interleaved
-  // one for one with the default server's, so that the machine's load falls on both alike.
-  const { result, profile } = await withServer(context, "start", async (server) => {
-    const { result: paired } = await withServer(
-      context,
-      "start-no-drop",
-      async (plain) => {
-        context.progress(`start: ${sizes.starts} sequential starts, with and without the privilege drop, interleaved`);
-        const [client, plainClient] = [server.client(), plain.client()];
-        for (let i = 0; i < sizes.warmUp; i++) {
-          await startOnce(server, client);
-          await startOnce(plain, plainClient);
-        }
-        const latency: number[] = [];
-        const noDrop: number[] = [];
-        for (let i = 0; i < sizes.starts; i++) {
-          latency.push(await startOnce(server, client));
-          noDrop.push(await startOnce(plain, plainClient));
-        }
-        return { latency, noDrop };
-      },
-      ["--run-as", "server"],
-    );
-    context.progress(`start: ${sizes.startClients} concurrent clients`);
-    const clients = Array.from({ length: sizes.startClients }, () => server.client());
-    const rate = await perSecond(sizes.startClients, sizes.startsPerClient, (c) => startOnce(server, clients[c] ?? server.client()));
-    return { ...paired, rate };
-  });
-
-  const job = summarize(result.latency, "job start latency");
-  const noDrop = summarize(result.noDrop, "job start latency without the privilege drop");
-  const base = { direct: summarize(directMs, "direct spawn"), cgexec: summarize(cgexecMs, "cgexec spawn") };
+/** Paced, back-to-back and concurrent series of `once`, each after `ready()` (the pool full, for a server). */
+async function measure(context: Context, what: string, once: Once, ready: () => Promise<void> = () => Promise.resolve()): Promise<Omit<Measured, "warm" | "cpuPerStart">> {
+  const { sizes } = context;
+  context.progress(`start: ${what}: ${sizes.starts} paced at ${1000 / pacedIntervalMs}/s, ${sizes.starts} back to back, ${sizes.startClients} clients x ${sizes.startsPerClient}`);
+  await ready();
+  const pacedMs = await paced(sizes.warmUp, sizes.starts, pacedIntervalMs, () => once(0));
+  await ready();
+  const run = await backToBack(sizes.warmUp, sizes.starts, () => once(0));
+  await ready();
+  const concurrentRate = await perSecond(sizes.startClients, sizes.startsPerClient, once);
   return {
-    id: "start",
-    title: "1. Start latency: StartJob until the target's first byte is in its output file",
-    rows: [
-      {
-        metric: "p50",
-        unit: "ms",
-        value: job.p50,
-        baselines: [
-          { name: "direct spawn", value: base.direct.p50 },
-          { name: "cgexec alone", value: base.cgexec.p50 },
-          { name: "no privilege drop (--run-as server)", value: noDrop.p50 },
-        ],
-        target: { op: "<=", value: 50 },
-      },
-      {
-        metric: "p99",
-        unit: "ms",
-        value: job.p99,
-        baselines: [
-          { name: "direct spawn", value: base.direct.p99 },
-          { name: "cgexec alone", value: base.cgexec.p99 },
-          { name: "no privilege drop (--run-as server)", value: noDrop.p99 },
-        ],
-      },
-      {
-        metric: "p50 added by the privilege drop (dynamic account minus --run-as server)",
-        unit: "ms",
-        value: job.p50 - noDrop.p50,
-        baselines: [],
-        target: { op: "<=", value: 2 },
-      },
-      {
-        metric: `starts/s, ${sizes.startClients} concurrent clients`,
-        unit: "/s",
-        value: result.rate,
-        baselines: [
-          { name: "direct spawn", value: directRate },
-          { name: "cgexec alone", value: cgexecRate },
-        ],
-      },
-    ],
-    notes: [
-      `Target: node slow.js 0 --first-line (prints "ready" first). ${sizes.starts} sequential timed starts after ${sizes.warmUp} untimed ones, for the service and each baseline.`,
-      "The first byte is observed the same way everywhere: inotify on the output file (stdout redirected to a file for the baselines), then a stat showing size > 0.",
-      "The service runs jobs as the caller's dynamic account (the default). The no-drop baseline is a second server with --run-as server, whose jobs run as the server's user (no uid switch, no setpriv exec); its starts alternate one for one with the service's.",
-      `Concurrent: ${sizes.startClients} clients (one HTTP/2 connection each) x ${sizes.startsPerClient} starts each; baselines run ${sizes.startClients} spawn loops the same way. Jobs are not awaited to their end between starts.`,
-      `Service p50/p99/max ${fmt(job)}; without the drop ${fmt(noDrop)}; direct ${fmt(base.direct)}; cgexec ${fmt(base.cgexec)} (ms).`,
-    ],
-    ...(profile === undefined ? {} : { profile }),
+    paced: summarize(pacedMs, `${what} paced`),
+    backToBack: summarize(run.samples, `${what} back to back`),
+    backToBackRate: sizes.starts / (run.ms / 1000),
+    concurrentRate,
   };
 }
 
-const fmt = (s: { p50: number; p99: number; max: number }): string => `${s.p50.toFixed(1)}/${s.p99.toFixed(1)}/${s.max.toFixed(1)}`;
+/** StartJob, then the milliseconds until the job's first byte is in its output file; the job's id goes to `ids`. */
+async function startOnce(server: ServerProcess, client: JobClient, command: Command, ids: string[]): Promise<number> {
+  const start = performance.now();
+  const job = await startJob(client, command);
+  ids.push(job.id);
+  return (await firstByte(server.stdoutPath(job.id))) - start;
+}
+
+/** The three series against a server, counting from its log how many starts came from a standby. */
+async function measureServer(context: Context, what: string, server: ServerProcess, command: Command, standbys: number): Promise<Measured> {
+  const { sizes } = context;
+  const clients = Array.from({ length: sizes.startClients }, () => server.client());
+  const parent = await server.jobsCgroup();
+  const ids: string[] = [];
+  const cuts: number[] = [];
+  let cpu = { server: 0, children: 0 };
+  const once: Once = (c) => startOnce(server, clients[c] ?? server.client(), command, ids);
+  const ready = async (): Promise<void> => {
+    if (standbys > 0) await poolReady(parent, standbys);
+    cuts.push(ids.length);
+    // The back-to-back series (the second) is where CPU per start is read: from its start to the next series.
+    if (cuts.length === 2) cpu = { server: await readCpuSeconds(server.pid), children: await readChildrenCpuSeconds(server.pid) };
+    if (cuts.length === 3) {
+      cpu = { server: (await readCpuSeconds(server.pid)) - cpu.server, children: (await readChildrenCpuSeconds(server.pid)) - cpu.children };
+    }
+  };
+  const measured = await measure(context, what, once, ready);
+  const log = await server.logLines();
+  // Each series' timed starts are its last `starts` (or all concurrent ones) before the next cut.
+  const [, b, c] = cuts as [number, number, number];
+  const timed = (end: number, count: number): string[] => ids.slice(end - count, end);
+  return {
+    ...measured,
+    warm: {
+      paced: fromStandby(log, timed(b, sizes.starts)),
+      backToBack: fromStandby(log, timed(c, sizes.starts)),
+      concurrent: fromStandby(log, ids.slice(c)),
+      concurrentStarts: ids.length - c,
+    },
+    // Jobs started back to back were reaped by the time the next series began (they end at once).
+    cpuPerStart: { server: cpu.server / (c - b), children: cpu.children / (c - b) },
+  };
+}
+
+/** The same series spawning the target straight from Node, and through cgexec alone (cold), output to a file. */
+async function measureBaselines(context: Context, command: Command, label: string): Promise<{ direct: Measured; cgexec: Measured }> {
+  const cgroup = await scratchCgroup();
+  try {
+    const viaCgexec = throughCgexec(cgroup.path, command);
+    const spawnOnce = (how: Command, name: string): Once => async (c) => (await runDirect(how.program, how.args, join(context.dir, `start-${label}-${name}-${c}.out`))).firstByteMs;
+    return {
+      direct: await measure(context, `${label}: direct spawn`, spawnOnce(command, "direct")),
+      cgexec: await measure(context, `${label}: cgexec alone`, spawnOnce(viaCgexec, "cgexec")),
+    };
+  } finally {
+    await cgroup.remove();
+  }
+}
+
+const fmt = (s: Summary): string => `${s.p50.toFixed(1)}/${s.p99.toFixed(1)}/${s.max.toFixed(1)}`;
+
+/** One section per target: the service from standbys against its cold path and the baselines. */
+function targetSection(id: string, title: string, command: Command, sizes: Context["sizes"], m: { warm: Measured; cold: Measured; direct: Measured; cgexec: Measured }, extra: { rows: Row[]; notes: string[]; load: string; native: boolean }): Section {
+  const { warm, cold, direct, cgexec } = m;
+  const base = (pick: (x: Measured) => number) => [
+    { name: "direct spawn", value: pick(direct) },
+    { name: "cgexec alone (cold)", value: pick(cgexec) },
+    { name: "server cold path (--standby 0)", value: pick(cold) },
+  ];
+  const w = warm.warm;
+  const cpu = (x: Measured): string => (x.cpuPerStart === undefined ? "" : `server ${(x.cpuPerStart.server * 1000).toFixed(1)} ms + children ${(x.cpuPerStart.children * 1000).toFixed(1)} ms`);
+  return {
+    id,
+    title,
+    rows: [
+      { metric: `paced ${1000 / pacedIntervalMs}/s: p50`, unit: "ms", value: warm.paced.p50, baselines: base((x) => x.paced.p50), ...(extra.native ? { target: { op: "<=", value: 5 } } : {}) },
+      { metric: `paced ${1000 / pacedIntervalMs}/s: p99`, unit: "ms", value: warm.paced.p99, baselines: base((x) => x.paced.p99), ...(extra.native ? { target: { op: "<=", value: 15 } } : {}) },
+      { metric: "back to back: p50", unit: "ms", value: warm.backToBack.p50, baselines: base((x) => x.backToBack.p50), target: { op: "<=", value: cold.backToBack.p50 } },
+      { metric: "back to back: p99", unit: "ms", value: warm.backToBack.p99, baselines: base((x) => x.backToBack.p99) },
+      { metric: "back to back: starts/s", unit: "/s", value: warm.backToBackRate, baselines: base((x) => x.backToBackRate), target: { op: ">=", value: cold.backToBackRate } },
+      {
+        metric: `starts/s, ${sizes.startClients} concurrent clients`,
+        unit: "/s",
+        value: warm.concurrentRate,
+        baselines: base((x) => x.concurrentRate),
+        target: { op: ">=", value: cold.concurrentRate },
+      },
+      ...extra.rows,
+    ],
+    notes: [
+      `Target: ${[command.program, ...command.args].join(" ").replace(/\S*\/(slow\.js)/, "$1").replace(/^\S*\/node /, "node ")}. The service is a jobexec-server with its default ${poolSize} standbys; jobs run as the caller's dynamic account.`,
+      `Paced: ${sizes.starts} starts, one every ${pacedIntervalMs} ms (a start that takes longer delays the next); back to back: ${sizes.starts} starts without a pause; concurrent: ${sizes.startClients} clients (one HTTP/2 connection each) x ${sizes.startsPerClient} starts. ${sizes.warmUp} untimed starts before each series; every series of a server begins with its pool full.`,
+      w === undefined
+        ? ""
+        : `From a standby (the server's log): paced ${w.paced}/${sizes.starts}, back to back ${w.backToBack}/${sizes.starts}, concurrent ${w.concurrent}/${w.concurrentStarts}; the rest started cold.`,
+      "The first byte is observed the same way everywhere: inotify on the output file (stdout redirected to a file for the baselines), then a stat showing size > 0.",
+      `CPU per back-to-back start (the server's, and its reaped children's: standby or cgexec, and the target): from standbys ${cpu(warm)}; cold ${cpu(cold)}.`,
+      `p50/p99/max (ms): paced service ${fmt(warm.paced)}, cold ${fmt(cold.paced)}, direct ${fmt(direct.paced)}, cgexec ${fmt(cgexec.paced)}; back to back service ${fmt(warm.backToBack)}, cold ${fmt(cold.backToBack)}, direct ${fmt(direct.backToBack)}, cgexec ${fmt(cgexec.backToBack)}.`,
+      `Load average around this target: ${extra.load}.`,
+      ...extra.notes,
+    ].filter((note) => note !== ""),
+  };
+}
+
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" / ");
+
+/**
+ * Figure 1: StartJob until the target's first byte is in the job's output file, for a native and a Node target: the
+ * service (from standbys) paced, back to back and with concurrent clients, against the same series spawning the
+ * target directly from Node, through cgexec alone, and through the server's cold path (--standby 0), all in this
+ * run. For the native target also the p50 the privilege drop adds (a --run-as server server, standbys too).
+ */
+export async function startFigures(context: Context): Promise<Section[]> {
+  const sections: Section[] = [];
+  const { profile } = await withServer(context, "start", (warmServer) =>
+    withServer(
+      context,
+      "start-cold",
+      (coldServer) =>
+        withServer(
+          context,
+          "start-no-drop",
+          async (plainServer) => {
+            for (const [label, command] of [
+              ["native", nativeFirstLine],
+              ["node", firstLine],
+            ] as const) {
+              const before = load();
+              const baselines = await measureBaselines(context, command, label);
+              const cold = await measureServer(context, `${label}: server --standby 0`, coldServer, command, 0);
+              const warm = await measureServer(context, `${label}: server (standbys)`, warmServer, command, poolSize);
+              const rows: Row[] = [];
+              const notes: string[] = [];
+              if (label === "native") {
+                const plainParent = await plainServer.jobsCgroup();
+                const plainClient = plainServer.client();
+                context.progress(`start: native: ${context.sizes.starts} paced starts without the privilege drop (--run-as server)`);
+                await poolReady(plainParent, poolSize);
+                const noDrop = summarize(
+                  await paced(context.sizes.warmUp, context.sizes.starts, pacedIntervalMs, () => startOnce(plainServer, plainClient, command, [])),
+                  "paced without the drop",
+                );
+                rows.push({ metric: "paced p50 added by the privilege drop (dynamic account minus --run-as server)", unit: "ms", value: warm.paced.p50 - noDrop.p50, baselines: [], target: { op: "<=", value: 2 } });
+                notes.push(`Without the drop (a --run-as server server, standbys too): paced p50/p99/max ${fmt(noDrop)} ms.`);
+              }
+              const title = label === "native" ? "1a. Start latency, native target (/bin/echo ready): StartJob until its first byte is in its output file" : "1b. Start latency, Node target (slow --first-line)";
+              sections.push(targetSection(`start-${label}`, title, command, context.sizes, { warm, cold, ...baselines }, { rows, notes, load: `${before} before, ${load()} after`, native: label === "native" }));
+            }
+          },
+          ["--run-as", "server"],
+        ),
+      ["--standby", "0"],
+    ),
+  );
+  const last = sections.at(-1);
+  if (profile !== undefined && last !== undefined) last.profile = profile;
+  return sections;
+}

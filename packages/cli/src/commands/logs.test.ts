@@ -78,6 +78,8 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
     // libuv opens one inotify fd per process on the first watch and keeps it: have it opened before the baseline.
     assert.equal((await runCli(t, ["start", "-f", "--", jobNode, slowPath, "2", "--interval", "100"])).code, 0);
     const id = startedId(await runCli(t, ["start", "--", jobNode, slowPath, "600", "--interval", "50"]));
+    // The standby that start took is replaced first: its pipes would count as the follower's.
+    assert.ok(await eventually(() => t.server.manager.standbys.idle === t.server.manager.standbys.target && t.server.manager.standbys.starting === 0));
     const baseline = openFds();
     const child = spawnCli(t, ["logs", "-f", "--stream", "stdout", id]);
     const done = collectCli(child);

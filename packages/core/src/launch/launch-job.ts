@@ -1,38 +1,157 @@
-// Making a job's state (output files, cgroup with its limits) and spawning its main process into it.
+// Making a job's state (output files, cgroup with its limits) and starting its main process in it: from a standby
+// when one is ready, else cold.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { findSetpriv } from "@jobexec/cgexec";
 import { removeCgroup } from "../cgroup/cgroup-fs.ts";
 import { applyLimits } from "../cgroup/limits.ts";
 import type { CgroupSubtree } from "../cgroup/subtree.ts";
-import { toJobError } from "../job-error.ts";
+import { JobError, toJobError } from "../job-error.ts";
+import { newJobId } from "../job-id.ts";
 import { createOutputFiles, removeOutput } from "../output/output-files.ts";
 import { JobRecord } from "../supervise/job-record.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
+import type { LogEvent, OutputMode, StandbyCounts } from "../types.ts";
 import { type Spawned, spawnJob } from "./spawn-job.ts";
+import type { Standby } from "./standby.ts";
+import { maxStandbys, StandbyPool } from "./standby-pool.ts";
 
-/** A job whose main process was just spawned. */
+/** A job whose main process was just spawned (or handed its job, from a standby). */
 export interface Launched {
   record: JobRecord;
   spawned: Spawned;
+  /** Whether it came from a standby. */
+  warm: boolean;
   /** Closes the server's copies of the output descriptors (the child has its own). */
   closeFiles(): Promise<void>;
 }
 
-/** Starts jobs cold: every job's main process is a fresh cgexec. */
+/** The id the next job gets, held from the start of start() on: a ready standby's, or a fresh one. */
+export class Reservation {
+  readonly id: string;
+  #standby: Standby | undefined;
+  readonly #pool: StandbyPool;
+
+  constructor(pool: StandbyPool, standby: Standby | undefined) {
+    this.#pool = pool;
+    this.#standby = standby;
+    this.id = standby?.id ?? newJobId();
+  }
+
+  /** The standby, now the launch's (cancel() no longer gives it back); undefined for a cold start. */
+  use(): Standby | undefined {
+    const standby = this.#standby;
+    this.#standby = undefined;
+    return standby;
+  }
+
+  /** Gives an unused standby back; call when start() fails before launch(). */
+  cancel(): void {
+    const standby = this.use();
+    if (standby !== undefined) this.#pool.giveBack(standby);
+  }
+}
+
+/** Checks ManagerOptions.standby. */
+export function checkStandbySize(size: unknown): number {
+  if (size === undefined) return 2;
+  if (!(typeof size === "number" && Number.isInteger(size) && size >= 0 && size <= maxStandbys)) {
+    throw new JobError("invalid_argument", `standby must be a whole number from 0 to ${String(maxStandbys)}, not ${String(size)}`);
+  }
+  return size;
+}
+
+/**
+ * Starts jobs: from a standby of the job's output mode when one is ready (its cgroup gets the limits, then it gets
+ * the request), else cold (a fresh cgexec per job). Owns the standby pool.
+ */
 export class Launcher {
   readonly #jobsDir: string;
   readonly #subtree: CgroupSubtree | undefined;
+  readonly #pool: StandbyPool;
 
-  constructor(jobsDir: string, subtree: CgroupSubtree | undefined) {
+  /** `standbys` per output mode; `dropping` says whether jobs drop to an account (standbys then start under no_new_privs). */
+  constructor(jobsDir: string, subtree: CgroupSubtree | undefined, standbys: number, dropping: boolean, log: (event: LogEvent) => void) {
     this.#jobsDir = jobsDir;
     this.#subtree = subtree;
+    const parentDir = subtree?.parentDir;
+    this.#pool = new StandbyPool(
+      standbys,
+      {
+        jobsDir,
+        parentDir,
+        setpriv: dropping ? findSetpriv() : undefined,
+      },
+      log,
+    );
+  }
+
+  /** Starts filling the standby pool; call once what an earlier run left is removed. */
+  start(): void {
+    this.#pool.start();
+  }
+
+  /** The standby pool's figures. */
+  get standbys(): StandbyCounts {
+    return this.#pool.counts();
   }
 
   /**
-   * Creates the job's output files and its cgroup with the limits applied, then spawns cgexec into it. A
-   * failure before the spawn removes everything it made and throws a JobError.
+   * Holds the next job's id: a ready standby's for `outputMode` (as the spec gives it, not yet validated), or a fresh
+   * id. Synchronous, so that concurrent starts never get the same standby.
    */
-  async launch(id: string, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
+  reserve(outputMode: unknown): Reservation {
+    // Validation accepts only these two, "separate" when absent; a bad value fails there and gives the standby back.
+    const mode: OutputMode = outputMode === "merged" ? "merged" : "separate";
+    return new Reservation(this.#pool, this.#pool.take(mode));
+  }
+
+  /**
+   * Creates the job's cgroup limits (and, cold, its output files and cgroup), then starts its main process. A failure
+   * before the start removes everything it made and throws a JobError.
+   */
+  async launch(reservation: Reservation, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
+    const standby = reservation.use();
+    const warm = standby === undefined ? undefined : await this.#warm(standby, seq, owner, valid);
+    const launched = warm ?? (await this.#cold(reservation.id, seq, owner, valid, baseEnv));
+    this.#pool.countStart(launched.warm);
+    return launched;
+  }
+
+  /** Kills the standbys and removes what was made for them. */
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+
+  /** Starts the job from `standby`; undefined when it died before it booted (the caller then starts cold). */
+  async #warm(standby: Standby, seq: number, owner: string, valid: ValidSpec): Promise<Launched | undefined> {
+    // One still booting is waited for: the rest of its start-up is less than a whole cold start.
+    if (!(await standby.whenBooted())) {
+      await this.#pool.diedBooting(standby);
+      return undefined;
+    }
+    const { cgroupDir } = standby;
+    try {
+      // Limits first, read back; the standby waiting in the cgroup brought none of its start-up memory with it.
+      if (cgroupDir !== undefined) await applyLimits(cgroupDir, valid.limits);
+    } catch (err) {
+      await standby.discard().catch(() => undefined);
+      this.#pool.refill();
+      throw toJobError("cannot start the job", err);
+    }
+    const { account } = valid;
+    const spawned = standby.take({
+      account: account.drop ? { uid: account.uid, gid: account.gid, groups: account.groups } : null,
+      cwd: valid.cwd,
+      argv: [valid.executable, ...valid.args],
+      env: valid.env,
+    });
+    this.#pool.refillAfter(spawned.failure);
+    const record = new JobRecord(standby.id, seq, owner, valid, standby.dir, cgroupDir);
+    return { record, spawned, warm: true, closeFiles: () => Promise.resolve() };
+  }
+
+  async #cold(id: string, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
     const dir = join(this.#jobsDir, id);
     const cgroupDir = this.#subtree === undefined ? undefined : join(this.#subtree.parentDir, id);
     let files;
@@ -53,7 +172,7 @@ export class Launcher {
         cgroupDir,
         ...(valid.account.drop ? { account: valid.account } : {}),
       });
-      return { record: new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, closeFiles: files.close };
+      return { record: new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, warm: false, closeFiles: files.close };
     } catch (err) {
       await files?.close();
       if (cgroupDir !== undefined) await removeCgroup(cgroupDir).catch(() => undefined); // never populated

@@ -35,7 +35,8 @@ function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean 
   return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
 }
 
-function readAll(stream: Readable): Promise<string> {
+/** Everything a status pipe carries until it closes, trimmed: "" when cgexec closed it on exec, else its failure line. */
+export function readStatus(stream: Readable): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -72,7 +73,7 @@ export function spawnJob(req: SpawnRequest): Spawned {
   const failure = new Promise<string>((resolve) => {
     child.once("error", (err) => resolve(`cannot start cgexec: ${err.message}`));
     if (status === null) resolve("cgexec has no status pipe");
-    else void readAll(status).then(resolve);
+    else void readStatus(status).then(resolve);
   });
   return { child, failure };
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jobNode, slowPath } from "@jobexec/testing-slow";
-import { collect, type Fixture, followAll, openFds, openFixture, reachableTempDir } from "../test-support/fixture.ts";
+import { collect, type Fixture, followAll, openFds, openFixture, reachableTempDir, standbysReady } from "../test-support/fixture.ts";
 
 function seq(from: number, to: number): string {
   let s = "";
@@ -66,6 +66,7 @@ describe("job output", { timeout: 120_000 }, () => {
     const job = await fx.manager.start({ program: "sh", args: ["-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done"] }, "alice");
     // Descriptors on the job's output files; all fds of the process must come back to the baseline too.
     const jobFds = (): number => openFds(join(fx.dataDir, "jobs", job.id));
+    await standbysReady(fx.manager);
     const baseline = openFds();
     const cancel = new AbortController();
     const first = fx.manager.output(job.id, { stream: "stdout", follow: true, signal: cancel.signal })[Symbol.asyncIterator]();
@@ -89,6 +90,8 @@ describe("job output", { timeout: 120_000 }, () => {
 
   test("an abort while waiting for new output ends the follower at once", async () => {
     const job = await fx.manager.start({ program: "sleep", args: ["1000"] }, "alice");
+    // The standby this start took is replaced first: its pipes would count as the follower's.
+    await standbysReady(fx.manager);
     const baseline = openFds();
     const cancel = new AbortController();
     const reading = collect(fx.manager.output(job.id, { follow: true, signal: cancel.signal }));
@@ -96,6 +99,8 @@ describe("job output", { timeout: 120_000 }, () => {
     assert.equal(openFds(join(fx.dataDir, "jobs", job.id)), 2);
     cancel.abort();
     assert.equal((await reading).stdout.length, 0);
+    // The last follower's release closes the shared handles without waiting (output-watch.ts): give it a moment.
+    for (let waited = 0; openFds(join(fx.dataDir, "jobs", job.id)) !== 0 && waited < 2000; waited += 10) await sleep(10);
     assert.equal(openFds(join(fx.dataDir, "jobs", job.id)), 0);
     assert.ok(openFds() <= baseline + 1, "at most the event loop's inotify descriptor was added");
     await fx.manager.stop(job.id, { graceMs: 500 });

@@ -117,11 +117,15 @@ describe("start() validation", { timeout: 60_000 }, () => {
     assert.throws(() => fx.manager.output(unknown), { code: "not_found" });
   });
 
-  test("nothing was left behind: no job, no output directory, no job cgroup", async () => {
+  test("nothing was left behind: no job, no output directory, no job cgroup (only the standbys' own)", async () => {
     assert.deepEqual(await fx.manager.list(), []);
-    assert.deepEqual(readdirSync(join(fx.dataDir, "jobs")), []);
+    // Each standby has an output directory and a cgroup (where it waits) made ahead under its job's id.
+    const outputs = readdirSync(join(fx.dataDir, "jobs")).sort();
     const parent = fx.manager.cgroups.parent as string;
-    assert.deepEqual(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()), []);
+    const cgroups = readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    assert.deepEqual(cgroups.sort(), outputs);
+    const { idle, starting } = fx.manager.standbys;
+    assert.equal(outputs.length, idle + starting);
   });
 
   test("bad output options: invalid_argument", async () => {

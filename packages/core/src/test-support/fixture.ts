@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { standbyPath } from "@jobexec/cgexec";
 import { JobManager } from "../job-manager.ts";
 import type { LogEvent, ManagerOptions, OutputChunk, OutputOptions } from "../types.ts";
 
@@ -94,4 +95,35 @@ export function isAlive(pid: number): boolean {
 /** Whether a cgroup directory exists. */
 export function cgroupExists(dir: string | undefined): boolean {
   return dir !== undefined && existsSync(dir);
+}
+
+/** Resolves once the manager's standby pool is full and booted (so that no refill runs while a test counts). */
+export async function standbysReady(manager: JobManager, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const { target, idle, starting } = manager.standbys;
+    if (idle === target && starting === 0) return;
+    if (performance.now() > deadline) throw new Error(`the standby pool did not fill: ${JSON.stringify(manager.standbys)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * The standbys of a manager whose job cgroups are under `parentDir`: the processes there still running cgexec's
+ * standby entry (a taken one has exec'd its job's program), each with the cgroup it waits in.
+ */
+export function standbysIn(parentDir: string): { pid: number; cgroup: string }[] {
+  const found: { pid: number; cgroup: string }[] = [];
+  for (const entry of readdirSync(parentDir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const cgroup = `${parentDir}/${entry.name}`;
+    for (const pid of readFileSync(`${cgroup}/cgroup.procs`, "utf8").split("\n").filter(Boolean).map(Number)) {
+      try {
+        if (readFileSync(`/proc/${String(pid)}/cmdline`, "utf8").split("\0").includes(standbyPath)) found.push({ pid, cgroup });
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return found;
 }

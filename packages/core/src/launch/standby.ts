@@ -1,0 +1,185 @@
+// One standby: a cgexec booted ahead of its job, with the job's id, output files and cgroup made, waiting in that
+// cgroup (its limits not yet written) for the one request that makes it that job.
+import { type ChildProcess, spawn } from "node:child_process";
+import { statSync } from "node:fs";
+import { mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Duplex, Readable } from "node:stream";
+import { type StandbyRequest, standbyPath } from "@jobexec/cgexec";
+import { removeCgroup } from "../cgroup/cgroup-fs.ts";
+import { newJobId } from "../job-id.ts";
+import { createOutputFiles, removeOutput } from "../output/output-files.ts";
+import type { OutputMode } from "../types.ts";
+import { readStatus, type Spawned } from "./spawn-job.ts";
+
+/** Where standbys are made: the same places a cold start uses. */
+export interface StandbyPlace {
+  /** `<dataDir>/jobs`, where the standby's output directory goes. */
+  jobsDir: string;
+  /** The jobs' cgroup parent, where its job cgroup is made ahead (no limits yet); undefined when unconfined. */
+  parentDir: string | undefined;
+  /** setpriv(1), to start it under no_new_privs when its jobs drop to an account; undefined when they do not. */
+  setpriv: string | undefined;
+}
+
+/** The status descriptor and the request descriptor of a standby, as spawned. */
+const statusFd = 3;
+const requestFd = 4;
+
+// A standby has nothing to run in parallel: one V8 worker thread instead of one per core, and no inspector signal
+// thread. Dropping privileges (setgroups, setgid, setuid) waits for every thread of the process to take each
+// change (glibc's setxid broadcast), which on a busy host costs a scheduling turn per thread.
+const nodeFlags = ["--v8-pool-size=1", "--disable-sigusr1"];
+
+/**
+ * A spawned standby. `ready` is set once it booted (moved into its job's cgroup, closed what it inherited, and
+ * wrote its ready byte); `take()` hands it its job. Its process, output directory and cgroup are the job's from
+ * then on. What Node allocated to start stays charged to the cgroup the standby was spawned in (the server's):
+ * cgroup v2 never moves charges, so the job's memory.max, written at take, is not met by the standby's ~40 MiB.
+ */
+export class Standby {
+  readonly id: string;
+  readonly outputMode: OutputMode;
+  /** The output directory, `<jobsDir>/<id>`, with its stdout and stderr files. */
+  readonly dir: string;
+  /** The job cgroup made ahead, `<parent>/<id>`; undefined when unconfined. */
+  readonly cgroupDir: string | undefined;
+  readonly child: ChildProcess;
+  /** Inode numbers of the output files it was spawned on. */
+  readonly #files: readonly [number, number];
+  readonly #request: Duplex;
+  readonly #failure: Promise<string>;
+  /** Resolves once the process is gone (or could not be spawned). */
+  readonly ended: Promise<void>;
+  #ready = false;
+  /** Resolves true once it booted, false if it ended before. */
+  readonly #booting = Promise.withResolvers<boolean>();
+  #taken = false;
+
+  private constructor(id: string, outputMode: OutputMode, dir: string, cgroupDir: string | undefined, child: ChildProcess, files: readonly [number, number]) {
+    this.id = id;
+    this.#files = files;
+    this.outputMode = outputMode;
+    this.dir = dir;
+    this.cgroupDir = cgroupDir;
+    this.child = child;
+    this.#request = child.stdio[requestFd] as Duplex;
+    // A standby gone before its request is written reads as EPIPE here; its exit says the rest.
+    this.#request.on("error", () => undefined);
+    const status = child.stdio[statusFd] as Readable | null;
+    this.ended = new Promise((resolve) => {
+      child.once("exit", () => resolve());
+      child.once("error", () => {
+        if (child.pid === undefined) resolve();
+      });
+    });
+    void this.ended.then(() => this.#booting.resolve(false));
+    this.#failure = new Promise<string>((resolve) => {
+      child.once("error", (err) => resolve(`cannot start cgexec-standby: ${err.message}`));
+      if (status === null) resolve("cgexec-standby has no status pipe");
+      else void readStatus(status).then(resolve);
+    });
+  }
+
+  /**
+   * Makes the job's output files and cgroup (no limits) for a fresh id, then spawns the standby on them (stdout and
+   * stderr are the output files, both stdout's in merged mode; it joins the cgroup once Node has started).
+   * `onReady` is called once it booted. A failure removes what it made and throws.
+   */
+  static async spawn(place: StandbyPlace, outputMode: OutputMode, onReady: (standby: Standby) => void): Promise<Standby> {
+    const id = newJobId();
+    const dir = join(place.jobsDir, id);
+    const cgroupDir = place.parentDir === undefined ? undefined : join(place.parentDir, id);
+    let files;
+    try {
+      files = await createOutputFiles(dir, outputMode);
+      const inodes = [(await stat(join(dir, "stdout"))).ino, (await stat(join(dir, "stderr"))).ino] as const;
+      if (cgroupDir !== undefined) await mkdir(cgroupDir);
+      const args = [...nodeFlags, standbyPath, `--status-fd=${String(statusFd)}`, `--request-fd=${String(requestFd)}`, ...(cgroupDir === undefined ? [] : [`--cgroup=${cgroupDir}`])];
+      // no_new_privs is inherited by the program and cannot be unset; root keeps its capabilities under it.
+      const [file, argv] = place.setpriv === undefined ? [process.execPath, args] : [place.setpriv, ["--no-new-privs", "--", process.execPath, ...args]];
+      const child = spawn(file, argv, {
+        stdio: ["ignore", files.stdoutFd, files.stderrFd, "pipe", "pipe"],
+        detached: true,
+        // Nothing of the server's environment acts on it; the job's own comes with its request.
+        env: {},
+        cwd: "/",
+      });
+      const standby = new Standby(id, outputMode, dir, cgroupDir, child, inodes);
+      standby.#request.once("data", () => {
+        standby.#ready = true;
+        standby.#booting.resolve(true);
+        onReady(standby);
+      });
+      return standby;
+    } catch (err) {
+      if (cgroupDir !== undefined) await removeCgroup(cgroupDir).catch(() => undefined);
+      await removeOutput(dir);
+      throw err;
+    } finally {
+      // The standby has its own copies.
+      await files?.close();
+    }
+  }
+
+  /** Whether it ever wrote its ready byte (it booted). */
+  get booted(): boolean {
+    return this.#ready;
+  }
+
+  /** Resolves true once it booted (at once if it has), false if it ended before. */
+  whenBooted(): Promise<boolean> {
+    return this.#booting.promise;
+  }
+
+  /** Not taken, alive, and booted (ready) or still booting. */
+  get takeable(): boolean {
+    return !this.#taken && this.alive;
+  }
+
+  /** Booted and waiting, and not yet taken. */
+  get ready(): boolean {
+    return this.#ready && !this.#taken && this.alive;
+  }
+
+  /**
+   * Whether what was made for it is still there: its output files (the same inodes) and its cgroup. Another
+   * manager started on the same data directory removes them as leftovers; its job would then write into the void.
+   */
+  intact(): boolean {
+    try {
+      const files = ["stdout", "stderr"].map((name) => statSync(join(this.dir, name)).ino);
+      return files[0] === this.#files[0] && files[1] === this.#files[1] && (this.cgroupDir === undefined || statSync(this.cgroupDir).isDirectory());
+    } catch {
+      return false;
+    }
+  }
+
+  get alive(): boolean {
+    return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Hands the standby its job (whose limits must already be in `cgroupDir`, where it waits): from here on its
+   * process is the job's main process, and its status pipe reports whether the exec happened.
+   */
+  take(request: StandbyRequest): Spawned {
+    this.#taken = true;
+    this.#request.end(JSON.stringify(request));
+    return { child: this.child, failure: this.#failure };
+  }
+
+  /** The status line of a standby that ended before it was taken ("" if it wrote none). */
+  get failure(): Promise<string> {
+    return this.#failure;
+  }
+
+  /** Kills an untaken standby, waits for its exit, and removes its output directory and cgroup. */
+  async discard(): Promise<void> {
+    this.#taken = true;
+    this.child.kill("SIGKILL");
+    await this.ended;
+    if (this.cgroupDir !== undefined) await removeCgroup(this.cgroupDir);
+    await removeOutput(this.dir);
+  }
+}

@@ -1,6 +1,7 @@
 // The JobManager: a façade composing validation (spec/), launching (launch/), supervision (supervise/),
 // the job table (store/), output (output/) and the cgroup sub-tree (cgroup/).
 import { access } from "node:fs/promises";
+import { totalmem } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { cgexecPath } from "@jobexec/cgexec";
 import { Accounts } from "./accounts/accounts.ts";
@@ -12,6 +13,7 @@ import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
+import { checkIsolationSpec, wantsIsolation } from "./spec/isolation.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
 import { lockDataDir } from "./store/data-dir-lock.ts";
 import { JobTable } from "./store/job-table.ts";
@@ -20,6 +22,7 @@ import { removeLeftovers } from "./supervise/leftovers.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type {
   CgroupInfo,
+  IsolationSpec,
   Job,
   JobSpec,
   ListFilter,
@@ -97,6 +100,7 @@ export class JobManager {
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
   readonly #starting = new Set<Promise<unknown>>();
+  readonly #defaultIsolation: IsolationSpec;
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
 
@@ -113,6 +117,8 @@ export class JobManager {
     this.#accounts = accounts;
     this.#locks = locks;
     this.#host = host;
+    // Checked in create().
+    this.#defaultIsolation = { ...options.defaultIsolation };
     this.#graceMs = options.defaultGraceMs ?? 5000;
     this.#logger = safeLogger(options.log);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
@@ -134,6 +140,7 @@ export class JobManager {
     }
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
     const standbys = checkStandbySize(options.standby);
+    checkIsolationSpec(options.defaultIsolation, "defaultIsolation", totalmem());
     // Both locks before anything is read or changed: a second instance refuses and leaves the first one's alone.
     const locks = [await lockDataDir(options.dataDir)];
     const jobsDir = join(options.dataDir, "jobs");
@@ -205,12 +212,13 @@ export class JobManager {
   async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
     const slot = this.#accounts.reserve(owner, options.quota);
     // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
-    const reservation = this.#launcher.reserve((spec as Partial<JobSpec> | null)?.outputMode);
+    const asked = spec as Partial<JobSpec> | null;
+    const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#defaultIsolation));
     try {
       const { id } = reservation;
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
-      const valid = await validateSpec(spec, baseEnv, this.#host, account);
+      const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#defaultIsolation);
       checkEnvProgram(valid.executable, valid.env, baseEnv);
       const { record, spawned, warm, closeFiles } = await this.#launcher.launch(reservation, this.#jobs.nextSeq(), owner, valid, baseEnv);
       void record.ended.then(() => slot.release());

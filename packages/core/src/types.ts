@@ -37,6 +37,25 @@ export interface Limits {
   io?: IoLimit[];
 }
 
+/**
+ * What a job is kept from besides its limits and its account, as it got it (every field set). Each is taken between
+ * joining the job's cgroup and dropping to its account, and holds against that account: a job running as root
+ * (run-as "server" as root) could undo the mounts.
+ */
+export interface Isolation {
+  /** A network namespace of its own with only `lo` (up): no connection to or from the host, its loopback included. */
+  privateNetwork: boolean;
+  /** A fresh tmpfs on /tmp and on /var/tmp, seen by no other process, gone when the job ends. */
+  privateTmp: boolean;
+  /** Size limit of each private tmpfs in bytes (its pages also count against the job's memory limit); 0 without one. */
+  privateTmpBytes: number;
+  /** Every mount but /proc, /sys and /dev read-only (/, /usr, /etc, /boot, /opt...), but the job's home, cwd and private /tmp. */
+  readOnlySystem: boolean;
+}
+
+/** Isolation asked for: an absent field takes the manager's default ({@link ManagerOptions.defaultIsolation}). */
+export type IsolationSpec = Partial<Isolation>;
+
 /** What to run. */
 export interface JobSpec {
   /** A name looked up on PATH, or a path (relative paths are relative to cwd). */
@@ -52,6 +71,8 @@ export interface JobSpec {
   limits?: Limits;
   /** Default "separate". */
   outputMode?: OutputMode;
+  /** Namespaces and mounts the job runs in; each absent field takes the manager's default (none by default). */
+  isolation?: IsolationSpec;
 }
 
 /** Resource usage read from a job's cgroup. */
@@ -119,6 +140,8 @@ export interface Job {
   cgroup?: string;
   /** The account it ran as; absent when it never ran (state "failed"). */
   account?: JobAccount;
+  /** The isolation it runs with (as asked for, with the manager's defaults). */
+  isolation: Isolation;
 }
 
 /** A run of bytes of one stream, at its byte offset in that stream. */
@@ -260,4 +283,9 @@ export interface ManagerOptions {
    * are not jobs: never listed, never counted in quotas; close() and the next create() remove them.
    */
   standby?: number;
+  /**
+   * Isolation for jobs whose spec leaves a field unset (a default, not a floor: a spec may set a field either way).
+   * Default none, and `privateTmpBytes` 64 MiB.
+   */
+  defaultIsolation?: IsolationSpec;
 }

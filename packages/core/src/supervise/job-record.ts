@@ -96,6 +96,7 @@ export class JobRecord {
       usage: { ...this.usage, unavailable: [...this.usage.unavailable] },
       output: { ...this.output },
       outputMode: spec.outputMode,
+      isolation: { ...spec.isolation },
     };
     if (job.limits.io === undefined) delete job.limits.io;
     if (this.exit?.code != null) job.exitCode = this.exit.code;

@@ -1,11 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { isJobId, type IoLimit, type JobSpec, type JobState as CoreJobState, type Limits, type OutputOptions } from "@jobexec/core";
+import { isJobId, type IoLimit, type IsolationSpec, type JobSpec, type JobState as CoreJobState, type Limits, type OutputOptions } from "@jobexec/core";
 import {
   JobState,
   OutputMode,
   OutputStream,
   type IoLimit as IoLimitMessage,
+  type Isolation as IsolationMessage,
   type Limits as LimitsMessage,
   type StartJobRequest,
   type StreamOutputRequest,
@@ -70,7 +71,18 @@ export function jobSpec(req: StartJobRequest, caps: SpecLimits): JobSpec {
   const spec: JobSpec = { program: req.program, args: req.args, env: { ...req.env }, outputMode: outputMode(req.outputMode) };
   if (req.workingDirectory !== "") spec.cwd = req.workingDirectory;
   if (req.limits) spec.limits = limits(req.limits);
+  if (req.isolation) spec.isolation = isolation(req.isolation);
   return spec;
+}
+
+// Each field unset takes the server's default (core fills it in); set ones are passed on as asked.
+function isolation(i: IsolationMessage): IsolationSpec {
+  const out: IsolationSpec = {};
+  if (i.privateNetwork !== undefined) out.privateNetwork = i.privateNetwork;
+  if (i.privateTmp !== undefined) out.privateTmp = i.privateTmp;
+  if (i.privateTmpBytes !== undefined) out.privateTmpBytes = positive(i.privateTmpBytes, "isolation.private_tmp_bytes");
+  if (i.readOnlySystem !== undefined) out.readOnlySystem = i.readOnlySystem;
+  return out;
 }
 
 function outputMode(mode: OutputMode): JobSpec["outputMode"] {

@@ -59,6 +59,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
     ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),
     standby: settings.standby,
+    defaultIsolation: settings.defaultIsolation,
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

@@ -202,7 +202,7 @@ export function parseOptions(args: readonly string[]): Options {
   if (statusFd !== undefined && (isolates(isolation) ? statusFd !== 0 : statusFd < 3)) {
     // Node marks every descriptor above 2 close-on-exec (and cannot clear it): cgexec-isolate reports on standard input.
     const why = isolates(isolation) ? "with isolation, --status-fd must be 0 (cgexec-isolate moves it off standard input, which becomes /dev/null)" : "--status-fd needs a descriptor number >= 3";
-    throw new CgexecError(125, `${why}, got ${String(statusFd)}`);
+    throw new CgexecError(125, `${why}, got ${JSON.stringify(String(statusFd))}`);
   }
   return { help, statusFd, account, noCgroup, isolation: isolates(isolation) ? isolation : undefined, operands: i };
 }

@@ -73,8 +73,8 @@ describe("cgexec isolation options", () => {
       [["--writable=/srv", "/cg", "true"], /^--writable needs --read-only/],
       [["--read-only", "--writable=srv", "/cg", "true"], /^--writable needs an absolute path, got "srv"$/],
       // Node makes descriptors above 2 close-on-exec: cgexec-isolate only gets the status on standard input.
-      [["--status-fd=3", "--network-none", "/cg", "true"], /^with isolation, --status-fd must be 0 .*, got 3$/],
-      [["--status-fd=0", "/cg", "true"], /^--status-fd needs a descriptor number >= 3, got 0$/],
+      [["--status-fd=3", "--network-none", "/cg", "true"], /^with isolation, --status-fd must be 0 .*, got "3"$/],
+      [["--status-fd=0", "/cg", "true"], /^--status-fd needs a descriptor number >= 3, got "0"$/],
     ];
     for (const [args, message] of refused) assert.throws(() => parseOptions(args), { name: "CgexecError", message });
   });

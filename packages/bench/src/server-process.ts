@@ -42,14 +42,16 @@ export interface ServerProcess {
   dataDir: string;
   /** Name of the server's cgroup parent (unique per server). */
   cgroupParent: string;
+  /** Milliseconds from the spawn to the server's "listening" log line (its start-up, without the readiness poll). */
+  startupMs: number;
+  /** The server's JSON log lines so far. */
+  logLines(): Promise<Record<string, unknown>[]>;
   /** A new JobService client with its own HTTP/2 connection. */
   client(options?: ClientOptions): Client<typeof JobService>;
   /** A new transport (its own HTTP/2 connection) for other services. */
   transport(options?: ClientOptions): Transport;
   /** Where the job's stdout file lives, for observing it directly. */
   stdoutPath(id: string): string;
-  /** The server's JSON log lines so far. */
-  logLines(): Promise<Record<string, unknown>[]>;
   /** The directory the server makes job cgroups in (from its "cgroups" log line). */
   jobsCgroup(): Promise<string>;
   /** SIGTERM, wait for a clean exit, check that the cgroup sub-tree is gone; returns the profile path, if any. */
@@ -91,6 +93,7 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
   const logPath = join(dir, "server.log");
   const log = await open(logPath, "w");
   const nodeFlags = options.profile === true ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+  const spawnedAt = Date.now();
   let child: ChildProcess;
   try {
     child = spawn(
@@ -123,12 +126,15 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
       nodeOptions: { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey },
       ...(options.compression === false ? { acceptCompression: [] } : {}),
     });
-  const logLines = async (): Promise<Record<string, unknown>[]> =>
-    (await readFile(logPath, "utf8"))
-      .split("\n")
-      .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
   const logTail = async () => (await readFile(logPath, "utf8")).split("\n").slice(-20).join("\n");
+  const logLines = async (): Promise<Record<string, unknown>[]> =>
+    (await readFile(logPath, "utf8")).split("\n").flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
 
   // Ready means the health service answers SERVING over mTLS; give a loaded machine a generous while.
   const health = createClient(Health, transport());
@@ -150,15 +156,18 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
+  const listening = (await logLines()).find((l) => l.msg === "listening");
+  const startupMs = typeof listening?.time === "string" ? Date.parse(listening.time) - spawnedAt : Number.NaN;
   return {
     pid,
     url,
     dataDir,
     cgroupParent,
+    startupMs,
+    logLines,
     client: (options) => createClient(JobService, transport(options)),
     transport,
     stdoutPath: (id) => join(dataDir, "jobs", id, "stdout"),
-    logLines,
     async jobsCgroup() {
       const parent = (await logLines()).find((line) => line.msg === "cgroups")?.parent;
       if (typeof parent !== "string") throw new BenchError("server", "the server logged no job cgroup parent");

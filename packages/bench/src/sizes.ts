@@ -28,6 +28,9 @@ export interface Sizes {
   idleSeconds: number;
   /** Times the standby pool is killed and its refill timed. */
   refillRounds: number;
+  /** Finished job records in the state file for the start-up figure, and the store writes timed. */
+  records: number;
+  storeWrites: number;
 }
 
 /** The figures the brief asks for. */
@@ -50,6 +53,8 @@ export const full: Sizes = {
   idleFollowers: 1000,
   idleSeconds: 10,
   refillRounds: 10,
+  records: 10_000,
+  storeWrites: 2000,
 };
 
 /**
@@ -75,4 +80,6 @@ export const quick: Sizes = {
   idleFollowers: 100,
   idleSeconds: 1,
   refillRounds: 2,
+  records: 2000,
+  storeWrites: 200,
 };

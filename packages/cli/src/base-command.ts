@@ -103,6 +103,19 @@ export abstract class JobexecCommand extends Command {
     return this.connection;
   }
 
+  /** A failed call as the sentence the user sees, naming the server (and its context) and the job. */
+  protected async describe(error: unknown, jobId: string | undefined): Promise<CliError> {
+    // A failed socket (TLS refusal, reset) explains a failed call better than the call's own error.
+    const connection = this.connection;
+    const { describeError } = await import("./error-message.ts");
+    return describeError(connection?.socketError() ?? error, {
+      server: this.server,
+      jobId,
+      hungUpAfterHandshake: connection?.hungUpAfterHandshake(),
+      certificateProblem: () => (this.credentials === undefined ? undefined : clientCertificateProblem(this.credentials)),
+    });
+  }
+
   /** Prints a value as JSON on stdout. */
   protected printJson(value: unknown): void {
     process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -123,15 +136,7 @@ export abstract class JobexecCommand extends Command {
       // oclif's own parse errors: one line in our style (usage-error.ts).
       failure = usageError(error, { id: this.id ?? "", flags: this.ctor.flags ?? {}, args: this.ctor.args ?? {} });
     } else {
-      // A failed socket (TLS refusal, reset) explains a failed call better than the call's own error.
-      const connection = this.connection;
-      const { describeError } = await import("./error-message.ts");
-      failure = describeError(connection?.socketError() ?? error, {
-        server: this.server,
-        jobId: this.jobId,
-        hungUpAfterHandshake: connection?.hungUpAfterHandshake(),
-        certificateProblem: () => (this.credentials === undefined ? undefined : clientCertificateProblem(this.credentials)),
-      });
+      failure = await this.describe(error, this.jobId);
     }
     process.stderr.write(`jobexec: ${failure.message}\n`);
     this.exit(exitCodeOf(failure.code));

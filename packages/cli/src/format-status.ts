@@ -2,7 +2,7 @@ import type { Job } from "@jobexec/proto";
 import { JobState } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, dateOf, isolationSummary, outcome, outputModeName, runtimeMs, stateName } from "./job-facts.ts";
+import { commandLine, dateOf, isolationSummary, outcome, outputModeName, runtimeMs, stateName, timeoutMs } from "./job-facts.ts";
 import { formatBytes } from "./units.ts";
 
 // Like `systemctl status`: a headline, then aligned "Label: value" lines, usage next to limits.
@@ -20,7 +20,10 @@ function stateLine(job: Job, now: Date): string {
     default: {
       const by = job.state === JobState.STOPPED && job.stoppedBy !== "" ? ` by ${job.stoppedBy}` : "";
       const how = outcome(job);
-      return `${stateName(job)}${by}${how ? ` (${how})` : ""}${ended ? ` at ${formatTime(ended)}` : ""}${ran === undefined ? "" : `; ran ${formatDuration(ran)}`}`;
+      // Ended while no server ran: the end time is when the next server noticed.
+      const about = job.endTimeApproximate ? "~" : "";
+      const at = ended ? ` at ${about}${formatTime(ended)}${job.endTimeApproximate ? " (approximately: it ended while the server was down)" : ""}` : "";
+      return `${stateName(job)}${by}${how ? ` (${how})` : ""}${at}${ran === undefined ? "" : `; ran ${about}${formatDuration(ran)}`}`;
     }
   }
 }
@@ -79,7 +82,10 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
   ];
   if (job.pid !== 0) lines.push(["PID", String(job.pid)]);
   if (job.state !== JobState.FAILED) lines.push(...usageLines(job));
-  lines.push(["Output", `stdout ${formatBytes(Number(job.output?.stdoutBytes ?? 0))}, stderr ${formatBytes(Number(job.output?.stderrBytes ?? 0))} (${outputModeName(job)})`]);
+  const outputLimit = job.maxOutputBytes > 0n ? `; limit ${formatBytes(Number(job.maxOutputBytes))}` : "";
+  lines.push(["Output", `stdout ${formatBytes(Number(job.output?.stdoutBytes ?? 0))}, stderr ${formatBytes(Number(job.output?.stderrBytes ?? 0))} (${outputModeName(job)})${outputLimit}`]);
+  const timeout = timeoutMs(job);
+  if (timeout !== undefined) lines.push(["Timeout", formatDuration(timeout)]);
   lines.push(["Cgroup", job.cgroup === "" ? "none (this host has no cgroup v2: the job ran without limits)" : job.cgroup]);
   lines.push(["Isolation", isolationSummary(job)]);
   const width = Math.max(...lines.map(([label]) => label.length));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { JobSchema, JobState } from "@jobexec/proto";
+import { JobSchema, JobState, StopReason } from "@jobexec/proto";
 import { formatList } from "./format-list.ts";
 import { formatStatus } from "./format-status.ts";
 
@@ -57,6 +57,22 @@ test("status of stopped, OOM-killed and failed jobs says how they ended", () => 
   const failed = create(JobSchema, { id, state: JobState.FAILED, failureReason: "not executable", createTime: timestampFromDate(t0) });
   assert.match(formatStatus(failed), /State: failed to start at 2026-11-23 18:00:00 UTC: not executable\n/);
   assert.doesNotMatch(formatStatus(failed), /CPU:/);
+});
+
+test("status of jobs stopped by their timeout or output limit, and of one that ended while the server was down", () => {
+  const limited = create(JobSchema, { id, state: JobState.STOPPED, stopReason: StopReason.OUTPUT_LIMIT, signal: "SIGKILL", maxOutputBytes: 1073741824n,
+    startTime: timestampFromDate(t0), endTime: timestampFromDate(later(3000)), output: { stdoutBytes: 1075000001n } });
+  const text = formatStatus(limited);
+  assert.match(text, /State: stopped \(killed: output limit exceeded \(1 GiB\)\) at 2026-11-23 18:00:03 UTC; ran 3s\n/);
+  assert.match(text, /Output: stdout 1\.0 GiB, stderr 0 B \(separate\); limit 1 GiB\n/);
+  const timedOut = create(JobSchema, { id, state: JobState.STOPPED, stopReason: StopReason.TIMEOUT, signal: "SIGTERM", timeout: { seconds: 600n },
+    startTime: timestampFromDate(t0), endTime: timestampFromDate(later(600_100)) });
+  assert.match(formatStatus(timedOut), /State: stopped \(timed out after 10m, killed by SIGTERM\) at 2026-11-23 18:10:00 UTC; ran 10m\n/);
+  assert.match(formatStatus(timedOut), /Timeout: 10m\n/);
+  const unknown = create(JobSchema, { id, state: JobState.EXITED, exitStatusUnknown: true, exitStatusUnknownReason: "the server restarted while the job ran",
+    endTimeApproximate: true, startTime: timestampFromDate(t0), endTime: timestampFromDate(later(90_000)) });
+  assert.match(formatStatus(unknown), /State: exited \(exit status unknown: the server restarted while the job ran\) at ~2026-11-23 18:01:30 UTC \(approximately: it ended while the server was down\); ran ~1m 30s\n/);
+  assert.match(formatList([unknown], later(100_000)), /exited {2}exit status unknown: the server restarted while the job ran {2}/);
 });
 
 test("the list table aligns columns and cuts long commands", () => {

@@ -1,7 +1,8 @@
 import { constants } from "node:os";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { JobState, OutputMode, type Job } from "@jobexec/proto";
+import { JobState, OutputMode, StopReason, type Job } from "@jobexec/proto";
+import { formatDuration } from "./duration.ts";
 import type { StateName } from "./state-names.ts";
 import { formatBytes } from "./units.ts";
 
@@ -57,14 +58,42 @@ export function exitStatus(job: Job): number {
   return signal === undefined ? 1 : 128 + signal;
 }
 
-/** How the job ended, in words: "exit code 3", "killed by SIGKILL (OOM)", "failed: reason"; "" while running. */
+const stopReasonNames: Record<number, string> = {
+  [StopReason.REQUESTED]: "requested",
+  [StopReason.SERVER_SHUTDOWN]: "server_shutdown",
+  [StopReason.TIMEOUT]: "timeout",
+  [StopReason.OUTPUT_LIMIT]: "output_limit",
+};
+
+/** The stop reason's name (`requested`, `server_shutdown`, `timeout`, `output_limit`), or undefined when not stopped. */
+export function stopReasonName(job: Job): string | undefined {
+  return stopReasonNames[job.stopReason];
+}
+
+/** The job's timeout in milliseconds, or undefined when it has none. */
+export function timeoutMs(job: Job): number | undefined {
+  return job.timeout === undefined ? undefined : Number(job.timeout.seconds) * 1000 + Math.round(job.timeout.nanos / 1e6);
+}
+
+/**
+ * How the job ended, in words: "exit code 3", "killed by SIGKILL, out of memory (OOM kill)", "timed out after 10m,
+ * killed by SIGTERM", "killed: output limit exceeded (1 GiB)", "server shutdown, killed by SIGTERM", "exit status
+ * unknown: the server restarted while the job ran", "failed to start: reason"; "" while running.
+ */
 export function outcome(job: Job): string {
-  const oom = job.oomKilled ? ", out of memory (OOM kill)" : "";
   if (job.state === JobState.FAILED) return `failed to start: ${job.failureReason}`;
   if (job.state === JobState.RUNNING) return "";
-  if (job.signal !== "") return `killed by ${job.signal}${oom}`;
-  if (job.exitCode !== undefined) return `exit code ${job.exitCode}${oom}`;
-  return oom.slice(2);
+  const parts: string[] = [];
+  const timeout = timeoutMs(job);
+  if (job.stopReason === StopReason.TIMEOUT) parts.push(timeout === undefined ? "timed out" : `timed out after ${formatDuration(timeout)}`);
+  if (job.stopReason === StopReason.SERVER_SHUTDOWN) parts.push("server shutdown");
+  const limited = job.stopReason === StopReason.OUTPUT_LIMIT;
+  if (limited) parts.push(`killed: output limit exceeded (${formatBytes(Number(job.maxOutputBytes))})`);
+  if (job.exitStatusUnknown) parts.push(`exit status unknown: ${job.exitStatusUnknownReason || "the server did not see the job end"}`);
+  else if (job.signal !== "" && !limited) parts.push(`killed by ${job.signal}`);
+  else if (job.exitCode !== undefined) parts.push(`exit code ${job.exitCode}`);
+  if (job.oomKilled) parts.push("out of memory (OOM kill)");
+  return parts.join(", ");
 }
 
 /** The job's command line for display, each word quoted for a POSIX shell when needed. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { JobSchema, JobState, OutputMode } from "@jobexec/proto";
+import { JobSchema, JobState, OutputMode, StopReason } from "@jobexec/proto";
 import { exitStatus, outcome } from "./job-facts.ts";
 import { jobJson } from "./job-json.ts";
 
@@ -16,13 +16,14 @@ test("a finished job's JSON: every key present, numbers as numbers, times as RFC
     endTime: timestampFromDate(end), outputMode: OutputMode.MERGED, cgroup: "/sys/fs/cgroup/jobexec/x",
     limits: { memoryMaxBytes: 268_435_456n, cpu: 0.5, io: [{ device: "/dev/vda1", resolvedDevice: "253:0", writeBps: 10_000_000n }] },
     usage: { cpuUsageUsec: 1500n, memoryPeakBytes: 4096n, unavailable: ["io"] },
-    output: { stdoutBytes: 12n },
+    output: { stdoutBytes: 12n }, maxOutputBytes: 1073741824n, timeout: { seconds: 600n },
   });
   assert.deepEqual(jobJson(job), {
     id: "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10", owner: "alice", account: "alice", uid: 61184, gid: 61184, state: "exited", program: "sh", args: ["-c", "exit 3"],
     commandLine: "sh -c 'exit 3'", workingDirectory: "/", pid: 42, exitCode: 3, signal: null, oomKilled: false,
-    failureReason: null, stoppedBy: null, createTime: "2026-11-23T18:00:00.000Z", startTime: "2026-11-23T18:00:00.000Z",
-    endTime: "2026-11-23T18:00:02.500Z", durationMs: 2500,
+    failureReason: null, stoppedBy: null, stopReason: null, exitStatusUnknown: false, exitStatusUnknownReason: null, outcome: "exit code 3",
+    createTime: "2026-11-23T18:00:00.000Z", startTime: "2026-11-23T18:00:00.000Z",
+    endTime: "2026-11-23T18:00:02.500Z", endTimeApproximate: false, durationMs: 2500, maxOutputBytes: 1073741824, timeoutMs: 600000,
     limits: { cpu: 0.5, cpuWeight: null, memoryMaxBytes: 268435456, pidsMax: null,
       io: [{ device: "/dev/vda1", resolvedDevice: "253:0", readBps: null, writeBps: 10000000, readIops: null, writeIops: null }] },
     usage: { cpuUsageUsec: 1500, cpuUserUsec: 0, cpuSystemUsec: 0, cpuThrottledUsec: 0, memoryCurrentBytes: 0, memoryPeakBytes: 4096,
@@ -55,4 +56,25 @@ test("killed jobs exit with 128 + the signal number; a running job's duration ru
   const running = create(JobSchema, { state: JobState.RUNNING, startTime: timestampFromDate(start) });
   assert.equal(jobJson(running, end).durationMs, 2500);
   assert.equal(jobJson(running, end).endTime, null);
+});
+
+test("outcomes say plainly why a job ended: timeout, output limit, server shutdown, exit status unknown", () => {
+  const timedOut = create(JobSchema, { state: JobState.STOPPED, stopReason: StopReason.TIMEOUT, signal: "SIGTERM", timeout: { seconds: 600n } });
+  assert.equal(outcome(timedOut), "timed out after 10m, killed by SIGTERM");
+  assert.equal(jobJson(timedOut).stopReason, "timeout");
+  assert.equal(jobJson(timedOut).timeoutMs, 600_000);
+  const limited = create(JobSchema, { state: JobState.STOPPED, stopReason: StopReason.OUTPUT_LIMIT, signal: "SIGKILL", maxOutputBytes: 1073741824n });
+  assert.equal(outcome(limited), "killed: output limit exceeded (1 GiB)");
+  assert.equal(jobJson(limited).outcome, "killed: output limit exceeded (1 GiB)");
+  const shutdown = create(JobSchema, { state: JobState.STOPPED, stopReason: StopReason.SERVER_SHUTDOWN, signal: "SIGTERM" });
+  assert.equal(outcome(shutdown), "server shutdown, killed by SIGTERM");
+  const unknown = create(JobSchema, {
+    state: JobState.EXITED, exitStatusUnknown: true, exitStatusUnknownReason: "the server restarted while the job ran", endTimeApproximate: true,
+  });
+  assert.equal(outcome(unknown), "exit status unknown: the server restarted while the job ran");
+  const json = jobJson(unknown);
+  assert.deepEqual([json.exitStatusUnknown, json.exitStatusUnknownReason, json.endTimeApproximate, json.exitCode], [true, "the server restarted while the job ran", true, null]);
+  const stoppedAfterRestart = create(JobSchema, { state: JobState.STOPPED, stopReason: StopReason.REQUESTED, stoppedBy: "al", exitStatusUnknown: true, exitStatusUnknownReason: "r" });
+  assert.equal(outcome(stoppedAfterRestart), "exit status unknown: r");
+  assert.equal(jobJson(stoppedAfterRestart).stopReason, "requested");
 });

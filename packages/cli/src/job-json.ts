@@ -1,5 +1,5 @@
 import type { Job } from "@jobexec/proto";
-import { commandLine, dateOf, outputModeName, runtimeMs, stateName } from "./job-facts.ts";
+import { commandLine, dateOf, outcome, outputModeName, runtimeMs, stateName, stopReasonName, timeoutMs } from "./job-facts.ts";
 
 // The stable JSON shape of a job, documented in JSON.md. Every key is always present; absent values are null.
 // int64 fields become JSON numbers (exact below 2^53, which byte and microsecond counts stay under).
@@ -32,10 +32,17 @@ export interface JobJson {
   oomKilled: boolean;
   failureReason: string | null;
   stoppedBy: string | null;
+  stopReason: string | null;
+  exitStatusUnknown: boolean;
+  exitStatusUnknownReason: string | null;
+  outcome: string | null;
   createTime: string | null;
   startTime: string | null;
   endTime: string | null;
+  endTimeApproximate: boolean;
   durationMs: number | null;
+  maxOutputBytes: number | null;
+  timeoutMs: number | null;
   limits: {
     cpu: number | null;
     cpuWeight: number | null;
@@ -84,10 +91,17 @@ export function jobJson(job: Job, now: Date = new Date()): JobJson {
     oomKilled: job.oomKilled,
     failureReason: text(job.failureReason),
     stoppedBy: text(job.stoppedBy),
+    stopReason: stopReasonName(job) ?? null,
+    exitStatusUnknown: job.exitStatusUnknown,
+    exitStatusUnknownReason: text(job.exitStatusUnknownReason),
+    outcome: text(outcome(job)),
     createTime: time(job, "createTime"),
     startTime: time(job, "startTime"),
     endTime: time(job, "endTime"),
+    endTimeApproximate: job.endTimeApproximate,
     durationMs: runtimeMs(job, now) ?? null,
+    maxOutputBytes: job.maxOutputBytes > 0n ? Number(job.maxOutputBytes) : null,
+    timeoutMs: timeoutMs(job) ?? null,
     limits: {
       cpu: job.limits?.cpu ?? null,
       cpuWeight: job.limits?.cpuWeight ?? null,

@@ -1,5 +1,7 @@
 import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { IoLimitSchema, IsolationSchema, LimitsSchema, OutputMode, StartJobRequestSchema, type IoLimit, type StartJobRequest } from "@jobexec/proto";
+import { parseDuration } from "./duration.ts";
 import { CliError } from "./errors.ts";
 import { parseBytes, parseCount, parseCpu } from "./units.ts";
 
@@ -74,6 +76,15 @@ export function buildStartRequest(tokens: FlagToken[], command: string[]): Start
       case "merge-output":
         request.outputMode = OutputMode.MERGED;
         break;
+      case "max-output":
+        request.maxOutputBytes = BigInt(parseBytes(input, what));
+        break;
+      case "timeout": {
+        const ms = parseDuration(input, what);
+        if (ms === 0) throw new CliError("usage", `${what}: give a positive duration, e.g. 10m (leave it out for no timeout)`);
+        request.timeout = durationFromMs(ms);
+        break;
+      }
       case "network":
         if (input !== "none" && input !== "host") throw new CliError("usage", `${what}: "${input}" is not none (a network of the job's own, only lo) or host (the host's, even if the server's default is none)`);
         isolation.privateNetwork = input === "none";

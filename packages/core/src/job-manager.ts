@@ -1,28 +1,31 @@
 // The JobManager: a façade composing validation (spec/), launching (launch/), supervision (supervise/),
 // the job table (store/), output (output/) and the cgroup sub-tree (cgroup/).
 import { access } from "node:fs/promises";
-import { totalmem } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { cgexecPath } from "@jobexec/cgexec";
-import { Accounts } from "./accounts/accounts.ts";
+import { Accounts, type Slot } from "./accounts/accounts.ts";
 import { lockCgroupParent } from "./cgroup/parent-lock.ts";
 import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
-import { checkStandbySize, Launcher } from "./launch/launch-job.ts";
+import { Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
+import { checkFreeSpace } from "./output/free-space.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { readOutput } from "./output/read-output.ts";
-import { checkIsolationSpec, wantsIsolation } from "./spec/isolation.ts";
+import { wantsIsolation } from "./spec/isolation.ts";
+import { checkSettings, type Settings } from "./spec/manager-settings.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
 import { lockDataDir } from "./store/data-dir-lock.ts";
 import { JobTable } from "./store/job-table.ts";
 import type { HeldLock } from "./store/lock-file.ts";
-import { removeLeftovers } from "./supervise/leftovers.ts";
+import { SqliteStore } from "./store/sqlite-store.ts";
+import type { JobRecord } from "./supervise/job-record.ts";
+import { recover } from "./supervise/recover.ts";
+import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type {
   CgroupInfo,
-  IsolationSpec,
   Job,
   JobSpec,
   ListFilter,
@@ -83,68 +86,82 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * program exactly, and never cgexec.
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
- * unavailable) and stop kills their process group. A manager owns its dataDir's `jobs` directory and its
- * cgroup sub-tree: create() kills and removes what an earlier run left there, close() removes them. Both are
- * locked first (one manager per data directory and per cgroup parent, across processes): create() refuses,
- * having changed nothing, while another manager holds either.
+ * unavailable) and stop kills their process group.
+ *
+ * Durability: every job's record is kept in `<dataDir>/state.db` (written when the job is created, started, asked
+ * to stop and ended) with its output in `<dataDir>/jobs/<id>/`, until retention removes them (a while after the
+ * end, or oldest first over the output budget) or delete() does. create() loads every record back, adopts jobs an
+ * earlier manager left running (or records that they ended meanwhile, exit status unknown), and kills and removes
+ * cgroups and output directories no record owns. close() stops running jobs (or, with onClose "keep", leaves them
+ * running for the next manager) and keeps every record and all output.
+ *
+ * A manager owns its dataDir and its cgroup sub-tree, both locked first (one manager per data directory and per cgroup
+ * parent, across processes): create() refuses, having changed nothing, while another manager holds either.
  */
 export class JobManager {
   /** The cgroup set-up jobs run in, for start-up logs. */
   readonly cgroups: CgroupInfo;
   readonly #subtree: CgroupSubtree | undefined;
   readonly #host: HostCapacity;
-  readonly #graceMs: number;
+  readonly #settings: Settings;
+  readonly #dataDir: string;
   readonly #logger: (event: LogEvent) => void;
-  readonly #jobs = new JobTable();
+  readonly #jobs: JobTable;
   readonly #accounts: Accounts;
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
+  readonly #retention: Retention;
   readonly #starting = new Set<Promise<unknown>>();
-  readonly #defaultIsolation: IsolationSpec;
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
 
   private constructor(
-    jobsDir: string,
+    dataDir: string,
+    store: SqliteStore,
     subtree: CgroupSubtree | undefined,
     host: HostCapacity,
     accounts: Accounts,
     locks: HeldLock[],
-    standbys: number,
+    settings: Settings,
     options: ManagerOptions,
   ) {
+    this.#dataDir = dataDir;
     this.#subtree = subtree;
     this.#accounts = accounts;
     this.#locks = locks;
     this.#host = host;
-    // Checked in create().
-    this.#defaultIsolation = { ...options.defaultIsolation };
-    this.#graceMs = options.defaultGraceMs ?? 5000;
+    this.#settings = settings;
     this.#logger = safeLogger(options.log);
+    const log = (event: LogEvent): void => this.#log(event);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
-    this.#launcher = new Launcher(jobsDir, subtree, standbys, accounts.runAs !== "server", (event) => this.#log(event));
-    this.#supervisor = new Supervisor(this.cgroups.controllers, (event) => this.#log(event));
+    this.#jobs = new JobTable(store, log);
+    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, accounts.runAs !== "server", log);
+    this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => this.#remove(record, `removed finished job: ${why}`));
+    this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
+      changed: (record) => this.#jobs.save(record),
+      ended: (record) => {
+        this.#retention.add([record]);
+        void this.#retention.sweep();
+      },
+    });
   }
 
   /**
-   * Detects cgroup v2, builds the manager's sub-tree (moving this process into a `supervisor` leaf unless
-   * it is in the root cgroup), and kills and removes leftovers of an earlier run, logging each.
+   * Opens the job store (refusing a corrupt or newer one with a sentence naming it), detects cgroup v2, builds the
+   * manager's sub-tree (moving this process into a `supervisor` leaf unless it is in the root cgroup), then loads
+   * every stored job back, adopting those still running, and kills and removes what no record owns, logging each.
    */
   static async create(options: ManagerOptions): Promise<JobManager> {
     if (typeof options.dataDir !== "string" || !isAbsolute(options.dataDir)) {
       throw new JobError("invalid_argument", "dataDir must be an absolute path");
     }
-    const grace = options.defaultGraceMs;
-    if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0)) {
-      throw new JobError("invalid_argument", "defaultGraceMs must be a finite number >= 0");
-    }
+    const settings = checkSettings(options);
     const parent = checkCgroupParent(options.cgroupParent ?? "jobexec");
-    const standbys = checkStandbySize(options.standby);
-    checkIsolationSpec(options.defaultIsolation, "defaultIsolation", totalmem());
     // Both locks before anything is read or changed: a second instance refuses and leaves the first one's alone.
     const locks = [await lockDataDir(options.dataDir)];
     const jobsDir = join(options.dataDir, "jobs");
     const log = safeLogger(options.log);
+    let store: SqliteStore | undefined;
     let accounts: Accounts;
     let subtree: CgroupSubtree | undefined;
     let host: HostCapacity;
@@ -156,6 +173,8 @@ export class JobManager {
       } catch (err) {
         throw toJobError(`cannot create the data directory ${options.dataDir}`, err);
       }
+      // Then a state file that cannot be used stops everything before anything else is touched or logged.
+      store = SqliteStore.open(options.stateFile ?? join(options.dataDir, "state.db"));
       accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
       try {
         await access(cgexecPath);
@@ -169,16 +188,22 @@ export class JobManager {
       }
       host = await hostCapacity(subtree?.info.controllers);
     } catch (err) {
+      store?.close();
       for (const lock of locks.reverse()) lock.release();
       throw err;
     }
-    const manager = new JobManager(jobsDir, subtree, host, accounts, locks, standbys, options);
+    const manager = new JobManager(options.dataDir, store, subtree, host, accounts, locks, settings, options);
     try {
-      await removeLeftovers(jobsDir, subtree, (event) => manager.#log(event));
+      await recover({ jobs: manager.#jobs, supervisor: manager.#supervisor, retention: manager.#retention, jobsDir, subtree, log: (e) => manager.#log(e) });
     } catch (err) {
-      await manager.close();
-      throw toJobError("cannot remove leftovers of an earlier run", err);
+      // Whatever was adopted keeps running, for a manager that can recover.
+      manager.#closing = manager.#close("keep");
+      await manager.#closing;
+      throw toJobError("cannot recover the jobs of an earlier run", err);
     }
+    // Adopted jobs count against their owners' quotas like any running job.
+    for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
+    // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
     manager.#launcher.start();
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
@@ -195,7 +220,7 @@ export class JobManager {
   /**
    * Starts a job as `owner`'s account and resolves once its program runs (or once its failure after the spawn is
    * recorded). An owner with no account is JobError "permission_denied"; one at `options.quota` is
-   * "resource_exhausted".
+   * "resource_exhausted", as is a data directory with less than `minFreeBytes` free.
    */
   async start(spec: JobSpec, owner: string, options: StartOptions = {}): Promise<Job> {
     this.#assertOpen();
@@ -213,18 +238,28 @@ export class JobManager {
     const slot = this.#accounts.reserve(owner, options.quota);
     // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
     const asked = spec as Partial<JobSpec> | null;
-    const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#defaultIsolation));
+    const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#settings.defaultIsolation));
     try {
       const { id } = reservation;
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
-      const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#defaultIsolation);
+      const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
       checkEnvProgram(valid.executable, valid.env, baseEnv);
-      const { record, spawned, warm, closeFiles } = await this.#launcher.launch(reservation, this.#jobs.nextSeq(), owner, valid, baseEnv);
-      void record.ended.then(() => slot.release());
+      await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
+      // Stored before the spawn: a job that cannot be recorded never runs, and a crash right after leaves a record.
+      const seq = this.#jobs.insert(id, owner, valid);
+      let launched;
       try {
-        this.#supervisor.track(record, spawned);
+        launched = await this.#launcher.launch(reservation, seq, owner, valid, baseEnv);
+      } catch (err) {
+        this.#jobs.discard(id, seq);
+        throw err;
+      }
+      const { record, spawned, warm, closeFiles } = launched;
+      this.#holdSlot(record, slot);
+      try {
         this.#jobs.add(record);
+        this.#supervisor.track(record, spawned);
         if ((await spawned.failure) !== "") await record.ended;
         else {
           const how = warm ? "from a standby" : "cold";
@@ -241,6 +276,19 @@ export class JobManager {
     }
   }
 
+  /** Holds one of the owner's running-job slots (`slot`, or a new one for an adopted job) until the job ended. */
+  #holdSlot(record: JobRecord, slot: Slot | undefined): void {
+    let held = slot;
+    try {
+      held ??= this.#accounts.reserve(record.owner, undefined);
+    } catch (error) {
+      // An adopted job of an identity the user map no longer names: it runs on, uncounted.
+      this.#log({ level: "warn", message: "an adopted job's owner has no account any more; its job is not counted against a quota", jobId: record.id, error });
+      return;
+    }
+    void record.ended.then(() => held.release());
+  }
+
   /**
    * Stops a job: SIGTERM to every process of its cgroup, then after the grace period cgroup.kill; resolves
    * with the final status once the cgroup is empty. Stopping an ended job returns its status unchanged;
@@ -248,7 +296,7 @@ export class JobManager {
    */
   async stop(id: string, options: StopOptions = {}): Promise<Job> {
     const record = this.#jobs.find(id);
-    const graceMs = options.graceMs ?? this.#graceMs;
+    const graceMs = options.graceMs ?? this.#settings.graceMs;
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new JobError("invalid_argument", "graceMs must be a finite number >= 0");
     if (options.by !== undefined && typeof options.by !== "string") throw new JobError("invalid_argument", "by must be a string");
     this.#supervisor.stop(record, graceMs, options.by);
@@ -286,17 +334,27 @@ export class JobManager {
   }
 
   /**
-   * Removes an ended job: its record and its output. Resolves with the job as it was. A running job is
-   * JobError "failed_precondition" (stop it first).
+   * Removes an ended job: its record (from the store too) and its output. Resolves with the job as it was. A
+   * running job is JobError "failed_precondition" (stop it first).
    */
   async delete(id: string): Promise<Job> {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
-    this.#jobs.delete(id);
-    await removeOutput(record.dir);
-    this.#log({ level: "info", message: "job deleted", jobId: id });
+    await this.#remove(record, "job deleted");
     return record.snapshot();
+  }
+
+  /** Forgets a finished job (table, store, retention) and removes its output. */
+  async #remove(record: JobRecord, message: string): Promise<void> {
+    this.#jobs.delete(record);
+    this.#retention.forget(record);
+    try {
+      await removeOutput(record.dir);
+      this.#log({ level: "info", message, jobId: record.id });
+    } catch (error) {
+      this.#log({ level: "error", message: `${message}, but its output could not be removed`, jobId: record.id, error });
+    }
   }
 
   /**
@@ -312,27 +370,34 @@ export class JobManager {
   }
 
   /**
-   * Stops running jobs (default grace), waits for them, removes their output and the cgroup sub-tree. When
-   * this is the last open manager of the process and create() moved the process into a `supervisor` leaf,
-   * the controllers it enabled are disabled again and the process moves back to its own cgroup. Idempotent.
+   * Stops running jobs (default grace; stop reason "server_shutdown"), waits for them, closes the store and removes
+   * the cgroup sub-tree; every record and all output stay for the next manager. With onClose "keep", running jobs
+   * are left running instead, with their cgroups and the sub-tree, for the next manager to adopt. When this is the
+   * last open manager of the process and create() moved the process into a `supervisor` leaf, the controllers it
+   * enabled are disabled again and the process moves back to its own cgroup (not with "keep"). Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#close(this.#settings.onClose);
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  async #close(onClose: "stop" | "keep"): Promise<void> {
     await Promise.allSettled(this.#starting);
+    // Standbys go whatever happens to the jobs: they are not jobs, and no next manager adopts them.
     await this.#launcher.close();
-    const records = this.#jobs.all();
-    await Promise.all(
-      records.map((r) =>
-        this.stop(r.id).catch((err: unknown) => this.#log({ level: "error", message: "stopping at close failed", jobId: r.id, error: err })),
-      ),
-    );
-    await Promise.all(records.map((r) => removeOutput(r.dir)));
+    this.#retention.close();
     try {
-      await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
+      if (onClose === "keep") {
+        const left = this.#supervisor.detach();
+        this.#log({ level: "info", message: `left ${String(left)} running job(s) running for the next server to adopt` });
+      } else {
+        const running = this.#jobs.all().filter((r) => r.isRunning);
+        for (const record of running) this.#supervisor.stop(record, this.#settings.graceMs, undefined, "server_shutdown");
+        await Promise.all(running.map((r) => r.ended));
+      }
+      const lost = this.#jobs.close();
+      if (lost > 0) this.#log({ level: "error", message: `${String(lost)} job record write(s) could not be stored before closing` });
+      if (onClose === "stop") await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));
     } finally {
       for (const lock of this.#locks.splice(0).reverse()) lock.release();
     }

@@ -4,6 +4,12 @@ export type JobState = "running" | "exited" | "stopped" | "failed";
 /** How a job's stdout and stderr are captured: apart, or stderr merged into stdout at the source. */
 export type OutputMode = "separate" | "merged";
 
+/**
+ * Why a job was stopped: a stop() call ("requested"), the manager's close() ("server_shutdown"), its timeout, or
+ * its output limit.
+ */
+export type StopReason = "requested" | "server_shutdown" | "timeout" | "output_limit";
+
 /** One output stream of a job. */
 export type StreamName = "stdout" | "stderr";
 
@@ -71,6 +77,16 @@ export interface JobSpec {
   limits?: Limits;
   /** Default "separate". */
   outputMode?: OutputMode;
+  /**
+   * Most output bytes, stdout and stderr together; default and ceiling: the manager's
+   * {@link ManagerOptions.maxOutputBytes}. A job that writes more is killed (stop reason "output_limit").
+   */
+  maxOutputBytes?: number;
+  /**
+   * Longest the job may run, in milliseconds; then it is stopped like stop() with the default grace period (stop
+   * reason "timeout"). Default none, or the manager's {@link ManagerOptions.maxTimeoutMs}, which is also its ceiling.
+   */
+  timeoutMs?: number;
   /** Namespaces and mounts the job runs in; each absent field takes the manager's default (none by default). */
   isolation?: IsolationSpec;
 }
@@ -126,8 +142,21 @@ export interface Job {
   createdAt: Date;
   startedAt?: Date;
   endedAt?: Date;
-  /** Who stopped it (state "stopped"). */
+  /** Who stopped it (state "stopped", stop reason "requested"). */
   stoppedBy?: string;
+  /** Why it was stopped (state "stopped"). */
+  stopReason?: StopReason;
+  /**
+   * Set when how the main process ended cannot be known (exitCode and signal are then absent, never guessed):
+   * e.g. "the server restarted while the job ran".
+   */
+  exitStatusUnknownReason?: string;
+  /** True when the job ended while no manager was running: endedAt is when the next one noticed. */
+  endTimeApproximate?: boolean;
+  /** The output limit applied, stdout and stderr together, in bytes. */
+  maxOutputBytes: number;
+  /** The timeout applied, in milliseconds; absent when none. */
+  timeoutMs?: number;
   /** Why it could not start (state "failed"). */
   failureReason?: string;
   limits: Omit<Limits, "io"> & { io?: AppliedIoLimit[] };
@@ -262,7 +291,7 @@ export interface StandbyCounts {
 
 /** Options of {@link JobManager.create}. */
 export interface ManagerOptions {
-  /** Output lives in `<dataDir>/jobs/<id>/stdout` and `stderr`. */
+  /** Output lives in `<dataDir>/jobs/<id>/stdout` and `stderr`, records in `<dataDir>/state.db`. */
   dataDir: string;
   /** The manager's sub-tree, relative to the server's own cgroup; default "jobexec". Tests use a unique one. */
   cgroupParent?: string;
@@ -271,6 +300,29 @@ export interface ManagerOptions {
   log?: (event: LogEvent) => void;
   /** Which accounts jobs run as; default dynamic accounts from 61184-65519. */
   accounts?: AccountOptions;
+  /**
+   * Where job records are kept: default `<dataDir>/state.db` (SQLite). ":memory:" keeps them in memory only: nothing
+   * survives close(), and create() removes every output directory it finds, as no record owns it.
+   */
+  stateFile?: string;
+  /** Default and ceiling of a job's {@link JobSpec.maxOutputBytes}; default 1 GiB. */
+  maxOutputBytes?: number;
+  /** Ceiling of a job's {@link JobSpec.timeoutMs}, applied to jobs that ask for none; default no ceiling. */
+  maxTimeoutMs?: number;
+  /** Finished jobs (record and output) are removed this long after they ended; default 7 days. */
+  retainMs?: number;
+  /**
+   * Finished jobs are removed, oldest first, while their output together exceeds this; default 10 GiB. Must be at
+   * least maxOutputBytes, so that no single job's output is removed the moment it ends.
+   */
+  outputBudgetBytes?: number;
+  /** start() is refused ("resource_exhausted") while the data directory's filesystem has less free; default 256 MiB. */
+  minFreeBytes?: number;
+  /**
+   * What close() does with running jobs: "stop" them (default grace; stop reason "server_shutdown"), or "keep"
+   * them running, with their cgroups, for the next manager on the same dataDir and cgroupParent to adopt.
+   */
+  onClose?: "stop" | "keep";
   /**
    * Run jobs without cgroups even where cgroup v2 exists, as on a host without it (mode "none"): no limits,
    * no usage, stop by process group. For servers that may not manage cgroups, and for tests.

@@ -85,6 +85,22 @@ describe("serve settings", () => {
     assert.throws(() => parseServeArgs(["--grace", "-1s"], {}), usage);
   });
 
+  test("durability settings: defaults, environment, flags, and what is refused", () => {
+    const d = parseServeArgs([], { HOME: "/h", JOBEXEC_DATA_DIR: "/srv/jx" });
+    assert.deepEqual(
+      [d?.stateFile, d?.onShutdown, d?.maxOutputBytes, d?.maxTimeoutMs, d?.retainMs, d?.outputBudgetBytes, d?.minFreeBytes],
+      ["/srv/jx/state.db", "stop", 2 ** 30, undefined, 7 * 86_400_000, 10 * 2 ** 30, 256 * 2 ** 20],
+    );
+    const env = { JOBEXEC_ON_SHUTDOWN: "keep", JOBEXEC_MAX_OUTPUT: "10M", JOBEXEC_MAX_TIMEOUT: "2h", JOBEXEC_RETAIN: "12h", JOBEXEC_STATE_FILE: ":memory:" };
+    const e = parseServeArgs([], env);
+    assert.deepEqual([e?.onShutdown, e?.maxOutputBytes, e?.maxTimeoutMs, e?.retainMs, e?.stateFile], ["keep", 10 * 2 ** 20, 7_200_000, 43_200_000, ":memory:"]);
+    const f = parseServeArgs(["--on-shutdown=stop", "--max-output=1KiB", "--output-budget=5G", "--min-free=0", "--state-file=/s.db"], env);
+    assert.deepEqual([f?.onShutdown, f?.maxOutputBytes, f?.outputBudgetBytes, f?.minFreeBytes, f?.stateFile], ["stop", 1024, 5 * 2 ** 30, 0, "/s.db"]);
+    for (const bad of [["--on-shutdown=later"], ["--max-output=0"], ["--max-output=lots"], ["--max-timeout=0"], ["--retain=forever"], ["--max-output=2G", "--output-budget=1G"]]) {
+      assert.throws(() => parseServeArgs(bad, {}), usage, bad.join(" "));
+    }
+  });
+
   test("listen addresses", () => {
     assert.deepEqual(parseListen("localhost:80"), { host: "localhost", port: 80 });
     assert.deepEqual(parseListen("[::]:443"), { host: "::", port: 443 });
@@ -97,6 +113,8 @@ describe("serve settings", () => {
     assert.equal(parseDuration("1.5s"), 1500);
     assert.equal(parseDuration("20ms"), 20);
     assert.equal(parseDuration("2m"), 120_000);
+    assert.equal(parseDuration("3h"), 10_800_000);
+    assert.equal(parseDuration("7d"), 604_800_000);
     assert.throws(() => parseDuration("soon"), usage);
   });
 

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_UID_RANGE, formatUidRange, type IsolationSpec, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
 import { ISOLATION_WORDS, parseDefaultIsolation } from "./default-isolation.ts";
 import { ServerError } from "./error.ts";
-import { limitSettings, parseLimits, type ServerLimits } from "./limits.ts";
+import { limitSettings, parseLimits, parseSize, type ServerLimits } from "./limits.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { defaultConfigDir, defaultDataDir } from "./paths.ts";
 
@@ -23,6 +23,20 @@ export interface ServeSettings {
   cgroupParent: string;
   defaultGraceMs: number;
   logLevel: LogLevel;
+  /** Where job records are kept (default `<dataDir>/state.db`); ":memory:" keeps them in memory only. */
+  stateFile: string;
+  /** What a graceful shutdown does with running jobs. */
+  onShutdown: "stop" | "keep";
+  /** Default and maximum output bytes of a job. */
+  maxOutputBytes: number;
+  /** Maximum (and default) timeout of a job; undefined for none. */
+  maxTimeoutMs: number | undefined;
+  /** How long finished jobs are kept. */
+  retainMs: number;
+  /** Most output finished jobs keep together; the oldest go first. */
+  outputBudgetBytes: number;
+  /** StartJob is refused while the data directory's filesystem has less free. */
+  minFreeBytes: number;
   /** Whose uid jobs run as. */
   runAs: RunAs;
   /** Dynamic accounts' uids (run-as dynamic only). */
@@ -71,14 +85,21 @@ const settings = {
   "cgroup-parent": { flag: "cgroup-parent", env: "JOBEXEC_CGROUP_PARENT", value: "NAME", describe: "cgroup under which job cgroups are made", fallback: () => "jobexec" },
   grace: { flag: "grace", env: "JOBEXEC_GRACE", value: "DURATION", describe: "default stop grace period (e.g. 5s, 500ms, 1m)", fallback: () => "5s" },
   "log-level": { flag: "log-level", env: "JOBEXEC_LOG_LEVEL", value: "LEVEL", describe: `${LOG_LEVELS.join(", ")}`, fallback: () => "info" },
+  "state-file": { flag: "state-file", env: "JOBEXEC_STATE_FILE", value: "FILE", describe: "job records (SQLite); :memory: keeps none across restarts", fallback: () => "<data dir>/state.db" },
+  "on-shutdown": { flag: "on-shutdown", env: "JOBEXEC_ON_SHUTDOWN", value: "stop|keep", describe: "on SIGTERM/SIGINT, stop running jobs, or keep them running for the next server", fallback: () => "stop" },
+  "max-output": { flag: "max-output", env: "JOBEXEC_MAX_OUTPUT", value: "SIZE", describe: "default and maximum output of a job, stdout and stderr together", fallback: () => "1G" },
+  "max-timeout": { flag: "max-timeout", env: "JOBEXEC_MAX_TIMEOUT", value: "DURATION", describe: "maximum run time of a job, also the timeout of jobs that set none", fallback: () => "none" },
+  retain: { flag: "retain", env: "JOBEXEC_RETAIN", value: "DURATION", describe: "finished jobs (record and output) are removed this long after they ended", fallback: () => "7d" },
+  "output-budget": { flag: "output-budget", env: "JOBEXEC_OUTPUT_BUDGET", value: "SIZE", describe: "finished jobs are removed, oldest first, while their output exceeds this", fallback: () => "10G" },
+  "min-free": { flag: "min-free", env: "JOBEXEC_MIN_FREE", value: "SIZE", describe: "StartJob is refused while the data directory's disk has less free", fallback: () => "256M" },
   "run-as": { flag: "run-as", env: "JOBEXEC_RUN_AS", value: "MODE", describe: "whose uid jobs run as: dynamic (a uid per identity), mapped (--user-map), server (ours)", fallback: () => "dynamic" },
   "uid-range": { flag: "uid-range", env: "JOBEXEC_UID_RANGE", value: "FIRST-LAST", describe: "uids (and gids) of dynamic accounts", fallback: () => formatUidRange(DEFAULT_UID_RANGE) },
   "user-map": { flag: "user-map", env: "JOBEXEC_USER_MAP", value: "FILE", describe: "identity -> local account map (lines IDENTITY: ACCOUNT) for --run-as mapped", fallback: () => "" },
   "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "running jobs one user may have at once", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
   "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
+  standby: { flag: "standby", env: "JOBEXEC_STANDBY", value: "N", describe: `cgexec processes kept started ahead per output mode in use, 0-${MAX_STANDBY} (0: none)`, fallback: () => String(DEFAULT_STANDBY) },
   "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
   "default-isolation": { flag: "default-isolation", env: "JOBEXEC_DEFAULT_ISOLATION", value: "LIST", describe: `isolation of jobs whose request leaves a field unset: ${ISOLATION_WORDS}`, fallback: () => "none" },
-  standby: { flag: "standby", env: "JOBEXEC_STANDBY", value: "N", describe: `cgexec processes kept started ahead per output mode in use, 0-${MAX_STANDBY} (0: none)`, fallback: () => String(DEFAULT_STANDBY) },
 } satisfies Record<string, Setting>;
 
 // A flag without a value: present (or its variable set to 1/true) means on.
@@ -163,9 +184,13 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   } catch (cause) {
     throw new ServerError("usage", `--uid-range: ${(cause as Error).message}`, { cause });
   }
+  const onShutdown = value("on-shutdown");
+  if (onShutdown !== "stop" && onShutdown !== "keep") throw new ServerError("usage", `--on-shutdown ${JSON.stringify(onShutdown)} is not stop or keep`);
+  const dataDir = value("data-dir");
+  const maxTimeout = value("max-timeout");
   const metrics = value("metrics-listen");
   const ownerLabels = parsed.values[metricsOwnerLabels.flag] === true || /^(1|true|yes|on)$/i.test(env[metricsOwnerLabels.env] ?? "");
-  return {
+  const settingsOut: ServeSettings = {
     host,
     port,
     runAs: runAs as RunAs,
@@ -178,10 +203,17 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     certFile: value("cert"),
     keyFile: value("key"),
     clientCaFile: value("client-ca"),
-    dataDir: value("data-dir"),
+    dataDir,
     cgroupParent,
     defaultGraceMs: parseDuration(value("grace")),
     logLevel: logLevel as LogLevel,
+    stateFile: given("state-file") ?? join(dataDir, "state.db"),
+    onShutdown,
+    maxOutputBytes: positiveSize(value("max-output"), "--max-output"),
+    maxTimeoutMs: maxTimeout === "none" ? undefined : positiveDuration(maxTimeout, "--max-timeout"),
+    retainMs: parseDuration(value("retain")),
+    outputBudgetBytes: positiveSize(value("output-budget"), "--output-budget"),
+    minFreeBytes: parseSize(value("min-free"), "--min-free"),
     limits: parseLimits((l) => {
       const flag = (parsed.values as Record<string, unknown>)[l.flag];
       return typeof flag === "string" ? flag : env[l.env] || undefined;
@@ -189,6 +221,22 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     ...(metrics === "off" ? {} : { metricsListen: parseListen(metrics, "metrics address") }),
     metricsOwnerLabels: ownerLabels,
   };
+  if (settingsOut.outputBudgetBytes < settingsOut.maxOutputBytes) {
+    throw new ServerError("usage", "--output-budget must be at least --max-output: one job's output would be removed the moment it ends");
+  }
+  return settingsOut;
+}
+
+function positiveSize(text: string, what: string): number {
+  const bytes = parseSize(text, what);
+  if (bytes <= 0) throw new ServerError("usage", `${what} must be more than 0 bytes`);
+  return bytes;
+}
+
+function positiveDuration(text: string, what: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new ServerError("usage", `${what} must be longer than 0`);
+  return ms;
 }
 
 function positiveCount(flag: string, text: string): number {
@@ -210,10 +258,11 @@ export function parseListen(listen: string, what = "listen address"): { host: st
   return { host: host === "" ? "::" : host, port };
 }
 
-/** Parses a duration such as "5s", "250ms", "1m", "2h" or a bare number of seconds, to milliseconds. */
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses a duration such as "5s", "250ms", "1m", "12h", "7d" or a bare number of seconds, to milliseconds. */
 export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) throw new ServerError("usage", `duration ${JSON.stringify(text)} is not a number with an optional unit (ms, s, m, h)`);
-  const factor = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : match[2] === "h" ? 3_600_000 : 1000;
-  return Math.round(Number(match[1]) * factor);
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new ServerError("usage", `duration ${JSON.stringify(text)} is not a number with an optional unit (ms, s, m, h, d)`);
+  return Math.round(Number(match[1]) * (durationUnits[match[2] ?? "s"] ?? 1000));
 }

@@ -1,13 +1,20 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Job as CoreJob, JobState as CoreJobState, StreamName } from "@jobexec/core";
-import { JobSchema, JobState, OutputMode, OutputStream, type Job } from "@jobexec/proto";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Job as CoreJob, JobState as CoreJobState, StopReason as CoreStopReason, StreamName } from "@jobexec/core";
+import { JobSchema, JobState, OutputMode, OutputStream, StopReason, type Job } from "@jobexec/proto";
 
 const states: Record<CoreJobState, JobState> = {
   running: JobState.RUNNING,
   exited: JobState.EXITED,
   stopped: JobState.STOPPED,
   failed: JobState.FAILED,
+};
+
+const stopReasons: Record<CoreStopReason, StopReason> = {
+  requested: StopReason.REQUESTED,
+  server_shutdown: StopReason.SERVER_SHUTDOWN,
+  timeout: StopReason.TIMEOUT,
+  output_limit: StopReason.OUTPUT_LIMIT,
 };
 
 /** The wire form of a core job state. */
@@ -68,6 +75,12 @@ export function jobMessage(job: CoreJob): Job {
     output: { stdoutBytes: big(job.output.stdout), stderrBytes: big(job.output.stderr) },
     outputMode: job.outputMode === "merged" ? OutputMode.MERGED : OutputMode.SEPARATE,
     cgroup: job.cgroup ?? "",
+    stopReason: job.stopReason === undefined ? StopReason.UNSPECIFIED : stopReasons[job.stopReason],
+    exitStatusUnknown: job.exitStatusUnknownReason !== undefined,
+    exitStatusUnknownReason: job.exitStatusUnknownReason ?? "",
+    endTimeApproximate: job.endTimeApproximate ?? false,
+    maxOutputBytes: big(job.maxOutputBytes),
+    timeout: job.timeoutMs === undefined ? undefined : durationFromMs(job.timeoutMs),
     account: job.account?.name ?? "",
     uid: job.account?.uid ?? 0,
     gid: job.account?.gid ?? 0,

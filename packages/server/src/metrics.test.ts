@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { JobService, JobState } from "@jobexec/proto";
+import { JobService, JobState, OutputMode } from "@jobexec/proto";
 import { jobNode, slowPath } from "@jobexec/testing-slow";
 import { failure, readOutput, startServerProcess, type ServerProcess } from "./test-harness.ts";
 
@@ -122,6 +122,38 @@ describe("Prometheus metrics, scraped from a jobexec-server process", { timeout:
     }
   });
 
+  test("the standby pool: standbys ready and booting, the pool's size, and starts by path (standby, cold)", async () => {
+    const jobs = client(server);
+    /** Scrapes until `check` holds on the samples (the pool refills in the background). */
+    const until = async (what: string, check: (samples: Sample[]) => boolean): Promise<Sample[]> => {
+      for (let i = 0; i < 600; i++) {
+        const { samples } = await scrape(metricsUrl);
+        if (check(samples)) return samples;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`timed out waiting until ${what}`);
+    };
+    const full = (size: number) => (samples: Sample[]) =>
+      value(samples, "jobexec_standbys", { state: "ready" }) === size && value(samples, "jobexec_standbys", { state: "booting" }) === 0;
+    const before = await until("2 standbys are ready", full(2));
+    assert.equal(value(before, "jobexec_standby_pool_size"), 2);
+    const path = (samples: Sample[], p: string) => value(samples, "jobexec_jobs_started_by_path_total", { path: p });
+
+    // A separate-output job takes a ready standby; the first merged-output one starts cold and warms its mode up.
+    for (const outputMode of [OutputMode.UNSPECIFIED, OutputMode.MERGED]) {
+      const job = (await jobs.startJob({ program: "true", outputMode })).job;
+      assert.ok(job);
+      await readOutput(jobs.streamOutput({ id: job.id, follow: true }));
+    }
+    const after = await until("4 standbys are ready (2 per output mode)", full(4));
+    assert.equal(value(after, "jobexec_standby_pool_size"), 4);
+    assert.equal(path(after, "standby") - path(before, "standby"), 1);
+    assert.equal(path(after, "cold") - path(before, "cold"), 1);
+    const { text } = await scrape(metricsUrl);
+    assert.match(text, /^# TYPE jobexec_jobs_started_by_path_total counter$/m);
+    assert.match(text, /^# TYPE jobexec_standbys gauge$/m);
+  });
+
   test("the text parses with Prometheus' own Python client (if python3-prometheus-client is installed)", async (t) => {
     const python = "/usr/bin/python3";
     const script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nprint(sorted(f.name for f in p(sys.stdin.read()) if f.name.startswith('jobexec')))";
@@ -136,7 +168,7 @@ describe("Prometheus metrics, scraped from a jobexec-server process", { timeout:
       child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
       child.once("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`python exited ${code}`))));
     });
-    for (const family of ["jobexec_jobs_started", "jobexec_job_start_seconds", "jobexec_rpcs", "jobexec_rpc_duration_seconds", "jobexec_jobs", "jobexec_jobs_running", "jobexec_output_streamed_bytes", "jobexec_open_connections", "jobexec_open_streams"]) {
+    for (const family of ["jobexec_jobs_started", "jobexec_jobs_started_by_path", "jobexec_standbys", "jobexec_standby_pool_size", "jobexec_job_start_seconds", "jobexec_rpcs", "jobexec_rpc_duration_seconds", "jobexec_jobs", "jobexec_jobs_running", "jobexec_output_streamed_bytes", "jobexec_open_connections", "jobexec_open_streams"]) {
       assert.ok(out.includes(`'${family}'`), `${family} in ${out}`);
     }
   });
@@ -159,6 +191,24 @@ describe("metrics options of jobexec-server", { timeout: 120_000 }, () => {
     const server = await startServerProcess();
     try {
       assert.ok(!server.logs.some((l) => l.msg === "metrics listening"));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("--standby 0: a pool of size 0, no standby, every start counted cold", async () => {
+    const server = await startServerProcess(["--metrics-listen", "127.0.0.1:0", "--standby", "0"]);
+    try {
+      const url = String((await server.logged("metrics listening")).url);
+      const job = (await client(server).startJob({ program: "true" })).job;
+      assert.ok(job);
+      const { samples } = await scrape(url);
+      assert.equal(value(samples, "jobexec_standby_pool_size"), 0);
+      assert.equal(value(samples, "jobexec_standbys"), 0);
+      assert.deepEqual(
+        ["standby", "cold"].map((path) => value(samples, "jobexec_jobs_started_by_path_total", { path })),
+        [0, 1],
+      );
     } finally {
       await server.stop();
     }

@@ -73,6 +73,45 @@ export class ServerMetrics {
     });
   }
 
+  /**
+   * Adds the standby pool's metrics, read from the manager at each scrape: standbys ready and booting, the pool's
+   * size now, and jobs started from a standby or cold (counters: the manager's counts only grow).
+   */
+  countStandbys(manager: JobManager): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "jobexec_standbys",
+      help: "Standbys (cgexec processes started ahead of jobs) now, by state: ready (waiting for a job) or booting.",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const { idle, starting } = manager.standbys;
+        this.set({ state: "ready" }, idle);
+        this.set({ state: "booting" }, starting);
+      },
+    });
+    new Gauge({
+      name: "jobexec_standby_pool_size",
+      help: "Standbys the pool keeps now: --standby for each output mode in use (0 when the pool is off).",
+      registers,
+      collect() {
+        this.set(manager.standbys.target);
+      },
+    });
+    new Counter({
+      name: "jobexec_jobs_started_by_path_total",
+      help: "Jobs whose process was started from a standby (path standby) or by a fresh cgexec (path cold: the pool was off or had none ready).",
+      labelNames: ["path"],
+      registers,
+      collect() {
+        const { warmStarts, coldStarts } = manager.standbys;
+        this.reset();
+        this.inc({ path: "standby" }, warmStarts);
+        this.inc({ path: "cold" }, coldStarts);
+      },
+    });
+  }
+
   /** For the guard: counts and times every call as it ends. */
   readonly rpcEnded: CallEnded = (method: DescMethod, code: Code | undefined, ms: number) => {
     const labels = { service: method.parent.typeName, method: method.name };

@@ -19,6 +19,8 @@ export const MAX_GRACE_MS = 60 * 60 * 1000;
 /** Most lines StreamOutput's tail_lines may ask for. */
 export const MAX_TAIL_LINES = 1_000_000;
 const MAX_PROGRAM_LENGTH = 4096;
+// A timeout in whole milliseconds stays exact below 2^53.
+const MAX_TIMEOUT_SECONDS = BigInt(Math.floor(Number.MAX_SAFE_INTEGER / 1000));
 
 function invalid(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
@@ -71,8 +73,18 @@ export function jobSpec(req: StartJobRequest, caps: SpecLimits): JobSpec {
   const spec: JobSpec = { program: req.program, args: req.args, env: { ...req.env }, outputMode: outputMode(req.outputMode) };
   if (req.workingDirectory !== "") spec.cwd = req.workingDirectory;
   if (req.limits) spec.limits = limits(req.limits);
+  if (req.maxOutputBytes !== undefined) spec.maxOutputBytes = positive(req.maxOutputBytes, "max_output_bytes");
+  if (req.timeout) spec.timeoutMs = timeoutMs(req.timeout);
   if (req.isolation) spec.isolation = isolation(req.isolation);
   return spec;
+}
+
+function timeoutMs(timeout: Duration): number {
+  if (timeout.seconds < 0n || timeout.nanos < 0 || timeout.nanos > 999_999_999) throw invalid("timeout must be a positive duration (nanos 0 to 999999999)");
+  if (timeout.seconds > MAX_TIMEOUT_SECONDS) throw invalid(`timeout must be at most ${String(MAX_TIMEOUT_SECONDS)} s`);
+  const ms = Number(timeout.seconds) * 1000 + Math.ceil(timeout.nanos / 1e6);
+  if (ms <= 0) throw invalid("timeout must be positive (unset means no timeout)");
+  return ms;
 }
 
 // Each field unset takes the server's default (core fills it in); set ones are passed on as asked.

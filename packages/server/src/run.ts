@@ -41,6 +41,12 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
   // Whoever reads our logs may go away (a closed pipe): the logs are lost then, but the server keeps serving.
   process.stderr.on("error", () => {});
   const log = createLogger(settings.logLevel);
+  // Listened for before start-up: a signal during it (loading records, adopting jobs) then shuts the server down once
+  // it is up, instead of killing it half-way (Node's default action) with nothing cleaned up.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
   const server = await startServer({
     host: settings.host,
     port: settings.port,
@@ -51,20 +57,24 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     defaultGraceMs: settings.defaultGraceMs,
     limits: settings.limits,
     log,
+    stateFile: settings.stateFile,
+    onShutdown: settings.onShutdown,
+    maxOutputBytes: settings.maxOutputBytes,
+    maxTimeoutMs: settings.maxTimeoutMs,
+    retainMs: settings.retainMs,
+    outputBudgetBytes: settings.outputBudgetBytes,
+    minFreeBytes: settings.minFreeBytes,
     accounts: {
       runAs: settings.runAs,
       ...(settings.uidRange === undefined ? {} : { uidRange: settings.uidRange }),
       ...(settings.userMapFile === undefined ? {} : { userMapFile: settings.userMapFile }),
     },
     maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
-    ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),
     standby: settings.standby,
+    ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),
     defaultIsolation: settings.defaultIsolation,
   });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await signalled;
   log.info("signal received", { signal });
   // A second signal while jobs are being stopped is noted, not fatal: leaving now would orphan their processes.
   const again = (s: NodeJS.Signals) => log.warn("already shutting down", { signal: s });

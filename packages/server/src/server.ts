@@ -1,7 +1,7 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { type AccountOptions, type IsolationSpec, JobError, JobManager } from "@jobexec/core";
+import { type AccountOptions, type IsolationSpec, JobError, JobManager, type ManagerOptions } from "@jobexec/core";
 import { Health, JobService, reflectionV1, reflectionV1alpha } from "@jobexec/proto";
 import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT, DEFAULT_STANDBY } from "./config.ts";
 import { DescriptorIndex } from "./descriptor-index.ts";
@@ -24,8 +24,11 @@ import { StreamQuota } from "./stream-quota.ts";
 import { checkServerTls, secureServerOptions, type ServerTls } from "./tls.ts";
 import { unknownMethod } from "./unknown-method.ts";
 
-/** Everything {@link startServer} needs. */
-export interface ServerConfig {
+/**
+ * Everything {@link startServer} needs. The durability settings (stateFile, maxOutputBytes, maxTimeoutMs, retainMs,
+ * outputBudgetBytes, minFreeBytes) are the job manager's, with its defaults.
+ */
+export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOutputBytes" | "maxTimeoutMs" | "retainMs" | "outputBudgetBytes" | "minFreeBytes"> {
   /** Address to listen on; default 127.0.0.1. */
   host?: string;
   /** Port; default 50051, 0 picks a free one. */
@@ -42,6 +45,8 @@ export interface ServerConfig {
   defaultGraceMs?: number;
   /** Default: info-level JSON lines on stderr. */
   log?: Logger;
+  /** What close() does with running jobs: stop them (default), or keep them running for the next server to adopt. */
+  onShutdown?: "stop" | "keep";
   /** Which accounts jobs run as; default a dynamic uid per identity (core's default). */
   accounts?: AccountOptions;
   /** Running jobs per identity: `perUser` (default 64) for users, `admin` (default 1024) for admins. */
@@ -67,7 +72,8 @@ export interface RunningServer {
   metricsUrl?: string;
   /**
    * Stops accepting connections, ends open calls with UNAVAILABLE "server shutting down", stops every running job
-   * (grace period, then kill) and removes their cgroups. Idempotent.
+   * (grace period, then kill; recorded as stopped by the server's shutdown) and removes their cgroups, or with
+   * onShutdown "keep" leaves them running; records and output stay. Idempotent.
    */
   close(): Promise<void>;
 }
@@ -137,6 +143,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       log: ({ level, message, ...fields }) => log[level](message, fields),
       ...(config.accounts === undefined ? {} : { accounts: config.accounts }),
       standby: config.standby ?? DEFAULT_STANDBY,
+      stateFile: config.stateFile,
+      maxOutputBytes: config.maxOutputBytes,
+      maxTimeoutMs: config.maxTimeoutMs,
+      retainMs: config.retainMs,
+      outputBudgetBytes: config.outputBudgetBytes,
+      minFreeBytes: config.minFreeBytes,
+      onClose: config.onShutdown ?? "stop",
       ...(config.defaultIsolation === undefined ? {} : { defaultIsolation: config.defaultIsolation }),
     });
   } catch (cause) {
@@ -154,6 +167,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // One quota for every streaming method: StreamOutput and Health/Watch calls count together.
   const streams = new StreamQuota(limits.maxStreamsPerIdentity);
   metrics?.countJobs(manager);
+  metrics?.countStandbys(manager);
   const guarded = { streams, ended: metrics?.rpcEnded };
   const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
   const index = new DescriptorIndex(served);

@@ -156,7 +156,7 @@ describe("jobexec-server process", () => {
     let text = "";
     help.stdout.on("data", (d: Buffer) => (text += d.toString()));
     assert.equal(await new Promise((resolve) => help.once("exit", resolve)), 0);
-    for (const flag of ["--listen", "--cert", "--key", "--client-ca", "--data-dir", "--cgroup-parent", "--grace", "--log-level", "certs init", "certs issue"]) {
+    for (const flag of ["--listen", "--cert", "--key", "--client-ca", "--data-dir", "--cgroup-parent", "--grace", "--log-level", "--state-file", "--on-shutdown", "--max-output", "--max-timeout", "--retain", "--output-budget", "--min-free", "certs init", "certs issue"]) {
       assert.ok(text.includes(flag), `help mentions ${flag}`);
     }
   });

@@ -1,7 +1,8 @@
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import type { Writable } from "node:stream";
-import { findSetpriv, standbyPath } from "@jobexec/cgexec";
+import type { Duplex, Readable, Writable } from "node:stream";
+import { promisify } from "node:util";
+import { findSetpriv, type StandbyRequest, standbyPath } from "@jobexec/cgexec";
 import { withServer, type Context } from "../context.ts";
 import { BenchError } from "../error.ts";
 import { readCpuSeconds, readMemory, readRssPss } from "../proc.ts";
@@ -66,6 +67,50 @@ async function spawnBlocking(count: number): Promise<number[]> {
   return samples;
 }
 
+/** Wall-clock time now in nanoseconds, comparable with `date +%s%N` in another process. */
+const nowNs = (): bigint => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+
+/** A program that prints the wall-clock time in nanoseconds as its first output. */
+const dateNs = ["/bin/date", "+%s%N"] as const;
+
+/**
+ * The take path of a standby on its own, the floor of a start from one: a booted cgexec-standby (no cgroup, no
+ * account) is sent a request for `date +%s%N`; the time from just before the write to the time date prints.
+ * Includes the standby's parsing and lookup, Node's process.execve of a booted Node process, and date's start-up.
+ */
+async function takeToFirstOutput(count: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const child = spawn(process.execPath, ["--v8-pool-size=1", "--disable-sigusr1", standbyPath, "--status-fd=3", "--request-fd=4"], {
+      stdio: ["ignore", "pipe", "inherit", "pipe", "pipe"],
+      env: {},
+    });
+    const request = child.stdio[4] as Duplex;
+    await once(request, "data"); // ready
+    let out = "";
+    (child.stdout as Readable).on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const sent: StandbyRequest = { account: null, cwd: "/", argv: [...dateNs], env: {} };
+    const start = nowNs();
+    request.end(JSON.stringify(sent));
+    const [code] = (await once(child, "exit")) as [number | null];
+    if (code !== 0) throw new BenchError("workload", `cgexec-standby running date exited with ${String(code)}`);
+    samples.push(Number(BigInt(out.trim()) - start) / 1e6);
+  }
+  return samples;
+}
+
+/** The same measure for a shell's exec: `date; exec date`, the second time minus the first. */
+async function shellExec(count: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const { stdout } = await promisify(execFile)("/bin/sh", ["-c", `${dateNs.join(" ")}; exec ${dateNs.join(" ")}`]);
+    const [first, second] = stdout.trim().split("\n").map(BigInt);
+    if (first === undefined || second === undefined) throw new BenchError("workload", `sh printed ${JSON.stringify(stdout)}`);
+    samples.push(Number(second - first) / 1e6);
+  }
+  return samples;
+}
+
 /**
  * Figure 1c: what the standbys cost: their memory (RSS and PSS), CPU while the pool is full and idle, the server's
  * CPU to spawn one, the event-loop time a spawn() call blocks, and each standby's own start-up CPU.
@@ -98,12 +143,15 @@ export async function standbyFigure(context: Context): Promise<Section> {
         context.progress(`standby: ${rounds * poolSize} spawn() calls of a standby from this process`);
         const blocking = summarize(await spawnBlocking(rounds * poolSize), "spawn() blocking");
         const benchRss = (await readMemory(process.pid)).rssBytes;
-        return { memory, serverRss, offRss, idle, refill, blocking, benchRss };
+        context.progress(`standby: ${sizes.starts} takes of a standby for date, and as many shell execs`);
+        const take = summarize(await takeToFirstOutput(sizes.starts), "standby take to first output");
+        const shell = summarize(await shellExec(sizes.starts), "shell exec to first output");
+        return { memory, serverRss, offRss, idle, refill, blocking, benchRss, take, shell };
       },
       ["--standby", "0"],
     ),
   );
-  const { memory, serverRss, offRss, idle, refill, blocking, benchRss } = inner.result;
+  const { memory, serverRss, offRss, idle, refill, blocking, benchRss, take, shell } = inner.result;
   const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
   const boot = summarize(refill.bootCpuMs, "standby boot CPU");
   const full = summarize(refill.fullMs, "pool refill time");
@@ -119,12 +167,19 @@ export async function standbyFigure(context: Context): Promise<Section> {
       { metric: "spawn() of a standby: event-loop time it blocks (p50)", unit: "ms", value: blocking.p50, baselines: [] },
       { metric: "a standby's own CPU until it waits (Node start-up, mean)", unit: "ms", value: boot.mean, baselines: [] },
       { metric: `time to refill a pool of ${poolSize} (p50)`, unit: "ms", value: full.p50, baselines: [] },
+      {
+        metric: "a standby's take on its own: request written to its program's first output (p50)",
+        unit: "ms",
+        value: take.p50,
+        baselines: [{ name: "a shell's exec of the same program", value: shell.p50 }],
+      },
     ],
     notes: [
       `Memory from /proc/PID/smaps_rollup of the ${memory.length} standbys of a server with the default pool, after they booted; the server's own RSS ${(serverRss / MiB).toFixed(0)} MiB (with --standby 0: ${(offRss / MiB).toFixed(0)} MiB).`,
       `Idle: CPU time (utime + stime, 10 ms ticks) over ${(sizes.idleSeconds).toFixed(0)} s with no client, of the standbys together, of that server and of a server with --standby 0.`,
       `Refill: ${rounds} rounds of SIGKILL to both standbys, until both replacements wait blocked on their request (read(2) on fd 4, /proc/PID/syscall); the server's CPU over each round minus its idle rate, per standby. Boot CPU: each new standby's utime + stime at that point. Pool refill p50/max ${full.p50.toFixed(0)}/${full.max.toFixed(0)} ms.`,
       `spawn() blocking: this bench process (RSS ${(benchRss / MiB).toFixed(0)} MiB) spawning the server's standby command (setpriv --no-new-privs -- node cgexec-standby ...) ${blocking.n} times; p50/p99/max ${blocking.p50.toFixed(2)}/${blocking.p99.toFixed(2)}/${blocking.max.toFixed(2)} ms. libuv's spawn forks and waits until the child has exec'd, on the caller's thread.`,
+      `Take on its own: ${take.n} booted cgexec-standby processes (no cgroup, no account: the floor of a start from a standby, without the RPC, the server's checks and the drop) each sent a request for ${dateNs.join(" ")}; the wall time from just before the write to the time date printed: p50/p99/max ${take.p50.toFixed(2)}/${take.p99.toFixed(2)}/${take.max.toFixed(2)} ms. Baseline: sh -c '${dateNs.join(" ")}; exec ${dateNs.join(" ")}', the second time minus the first, p50/p99/max ${shell.p50.toFixed(2)}/${shell.p99.toFixed(2)}/${shell.max.toFixed(2)} ms. Both include date's own start-up; the difference is the standby's own steps and the execve of a booted, multi-threaded Node process.`,
     ],
     ...(profile === undefined ? {} : { profile }),
   };

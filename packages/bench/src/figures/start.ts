@@ -1,8 +1,12 @@
+import { randomUUID } from "node:crypto";
+import { copyFileSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { SqliteStore } from "@jobexec/core";
 import { scratchCgroup } from "../cgroup.ts";
 import { withServer, type Context } from "../context.ts";
 import { runDirect } from "../direct.ts";
+import { BenchError } from "../error.ts";
 import { firstByte } from "../first-byte.ts";
 import { startJob, type JobClient } from "../jobs.ts";
 import { readChildrenCpuSeconds, readCpuSeconds } from "../proc.ts";
@@ -110,7 +114,53 @@ async function measureBaselines(context: Context, command: Command, label: strin
   }
 }
 
-const fmt = (s: Summary): string => `${s.p50.toFixed(1)}/${s.p99.toFixed(1)}/${s.max.toFixed(1)}`;
+const fmt = (s: Summary, digits = 1): string => `${s.p50.toFixed(digits)}/${s.p99.toFixed(digits)}/${s.max.toFixed(digits)}`;
+
+/**
+ * Paced starts rotating over `servers`, one start on each per turn, each server paced at 20/s (its pool refills
+ * between its starts), so that the machine's load falls on all alike; the timed samples of each server.
+ */
+async function pacedRotation(context: Context, servers: readonly ServerProcess[], command: Command): Promise<Summary[]> {
+  const samples = servers.map((): number[] => []);
+  const clients = servers.map((server) => server.client());
+  let turn = 0;
+  await paced(context.sizes.warmUp, context.sizes.starts, pacedIntervalMs, async () => {
+    const timed = turn++ >= context.sizes.warmUp;
+    for (const [i, server] of servers.entries()) {
+      const ms = await startOnce(server, clients[i] ?? server.client(), command, []);
+      if (timed) samples[i]?.push(ms);
+    }
+    return 0;
+  });
+  return samples.map((s, i) => summarize(s, `paced rotation, server ${String(i)}`));
+}
+
+/**
+ * Times what the state file costs one StartJob: a row inserted (before the spawn) and updated (after it), through the
+ * store the server uses, on a copy of a state file the server wrote (its rows are real jobs'). Milliseconds each.
+ */
+function storeWrites(stateFile: string, count: number): number[] {
+  const copy = `${stateFile}.bench`;
+  copyFileSync(stateFile, copy);
+  const store = SqliteStore.open(copy);
+  try {
+    const template = store.load().at(-1);
+    if (template === undefined) throw new BenchError("workload", `${stateFile} holds no job`);
+    const { seq: _seq, ...row } = template;
+    const samples: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = randomUUID();
+      const began = performance.now();
+      const seq = store.insert({ ...row, id, state: "running", pid: 0, started_at: null });
+      store.update({ ...row, seq, id });
+      samples.push(performance.now() - began);
+    }
+    return samples;
+  } finally {
+    store.close();
+    for (const file of [copy, `${copy}-wal`, `${copy}-shm`]) rmSync(file, { force: true });
+  }
+}
 
 /** One section per target: the service from standbys against its cold path and the baselines. */
 function targetSection(id: string, title: string, command: Command, sizes: Context["sizes"], m: { warm: Measured; cold: Measured; direct: Measured; cgexec: Measured }, extra: { rows: Row[]; notes: string[]; load: string; native: boolean }): Section {
@@ -164,51 +214,79 @@ const load = (): string =>
  * Figure 1: StartJob until the target's first byte is in the job's output file, for a native and a Node target: the
  * service (from standbys) paced, back to back and with concurrent clients, against the same series spawning the
  * target directly from Node, through cgexec alone, and through the server's cold path (--standby 0), all in this
- * run. For the native target also the p50 the privilege drop adds (a --run-as server server, standbys too).
+ * run. For the native target also the p50 the privilege drop adds (a --run-as server server, standbys too), the p50 the
+ * state file adds (a --state-file=:memory: server) and the state file's writes of one start on their own.
  */
 export async function startFigures(context: Context): Promise<Section[]> {
-  const sections: Section[] = [];
-  const { profile } = await withServer(context, "start", (warmServer) =>
+  let sections: Section[] = [];
+  let stateFile = "";
+  const { profile } = await withServer(context, "start", (warm) =>
     withServer(
       context,
       "start-cold",
-      (coldServer) =>
+      (cold) =>
         withServer(
           context,
           "start-no-drop",
-          async (plainServer) => {
-            for (const [label, command] of [
-              ["native", nativeFirstLine],
-              ["node", firstLine],
-            ] as const) {
-              const before = load();
-              const baselines = await measureBaselines(context, command, label);
-              const cold = await measureServer(context, `${label}: server --standby 0`, coldServer, command, 0);
-              const warm = await measureServer(context, `${label}: server (standbys)`, warmServer, command, poolSize);
-              const rows: Row[] = [];
-              const notes: string[] = [];
-              if (label === "native") {
-                const plainParent = await plainServer.jobsCgroup();
-                const plainClient = plainServer.client();
-                context.progress(`start: native: ${context.sizes.starts} paced starts without the privilege drop (--run-as server)`);
-                await poolReady(plainParent, poolSize);
-                const noDrop = summarize(
-                  await paced(context.sizes.warmUp, context.sizes.starts, pacedIntervalMs, () => startOnce(plainServer, plainClient, command, [])),
-                  "paced without the drop",
-                );
-                rows.push({ metric: "paced p50 added by the privilege drop (dynamic account minus --run-as server)", unit: "ms", value: warm.paced.p50 - noDrop.p50, baselines: [], target: { op: "<=", value: 2 } });
-                notes.push(`Without the drop (a --run-as server server, standbys too): paced p50/p99/max ${fmt(noDrop)} ms.`);
-              }
-              const title = label === "native" ? "1a. Start latency, native target (/bin/echo ready): StartJob until its first byte is in its output file" : "1b. Start latency, Node target (slow --first-line)";
-              sections.push(targetSection(`start-${label}`, title, command, context.sizes, { warm, cold, ...baselines }, { rows, notes, load: `${before} before, ${load()} after`, native: label === "native" }));
-            }
-          },
+          (plain) =>
+            withServer(
+              context,
+              "start-memory",
+              async (memory) => {
+                stateFile = join(warm.dataDir, "state.db");
+                sections = await measureTargets(context, { warm, cold, plain, memory });
+              },
+              ["--state-file=:memory:"],
+            ),
           ["--run-as", "server"],
         ),
       ["--standby", "0"],
     ),
   );
+  // Once the servers exited: the store writes of one start, timed on a copy of the default server's own state file.
+  context.progress(`start: ${context.sizes.storeWrites} times the store writes of one start, on the state file`);
+  const writes = summarize(storeWrites(stateFile, context.sizes.storeWrites), "store writes of one start");
+  const native = sections.find((section) => section.id === "start-native");
+  native?.rows.push({ metric: "state file writes of one start (insert + update), p50", unit: "ms", value: writes.p50, baselines: [], target: { op: "<=", value: 1 } });
+  native?.notes.push(
+    `State file writes: the two writes StartJob makes (the row inserted before the spawn, updated after it), timed ${context.sizes.storeWrites} times on a copy of the default server's state.db through core's SqliteStore (WAL, synchronous=NORMAL) after the servers exited; p50/p99/max ${fmt(writes, 3)} ms.`,
+  );
   const last = sections.at(-1);
   if (profile !== undefined && last !== undefined) last.profile = profile;
+  return sections;
+}
+
+/**
+ * The sections of both targets against the four servers: `warm` (the defaults: standbys), `cold` (--standby 0),
+ * `plain` (--run-as server) and `memory` (--state-file=:memory:); the last two with standbys too.
+ */
+async function measureTargets(context: Context, servers: Record<"warm" | "cold" | "plain" | "memory", ServerProcess>): Promise<Section[]> {
+  const sections: Section[] = [];
+  for (const [label, command] of [
+    ["native", nativeFirstLine],
+    ["node", firstLine],
+  ] as const) {
+    const before = load();
+    const baselines = await measureBaselines(context, command, label);
+    const cold = await measureServer(context, `${label}: server --standby 0`, servers.cold, command, 0);
+    const warm = await measureServer(context, `${label}: server (standbys)`, servers.warm, command, poolSize);
+    const rows: Row[] = [];
+    const notes: string[] = [];
+    if (label === "native") {
+      const rotation = [servers.warm, servers.plain, servers.memory];
+      context.progress(`start: native: ${context.sizes.starts} paced starts each: default, without the privilege drop, records in memory; in rotation`);
+      for (const server of rotation) await poolReady(await server.jobsCgroup(), poolSize);
+      const [service, noDrop, inMemory] = (await pacedRotation(context, rotation, command)) as [Summary, Summary, Summary];
+      rows.push(
+        { metric: "paced p50 added by the privilege drop (dynamic account minus --run-as server)", unit: "ms", value: service.p50 - noDrop.p50, baselines: [], target: { op: "<=", value: 2 } },
+        { metric: "paced p50 added by the state file (default minus --state-file=:memory:)", unit: "ms", value: service.p50 - inMemory.p50, baselines: [], target: { op: "<=", value: 1 } },
+      );
+      notes.push(
+        `Drop and state file: the default server, a --run-as server one (jobs run as the server's user: no uid switch) and a --state-file=:memory: one (no state file), all with standbys, their paced starts in one rotation; p50/p99/max default ${fmt(service)}, without the drop ${fmt(noDrop)}, records in memory ${fmt(inMemory)} ms. Each row is the difference of two p50s, so it carries their noise (the state file's writes alone are timed below).`,
+      );
+    }
+    const title = label === "native" ? "1a. Start latency, native target (/bin/echo ready): StartJob until its first byte is in its output file" : "1b. Start latency, Node target (slow --first-line)";
+    sections.push(targetSection(`start-${label}`, title, command, context.sizes, { warm, cold, ...baselines }, { rows, notes, load: `${before} before, ${load()} after`, native: label === "native" }));
+  }
   return sections;
 }

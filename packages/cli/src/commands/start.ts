@@ -31,6 +31,7 @@ ${commonHelp}`;
     { description: "Environment and working directory", command: "<%= config.bin %> start --env MODE=fast --env DEBUG=1 --cwd /srv/app -- ./run.sh" },
     { description: "No network, a private /tmp, a read-only system", command: "<%= config.bin %> start --network none --private-tmp --read-only -- make test" },
     { description: "Run, watch the output, and exit with the job's exit code", command: "<%= config.bin %> start -f -- sh -c 'echo working; exit 3'" },
+    { description: "At most 10 minutes and 100 MiB of output", command: "<%= config.bin %> start --timeout 10m --max-output 100M -- ./crawl.sh" },
   ];
 
   static override flags = {
@@ -50,6 +51,8 @@ ${commonHelp}`;
     "private-tmp-size": Flags.string({ summary: "Size of each private tmpfs, e.g. 256M (implies --private-tmp); its pages count against --memory.", helpGroup: "ISOLATION" }),
     "read-only": Flags.boolean({ allowNo: true, summary: "/, /usr, /etc, /boot, /opt and every other mount but /proc, /sys, /dev read-only; home, --cwd and the private /tmp stay writable.", helpGroup: "ISOLATION" }),
     "merge-output": Flags.boolean({ summary: "Send stderr into stdout at the source, keeping the exact order of writes.", default: false }),
+    "max-output": Flags.string({ summary: "Most output the job may write, stdout and stderr together, a size like --memory (e.g. 100M); it is killed past it. Default: the server's (1 GiB)." }),
+    timeout: Flags.string({ summary: "Stop the job (like jobexec stop) once it has run this long, e.g. 30s, 10m, 2h. Default: none, or the server's maximum." }),
     follow: Flags.boolean({ char: "f", summary: "Stream the output live and exit with the job's exit code.", default: false, exclusive: ["json"] }),
     ...jsonFlag,
     ...connectionFlags,

@@ -21,7 +21,7 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
     assert.match(text, /\n +Command: \S+node\S* \S+slow\.js 600 --interval 100\n/);
     assert.match(text, /\n +Owner: alice\n +User: alice \(uid 6\d{4}\)\n/);
     assert.match(text, /\n +PID: \d+\n/);
-    assert.match(text, /\n +Output: stdout \d+(\.\d)? [kKMG]?i?B, stderr \d+(\.\d)? [kKMG]?i?B \(separate\)\n/);
+    assert.match(text, /\n +Output: stdout \d+(\.\d)? [kKMG]?i?B, stderr \d+(\.\d)? [kKMG]?i?B \(separate\); limit 1 GiB\n/);
     assert.match(text, new RegExp(`\n +Cgroup: .*${t.server.manager.cgroups.parent ?? "none"}`));
   });
 

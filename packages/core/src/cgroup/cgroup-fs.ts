@@ -1,6 +1,6 @@
 // Small operations on cgroup v2 directories: reading and writing interface files, killing, waiting, removing.
-import { watch } from "node:fs";
-import { readdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { watch, writeFileSync } from "node:fs";
+import { readdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseFlatKeyed } from "./file-formats.ts";
@@ -51,11 +51,13 @@ export async function signalProcs(dir: string, signal: NodeJS.Signals): Promise<
 
 /**
  * Kills everything in a cgroup at once through cgroup.kill (Linux 5.14+); where that file is missing or
- * refused, SIGKILL to each of its processes. A cgroup that is gone has nothing to kill.
+ * refused, SIGKILL to each of its processes. A cgroup that is gone has nothing to kill. cgroup.kill is written
+ * synchronously (one short write to kernfs): the kill never waits behind file reads queued in libuv's thread
+ * pool, which matters when a job is killed for writing too much.
  */
 export async function killCgroup(dir: string): Promise<void> {
   try {
-    await writeFile(join(dir, "cgroup.kill"), "1");
+    writeFileSync(join(dir, "cgroup.kill"), "1");
   } catch {
     await signalProcs(dir, "SIGKILL");
   }
@@ -68,12 +70,14 @@ export async function isPopulated(dir: string): Promise<boolean> {
 }
 
 /**
- * Resolves once a cgroup has no process left (`populated 0` in cgroup.events). The kernel notifies
- * modifications of cgroup.events through inotify, so this watches the file; a slow re-check guards against
- * a missed notification.
+ * Resolves once a cgroup has no process left (`populated 0` in cgroup.events), or as soon as `signal` aborts. The
+ * kernel notifies modifications of cgroup.events through inotify, so this watches the file. `recheckMs` (default
+ * 500; 0 for none) re-reads it on a timer as a guard against a missed notification while a cgroup is being emptied;
+ * a wait that may last days (an adopted job's) relies on the notification alone, so that nothing polls.
  */
-export async function waitUnpopulated(dir: string, recheckMs = 500): Promise<void> {
-  if (!(await isPopulated(dir))) return;
+export async function waitUnpopulated(dir: string, options: { recheckMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  const { recheckMs = 500, signal } = options;
+  if (signal?.aborted || !(await isPopulated(dir))) return;
   const { promise, resolve, reject } = Promise.withResolvers<undefined>();
   let checking = false;
   const check = (): void => {
@@ -89,11 +93,14 @@ export async function waitUnpopulated(dir: string, recheckMs = 500): Promise<voi
   };
   const watcher = watch(join(dir, "cgroup.events"), check);
   watcher.on("error", check);
-  const timer = setInterval(check, recheckMs);
+  const timer = recheckMs > 0 ? setInterval(check, recheckMs) : undefined;
+  const onAbort = (): void => resolve(undefined);
+  signal?.addEventListener("abort", onAbort, { once: true });
   check(); // the cgroup may have emptied between the first read and the watch
   try {
     await promise;
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     clearInterval(timer);
     watcher.close();
   }

@@ -1,6 +1,6 @@
 // The manager's sub-tree of the cgroup v2 hierarchy: found, built obeying the no-internal-processes rule, removed.
 import { access, mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { JobError } from "../job-error.ts";
 import type { CgroupInfo, CgroupMode } from "../types.ts";
 import { errnoCode, isPopulated, killCgroup, readOptional, readProcs, removeCgroup, retryBusy, waitUnpopulated } from "./cgroup-fs.ts";
@@ -36,6 +36,8 @@ interface Delegation {
   leafDir?: string;
   /** Controllers this process enabled in its own cgroup's subtree_control (to disable on release). */
   enabled: string[];
+  /** The process started in the leaf (see acquireDelegation): it stays there, and the leaf stays. */
+  startedInLeaf: boolean;
   users: number;
 }
 
@@ -91,26 +93,34 @@ async function enableControllers(dir: string): Promise<string[]> {
   return added;
 }
 
+/** The name of the leaf this process moves into when its own cgroup is not the root. */
+const leafName = "supervisor";
+
 async function acquireDelegation(mount: string, own: string): Promise<Delegation> {
-  const ownDir = join(mount, own);
+  let ownDir = join(mount, own);
+  // Started in the leaf itself: its parent is the delegated cgroup. A unit whose jobs an earlier run left running
+  // (onClose "keep") has controllers enabled for them, so it cannot take processes any more: a service manager then
+  // starts the next server in the leaf (systemd's DelegateSubgroup=supervisor), next to the jobs' parent it adopts.
+  const startedInLeaf = basename(ownDir) === leafName && (await exists(join(dirname(ownDir), "cgroup.type")));
+  if (startedInLeaf) ownDir = dirname(ownDir);
   let leafDir: string | undefined;
   // Only the true root may hold processes and enable controllers at once (it alone has no cgroup.type);
   // anywhere else, including a cgroup namespace's root, this process first moves into a leaf.
   if (await exists(join(ownDir, "cgroup.type"))) {
-    leafDir = join(ownDir, "supervisor");
+    leafDir = join(ownDir, leafName);
     await mkdirIfMissing(leafDir);
     await moveProcs(ownDir, leafDir);
   }
   const enabled = await enableControllers(ownDir);
-  return { ownDir, leafDir, enabled, users: 0 };
+  return { ownDir, leafDir, enabled, users: 0, startedInLeaf };
 }
 
 async function releaseDelegation(d: Delegation, log: (message: string, error: unknown) => void): Promise<void> {
   if (--d.users > 0) return;
   delegation = undefined;
   // In the root cgroup nothing needs undoing, and controllers stay enabled (as systemd leaves them): other
-  // processes may have sub-trees using them.
-  if (d.leafDir === undefined) return;
+  // processes may have sub-trees using them. A process started in the leaf leaves it as it found it.
+  if (d.leafDir === undefined || d.startedInLeaf) return;
   try {
     // Processes may come back only once no controller is enabled for children (no internal processes).
     if (d.enabled.length > 0) {
@@ -184,11 +194,14 @@ export class CgroupSubtree {
     }
   }
 
-  /** Kills and removes every cgroup under the parent (leftovers of an earlier run); returns what it removed. */
-  async removeLeftovers(): Promise<{ dir: string; pids: number[] }[]> {
+  /**
+   * Kills and removes every cgroup under the parent whose name `keep` does not accept (leftovers of an earlier
+   * run); returns what it removed.
+   */
+  async removeLeftovers(keep: (name: string) => boolean = () => false): Promise<{ dir: string; pids: number[] }[]> {
     const removed: { dir: string; pids: number[] }[] = [];
     for (const entry of await readdir(this.parentDir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
+      if (!entry.isDirectory() || keep(entry.name)) continue;
       const dir = join(this.parentDir, entry.name);
       const pids = await readProcs(dir);
       if (await isPopulated(dir)) {

@@ -108,3 +108,53 @@ test("a directory that cannot be watched falls back to polling, still delivering
   other.end();
   assert.equal(await reading, "first\npolled\n");
 });
+
+test("a limit keeps the watch open without followers and fires once, as soon as both files together exceed it", async () => {
+  const watch = new OutputWatch(dir);
+  let fired = 0;
+  watch.limit(20, () => fired++);
+  assert.equal(watch.watching, true, "open with no follower");
+  await appendFile(join(dir, "stderr"), "1234567890");
+  await sleep(50);
+  assert.equal(fired, 0, "16 bytes are within 20");
+  await appendFile(join(dir, "stderr"), "12345");
+  for (let i = 0; i < 100 && fired === 0; i++) await sleep(10);
+  assert.equal(fired, 1);
+  await appendFile(join(dir, "stdout"), "more and more");
+  await sleep(50);
+  assert.equal(fired, 1, "once");
+  watch.end();
+  assert.equal(watch.watching, false);
+});
+
+test("output already over the limit when it is set fires at once; a follower leaving keeps the limit's watch", async () => {
+  const watch = new OutputWatch(dir);
+  const ac = new AbortController();
+  const reading = drain(readOutput(dir, watch, ["stdout"], { follow: true, signal: ac.signal }));
+  await sleep(30);
+  let fired = 0;
+  watch.limit(3, () => fired++);
+  assert.equal(fired, 1, "the 6 bytes of first\\n are over 3");
+  ac.abort();
+  await reading;
+  assert.equal(watch.watching, true);
+  watch.end();
+});
+
+test("writes in a burst (while the watch rests after a change) all reach a follower, in order", async () => {
+  const watch = new OutputWatch(dir);
+  let text = "";
+  const reading = drain(readOutput(dir, watch, ["stdout"], { follow: true }), (t) => (text = t));
+  await sleep(30);
+  const expected = ["first\n"];
+  for (let i = 0; i < 200; i++) {
+    const line = `burst ${String(i)}\n`;
+    expected.push(line);
+    await appendFile(join(dir, "stdout"), line);
+    if (i % 50 === 0) await sleep(3); // some land right after a change, some later
+  }
+  for (let i = 0; i < 200 && text !== expected.join(""); i++) await sleep(10);
+  assert.equal(text, expected.join(""), "delivered while the job runs, not only at its end");
+  watch.end();
+  assert.equal(await reading, expected.join(""));
+});

@@ -1,14 +1,24 @@
 // One change notifier per job, shared by all its followers.
 import { type FSWatcher, watch } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
+import { outputSizesNow } from "./output-files.ts";
 
 const pollMs = 25;
+// After a change the watch closes for this long: see #onChange.
+const quietMs = 1;
+
+/** The output limit of a running job, checked on changes; see {@link OutputWatch.limit}. */
+interface Limit {
+  maxBytes: number;
+  exceeded: () => void;
+}
 
 /**
- * Wakes the followers of one job when its output directory changes or the job ends. The inotify watch on
- * the directory exists only while someone follows (one watch for any number of followers), and followers
- * wait on one shared promise per change, so a thousand followers cost a thousand small closures. They also
- * read through one shared handle per output file: a follower holds no file descriptor of its own.
+ * Wakes the followers of one job when its output directory changes or the job ends, and enforces the job's
+ * output limit. The inotify watch on the directory exists while someone follows or a limit is set (one watch for
+ * any number of followers and the limit), and followers wait on one shared promise per change, so a thousand
+ * followers cost a thousand small closures. They also read through one shared handle per output file: a follower
+ * holds no file descriptor of its own.
  */
 export class OutputWatch {
   readonly #dir: string;
@@ -18,7 +28,10 @@ export class OutputWatch {
   #watcher: FSWatcher | undefined;
   /** Stands in for the watch when inotify cannot be had (e.g. fs.inotify.max_user_watches reached). */
   #poller: NodeJS.Timeout | undefined;
+  /** Set while the watch is closed for a moment after a change; reopens it. */
+  #resume: NodeJS.Timeout | undefined;
   #ended = false;
+  #limit: Limit | undefined;
   /** File sizes measured during generation #sizesGeneration, shared by every follower. */
   #sizes = new Map<string, Promise<number>>();
   #sizesGeneration = -1;
@@ -43,7 +56,7 @@ export class OutputWatch {
 
   /** Whether the inotify watch is open (for tests and diagnostics). */
   get watching(): boolean {
-    return this.#watcher !== undefined || this.#poller !== undefined;
+    return this.#watcher !== undefined || this.#poller !== undefined || this.#resume !== undefined;
   }
 
   /** Wakes everyone waiting. */
@@ -53,9 +66,37 @@ export class OutputWatch {
     this.#changed = Promise.withResolvers<undefined>();
   }
 
+  /**
+   * Calls `exceeded` once, as soon as a change leaves the output files holding more than `maxBytes` together.
+   * The watch then stays open until end(), followed or not. Nothing runs on the job's write path: each change
+   * the watch reports is measured (two synchronous stat calls, see #onChange); between changes nothing runs.
+   */
+  limit(maxBytes: number, exceeded: () => void): void {
+    if (this.#ended) return;
+    let fired = false;
+    this.#limit = {
+      maxBytes,
+      exceeded: () => {
+        if (fired) return;
+        fired = true;
+        exceeded();
+      },
+    };
+    if (!this.watching) this.#openWatcher();
+    this.#measure(); // output written before the watch counts
+  }
+
+  /** The output's sizes now, checked against the limit. */
+  #measure(): { stdout: number; stderr: number } {
+    const sizes = outputSizesNow(this.#dir);
+    if (this.#limit !== undefined && sizes.stdout + sizes.stderr > this.#limit.maxBytes) this.#limit.exceeded();
+    return sizes;
+  }
+
   /** Records the end of the job, wakes followers and drops the watch: nothing writes any more. */
   end(): void {
     this.#ended = true;
+    this.#limit = undefined;
     this.#closeWatcher();
     this.notify();
   }
@@ -114,13 +155,13 @@ export class OutputWatch {
 
   /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
   follow(): () => void {
-    if (this.#followers++ === 0 && !this.#ended) this.#openWatcher();
+    if (this.#followers++ === 0 && !this.#ended && !this.watching) this.#openWatcher();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       if (--this.#followers === 0) {
-        this.#closeWatcher();
+        if (this.#limit === undefined) this.#closeWatcher();
         this.#lastChunk.clear();
         for (const file of this.#files.values()) file.then((f) => f.close()).catch(() => undefined);
         this.#files.clear();
@@ -145,8 +186,12 @@ export class OutputWatch {
   #openWatcher(): void {
     // Sizes measured while nobody watched may be stale: a new generation drops them.
     this.notify();
+    this.#watch();
+  }
+
+  #watch(): void {
     try {
-      this.#watcher = watch(this.#dir, { persistent: false }, () => this.notify());
+      this.#watcher = watch(this.#dir, { persistent: false }, () => this.#onChange());
     } catch {
       this.#poll();
       return;
@@ -154,12 +199,38 @@ export class OutputWatch {
     // A watch error (e.g. the directory removed) must not crash the server: fall back to polling.
     this.#watcher.on("error", () => {
       this.#closeWatcher();
-      if (this.#followers > 0 && !this.#ended) this.#poll();
+      if ((this.#followers > 0 || this.#limit !== undefined) && !this.#ended) this.#poll();
     });
   }
 
+  /**
+   * A change reported by the watch: wake the followers, measure, then close the watch for {@link quietMs}. A job
+   * writing as fast as it can would otherwise wake the server on every write() (tens of thousands of times a
+   * second, most of a CPU); this way it costs at most one wake-up per quietMs, and a job that writes now and then
+   * one per write. When the watch reopens, the output is measured again and followers are woken if it grew
+   * meanwhile: no write goes unnoticed, and a follower waits at most quietMs longer.
+   */
+  #onChange(): void {
+    this.notify();
+    const before = this.#measure();
+    if (this.#watcher === undefined || this.#ended) return;
+    this.#watcher.close();
+    this.#watcher = undefined;
+    this.#resume = setTimeout(() => {
+      this.#resume = undefined;
+      if (this.#ended) return;
+      this.#watch(); // first, so that a write after the measurement below wakes it
+      const now = this.#measure();
+      if (now.stdout !== before.stdout || now.stderr !== before.stderr) this.notify();
+    }, quietMs);
+    this.#resume.unref();
+  }
+
   #poll(): void {
-    this.#poller = setInterval(() => this.notify(), pollMs);
+    this.#poller = setInterval(() => {
+      this.notify();
+      this.#measure();
+    }, pollMs);
     this.#poller.unref();
   }
 
@@ -168,5 +239,7 @@ export class OutputWatch {
     this.#watcher = undefined;
     clearInterval(this.#poller);
     this.#poller = undefined;
+    clearTimeout(this.#resume);
+    this.#resume = undefined;
   }
 }

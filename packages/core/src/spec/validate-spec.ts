@@ -9,6 +9,7 @@ import { controllersFor, type ResolvedLimits } from "../cgroup/limits.ts";
 import { JobError } from "../job-error.ts";
 import { checkHiddenPaths, type IsolationSupport, probeIsolation, resolveIsolation } from "./isolation.ts";
 import { resolveProgram } from "./resolve-program.ts";
+import { checkRunBounds, type RunBounds } from "./run-bounds.ts";
 import type { AppliedIoLimit, IoLimit, Isolation, IsolationSpec, JobSpec, OutputMode } from "../types.ts";
 
 /** A spec after validation: the program resolved to a path, the environment complete. */
@@ -23,6 +24,10 @@ export interface ValidSpec {
   cwd: string;
   limits: ResolvedLimits;
   outputMode: OutputMode;
+  /** The output limit applied, stdout and stderr together. */
+  maxOutputBytes: number;
+  /** The timeout applied, if any. */
+  timeoutMs?: number;
   /** The namespaces and mounts it runs in. */
   isolation: Isolation;
 }
@@ -151,9 +156,9 @@ async function checkCwd(cwd: unknown, account: Account): Promise<string> {
  * Checks every field of `spec` and resolves what the job will run as `account` (its cwd entered and its program
  * executable by that account); throws JobError "invalid_argument" for bad input and "failed_precondition" for a
  * limit whose controller or isolation the host lacks. `baseEnv` is the minimal environment the spec's env is laid
- * over; `defaultIsolation` fills the isolation fields the spec leaves unset.
+ * over; `bounds` are the manager's output limit and timeout settings, and its default isolation.
  */
-export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, account: Account, defaultIsolation: IsolationSpec = {}): Promise<ValidSpec> {
+export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, account: Account, bounds: RunBounds & { defaultIsolation: IsolationSpec }): Promise<ValidSpec> {
   if (typeof spec !== "object" || spec === null) invalid("the job spec must be an object");
   const program = checkString("program", spec.program);
   if (program === "") invalid("program is empty");
@@ -162,6 +167,7 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
   const env = { ...baseEnv, ...checkEnv(spec.env) };
   const outputMode = spec.outputMode ?? "separate";
   if (outputMode !== "separate" && outputMode !== "merged") invalid(`outputMode must be "separate" or "merged"`);
+  const run = checkRunBounds(spec, bounds);
   const cwd = await checkCwd(spec.cwd, account);
   const limits = await checkLimits(spec.limits, host);
   const needed = controllersFor(limits);
@@ -175,11 +181,11 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
       throw new JobError("failed_precondition", `the cgroup ${names} not available on this host`);
     }
   }
-  const isolation = resolveIsolation(spec.isolation, defaultIsolation, host.isolation, host.memoryBytes);
+  const isolation = resolveIsolation(spec.isolation, bounds.defaultIsolation, host.isolation, host.memoryBytes);
   const path = env.PATH ?? defaultPath;
   const executable = await resolveProgram(program, path, cwd, account, path === baseEnv.PATH);
   checkHiddenPaths(isolation, { cwd, cwdGiven: spec.cwd !== undefined, home: account.home, executable });
-  return { account, program, executable, args, env, cwd, limits, outputMode, isolation };
+  return { account, program, executable, args, env, cwd, limits, outputMode, isolation, ...run };
 }
 
 /**

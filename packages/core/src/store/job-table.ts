@@ -1,22 +1,51 @@
-// The records of every job the manager knows, in creation order.
-import { JobError } from "../job-error.ts";
+// The records of every job the manager knows, in creation order, written through to the durable store.
+import { JobError, toJobError } from "../job-error.ts";
 import { isJobId } from "../job-id.ts";
+import type { ValidSpec } from "../spec/validate-spec.ts";
 import type { JobRecord } from "../supervise/job-record.ts";
-import type { ListFilter } from "../types.ts";
+import type { ListFilter, LogEvent } from "../types.ts";
+import { newRow, recordOf, rowOf } from "./job-row.ts";
+import type { JobStore } from "./job-store.ts";
+import { WriteRetry } from "./write-retry.ts";
 
 /**
  * Every job's record by id, and the same records ordered by seq. Jobs are added when their spawn settled, which is
  * not the order their seqs were given in when starts overlap: the ordered list keeps seq order whatever the order of
- * adding, so that a page continuing after a seq never repeats or skips a job.
+ * adding, so that a page continuing after a seq never repeats or skips a job. Reads never touch the store; each
+ * change of a record worth keeping is written through to it, and a write that fails is logged and retried (see
+ * {@link WriteRetry}) while the in-memory record stays authoritative.
  */
 export class JobTable {
   readonly #records = new Map<string, JobRecord>();
   readonly #bySeq: JobRecord[] = [];
-  #lastSeq = 0;
+  readonly #store: JobStore;
+  readonly #retry: WriteRetry;
 
-  /** The creation order number of the next job. */
-  nextSeq(): number {
-    return ++this.#lastSeq;
+  constructor(store: JobStore, log: (event: LogEvent) => void) {
+    this.#store = store;
+    this.#retry = new WriteRetry(store.path, log);
+  }
+
+  /** The stored records, oldest first, their output in `<jobsDir>/<id>` (for start-up; they are not added yet). */
+  restore(jobsDir: string): JobRecord[] {
+    return this.#store.load().map((row) => recordOf(row, jobsDir));
+  }
+
+  /**
+   * Stores a job about to be spawned and returns its seq. A failure is JobError ("resource_exhausted" when the
+   * disk is full): the job must not start, as nothing would remember it.
+   */
+  insert(id: string, owner: string, spec: ValidSpec): number {
+    try {
+      return this.#store.insert(newRow(id, owner, spec));
+    } catch (err) {
+      throw toJobError(`cannot record the job in ${this.#store.path}`, sqliteErrno(err));
+    }
+  }
+
+  /** Removes the stored row of a job that was inserted but did not start. */
+  discard(id: string, seq: number): void {
+    this.#retry.run(id, () => this.#store.delete(seq));
   }
 
   add(record: JobRecord): void {
@@ -27,6 +56,12 @@ export class JobTable {
     this.#bySeq.splice(at, 0, record);
   }
 
+  /** Writes the record as it is now to the store (retried until it succeeds). */
+  save(record: JobRecord): void {
+    if (this.#records.get(record.id) !== record) return; // deleted meanwhile: nothing to keep
+    this.#retry.run(record.id, () => this.#store.update(rowOf(record)));
+  }
+
   /** The record of `id`; JobError "invalid_argument" for a malformed id, "not_found" for an unknown one. */
   find(id: string): JobRecord {
     if (typeof id !== "string" || !isJobId(id)) throw new JobError("invalid_argument", `malformed job id ${JSON.stringify(id)}`);
@@ -35,11 +70,12 @@ export class JobTable {
     return record;
   }
 
-  delete(id: string): void {
-    const record = this.#records.get(id);
-    if (record === undefined) return;
-    this.#records.delete(id);
+  /** Forgets a job, in memory at once and in the store (retried until it succeeds). */
+  delete(record: JobRecord): void {
+    if (this.#records.get(record.id) !== record) return;
+    this.#records.delete(record.id);
     this.#bySeq.splice(this.#below(record.seq + 1) - 1, 1);
+    this.#retry.run(record.id, () => this.#store.delete(record.seq));
   }
 
   /** Records matching `filter`, newest first (by seq). */
@@ -72,4 +108,22 @@ export class JobTable {
     }
     return low;
   }
+
+  /**
+   * Tries pending writes one last time and closes the store; returns how many writes were lost (each was logged
+   * when it first failed).
+   */
+  close(): number {
+    const lost = this.#retry.flush();
+    this.#store.close();
+    return lost;
+  }
+}
+
+// node:sqlite reports a full disk as SQLITE_FULL, not ENOSPC: name it so toJobError sees the exhaustion.
+function sqliteErrno(err: unknown): unknown {
+  const errcode = (err as { errcode?: unknown } | undefined)?.errcode;
+  // SQLITE_FULL is 13; extended codes keep it in the low byte.
+  if (typeof errcode === "number" && (errcode & 0xff) === 13) return Object.assign(new Error(String((err as Error).message)), { code: "ENOSPC", cause: err });
+  return err;
 }

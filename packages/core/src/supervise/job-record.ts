@@ -2,7 +2,7 @@
 import type { ChildProcess } from "node:child_process";
 import { unmeasuredUsage } from "../cgroup/usage.ts";
 import { OutputWatch } from "../output/output-watch.ts";
-import type { Job, JobState, Usage } from "../types.ts";
+import type { Job, JobState, StopReason, Usage } from "../types.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 
 /** How the main process ended, as Node reports it. */
@@ -24,9 +24,11 @@ export class JobRecord {
   /** The job's output directory. */
   readonly dir: string;
   readonly cgroupDir: string | undefined;
-  readonly createdAt = new Date();
-  readonly watch: OutputWatch;
-  readonly #ended = Promise.withResolvers<undefined>();
+  /** Set at construction; a record restored from the store gets its stored time. */
+  createdAt = new Date();
+  #watch: OutputWatch | undefined;
+  /** Made on first use: thousands of finished records loaded at start-up are never awaited. */
+  #ended: PromiseWithResolvers<undefined> | undefined;
 
   state: JobState = "running";
   child: ChildProcess | undefined;
@@ -35,8 +37,16 @@ export class JobRecord {
   endedAt: Date | undefined;
   exit: Exit | undefined;
   oomKilled = false;
-  /** Who asked for the stop that is under way or happened. */
+  /** Who asked for the stop that is under way or happened (stop reason "requested"). */
   stopRequestedBy: string | undefined;
+  /** Why the stop that is under way or happened was asked for. */
+  stopReason: StopReason | undefined;
+  /** The main process's start time (clock ticks since boot) when the job runs unconfined: a recycled pid has another. */
+  startTicks: number | undefined;
+  /** Set when the job's end was not seen by its parent (it was adopted, or ended while no manager ran). */
+  exitStatusUnknownReason: string | undefined;
+  /** The job ended while no manager ran: endedAt is when it was noticed. */
+  endTimeApproximate = false;
   /** Set when the main process exited (or never ran): the job is ending, its figures are about to be final. */
   ending = false;
   /** Whether a stop had begun when the main process exited: the job then ended "stopped". */
@@ -56,12 +66,25 @@ export class JobRecord {
     this.spec = spec;
     this.dir = dir;
     this.cgroupDir = cgroupDir;
-    this.watch = new OutputWatch(dir);
     this.usage = unmeasuredUsage();
+  }
+
+  /**
+   * The job's change notifier and output limit, made on first use: the records of finished jobs loaded at start-up
+   * (thousands of them) need one only when someone reads their output.
+   */
+  get watch(): OutputWatch {
+    if (this.#watch === undefined) {
+      this.#watch = new OutputWatch(this.dir);
+      if (!this.isRunning) this.#watch.end();
+    }
+    return this.#watch;
   }
 
   /** Resolves once the job reached its final state. */
   get ended(): Promise<void> {
+    this.#ended ??= Promise.withResolvers<undefined>();
+    if (!this.isRunning) this.#ended.resolve(undefined);
     return this.#ended.promise;
   }
 
@@ -74,8 +97,8 @@ export class JobRecord {
     this.state = state;
     this.endedAt = endedAt;
     this.child = undefined;
-    this.watch.end();
-    this.#ended.resolve(undefined);
+    this.#watch?.end();
+    this.#ended?.resolve(undefined);
   }
 
   /** A copy of everything known, safe to hand out. */
@@ -96,6 +119,7 @@ export class JobRecord {
       usage: { ...this.usage, unavailable: [...this.usage.unavailable] },
       output: { ...this.output },
       outputMode: spec.outputMode,
+      maxOutputBytes: spec.maxOutputBytes,
       isolation: { ...spec.isolation },
     };
     if (job.limits.io === undefined) delete job.limits.io;
@@ -103,7 +127,13 @@ export class JobRecord {
     if (this.exit?.signal != null) job.signal = this.exit.signal;
     if (this.startedAt) job.startedAt = new Date(this.startedAt);
     if (this.endedAt) job.endedAt = new Date(this.endedAt);
-    if (this.state === "stopped" && this.stopRequestedBy !== undefined) job.stoppedBy = this.stopRequestedBy;
+    if (this.state === "stopped") {
+      job.stopReason = this.stopReason ?? "requested";
+      if (job.stopReason === "requested" && this.stopRequestedBy !== undefined) job.stoppedBy = this.stopRequestedBy;
+    }
+    if (this.exitStatusUnknownReason !== undefined) job.exitStatusUnknownReason = this.exitStatusUnknownReason;
+    if (this.endTimeApproximate) job.endTimeApproximate = true;
+    if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
     if (this.failureReason !== undefined) job.failureReason = this.failureReason;
     if (this.cgroupDir !== undefined) job.cgroup = this.cgroupDir;
     // A job that never ran ran as nobody.

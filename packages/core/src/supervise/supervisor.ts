@@ -1,26 +1,51 @@
-// Following each job from its spawn to its final state: the end of its main process, stops, live figures.
+// Following each job from its spawn (or its adoption) to its final state: its end, stops, timeout, output limit.
+import { access } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { killCgroup, removeCgroup, signalProcs, waitUnpopulated } from "../cgroup/cgroup-fs.ts";
+import { isPopulated, killCgroup, removeCgroup, signalProcs, waitUnpopulated } from "../cgroup/cgroup-fs.ts";
 import { readUsage, wasOomKilled } from "../cgroup/usage.ts";
 import type { Spawned } from "../launch/spawn-job.ts";
 import { outputSizes, removeOutput } from "../output/output-files.ts";
-import type { LogEvent } from "../types.ts";
+import type { JobState, LogEvent, StopReason } from "../types.ts";
+import { atTime } from "./deadline.ts";
 import type { Exit, JobRecord } from "./job-record.ts";
 import { killGroup, waitGroupGone } from "./process-group.ts";
+import { processStartTicks } from "./process-start.ts";
+
+/** Why the exit status of a job adopted by (or ended before) a new manager is unknown. */
+const restartedReason = "the server restarted while the job ran";
+
+// An adopted job without a cgroup is not our child: nothing tells us it ended, so its process is checked this often.
+const unconfinedCheckMs = 1000;
+
+/** What the supervisor tells the rest of the manager. */
+export interface SupervisorHooks {
+  /** A record changed in a way worth storing: started, asked to stop, adopted, ended. */
+  changed(record: JobRecord): void;
+  /** A job reached its final state (after changed()). */
+  ended(record: JobRecord): void;
+}
 
 /**
  * Owns the life of every job after its spawn: when the main process exits, whatever is left in the job's
  * cgroup is killed (like systemd's KillMode=control-group), the final usage is read and the cgroup removed,
  * and only then is the final state recorded. A stop signals the whole cgroup, waits the grace period, then
- * kills it.
+ * kills it; a timeout is such a stop, an output limit exceeded a kill at once. Jobs a previous manager left
+ * running are adopted (see {@link adopt}).
  */
 export class Supervisor {
   readonly #controllers: readonly string[];
   readonly #log: (event: LogEvent) => void;
+  readonly #graceMs: number;
+  readonly #hooks: SupervisorHooks;
+  /** Running jobs and what to undo when they end or the supervisor detaches (timeout, end watch). */
+  readonly #running = new Map<JobRecord, (() => void)[]>();
+  #detached = false;
 
-  constructor(controllers: readonly string[], log: (event: LogEvent) => void) {
+  constructor(controllers: readonly string[], log: (event: LogEvent) => void, graceMs: number, hooks: SupervisorHooks) {
     this.#controllers = controllers;
     this.#log = log;
+    this.#graceMs = graceMs;
+    this.#hooks = hooks;
   }
 
   /** Follows a spawned job to its end; `record.ended` resolves once its final state is recorded. */
@@ -33,9 +58,94 @@ export class Supervisor {
       void this.#end(record, spawned.failure, undefined);
       return;
     }
+    // Unconfined, the pid alone names the job for a later manager: its start time tells a recycled pid apart.
+    if (record.cgroupDir === undefined) record.startTicks = processStartTicks(child.pid);
     child.once("exit", (code, signal) => {
+      if (this.#detached) return;
       record.exitedDuringStop = record.stopping !== undefined;
       void this.#end(record, spawned.failure, { code, signal });
+    });
+    this.#guard(record);
+    this.#hooks.changed(record);
+  }
+
+  /**
+   * Takes over a job whose record says it runs, left by an earlier manager. When its cgroup still has processes
+   * (unconfined: its main process still runs, same pid and start time) it stays running: its end is seen through
+   * cgroup.events (unconfined: by checking the process every second), stop() works through the cgroup (the process
+   * group), its timeout and output limit apply again, and a stop that was under way is resumed. Otherwise it ended
+   * while no manager ran, and is recorded so with an approximate end time. Either way its exit status is unknown
+   * (this process is not its parent): recorded as such, never guessed. Resolves once it is decided.
+   */
+  async adopt(record: JobRecord): Promise<"adopted" | "ended"> {
+    const { cgroupDir } = record;
+    const alive = cgroupDir !== undefined ? await isPopulated(cgroupDir) : record.startTicks !== undefined && processStartTicks(record.pid) === record.startTicks;
+    if (record.startedAt === undefined) {
+      // Cut short between its spawn and the record of it: its StartJob never answered, nobody knows it.
+      if (cgroupDir !== undefined && alive) {
+        await killCgroup(cgroupDir);
+        await waitUnpopulated(cgroupDir);
+      }
+      record.failureReason = "the server stopped before the job started";
+      await this.#finish(record, "failed", new Date());
+      await removeOutput(record.dir);
+      return "ended";
+    }
+    if (!alive) {
+      record.exitStatusUnknownReason = restartedReason;
+      record.endTimeApproximate = true;
+      await this.#finish(record, record.stopReason === undefined ? "exited" : "stopped", new Date());
+      this.#log({ level: "info", message: `job ended while the server was down (exit status unknown)`, jobId: record.id, cgroup: cgroupDir });
+      return "ended";
+    }
+    const watching = new AbortController();
+    this.#running.set(record, [() => watching.abort()]);
+    if (cgroupDir !== undefined) {
+      void waitUnpopulated(cgroupDir, { recheckMs: 0, signal: watching.signal }).then(
+        () => this.#adoptedEnd(record, watching.signal),
+        (error: unknown) => {
+          this.#log({ level: "error", message: "watching an adopted job's cgroup failed", jobId: record.id, cgroup: cgroupDir, error });
+          this.#adoptedEnd(record, watching.signal);
+        },
+      );
+    } else {
+      const check = setInterval(() => {
+        if (processStartTicks(record.pid) !== record.startTicks) this.#adoptedEnd(record, watching.signal);
+      }, unconfinedCheckMs);
+      watching.signal.addEventListener("abort", () => clearInterval(check), { once: true });
+    }
+    this.#guard(record);
+    this.#log({ level: "info", message: `adopted running job: pid ${String(record.pid)}`, jobId: record.id, cgroup: cgroupDir });
+    // A stop under way when the earlier manager went resumes, with the default grace period.
+    if (record.stopReason !== undefined) record.stopping = this.#stop(record, record.stopReason === "output_limit" ? 0 : this.#graceMs);
+    return "adopted";
+  }
+
+  #adoptedEnd(record: JobRecord, watching: AbortSignal): void {
+    if (watching.aborted || this.#detached || record.ending) return;
+    record.ending = true;
+    record.exitStatusUnknownReason = restartedReason;
+    void this.#finish(record, record.stopReason === undefined ? "exited" : "stopped", new Date()).then(() =>
+      this.#log({ level: "info", message: `adopted job ${record.state} (exit status unknown)`, jobId: record.id }),
+    );
+  }
+
+  /** Arms a running job's timeout (from its start) and output limit. */
+  #guard(record: JobRecord): void {
+    const undo = this.#running.get(record) ?? [];
+    this.#running.set(record, undo);
+    const { timeoutMs, maxOutputBytes } = record.spec;
+    if (timeoutMs !== undefined && record.startedAt !== undefined) {
+      undo.push(
+        atTime(record.startedAt.getTime() + timeoutMs, () => {
+          this.#log({ level: "info", message: `job timed out after ${String(timeoutMs)} ms: stopping it`, jobId: record.id });
+          this.stop(record, this.#graceMs, undefined, "timeout");
+        }),
+      );
+    }
+    record.watch.limit(maxOutputBytes, () => {
+      this.#log({ level: "warn", message: `job wrote more than its output limit of ${String(maxOutputBytes)} bytes: killing it`, jobId: record.id });
+      this.stop(record, 0, undefined, "output_limit");
     });
   }
 
@@ -49,12 +159,6 @@ export class Supervisor {
       if (cgroupDir !== undefined) {
         await killCgroup(cgroupDir);
         await waitUnpopulated(cgroupDir);
-        if (reason === "") {
-          // The last figures: the cgroup is empty but still there.
-          record.usage = await readUsage(cgroupDir, this.#controllers);
-          record.oomKilled = await wasOomKilled(cgroupDir);
-        }
-        await removeCgroup(cgroupDir);
       } else if (exit !== undefined) {
         killGroup(record.pid, "SIGKILL");
         await waitGroupGone(record.pid);
@@ -67,39 +171,72 @@ export class Supervisor {
       record.pid = 0;
       record.startedAt = undefined; // it never ran
       await removeOutput(record.dir);
-      record.finish("failed", endedAt);
+      await this.#finish(record, "failed", endedAt);
       this.#log({ level: "warn", message: `job failed to start: ${record.failureReason}`, jobId: record.id });
       return;
     }
     record.exit = exit;
-    record.output = await outputSizes(record.dir);
-    record.finish(record.exitedDuringStop ? "stopped" : "exited", endedAt);
+    await this.#finish(record, record.exitedDuringStop ? "stopped" : "exited", endedAt);
     const how = exit.signal !== null ? `signal ${exit.signal}` : `exit code ${String(exit.code)}`;
     this.#log({ level: "info", message: `job ${record.state}: ${how}${record.oomKilled ? ", OOM kill" : ""}`, jobId: record.id });
   }
 
   /**
-   * Stops a running job (SIGTERM to all its processes, the grace period, then kill) unless its main process
-   * already exited; concurrent stops share one. Resolves once the stop is over (not necessarily the end).
+   * Records a job's final state: reads the final usage of its cgroup (emptied by now) and removes it, measures
+   * its output, and tells the hooks. A cgroup that is already gone leaves the last figures known.
    */
-  stop(record: JobRecord, graceMs: number, by: string | undefined): void {
-    // Once the main process exited, the job is ending on its own: nothing to stop.
-    if (record.isRunning && !record.ending) record.stopping ??= this.#stop(record, graceMs, by);
+  async #finish(record: JobRecord, state: Exclude<JobState, "running">, endedAt: Date): Promise<void> {
+    for (const undo of this.#running.get(record) ?? []) undo();
+    this.#running.delete(record);
+    const { cgroupDir } = record;
+    try {
+      if (cgroupDir !== undefined && state !== "failed" && (await isPresent(cgroupDir))) {
+        record.usage = await readUsage(cgroupDir, this.#controllers);
+        record.oomKilled = await wasOomKilled(cgroupDir);
+      }
+      if (cgroupDir !== undefined) await removeCgroup(cgroupDir);
+    } catch (err) {
+      this.#log({ level: "error", message: "reading the job's final usage or removing its cgroup failed", jobId: record.id, cgroup: cgroupDir, error: err });
+    }
+    if (state !== "failed") record.output = await outputSizes(record.dir);
+    record.finish(state, endedAt);
+    if (this.#detached) return;
+    this.#hooks.changed(record);
+    this.#hooks.ended(record);
   }
 
-  async #stop(record: JobRecord, graceMs: number, by: string | undefined): Promise<void> {
+  /**
+   * Stops a running job (SIGTERM to all its processes, the grace period, then kill; a grace of 0 kills at once)
+   * unless its main process already exited; concurrent stops share one, and the first one's reason and stopper are
+   * kept. Resolves once the stop is over (not necessarily the end).
+   */
+  stop(record: JobRecord, graceMs: number, by: string | undefined, reason: StopReason = "requested"): void {
+    // Once the main process exited, the job is ending on its own: nothing to stop.
+    if (!record.isRunning || record.ending || record.stopping !== undefined) return;
+    record.stopReason = reason;
     record.stopRequestedBy = by;
-    await this.#signal(record, "SIGTERM");
-    const graceOver = new AbortController();
-    await Promise.race([record.ended, sleep(graceMs, undefined, { signal: graceOver.signal }).catch(() => undefined)]);
-    graceOver.abort();
-    if (!record.isRunning) return;
+    this.#hooks.changed(record);
+    record.stopping = this.#stop(record, graceMs);
+  }
+
+  async #stop(record: JobRecord, graceMs: number): Promise<void> {
+    if (graceMs > 0) {
+      await this.#signal(record, "SIGTERM");
+      const graceOver = new AbortController();
+      await Promise.race([record.ended, sleep(graceMs, undefined, { signal: graceOver.signal }).catch(() => undefined)]);
+      graceOver.abort();
+      if (!record.isRunning) return;
+    }
     if (record.cgroupDir !== undefined) await killCgroup(record.cgroupDir);
     await this.#signal(record, "SIGKILL");
     await record.ended;
   }
 
-  /** Signals the job's processes: those in its cgroup, and the main process while it is not yet reaped. */
+  /**
+   * Signals the job's processes: those in its cgroup, and the main process while it is not yet reaped. Unconfined,
+   * its process group: through the child while it is ours, else (adopted) only while its leader is still the
+   * process that was started (same pid and start time), so that a recycled pid is never signalled.
+   */
   async #signal(record: JobRecord, signal: NodeJS.Signals): Promise<void> {
     const child = record.child;
     const unreaped = child !== undefined && child.exitCode === null && child.signalCode === null;
@@ -112,6 +249,8 @@ export class Supervisor {
       // Covers cgexec before it joined the cgroup; Node never signals a reaped child.
       if (unreaped) child.kill(signal);
     } else if (unreaped) {
+      killGroup(record.pid, signal);
+    } else if (child === undefined && record.startTicks !== undefined && processStartTicks(record.pid) === record.startTicks) {
       killGroup(record.pid, signal);
     }
   }
@@ -129,4 +268,27 @@ export class Supervisor {
       record.output = output;
     }
   }
+
+  /**
+   * Lets go of every running job without touching it (close() with onClose "keep"): no more timeouts, output
+   * limits, end watches or records; the processes do not keep this one alive. Returns how many were running.
+   */
+  detach(): number {
+    this.#detached = true;
+    const running = [...this.#running.keys()];
+    for (const record of running) {
+      for (const undo of this.#running.get(record) ?? []) undo();
+      record.child?.unref();
+      record.watch.end();
+    }
+    this.#running.clear();
+    return running.length;
+  }
+}
+
+function isPresent(dir: string): Promise<boolean> {
+  return access(dir).then(
+    () => true,
+    () => false,
+  );
 }

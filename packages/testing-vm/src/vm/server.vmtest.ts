@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
@@ -166,5 +166,84 @@ describe("jobexec-server in a delegated unit cgroup", { timeout: vmTestTimeout }
     assert.equal(existsSync(join(SERVICE, "jobexec")), false);
     assert.equal(existsSync(join(SERVICE, "supervisor")), false);
     assert.deepEqual(cgroupProcs(SERVICE), []);
+  });
+});
+
+const RESTART_SERVICE = "/sys/fs/cgroup/system.slice/jobexec-restart.service";
+
+/**
+ * A server of the restart suite, started in `cgroup` of its delegated unit: its address once listening, its exit, its
+ * log.
+ */
+function restartServer(cgroup: string, dir: string, args: string[]): { server: ChildProcess; address: Promise<string>; exited: Promise<unknown[]>; log: () => string } {
+  const server = spawnIn(cgroup, [
+    process.execPath, serverMain, "--listen", "127.0.0.1:0", "--cert", join(dir, "server.pem"), "--key", join(dir, "server.key"),
+    "--client-ca", join(dir, "ca.pem"), "--data-dir", join(dir, "data"), "--grace", "1s", ...args,
+  ]);
+  const exited = once(server, "exit");
+  let log = "";
+  const listening = Promise.withResolvers<string>();
+  listening.promise.catch(() => undefined);
+  server.stderr?.setEncoding("utf8").on("data", (text: string) => {
+    log += text;
+    const line = log.split("\n").find((l) => l.includes('"msg":"listening"'));
+    if (line) listening.resolve((JSON.parse(line) as { address: string }).address);
+  });
+  void exited.then(() => listening.reject(new Error(`the server ended before listening:\n${log}`)));
+  return { server, address: listening.promise, exited, log: () => log };
+}
+
+describe("jobexec-server restarts in a delegated unit cgroup: kept and crashed-over jobs are adopted", { timeout: 300_000 }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "jobexec-vm-restart-"));
+    // The data directory inside must be reachable by jobs' dynamic accounts (the keys stay 0600).
+    await chmod(dir, 0o711);
+    delegateService(RESTART_SERVICE);
+    if (!existsSync(CLIENTS)) mkdirSync(CLIENTS);
+    await certificates(dir);
+  }, { timeout: 240_000 });
+  after(async () => {
+    await removeCgroupTree(RESTART_SERVICE);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("--on-shutdown=keep, SIGTERM, restart, SIGKILL, restart: the job runs on under its limits, then StopJob ends it", async () => {
+    const first = restartServer(RESTART_SERVICE, dir, ["--on-shutdown=keep"]);
+    const address = await first.address;
+    const started = (await connectCall(address, dir, "StartJob", { program: "sleep", args: ["8101"], limits: { pidsMax: "20" } })) as { job: { id: string } };
+    const jobCgroup = join(RESTART_SERVICE, "jobexec", started.job.id);
+    first.server.kill("SIGTERM");
+    assert.equal((await first.exited)[0], 0, first.log());
+    assert.match(first.log(), /left 1 running job\(s\) running for the next server to adopt/);
+    const sleeper = processesMatching("sleep 8101");
+    assert.equal(sleeper.length, 1, "the job outlived its server");
+    assert.deepEqual(cgroupProcs(jobCgroup), sleeper);
+    assert.equal(readFileSync(join(jobCgroup, "pids.max"), "utf8").trim(), "20");
+    const leaf = join(RESTART_SERVICE, "supervisor");
+    assert.deepEqual(cgroupProcs(leaf), []);
+    // The unit's cgroup has controllers enabled for the jobs kept running: no process may join it any more. The next
+    // server starts in the leaf, as systemd's DelegateSubgroup=supervisor starts a unit's main process.
+    assert.throws(() => writeFileSync(join(RESTART_SERVICE, "cgroup.procs"), String(process.pid)));
+
+    const second = restartServer(leaf, dir, []);
+    const again = (await connectCall(await second.address, dir, "GetJob", { id: started.job.id })) as { job: { state: string; pid: number } };
+    assert.equal(again.job.state, "JOB_STATE_RUNNING");
+    assert.deepEqual(cgroupProcs(leaf), [second.server.pid], "the new server stays in the leaf");
+    assert.deepEqual(cgroupProcs(RESTART_SERVICE), []);
+    second.server.kill("SIGKILL"); // a crash
+    await second.exited;
+    assert.deepEqual(processesMatching("sleep 8101"), sleeper);
+
+    const third = restartServer(leaf, dir, []);
+    const stopped = (await connectCall(await third.address, dir, "StopJob", { id: started.job.id })) as { job: Record<string, unknown> };
+    assert.equal(stopped.job.state, "JOB_STATE_STOPPED");
+    assert.equal(stopped.job.exitStatusUnknown, true);
+    assert.equal(stopped.job.exitStatusUnknownReason, "the server restarted while the job ran");
+    assert.deepEqual(processesMatching("sleep 8101"), []);
+    third.server.kill("SIGTERM");
+    assert.equal((await third.exited)[0], 0, third.log());
+    assert.equal(existsSync(join(RESTART_SERVICE, "jobexec")), false, "the jobs' parent is removed");
+    assert.deepEqual(cgroupProcs(leaf), [], "the leaf it was started in is left to its service manager, empty");
   });
 });

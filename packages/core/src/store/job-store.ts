@@ -1,0 +1,58 @@
+// What the manager needs from durable storage of job records: one row per job, written at a few moments of its life.
+
+/**
+ * One job as stored: a column per field (see migrations.ts). Times are milliseconds since the epoch, booleans 0/1,
+ * `args`, `limits`, `isolation` and `usage` JSON text.
+ */
+export interface JobRow {
+  seq: number;
+  id: string;
+  owner: string;
+  account: string | null;
+  uid: number | null;
+  gid: number | null;
+  program: string;
+  args: string;
+  cwd: string;
+  output_mode: string;
+  limits: string;
+  isolation: string | null;
+  max_output_bytes: number;
+  timeout_ms: number | null;
+  state: string;
+  pid: number;
+  pid_start_ticks: number | null;
+  cgroup: string | null;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  end_time_approximate: number;
+  exit_code: number | null;
+  signal: string | null;
+  exit_status_unknown_reason: string | null;
+  oom_killed: number;
+  stop_reason: string | null;
+  stopped_by: string | null;
+  failure_reason: string | null;
+  usage: string;
+  stdout_bytes: number;
+  stderr_bytes: number;
+}
+
+/**
+ * Durable job records. Writes are synchronous and small (a job's row is written when it is created, started, asked
+ * to stop and ended, never per output byte); a failed write throws and is the caller's to retry.
+ */
+export interface JobStore {
+  /** Where the records are, for messages. */
+  readonly path: string;
+  /** Stores a new job; returns its seq, larger than any seq this store ever gave (never reused). */
+  insert(row: Omit<JobRow, "seq">): number;
+  /** Overwrites the row of job `row.seq`. */
+  update(row: JobRow): void;
+  /** Removes a job's row; a missing one is fine. */
+  delete(seq: number): void;
+  /** Every row, oldest (lowest seq) first. */
+  load(): JobRow[];
+  close(): void;
+}

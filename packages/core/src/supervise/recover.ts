@@ -1,0 +1,38 @@
+// Start-up: every stored job back, running ones adopted or ended, what no record owns removed, retention applied.
+import type { CgroupSubtree } from "../cgroup/subtree.ts";
+import type { JobTable } from "../store/job-table.ts";
+import type { LogEvent } from "../types.ts";
+import { removeLeftovers } from "./leftovers.ts";
+import type { Retention } from "./retention.ts";
+import type { Supervisor } from "./supervisor.ts";
+
+/** The parts of a manager that recovery puts back together. */
+export interface RecoveryParts {
+  jobs: JobTable;
+  supervisor: Supervisor;
+  retention: Retention;
+  jobsDir: string;
+  subtree: CgroupSubtree | undefined;
+  log: (event: LogEvent) => void;
+}
+
+/**
+ * Loads every stored record into the table; each one whose record says "running" is adopted or recorded as ended
+ * (see {@link Supervisor.adopt}); output directories and job cgroups that no record (no running job) owns are
+ * removed; finished jobs past retention are removed. Logs one line with the counts and the time it took.
+ */
+export async function recover({ jobs, supervisor, retention, jobsDir, subtree, log }: RecoveryParts): Promise<void> {
+  const began = performance.now();
+  const records = jobs.restore(jobsDir);
+  for (const record of records) jobs.add(record);
+  retention.add(records.filter((r) => !r.isRunning));
+  const running = records.filter((r) => r.isRunning);
+  const outcomes = await Promise.all(running.map((r) => supervisor.adopt(r)));
+  const adopted = new Set(running.filter((_, i) => outcomes[i] === "adopted").map((r) => r.id));
+  await removeLeftovers(jobsDir, subtree, new Set(records.map((r) => r.id)), adopted, log);
+  await retention.sweep();
+  log({
+    level: "info",
+    message: `loaded ${String(records.length)} job record(s): ${String(adopted.size)} running job(s) adopted, ${String(running.length - adopted.size)} ended while the server was down; took ${(performance.now() - began).toFixed(1)} ms`,
+  });
+}

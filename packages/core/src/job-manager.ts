@@ -204,7 +204,7 @@ export class JobManager {
     // Adopted jobs count against their owners' quotas like any running job.
     for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
-    manager.#launcher.start();
+    manager.#launcher.start(wantsIsolation(undefined, settings.defaultIsolation));
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
       level: mode === "none" ? "warn" : "info",

@@ -87,9 +87,9 @@ export class Launcher {
     );
   }
 
-  /** Starts filling the standby pool; call once what an earlier run left is removed. */
-  start(): void {
-    this.#pool.start();
+  /** Starts filling the standby pool (isolated when the defaults are); call once what an earlier run left is removed. */
+  start(isolated: boolean): void {
+    this.#pool.start(standbyKind("separate", isolated));
   }
 
   /** The standby pool's figures. */

@@ -39,10 +39,10 @@ export class StandbyPool {
     this.#log = log;
   }
 
-  /** Starts filling the pool for the default output mode. */
-  start(): void {
+  /** Starts filling the pool for `kind`: the default output mode, isolated when the manager's defaults are. */
+  start(kind: StandbyKind): void {
     if (this.size === 0) return;
-    this.#wanted.add("separate");
+    this.#wanted.add(kind);
     this.refill();
   }
 

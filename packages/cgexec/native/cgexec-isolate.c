@@ -203,9 +203,13 @@ static int protected_root(const char *path) {
 }
 
 static void read_only_system(struct plan *plan) {
-  // The writable directories first: each bind (with what is mounted below it) copies the flags it has now, rw.
+  // The writable directories first: each bind (with what is mounted below it) copies the flags it has now, rw. Each is
+  // taken as the kernel will see it (symbolic links resolved), so that it is recognised in the mount table below.
   for (int i = 0; i < plan->writable_count; i++) {
-    const char *dir = plan->writable[i];
+    char *real = realpath(plan->writable[i], NULL);
+    if (real == NULL) fail(125, "read-only system: cannot keep %s writable: %s", plan->writable[i], strerror(errno));
+    plan->writable[i] = real;
+    const char *dir = real;
     if (protected_root(dir)) continue;
     if (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0) fail(125, "read-only system: cannot keep %s writable: %s", dir, strerror(errno));
   }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -122,6 +122,19 @@ describe("cgexec isolation", { skip: (root === undefined || !existsSync(isolateH
       "cwd writable",
       scratch,
     ]);
+  });
+
+  it("a --writable directory reached through a symbolic link stays writable (the link is resolved first)", { timeout }, async (t) => {
+    const cg = makeCgroup(t);
+    const real = join(scratch, "real");
+    mkdirSync(real, { recursive: true });
+    chmodSync(real, 0o777);
+    const link = join(scratch, "link");
+    rmSync(link, { force: true });
+    symlinkSync(real, link);
+    const result = await run([...nobody, "--read-only", `--writable=${link}`, cg, "/bin/sh", "-c", `echo x > ${link}/f && echo written; echo x > ${scratch}/g 2>/dev/null || echo 'beside it read-only'`]);
+    assert.equal(result.code, 0, result.status + result.stderr);
+    assert.equal(result.stdout, "written\nbeside it read-only\n");
   });
 
   it("a step that fails is one line on the status descriptor and exit 125; the program never runs", { timeout }, async (t) => {

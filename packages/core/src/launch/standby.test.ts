@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -333,18 +333,68 @@ describe("a standby still booting", { timeout }, () => {
 });
 
 describe("standbys at shutdown and restart", { timeout }, () => {
-  test("close() kills every standby and removes their cgroups and files", async () => {
+  test("close() kills every standby and removes their cgroups and files; the jobs' records and output stay", async () => {
     const fx = await openFixture();
     await standbysReady(fx.manager);
-    await fx.manager.start({ program: "true", outputMode: "merged" }, "alice");
+    const job = await fx.manager.start({ program: "true", outputMode: "merged" }, "alice");
     await standbysReady(fx.manager);
     const pids = standbyPids(fx.manager);
+    assert.equal(pids.length, 4, "2 per output mode");
     const parent = fx.manager.cgroups.parent as string;
     await fx.manager.close();
     for (const pid of pids) assert.equal(isAlive(pid), false, `standby ${pid} is gone`);
     assert.equal(existsSync(parent), false, "no cgroup is left, made ahead or a job's");
-    assert.deepEqual(readdirSync(join(fx.dataDir, "jobs")), []);
+    assert.deepEqual(readdirSync(join(fx.dataDir, "jobs")), [job.id], "only the job's output, none of a standby");
     await fx.close();
+  });
+
+  test('onClose "keep": the standbys go, the running job stays and is adopted; the next manager\'s standbys are new ids, its jobs later seqs', async () => {
+    const dataDir = await reachableTempDir("jobexec-core-keep-");
+    const cgroupParent = uniqueParent();
+    const first = await JobManager.create({ dataDir, cgroupParent, onClose: "keep" });
+    let next: JobManager | undefined;
+    try {
+      await standbysReady(first);
+      const running = await first.start({ program: "sleep", args: ["30"] }, "alice");
+      assert.equal(first.standbys.warmStarts, 1, "it came from a standby");
+      await standbysReady(first);
+      const parent = first.cgroups.parent as string;
+      const pids = standbyPids(first);
+      const standbyIds = readdirSync(join(dataDir, "jobs")).filter((id) => id !== running.id);
+      assert.equal(standbyIds.length, 2);
+      await first.close();
+      for (const pid of pids) assert.equal(isAlive(pid), false, `standby ${pid} is gone`);
+      assert.deepEqual(readdirSync(join(dataDir, "jobs")), [running.id], "the standbys' output directories are removed");
+      assert.deepEqual(
+        readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name),
+        [running.id],
+        "the standbys' cgroups are removed; the job's stays, with its process",
+      );
+      assert.ok(isAlive(running.pid));
+
+      const logs: string[] = [];
+      next = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e.message) });
+      assert.deepEqual([(await next.get(running.id)).state, (await next.get(running.id)).pid], ["running", running.pid], "adopted, not taken for a leftover");
+      assert.ok(!logs.some((l) => l.includes(running.id) && l.startsWith("removed")), logs.join("\n"));
+      await standbysReady(next);
+      const nextIds = standbysIn(parent).map((s) => basename(s.cgroup));
+      assert.equal(nextIds.length, 2);
+      for (const id of nextIds) assert.ok(id !== running.id && !standbyIds.includes(id), `standby ${id} has a new id`);
+      const later = await next.start({ program: "true" }, "alice");
+      assert.equal(next.standbys.warmStarts, 1);
+      assert.ok(nextIds.includes(later.id), "it took a standby's id");
+      assert.ok(later.seq > running.seq, `seq ${String(later.seq)} comes after the stored ${String(running.seq)}`);
+      assert.deepEqual(
+        (await next.list()).map((j) => j.id),
+        [later.id, running.id],
+        "the jobs, and no standby",
+      );
+      await next.stop(running.id, { graceMs: 0 });
+    } finally {
+      await next?.close();
+      await first.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   test("after a crash the standbys exit on their own, and the next manager removes what was made for them", async () => {
@@ -353,6 +403,7 @@ describe("standbys at shutdown and restart", { timeout }, () => {
     const child = spawn(process.execPath, [new URL("../test-support/manager-child.ts", import.meta.url).pathname, dataDir, cgroupParent], {
       stdio: ["ignore", "pipe", "inherit"],
     });
+    let next: JobManager | undefined;
     try {
       const [line] = (await once((child.stdout as Readable).setEncoding("utf8"), "data")) as [string];
       const { parent, standbys } = JSON.parse(line) as { parent: string; standbys: number[] };
@@ -365,9 +416,9 @@ describe("standbys at shutdown and restart", { timeout }, () => {
       // Their request descriptor's other end is gone: each reads end-of-file and exits without running anything.
       await until("the orphaned standbys exited", () => standbys.every((pid) => !isAlive(pid)));
       const logs: string[] = [];
-      const next = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e.message) });
+      next = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e.message) });
       for (const id of made) {
-        assert.ok(logs.includes(`removed output of an earlier run's job ${id}`), logs.join("\n"));
+        assert.ok(logs.includes(`removed output directory ${id}, which no job record owns`), logs.join("\n"));
         assert.ok(logs.includes(`removed leftover job cgroup ${join(parent, id)}`), logs.join("\n"));
       }
       await standbysReady(next);
@@ -377,6 +428,7 @@ describe("standbys at shutdown and restart", { timeout }, () => {
       assert.deepEqual(readdirSync(join(dataDir, "jobs")), []);
     } finally {
       child.kill("SIGKILL");
+      await next?.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   });

@@ -1,5 +1,6 @@
 // jobexec-server's standbys as an operator meets them, on a real server child process: jobs start from them by
-// default, never show in ListJobs, and SIGTERM leaves none behind; --standby 0 starts every job cold.
+// default, never show in ListJobs, and SIGTERM leaves none behind (with --on-shutdown keep too, where only the job
+// is left for the next server); --standby 0 starts every job cold.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
@@ -24,14 +25,14 @@ describe("jobexec-server --standby", { skip, timeout: 120_000 }, () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  async function serve(name: string, args: string[]) {
+  async function serve(name: string, args: string[], cgroupParent = testCgroupParent()) {
     const dataDir = join(dir, name);
-    const child = launchServer(["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--cgroup-parent", testCgroupParent(), ...args], { JOBEXEC_CONFIG_DIR: join(dir, "config") });
+    const child = launchServer(["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--cgroup-parent", cgroupParent, ...args], { JOBEXEC_CONFIG_DIR: join(dir, "config") });
     const { url } = await listening(child);
     const { parent } = (await waitFor(() => child.lines.find((l) => l.msg === "cgroups"))) as unknown as { parent: string };
     const creds = await readCredentials(join(dir, "config"), "client");
     const client = createClient(JobService, createGrpcTransport({ baseUrl: url, nodeOptions: { ca: readFileSync(join(dir, "config", "ca.pem")), ...creds } }));
-    return { child, client, parent, dataDir };
+    return { child, client, parent, dataDir, cgroupParent };
   }
 
   /**
@@ -66,7 +67,41 @@ describe("jobexec-server --standby", { skip, timeout: 120_000 }, () => {
     assert.equal(await child.exit, 0, child.stderr.join("\n"));
     for (const pid of [...pids, ...refilled]) assert.equal(alive(pid), false, `standby ${pid} is gone`);
     assert.equal(existsSync(parent), false, "no cgroup is left");
-    assert.deepEqual(readdirSync(join(dataDir, "jobs")), []);
+    assert.deepEqual(readdirSync(join(dataDir, "jobs")), [job.id], "the job's output stays, no standby's");
+  });
+
+  test("--on-shutdown keep: SIGTERM kills the standbys and leaves the job; the next server adopts it and makes new standbys", async (t) => {
+    const first = await serve("keep", ["--on-shutdown", "keep"]);
+    t.after(() => first.child.proc.kill("SIGKILL"));
+    const pids = await standbys(first.parent, 2);
+    const { job } = await first.client.startJob({ program: "sleep", args: ["60"] });
+    assert.ok(job && pids.includes(job.pid), "the job came from a standby");
+    const left = await standbys(first.parent, 2, [job.id]);
+    first.child.proc.kill("SIGTERM");
+    assert.equal(await first.child.exit, 0, first.child.stderr.join("\n"));
+    for (const pid of left) assert.equal(alive(pid), false, `standby ${pid} is gone`);
+    assert.ok(alive(job.pid), "the job runs on");
+    assert.deepEqual(
+      readdirSync(first.parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name),
+      [job.id],
+      "only the job's cgroup is left",
+    );
+    assert.deepEqual(readdirSync(join(first.dataDir, "jobs")), [job.id]);
+
+    const next = await serve("keep", [], first.cgroupParent);
+    t.after(() => next.child.proc.kill("SIGKILL"));
+    const fresh = await standbys(next.parent, 2, [job.id]);
+    assert.ok(fresh.every((pid) => !left.includes(pid)));
+    const listed = (await next.client.listJobs({})).jobs;
+    assert.deepEqual(
+      listed.map((j) => [j.id, j.pid]),
+      [[job.id, job.pid]],
+      "the adopted job, and no standby",
+    );
+    next.child.proc.kill("SIGTERM");
+    assert.equal(await next.child.exit, 0, next.child.stderr.join("\n"));
+    assert.equal(alive(job.pid), false, "stopped at the second shutdown");
+    assert.equal(existsSync(next.parent), false, "no cgroup is left");
   });
 
   test("--standby 0: no standby, every job cold", async (t) => {

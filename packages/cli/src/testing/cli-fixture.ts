@@ -47,11 +47,11 @@ async function writeConfig(dir: string, client: Credentials, ca: Credentials): P
 }
 
 /**
- * Starts a server with a fresh PKI and writes a config directory per user; `base` is where its directory goes (a
- * private /tmp hides one under /tmp from jobs), `defaultIsolation` the server's.
+ * Starts a server with a fresh PKI (and `options` over its defaults) and writes a config directory per user; `base` is
+ * where its directory goes (a private /tmp hides one under /tmp from jobs).
  */
-export async function startCliServer(options: { base?: string; defaultIsolation?: ServerConfig["defaultIsolation"] } = {}): Promise<CliServer> {
-  const dir = await mkdtemp(join(options.base ?? tmpdir(), "jobexec-cli-test-"));
+export async function startCliServer({ base, ...options }: { base?: string } & Pick<ServerConfig, "standby" | "defaultIsolation"> = {}): Promise<CliServer> {
+  const dir = await mkdtemp(join(base ?? tmpdir(), "jobexec-cli-test-"));
   // Jobs run as dynamic accounts, which pass through here to their homes in the data directory.
   await chmod(dir, 0o711);
   const ca = await createCa("cli test CA");
@@ -77,7 +77,7 @@ export async function startCliServer(options: { base?: string; defaultIsolation?
     cgroupParent: `jobexec-cli-test-${randomBytes(6).toString("hex")}`,
     defaultGraceMs: 1000,
     log: silentLogger,
-    ...(options.defaultIsolation === undefined ? {} : { defaultIsolation: options.defaultIsolation }),
+    ...options,
   });
   return {
     server: running,

@@ -43,9 +43,9 @@ test("status names the isolation a job got", () => {
     id, owner: "alice", program: "true", state: JobState.EXITED, createTime: timestampFromDate(t0),
     isolation: { privateNetwork: true, privateTmp: true, privateTmpBytes: 8n * 1024n * 1024n, readOnlySystem: true },
   });
-  assert.match(formatStatus(job, later(1000)), /\n  Isolation: network none, private \/tmp \(8 MiB\), read-only system\n$/);
+  assert.match(formatStatus(job, later(1000)), /\n {2}Isolation: network none, private \/tmp \(8 MiB\), read-only system\n$/);
   job.isolation = create(IsolationSchema, { readOnlySystem: true });
-  assert.match(formatStatus(job, later(1000)), /\n  Isolation: read-only system\n$/);
+  assert.match(formatStatus(job, later(1000)), /\n {2}Isolation: read-only system\n$/);
 });
 
 test("status names a mapped account's gid when it is not the uid's number, and no account for a job that never ran", () => {

@@ -6,9 +6,9 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { HealthCheckResponse_ServingStatus, Health, JobService } from "@jobexec/proto";
 import { cgroupRoot, removeCgroupTree, uniqueCgroupName } from "./cgroup.ts";
+import { benchTransport, type ClientOptions } from "./client.ts";
 import { BenchError } from "./error.ts";
 import type { Tls } from "./tls.ts";
 
@@ -24,15 +24,6 @@ export interface ServerOptions {
   profile?: boolean;
   /** More `jobexec-server` flags, e.g. `--run-as server`. */
   args?: readonly string[];
-}
-
-/** How a client talks to the server. */
-export interface ClientOptions {
-  /**
-   * Accept compressed responses: true (the default) keeps connect-node's defaults, which accept gzip and brotli
-   * (the server still sends identity: it accepts no compression); false asks for identity only.
-   */
-  compression?: boolean;
 }
 
 /** A `jobexec-server` child process on loopback. */
@@ -120,12 +111,7 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
   const pid = child.pid;
   if (pid === undefined) throw new BenchError("server", `cannot spawn ${serverMain}`);
   const url = `https://localhost:${port}`;
-  const transport = (options: ClientOptions = {}) =>
-    createGrpcTransport({
-      baseUrl: url,
-      nodeOptions: { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey },
-      ...(options.compression === false ? { acceptCompression: [] } : {}),
-    });
+  const transport = (options: ClientOptions = {}) => benchTransport(url, tls, options);
   const logTail = async () => (await readFile(logPath, "utf8")).split("\n").slice(-20).join("\n");
   const logLines = async (): Promise<Record<string, unknown>[]> =>
     (await readFile(logPath, "utf8")).split("\n").flatMap((line) => {

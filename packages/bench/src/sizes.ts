@@ -9,8 +9,9 @@ export interface Sizes {
   /** Bytes the write-path and follow jobs write, and how many times the write path is repeated. */
   writeBytes: number;
   writeRepeats: number;
-  /** Followers of the fan-out job, spread over this many HTTP/2 connections. */
+  /** Followers of the fan-out job, spread over this many client processes and HTTP/2 connections (in total). */
   followers: number;
+  followerClients: number;
   followerConnections: number;
   /** How long the single-follower baseline runs, then how long the fan-out is measured once all followers attached. */
   baselineWindowMs: number;
@@ -42,7 +43,8 @@ export const full: Sizes = {
   writeBytes: 2 ** 30,
   writeRepeats: 3,
   followers: 1000,
-  followerConnections: 10,
+  followerClients: 4,
+  followerConnections: 12,
   baselineWindowMs: 3000,
   fanoutWindowMs: 20_000,
   jobs: 1000,
@@ -69,7 +71,8 @@ export const quick: Sizes = {
   writeBytes: 16 * 2 ** 20,
   writeRepeats: 1,
   followers: 50,
-  followerConnections: 5,
+  followerClients: 2,
+  followerConnections: 4,
   baselineWindowMs: 1000,
   fanoutWindowMs: 1500,
   jobs: 50,

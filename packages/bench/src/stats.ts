@@ -11,7 +11,7 @@ export interface Summary {
 }
 
 /** Summarises samples with nearest-rank percentiles; throws when there are none. */
-export function summarize(samples: readonly number[], what: string): Summary {
+export function summarize(samples: ArrayLike<number>, what: string): Summary {
   if (samples.length === 0) {
     throw new BenchError("measurement", `no samples for ${what}`);
   }

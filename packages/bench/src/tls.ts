@@ -10,6 +10,9 @@ export interface Tls {
   ca: string;
   clientCert: string;
   clientKey: string;
+  /** The client certificate and key as files too, for the CLI. */
+  clientCertPath: string;
+  clientKeyPath: string;
 }
 
 /**
@@ -31,9 +34,13 @@ export async function createTls(dir: string): Promise<Tls> {
     ca: ca.cert,
     clientCert: client.cert,
     clientKey: client.key,
+    clientCertPath: join(dir, "client.pem"),
+    clientKeyPath: join(dir, "client.key"),
   };
   await writeFile(tls.caPath, ca.cert);
   await writeFile(tls.serverCertPath, server.cert);
   await writeFile(tls.serverKeyPath, server.key, { mode: 0o600 });
+  await writeFile(tls.clientCertPath, client.cert);
+  await writeFile(tls.clientKeyPath, client.key, { mode: 0o600 });
   return tls;
 }

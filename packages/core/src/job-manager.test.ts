@@ -4,6 +4,7 @@ import { chmod, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { maxChunkBytes } from "./output/chunk-buffers.ts";
 import type { Job } from "./types.ts";
 import { cgroupExists, collect, type Fixture, followAll, isAlive, openFixture, reachableTempDir } from "./test-support/fixture.ts";
 
@@ -72,18 +73,18 @@ describe("JobManager lifecycle", { timeout }, () => {
     assert.equal((await fx.manager.get(job.id)).outputMode, "merged");
   });
 
-  test("7: a finished job's 1 MiB of output reads back exactly", async () => {
-    const job = await fx.manager.start({ program: "sh", args: ["-c", "yes 0123456789abcde | head -c 1048576"] }, "alice");
+  test("7: a finished job's 3 MiB of output reads back exactly, in chunks of at most 1 MiB", async () => {
+    const job = await fx.manager.start({ program: "sh", args: ["-c", "yes 0123456789abcde | head -c 3145728"] }, "alice");
     await followAll(fx.manager, job.id);
-    const expected = Buffer.from("0123456789abcde\n".repeat(65536));
+    const expected = Buffer.from("0123456789abcde\n".repeat(3 * 65536));
     const out = await collect(fx.manager.output(job.id));
-    assert.equal(out.stdout.length, 1048576);
+    assert.equal(out.stdout.length, 3 * 1048576);
     assert.ok(out.stdout.equals(expected));
-    // Chunks are at most 64 KiB and their offsets are contiguous.
+    // Chunks are at most maxChunkBytes and their offsets are contiguous.
     let offset = 0;
     for (const chunk of out.order) {
       assert.equal(chunk.offset, offset);
-      assert.ok(chunk.data.length <= 65536);
+      assert.ok(chunk.data.length <= maxChunkBytes);
       offset += chunk.data.length;
     }
   });

@@ -358,7 +358,7 @@ export class JobManager {
   }
 
   /**
-   * The output of a job as chunks of at most 64 KiB: both streams (or one), from the start, from byte
+   * The output of a job as chunks of at most 1 MiB (`maxChunkBytes`): both streams (or one), from the start, from byte
    * offsets or from each stream's last N lines; with `follow`, live until the job ended and every byte
    * was delivered. Throws JobError at once for a bad id or options.
    */

@@ -177,7 +177,11 @@ export interface Job {
 export interface OutputChunk {
   stream: StreamName;
   offset: number;
-  /** A fresh buffer never reused for other bytes; followers of one job in step share it: treat it as read-only. */
+  /**
+   * The bytes; followers of one job in step share them: treat them as read-only. They stay valid for as long as the
+   * consumer keeps them, unless it calls {@link releaseChunk} on them: that says it is done (e.g. they were written
+   * to a socket), and a large chunk's buffer may then be reused for other bytes at any time.
+   */
   data: Uint8Array;
 }
 

@@ -1,15 +1,30 @@
 // Server-streaming calls over gRPC on HTTP/2, served by one loop from the implementation to the HTTP/2 stream.
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
 import { create, fromBinary, isMessage, toBinary, type DescMethodServerStreaming, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { compressionNegotiate, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { contentTypeProto, headerAcceptEncoding, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { CallContext } from "./guard.ts";
 
-/** A server-streaming method and its guarded implementation. */
+/** A server-streaming method, its guarded implementation, and how its responses become gRPC frames. */
 export interface StreamingMethod {
   method: DescMethodServerStreaming;
   impl: (req: unknown, ctx: CallContext) => AsyncIterable<unknown>;
+  /** The frame (envelope and message) of one response, in pieces to write in order. */
+  frame: (message: unknown) => readonly Uint8Array[];
+  /** Called once a response's frame was written out, when the encoder wants to know (see {@link FrameEncoder}). */
+  written?: (message: unknown) => void;
+}
+
+/** A hand-made encoding of the response messages of one type. */
+export interface FrameEncoder {
+  /**
+   * The gRPC frame of `message` in pieces to write in order (e.g. a header, then a payload as it is); undefined
+   * leaves the message to the generic encoding (toBinary, then the envelope).
+   */
+  frame(message: unknown): readonly Uint8Array[] | undefined;
+  /** Called once the frame of `message` was written to the connection: buffers it lent are no longer used. */
+  written?(message: unknown): void;
 }
 
 /** What every call needs besides its method. */
@@ -34,14 +49,22 @@ const compressedFlag = 0b1;
  * limit's sentence, trailers) so that it answers as connect would. gRPC-Web, Connect and unary calls stay on
  * connect's router.
  */
-export function streamingMethods(services: [DescService, object][]): Map<string, StreamingMethod> {
+export function streamingMethods(services: [DescService, object][], encoders: ReadonlyMap<string, FrameEncoder> = new Map()): Map<string, StreamingMethod> {
   const methods = new Map<string, StreamingMethod>();
   for (const [service, impl] of services) {
-    for (const method of service.methods) {
-      if (method.methodKind !== "server_streaming") continue;
-      const handler = (impl as Record<string, StreamingMethod["impl"]>)[method.localName];
+    for (const m of service.methods) {
+      if (m.methodKind !== "server_streaming") continue;
       // (methodKind says so; the DescMethod type does not narrow on it)
-      if (handler !== undefined) methods.set(`/${service.typeName}/${method.name}`, { method: method as DescMethodServerStreaming, impl: handler });
+      const method = m as DescMethodServerStreaming;
+      const handler = (impl as Record<string, StreamingMethod["impl"]>)[method.localName];
+      if (handler === undefined) continue;
+      const special = encoders.get(method.output.typeName);
+      const generic = (message: unknown): Uint8Array[] => [
+        encodeEnvelope(0, toBinary(method.output, isMessage(message, method.output) ? message : create(method.output, message as never))),
+      ];
+      const path = `/${service.typeName}/${method.name}`;
+      if (special === undefined) methods.set(path, { method, impl: handler, frame: generic });
+      else methods.set(path, { method, impl: handler, frame: (message) => special.frame(message) ?? generic(message), written: special.written?.bind(special) });
     }
   }
   return methods;
@@ -80,13 +103,26 @@ export async function serveGrpcStreaming(target: StreamingMethod, req: Http2Serv
     if (compression.error) throw compression.error;
     const input = fromBinary(method.input, await readSingleMessage(req, options.readMaxBytes));
     it = target.impl(input, context)[Symbol.asyncIterator]();
+    const stream = res.stream;
+    // The next message is produced while the previous one is being sent: one message in flight, one being read.
+    let next = it.next();
+    // (A failure while a write drains is thrown at the next await of it, not reported as unhandled meanwhile.)
+    next.catch(() => undefined);
     for (;;) {
-      const next = await it.next();
-      if (next.done === true) break;
-      const message = isMessage(next.value, method.output) ? next.value : create(method.output, next.value as never);
+      const result = await next;
+      if (result.done === true) break;
       if (!res.headersSent) res.writeHead(200, { "content-type": contentTypeProto });
-      if (!res.write(encodeEnvelope(0, toBinary(method.output, message)))) await drained(res);
-      if (closed(res)) break;
+      const { written } = target;
+      const message = result.value;
+      const room = writeFrame(stream, target.frame(message), written && ((err) => err == null && written(message)));
+      next = it.next();
+      next.catch(() => undefined);
+      if (!room) await drained(stream);
+      if (closed(res)) {
+        // The client went away: the message being produced is not wanted (the call's signal ends its wait).
+        call.abort(new ConnectError("client went away", Code.Canceled));
+        break;
+      }
     }
   } catch (err) {
     error = ConnectError.from(err);
@@ -139,14 +175,28 @@ function closed(res: Http2ServerResponse): boolean {
   return res.stream.closed || res.stream.destroyed;
 }
 
-function drained(res: Http2ServerResponse): Promise<void> {
+/**
+ * Writes a frame's pieces (one writev when there are several), `done` called when the last one was written out;
+ * false when the stream's buffer is full.
+ */
+function writeFrame(stream: ServerHttp2Stream, pieces: readonly Uint8Array[], done?: (err?: Error | null) => void): boolean {
+  const last = pieces.length - 1;
+  if (last === 0) return stream.write(pieces[0], done);
+  stream.cork();
+  let room = true;
+  pieces.forEach((piece, i) => (room = i === last ? stream.write(piece, done) : stream.write(piece)));
+  stream.uncork();
+  return room;
+}
+
+function drained(stream: ServerHttp2Stream): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
-      res.off("drain", done);
-      res.off("close", done);
+      stream.off("drain", done);
+      stream.off("close", done);
       resolve();
     };
-    res.on("drain", done);
-    res.on("close", done);
+    stream.on("drain", done);
+    stream.on("close", done);
   });
 }

@@ -5,7 +5,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { ConnectError, createConnectRouter, type ContextValues, type ServiceImpl } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import { isGrpcStreamingRequest, serveGrpcStreaming, streamingMethods } from "./grpc-streaming.ts";
+import { isGrpcStreamingRequest, serveGrpcStreaming, streamingMethods, type FrameEncoder } from "./grpc-streaming.ts";
 import { clip, type Logger } from "./log.ts";
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -24,6 +24,8 @@ export interface RequestHandlerOptions {
   /** Answers a request for a path that is no method of `services`. */
   fallback: (req: Request, res: Response) => void;
   log: Logger;
+  /** Hand-made gRPC frame encodings of response messages, by message type name (see {@link FrameEncoder}). */
+  frameEncoders?: ReadonlyMap<string, FrameEncoder>;
 }
 
 // Errors of writing to a stream or socket the client already closed or reset.
@@ -65,7 +67,7 @@ export function requestHandler(options: RequestHandlerOptions): (req: Request, r
   const router = createConnectRouter({ readMaxBytes: options.readMaxBytes, acceptCompression: [], shutdownSignal: options.shutdownSignal });
   for (const [service, impl] of options.services) router.service(service, impl as Partial<ServiceImpl<DescService>>);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
-  const streaming = streamingMethods(options.services);
+  const streaming = streamingMethods(options.services, options.frameEncoders);
   const writeFailed = (method: DescMethod, res: Response, error: unknown): void => {
     const fields = { method: `${method.parent.typeName}/${method.name}`, error: clip((error as Error)?.message ?? String(error), 200) };
     if (clientGone(res, error)) log.debug("client went away before its response was written", fields);

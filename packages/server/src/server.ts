@@ -2,7 +2,7 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { type AccountOptions, type IsolationSpec, JobError, JobManager, type ManagerOptions } from "@jobexec/core";
-import { Health, JobService, reflectionV1, reflectionV1alpha } from "@jobexec/proto";
+import { Health, JobService, reflectionV1, reflectionV1alpha, StreamOutputResponseSchema } from "@jobexec/proto";
 import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT, DEFAULT_STANDBY } from "./config.ts";
 import { DescriptorIndex } from "./descriptor-index.ts";
 import { ServerError } from "./error.ts";
@@ -14,6 +14,7 @@ import { openFileLimit } from "./fd-limit.ts";
 import { peerKey, peerOfRequest } from "./identity.ts";
 import { withJobMetrics } from "./job-metrics.ts";
 import { jobService } from "./job-service.ts";
+import { streamOutputFrames } from "./output-frame.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { serveMetrics } from "./metrics-endpoint.ts";
@@ -184,6 +185,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     readMaxBytes: limits.maxRequestBytes,
     shutdownSignal: shutdown.signal,
     log,
+    frameEncoders: new Map([[StreamOutputResponseSchema.typeName, streamOutputFrames]]),
   });
   ready.resolve(handle);
   const bound = (server.address() as AddressInfo).port;

@@ -6,6 +6,7 @@ import http2 from "node:http2";
 import { connect as tlsConnect } from "node:tls";
 import { describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
+import { JobState } from "@jobexec/proto";
 import type { Pki } from "./test-harness.ts";
 import { failure } from "./test-harness.ts";
 import { startServerProcess, waitFor, type ServerProcess } from "./test-process.ts";
@@ -197,6 +198,61 @@ describe("stream limits (jobexec-server process)", { timeout: 300_000 }, () => {
       assert.ok(fdsDuring <= fdsBefore + 2, "followers share the job's output files");
       stop.abort();
       await owner.stopJob({ id: job.id, gracePeriod: {} });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test("a stalled follower of a 64 MiB output holds O(one chunk) of server memory while another reads it all", async () => {
+    const s = await startServerProcess({ nodeArgs: ["--expose-gc"] });
+    try {
+      const size = 64 * 2 ** 20;
+      const alice = s.jobs(s.pki.alice);
+      const { job } = await alice.startJob({ program: "head", args: ["-c", String(size), "/dev/zero"] });
+      assert.ok(job);
+      for (let i = 0; i < 600 && (await alice.getJob({ id: job.id })).job?.state !== JobState.EXITED; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      const before = await s.heap();
+      // One connection each: on one connection HTTP/2's connection window couples the streams.
+      const stalled = s.jobs(s.pki.alice).streamOutput({ id: job.id, follow: true })[Symbol.asyncIterator]();
+      const first = await stalled.next();
+      let fast = 0;
+      for await (const m of s.jobs(s.pki.alice).streamOutput({ id: job.id, follow: true })) if (m.event.case === "chunk") fast += m.event.value.data.length;
+      assert.equal(fast, size);
+      const during = await s.heap();
+      const held = during.heapUsed + during.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+      console.log(`# server memory with one follower stalled after its first message: +${(held / 2 ** 20).toFixed(1)} MiB`);
+      // Two chunks (one being sent, one read ahead) and the read buffers the pool keeps (8 MiB): not the output.
+      assert.ok(held < 16 * 2 ** 20, `${held} bytes held`);
+      let received = first.value?.event.case === "chunk" ? first.value.event.value.data.length : 0;
+      for (let m = await stalled.next(); !m.done; m = await stalled.next()) if (m.value.event.case === "chunk") received += m.value.event.value.data.length;
+      assert.equal(received, size, "the stalled follower still gets every byte");
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test("a stalled follower never blocks the job: it writes 64 MiB and exits while the follower holds its first message", async () => {
+    const s = await startServerProcess();
+    try {
+      const size = 64 * 2 ** 20;
+      const alice = s.jobs(s.pki.alice);
+      const { job } = await alice.startJob({ program: "sh", args: ["-c", `echo start; sleep 1; head -c ${size} /dev/zero`] });
+      assert.ok(job);
+      const stalled = s.jobs(s.pki.alice).streamOutput({ id: job.id, follow: true })[Symbol.asyncIterator]();
+      const first = await stalled.next();
+      assert.equal(first.value?.event.case, "chunk");
+      // The follower is attached before the bulk is written, and reads nothing more until the job has ended.
+      let ended = (await alice.getJob({ id: job.id })).job;
+      for (let i = 0; i < 600 && ended?.state === JobState.RUNNING; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ended = (await alice.getJob({ id: job.id })).job;
+      }
+      assert.equal(ended?.state, JobState.EXITED);
+      assert.equal(ended?.exitCode, 0);
+      assert.equal(ended?.output?.stdoutBytes, BigInt(size + 6));
+      let received = first.value?.event.case === "chunk" ? first.value.event.value.data.length : 0;
+      for (let m = await stalled.next(); !m.done; m = await stalled.next()) if (m.value.event.case === "chunk") received += m.value.event.value.data.length;
+      assert.equal(received, size + 6);
     } finally {
       await s.stop();
     }

@@ -61,6 +61,25 @@ test("1000 followers of one job share one watch, opened only while followed", { 
   assert.ok(texts.every((t) => t === "first\nsecond\n"));
 });
 
+test("followers leaving a quiet job leave no waiter behind; the one that stays is still woken", async () => {
+  const watch = new OutputWatch(dir);
+  const { promise: woken, resolve } = Promise.withResolvers<undefined>();
+  const stays = drain(readOutput(dir, watch, ["stdout"], { follow: true }), (text) => text === "first\nsecond\n" && resolve(undefined));
+  for (let round = 0; round < 3; round++) {
+    const aborts = Array.from({ length: 100 }, () => new AbortController());
+    const leaving = aborts.map((ac) => drain(readOutput(dir, watch, ["stdout"], { follow: true, signal: ac.signal })));
+    while (watch.waiting < 101) await sleep(5);
+    for (const ac of aborts) ac.abort();
+    assert.deepEqual(await Promise.all(leaving), Array(100).fill("first\n"));
+    assert.equal(watch.waiting, 1, "only the follower that stays waits");
+  }
+  await appendFile(join(dir, "stdout"), "second\n");
+  await woken; // by the change, before the end
+  watch.end();
+  assert.equal(await stays, "first\nsecond\n");
+  assert.equal(watch.waiting, 0);
+});
+
 test("the last follower leaving closes the watch; a new one reopens it", async () => {
   const watch = new OutputWatch(dir);
   const ac = new AbortController();

@@ -2,6 +2,7 @@
 import { type FSWatcher, watch } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { outputSizesNow } from "./output-files.ts";
+import { SharedChunks } from "./shared-chunks.ts";
 
 const pollMs = 25;
 // After a change the watch closes for this long: see #onChange.
@@ -16,14 +17,15 @@ interface Limit {
 /**
  * Wakes the followers of one job when its output directory changes or the job ends, and enforces the job's
  * output limit. The inotify watch on the directory exists while someone follows or a limit is set (one watch for
- * any number of followers and the limit), and followers wait on one shared promise per change, so a thousand
+ * any number of followers and the limit), and a change wakes every waiting follower from one set, so a thousand
  * followers cost a thousand small closures. They also read through one shared handle per output file: a follower
  * holds no file descriptor of its own.
  */
 export class OutputWatch {
   readonly #dir: string;
   #generation = 0;
-  #changed = Promise.withResolvers<undefined>();
+  /** Followers waiting for the next change, each called once at it. */
+  #waiters = new Set<() => void>();
   #followers = 0;
   #watcher: FSWatcher | undefined;
   /** Stands in for the watch when inotify cannot be had (e.g. fs.inotify.max_user_watches reached). */
@@ -36,7 +38,7 @@ export class OutputWatch {
   #sizes = new Map<string, Promise<number>>();
   #sizesGeneration = -1;
   /** The last chunk read of each file, handed to every follower reading the same range. */
-  #lastChunk = new Map<string, { position: number; length: number; data: Promise<Buffer> }>();
+  #chunks = new SharedChunks();
   /** Read handles of the output files, shared by every follower, open while someone follows. */
   #files = new Map<string, Promise<FileHandle>>();
 
@@ -54,6 +56,11 @@ export class OutputWatch {
     return this.#ended;
   }
 
+  /** Followers waiting for a change (for tests and diagnostics). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   /** Whether the inotify watch is open (for tests and diagnostics). */
   get watching(): boolean {
     return this.#watcher !== undefined || this.#poller !== undefined || this.#resume !== undefined;
@@ -62,8 +69,9 @@ export class OutputWatch {
   /** Wakes everyone waiting. */
   notify(): void {
     this.#generation++;
-    this.#changed.resolve(undefined);
-    this.#changed = Promise.withResolvers<undefined>();
+    const waiters = this.#waiters;
+    this.#waiters = new Set();
+    for (const wake of waiters) wake();
   }
 
   /**
@@ -121,18 +129,11 @@ export class OutputWatch {
 
   /**
    * The `length` bytes at `position` of the file `name`, read once by `read` for all followers asking for
-   * the same range (followers in step read each chunk once between them, not once each). Output files are
-   * append-only, so bytes once there never change. Only the last chunk per file is kept.
+   * the same range (followers in step read each chunk once between them, not once each); see {@link SharedChunks}.
+   * The caller holds the data it gets (chunk-buffers.ts).
    */
   chunk(name: string, position: number, length: number, read: () => Promise<Buffer>): Promise<Buffer> {
-    const last = this.#lastChunk.get(name);
-    if (last !== undefined && last.position === position && last.length === length) return last.data;
-    const entry = { position, length, data: read() };
-    this.#lastChunk.set(name, entry);
-    entry.data.catch(() => {
-      if (this.#lastChunk.get(name) === entry) this.#lastChunk.delete(name);
-    });
-    return entry.data;
+    return this.#chunks.get(name, position, length, read);
   }
 
   /**
@@ -153,34 +154,37 @@ export class OutputWatch {
     return file;
   }
 
-  /** Registers a follower; the first one opens the watch. Returns the release function (idempotent). */
-  follow(): () => void {
+  /**
+   * Registers a follower; the first one opens the watch. Returns the release function (idempotent), whose promise
+   * settles once the shared handles the last follower leaves behind are closed.
+   */
+  follow(): () => Promise<void> {
     if (this.#followers++ === 0 && !this.#ended && !this.watching) this.#openWatcher();
     let released = false;
-    return () => {
+    return async () => {
       if (released) return;
       released = true;
-      if (--this.#followers === 0) {
-        if (this.#limit === undefined) this.#closeWatcher();
-        this.#lastChunk.clear();
-        for (const file of this.#files.values()) file.then((f) => f.close()).catch(() => undefined);
-        this.#files.clear();
-      }
+      if (--this.#followers > 0) return;
+      if (this.#limit === undefined) this.#closeWatcher();
+      this.#chunks.clear();
+      const files = [...this.#files.values()];
+      this.#files.clear();
+      await Promise.all(files.map((file) => file.then((f) => f.close()).catch(() => undefined)));
     };
   }
 
-  /** Resolves on the first change after `generation` (at once if there was one), or when `signal` aborts. */
-  async changedSince(generation: number, signal?: AbortSignal): Promise<void> {
-    if (generation !== this.#generation || signal?.aborted) return;
-    if (signal === undefined) return this.#changed.promise;
-    const aborted = Promise.withResolvers<undefined>();
-    const onAbort = (): void => aborted.resolve(undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await Promise.race([this.#changed.promise, aborted.promise]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
+  /**
+   * Calls `wake` once, at the first change after `generation` (at once if there was one). Returns the function that
+   * withdraws it: a follower that leaves while waiting leaves nothing behind, however long the job stays quiet.
+   */
+  onChange(generation: number, wake: () => void): () => void {
+    if (generation !== this.#generation) {
+      wake();
+      return () => undefined;
     }
+    const waiters = this.#waiters;
+    waiters.add(wake);
+    return () => waiters.delete(wake);
   }
 
   #openWatcher(): void {

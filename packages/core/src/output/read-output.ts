@@ -4,10 +4,8 @@ import { join } from "node:path";
 import { errnoCode } from "../cgroup/cgroup-fs.ts";
 import type { OutputChunk, OutputStart, StreamName } from "../types.ts";
 import type { OutputWatch } from "./output-watch.ts";
+import { holdChunk, maxChunkBytes, readChunk, releaseChunk } from "./chunk-buffers.ts";
 import { tailOffset } from "./tail-offset.ts";
-
-/** Size of the fresh buffer each read fills: memory per reader is O(this). */
-export const chunkSize = 64 * 1024;
 
 interface Cursor {
   stream: StreamName;
@@ -16,6 +14,8 @@ interface Cursor {
   position: number;
   /** The file's size when last measured: bytes up to it can be read without measuring again. */
   size: number;
+  /** Measures the file. */
+  measure: () => Promise<number>;
 }
 
 /** A cursor per stream at its start; none when the job never ran (it has no output files). */
@@ -24,10 +24,13 @@ async function openCursors(dir: string, streams: readonly StreamName[], from: Ou
   try {
     for (const stream of streams) {
       const path = join(dir, stream);
-      const own = watch === undefined ? await open(path, "r") : undefined;
-      const file = own ?? (await watch?.file(stream, () => open(path, "r")));
-      cursors.push({ stream, file: own, position: 0, size: 0 });
-      if (from === undefined || file === undefined) continue;
+      const opened = (): Promise<FileHandle> => open(path, "r");
+      const file = watch === undefined ? await opened() : await watch.file(stream, opened);
+      const own = watch === undefined ? file : undefined;
+      // (Followers by path; once the files are removed at close(), by the shared handle.)
+      const measure = own !== undefined ? () => sizeOf(own) : () => sizeOf(path).catch(() => sizeOf(file));
+      cursors.push({ stream, file: own, position: 0, size: 0, measure });
+      if (from === undefined) continue;
       const cursor = cursors[cursors.length - 1] as Cursor;
       if ("tailLines" in from) cursor.position = await tailOffset(file, (await file.stat()).size, from.tailLines);
       else cursor.position = from[stream] ?? 0;
@@ -40,19 +43,12 @@ async function openCursors(dir: string, streams: readonly StreamName[], from: Ou
   return cursors;
 }
 
-/** `length` bytes at `position` in a fresh buffer of their size (the consumer may keep it). */
-async function readChunk(file: FileHandle, position: number, length: number): Promise<Buffer> {
-  const data = Buffer.allocUnsafe(length);
-  const { bytesRead } = await file.read(data, 0, length, position);
-  return bytesRead === length ? data : data.subarray(0, bytesRead);
-}
-
 async function sizeOf(file: FileHandle | string): Promise<number> {
   return (typeof file === "string" ? await stat(file) : await file.stat()).size;
 }
 
 /**
- * Yields the output of the job whose files are in `dir`, one chunk of at most {@link chunkSize} bytes at a
+ * Yields the output of the job whose files are in `dir`, one chunk of at most {@link maxChunkBytes} bytes at a
  * time, alternating between streams. With `follow` it waits on `watch` for more until the job ended and
  * every byte was read (the files are read to EOF once more after the end). An abort of `signal` ends it and
  * releases its file handles and its share of the watch at once, even while the consumer is not pulling.
@@ -73,10 +69,13 @@ export async function* readOutput(
   let cursors: Cursor[] = [];
   let closed = false;
   const closing: Promise<void>[] = [];
+  // Ends the wait for a change at once, withdrawing it from the watch (no abort listener per wait: the one below).
+  let stopWaiting: (() => void) | undefined;
   // Runs on abort (at once) and at the end; a second run closes only handles opened after the first.
   const close = (): void => {
     closed = true;
-    release?.();
+    stopWaiting?.();
+    if (release !== undefined) closing.push(release());
     for (const c of cursors.splice(0)) if (c.file !== undefined) closing.push(c.file.close().catch(() => undefined));
   };
   signal?.addEventListener("abort", close, { once: true });
@@ -95,26 +94,27 @@ export async function* readOutput(
           // Bytes known to be there are read without measuring; otherwise measure first, so an idle
           // follower woken for nothing allocates nothing.
           if (cursor.position >= cursor.size) {
-            // (By path for followers; once the files are removed at close(), by the shared handle.)
-            const { stream, file: own } = cursor;
-            cursor.size =
-              own === undefined
-                ? await watch.size(stream, () => sizeOf(join(dir, stream))).catch(async () => sizeOf(await shared(stream)))
-                : await sizeOf(own);
+            // Followers share one measurement per change.
+            cursor.size = cursor.file === undefined ? await watch.size(cursor.stream, cursor.measure) : await cursor.measure();
             if (closed) return;
             if (cursor.position >= cursor.size) continue;
           } else {
             drained = false;
           }
           const { stream, file: own, position } = cursor;
-          const length = Math.min(chunkSize, cursor.size - position);
-          data = await (own === undefined
-            ? watch.chunk(stream, position, length, async () => readChunk(await shared(stream), position, length))
-            : readChunk(own, position, length));
+          const length = Math.min(maxChunkBytes, cursor.size - position);
+          // Either way this reader holds the data for its consumer (chunk-buffers.ts).
+          if (own === undefined) {
+            data = await watch.chunk(stream, position, length, async () => readChunk(await shared(stream), position, length));
+          } else {
+            data = await readChunk(own, position, length);
+            holdChunk(data);
+          }
         } catch (err) {
           if (closed) return; // aborted while reading
           throw err;
         }
+        if (closed || data.length === 0) releaseChunk(data);
         if (closed) return;
         if (data.length === 0) {
           cursor.size = cursor.position; // shorter than measured: measure again next time
@@ -127,8 +127,15 @@ export async function* readOutput(
         if (closed) return;
       }
       if (!drained) continue;
-      if (!options.follow || ended) return;
-      await watch.changedSince(generation, signal);
+      if (!options.follow || ended || closed) return;
+      await new Promise<void>((resolve) => {
+        const withdraw = watch.onChange(generation, resolve);
+        stopWaiting = () => {
+          withdraw();
+          resolve();
+        };
+      });
+      stopWaiting = undefined;
       if (closed) return;
     }
   } finally {

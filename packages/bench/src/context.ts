@@ -17,15 +17,17 @@ export interface Context {
 
 /**
  * Runs `body` against a fresh `jobexec-server` child (own data dir and cgroup parent), always shutting it down;
- * returns the body's result and, when profiling, the server's top frames.
+ * returns the body's result and, when profiling, the server's top frames. Its directory is `<parent>/<name>`, the
+ * run's scratch directory unless given (a server whose jobs get a private /tmp needs one outside /tmp).
  */
 export async function withServer<T>(
   context: Context,
   name: string,
   body: (server: ServerProcess) => Promise<T>,
   args: readonly string[] = [],
+  parent: string = context.dir,
 ): Promise<{ result: T; profile?: string[] }> {
-  const dir = join(context.dir, name);
+  const dir = join(parent, name);
   // Searchable by others (the run's temp dir is too): jobs' dynamic accounts pass through to their homes.
   await mkdir(dir, { recursive: true, mode: 0o711 });
   const server = await startServerProcess({ dir, tls: context.tls, profile: context.profile, args });

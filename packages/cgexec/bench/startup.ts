@@ -1,6 +1,8 @@
 // Start-up cost of cgexec against a plain spawn of the same target, with Node flags that may cut it.
-// Run: node bench/startup.ts [RUNS] [all]   (after `pnpm run build`; needs a cgroup v2 hierarchy, root)
-// Without "all" only the plain spawn, cgexec and cgexec with a privilege drop run.
+// Run: node bench/startup.ts [RUNS] [all|isolation]   (after `pnpm run build`; needs a cgroup v2 hierarchy, root)
+// Without "all" only the plain spawn, cgexec and cgexec with a privilege drop run; "isolation" compares setpriv's drop
+// with cgexec-isolate's drop alone, with each kind of isolation and with all three, and with the chain of util-linux
+// tools (unshare, sh, mount, ip) the same steps would take without it.
 // Prints p50/p90/p99/mean in milliseconds from spawn() to the exit event, variants interleaved
 // round-robin so that the machine's load falls on all of them alike, and the mean CPU time (user +
 // system) of the child, which a loaded machine disturbs far less than wall-clock time.
@@ -8,11 +10,11 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cgroup2Mount } from "../src/cgroup2-mount.ts";
-import { cgexecPath } from "../src/index.ts";
+import { cgexecPath, isolateHelperPath } from "../src/index.ts";
 
 interface Variant {
   readonly name: string;
@@ -70,8 +72,29 @@ const variants: Variant[] = [
   { name: "  + NODE_COMPILE_CACHE --v8-pool-size=1", file: node, args: cgexec("--v8-pool-size=1"), env: compileCache },
 ];
 
+// cgexec-isolate from exec to the target, as cgexec execve's it (empty environment, the target's env as arguments).
+const workDir = mkdtempSync("/var/lib/cgexec-bench-");
+chmodSync(workDir, 0o755);
+const drop = ["--uid=65534", "--gid=65534", "--groups="];
+const isolate = (name: string, ...flags: string[]): Variant => ({ name, file: isolateHelperPath, args: [...flags, ...drop, `--cwd=${workDir}`, "--argc=1", "--", target, target], env: {} });
+const setprivDrop = ["--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--", target];
+const isolation: Variant[] = [
+  { name: "setpriv drop /bin/true", file: "/usr/bin/setpriv", args: setprivDrop },
+  isolate("cgexec-isolate drop only"),
+  isolate("cgexec-isolate --network-none", "--network-none"),
+  isolate("cgexec-isolate --private-tmp=64MiB", "--private-tmp=67108864"),
+  isolate("cgexec-isolate --read-only", "--read-only", `--writable=${workDir}`),
+  isolate("cgexec-isolate all three", "--network-none", "--private-tmp=67108864", "--read-only", `--writable=${workDir}`),
+  {
+    name: "util-linux: unshare, sh, mount x2, ip, setpriv",
+    file: "/usr/bin/unshare",
+    args: ["--mount", "--net", "--propagation", "private", "--", "/bin/sh", "-c", 'mount -t tmpfs -o size=64m,mode=1777,nosuid,nodev tmpfs /tmp && mount -t tmpfs -o size=64m,mode=1777,nosuid,nodev tmpfs /var/tmp && ip link set lo up && exec setpriv "$@"', "sh", ...setprivDrop],
+  },
+];
+
 // The drop's cost is what the job library pays per start; the Node flag variants are for exploring.
-if (process.argv[3] !== "all") variants.splice(0, variants.length, ...variants.filter((v) => /^(spawn|cgexec|setpriv)/.test(v.name)));
+if (process.argv[3] === "isolation") variants.splice(0, variants.length, ...isolation);
+else if (process.argv[3] !== "all") variants.splice(0, variants.length, ...variants.filter((v) => /^(spawn|cgexec|setpriv)/.test(v.name)));
 
 mkdirSync(cgroup);
 try {
@@ -102,4 +125,5 @@ try {
 } finally {
   rmdirSync(cgroup);
   rmSync(cacheDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
 }

@@ -5,12 +5,12 @@ import { CgexecError, parseOptions, parseTarget } from "./cgexec.ts";
 describe("parseOptions", () => {
   it("stops at the first operand and leaves the rest to the target", () => {
     const args = ["--status-fd=3", "/cg", "cmd", "--status-fd=4", "--help"];
-    assert.deepEqual(parseOptions(args), { help: false, statusFd: 3, account: undefined, noCgroup: false, operands: 1 });
+    assert.deepEqual(parseOptions(args), { help: false, statusFd: 3, account: undefined, noCgroup: false, isolation: undefined, operands: 1 });
     assert.deepEqual(parseTarget(args.slice(1)), { cgroupDir: "/cg", argv: ["cmd", "--status-fd=4", "--help"] });
   });
 
   it("accepts --status-fd N as two words and -- as the end of options", () => {
-    assert.deepEqual(parseOptions(["--status-fd", "7", "--", "-cg", "x"]), { help: false, statusFd: 7, account: undefined, noCgroup: false, operands: 3 });
+    assert.deepEqual(parseOptions(["--status-fd", "7", "--", "-cg", "x"]), { help: false, statusFd: 7, account: undefined, noCgroup: false, isolation: undefined, operands: 3 });
   });
 
   it("recognises --help and -h before the operands", () => {
@@ -33,6 +33,7 @@ describe("account options", () => {
       statusFd: undefined,
       account: { uid: 61184, gid: 61185, groups: [4, 27] },
       noCgroup: false,
+      isolation: undefined,
       operands: 4,
     });
     assert.deepEqual(parseOptions(["--uid=0", "--gid=0", "/cg", "cmd"]).account, { uid: 0, gid: 0, groups: [] });

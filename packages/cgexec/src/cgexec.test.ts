@@ -235,7 +235,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     it("prints the usage on stderr without arguments (125) and on stdout for --help (0)", { timeout }, async () => {
       const bare = await run([]);
       assert.deepEqual([bare.code, bare.stdout], [125, ""]);
-      assert.match(bare.stderr, /^Usage: cgexec \[--status-fd=N\] \[--uid=N --gid=N \[--groups=G,\.\.\.\]\] \[--\] CGROUP_DIR COMMAND \[ARGS\.\.\.\]\n/);
+      assert.match(bare.stderr, /^Usage: cgexec \[--status-fd=N\] \[--uid=N --gid=N \[--groups=G,\.\.\.\]\] \[isolation\] \[--\] CGROUP_DIR COMMAND \[ARGS\.\.\.\]\n/);
       const help = await run(["--help"]);
       assert.deepEqual([help.code, help.stdout, help.stderr], [0, bare.stderr, ""]);
     });

@@ -47,7 +47,7 @@ function reasonOf(err: unknown): string {
 // ---- Command line
 
 /** The `--help` text of cgexec. */
-export const usage = `Usage: cgexec [--status-fd=N] [--uid=N --gid=N [--groups=G,...]] [--] CGROUP_DIR COMMAND [ARGS...]
+export const usage = `Usage: cgexec [--status-fd=N] [--uid=N --gid=N [--groups=G,...]] [isolation] [--] CGROUP_DIR COMMAND [ARGS...]
        cgexec [options] --no-cgroup [--] COMMAND [ARGS...]
 
 Write our own pid to CGROUP_DIR/cgroup.procs (a cgroup v2 directory), then replace
@@ -62,7 +62,8 @@ cgexec itself inherited.
 Options (before CGROUP_DIR; "--" ends them):
   --status-fd=N  Report a failure on file descriptor N (N >= 3) instead of stderr, as
                  one line without the "cgexec: " prefix. On success N is closed just
-                 before execve, so the reader sees end-of-file with no bytes.
+                 before execve, so the reader sees end-of-file with no bytes. With
+                 isolation N must be 0 (standard input), which becomes /dev/null.
   --uid=N        After joining the cgroup (as root), become user id N and group id
   --gid=N        --gid (both are needed; root only): the supplementary groups are set
                  to --groups (none without it), then the gid, then the uid. COMMAND is
@@ -75,15 +76,29 @@ Options (before CGROUP_DIR; "--" ends them):
   --groups=G,... Supplementary group ids of the account (numbers), with --uid.
   --no-cgroup    Join no cgroup (for hosts without cgroup v2): the first operand is
                  COMMAND.
+
+Isolation (root only; taken after joining the cgroup and before the drop by
+cgexec-isolate, built beside cgexec from native/cgexec-isolate.c):
+  --network-none     A network namespace of its own with only lo, up.
+  --private-tmp=BYTES
+                     A mount namespace of its own with a fresh tmpfs of BYTES on /tmp
+                     and on /var/tmp (mode 1777, nosuid, nodev), gone with the job.
+  --read-only        A mount namespace of its own where every mount but /proc, /sys
+                     and /dev is read-only, except the --writable directories.
+  --writable=DIR     With --read-only: DIR stays writable (repeatable; the current
+                     directory always does). /, /usr, /etc, /boot and /opt never do.
+  With any of them, COMMAND is looked up as root and the account's ids and
+  no_new_privs are set by cgexec-isolate, after the mounts.
   -h, --help     Print this help and exit 0.
 
 Exit status (of cgexec's own failures; otherwise that of COMMAND):
-  125  usage error, the cgroup could not be joined, or the account not switched to
+  125  usage error, the cgroup could not be joined, an isolation step failed, or the
+       account not switched to
   126  COMMAND found but not executable (a directory, no execute permission)
   127  COMMAND, or its "#!" interpreter, not found
 `;
 
-const synopsis = "usage: cgexec [--status-fd=N] [--uid=N --gid=N [--groups=G,...]] [--] CGROUP_DIR COMMAND [ARGS...]";
+const synopsis = "usage: cgexec [--status-fd=N] [--uid=N --gid=N [--groups=G,...]] [isolation] [--] CGROUP_DIR COMMAND [ARGS...]";
 
 /** The ids a job drops to: set in this order, groups, gid, uid. */
 export interface Account {
@@ -91,6 +106,26 @@ export interface Account {
   readonly gid: number;
   /** Supplementary group ids; empty clears them. */
   readonly groups: readonly number[];
+}
+
+/**
+ * What a job is kept from besides its cgroup and its account: each step is taken by cgexec-isolate, as root, between
+ * joining the cgroup and dropping to the account.
+ */
+export interface Isolation {
+  /** A network namespace of its own, with only `lo` (up). */
+  readonly networkNone: boolean;
+  /** Size in bytes of the fresh tmpfs mounted on /tmp and on /var/tmp; undefined for the host's /tmp. */
+  readonly privateTmpBytes: number | undefined;
+  /** Every mount but /proc, /sys and /dev read-only, except `writable` (and the private tmpfs). */
+  readonly readOnly: boolean;
+  /** Directories kept writable under `readOnly` (the job's home and working directory). */
+  readonly writable: readonly string[];
+}
+
+/** Whether `isolation` asks for anything. */
+export function isolates(isolation: Isolation | undefined): isolation is Isolation {
+  return isolation !== undefined && (isolation.networkNone || isolation.privateTmpBytes !== undefined || isolation.readOnly);
 }
 
 /** The options before CGROUP_DIR, and where the operands start. */
@@ -102,6 +137,8 @@ export interface Options {
   readonly account: Account | undefined;
   /** `--no-cgroup`: there is no CGROUP_DIR operand. */
   readonly noCgroup: boolean;
+  /** The isolation asked for with --network-none, --private-tmp, --read-only; undefined for none. */
+  readonly isolation: Isolation | undefined;
   /** Index in the arguments of the first operand (CGROUP_DIR, or COMMAND with --no-cgroup). */
   readonly operands: number;
 }
@@ -125,6 +162,10 @@ export function parseOptions(args: readonly string[]): Options {
   let groups: number[] | undefined;
   let noCgroup = false;
   let help = false;
+  let networkNone = false;
+  let privateTmpBytes: number | undefined;
+  let readOnly = false;
+  const writable: string[] = [];
   let i = 0;
   // "--name=value" or "--name value".
   const valueOf = (arg: string, name: string): string | undefined => (arg === name ? args[++i] : arg.slice(name.length + 1));
@@ -140,19 +181,30 @@ export function parseOptions(args: readonly string[]): Options {
       i++;
       break;
     }
-    if (is(arg, "--status-fd")) statusFd = parseFd(valueOf(arg, "--status-fd"));
+    if (is(arg, "--status-fd")) statusFd = parseFd(valueOf(arg, "--status-fd"), "--status-fd", 0);
     else if (is(arg, "--uid")) uid = parseId("--uid", valueOf(arg, "--uid"));
     else if (is(arg, "--gid")) gid = parseId("--gid", valueOf(arg, "--gid"));
     else if (is(arg, "--groups")) groups = parseGroups(valueOf(arg, "--groups"));
     else if (arg === "--no-cgroup") noCgroup = true;
+    else if (arg === "--network-none") networkNone = true;
+    else if (is(arg, "--private-tmp")) privateTmpBytes = parseBytes("--private-tmp", valueOf(arg, "--private-tmp"));
+    else if (arg === "--read-only") readOnly = true;
+    else if (is(arg, "--writable")) writable.push(parseDir("--writable", valueOf(arg, "--writable")));
     else if (arg.startsWith("-") && arg !== "-") throw new CgexecError(125, `unknown option ${arg} (${synopsis})`);
     else break;
   }
-  if (help) return { help, statusFd, account: undefined, noCgroup, operands: i };
+  if (help) return { help, statusFd, account: undefined, noCgroup, isolation: undefined, operands: i };
   if ((uid === undefined) !== (gid === undefined)) throw new CgexecError(125, `--uid and --gid go together (${synopsis})`);
   if (groups !== undefined && uid === undefined) throw new CgexecError(125, `--groups needs --uid and --gid (${synopsis})`);
+  if (writable.length > 0 && !readOnly) throw new CgexecError(125, `--writable needs --read-only (${synopsis})`);
   const account = uid === undefined || gid === undefined ? undefined : { uid, gid, groups: groups ?? [] };
-  return { help, statusFd, account, noCgroup, operands: i };
+  const isolation = { networkNone, privateTmpBytes, readOnly, writable };
+  if (statusFd !== undefined && (isolates(isolation) ? statusFd !== 0 : statusFd < 3)) {
+    // Node marks every descriptor above 2 close-on-exec (and cannot clear it): cgexec-isolate reports on standard input.
+    const why = isolates(isolation) ? "with isolation, --status-fd must be 0 (cgexec-isolate moves it off standard input, which becomes /dev/null)" : "--status-fd needs a descriptor number >= 3";
+    throw new CgexecError(125, `${why}, got ${JSON.stringify(String(statusFd))}`);
+  }
+  return { help, statusFd, account, noCgroup, isolation: isolates(isolation) ? isolation : undefined, operands: i };
 }
 
 /**
@@ -183,15 +235,29 @@ function parseId(option: string, value: string | undefined): number {
   return Number(value);
 }
 
+function parseBytes(option: string, value: string | undefined): number {
+  if (value === undefined || !/^\d{1,16}$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new CgexecError(125, `${option} needs a size in bytes above 0, got ${JSON.stringify(value ?? "")}`);
+  }
+  return Number(value);
+}
+
+function parseDir(option: string, value: string | undefined): string {
+  if (value === undefined || !value.startsWith("/") || value.includes("\0")) {
+    throw new CgexecError(125, `${option} needs an absolute path, got ${JSON.stringify(value ?? "")}`);
+  }
+  return value;
+}
+
 function parseGroups(value: string | undefined): number[] {
   if (value === "") return [];
   return (value ?? "").split(",").map((id) => parseId("--groups", id));
 }
 
-export function parseFd(value: string | undefined, option = "--status-fd"): number {
-  // Descriptors 0-2 are the target's stdio: closing one before exec would break it.
-  if (value === undefined || !/^\d{1,9}$/.test(value) || Number(value) < 3) {
-    throw new CgexecError(125, `${option} needs a descriptor number >= 3, got ${JSON.stringify(value ?? "")}`);
+/** A descriptor number of at least `min` (3 by default: descriptors 0-2 are the target's stdio). */
+export function parseFd(value: string | undefined, option = "--status-fd", min = 3): number {
+  if (value === undefined || !/^\d{1,9}$/.test(value) || Number(value) < min) {
+    throw new CgexecError(125, `${option} needs a descriptor number >= ${String(min)}, got ${JSON.stringify(value ?? "")}`);
   }
   return Number(value);
 }
@@ -485,6 +551,8 @@ export interface JobEntry {
   readonly setpriv?: string;
   /** The status descriptor, closed right before execve. */
   readonly statusFd: number | undefined;
+  /** Namespaces and mounts to take after joining the cgroup, as root, by cgexec-isolate; undefined for none. */
+  readonly isolation?: Isolation | undefined;
   /**
    * The other descriptors above 2 to close before execve; undefined to find them (every one without close-on-exec,
    * from /proc/self/fdinfo), which is what a fresh cgexec must do with what its parent's launcher leaked.
@@ -497,14 +565,34 @@ export interface JobEntry {
  * the command as the account, put the signals Node ignores back to their defaults, close every descriptor above 2
  * that execve would pass on (the status fd last but one), then execve. Every check execve could fail on comes
  * before it (Node aborts when execve fails), so this returns only by throwing CgexecError, before the target ran.
+ *
+ * With isolation, the steps after joining are cgexec-isolate's (Node has no unshare, mount, ioctl or prctl): the
+ * command is found as root, every descriptor but the status fd is closed, and cgexec-isolate is executed with an
+ * empty environment (the job's comes as arguments, so that nothing of it acts before the program); it makes the
+ * namespaces and mounts, drops to the account, sets no_new_privs, changes to the directory as the account and
+ * executes the program, reporting a failed step on the status fd, which it makes close-on-exec.
  */
 export function enterJob(entry: JobEntry): void {
   const execve = checkExecve();
+  const isolation = isolates(entry.isolation) ? entry.isolation : undefined;
+  const helper = isolation === undefined ? undefined : checkIsolateHelper();
   if (entry.cgroupDir !== undefined) joinCgroup(entry.cgroupDir, process.pid);
-  // (Namespaces and mounts, when a job asks for isolation, belong here: inside the cgroup, before the drop.)
+  const env = entry.env ?? (process.env as Record<string, string>);
+  if (helper !== undefined && isolation !== undefined) {
+    const cwd = entry.cwd ?? process.cwd();
+    // As root, so that a relative command or PATH entry means the same directory cgexec-isolate later enters.
+    if (entry.cwd !== undefined) changeDirectory(entry.cwd);
+    const plan = planExec(findCommand(entry.argv[0], env.PATH), entry.argv);
+    const args = [helper, ...isolateOptions(isolation, cwd, entry.account, entry.statusFd), `--argc=${String(plan.args.length)}`, "--", plan.file, ...plan.args];
+    for (const [name, value] of Object.entries(env)) args.push(`${name}=${value}`);
+    restoreDefaultSignals();
+    const inherited = entry.inherited ?? inheritableDescriptors();
+    closeDescriptors(inherited.filter((fd) => fd !== entry.statusFd));
+    execve.call(process, helper, args, {});
+    return;
+  }
   if (entry.account !== undefined) dropPrivileges(entry.account);
   if (entry.cwd !== undefined) changeDirectory(entry.cwd);
-  const env = entry.env ?? (process.env as Record<string, string>);
   // Found and checked as the account that will run it (after the drop), from its directory.
   const plan = planExec(findCommand(entry.argv[0], env.PATH), entry.argv);
   const { setpriv } = entry;
@@ -514,6 +602,34 @@ export function enterJob(entry: JobEntry): void {
   if (entry.statusFd !== undefined) closeStatusFd(entry.statusFd);
   closeDescriptors(inherited);
   execve.call(process, exec.file, [...exec.args], env);
+}
+
+// ---- Isolation, through cgexec-isolate
+
+/** cgexec-isolate, built beside cgexec (dist/cgexec-isolate) from native/cgexec-isolate.c. */
+export const isolateHelperPath = decodeURIComponent(new URL("../dist/cgexec-isolate", import.meta.url).pathname);
+
+/** The path of cgexec-isolate; CgexecError 125 when it is missing or not executable (it was not built). */
+export function checkIsolateHelper(): string {
+  const problem = checkExecutable(isolateHelperPath);
+  if (problem !== undefined) {
+    throw new CgexecError(125, `isolation needs cgexec-isolate, built with a C compiler from native/cgexec-isolate.c: ${problem.message}`, { cause: problem });
+  }
+  return isolateHelperPath;
+}
+
+/** cgexec-isolate's options for `isolation` in `cwd` (kept writable under read-only), as `account`, reporting on `statusFd`. */
+export function isolateOptions(isolation: Isolation, cwd: string, account: Account | undefined, statusFd: number | undefined): string[] {
+  const options = statusFd === undefined ? [] : [`--status-fd=${String(statusFd)}`];
+  if (isolation.networkNone) options.push("--network-none");
+  if (isolation.privateTmpBytes !== undefined) options.push(`--private-tmp=${String(isolation.privateTmpBytes)}`);
+  if (isolation.readOnly) {
+    options.push("--read-only");
+    for (const dir of new Set([...isolation.writable, cwd])) options.push(`--writable=${dir}`);
+  }
+  if (account !== undefined) options.push(`--uid=${String(account.uid)}`, `--gid=${String(account.gid)}`, `--groups=${account.groups.join(",")}`);
+  options.push(`--cwd=${cwd}`);
+  return options;
 }
 
 /** chdir(2) to `dir` as the account (after the drop), so a directory it may not enter fails as it would for it. */
@@ -545,13 +661,13 @@ function main(args: readonly string[]): void {
     }
     const target = parseTarget(args.slice(options.operands), options.noCgroup);
     checkExecve();
-    const { account } = options;
+    const { account, isolation } = options;
     let setpriv: string | undefined;
-    if (account !== undefined) {
+    if (account !== undefined && isolation === undefined) {
       setpriv = findSetpriv();
       if (setpriv === undefined) throw new CgexecError(125, `--uid needs setpriv (util-linux) in ${setprivDirs.join(", ")} to set no_new_privs`);
     }
-    enterJob({ cgroupDir: target.cgroupDir, account, argv: target.argv, setpriv, statusFd });
+    enterJob({ cgroupDir: target.cgroupDir, account, argv: target.argv, setpriv, statusFd, isolation });
   } catch (err) {
     report(err, statusFd);
   }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 
-export { type Account, CgexecError, type CgexecExitCode, findSetpriv, setprivDirs } from "./cgexec.ts";
+export { type Account, CgexecError, type CgexecExitCode, findSetpriv, type Isolation, isolateHelperPath, setprivDirs } from "./cgexec.ts";
 export type { StandbyRequest } from "./standby.ts";
 
 /**

@@ -46,8 +46,12 @@ describe("parseRequest", () => {
   const good: StandbyRequest = { account: { uid: 61184, gid: 61184, groups: [] }, cwd: "/", argv: ["/bin/sh", "-c", ""], env: { A: "" } };
 
   it("takes a whole request, and a null account", () => {
-    assert.deepEqual(parseRequest(JSON.stringify(good)), good);
-    assert.deepEqual(parseRequest(JSON.stringify({ ...good, account: null })), { ...good, account: null });
+    // No isolation field: none (null).
+    assert.deepEqual(parseRequest(JSON.stringify(good)), { ...good, isolation: null });
+    assert.deepEqual(parseRequest(JSON.stringify({ ...good, account: null })), { ...good, account: null, isolation: null });
+    const isolation = { networkNone: true, privateTmpBytes: 1024, readOnly: true, writable: ["/home/a"] };
+    assert.deepEqual(parseRequest(JSON.stringify({ ...good, isolation })), { ...good, isolation });
+    assert.deepEqual(parseRequest(JSON.stringify({ ...good, isolation: { ...isolation, privateTmpBytes: null } })).isolation, { ...isolation, privateTmpBytes: undefined });
   });
 
   it("refuses anything malformed as a bad request (125), naming the field", () => {
@@ -56,6 +60,9 @@ describe("parseRequest", () => {
       [[], /not an object/],
       [{ ...good, cwd: "relative" }, /cwd must be an absolute path/],
       [{ ...good, argv: [] }, /argv must be a non-empty array/],
+      [{ ...good, isolation: { networkNone: 1, readOnly: false, privateTmpBytes: null, writable: [] } }, /isolation needs networkNone and readOnly as booleans/],
+      [{ ...good, isolation: { networkNone: true, readOnly: false, privateTmpBytes: 0, writable: [] } }, /isolation.privateTmpBytes must be a size above 0 or null/],
+      [{ ...good, isolation: { networkNone: true, readOnly: true, privateTmpBytes: null, writable: ["rel"] } }, /isolation.writable must be an array of absolute paths/],
       [{ ...good, argv: ["a\0b"] }, /argv must be/],
       [{ ...good, env: { "A=B": "x" } }, /env "A=B"/],
       [{ ...good, env: { A: 1 } }, /env "A"/],

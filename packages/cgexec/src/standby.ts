@@ -15,6 +15,8 @@ import {
   enterJob,
   findCommand,
   inheritableDescriptors,
+  type Isolation,
+  isolateOptions,
   joinCgroup,
   maxId,
   parseFd,
@@ -34,10 +36,15 @@ export interface StandbyRequest {
   readonly argv: readonly [string, ...string[]];
   /** The job's whole environment: the program gets exactly this. */
   readonly env: Readonly<Record<string, string>>;
+  /** Namespaces and mounts the job gets (through cgexec-isolate, as a cold cgexec does); absent or null for none. */
+  readonly isolation?: Isolation | null;
 }
 
 /** The `--help` text of cgexec-standby. */
 export const standbyUsage = `Usage: cgexec-standby --status-fd=N --request-fd=M [--cgroup=DIR]
+
+N is 0 (standard input, which becomes /dev/null) for a standby of isolated jobs, which
+become their job through cgexec-isolate; else N >= 3.
 
 A cgexec started ahead of its job, for a job library that keeps a few ready. Once Node
 has started (its memory is charged to the cgroup it started in: it stays there), it
@@ -45,7 +52,9 @@ joins DIR, the cgroup v2 directory its job will run in, closes every inherited
 descriptor but 0-2, N and M, writes one byte on M (ready), then reads one request from
 M until end-of-file: JSON
   {"account": {"uid": U, "gid": G, "groups": [...]}|null, "cwd": DIR,
-   "argv": [COMMAND, ARGS...], "env": {"NAME": "VALUE", ...}}
+   "argv": [COMMAND, ARGS...], "env": {"NAME": "VALUE", ...},
+   "isolation": {"networkNone": B, "privateTmpBytes": N|null, "readOnly": B,
+                 "writable": [DIR, ...]}|null (optional)}
 and becomes that job as cgexec would: drop to the account, change to cwd, look COMMAND
 up on env's PATH as the account, close every descriptor but 0-2 (N last), and execve
 COMMAND with exactly env. Write DIR's limits before the request: they then hold from
@@ -78,7 +87,7 @@ export function parseStandbyOptions(args: readonly string[]): StandbyOptions {
     if (arg === "-h" || arg === "--help") return { help: true, statusFd: 0, requestFd: 0, cgroupDir: undefined };
     const [name, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     const value = (): string | undefined => inline ?? args[++i];
-    if (name === "--status-fd") statusFd = parseFd(value(), "--status-fd");
+    if (name === "--status-fd") statusFd = parseFd(value(), "--status-fd", 0);
     else if (name === "--request-fd") requestFd = parseFd(value(), "--request-fd");
     else if (name === "--cgroup") {
       cgroupDir = value();
@@ -86,6 +95,7 @@ export function parseStandbyOptions(args: readonly string[]): StandbyOptions {
     } else throw new CgexecError(125, `unexpected argument ${JSON.stringify(arg)} (${synopsis})`);
   }
   if (statusFd === undefined || requestFd === undefined) throw new CgexecError(125, `--status-fd and --request-fd are required (${synopsis})`);
+  if (statusFd > 0 && statusFd < 3) throw new CgexecError(125, `--status-fd must be 0 (for isolated jobs) or >= 3, got ${String(statusFd)}`);
   if (statusFd === requestFd) throw new CgexecError(125, `--status-fd and --request-fd must differ (${synopsis})`);
   return { help: false, statusFd, requestFd, cgroupDir };
 }
@@ -130,7 +140,7 @@ export function parseRequest(text: string): StandbyRequest {
     throw new CgexecError(125, `bad request: not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) bad("not an object");
-  const { account, cwd, argv, env } = value as Record<string, unknown>;
+  const { account, cwd, argv, env, isolation } = value as Record<string, unknown>;
   if (!(isString(cwd) && cwd.startsWith("/"))) bad("cwd must be an absolute path");
   if (!Array.isArray(argv) || argv.length === 0 || !argv.every(isString)) bad("argv must be a non-empty array of strings");
   if (typeof env !== "object" || env === null || Array.isArray(env)) bad("env must be an object of strings");
@@ -144,7 +154,17 @@ export function parseRequest(text: string): StandbyRequest {
     if (!isId(uid) || !isId(gid) || !Array.isArray(groups) || !groups.every(isId)) bad("account needs numeric uid, gid and groups");
     checked = { uid, gid, groups };
   }
-  return { account: checked, cwd, argv: argv as [string, ...string[]], env: env as Record<string, string> };
+  return { account: checked, cwd, argv: argv as [string, ...string[]], env: env as Record<string, string>, isolation: parseIsolation(isolation) };
+}
+
+function parseIsolation(value: unknown): Isolation | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) bad("isolation must be an object or null");
+  const { networkNone, privateTmpBytes, readOnly, writable } = value as Record<string, unknown>;
+  if (typeof networkNone !== "boolean" || typeof readOnly !== "boolean") bad("isolation needs networkNone and readOnly as booleans");
+  if (!(privateTmpBytes === null || privateTmpBytes === undefined || (Number.isSafeInteger(privateTmpBytes) && (privateTmpBytes as number) > 0))) bad("isolation.privateTmpBytes must be a size above 0 or null");
+  if (!Array.isArray(writable) || !writable.every((dir) => isString(dir) && dir.startsWith("/"))) bad("isolation.writable must be an array of absolute paths");
+  return { networkNone, privateTmpBytes: (privateTmpBytes as number | null) ?? undefined, readOnly, writable };
 }
 
 /** Whether this process runs under no_new_privs (set by whoever started it; it cannot be unset). */
@@ -161,6 +181,7 @@ function warmUp(): void {
   process.getBuiltinModule("node:worker_threads");
   parseRequest('{"account":{"uid":1,"gid":1,"groups":[1]},"cwd":"/","argv":["/bin/sh"],"env":{"PATH":"/bin"}}');
   planExec(findCommand(process.execPath, undefined), [process.execPath]);
+  isolateOptions({ networkNone: true, privateTmpBytes: 1, readOnly: true, writable: ["/"] }, "/", { uid: 1, gid: 1, groups: [1] }, 3);
 }
 
 function main(args: readonly string[]): void {
@@ -188,6 +209,10 @@ function main(args: readonly string[]): void {
     // The job library closed the pool (or went away): nothing to run.
     if (text.length === 0) return;
     const request = parseRequest(text.toString("utf8"));
+    // Node makes every descriptor above 2 close-on-exec: only a status on standard input reaches cgexec-isolate.
+    if ((request.isolation != null) !== (options.statusFd === 0)) {
+      throw new CgexecError(125, request.isolation != null ? "an isolated job needs a standby started with --status-fd=0" : "a standby started with --status-fd=0 serves isolated jobs only");
+    }
     if (request.account !== null && !noNewPrivs) {
       throw new CgexecError(125, "a standby that drops to an account must run under no_new_privs (start it through setpriv --no-new-privs)");
     }
@@ -198,6 +223,7 @@ function main(args: readonly string[]): void {
       cwd: request.cwd,
       argv: request.argv,
       env: request.env,
+      isolation: request.isolation ?? undefined,
       statusFd,
       inherited: [options.requestFd],
     });

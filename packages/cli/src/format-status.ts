@@ -2,7 +2,7 @@ import type { Job } from "@jobexec/proto";
 import { JobState } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, dateOf, outcome, outputModeName, runtimeMs, stateName, timeoutMs } from "./job-facts.ts";
+import { commandLine, dateOf, isolationSummary, outcome, outputModeName, runtimeMs, stateName, timeoutMs } from "./job-facts.ts";
 import { formatBytes } from "./units.ts";
 
 // Like `systemctl status`: a headline, then aligned "Label: value" lines, usage next to limits.
@@ -87,6 +87,7 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
   const timeout = timeoutMs(job);
   if (timeout !== undefined) lines.push(["Timeout", formatDuration(timeout)]);
   lines.push(["Cgroup", job.cgroup === "" ? "none (this host has no cgroup v2: the job ran without limits)" : job.cgroup]);
+  lines.push(["Isolation", isolationSummary(job)]);
   const width = Math.max(...lines.map(([label]) => label.length));
   const bullet = job.state === JobState.RUNNING ? "●" : "○";
   return `${bullet} ${job.id} - ${stateName(job)}\n${lines.map(([label, value]) => `  ${label.padStart(width)}: ${value}`).join("\n")}\n`;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { JobSchema, JobState, StopReason } from "@jobexec/proto";
+import { IsolationSchema, JobSchema, JobState, StopReason } from "@jobexec/proto";
 import { formatList } from "./format-list.ts";
 import { formatStatus } from "./format-status.ts";
 
@@ -33,8 +33,19 @@ test("status of a running job: live usage next to limits", () => {
     "         IO: read 0 B, written 0 B; limit /dev/vda (253:0): write 10 MB/s",
     "     Output: stdout 2 KiB, stderr 0 B (separate)",
     "     Cgroup: /sys/fs/cgroup/jobexec/j",
+    "  Isolation: none",
     "",
   ].join("\n"));
+});
+
+test("status names the isolation a job got", () => {
+  const job = create(JobSchema, {
+    id, owner: "alice", program: "true", state: JobState.EXITED, createTime: timestampFromDate(t0),
+    isolation: { privateNetwork: true, privateTmp: true, privateTmpBytes: 8n * 1024n * 1024n, readOnlySystem: true },
+  });
+  assert.match(formatStatus(job, later(1000)), /\n {2}Isolation: network none, private \/tmp \(8 MiB\), read-only system\n$/);
+  job.isolation = create(IsolationSchema, { readOnlySystem: true });
+  assert.match(formatStatus(job, later(1000)), /\n {2}Isolation: read-only system\n$/);
 });
 
 test("status names a mapped account's gid when it is not the uid's number, and no account for a job that never ran", () => {

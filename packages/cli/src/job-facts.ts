@@ -105,3 +105,13 @@ function shellQuote(word: string): string {
   if (word !== "" && /^[\w@%+=:,./-]+$/.test(word)) return word;
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
+
+/** What a job is isolated from, in words: "network none, private /tmp (64 MiB), read-only system", or "none". */
+export function isolationSummary(job: Job): string {
+  const i = job.isolation;
+  const parts: string[] = [];
+  if (i?.privateNetwork === true) parts.push("network none");
+  if (i?.privateTmp === true) parts.push(`private /tmp (${formatBytes(Number(i.privateTmpBytes ?? 0))})`);
+  if (i?.readOnlySystem === true) parts.push("read-only system");
+  return parts.length === 0 ? "none" : parts.join(", ");
+}

@@ -17,6 +17,7 @@ test("a finished job's JSON: every key present, numbers as numbers, times as RFC
     limits: { memoryMaxBytes: 268_435_456n, cpu: 0.5, io: [{ device: "/dev/vda1", resolvedDevice: "253:0", writeBps: 10_000_000n }] },
     usage: { cpuUsageUsec: 1500n, memoryPeakBytes: 4096n, unavailable: ["io"] },
     output: { stdoutBytes: 12n }, maxOutputBytes: 1073741824n, timeout: { seconds: 600n },
+    isolation: { privateNetwork: true, privateTmp: true, privateTmpBytes: 67108864n, readOnlySystem: false },
   });
   assert.deepEqual(jobJson(job), {
     id: "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10", owner: "alice", account: "alice", uid: 61184, gid: 61184, state: "exited", program: "sh", args: ["-c", "exit 3"],
@@ -30,6 +31,7 @@ test("a finished job's JSON: every key present, numbers as numbers, times as RFC
       ioReadBytes: 0, ioWriteBytes: 0, pidsCurrent: 0, unavailable: ["io"] },
     output: { mode: "merged", stdoutBytes: 12, stderrBytes: 0 },
     cgroup: "/sys/fs/cgroup/jobexec/x",
+    isolation: { privateNetwork: true, privateTmp: true, privateTmpBytes: 67108864, readOnlySystem: false },
   });
   assert.equal(exitStatus(job), 3);
 });

@@ -64,6 +64,7 @@ export interface JobJson {
   };
   output: { mode: "merged" | "separate"; stdoutBytes: number; stderrBytes: number };
   cgroup: string | null;
+  isolation: { privateNetwork: boolean; privateTmp: boolean; privateTmpBytes: number; readOnlySystem: boolean };
 }
 
 const num = (value: bigint | number | undefined): number | null => (value === undefined ? null : Number(value));
@@ -133,5 +134,11 @@ export function jobJson(job: Job, now: Date = new Date()): JobJson {
       stderrBytes: Number(job.output?.stderrBytes ?? 0),
     },
     cgroup: text(job.cgroup),
+    isolation: {
+      privateNetwork: job.isolation?.privateNetwork === true,
+      privateTmp: job.isolation?.privateTmp === true,
+      privateTmpBytes: Number(job.isolation?.privateTmpBytes ?? 0),
+      readOnlySystem: job.isolation?.readOnlySystem === true,
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { IoLimitSchema, LimitsSchema, OutputMode, StartJobRequestSchema, type IoLimit, type StartJobRequest } from "@jobexec/proto";
+import { IoLimitSchema, IsolationSchema, LimitsSchema, OutputMode, StartJobRequestSchema, type IoLimit, type StartJobRequest } from "@jobexec/proto";
 import { parseDuration } from "./duration.ts";
 import { CliError } from "./errors.ts";
 import { parseBytes, parseCount, parseCpu } from "./units.ts";
@@ -36,6 +36,7 @@ export function buildStartRequest(tokens: FlagToken[], command: string[]): Start
   }
   const request = create(StartJobRequestSchema, { program, args });
   const limits = create(LimitsSchema);
+  const isolation = create(IsolationSchema);
   const io: IoFields[] = [];
   for (const { flag, input } of tokens) {
     const what = `--${flag}`;
@@ -84,6 +85,21 @@ export function buildStartRequest(tokens: FlagToken[], command: string[]): Start
         request.timeout = durationFromMs(ms);
         break;
       }
+      case "network":
+        if (input !== "none" && input !== "host") throw new CliError("usage", `${what}: "${input}" is not none (a network of the job's own, only lo) or host (the host's, even if the server's default is none)`);
+        isolation.privateNetwork = input === "none";
+        break;
+      case "private-tmp":
+        // --no-private-tmp turns off a server default.
+        isolation.privateTmp = !input.startsWith("--no-");
+        break;
+      case "private-tmp-size":
+        isolation.privateTmp = true;
+        isolation.privateTmpBytes = BigInt(parseBytes(input, what));
+        break;
+      case "read-only":
+        isolation.readOnlySystem = !input.startsWith("--no-");
+        break;
       default:
         if (isIoRate(flag)) {
           const device = io.at(-1);
@@ -101,5 +117,7 @@ export function buildStartRequest(tokens: FlagToken[], command: string[]): Start
     limits.io.push(create(IoLimitSchema, device));
   }
   request.limits = limits;
+  // Only what the command line sets: every other field takes the server's default.
+  if (Object.values(isolation).some((v) => typeof v === "boolean" || typeof v === "bigint")) request.isolation = isolation;
   return request;
 }

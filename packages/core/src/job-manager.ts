@@ -14,6 +14,7 @@ import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { deliverOutput } from "./output/deliver-output.ts";
 import { readOutput } from "./output/read-output.ts";
+import { wantsIsolation } from "./spec/isolation.ts";
 import { checkSettings, type Settings } from "./spec/manager-settings.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
 import { lockDataDir } from "./store/data-dir-lock.ts";
@@ -205,7 +206,7 @@ export class JobManager {
     // Adopted jobs count against their owners' quotas like any running job.
     for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
-    manager.#launcher.start();
+    manager.#launcher.start(wantsIsolation(undefined, settings.defaultIsolation));
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
       level: mode === "none" ? "warn" : "info",
@@ -238,7 +239,8 @@ export class JobManager {
   async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
     const slot = this.#accounts.reserve(owner, options.quota);
     // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
-    const reservation = this.#launcher.reserve((spec as Partial<JobSpec> | null)?.outputMode);
+    const asked = spec as Partial<JobSpec> | null;
+    const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#settings.defaultIsolation));
     try {
       const { id } = reservation;
       const account = await this.#accounts.accountOf(owner);

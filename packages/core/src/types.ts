@@ -43,6 +43,25 @@ export interface Limits {
   io?: IoLimit[];
 }
 
+/**
+ * What a job is kept from besides its limits and its account, as it got it (every field set). Each is taken between
+ * joining the job's cgroup and dropping to its account, and holds against that account: a job running as root
+ * (run-as "server" as root) could undo the mounts.
+ */
+export interface Isolation {
+  /** A network namespace of its own with only `lo` (up): no connection to or from the host, its loopback included. */
+  privateNetwork: boolean;
+  /** A fresh tmpfs on /tmp and on /var/tmp, seen by no other process, gone when the job ends. */
+  privateTmp: boolean;
+  /** Size limit of each private tmpfs in bytes (its pages also count against the job's memory limit); 0 without one. */
+  privateTmpBytes: number;
+  /** Every mount but /proc, /sys and /dev read-only (/, /usr, /etc, /boot, /opt...), but the job's home, cwd and private /tmp. */
+  readOnlySystem: boolean;
+}
+
+/** Isolation asked for: an absent field takes the manager's default ({@link ManagerOptions.defaultIsolation}). */
+export type IsolationSpec = Partial<Isolation>;
+
 /** What to run. */
 export interface JobSpec {
   /** A name looked up on PATH, or a path (relative paths are relative to cwd). */
@@ -68,6 +87,8 @@ export interface JobSpec {
    * reason "timeout"). Default none, or the manager's {@link ManagerOptions.maxTimeoutMs}, which is also its ceiling.
    */
   timeoutMs?: number;
+  /** Namespaces and mounts the job runs in; each absent field takes the manager's default (none by default). */
+  isolation?: IsolationSpec;
 }
 
 /** Resource usage read from a job's cgroup. */
@@ -148,6 +169,8 @@ export interface Job {
   cgroup?: string;
   /** The account it ran as; absent when it never ran (state "failed"). */
   account?: JobAccount;
+  /** The isolation it runs with (as asked for, with the manager's defaults). */
+  isolation: Isolation;
 }
 
 /** A run of bytes of one stream, at its byte offset in that stream. */
@@ -272,7 +295,10 @@ export interface StartOptions {
 export interface StandbyCounts {
   /** Standbys kept for each output mode in use; 0 when the pool is off. */
   size: number;
-  /** Standbys the pool keeps now: `size` for each output mode in use (separate from the start, merged once asked for). */
+  /**
+   * Standbys the pool keeps now: `size` for each kind in use (output mode, and whether for isolated jobs): the
+   * defaults' kind from the start, the others once asked for.
+   */
   target: number;
   /** Booted and waiting: the next starts of their output mode take these. */
   idle: number;
@@ -324,10 +350,15 @@ export interface ManagerOptions {
    */
   unconfined?: boolean;
   /**
-   * Standbys kept ready per output mode in use (0 to 32; default 2; 0 turns them off): cgexec processes booted
+   * Standbys kept ready per output mode in use, apart for isolated jobs (0 to 32; default 2; 0 turns them off): cgexec processes booted
    * ahead, with the next jobs' ids, output files and cgroups made, so that a start does not wait for a Node
    * start-up. "separate" output is kept warm from create(), "merged" from the first job asking for it. Standbys
    * are not jobs: never listed, never counted in quotas; close() and the next create() remove them.
    */
   standby?: number;
+  /**
+   * Isolation for jobs whose spec leaves a field unset (a default, not a floor: a spec may set a field either way).
+   * Default none, and `privateTmpBytes` 64 MiB.
+   */
+  defaultIsolation?: IsolationSpec;
 }

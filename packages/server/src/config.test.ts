@@ -50,6 +50,23 @@ describe("serve settings", () => {
     assert.match(serveHelp({}), /--standby N +cgexec processes kept started ahead per output mode in use, 0-32 \(0: none\)\n +env JOBEXEC_STANDBY; default 2\n/);
   });
 
+  test("--default-isolation: none by default; network=none, private-tmp[=SIZE], read-only; bad words refused", () => {
+    assert.deepEqual(parseServeArgs([], {})?.defaultIsolation, {});
+    assert.deepEqual(parseServeArgs([], { JOBEXEC_DEFAULT_ISOLATION: "network=none" })?.defaultIsolation, { privateNetwork: true });
+    assert.deepEqual(parseServeArgs(["--default-isolation", "network=none,private-tmp=128MiB,read-only"], { JOBEXEC_DEFAULT_ISOLATION: "none" })?.defaultIsolation, {
+      privateNetwork: true,
+      privateTmp: true,
+      privateTmpBytes: 128 * 1024 * 1024,
+      readOnlySystem: true,
+    });
+    assert.deepEqual(parseServeArgs(["--default-isolation=private-tmp"], {})?.defaultIsolation, { privateTmp: true });
+    for (const bad of ["network", "network=host", "private-tmp=lots", "read-only=yes", "", "none,read-only"]) {
+      assert.throws(() => parseServeArgs([`--default-isolation=${bad}`], {}), (e: unknown) => usage(e) && /is not one of none, or a comma-separated list of network=none, private-tmp\[=SIZE\], read-only$|is not a size/.test((e as Error).message));
+    }
+    assert.throws(() => parseServeArgs(["--default-isolation=private-tmp=0"], {}), { code: "usage", message: '--default-isolation "private-tmp=0": the private-tmp size must be above 0' });
+    assert.match(serveHelp({}), /--default-isolation LIST +isolation of jobs whose request leaves a field unset: none, or a comma-separated list of network=none, private-tmp\[=SIZE\], read-only\n +env JOBEXEC_DEFAULT_ISOLATION; default none\n/);
+  });
+
   test("--help returns undefined and the help names every flag with its variable", () => {
     assert.equal(parseServeArgs(["--help"], {}), undefined);
     const help = serveHelp({ HOME: "/home/u" });

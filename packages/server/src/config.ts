@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_UID_RANGE, formatUidRange, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
+import { DEFAULT_UID_RANGE, formatUidRange, type IsolationSpec, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
+import { ISOLATION_WORDS, parseDefaultIsolation } from "./default-isolation.ts";
 import { ServerError } from "./error.ts";
 import { limitSettings, parseLimits, parseSize, type ServerLimits } from "./limits.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
@@ -47,6 +48,8 @@ export interface ServeSettings {
   maxJobsAdmin: number;
   /** Standbys kept ready per output mode in use (0: none, every start is cold). */
   standby: number;
+  /** Isolation for the fields a StartJob request leaves unset. */
+  defaultIsolation: IsolationSpec;
   /** Connection, stream and request limits (limits.ts). */
   limits: ServerLimits;
   /** Where to serve Prometheus metrics over plain HTTP; absent: not served. */
@@ -96,6 +99,7 @@ const settings = {
   "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
   standby: { flag: "standby", env: "JOBEXEC_STANDBY", value: "N", describe: `cgexec processes kept started ahead per output mode in use, 0-${MAX_STANDBY} (0: none)`, fallback: () => String(DEFAULT_STANDBY) },
   "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
+  "default-isolation": { flag: "default-isolation", env: "JOBEXEC_DEFAULT_ISOLATION", value: "LIST", describe: `isolation of jobs whose request leaves a field unset: ${ISOLATION_WORDS}`, fallback: () => "none" },
 } satisfies Record<string, Setting>;
 
 // A flag without a value: present (or its variable set to 1/true) means on.
@@ -195,6 +199,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     maxJobsPerUser: positiveCount("max-jobs-per-user", value("max-jobs-per-user")),
     maxJobsAdmin: positiveCount("max-jobs-admin", value("max-jobs-admin")),
     standby: standbyCount(value("standby")),
+    defaultIsolation: parseDefaultIsolation(value("default-isolation")),
     certFile: value("cert"),
     keyFile: value("key"),
     clientCaFile: value("client-ca"),

@@ -84,6 +84,7 @@ export function jobMessage(job: CoreJob): Job {
     account: job.account?.name ?? "",
     uid: job.account?.uid ?? 0,
     gid: job.account?.gid ?? 0,
+    isolation: { ...job.isolation, privateTmpBytes: BigInt(job.isolation.privateTmpBytes) },
   });
 }
 

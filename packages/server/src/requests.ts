@@ -1,11 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { isJobId, type IoLimit, type JobSpec, type JobState as CoreJobState, type Limits, type OutputOptions } from "@jobexec/core";
+import { isJobId, type IoLimit, type IsolationSpec, type JobSpec, type JobState as CoreJobState, type Limits, type OutputOptions } from "@jobexec/core";
 import {
   JobState,
   OutputMode,
   OutputStream,
   type IoLimit as IoLimitMessage,
+  type Isolation as IsolationMessage,
   type Limits as LimitsMessage,
   type StartJobRequest,
   type StreamOutputRequest,
@@ -74,6 +75,7 @@ export function jobSpec(req: StartJobRequest, caps: SpecLimits): JobSpec {
   if (req.limits) spec.limits = limits(req.limits);
   if (req.maxOutputBytes !== undefined) spec.maxOutputBytes = positive(req.maxOutputBytes, "max_output_bytes");
   if (req.timeout) spec.timeoutMs = timeoutMs(req.timeout);
+  if (req.isolation) spec.isolation = isolation(req.isolation);
   return spec;
 }
 
@@ -83,6 +85,16 @@ function timeoutMs(timeout: Duration): number {
   const ms = Number(timeout.seconds) * 1000 + Math.ceil(timeout.nanos / 1e6);
   if (ms <= 0) throw invalid("timeout must be positive (unset means no timeout)");
   return ms;
+}
+
+// Each field unset takes the server's default (core fills it in); set ones are passed on as asked.
+function isolation(i: IsolationMessage): IsolationSpec {
+  const out: IsolationSpec = {};
+  if (i.privateNetwork !== undefined) out.privateNetwork = i.privateNetwork;
+  if (i.privateTmp !== undefined) out.privateTmp = i.privateTmp;
+  if (i.privateTmpBytes !== undefined) out.privateTmpBytes = positive(i.privateTmpBytes, "isolation.private_tmp_bytes");
+  if (i.readOnlySystem !== undefined) out.readOnlySystem = i.readOnlySystem;
+  return out;
 }
 
 function outputMode(mode: OutputMode): JobSpec["outputMode"] {

@@ -72,6 +72,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
     standby: settings.standby,
     ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),
+    defaultIsolation: settings.defaultIsolation,
   });
   const signal = await signalled;
   log.info("signal received", { signal });

@@ -1,7 +1,7 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { type AccountOptions, JobError, JobManager, type ManagerOptions } from "@jobexec/core";
+import { type AccountOptions, type IsolationSpec, JobError, JobManager, type ManagerOptions } from "@jobexec/core";
 import { Health, JobService, reflectionV1, reflectionV1alpha, StreamOutputResponseSchema } from "@jobexec/proto";
 import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT, DEFAULT_STANDBY } from "./config.ts";
 import { DescriptorIndex } from "./descriptor-index.ts";
@@ -54,6 +54,8 @@ export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOut
   maxJobs?: { perUser?: number; admin?: number };
   /** Standbys kept ready per output mode in use (core's ManagerOptions.standby); default 2, 0 for none. */
   standby?: number;
+  /** Isolation for the fields a StartJob request leaves unset (core's ManagerOptions.defaultIsolation); default none. */
+  defaultIsolation?: IsolationSpec;
   /** Connection, stream and request limits; each one not given takes its default (limits.ts). */
   limits?: Partial<ServerLimits>;
   /** Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any free port); owners as labels if asked. */
@@ -149,6 +151,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       outputBudgetBytes: config.outputBudgetBytes,
       minFreeBytes: config.minFreeBytes,
       onClose: config.onShutdown ?? "stop",
+      ...(config.defaultIsolation === undefined ? {} : { defaultIsolation: config.defaultIsolation }),
     });
   } catch (cause) {
     ready.reject(cause);
@@ -188,7 +191,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const bound = (server.address() as AddressInfo).port;
   const url = `https://${hostPort(host, bound)}`;
   const cgroups = manager.cgroups;
-  log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs, standby: config.standby ?? DEFAULT_STANDBY });
+  log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs, standby: config.standby ?? DEFAULT_STANDBY, defaultIsolation: config.defaultIsolation ?? {} });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
   log.info("limits", { ...limits, maxConnections: budget.maxConnections, openFileLimit: fileLimit ?? null, fdReserve: budget.reserve });
   if (budget.loweredFrom !== undefined) {

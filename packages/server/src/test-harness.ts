@@ -55,9 +55,10 @@ export function testCgroupParent(): string {
   return `jobexec-test-${randomBytes(6).toString("hex")}`;
 }
 
-export async function startTestServer(options: Partial<ServerConfig> & { pki?: Pki } = {}): Promise<TestServer> {
+/** `base` is where its directory is made (default the temp directory; a private /tmp hides that from jobs). */
+export async function startTestServer({ base, ...options }: Partial<ServerConfig> & { pki?: Pki; base?: string } = {}): Promise<TestServer> {
   const pki = options.pki ?? (await createPki());
-  const dir = await mkdtemp(join(tmpdir(), "jobexec-server-test-"));
+  const dir = await mkdtemp(join(base ?? tmpdir(), "jobexec-server-test-"));
   // Jobs run as dynamic accounts, which must pass through the data directory's parent to their homes.
   await chmod(dir, 0o711);
   const cgroupParent = options.cgroupParent ?? testCgroupParent();

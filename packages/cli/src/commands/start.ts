@@ -12,6 +12,8 @@ Sizes (--memory, --io-*-bps) are bytes with an optional unit: K, M, G, T are pow
 
 IO limits apply per device: each --io-read-bps, --io-write-bps, --io-read-iops and --io-write-iops applies to the nearest --io-device before it. A device is MAJ:MIN or a path (a device node, or any file whose filesystem's disk is meant); partitions are limited on their whole disk.
 
+Isolation (--network none, --private-tmp, --read-only) is off unless asked for or set by the server's --default-isolation; --network host, --no-private-tmp and --no-read-only turn a server default off for this job.
+
 With --follow, the job's stdout and stderr are copied to ours as they are written, and jobexec exits with the job's exit code (128 + the signal number when a signal killed it). Ctrl-C stops following (exit 130); the job keeps running.
 
 ${commonHelp}`;
@@ -27,6 +29,7 @@ ${commonHelp}`;
     { description: "Half a CPU, 256 MiB of memory, at most 64 processes", command: "<%= config.bin %> start --cpu 0.5 --memory 256Mi --pids 64 -- make -j8" },
     { description: "Limit writes to /dev/sda to 10 MiB/s and reads from 8:16 to 100 IOPS", command: "<%= config.bin %> start --io-device /dev/sda --io-write-bps 10M --io-device 8:16 --io-read-iops 100 -- dd if=/dev/zero of=/tmp/x bs=1M count=64 oflag=direct" },
     { description: "Environment and working directory", command: "<%= config.bin %> start --env MODE=fast --env DEBUG=1 --cwd /srv/app -- ./run.sh" },
+    { description: "No network, a private /tmp, a read-only system", command: "<%= config.bin %> start --network none --private-tmp --read-only -- make test" },
     { description: "Run, watch the output, and exit with the job's exit code", command: "<%= config.bin %> start -f -- sh -c 'echo working; exit 3'" },
     { description: "At most 10 minutes and 100 MiB of output", command: "<%= config.bin %> start --timeout 10m --max-output 100M -- ./crawl.sh" },
   ];
@@ -43,6 +46,10 @@ ${commonHelp}`;
     "io-write-iops": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Write operations per second on the preceding --io-device.", helpGroup: "LIMITS" }),
     env: Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Set an environment variable, NAME=VALUE (repeatable)." }),
     cwd: Flags.string({ summary: "Working directory on the server, an absolute path (default /)." }),
+    network: Flags.string({ summary: "none: a network of the job's own with only lo (no connection to or from the host, its loopback included); host: the host's.", helpGroup: "ISOLATION" }),
+    "private-tmp": Flags.boolean({ allowNo: true, summary: "A fresh tmpfs on /tmp and /var/tmp, seen by no one else, gone when the job ends (64 MiB unless --private-tmp-size).", helpGroup: "ISOLATION" }),
+    "private-tmp-size": Flags.string({ summary: "Size of each private tmpfs, e.g. 256M (implies --private-tmp); its pages count against --memory.", helpGroup: "ISOLATION" }),
+    "read-only": Flags.boolean({ allowNo: true, summary: "/, /usr, /etc, /boot, /opt and every other mount but /proc, /sys, /dev read-only; home, --cwd and the private /tmp stay writable.", helpGroup: "ISOLATION" }),
     "merge-output": Flags.boolean({ summary: "Send stderr into stdout at the source, keeping the exact order of writes.", default: false }),
     "max-output": Flags.string({ summary: "Most output the job may write, stdout and stderr together, a size like --memory (e.g. 100M); it is killed past it. Default: the server's (1 GiB)." }),
     timeout: Flags.string({ summary: "Stop the job (like jobexec stop) once it has run this long, e.g. 30s, 10m, 2h. Default: none, or the server's maximum." }),

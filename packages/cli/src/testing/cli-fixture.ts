@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createCa, issueCertificate, silentLogger, startServer, type Credentials, type RunningServer } from "@jobexec/server";
+import { createCa, issueCertificate, silentLogger, startServer, type Credentials, type RunningServer, type ServerConfig } from "@jobexec/server";
 
 /** bin/run.js of this package. */
 export const cliPath = fileURLToPath(new URL("../../bin/run.js", import.meta.url));
@@ -46,9 +46,12 @@ async function writeConfig(dir: string, client: Credentials, ca: Credentials): P
   await writeFile(join(dir, "ca.pem"), ca.cert);
 }
 
-/** Starts a server with a fresh PKI (and `options` over its defaults) and writes a config directory per user. */
-export async function startCliServer(options: { standby?: number } = {}): Promise<CliServer> {
-  const dir = await mkdtemp(join(tmpdir(), "jobexec-cli-test-"));
+/**
+ * Starts a server with a fresh PKI (and `options` over its defaults) and writes a config directory per user; `base` is
+ * where its directory goes (a private /tmp hides one under /tmp from jobs).
+ */
+export async function startCliServer({ base, ...options }: { base?: string } & Pick<ServerConfig, "standby" | "defaultIsolation"> = {}): Promise<CliServer> {
+  const dir = await mkdtemp(join(base ?? tmpdir(), "jobexec-cli-test-"));
   // Jobs run as dynamic accounts, which pass through here to their homes in the data directory.
   await chmod(dir, 0o711);
   const ca = await createCa("cli test CA");

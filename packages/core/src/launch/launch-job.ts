@@ -12,8 +12,9 @@ import { createOutputFiles, removeOutput } from "../output/output-files.ts";
 import { JobRecord } from "../supervise/job-record.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 import type { LogEvent, OutputMode, StandbyCounts } from "../types.ts";
+import { cgexecIsolation, isIsolated } from "../spec/isolation.ts";
 import { type Spawned, spawnJob } from "./spawn-job.ts";
-import type { Standby } from "./standby.ts";
+import { type Standby, standbyKind } from "./standby.ts";
 import { maxStandbys, StandbyPool } from "./standby-pool.ts";
 
 /** A job whose main process was just spawned (or handed its job, from a standby). */
@@ -86,9 +87,9 @@ export class Launcher {
     );
   }
 
-  /** Starts filling the standby pool; call once what an earlier run left is removed. */
-  start(): void {
-    this.#pool.start();
+  /** Starts filling the standby pool (isolated when the defaults are); call once what an earlier run left is removed. */
+  start(isolated: boolean): void {
+    this.#pool.start(standbyKind("separate", isolated));
   }
 
   /** The standby pool's figures. */
@@ -97,13 +98,13 @@ export class Launcher {
   }
 
   /**
-   * Holds the next job's id: a ready standby's for `outputMode` (as the spec gives it, not yet validated), or a fresh
-   * id. Synchronous, so that concurrent starts never get the same standby.
+   * Holds the next job's id: a ready standby's for `outputMode` and `isolated` (as the spec and the defaults give
+   * them, not yet validated), or a fresh id. Synchronous, so that concurrent starts never get the same standby.
    */
-  reserve(outputMode: unknown): Reservation {
+  reserve(outputMode: unknown, isolated: boolean): Reservation {
     // Validation accepts only these two, "separate" when absent; a bad value fails there and gives the standby back.
     const mode: OutputMode = outputMode === "merged" ? "merged" : "separate";
-    return new Reservation(this.#pool, this.#pool.take(mode));
+    return new Reservation(this.#pool, this.#pool.take(standbyKind(mode, isolated)));
   }
 
   /**
@@ -130,6 +131,11 @@ export class Launcher {
       await this.#pool.diedBooting(standby);
       return undefined;
     }
+    if (standby.isolated !== isIsolated(valid.isolation)) {
+      // The guess from the unvalidated spec was wrong: this standby cannot carry the job.
+      this.#pool.giveBack(standby);
+      return undefined;
+    }
     const { cgroupDir } = standby;
     try {
       // Limits first, read back; the standby waiting in the cgroup brought none of its start-up memory with it.
@@ -145,6 +151,7 @@ export class Launcher {
       cwd: valid.cwd,
       argv: [valid.executable, ...valid.args],
       env: valid.env,
+      isolation: cgexecIsolation(valid.isolation, account.home) ?? null,
     });
     this.#pool.refillAfter(spawned.failure);
     const record = new JobRecord(standby.id, seq, owner, valid, standby.dir, cgroupDir);
@@ -154,6 +161,7 @@ export class Launcher {
   async #cold(id: string, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
     const dir = join(this.#jobsDir, id);
     const cgroupDir = this.#subtree === undefined ? undefined : join(this.#subtree.parentDir, id);
+    const isolation = cgexecIsolation(valid.isolation, valid.account.home);
     let files;
     try {
       files = await createOutputFiles(dir, valid.outputMode);
@@ -171,6 +179,7 @@ export class Launcher {
         stderrFd: files.stderrFd,
         cgroupDir,
         ...(valid.account.drop ? { account: valid.account } : {}),
+        ...(isolation === undefined ? {} : { isolation }),
       });
       return { record: new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, warm: false, closeFiles: files.close };
     } catch (err) {

@@ -1,7 +1,8 @@
 // Starting a job's main process: through cgexec into its cgroup (none when the host has no cgroup v2), as its account.
 import { type ChildProcess, spawn } from "node:child_process";
+import { Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { cgexecPath } from "@jobexec/cgexec";
+import { cgexecPath, type Isolation } from "@jobexec/cgexec";
 import { JobError } from "../job-error.ts";
 
 /** What to run and where its output goes. */
@@ -19,6 +20,17 @@ export interface SpawnRequest {
   cgroupDir?: string;
   /** The ids cgexec drops to after joining the cgroup; absent to keep the server's. */
   account?: { uid: number; gid: number; groups: readonly number[] };
+  /** Namespaces and mounts cgexec takes after joining, before the drop; absent for none. */
+  isolation?: Isolation;
+}
+
+/** cgexec's options for `isolation`. */
+export function isolationOptions(isolation: Isolation | undefined): string[] {
+  if (isolation === undefined) return [];
+  const options = isolation.networkNone ? ["--network-none"] : [];
+  if (isolation.privateTmpBytes !== undefined) options.push(`--private-tmp=${String(isolation.privateTmpBytes)}`);
+  if (isolation.readOnly) options.push("--read-only", ...isolation.writable.map((dir) => `--writable=${dir}`));
+  return options;
 }
 
 /** A spawned main process: `failure` resolves to "" once it runs the program, else to the reason it did not. */
@@ -35,6 +47,18 @@ function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean 
   return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
 }
 
+/**
+ * The child's standard input pipe, read from this side: where an isolated job's status comes. Node marks every
+ * descriptor above 2 close-on-exec in the child and offers no way to clear it, so only standard input can carry the
+ * status from cgexec into cgexec-isolate; libuv's stdio pipes are socket pairs, and so both ways, but Node wraps the
+ * child's stdin write-only: a second, readable socket on the same handle reads it. Null when there is no pipe.
+ */
+export function readableStdin(child: ChildProcess): Readable | null {
+  const handle = (child.stdin as unknown as { _handle?: unknown } | null)?._handle;
+  if (handle === undefined || handle === null) return null;
+  return new Socket({ handle, readable: true, writable: false } as ConstructorParameters<typeof Socket>[0]);
+}
+
 /** Everything a status pipe carries until it closes, trimmed: "" when cgexec closed it on exec, else its failure line. */
 export function readStatus(stream: Readable): Promise<string> {
   return new Promise((resolve) => {
@@ -46,7 +70,7 @@ export function readStatus(stream: Readable): Promise<string> {
 }
 
 /**
- * Spawns the job: `node cgexec --status-fd=3 [--uid=U --gid=G --groups=...] CGROUP PROGRAM ARGS` (`--no-cgroup`
+ * Spawns the job: `node cgexec --status-fd=3 [--uid=U --gid=G --groups=...] [isolation] CGROUP PROGRAM ARGS` (`--no-cgroup`
  * instead of CGROUP when unconfined) in its own session, stdout and stderr straight onto the output files. cgexec
  * joins the cgroup as root, drops to the account, and closes every other descriptor before its exec. cgexec is a
  * Node program, so variables of the job such as NODE_OPTIONS, NODE_* or LD_PRELOAD would act on cgexec itself:
@@ -63,13 +87,17 @@ export function spawnJob(req: SpawnRequest): Spawned {
   const { account } = req;
   const drop = account === undefined ? [] : [`--uid=${String(account.uid)}`, `--gid=${String(account.gid)}`, `--groups=${account.groups.join(",")}`];
   const where = req.cgroupDir === undefined ? ["--no-cgroup", "--"] : ["--", req.cgroupDir];
-  const child = spawn(process.execPath, [cgexecPath, "--status-fd=3", ...drop, ...where, ...argv], {
-    stdio: ["ignore", req.stdoutFd, req.stderrFd, "pipe"],
+  // Node marks every descriptor above 2 close-on-exec: an isolated job's status goes on standard input, which
+  // cgexec-isolate moves off before it becomes /dev/null.
+  const statusFd = req.isolation === undefined ? 3 : 0;
+  const stdio = statusFd === 0 ? (["pipe", req.stdoutFd, req.stderrFd] as const) : (["ignore", req.stdoutFd, req.stderrFd, "pipe"] as const);
+  const child = spawn(process.execPath, [cgexecPath, `--status-fd=${String(statusFd)}`, ...drop, ...isolationOptions(req.isolation), ...where, ...argv], {
+    stdio: [...stdio],
     detached: true,
     env: req.baseEnv,
     cwd: req.cwd,
   });
-  const status = child.stdio[3] as Readable | null;
+  const status = statusFd === 0 ? readableStdin(child) : (child.stdio[3] as Readable | null);
   const failure = new Promise<string>((resolve) => {
     child.once("error", (err) => resolve(`cannot start cgexec: ${err.message}`));
     if (status === null) resolve("cgexec has no status pipe");

@@ -1,6 +1,7 @@
-// The pool of standbys: a few cgexec processes booted ahead of need, per output mode, refilled in the background.
-import type { LogEvent, OutputMode, StandbyCounts } from "../types.ts";
-import { Standby, type StandbyPlace } from "./standby.ts";
+// The pool of standbys: a few cgexec processes booted ahead of need, per kind (output mode, and whether its jobs are
+// isolated), refilled in the background.
+import type { LogEvent, StandbyCounts } from "../types.ts";
+import { Standby, type StandbyKind, type StandbyPlace } from "./standby.ts";
 
 /** The largest pool size accepted. */
 export const maxStandbys = 32;
@@ -11,8 +12,8 @@ const firstBackoffMs = 250;
 const maxBackoffMs = 30_000;
 
 /**
- * Keeps `size` standbys of each output mode in use: "separate" (the default mode) from the start, "merged" from
- * the first job that asks for it (a standby's stdout and stderr are fixed when it is spawned, and Node has no
+ * Keeps `size` standbys of each kind in use: "separate" (the default output mode) from the start, "merged" and the
+ * isolated kinds from the first job that asks for one (a standby's stdout and stderr are fixed when it is spawned, and Node has no
  * dup2 to merge them later). take() hands out a ready one or none (the caller then starts cold); refill() spawns
  * replacements one per turn of the event loop, so no spawn lands inside the start that emptied the slot.
  */
@@ -20,17 +21,11 @@ export class StandbyPool {
   readonly size: number;
   readonly #place: StandbyPlace;
   readonly #log: (event: LogEvent) => void;
-  readonly #wanted = new Set<OutputMode>();
-  /** Spawned and not taken, ready or booting, per mode. */
-  readonly #standbys = new Map<OutputMode, Set<Standby>>([
-    ["separate", new Set()],
-    ["merged", new Set()],
-  ]);
-  /** Spawns whose files are being made (not yet in #standbys), per mode. */
-  readonly #making = new Map<OutputMode, number>([
-    ["separate", 0],
-    ["merged", 0],
-  ]);
+  readonly #wanted = new Set<StandbyKind>();
+  /** Spawned and not taken, ready or booting, per kind. */
+  readonly #standbys = new Map<StandbyKind, Set<Standby>>();
+  /** Spawns whose files are being made (not yet in #standbys), per kind. */
+  readonly #making = new Map<StandbyKind, number>();
   readonly #pending = new Set<Promise<unknown>>();
   #timer: NodeJS.Timeout | undefined;
   #deathsInARow = 0;
@@ -44,10 +39,10 @@ export class StandbyPool {
     this.#log = log;
   }
 
-  /** Starts filling the pool for the default output mode. */
-  start(): void {
+  /** Starts filling the pool for `kind`: the default output mode, isolated when the manager's defaults are. */
+  start(kind: StandbyKind): void {
     if (this.size === 0) return;
-    this.#wanted.add("separate");
+    this.#wanted.add(kind);
     this.refill();
   }
 
@@ -56,13 +51,13 @@ export class StandbyPool {
    * less than a whole cold start: the caller waits for it with whenBooted(), and starts cold if it died instead);
    * undefined when there is none (or the pool is off): the caller starts cold. `mode` is kept warm from now on.
    */
-  take(mode: OutputMode): Standby | undefined {
+  take(mode: StandbyKind): Standby | undefined {
     if (this.#closed || this.size === 0) return undefined;
     if (!this.#wanted.has(mode)) {
       this.#wanted.add(mode);
       this.refill();
     }
-    const standbys = this.#standbys.get(mode) ?? new Set<Standby>();
+    const standbys = this.#setOf(mode);
     // Ready ones first, in the order they were made; then the booting ones, oldest (nearest to ready) first.
     for (const standby of [...standbys].filter((s) => s.ready).concat([...standbys].filter((s) => !s.ready && s.takeable))) {
       standbys.delete(standby);
@@ -79,7 +74,13 @@ export class StandbyPool {
       void this.#discard(standby);
       return;
     }
-    this.#standbys.get(standby.outputMode)?.add(standby);
+    this.#setOf(standby.kind).add(standby);
+  }
+
+  #setOf(kind: StandbyKind): Set<Standby> {
+    let standbys = this.#standbys.get(kind);
+    if (standbys === undefined) this.#standbys.set(kind, (standbys = new Set()));
+    return standbys;
   }
 
   /** Refills once `started` settled: the spawn never delays the start that took the standby. */
@@ -132,11 +133,11 @@ export class StandbyPool {
     await Promise.all(all.map((standby) => this.#discard(standby)));
   }
 
-  #countOf(mode: OutputMode): number {
+  #countOf(mode: StandbyKind): number {
     return (this.#standbys.get(mode)?.size ?? 0) + (this.#making.get(mode) ?? 0);
   }
 
-  #spawnOne(mode: OutputMode): void {
+  #spawnOne(mode: StandbyKind): void {
     this.#making.set(mode, (this.#making.get(mode) ?? 0) + 1);
     const spawning = Standby.spawn(this.#place, mode, () => {
       this.#deathsInARow = 0;
@@ -144,7 +145,7 @@ export class StandbyPool {
       (standby) => {
         this.#making.set(mode, (this.#making.get(mode) ?? 1) - 1);
         if (this.#closed) return this.#discard(standby);
-        this.#standbys.get(mode)?.add(standby);
+        this.#setOf(mode).add(standby);
         void standby.ended.then(() => this.#ended(standby));
         return undefined;
       },
@@ -161,7 +162,7 @@ export class StandbyPool {
 
   /** A standby ended: if it was still the pool's (not taken), log it, clean up after it and replace it. */
   async #ended(standby: Standby): Promise<void> {
-    const standbys = this.#standbys.get(standby.outputMode);
+    const standbys = this.#standbys.get(standby.kind);
     if (this.#closed || !standbys?.has(standby)) return;
     standbys.delete(standby);
     const { exitCode, signalCode, pid } = standby.child;

@@ -10,7 +10,7 @@ import { removeCgroup } from "../cgroup/cgroup-fs.ts";
 import { newJobId } from "../job-id.ts";
 import { createOutputFiles, removeOutput } from "../output/output-files.ts";
 import type { OutputMode } from "../types.ts";
-import { readStatus, type Spawned } from "./spawn-job.ts";
+import { readableStdin, readStatus, type Spawned } from "./spawn-job.ts";
 
 /** Where standbys are made: the same places a cold start uses. */
 export interface StandbyPlace {
@@ -22,8 +22,18 @@ export interface StandbyPlace {
   setpriv: string | undefined;
 }
 
-/** The status descriptor and the request descriptor of a standby, as spawned. */
-const statusFd = 3;
+/**
+ * What a standby serves: its output mode (stdout and stderr are fixed at spawn), and whether its jobs are isolated
+ * (its status descriptor is then its standard input, the only kind of descriptor that reaches cgexec-isolate).
+ */
+export type StandbyKind = OutputMode | `${OutputMode} isolated`;
+
+/** The kind of standby a job of `outputMode` takes, `isolated` or not. */
+export function standbyKind(outputMode: OutputMode, isolated: boolean): StandbyKind {
+  return isolated ? `${outputMode} isolated` : outputMode;
+}
+
+/** The request descriptor of a standby, as spawned; its status descriptor is 3, or 0 for isolated jobs. */
 const requestFd = 4;
 
 // A standby has nothing to run in parallel: one V8 worker thread instead of one per core, and no inspector signal
@@ -39,7 +49,9 @@ const nodeFlags = ["--v8-pool-size=1", "--disable-sigusr1"];
  */
 export class Standby {
   readonly id: string;
+  readonly kind: StandbyKind;
   readonly outputMode: OutputMode;
+  readonly isolated: boolean;
   /** The output directory, `<jobsDir>/<id>`, with its stdout and stderr files. */
   readonly dir: string;
   /** The job cgroup made ahead, `<parent>/<id>`; undefined when unconfined. */
@@ -56,17 +68,19 @@ export class Standby {
   readonly #booting = Promise.withResolvers<boolean>();
   #taken = false;
 
-  private constructor(id: string, outputMode: OutputMode, dir: string, cgroupDir: string | undefined, child: ChildProcess, files: readonly [number, number]) {
+  private constructor(id: string, kind: StandbyKind, dir: string, cgroupDir: string | undefined, child: ChildProcess, files: readonly [number, number]) {
     this.id = id;
     this.#files = files;
-    this.outputMode = outputMode;
+    this.kind = kind;
+    this.isolated = kind.endsWith(" isolated");
+    this.outputMode = this.isolated ? (kind.split(" ")[0] as OutputMode) : (kind as OutputMode);
     this.dir = dir;
     this.cgroupDir = cgroupDir;
     this.child = child;
     this.#request = child.stdio[requestFd] as Duplex;
     // A standby gone before its request is written reads as EPIPE here; its exit says the rest.
     this.#request.on("error", () => undefined);
-    const status = child.stdio[statusFd] as Readable | null;
+    const status = this.isolated ? readableStdin(child) : (child.stdio[3] as Readable | null);
     this.ended = new Promise((resolve) => {
       child.once("exit", () => resolve());
       child.once("error", () => {
@@ -86,7 +100,10 @@ export class Standby {
    * stderr are the output files, both stdout's in merged mode; it joins the cgroup once Node has started).
    * `onReady` is called once it booted. A failure removes what it made and throws.
    */
-  static async spawn(place: StandbyPlace, outputMode: OutputMode, onReady: (standby: Standby) => void): Promise<Standby> {
+  static async spawn(place: StandbyPlace, kind: StandbyKind, onReady: (standby: Standby) => void): Promise<Standby> {
+    const isolated = kind.endsWith(" isolated");
+    const outputMode = (isolated ? kind.split(" ")[0] : kind) as OutputMode;
+    const statusFd = isolated ? 0 : 3;
     const id = newJobId();
     const dir = join(place.jobsDir, id);
     const cgroupDir = place.parentDir === undefined ? undefined : join(place.parentDir, id);
@@ -99,13 +116,13 @@ export class Standby {
       // no_new_privs is inherited by the program and cannot be unset; root keeps its capabilities under it.
       const [file, argv] = place.setpriv === undefined ? [process.execPath, args] : [place.setpriv, ["--no-new-privs", "--", process.execPath, ...args]];
       const child = spawn(file, argv, {
-        stdio: ["ignore", files.stdoutFd, files.stderrFd, "pipe", "pipe"],
+        stdio: isolated ? ["pipe", files.stdoutFd, files.stderrFd, "ignore", "pipe"] : ["ignore", files.stdoutFd, files.stderrFd, "pipe", "pipe"],
         detached: true,
         // Nothing of the server's environment acts on it; the job's own comes with its request.
         env: {},
         cwd: "/",
       });
-      const standby = new Standby(id, outputMode, dir, cgroupDir, child, inodes);
+      const standby = new Standby(id, kind, dir, cgroupDir, child, inodes);
       standby.#request.once("data", () => {
         standby.#ready = true;
         standby.#booting.resolve(true);

@@ -1,7 +1,9 @@
 // The options of JobManager.create() after defaults, checked before anything is made.
+import { totalmem } from "node:os";
 import { JobError } from "../job-error.ts";
 import { checkStandbySize } from "../launch/launch-job.ts";
-import type { ManagerOptions } from "../types.ts";
+import type { IsolationSpec, ManagerOptions } from "../types.ts";
+import { checkIsolationSpec } from "./isolation.ts";
 import type { RunBounds } from "./run-bounds.ts";
 
 const day = 24 * 60 * 60 * 1000;
@@ -16,6 +18,8 @@ export interface Settings extends RunBounds {
   onClose: "stop" | "keep";
   /** Standbys per output mode in use. */
   standby: number;
+  /** Isolation for the fields a spec leaves unset. */
+  defaultIsolation: IsolationSpec;
 }
 
 /** The settings `options` amount to; JobError "invalid_argument" for a bad one. */
@@ -38,6 +42,7 @@ export function checkSettings(options: ManagerOptions): Settings {
     minFreeBytes: number("minFreeBytes", options.minFreeBytes, 256 * 1024 * 1024, 0),
     onClose: options.onClose ?? "stop",
     standby: checkStandbySize(options.standby),
+    defaultIsolation: checkIsolationSpec(options.defaultIsolation, "defaultIsolation", totalmem()),
   };
   if (settings.outputBudgetBytes < settings.maxOutputBytes) {
     throw new JobError("invalid_argument", "outputBudgetBytes must be at least maxOutputBytes: one job's output would be removed the moment it ends");

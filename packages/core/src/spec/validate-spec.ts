@@ -7,9 +7,10 @@ import { unsearchableOnTheWay } from "../accounts/path-access.ts";
 import { resolveWholeDisk } from "../cgroup/block-device.ts";
 import { controllersFor, type ResolvedLimits } from "../cgroup/limits.ts";
 import { JobError } from "../job-error.ts";
+import { checkHiddenPaths, type IsolationSupport, probeIsolation, resolveIsolation } from "./isolation.ts";
 import { resolveProgram } from "./resolve-program.ts";
 import { checkRunBounds, type RunBounds } from "./run-bounds.ts";
-import type { AppliedIoLimit, IoLimit, JobSpec, OutputMode } from "../types.ts";
+import type { AppliedIoLimit, IoLimit, Isolation, IsolationSpec, JobSpec, OutputMode } from "../types.ts";
 
 /** A spec after validation: the program resolved to a path, the environment complete. */
 export interface ValidSpec {
@@ -27,6 +28,8 @@ export interface ValidSpec {
   maxOutputBytes: number;
   /** The timeout applied, if any. */
   timeoutMs?: number;
+  /** The namespaces and mounts it runs in. */
+  isolation: Isolation;
 }
 
 /** What the host offers, against which limits are checked. */
@@ -38,6 +41,8 @@ export interface HostCapacity {
   pidMax: number;
   /** Root of sysfs, for resolving IO devices; "/sys" outside tests. */
   sysRoot: string;
+  /** The isolation it can give. */
+  isolation: IsolationSupport;
 }
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -50,7 +55,7 @@ export async function hostCapacity(controllers: readonly string[] | undefined): 
   } catch {
     // keep the kernel's 64-bit default
   }
-  return { controllers, cpus: availableParallelism(), memoryBytes: totalmem(), pidMax, sysRoot: "/sys" };
+  return { controllers, cpus: availableParallelism(), memoryBytes: totalmem(), pidMax, sysRoot: "/sys", isolation: await probeIsolation() };
 }
 
 function invalid(message: string): never {
@@ -150,10 +155,10 @@ async function checkCwd(cwd: unknown, account: Account): Promise<string> {
 /**
  * Checks every field of `spec` and resolves what the job will run as `account` (its cwd entered and its program
  * executable by that account); throws JobError "invalid_argument" for bad input and "failed_precondition" for a
- * limit whose controller the host lacks. `baseEnv` is the minimal environment the spec's env is laid over;
- * `bounds` are the manager's output limit and timeout settings.
+ * limit whose controller or isolation the host lacks. `baseEnv` is the minimal environment the spec's env is laid
+ * over; `bounds` are the manager's output limit and timeout settings, and its default isolation.
  */
-export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, account: Account, bounds: RunBounds): Promise<ValidSpec> {
+export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string>, host: HostCapacity, account: Account, bounds: RunBounds & { defaultIsolation: IsolationSpec }): Promise<ValidSpec> {
   if (typeof spec !== "object" || spec === null) invalid("the job spec must be an object");
   const program = checkString("program", spec.program);
   if (program === "") invalid("program is empty");
@@ -176,9 +181,11 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
       throw new JobError("failed_precondition", `the cgroup ${names} not available on this host`);
     }
   }
+  const isolation = resolveIsolation(spec.isolation, bounds.defaultIsolation, host.isolation, host.memoryBytes);
   const path = env.PATH ?? defaultPath;
   const executable = await resolveProgram(program, path, cwd, account, path === baseEnv.PATH);
-  return { account, program, executable, args, env, cwd, limits, outputMode, ...run };
+  checkHiddenPaths(isolation, { cwd, cwdGiven: spec.cwd !== undefined, home: account.home, executable });
+  return { account, program, executable, args, env, cwd, limits, outputMode, isolation, ...run };
 }
 
 /**

@@ -2,7 +2,8 @@
 import { join } from "node:path";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 import { JobRecord } from "../supervise/job-record.ts";
-import type { JobState, OutputMode, StopReason, Usage } from "../types.ts";
+import { NO_ISOLATION } from "../spec/isolation.ts";
+import type { Isolation, JobState, OutputMode, StopReason, Usage } from "../types.ts";
 import type { JobRow } from "./job-store.ts";
 
 const time = (date: Date | undefined): number | null => (date === undefined ? null : date.getTime());
@@ -23,7 +24,7 @@ export function rowOf(record: JobRecord): JobRow {
     cwd: spec.cwd,
     output_mode: spec.outputMode,
     limits: JSON.stringify(spec.limits),
-    isolation: null,
+    isolation: JSON.stringify(spec.isolation),
     max_output_bytes: spec.maxOutputBytes,
     timeout_ms: spec.timeoutMs ?? null,
     state: record.state,
@@ -69,6 +70,8 @@ export function recordOf(row: JobRow, jobsDir: string): JobRecord {
     cwd: row.cwd,
     limits: JSON.parse(row.limits) as ValidSpec["limits"],
     outputMode: row.output_mode as OutputMode,
+    // A row written before isolation existed had none.
+    isolation: row.isolation === null ? { ...NO_ISOLATION } : { ...NO_ISOLATION, ...(JSON.parse(row.isolation) as Partial<Isolation>) },
     maxOutputBytes: row.max_output_bytes,
     ...(row.timeout_ms === null ? {} : { timeoutMs: row.timeout_ms }),
   };

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { newJobId } from "../job-id.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
-import { newRow } from "./job-row.ts";
+import { newRow, recordOf } from "./job-row.ts";
+import type { JobRow } from "./job-store.ts";
 import { schemaVersion } from "./migrations.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 
@@ -20,6 +21,7 @@ const spec: ValidSpec = {
   cwd: "/",
   limits: { cpu: 0.5, io: [{ device: "/dev/vda", resolvedDevice: "253:0", writeBps: 1000 }] },
   outputMode: "merged",
+  isolation: { privateNetwork: true, privateTmp: true, privateTmpBytes: 1 << 20, readOnlySystem: false },
   maxOutputBytes: 1024,
   timeoutMs: 60_000,
 };
@@ -54,6 +56,7 @@ describe("SqliteStore", () => {
     assert.equal(rows[0]?.exit_code, 7);
     assert.deepEqual(JSON.parse(rows[1]?.args ?? ""), ["a b", "ü"]);
     assert.deepEqual(JSON.parse(rows[1]?.limits ?? ""), spec.limits);
+    assert.deepEqual(recordOf(rows[1] as JobRow, dir).snapshot().isolation, spec.isolation);
     assert.equal(rows[1]?.max_output_bytes, 1024);
     assert.equal(rows[1]?.timeout_ms, 60_000);
     assert.deepEqual([rows[1]?.account, rows[1]?.uid, rows[1]?.gid], ["alice", 61184, 61184]);

@@ -120,6 +120,7 @@ export class JobRecord {
       output: { ...this.output },
       outputMode: spec.outputMode,
       maxOutputBytes: spec.maxOutputBytes,
+      isolation: { ...spec.isolation },
     };
     if (job.limits.io === undefined) delete job.limits.io;
     if (this.exit?.code != null) job.exitCode = this.exit.code;

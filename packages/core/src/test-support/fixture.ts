@@ -27,14 +27,15 @@ export function uniqueParent(): string {
  * A fresh temp directory that jobs' accounts can reach: mkdtemp makes it 0700, which a dynamic uid cannot search.
  * 0711 (searchable, not listable) for a data directory; 0755 for one jobs read or list; 0777 for one they write.
  */
-export async function reachableTempDir(prefix: string, mode = 0o711): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
+export async function reachableTempDir(prefix: string, mode = 0o711, base = tmpdir()): Promise<string> {
+  const dir = await mkdtemp(join(base, prefix));
   await chmod(dir, mode);
   return dir;
 }
 
-export async function openFixture(options: Omit<ManagerOptions, "dataDir" | "cgroupParent" | "log"> = {}): Promise<Fixture> {
-  const dataDir = await reachableTempDir("jobexec-core-");
+/** `base` is where the data directory is made: a private /tmp hides one under /tmp from its jobs. */
+export async function openFixture(options: Omit<ManagerOptions, "dataDir" | "cgroupParent" | "log"> = {}, base = tmpdir()): Promise<Fixture> {
+  const dataDir = await reachableTempDir("jobexec-core-", 0o711, base);
   const cgroupParent = uniqueParent();
   const logs: LogEvent[] = [];
   const manager = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e), ...options });

@@ -5,7 +5,7 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Job, JobManager } from "@jobexec/core";
+import { type Job, JobManager, type ManagerOptions } from "@jobexec/core";
 
 /** Generous per-test limit: TCG runs several times slower than the host, and the host is busy. */
 export const vmTestTimeout = 90_000;
@@ -17,12 +17,15 @@ export interface ManagerFixture {
   close(): Promise<void>;
 }
 
-/** Opens a manager; close() closes it and removes its dataDir. */
-export async function openManager(): Promise<ManagerFixture> {
-  const dataDir = await mkdtemp(join(tmpdir(), "jobexec-vm-"));
+/**
+ * Opens a manager; close() closes it and removes its dataDir. `base` is where the dataDir is made (a private /tmp
+ * hides one under /tmp from its jobs), `options` more of the manager's options.
+ */
+export async function openManager(base = tmpdir(), options: Omit<ManagerOptions, "dataDir" | "cgroupParent"> = {}): Promise<ManagerFixture> {
+  const dataDir = await mkdtemp(join(base, "jobexec-vm-"));
   // Jobs run as dynamic accounts, which pass through the data directory to their homes.
   await chmod(dataDir, 0o711);
-  const manager = await JobManager.create({ dataDir, cgroupParent: `vmtest-${randomUUID().slice(0, 8)}` });
+  const manager = await JobManager.create({ dataDir, cgroupParent: `vmtest-${randomUUID().slice(0, 8)}`, ...options });
   return {
     manager,
     dataDir,

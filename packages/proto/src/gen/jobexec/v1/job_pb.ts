@@ -249,37 +249,51 @@ export const JobSchema: GenMessage<Job> = /*@__PURE__*/
 
 /**
  * Isolation is what a job is kept from besides its limits and its account. In a StartJobRequest an unset field
- * takes the server's default; in a Job every field is set to what the job got.
+ * takes the server's default (jobexec-server --default-isolation; none unless set), and a set field is honoured
+ * either way, so a request may also turn a default off; in a Job every field is set to what the job got. Each step is
+ * taken between joining the job's cgroup and dropping to its account, before its program's first instruction, and
+ * holds against that account (a job running as root could undo the mounts). Isolation the host cannot give (no such
+ * namespace in its kernel, a server not running as root, the helper not built) is FAILED_PRECONDITION naming what is
+ * missing; a step that fails at the start makes the job FAILED with the step and its error in failure_reason: a job
+ * never runs with less isolation than it asked for. Jobs without a cgroup (a host without cgroup v2) are isolated
+ * the same way, only their private /tmp is then bounded by its size alone.
  *
  * @generated from message jobexec.v1.Isolation
  */
 export type Isolation = Message<"jobexec.v1.Isolation"> & {
   /**
-   * Run in a network namespace of its own with only a loopback interface: no connection to or from the host's
-   * network, including the host's loopback.
+   * Run in a network namespace of its own whose only interface is a loopback `lo`, up: no connection to or from the
+   * host's network, including the host's loopback, and nothing it listens on is reachable from outside it. Unix
+   * sockets on the file system (which a read-only system does not hide) are not network.
    *
    * @generated from field: optional bool private_network = 1;
    */
   privateNetwork?: boolean | undefined;
 
   /**
-   * Give the job a tmpfs of its own on /tmp and /var/tmp, seen by no other process and removed when the job ends.
+   * Give the job a fresh tmpfs (mode 1777, nosuid, nodev) on /tmp and another on /var/tmp, seen by no other process
+   * and gone when the job ends. A working directory or program under /tmp or /var/tmp is then INVALID_ARGUMENT (the
+   * tmpfs hides it), a home there (a server data directory under /tmp) FAILED_PRECONDITION.
    *
    * @generated from field: optional bool private_tmp = 2;
    */
   privateTmp?: boolean | undefined;
 
   /**
-   * Size limit of each private tmpfs in bytes; unset takes the server's default (64 MiB). Its pages count against the
-   * job's memory limit.
+   * Size limit of each private tmpfs in bytes, rounded up to whole pages; needs private_tmp; unset takes the server's
+   * default (64 MiB). Its pages are charged to the job's cgroup: they count against its memory limit, and a job that
+   * fills its tmpfs past that limit is OOM-killed. 0 in a Job without private_tmp.
    *
    * @generated from field: optional int64 private_tmp_bytes = 3;
    */
   privateTmpBytes?: bigint | undefined;
 
   /**
-   * Mount /, /usr, /etc, /boot and /opt read-only for the job; its home directory, its working directory and its
-   * private /tmp (when asked for) stay writable.
+   * Mount every file system read-only for the job (/, /usr, /etc, /boot, /opt, /var, /home...; their nosuid, nodev,
+   * noexec and atime flags kept) except the kernel's /proc, /sys and /dev, and except the job's home directory, its
+   * working directory (unless one of them is /, /usr, /etc, /boot or /opt itself) and its private /tmp, which stay
+   * writable where the account's permissions allow. A write elsewhere fails with EROFS; without private_tmp that
+   * includes /tmp and /var/tmp.
    *
    * @generated from field: optional bool read_only_system = 4;
    */

@@ -95,7 +95,9 @@ export async function issueClientCertificate(dir: string, user: string, options:
 
 /** Reads `<dir>/<name>.pem` and `<dir>/<name>.key`. */
 export async function readCredentials(dir: string, name: string): Promise<Credentials> {
-  const [cert, key] = await Promise.all([readPem(join(dir, `${name}.pem`)), readPem(join(dir, `${name}.key`))]);
+  // One after the other, so that of two missing files the certificate is always the one named.
+  const cert = await readPem(join(dir, `${name}.pem`));
+  const key = await readPem(join(dir, `${name}.key`));
   return { cert, key };
 }
 

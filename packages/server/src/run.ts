@@ -37,7 +37,10 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     process.stdout.write(serveHelp(env));
     return 0;
   }
-  const [cert, key, clientCa] = await Promise.all([readPem(settings.certFile), readPem(settings.keyFile), readPem(settings.clientCaFile)]);
+  // One after the other, so that of several missing files the same one is always named first.
+  const cert = await readPem(settings.certFile);
+  const key = await readPem(settings.keyFile);
+  const clientCa = await readPem(settings.clientCaFile);
   // Whoever reads our logs may go away (a closed pipe): the logs are lost then, but the server keeps serving.
   process.stderr.on("error", () => {});
   const log = createLogger(settings.logLevel);

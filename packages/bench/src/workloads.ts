@@ -1,6 +1,5 @@
 import { cgexecPath } from "@jobexec/cgexec";
 import { jobNode, slowPath } from "@jobexec/testing-slow";
-import { siblingProgram } from "./sibling.ts";
 
 /** A program and its arguments, run the same way by a job and by a baseline. */
 export interface Command {
@@ -17,10 +16,13 @@ export const firstLine: Command = { program: jobNode, args: [slowPath, "0", "--f
 /** `slow --bytes N`: writes N bytes to stdout as fast as it can, then ends. */
 export const writeBytes = (bytes: number): Command => ({ program: jobNode, args: [slowPath, "--bytes", String(bytes)] });
 
-/** The fan-out writer: a timestamped line at once, then (once `goFile` exists, if given) one every `intervalMs`. */
-export const ticker = (intervalMs: number, goFile?: string): Command => ({
+/**
+ * The fan-out writer `program` (ticker.ts, copied where jobs can read it: `jobProgram`): a timestamped line at once,
+ * then (once `goFile` exists, if given) one every `intervalMs`.
+ */
+export const ticker = (program: string, intervalMs: number, goFile?: string): Command => ({
   program: jobNode,
-  args: [siblingProgram("ticker"), String(intervalMs), ...(goFile === undefined ? [] : [goFile])],
+  args: [program, String(intervalMs), ...(goFile === undefined ? [] : [goFile])],
 });
 
 /** A job that just stays running. */

@@ -326,8 +326,9 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     it("a drop that fails is a failure (125) and the target never runs", { timeout }, async (t) => {
       const cg = makeCgroup(t);
       const marker = join(tmp, "ran");
-      // cgexec without root: it cannot set ids (nor join a root-owned cgroup: --no-cgroup).
-      const args = ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, cgexecPath, "--status-fd=3", "--no-cgroup", ...account, "touch", marker];
+      // cgexec as root without CAP_SETUID and CAP_SETGID (gone from the bounding set, so the exec does not grant them):
+      // it cannot set ids. Still root, it reads the checkout wherever it is (a 0700 directory too).
+      const args = ["--bounding-set=-setuid,-setgid", process.execPath, cgexecPath, "--status-fd=3", "--no-cgroup", ...account, "touch", marker];
       const result = await run(args, { file: "setpriv", stdio: ["ignore", "pipe", "pipe", "pipe"] });
       assert.deepEqual([result.code, result.stdout, result.stderr], [125, "", ""]);
       assert.equal(result.pipes.get(3), "cannot switch to uid 61184, gid 61185: setting the supplementary groups: operation not permitted\n");

@@ -12,7 +12,7 @@ import { startJob } from "../jobs.ts";
 import { openSession } from "../lean-follow.ts";
 import { readCpuSeconds, readMemory, watchMemory } from "../proc.ts";
 import type { Section } from "../result.ts";
-import { siblingProgram } from "../sibling.ts";
+import { jobProgram, siblingProgram } from "../sibling.ts";
 import { epochMs, summarize } from "../stats.ts";
 import { ticker } from "../workloads.ts";
 
@@ -101,7 +101,8 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
     };
 
     // Baseline: one follower alone on a job of its own, counting the lines written after its first chunk arrived.
-    const solo = await startJob(control, ticker(intervalMs));
+    const tickerProgram = await jobProgram("ticker", context.dir);
+    const solo = await startJob(control, ticker(tickerProgram, intervalMs));
     let singleFrom = Number.POSITIVE_INFINITY;
     const soloSession = await openSession(server.url, context.tls);
     const single = startFollower(soloSession, solo.id, () => singleFrom);
@@ -116,7 +117,7 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
     // Fan-out: the followers attach while the job is quiet (only its line 0 is written), then it ticks.
     const clients = Array.from({ length: sizes.followerClients }, forkClient);
     const goFile = join(context.dir, "fanout-go");
-    const job = await startJob(control, ticker(intervalMs, goFile));
+    const job = await startJob(control, ticker(tickerProgram, intervalMs, goFile));
     context.progress(`fanout: attaching ${sizes.followers} followers from ${clients.length} processes over ${sizes.followerConnections} connections`);
     try {
       await within(Promise.all(clients.map((c) => c.ready)), attachTimeoutMs, "fan-out client processes ready");

@@ -7,6 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
 import { connect, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { jobNode } from "@jobexec/testing-slow";
 import { JobError } from "../job-error.ts";
 import { NO_ISOLATION, resolveIsolation } from "../spec/isolation.ts";
 import { type Fixture, followAll, openFixture, standbysReady } from "../test-support/fixture.ts";
@@ -78,7 +79,7 @@ c.on("error", (e) => {
     net.connect(own.address().port, "127.0.0.1").on("data", (d) => { console.log("own " + d.toString().trim()); process.exit(0); });
   });
 });`;
-        const { job, stdout } = await run(fx, { program: process.execPath, args: ["-e", script], isolation: { privateNetwork: true } });
+        const { job, stdout } = await run(fx, { program: jobNode, args: ["-e", script], isolation: { privateNetwork: true } });
         assert.equal(job.state, "exited", JSON.stringify(job));
         assert.deepEqual(job.isolation, { ...NO_ISOLATION, privateNetwork: true });
         assert.equal(stdout, "interfaces lo\nhost ECONNREFUSED\nown own\n");
@@ -89,7 +90,7 @@ c.on("error", (e) => {
       const probe = createServer();
       const free = await listen(probe);
       probe.close();
-      const started = await fx.manager.start({ program: process.execPath, args: ["-e", `require("node:net").createServer().listen(${String(free)}, "127.0.0.1", () => console.log("listening"))`], isolation: { privateNetwork: true } }, "alice");
+      const started = await fx.manager.start({ program: jobNode, args: ["-e", `require("node:net").createServer().listen(${String(free)}, "127.0.0.1", () => console.log("listening"))`], isolation: { privateNetwork: true } }, "alice");
       try {
         await untilOutput(fx, started.id, "listening");
         const code = await new Promise<string>((resolve) => {

@@ -2,16 +2,15 @@
 // cgroup v2 hierarchy: one fresh cgroup per test, removed after it.
 import assert from "node:assert/strict";
 import { spawn, type SpawnOptions } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
-import { after, before, describe, it, type TestContext } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { cgroup2Mount } from "./cgroup2-mount.ts";
 import { cgexecPath } from "./index.ts";
+import { makeCgroup } from "./test-support/cgroup.ts";
 
 interface Run {
   readonly pid: number;
@@ -44,31 +43,6 @@ async function collect(stream: Readable): Promise<string> {
 
 const root = cgroup2Mount();
 
-/** A fresh cgroup for this test, emptied (cgroup.kill) and removed once the test is over. */
-function makeCgroup(t: TestContext): { path: string; name: string } {
-  const name = `jobexec-test-cgexec-${randomUUID().slice(0, 8)}`;
-  const path = join(root as string, name);
-  mkdirSync(path);
-  t.after(async () => {
-    try {
-      writeFileSync(join(path, "cgroup.kill"), "1");
-    } catch (err) {
-      // cgroup.kill came with Linux 5.14; before it, tests end their own processes.
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(path);
-        return;
-      } catch (err) {
-        // EBUSY until the killed processes are reaped.
-        if ((err as NodeJS.ErrnoException).code !== "EBUSY" || attempt === 100) throw err;
-        await sleep(50);
-      }
-    }
-  });
-  return { path, name: `/${name}` };
-}
 
 // Per test, never per suite: a suite timeout would cancel the tests left when it expires.
 const timeout = 30_000;
@@ -81,7 +55,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it("puts the target in the cgroup before it runs, under cgexec's own pid", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec");
     const child = spawn(
       process.execPath,
       [cgexecPath, "--status-fd=3", cg.path, "sh", "-c", "echo $$; cat /proc/$$/cgroup; exec sleep 60"],
@@ -109,7 +83,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
   });
 
   it("passes argv through verbatim, argv[0] included", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec");
     // `; true` keeps sh from exec-ing cat, so /proc/$$ stays sh's.
     const argv = ["sh", "-c", "cat /proc/$$/cmdline; true", "arg0", "two words", "", "'single'", '"double"', "ünïcödé ✓ 🚀", "a\nb", "--", "-x", "$HOME", "back\\slash", " "];
     const result = await run([cg.path, ...argv]);
@@ -118,7 +92,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
   });
 
   it("passes the environment through verbatim", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec");
     const env = {
       PATH: process.env.PATH ?? "/bin:/usr/bin",
       SPACES: " a b ",
@@ -137,13 +111,13 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
   });
 
   it("passes the target's exit status and death signal through", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec");
     assert.equal((await run([cg.path, "sh", "-c", "exit 7"])).code, 7);
     assert.equal((await run([cg.path, "sh", "-c", "kill -TERM $$"])).signal, "SIGTERM");
   });
 
   it("gives the target default signal dispositions (Node ignores SIGPIPE and SIGXFSZ)", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec");
     const status = await run([cg.path, "cat", "/proc/self/status"]);
     assert.match(status.stdout, /^SigIgn:\s+0+$/m);
     assert.match(status.stdout, /^SigBlk:\s+0+$/m);
@@ -162,7 +136,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     });
 
     it("searches PATH in order", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const d1 = join(tmp, "d1");
       const d2 = join(tmp, "d2");
       assert.equal((await run([cg.path, "prog", "x"], { env: { PATH: `${d1}:${d2}` } })).stdout, "d1 x\n");
@@ -170,13 +144,13 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     });
 
     it("reads an empty PATH entry as the current directory", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const result = await run([cg.path, "prog"], { env: { PATH: "/nonexistent::/bin" }, cwd: join(tmp, "d2") });
       assert.equal(result.stdout, "d2\n");
     });
 
     it("runs relative and absolute paths as given, without a search", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const env = { PATH: join(tmp, "d2") };
       assert.equal((await run([cg.path, "./prog"], { env, cwd: join(tmp, "d1") })).stdout, "d1\n");
       assert.equal((await run([cg.path, "d1/prog"], { env, cwd: tmp })).stdout, "d1\n");
@@ -184,14 +158,14 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     });
 
     it("uses /bin:/usr/bin when PATH is unset", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       assert.equal((await run([cg.path, "sh", "-c", "echo ok"], { env: {} })).stdout, "ok\n");
       const result = await run([cg.path, "prog"], { env: {}, cwd: join(tmp, "d1") });
       assert.equal(result.code, 127, "the current directory is not searched");
     });
 
     it("runs a file that is neither ELF nor a script with /bin/sh, like execvp", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const result = await run([cg.path, "./plain", "arg"], { cwd: join(tmp, "d1") });
       assert.deepEqual([result.code, result.stdout], [0, "plain:./plain:arg\n"]);
     });
@@ -219,7 +193,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
 
     for (const [what, args, code, message] of cases) {
       it(`${what} -> ${code}`, { timeout }, async (t) => {
-        const cg = makeCgroup(t);
+        const cg = makeCgroup(t, root as string, "cgexec");
         const result = await run(args(cg.path));
         assert.deepEqual([result.code, result.stdout], [code, ""]);
         assert.match(result.stderr, message);
@@ -245,7 +219,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     // The launcher of cgexec's parent leaked a descriptor without O_CLOEXEC (as bash's `exec 251<>FILE` does).
     for (const drop of [false, true]) {
       it(`only 0, 1 and 2 reach the target${drop ? " (with --uid)" : ""}, whatever cgexec inherited`, { timeout }, async (t) => {
-        const cg = makeCgroup(t);
+        const cg = makeCgroup(t, root as string, "cgexec");
         const ids = drop ? ["--uid=61184", "--gid=61184"] : [];
         const leaked = join(tmp, "leaked");
         writeFileSync(leaked, "");
@@ -276,7 +250,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     });
 
     it("the target runs in the cgroup as the account: uid, gid, exactly those groups, no_new_privs", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const script = "cat /proc/$$/cgroup; grep -E '^(Uid|Gid|Groups|NoNewPrivs):' /proc/$$/status";
       const result = await run([...account, cg.path, "sh", "-c", script]);
       assert.equal(result.code, 0, result.stderr);
@@ -289,13 +263,13 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     });
 
     it("without --groups the supplementary groups are cleared (root's are not kept)", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const result = await run(["--uid=61184", "--gid=61184", cg.path, "grep", "^Groups:", "/proc/self/status"]);
       assert.match(result.stdout, /^Groups:\s*$/);
     });
 
     it("a setuid-root binary does not give the account root (its euid stays the account's)", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const suid = join(tmp, "suid", "id");
       // The control: the same drop without no_new_privs does get euid 0 from it, so the binary works.
       const control = await run(["--reuid=61184", "--regid=61185", "--clear-groups", suid, "-u"], { file: "setpriv" });
@@ -305,7 +279,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     });
 
     it("looks the command up as the account: what it may not reach is permission denied (126)", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const hidden = await run([...account, cg.path, join(tmp, "private", "prog")]);
       assert.deepEqual([hidden.code, hidden.stdout], [126, ""]);
       assert.equal(hidden.stderr, `cgexec: ${join(tmp, "private", "prog")}: permission denied\n`);
@@ -318,13 +292,13 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     });
 
     it("the target gets the path it was found at as argv[0]", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const result = await run([...account, cg.path, "sh", "-c", "echo $0"], { env: { PATH: "/usr/bin:/bin" } });
       assert.equal(result.stdout, "/usr/bin/sh\n");
     });
 
     it("a drop that fails is a failure (125) and the target never runs", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const marker = join(tmp, "ran");
       // cgexec as root without CAP_SETUID and CAP_SETGID (gone from the bounding set, so the exec does not grant them):
       // it cannot set ids. Still root, it reads the checkout wherever it is (a 0700 directory too).
@@ -349,7 +323,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     // fd 3 is what the job library uses; fd 20 is above the range libuv marks close-on-exec.
     for (const fd of [3, 20]) {
       it(`fd ${fd}: end-of-file without a byte on success, and the target does not inherit it`, { timeout }, async (t) => {
-        const cg = makeCgroup(t);
+        const cg = makeCgroup(t, root as string, "cgexec");
         const stdio = ["ignore", "pipe", "pipe", ...Array<"ignore">(fd - 3).fill("ignore"), "pipe"] as const;
         const script = `if [ -e /proc/$$/fd/${fd} ]; then echo open; else echo closed; fi`;
         const result = await run([`--status-fd=${fd}`, cg.path, "sh", "-c", script], { stdio: [...stdio] });
@@ -358,7 +332,7 @@ describe("cgexec", { skip: root === undefined && "no cgroup v2 hierarchy mounted
     }
 
     it("reports a failure on the fd, bare, and nothing on stderr", { timeout }, async (t) => {
-      const cg = makeCgroup(t);
+      const cg = makeCgroup(t, root as string, "cgexec");
       const stdio = ["ignore", "pipe", "pipe", "pipe"] as const;
       const notFound = await run(["--status-fd=3", cg.path, "no-such-command-here"], { stdio: [...stdio] });
       assert.deepEqual(

@@ -4,15 +4,15 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { after, before, describe, it, type TestContext } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
+import { after, before, describe, it } from "node:test";
 import { parseOptions } from "./cgexec.ts";
 import { cgroup2Mount } from "./cgroup2-mount.ts";
 import { cgexecPath, isolateHelperPath } from "./index.ts";
+import { makeCgroup } from "./test-support/cgroup.ts";
 
 const root = cgroup2Mount();
 const timeout = 30_000;
@@ -44,23 +44,6 @@ async function run(args: readonly string[], cwd = "/"): Promise<Run> {
   return { code, stdout: await stdout, stderr: await stderr, status: await status };
 }
 
-function makeCgroup(t: TestContext): string {
-  const path = join(root as string, `jobexec-test-cgexec-${randomUUID().slice(0, 8)}`);
-  mkdirSync(path);
-  t.after(async () => {
-    writeFileSync(join(path, "cgroup.kill"), "1");
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(path);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EBUSY" || attempt === 100) throw err;
-        await sleep(50);
-      }
-    }
-  });
-  return path;
-}
 
 describe("cgexec isolation options", () => {
   it("parses --network-none, --private-tmp=BYTES, --read-only and --writable=DIR; refuses what cannot work", () => {
@@ -90,7 +73,7 @@ describe("cgexec isolation", { skip: (root === undefined || !existsSync(isolateH
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("all three, as an account: the cgroup first, only lo, a private tmpfs, / read-only, the cwd writable, stdin /dev/null", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec").path;
     const script = [
       "grep ^0:: /proc/self/cgroup",
       "id -u",
@@ -125,7 +108,7 @@ describe("cgexec isolation", { skip: (root === undefined || !existsSync(isolateH
   });
 
   it("a --writable directory reached through a symbolic link stays writable (the link is resolved first)", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec").path;
     const real = join(scratch, "real");
     mkdirSync(real, { recursive: true });
     chmodSync(real, 0o777);
@@ -138,7 +121,7 @@ describe("cgexec isolation", { skip: (root === undefined || !existsSync(isolateH
   });
 
   it("a step that fails is one line on the status descriptor and exit 125; the program never runs", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec").path;
     const marker = join(scratch, `ran-${randomUUID()}`);
     const result = await run(["--read-only", "--writable=/nonexistent-jobexec", cg, "/bin/sh", "-c", `touch ${marker}`]);
     assert.equal(result.code, 125);
@@ -155,7 +138,7 @@ describe("cgexec isolation", { skip: (root === undefined || !existsSync(isolateH
   });
 
   it("the account cannot undo it: no new namespaces with mounts of its own, no remount, no unmount, no setuid root", { timeout }, async (t) => {
-    const cg = makeCgroup(t);
+    const cg = makeCgroup(t, root as string, "cgexec").path;
     // A setuid-root copy of id, which gives euid 0 to whoever runs it without no_new_privs.
     const id = join(scratch, "id-setuid");
     copyFileSync("/usr/bin/id", id);

@@ -2,9 +2,8 @@
 // build` first) in real cgroup v2 directories, as root.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -13,6 +12,7 @@ import { after, before, describe, it, type TestContext } from "node:test";
 import { CgexecError, findSetpriv } from "./cgexec.ts";
 import { cgroup2Mount } from "./cgroup2-mount.ts";
 import { standbyPath } from "./index.ts";
+import { makeCgroup } from "./test-support/cgroup.ts";
 import { parseRequest, parseStandbyOptions, type StandbyRequest } from "./standby.ts";
 
 describe("parseStandbyOptions", () => {
@@ -81,25 +81,6 @@ const root = cgroup2Mount();
 const setpriv = findSetpriv();
 const timeout = 30_000;
 
-/** A fresh cgroup, killed and removed after the test. */
-function makeCgroup(t: TestContext, label: string): { path: string; name: string } {
-  const name = `jobexec-test-standby-${label}-${randomUUID().slice(0, 8)}`;
-  const path = join(root as string, name);
-  mkdirSync(path);
-  t.after(async () => {
-    writeFileSync(join(path, "cgroup.kill"), "1");
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(path);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EBUSY" || attempt === 100) throw err;
-        await sleep(50);
-      }
-    }
-  });
-  return { path, name: `/${name}` };
-}
 
 interface Ended {
   code: number | null;
@@ -177,7 +158,7 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it("waits in its job's cgroup without using CPU, and exits 0 without running anything at end-of-file", { timeout }, async (t) => {
-    const job = makeCgroup(t, "job");
+    const job = makeCgroup(t, root as string, "standby-job");
     const standby = startStandby(t, { cgroup: job.path });
     await standby.ready;
     assert.ok(readFileSync(`/proc/${standby.pid}/cgroup`, "utf8").split("\n").includes(`0::${job.name}`));
@@ -195,7 +176,7 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
   });
 
   it("becomes the job: its cgroup from the first instruction, the same pid, argv and environment verbatim", { timeout }, async (t) => {
-    const job = makeCgroup(t, "job");
+    const job = makeCgroup(t, root as string, "standby-job");
     const standby = startStandby(t, { cgroup: job.path });
     await standby.ready;
     const script = "grep '^0::' /proc/$$/cgroup; echo $$; cat /proc/$$/cmdline; printf '\\0@@\\0'; cat /proc/$$/environ; :";
@@ -213,7 +194,7 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
   });
 
   it("drops to the account (groups, gid, uid), keeps no_new_privs from its start, and enters cwd as the account", { timeout }, async (t) => {
-    const job = makeCgroup(t, "job");
+    const job = makeCgroup(t, root as string, "standby-job");
     mkdirSync(join(tmp, "suid"), { mode: 0o755, recursive: true });
     copyFileSync("/usr/bin/id", join(tmp, "suid", "id"));
     chmodSync(join(tmp, "suid", "id"), 0o4755);
@@ -291,7 +272,7 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
     }
 
     it("a job cgroup it cannot join -> 125 at boot, never ready", { timeout }, async (t) => {
-      const job = makeCgroup(t, "job");
+      const job = makeCgroup(t, root as string, "standby-job");
       const standby = startStandby(t, { cgroup: `${job.path}-gone` });
       await assert.rejects(standby.ready, /exited \(125\) before it was ready/);
       const ended = await standby.ended;

@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { ServerError } from "./error.ts";
+import { hostPort, listenOn } from "./listen.ts";
 import type { Logger } from "./log.ts";
 
 /** A listening metrics endpoint. */
@@ -35,21 +35,9 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
   });
   // A scraper keeps its connection; nothing else lingers.
   server.keepAliveTimeout = 60_000;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "the address is in use" : code === "EACCES" ? "permission denied" : (cause as Error).message;
-    throw new ServerError("listen", `cannot serve metrics on ${host}:${port}: ${why}`, { cause });
-  }
+  await listenOn(server, host, port, "serve metrics");
   const bound = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${bound}/metrics`;
+  const url = `http://${hostPort(host, bound)}/metrics`;
   log.info("metrics listening", { url });
   return {
     url,

@@ -16,6 +16,7 @@ import { withJobMetrics } from "./job-metrics.ts";
 import { jobService } from "./job-service.ts";
 import { streamOutputFrames } from "./output-frame.ts";
 import { defaultLimits, type ServerLimits } from "./limits.ts";
+import { hostPort, listenOn } from "./listen.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { serveMetrics } from "./metrics-endpoint.ts";
 import { ServerMetrics } from "./metrics.ts";
@@ -120,18 +121,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const connections = watchConnections(server, limits, budget, log);
   metrics?.watch(server);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "the address is in use" : code === "EACCES" ? "permission denied" : (cause as Error).message;
+    await listenOn(server, host, port, "listen");
+  } catch (error) {
     await endpoint?.close();
-    throw new ServerError("listen", `cannot listen on ${hostPort(host, port)}: ${why}`, { cause });
+    throw error;
   }
   // After listening, an error (e.g. accept failing) is logged; the server keeps serving.
   server.on("error", (err) => log.error("server error", { error: err }));
@@ -225,6 +218,3 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return { url, host, port: bound, manager, metricsUrl: endpoint?.url, close: () => (closing ??= close()) };
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}

@@ -17,6 +17,7 @@ const shown = "\\e]0;pwned\\x07\\e[2J\\e[Hx\\r\\n00000000-0000-0000-0000-0000000
 
 /** Checks that `text` holds no control character but the line ends. */
 function assertInert(text: string): void {
+  // eslint-disable-next-line no-control-regex -- looking for control characters is the point
   assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, JSON.stringify(text));
 }
 

@@ -5,6 +5,7 @@
 
 // C0 controls, DEL, C1 controls (an 8-bit CSI, U+009B, is ESC [ to many terminals), and the Unicode format characters
 // that reorder or break what is shown: line and paragraph separators, bidirectional marks, embeddings and isolates.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 const names: Record<string, string> = { "\u001b": "\\e", "\r": "\\r", "\n": "\\n", "\t": "\\t" };

@@ -9,6 +9,7 @@ import { CliError, exitCodeOf } from "./errors.ts";
 import { defaultPort, serverUrl } from "./server-address.ts";
 import { dialer } from "./tls-dialer.ts";
 import { usageError } from "./usage-error.ts";
+import { visible } from "./visible.ts";
 
 /** The connection flags every command that talks to the server takes. */
 export const connectionFlags = {
@@ -116,6 +117,14 @@ export abstract class JobexecCommand extends Command {
     });
   }
 
+  /**
+   * Prints a failure as the one `jobexec: ...` line on stderr. Messages quote the server and our arguments (job
+   * commands, paths, names), so their control characters are made visible.
+   */
+  protected printError(failure: CliError): void {
+    process.stderr.write(`jobexec: ${visible(failure.message)}\n`);
+  }
+
   /** Prints a value as JSON on stdout. */
   protected printJson(value: unknown): void {
     process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -138,7 +147,7 @@ export abstract class JobexecCommand extends Command {
     } else {
       failure = await this.describe(error, this.jobId);
     }
-    process.stderr.write(`jobexec: ${failure.message}\n`);
+    this.printError(failure);
     this.exit(exitCodeOf(failure.code));
   }
 

@@ -2,21 +2,23 @@ import { JobState, type Job } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
 import { commandLine, dateOf, outcome, runtimeMs, stateName } from "./job-facts.ts";
+import { visible } from "./visible.ts";
 
 /** Widest a COMMAND cell gets before it is cut with an ellipsis. */
 const commandWidth = 60;
 
 const header = ["ID", "OWNER", "STATE", "RESULT", "CREATED", "RAN", "COMMAND"];
 
+// Every cell with its control characters made visible (visible.ts): they come from jobs and their owners.
 function row(job: Job, now: Date): string[] {
-  const command = commandLine(job);
+  const command = visible(commandLine(job));
   const ran = runtimeMs(job, now);
   const created = dateOf(job.createTime);
   return [
-    job.id,
-    job.owner,
+    visible(job.id),
+    visible(job.owner),
     stateName(job),
-    job.state === JobState.RUNNING ? "" : outcome(job).replace(/^failed to start: .*/, "failed to start"),
+    job.state === JobState.RUNNING ? "" : visible(outcome(job).replace(/^failed to start: .*/s, "failed to start")),
     created ? formatTime(created) : "",
     ran === undefined ? "" : formatDuration(ran),
     command.length > commandWidth ? `${command.slice(0, commandWidth - 1)}…` : command,

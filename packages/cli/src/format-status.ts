@@ -4,6 +4,7 @@ import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
 import { commandLine, dateOf, isolationSummary, outcome, outputModeName, runtimeMs, stateName, timeoutMs } from "./job-facts.ts";
 import { formatBytes } from "./units.ts";
+import { visible } from "./visible.ts";
 
 // Like `systemctl status`: a headline, then aligned "Label: value" lines, usage next to limits.
 
@@ -90,5 +91,6 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
   lines.push(["Isolation", isolationSummary(job)]);
   const width = Math.max(...lines.map(([label]) => label.length));
   const bullet = job.state === JobState.RUNNING ? "●" : "○";
-  return `${bullet} ${job.id} - ${stateName(job)}\n${lines.map(([label, value]) => `  ${label.padStart(width)}: ${value}`).join("\n")}\n`;
+  // Values come from the job and its owner (command, directory, failure reason, names): control characters made visible.
+  return `${bullet} ${visible(job.id)} - ${stateName(job)}\n${lines.map(([label, value]) => `  ${label.padStart(width)}: ${visible(value)}`).join("\n")}\n`;
 }

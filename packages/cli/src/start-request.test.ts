@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { OutputMode } from "@jobexec/proto";
 import { CliError } from "./errors.ts";
@@ -30,6 +33,18 @@ test("limits, env, cwd and merged output map to the request", () => {
   assert.equal(request.outputMode, OutputMode.MERGED);
 });
 
+test("--env NAME takes NAME's value from our environment; --env and --env-file in order, the last one wins", () => {
+  const dir = mkdtempSync(join(tmpdir(), "jobexec-env-"));
+  try {
+    const file = join(dir, "job.env");
+    writeFileSync(file, "A=from file\nB=file\n");
+    const request = buildStartRequest(flags(["env", "A=flag"], ["env-file", file], ["env", "TOKEN"], ["env", "B=flag"]), ["true"], { TOKEN: "s3cret=x" });
+    assert.deepEqual(request.env, { A: "from file", B: "flag", TOKEN: "s3cret=x" });
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
 test("each IO rate applies to the nearest --io-device before it", () => {
   const request = buildStartRequest(
     flags(["io-device", "8:0"], ["io-read-bps", "10MB"], ["io-write-iops", "100"], ["cpu", "1"], ["io-device", "/dev/vda"], ["io-write-bps", "1Mi"], ["io-read-iops", "5"]),
@@ -51,7 +66,8 @@ test("bad command lines are usage errors, each with its own message", () => {
     [flags(["io-device", "8:0"], ["io-read-bps", "1M"], ["io-read-bps", "2M"]), ["x"], /given twice/],
     [flags(["io-device", " "], ["io-read-bps", "1M"]), ["x"], /--io-device: give a device/],
     [flags(["io-device", "8:0"], ["io-write-iops", "1.5"]), ["x"], /--io-write-iops: /],
-    [flags(["env", "NOVALUE"]), ["x"], /--env: "NOVALUE" is not NAME=VALUE/],
+    [flags(["env", "NOVALUE"]), ["x"], /--env NOVALUE: NOVALUE is not set in this environment; export it first, or give --env NOVALUE=VALUE or --env-file FILE/],
+    [flags(["env", "A B"]), ["x"], /--env: "A B" is not NAME=VALUE or NAME: the name contains white space/],
     [flags(["env", "=v"]), ["x"], /--env: "=v" is not NAME=VALUE/],
     [flags(["env", "A=\0"]), ["x"], /NUL/],
     [flags(["cwd", "tmp"]), ["x"], /--cwd: "tmp" is not an absolute path/],
@@ -61,6 +77,6 @@ test("bad command lines are usage errors, each with its own message", () => {
     [flags(["cpu", "0"]), ["x"], /--cpu: /],
   ];
   for (const [tokens, command, message] of cases) {
-    assert.throws(() => buildStartRequest(tokens, command), (e: unknown) => e instanceof CliError && e.code === "usage" && message.test(e.message), String(message));
+    assert.throws(() => buildStartRequest(tokens, command, {}), (e: unknown) => e instanceof CliError && e.code === "usage" && message.test(e.message), String(message));
   }
 });

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { IoLimitSchema, IsolationSchema, LimitsSchema, OutputMode, StartJobRequestSchema, type IoLimit, type StartJobRequest } from "@jobexec/proto";
 import { parseDuration } from "./duration.ts";
+import { envFromFlag, readEnvFile } from "./env-flags.ts";
 import { CliError } from "./errors.ts";
 import { parseBytes, parseCount, parseCpu } from "./units.ts";
 
@@ -27,9 +28,10 @@ type IoFields = Pick<IoLimit, "device" | "readBps" | "writeBps" | "readIops" | "
 /**
  * Builds the StartJob request from the flags of `jobexec start`, in order, and the command after `--`.
  * Every value is checked here, so a bad command line fails before anything is sent. Each --io-read-bps,
- * --io-write-bps, --io-read-iops and --io-write-iops applies to the nearest --io-device before it.
+ * --io-write-bps, --io-read-iops and --io-write-iops applies to the nearest --io-device before it; of --env and
+ * --env-file, the last to set a name wins. `environ` gives `--env NAME` its value.
  */
-export function buildStartRequest(tokens: FlagToken[], command: string[]): StartJobRequest {
+export function buildStartRequest(tokens: FlagToken[], command: string[], environ: Record<string, string | undefined> = process.env): StartJobRequest {
   const [program, ...args] = command;
   if (program === undefined || program === "") {
     throw new CliError("usage", "missing program: put the command after --, e.g. `jobexec start -- echo hello`");
@@ -61,14 +63,13 @@ export function buildStartRequest(tokens: FlagToken[], command: string[]): Start
         io.push({ device: input.trim() });
         break;
       case "env": {
-        const eq = input.indexOf("=");
-        const name = input.slice(0, eq);
-        if (eq <= 0 || input.includes("\0")) {
-          throw new CliError("usage", `${what}: "${input}" is not NAME=VALUE (the name must not be empty or contain "=", and neither may contain NUL)`);
-        }
-        request.env[name] = input.slice(eq + 1);
+        const [name, value] = envFromFlag(input, environ);
+        request.env[name] = value;
         break;
       }
+      case "env-file":
+        for (const [name, value] of readEnvFile(input)) request.env[name] = value;
+        break;
       case "cwd":
         if (!input.startsWith("/")) throw new CliError("usage", `${what}: "${input}" is not an absolute path (the job runs on the server, relative paths mean nothing there)`);
         request.workingDirectory = input;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
@@ -8,7 +9,9 @@ import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { JobService, JobState, OutputMode } from "@jobexec/proto";
 import { jobNode, slowPath } from "@jobexec/testing-slow";
+import { METRICS_MAX_CONNECTIONS } from "./connection-limits.ts";
 import { failure, readOutput, startServerProcess, type ServerProcess } from "./test-harness.ts";
+import { startServerProcess as startProcess, waitFor } from "./test-process.ts";
 
 const run = promisify(execFile);
 
@@ -235,6 +238,57 @@ describe("metrics options of jobexec-server", { timeout: 120_000 }, () => {
       assert.match(second, new RegExp(`jobexec-server: cannot serve metrics on 127\\.0\\.0\\.1:${taken}: the address is in use`));
     } finally {
       await first.stop();
+    }
+  });
+});
+
+describe("the metrics port cannot take the API's descriptors", { timeout: 180_000 }, () => {
+  /** A TCP connection to `port`, resolved once it is connected or has failed. */
+  const connectTo = (port: number): Promise<Socket> =>
+    new Promise((resolve) => {
+      const socket = netConnect(port, "127.0.0.1");
+      socket.on("error", () => undefined);
+      socket.once("connect", () => resolve(socket));
+      socket.once("close", () => resolve(socket));
+    });
+
+  test("1000 connections to the metrics port under a 256-descriptor limit: a few are kept, the rest closed; an admin still starts a job", async () => {
+    const s = await startProcess({ wrap: ["prlimit", "--nofile=256:256", "--"], args: ["--metrics-listen", "127.0.0.1:0"] });
+    const sockets: Socket[] = [];
+    try {
+      const url = String((await s.waitForLog((l) => l.msg === "metrics listening")).url);
+      const limits = await s.waitForLog((l) => l.msg === "limits");
+      const cap = Number(limits.metricsMaxConnections);
+      assert.equal(cap, METRICS_MAX_CONNECTIONS, "64 descriptors reserved (a quarter of 256): an eighth of them, the cap");
+      // What a job can do from the host's loopback: 1000 connections, in waves of 100, all held open.
+      for (let wave = 0; wave < 10; wave++) sockets.push(...(await Promise.all(Array.from({ length: 100 }, () => connectTo(Number(new URL(url).port))))));
+      const open = (): Socket[] => sockets.filter((socket) => !socket.closed);
+      await waitFor(() => (open().length <= cap ? true : undefined), 60_000, `the metrics endpoint to close all but ${cap} connections`);
+      const dropped = await s.waitForLog((l) => l.msg === "metrics connections refused: the metrics endpoint has as many connections open as it takes");
+      assert.equal(dropped.limit, cap);
+      assert.ok(s.openFds() < 256 - 64, `the server has ${s.openFds()} descriptors open`);
+      // The API is untouched: an admin and a client are served, and the admin's job runs.
+      const admin = s.connection(s.pki.admin);
+      const { job } = await admin.jobs.startJob({ program: "sh", args: ["-c", "echo started"] });
+      assert.ok(job);
+      assert.equal((await readOutput(admin.jobs.streamOutput({ id: job.id, follow: true }))).stdout.toString(), "started\n");
+      const alice = s.connection(s.pki.alice);
+      assert.ok(await alice.health.check({}));
+      console.log(`# 1000 connections to the metrics port: ${open().length} kept open (cap ${cap}); server fds ${s.openFds()} of 256; the admin's job ran`);
+      admin.close();
+      alice.close();
+      // Once the job's connections are gone, a scrape gets through again.
+      for (const socket of sockets) socket.destroy();
+      let scraped: string | undefined;
+      for (let i = 0; i < 100 && scraped === undefined; i++) {
+        scraped = await fetch(url).then((r) => (r.status === 200 ? r.text() : undefined), () => undefined);
+        if (scraped === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.match(scraped ?? "no scrape succeeded", /jobexec_open_connections/);
+      assert.deepEqual(s.stderr.filter((line) => /EMFILE|ENFILE/.test(line)), []);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await s.stop();
     }
   });
 });

@@ -99,7 +99,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const fileLimit = openFileLimit();
   const budget = connectionBudget(limits.maxConnections, limits.fdReserve, fileLimit);
   const metrics = config.metrics && new ServerMetrics({ ownerLabels: config.metrics.ownerLabels });
-  const endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log));
+  const endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log, { maxConnections: budget.metricsConnections }));
   // Set once the manager exists; until then calls wait for `ready`.
   let handle: Listener | undefined = undefined;
   const ready = Promise.withResolvers<Listener>();
@@ -186,7 +186,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const cgroups = manager.cgroups;
   log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs, standby: config.standby ?? DEFAULT_STANDBY, defaultIsolation: config.defaultIsolation ?? {} });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
-  log.info("limits", { ...limits, maxConnections: budget.maxConnections, openFileLimit: fileLimit ?? null, fdReserve: budget.reserve });
+  log.info("limits", { ...limits, maxConnections: budget.maxConnections, openFileLimit: fileLimit ?? null, fdReserve: budget.reserve, ...(endpoint ? { metricsMaxConnections: budget.metricsConnections } : {}) });
   if (budget.loweredFrom !== undefined) {
     log.warn("max connections lowered to fit the open-file limit", {
       configured: budget.loweredFrom,

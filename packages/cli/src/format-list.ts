@@ -1,7 +1,7 @@
 import { JobState, type Job } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, dateOf, outcome, runtimeMs, stateName } from "./job-facts.ts";
+import { commandLine, dateOf, displayState, outcome, runtimeMs } from "./job-facts.ts";
 
 /** Widest a COMMAND cell gets before it is cut with an ellipsis. */
 const commandWidth = 60;
@@ -15,7 +15,7 @@ function row(job: Job, now: Date): string[] {
   return [
     job.id,
     job.owner,
-    stateName(job),
+    displayState(job),
     job.state === JobState.RUNNING ? "" : outcome(job).replace(/^failed to start: .*/, "failed to start"),
     created ? formatTime(created) : "",
     ran === undefined ? "" : formatDuration(ran),

@@ -1,6 +1,6 @@
 import * as Errors from "@oclif/core/errors";
 import type { Interfaces } from "@oclif/core";
-import { closest } from "./suggest.ts";
+import { closest } from "@jobexec/proto/suggest";
 
 /**
  * Answers a command name that is not one of ours (`jobexec strat`, `jobexec help strat`, `jobexec strat --help`):

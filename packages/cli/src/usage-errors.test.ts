@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { closest } from "./suggest.ts";
+import { closest } from "@jobexec/proto/suggest";
 import { cliPath, collectCli, runCli, startCliServer, type CliServer } from "./testing/cli-fixture.ts";
 
 test("closest: the near miss within two edits (a swap is one), none for a far one", () => {

@@ -19,6 +19,8 @@ export interface InitOptions {
 /** Files written by {@link initCertificates}. */
 export interface InitResult {
   ca: string;
+  /** The CA's name (its CN): "jobexec CA on HOST (key FINGERPRINT)". */
+  caName: string;
   server: string;
   client: string;
   user: string;
@@ -46,7 +48,8 @@ export async function initCertificates(dir: string, options: InitOptions = {}): 
   // A new CA has issued nothing but the admin's certificate.
   await writeAtomically(join(dir, LEDGER), ledgerText([], describeCertificate(client.cert, join(dir, "client.pem")), []), 0o600);
   await writeCredentials(dir, "ca", ca);
-  return { ca: join(dir, "ca.pem"), server: join(dir, "server.pem"), client: join(dir, "client.pem"), user };
+  const caName = describeCertificate(ca.cert, join(dir, "ca.pem")).name;
+  return { ca: join(dir, "ca.pem"), caName, server: join(dir, "server.pem"), client: join(dir, "client.pem"), user };
 }
 
 /** Options of {@link issueClientCertificate}. */

@@ -95,7 +95,9 @@ async function handOver(dir: string, user: string, certPath: string): Promise<st
 async function serverName(dir: string): Promise<string> {
   try {
     const names = new X509Certificate(await readFile(join(dir, "server.pem"))).subjectAltName?.split(", ") ?? [];
-    const found = names.map((name) => name.replace(/^(DNS|IP Address):/, "")).find((name) => !LOCAL_SANS.includes(name));
+    // Node spells IPv6 addresses out in full (0:0:0:0:0:0:0:1): compare them in their short form.
+    const short = (name: string): string => (name.includes(":") ? new URL(`http://[${name}]`).hostname.slice(1, -1) : name);
+    const found = names.map((name) => short(name.replace(/^(DNS|IP Address):/, ""))).find((name) => !LOCAL_SANS.includes(name));
     return found ?? "127.0.0.1";
   } catch {
     // No server certificate here (the CA lives apart from the server): the user fills in the address.

@@ -2,14 +2,15 @@
 // server: exact messages and exit codes.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { chmod, copyFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, copyFile, mkdir, mkdtemp, open, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { cliPath, collectCli, jsonOf, runCli, startCliServer, startedId, type CliServer } from "./testing/cli-fixture.ts";
+import { cliPath, collectCli, eventually, jsonOf, runCli, startCliServer, startedId, type CliServer } from "./testing/cli-fixture.ts";
 
 const serverMain = fileURLToPath(import.meta.resolve("@jobexec/server").replace(/index\.js$/, "main.js"));
 const run = promisify(execFile);
@@ -17,7 +18,7 @@ const run = promisify(execFile);
 /** Runs the CLI on a pseudo-terminal (script(1)): what a person at a terminal sees, stdout and stderr together. */
 async function onTerminal(t: CliServer, args: string[]): Promise<{ code: number | null; text: string }> {
   const command = [process.execPath, cliPath, ...args].map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(" ");
-  const env = { ...process.env, JOBEXEC_CONFIG_DIR: t.configDir("alice"), JOBEXEC_SERVER: t.address, NO_COLOR: "1" };
+  const env: NodeJS.ProcessEnv = { ...process.env, JOBEXEC_CONFIG_DIR: t.configDir("alice"), JOBEXEC_SERVER: t.address, NO_COLOR: "1" };
   delete env.FORCE_COLOR;
   const child = spawn("script", ["-qec", command, "/dev/null"], { env, stdio: ["ignore", "pipe", "pipe"] });
   const result = await collectCli(child);
@@ -191,5 +192,106 @@ describe("jobexec-server for a new user", { timeout: 120_000 }, () => {
     assert.match(help, /^ {2}--max-connections-per-identity N {2}connections of one client identity\n/m);
     const columns = new Set(help.split("\n").filter((l) => l.startsWith("  --")).map((l) => /^( {2}--\S+(?: \S+)? +)/.exec(l)?.[1]?.length));
     assert.equal(columns.size, 1, "one description column");
+  });
+});
+
+/** The ```sh blocks of the README section under `heading`, in order, without their indentation. */
+async function readmeBlocks(heading: string): Promise<string[]> {
+  const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+  const start = readme.indexOf(`\n${heading}\n`);
+  const section = readme.slice(start, readme.indexOf("\n## ", start + heading.length + 2));
+  return [...section.matchAll(/^( *)```sh\n([\s\S]*?)^\1```$/gm)].map(([, indent = "", body = ""]) =>
+    body.split("\n").map((line) => line.slice(indent.length)).join("\n"));
+}
+
+/** Runs a shell snippet with bash -e; its output goes to a file, so that a server it leaves running holds no pipe. */
+async function runSnippet(script: string, options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; output: string }> {
+  const log = join(options.cwd, `.snippet-${randomBytes(4).toString("hex")}.log`);
+  const file = await open(log, "w");
+  try {
+    const child = spawn("bash", ["-e", "-c", script], { cwd: options.cwd, env: options.env, stdio: ["ignore", file.fd, file.fd] });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (c) => resolve(c));
+    });
+    return { code, output: await readFile(log, "utf8") };
+  } finally {
+    await file.close();
+    await rm(log, { force: true });
+  }
+}
+
+describe("the README's own server and more users, run as written", { timeout: 180_000 }, () => {
+  test("6 and 2. certificates, --listen, --data-dir, --cgroup-parent, a job, certs issue for dana and erin (--bundle), their contexts, stopping it", async () => {
+    const blocks = await readmeBlocks("## Running your own server");
+    const find = (text: string): string => {
+      const block = blocks.find((b) => b.includes(text));
+      assert.ok(block !== undefined, `a README block with ${text}`);
+      return block;
+    };
+    // The README's names, made unique: a test must not take the port, data directory or cgroup parent it tells
+    // people to use, nor collide with another run.
+    const unique = `jobexec-b-${randomBytes(4).toString("hex")}`;
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const adapt = (block: string): string => block.replaceAll("jobexec-b", unique).replaceAll("50061", String(port));
+    const dir = await mkdtemp(join(tmpdir(), "jobexec-readme-"));
+    const bin = join(dir, "bin");
+    await mkdir(bin);
+    await writeFile(join(bin, "jobexec"), `#!/bin/sh\nexec '${process.execPath}' '${cliPath}' "$@"\n`, { mode: 0o755 });
+    await writeFile(join(bin, "jobexec-server"), `#!/bin/sh\nexec '${process.execPath}' '${serverMain}' "$@"\n`, { mode: 0o755 });
+    const home = (who: string): NodeJS.ProcessEnv => {
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(dir, who), PATH: `${bin}:${process.env.PATH ?? ""}`, NO_COLOR: "1" };
+      for (const name of Object.keys(env)) if (name.startsWith("JOBEXEC_") || name === "FORCE_COLOR") delete env[name];
+      return env;
+    };
+    for (const who of ["admin", "dana", "erin"]) await mkdir(join(dir, who));
+    const admin = { cwd: join(dir, "admin"), env: home("admin") };
+    const configDir = join(dir, "admin", unique);
+    // The admin's blocks follow one another in one shell: what the first exports holds for the others.
+    const session = (block: string): string => `${adapt(blocks[0] ?? "").split("\n").filter((line) => line.startsWith("export ")).join("\n")}\n${adapt(block)}`;
+    try {
+      const started = await runSnippet(adapt(blocks[0] ?? ""), admin);
+      assert.equal(started.code, 0, started.output);
+      assert.match(started.output, /^created CA .* \(jobexec CA on .+ \(key [0-9a-f]{8}\)\), server certificate .*\nhello\n$/);
+      const issued = await runSnippet(session(find("certs issue --user dana")), admin);
+      assert.equal(issued.code, 0, issued.output);
+      assert.match(issued.output, /\nhand these three files to dana /);
+      for (const [from, to] of [["clients/dana.pem", "dana.pem"], ["clients/dana.key", "dana.key"], ["ca.pem", "ca.pem"]]) {
+        await copyFile(join(configDir, from as string), join(dir, "dana", to as string));
+      }
+      const dana = await runSnippet(adapt(find("hello from dana")), { cwd: join(dir, "dana"), env: home("dana") });
+      assert.equal(dana.code, 0, dana.output);
+      assert.match(dana.output, /^added context "b" \(127\.0\.0\.1:\d+\); .*\ncurrent context: b\nhello from dana\n$/);
+      const bundled = await runSnippet(session(find("certs issue --user erin --bundle")), admin);
+      assert.equal(bundled.code, 0, bundled.output);
+      assert.match(bundled.output, /\nhand this one file to erin, privately /);
+      await copyFile(join(configDir, "clients", "erin.bundle.pem"), join(dir, "erin", "erin.bundle.pem"));
+      const erin = await runSnippet(adapt(find("hello from erin")), { cwd: join(dir, "erin"), env: home("erin") });
+      assert.equal(erin.code, 0, erin.output);
+      assert.match(erin.output, /\ncurrent context: b\nhello from erin\n$/);
+    } finally {
+      const pid = Number(await readFile(join(configDir, "server.pid"), "utf8").catch(() => "0"));
+      const stopped = await runSnippet(session(find('kill "$(cat')), admin);
+      assert.equal(stopped.code, 0, stopped.output);
+      assert.ok(await eventually(() => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 30_000), "the server exits on SIGTERM");
+      const log = await readFile(join(configDir, "server.log"), "utf8");
+      assert.match(log, new RegExp(`"msg":"listening","address":"127\\.0\\.0\\.1:${port}"`), "its log went where the README says");
+      assert.match(log, /"msg":"signal received","signal":"SIGTERM"/);
+      await rm(dir, { recursive: true, force: true });
+      await rm(`/var/lib/${unique}`, { recursive: true, force: true });
+      for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) await rmdir(join(root, unique)).catch(() => undefined);
+    }
   });
 });

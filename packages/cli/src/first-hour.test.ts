@@ -245,9 +245,8 @@ describe("the README's own server and more users, run as written", { timeout: 18
     await writeFile(join(bin, "jobexec"), `#!/bin/sh\nexec '${process.execPath}' '${cliPath}' "$@"\n`, { mode: 0o755 });
     await writeFile(join(bin, "jobexec-server"), `#!/bin/sh\nexec '${process.execPath}' '${serverMain}' "$@"\n`, { mode: 0o755 });
     const home = (who: string): NodeJS.ProcessEnv => {
-      const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(dir, who), PATH: `${bin}:${process.env.PATH ?? ""}`, NO_COLOR: "1" };
-      for (const name of Object.keys(env)) if (name.startsWith("JOBEXEC_") || name === "FORCE_COLOR") delete env[name];
-      return env;
+      const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith("JOBEXEC_") && name !== "FORCE_COLOR");
+      return { ...Object.fromEntries(inherited), HOME: join(dir, who), PATH: `${bin}:${process.env.PATH ?? ""}`, NO_COLOR: "1" };
     };
     for (const who of ["admin", "dana", "erin"]) await mkdir(join(dir, who));
     const admin = { cwd: join(dir, "admin"), env: home("admin") };

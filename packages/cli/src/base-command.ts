@@ -100,7 +100,8 @@ export abstract class JobexecCommand extends Command {
       const context = settings.context && { name: settings.context.value, keys: settings.fromContext };
       this.server = context?.keys.includes("server") ? `${url.host} (context ${context.name})` : url.host;
       const given = (name: "cert" | "key" | "ca"): string | undefined => (settings[name].origin === "default" ? undefined : settings[name].value);
-      this.credentials = readCredentials({ cert: given("cert"), key: given("key"), ca: given("ca"), context });
+      const origins = { cert: settings.cert.origin, key: settings.key.origin, ca: settings.ca.origin };
+      this.credentials = readCredentials({ cert: given("cert"), key: given("key"), ca: given("ca"), context, origins });
       const socket = dialer(url, this.credentials);
       const { connect } = await import("./connection.ts");
       this.connection = connect(url, socket);

@@ -19,6 +19,8 @@ export interface CredentialPaths {
   ca?: string | undefined;
   /** The context these paths came from, if they did (named in error messages). */
   context?: { name: string; keys: string[] } | undefined;
+  /** Where each given path came from, `--cert` or `JOBEXEC_CERT` (named in error messages); unknown: both are. */
+  origins?: Partial<Record<"cert" | "key" | "ca", string>> | undefined;
 }
 
 /** The directory `jobexec-server certs init` writes client credentials to: $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec. */
@@ -52,10 +54,10 @@ export function readCredentials(given: CredentialPaths, env: NodeJS.ProcessEnv =
       const problem = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable (permission denied)" :
         code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? String(error)})`;
       const hint = given[which] === undefined ? defaultHint(which, dir) :
-        given.context?.keys.includes(which) ? `; it is the ${flag.slice(2)} of context "${given.context.name}" (\`jobexec context list\`)` : `; check ${flag} or ${variable}`;
+        given.context?.keys.includes(which) ? `; it is the ${flag.slice(2)} of context "${given.context.name}" (\`jobexec context list\`)` : `; check ${given.origins?.[which] ?? `${flag} or ${variable}`}`;
       throw new CliError("credentials", `${name} file ${path} ${problem}${hint}`, { cause: error });
     }
-    if (data.length === 0) throw new CliError("credentials", `${name} file ${path} is empty; check ${flag} or ${variable}`);
+    if (data.length === 0) throw new CliError("credentials", `${name} file ${path} is empty; check ${given.origins?.[which] ?? `${flag} or ${variable}`}`);
     return data;
   };
   return { cert: read("cert"), key: read("key"), ca: read("ca"), paths };

@@ -60,7 +60,14 @@ function addressHint(context: ErrorContext): string {
   return `the address is ${describeOrigin(server)}; set it with --server or JOBEXEC_SERVER`;
 }
 
-type Hints = { ca: string; cert: string };
+function pairHint(context: ErrorContext): string {
+  const settings = context.settings;
+  if (settings === undefined) return "check --key / JOBEXEC_KEY and --cert / JOBEXEC_CERT";
+  const { cert, key } = settings;
+  return `the key is ${key.value} (${describeOrigin(key)}), the certificate ${cert.value} (${describeOrigin(cert)}): check --key / JOBEXEC_KEY and --cert / JOBEXEC_CERT`;
+}
+
+type Hints = { ca: string; cert: string; pair: string };
 
 // One-line explanations of TLS failures: first our verification of the server, then the server's alerts about us.
 const tlsMessages: Record<string, (server: string, detail: string, hint: Hints) => string> = {
@@ -83,7 +90,7 @@ const tlsMessages: Record<string, (server: string, detail: string, hint: Hints) 
   ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: (s) => `TLS: ${s} does not support our TLS version`,
   ERR_SSL_WRONG_VERSION_NUMBER: (s) => `something answered at ${s}, but not a jobexec server: it did not answer with TLS; check the address`,
   ERR_SSL_PACKET_LENGTH_TOO_LONG: (s) => `something answered at ${s}, but not a jobexec server: it did not answer with TLS; check the address`,
-  ERR_OSSL_X509_KEY_VALUES_MISMATCH: () => "client key does not match the client certificate; check --key / JOBEXEC_KEY and --cert / JOBEXEC_CERT",
+  ERR_OSSL_X509_KEY_VALUES_MISMATCH: (_s, _d, h) => `client key does not match the client certificate; ${h.pair}`,
   ERR_OSSL_PEM_NO_START_LINE: () => "a credential file is not in PEM format; check --cert, --key and --ca",
 };
 
@@ -108,7 +115,7 @@ export function describeError(error: unknown, context: ErrorContext): CliError {
   const detail = rootMessage(error);
   for (const code of codes) {
     const tls = tlsMessages[code];
-    if (tls) return new CliError(code.startsWith("ERR_OSSL") ? "credentials" : "tls", tls(context.server, detail, { ca: caHint(context), cert: certHint(context) }), { cause: error });
+    if (tls) return new CliError(code.startsWith("ERR_OSSL") ? "credentials" : "tls", tls(context.server, detail, { ca: caHint(context), cert: certHint(context), pair: pairHint(context) }), { cause: error });
   }
   const serverAnswered = error instanceof ConnectError && ![Code.Canceled, Code.Aborted, Code.Unavailable, Code.Internal, Code.Unknown].includes(error.code);
   if (context.hungUpAfterHandshake && !serverAnswered) {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { cliPath, collectCli, eventually, jsonOf, runCli, startCliServer, startedId, type CliServer } from "./testing/cli-fixture.ts";
+import { cliPath, collectCli, eventually, jsonOf, runCli, spawnCli, startCliServer, startedId, type CliServer } from "./testing/cli-fixture.ts";
 
 const serverMain = fileURLToPath(import.meta.resolve("@jobexec/server").replace(/index\.js$/, "main.js"));
 const run = promisify(execFile);
@@ -87,6 +87,10 @@ describe("a new user's first hour", { timeout: 300_000 }, () => {
     const use = await runCli(t, ["context", "use", "nope"], { env });
     const flag = await runCli(t, ["list", "--context", "nope"], { env });
     assert.deepEqual([use.code, flag.code], [2, 2]);
+    // A key that is not the certificate's: both files, and where each came from.
+    const bobKey = join(t.configDir("bob"), "client.key");
+    const pair = await runCli(t, ["list", "--key", bobKey], { env: { JOBEXEC_CERT: join(alice, "client.pem"), JOBEXEC_CA: join(alice, "ca.pem"), JOBEXEC_CONFIG_DIR: dir } });
+    assert.deepEqual([pair.code, pair.stderr], [1, `jobexec: client key does not match the client certificate; the key is ${bobKey} (from --key), the certificate ${join(alice, "client.pem")} (from JOBEXEC_CERT): check --key / JOBEXEC_KEY and --cert / JOBEXEC_CERT\n`]);
     // Without the CA file: where to get it.
     const noCa = await runCli(t, ["list"], { env: { JOBEXEC_CONFIG_DIR: dir, JOBEXEC_CERT: join(alice, "client.pem"), JOBEXEC_KEY: join(alice, "client.key") } });
     assert.equal(noCa.code, 1);
@@ -134,6 +138,40 @@ describe("a new user's first hour", { timeout: 300_000 }, () => {
     assert.deepEqual([both.code, both.stderr], [2, "jobexec: --json and --follow cannot be used together: --json prints the started job, --follow its output (see `jobexec start --help`)\n"]);
     const help = (await runCli(t, ["list", "--help"])).stdout.toString();
     assert.match(help, /a HOST\s+alone means port 50051/);
+  });
+
+  test("7. Ctrl-C on start -f names the job that keeps running, exit 130", async () => {
+    const child = spawnCli(t, ["start", "-f", "--", "sh", "-c", "echo following; exec sleep 60"]);
+    const result = collectCli(child);
+    // The job's first line on our stdout: the CLI is following it.
+    await new Promise((resolve) => child.stdout?.once("data", resolve));
+    const [job] = (await t.server.manager.list()).filter((j) => j.args[1] === "echo following; exec sleep 60" && j.state === "running");
+    child.kill("SIGINT");
+    const interrupted = await result;
+    assert.equal(interrupted.code, 130);
+    assert.equal(interrupted.stdout.toString(), "following\n");
+    assert.equal(interrupted.stderr, `jobexec: stopped following job ${job?.id ?? ""}; it keeps running (\`jobexec stop ${job?.id ?? ""}\` stops it)\n`);
+    assert.equal((await t.server.manager.get(job?.id ?? "")).state, "running");
+    await t.server.manager.stop(job?.id ?? "", { graceMs: 0 });
+  });
+
+  test("2. a bundle that is not one: each wrong part named, nothing added", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jobexec-bundle-"));
+    const alice = t.configDir("alice");
+    const read = (user: "alice" | "bob", file: string): Promise<string> => readFile(join(t.configDir(user), file), "utf8");
+    const cases: [string, string][] = [
+      [`${await read("alice", "client.pem")}${await read("bob", "client.key")}${await read("alice", "ca.pem")}`, "holds a key that is not the client certificate's"],
+      [`${await read("alice", "client.pem")}${await read("alice", "client.key")}`, "holds 1 client certificate(s), 1 key(s) and 0 CA certificate(s), not one of each"],
+    ];
+    for (const [content, says] of cases) {
+      const file = join(dir, "x.bundle.pem");
+      await writeFile(file, content);
+      const result = await runCli(t, ["context", "add", "x", "--server", t.address, "--bundle", file], { env: { JOBEXEC_CONFIG_DIR: dir } });
+      assert.deepEqual([result.code, result.stderr], [1, `jobexec: --bundle: ${file} ${says}; a bundle is what \`jobexec-server certs issue --bundle\` writes: a client certificate, its key and the CA's certificate\n`]);
+    }
+    const both = await runCli(t, ["context", "add", "x", "--server", t.address, "--bundle", "b.pem", "--cert", join(alice, "client.pem")], { env: { JOBEXEC_CONFIG_DIR: dir } });
+    assert.equal(both.code, 2);
+    assert.equal((await runCli(t, ["context", "list", "--json"], { env: { JOBEXEC_CONFIG_DIR: dir } })).stdout.toString(), '{\n  "currentContext": null,\n  "contexts": []\n}\n');
   });
 
   test("7. something that is not a jobexec server on the port is called that", async () => {

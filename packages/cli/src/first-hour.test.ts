@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { cliPath, collectCli, eventually, jsonOf, runCli, spawnCli, startCliServer, startedId, type CliServer } from "./testing/cli-fixture.ts";
+import { cliPath, collectCli, eventually, jsonOf, runCli, startCliServer, startedId, type CliServer } from "./testing/cli-fixture.ts";
 
 const serverMain = fileURLToPath(import.meta.resolve("@jobexec/server").replace(/index\.js$/, "main.js"));
 const run = promisify(execFile);
@@ -138,21 +138,6 @@ describe("a new user's first hour", { timeout: 300_000 }, () => {
     assert.deepEqual([both.code, both.stderr], [2, "jobexec: --json and --follow cannot be used together: --json prints the started job, --follow its output (see `jobexec start --help`)\n"]);
     const help = (await runCli(t, ["list", "--help"])).stdout.toString();
     assert.match(help, /a HOST\s+alone means port 50051/);
-  });
-
-  test("7. Ctrl-C on start -f names the job that keeps running, exit 130", async () => {
-    const child = spawnCli(t, ["start", "-f", "--", "sh", "-c", "echo following; exec sleep 60"]);
-    const result = collectCli(child);
-    // The job's first line on our stdout: the CLI is following it.
-    await new Promise((resolve) => child.stdout?.once("data", resolve));
-    const [job] = (await t.server.manager.list()).filter((j) => j.args[1] === "echo following; exec sleep 60" && j.state === "running");
-    child.kill("SIGINT");
-    const interrupted = await result;
-    assert.equal(interrupted.code, 130);
-    assert.equal(interrupted.stdout.toString(), "following\n");
-    assert.equal(interrupted.stderr, `jobexec: stopped following job ${job?.id ?? ""}; it keeps running (\`jobexec stop ${job?.id ?? ""}\` stops it)\n`);
-    assert.equal((await t.server.manager.get(job?.id ?? "")).state, "running");
-    await t.server.manager.stop(job?.id ?? "", { graceMs: 0 });
   });
 
   test("2. a bundle that is not one: each wrong part named, nothing added", async () => {

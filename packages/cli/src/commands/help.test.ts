@@ -53,6 +53,6 @@ describe("help and completion", { timeout: 300_000 }, () => {
     const functions = readFileSync(join(cache, "jobexec", "autocomplete", "functions", "bash", "jobexec.bash"), "utf8");
     assert.match(functions, /\nstart --cpu --cpu-weight --memory --pids --io-device .* --follow --json --server --cert --key --ca --context\n/);
     assert.match(functions, /\nlogs --follow --stream --tail --server --cert --key --ca --context\n/);
-    assert.match(functions, /\ncontext:add --server --cert --key --ca --force\n/);
+    assert.match(functions, /\ncontext:add --server --cert --key --ca --bundle --force\n/);
   });
 });

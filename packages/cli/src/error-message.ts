@@ -67,7 +67,7 @@ function pairHint(context: ErrorContext): string {
   return `the key is ${key.value} (${describeOrigin(key)}), the certificate ${cert.value} (${describeOrigin(cert)}): check --key / JOBEXEC_KEY and --cert / JOBEXEC_CERT`;
 }
 
-type Hints = { ca: string; cert: string; pair: string };
+type Hints = { ca: string; cert: string; pair: string; address: string };
 
 // One-line explanations of TLS failures: first our verification of the server, then the server's alerts about us.
 const tlsMessages: Record<string, (server: string, detail: string, hint: Hints) => string> = {
@@ -88,8 +88,8 @@ const tlsMessages: Record<string, (server: string, detail: string, hint: Hints) 
   ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: (s, _, h) => `TLS: ${s} denied access to our client certificate; ${h.cert}`,
   ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: (s, _, h) => `TLS: ${s} could not verify our client certificate's signature; ${h.cert}`,
   ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: (s) => `TLS: ${s} does not support our TLS version`,
-  ERR_SSL_WRONG_VERSION_NUMBER: (s) => `something answered at ${s}, but not a jobexec server: it did not answer with TLS; check the address`,
-  ERR_SSL_PACKET_LENGTH_TOO_LONG: (s) => `something answered at ${s}, but not a jobexec server: it did not answer with TLS; check the address`,
+  ERR_SSL_WRONG_VERSION_NUMBER: (s, _, h) => `something answered at ${s} that is not a jobexec server: it did not answer with TLS; check the address (${h.address})`,
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: (s, _, h) => `something answered at ${s} that is not a jobexec server: it did not answer with TLS; check the address (${h.address})`,
   ERR_OSSL_X509_KEY_VALUES_MISMATCH: (_s, _d, h) => `client key does not match the client certificate; ${h.pair}`,
   ERR_OSSL_PEM_NO_START_LINE: () => "a credential file is not in PEM format; check --cert, --key and --ca",
 };
@@ -115,7 +115,7 @@ export function describeError(error: unknown, context: ErrorContext): CliError {
   const detail = rootMessage(error);
   for (const code of codes) {
     const tls = tlsMessages[code];
-    if (tls) return new CliError(code.startsWith("ERR_OSSL") ? "credentials" : "tls", tls(context.server, detail, { ca: caHint(context), cert: certHint(context), pair: pairHint(context) }), { cause: error });
+    if (tls) return new CliError(code.startsWith("ERR_OSSL") ? "credentials" : "tls", tls(context.server, detail, { ca: caHint(context), cert: certHint(context), pair: pairHint(context), address: addressHint(context) }), { cause: error });
   }
   const serverAnswered = error instanceof ConnectError && ![Code.Canceled, Code.Aborted, Code.Unavailable, Code.Internal, Code.Unknown].includes(error.code);
   if (context.hungUpAfterHandshake && !serverAnswered) {
@@ -129,8 +129,8 @@ export function describeError(error: unknown, context: ErrorContext): CliError {
     // A connection that opened, then was reset or closed before any TLS handshake: what listens there is not a
     // jobexec server (which answers a ClientHello), or one closing connections on accept at its --max-connections.
     if (why && (code === "ECONNRESET" || code === "EPIPE") && context.handshakeDone === false) {
-      return new CliError("unreachable", `something answered at ${context.server}, but not as a jobexec server: ${why} during the TLS handshake; ` +
-        `check the address (${addressHint(context)}), or the server is at its --max-connections`, { cause: error });
+      return new CliError("unreachable", `something answered at ${context.server} that is not a jobexec server (or one at its --max-connections): ` +
+        `${why} during the TLS handshake; check the address (${addressHint(context)})`, { cause: error });
     }
     if (why) {
       return new CliError("unreachable", `cannot reach jobexec-server at ${context.server}: ${why}; is it running? (${addressHint(context)})`, { cause: error });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, mkdtemp, open, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -159,16 +160,26 @@ describe("a new user's first hour", { timeout: 300_000 }, () => {
     assert.equal((await runCli(t, ["context", "list", "--json"], { env: { JOBEXEC_CONFIG_DIR: dir } })).stdout.toString(), '{\n  "currentContext": null,\n  "contexts": []\n}\n');
   });
 
-  test("7. something that is not a jobexec server on the port is called that", async () => {
+  test("7. something that is not a jobexec server on the port is called that: a service that resets, a web server", async () => {
     const resetter = createServer((socket) => socket.once("data", () => socket.resetAndDestroy()));
     resetter.listen(0, "127.0.0.1");
     await new Promise((resolve) => resetter.once("listening", resolve));
     const address = `127.0.0.1:${(resetter.address() as AddressInfo).port}`;
     try {
       const result = await runCli(t, ["list"], { server: address });
-      assert.deepEqual([result.code, result.stderr], [1, `jobexec: something answered at ${address}, but not as a jobexec server: connection reset during the TLS handshake; check the address (the address is from JOBEXEC_SERVER; set it with --server or JOBEXEC_SERVER), or the server is at its --max-connections\n`]);
+      assert.deepEqual([result.code, result.stderr], [1, `jobexec: something answered at ${address} that is not a jobexec server (or one at its --max-connections): connection reset during the TLS handshake; check the address (the address is from JOBEXEC_SERVER; set it with --server or JOBEXEC_SERVER)\n`]);
     } finally {
       resetter.close();
+    }
+    const web = createHttpServer((_request, response) => response.end("hello"));
+    web.listen(0, "127.0.0.1");
+    await new Promise((resolve) => web.once("listening", resolve));
+    const webAddress = `127.0.0.1:${(web.address() as AddressInfo).port}`;
+    try {
+      const result = await runCli(t, ["list", "--server", webAddress]);
+      assert.deepEqual([result.code, result.stderr], [1, `jobexec: something answered at ${webAddress} that is not a jobexec server: it did not answer with TLS; check the address (the address is from --server; set it with --server or JOBEXEC_SERVER)\n`]);
+    } finally {
+      web.close();
     }
   });
 });

@@ -36,11 +36,11 @@ ${commonHelp}`;
     const { client } = await this.connect(flags);
     const options = { signal: this.abort.signal };
     const { job: before } = await client.getJob({ id: this.jobId }, options);
-    const { displayState, outcome } = await import("../job-facts.ts");
+    const { stateName, outcome } = await import("../job-facts.ts");
     let job = before;
-    if (before !== undefined && displayState(before) !== "running" && displayState(before) !== "stopping") {
+    if (before !== undefined && stateName(before) !== "running") {
       const how = outcome(before);
-      process.stderr.write(`jobexec: job ${this.jobId} had already ended (${displayState(before)}${how === "" ? "" : `: ${how}`}); nothing to stop\n`);
+      process.stderr.write(`jobexec: job ${this.jobId} had already ended (${stateName(before)}${how === "" ? "" : `: ${how}`}); nothing to stop\n`);
     } else {
       const stopping = client.stopJob({ id: this.jobId, gracePeriod }, options);
       // On a terminal, a stop that takes a moment (the grace period) says what it waits for.
@@ -59,7 +59,7 @@ ${commonHelp}`;
     const { job } = await client.getJob({ id: this.jobId ?? "" }, { signal: this.abort.signal });
     const [{ timestampDate }, { formatDuration }, { formatTime }] = await Promise.all([import("@bufbuild/protobuf/wkt"), import("../duration.ts"), import("../format-time.ts")]);
     const stop = job?.stopping;
-    let until = graceMs === undefined ? "the server's grace period" : `the ${formatDuration(graceMs)} grace period`;
+    let until = `at most the ${graceMs === undefined ? "server's" : formatDuration(graceMs)} grace period`;
     if (stop?.beginTime !== undefined && stop.killTime !== undefined) {
       const kill = timestampDate(stop.killTime);
       until = `${formatDuration(kill.getTime() - timestampDate(stop.beginTime).getTime())} at most (SIGKILL at ${formatTime(kill)})`;

@@ -39,8 +39,10 @@ ${commonHelp}`;
     const { stateName, outcome } = await import("../job-facts.ts");
     let job = before;
     if (before !== undefined && stateName(before) !== "running") {
+      // outcome() of a failed job already says "failed to start: ...".
       const how = outcome(before);
-      process.stderr.write(`jobexec: job ${this.jobId} had already ended (${stateName(before)}${how === "" ? "" : `: ${how}`}); nothing to stop\n`);
+      const what = stateName(before) === "failed" ? how : `${stateName(before)}${how === "" ? "" : `: ${how}`}`;
+      process.stderr.write(`jobexec: job ${this.jobId} had already ended (${what}); nothing to stop\n`);
     } else {
       const stopping = client.stopJob({ id: this.jobId, gracePeriod }, options);
       // On a terminal, a stop that takes a moment (the grace period) says what it waits for.

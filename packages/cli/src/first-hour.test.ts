@@ -43,6 +43,9 @@ describe("a new user's first hour", { timeout: 300_000 }, () => {
       assert.match(id, /^[0-9a-f-]{36}$/, args.join(" "));
       assert.equal(result.code, 126, result.stderr);
       assert.match(result.stderr, new RegExp(`^jobexec: job ${id} failed to start: .*bad interpreter /no/interp.* \\(\`jobexec status ${id}\` shows it\\)\\n$`));
+      const stop = await runCli(t, ["stop", id]);
+      assert.equal(stop.code, 0);
+      assert.match(stop.stderr, new RegExp(`^jobexec: job ${id} had already ended \\(failed to start: .*bad interpreter /no/interp.*\\); nothing to stop\\n$`));
     }
     const json = await runCli(t, ["start", "--json", "--", script]);
     assert.equal(json.code, 126);

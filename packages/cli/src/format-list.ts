@@ -1,7 +1,7 @@
 import { JobState, type Job } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, dateOf, outcome, runtimeMs, stateName } from "./job-facts.ts";
+import { commandLine, dateOf, displayState, outcome, runtimeMs } from "./job-facts.ts";
 import { visible } from "./visible.ts";
 
 /** Widest a COMMAND cell gets before it is cut with an ellipsis. */
@@ -17,7 +17,7 @@ function row(job: Job, now: Date): string[] {
   return [
     visible(job.id),
     visible(job.owner),
-    stateName(job),
+    displayState(job),
     job.state === JobState.RUNNING ? "" : visible(outcome(job).replace(/^failed to start: .*/s, "failed to start")),
     created ? formatTime(created) : "",
     ran === undefined ? "" : formatDuration(ran),

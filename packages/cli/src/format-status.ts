@@ -2,7 +2,7 @@ import type { Job } from "@jobexec/proto";
 import { JobState } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, dateOf, isolationSummary, outcome, outputModeName, runtimeMs, stateName, timeoutMs } from "./job-facts.ts";
+import { commandLine, dateOf, displayState, isolationSummary, outcome, outputModeName, runtimeMs, stateName, stoppingNote, timeoutMs } from "./job-facts.ts";
 import { formatBytes } from "./units.ts";
 import { visible } from "./visible.ts";
 
@@ -14,8 +14,11 @@ function stateLine(job: Job, now: Date): string {
   const ended = dateOf(job.endTime);
   const ran = runtimeMs(job, now);
   switch (job.state) {
-    case JobState.RUNNING:
-      return `running since ${started ? formatTime(started) : "?"}; ${formatDuration(ran ?? 0)} ago`;
+    case JobState.RUNNING: {
+      const running = `running since ${started ? formatTime(started) : "?"}; ${formatDuration(ran ?? 0)} ago`;
+      const stopping = stoppingNote(job, formatTime);
+      return stopping === "" ? running : `stopping (${stopping}); ${running}`;
+    }
     case JobState.FAILED:
       return `failed to start${created ? ` at ${formatTime(created)}` : ""}: ${job.failureReason}`;
     default: {
@@ -92,5 +95,5 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
   const width = Math.max(...lines.map(([label]) => label.length));
   const bullet = job.state === JobState.RUNNING ? "●" : "○";
   // Values come from the job and its owner (command, directory, failure reason, names): control characters made visible.
-  return `${bullet} ${visible(job.id)} - ${stateName(job)}\n${lines.map(([label, value]) => `  ${label.padStart(width)}: ${visible(value)}`).join("\n")}\n`;
+  return `${bullet} ${visible(job.id)} - ${displayState(job)}\n${lines.map(([label, value]) => `  ${label.padStart(width)}: ${visible(value)}`).join("\n")}\n`;
 }

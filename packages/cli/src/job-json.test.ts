@@ -32,11 +32,12 @@ test("a finished job's JSON: every key present, numbers as numbers, times as RFC
     output: { mode: "merged", stdoutBytes: 12, stderrBytes: 0 },
     cgroup: "/sys/fs/cgroup/jobexec/x",
     isolation: { privateNetwork: true, privateTmp: true, privateTmpBytes: 67108864, readOnlySystem: false },
+    stopping: null,
   });
   assert.equal(exitStatus(job), 3);
 });
 
-test("a job that never started: no pid, no times but creation, failure reason, exit status 1", () => {
+test("a job that never started: no pid, no times but creation, failure reason, exit status 126", () => {
   const job = create(JobSchema, { id: "x", state: JobState.FAILED, failureReason: "program not found", createTime: timestampFromDate(start) });
   const json = jobJson(job);
   assert.equal(json.state, "failed");
@@ -46,7 +47,7 @@ test("a job that never started: no pid, no times but creation, failure reason, e
   assert.equal(json.durationMs, null);
   assert.equal(json.failureReason, "program not found");
   assert.equal(json.cgroup, null);
-  assert.equal(exitStatus(job), 1);
+  assert.equal(exitStatus(job), 126);
   assert.equal(outcome(job), "failed to start: program not found");
 });
 

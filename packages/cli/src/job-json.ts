@@ -1,5 +1,5 @@
 import type { Job } from "@jobexec/proto";
-import { commandLine, dateOf, outcome, outputModeName, runtimeMs, stateName, stopReasonName, timeoutMs } from "./job-facts.ts";
+import { commandLine, dateOf, outcome, outputModeName, runtimeMs, stateName, stopReasonName, stopReasonNames, timeoutMs } from "./job-facts.ts";
 
 // The stable JSON shape of a job, documented in JSON.md. Every key is always present; absent values are null.
 // int64 fields become JSON numbers (exact below 2^53, which byte and microsecond counts stay under).
@@ -65,6 +65,7 @@ export interface JobJson {
   output: { mode: "merged" | "separate"; stdoutBytes: number; stderrBytes: number };
   cgroup: string | null;
   isolation: { privateNetwork: boolean; privateTmp: boolean; privateTmpBytes: number; readOnlySystem: boolean };
+  stopping: { reason: string; requestedBy: string | null; beginTime: string | null; killTime: string | null } | null;
 }
 
 const num = (value: bigint | number | undefined): number | null => (value === undefined ? null : Number(value));
@@ -139,6 +140,12 @@ export function jobJson(job: Job, now: Date = new Date()): JobJson {
       privateTmp: job.isolation?.privateTmp === true,
       privateTmpBytes: Number(job.isolation?.privateTmpBytes ?? 0),
       readOnlySystem: job.isolation?.readOnlySystem === true,
+    },
+    stopping: job.stopping === undefined ? null : {
+      reason: stopReasonNames[job.stopping.reason] ?? "requested",
+      requestedBy: text(job.stopping.requestedBy),
+      beginTime: dateOf(job.stopping.beginTime)?.toISOString() ?? null,
+      killTime: dateOf(job.stopping.killTime)?.toISOString() ?? null,
     },
   };
 }

@@ -1,6 +1,6 @@
 import * as Errors from "@oclif/core/errors";
 import type { Interfaces } from "@oclif/core";
-import { closest } from "./suggest.ts";
+import { closest } from "@jobexec/proto/suggest";
 import { visible } from "./visible.ts";
 
 /**

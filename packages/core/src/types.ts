@@ -146,6 +146,8 @@ export interface Job {
   stoppedBy?: string;
   /** Why it was stopped (state "stopped"). */
   stopReason?: StopReason;
+  /** Set while a stop is under way (state still "running"): why, by whom, since when, and when SIGKILL follows. */
+  stopping?: { reason: StopReason; requestedBy?: string; beganAt: Date; killAt: Date };
   /**
    * Set when how the main process ended cannot be known (exitCode and signal are then absent, never guessed):
    * e.g. "the server restarted while the job ran".

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_UID_RANGE, formatUidRange, type IsolationSpec, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
 import { ISOLATION_WORDS, parseDefaultIsolation } from "./default-isolation.ts";
 import { ServerError } from "./error.ts";
+import { flagError } from "./flag-error.ts";
 import { limitSettings, parseLimits, parseSize, type ServerLimits } from "./limits.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { defaultConfigDir, defaultDataDir } from "./paths.ts";
@@ -82,7 +83,7 @@ const settings = {
   key: { flag: "key", env: "JOBEXEC_TLS_KEY", value: "FILE", describe: "server private key, PEM", fallback: (env) => join(defaultConfigDir(env), "server.key") },
   "client-ca": { flag: "client-ca", env: "JOBEXEC_TLS_CLIENT_CA", value: "FILE", describe: "CA that client certificates must chain to, PEM", fallback: (env) => join(defaultConfigDir(env), "ca.pem") },
   "data-dir": { flag: "data-dir", env: "JOBEXEC_DATA_DIR", value: "DIR", describe: "job records and output", fallback: (env) => defaultDataDir(env) },
-  "cgroup-parent": { flag: "cgroup-parent", env: "JOBEXEC_CGROUP_PARENT", value: "NAME", describe: "cgroup under which job cgroups are made", fallback: () => "jobexec" },
+  "cgroup-parent": { flag: "cgroup-parent", env: "JOBEXEC_CGROUP_PARENT", value: "NAME", describe: "cgroup under which job cgroups are made; one per server (a second server on it refuses to start)", fallback: () => "jobexec" },
   grace: { flag: "grace", env: "JOBEXEC_GRACE", value: "DURATION", describe: "default stop grace period (e.g. 5s, 500ms, 1m)", fallback: () => "5s" },
   "log-level": { flag: "log-level", env: "JOBEXEC_LOG_LEVEL", value: "LEVEL", describe: `${LOG_LEVELS.join(", ")}`, fallback: () => "info" },
   "state-file": { flag: "state-file", env: "JOBEXEC_STATE_FILE", value: "FILE", describe: "job records (SQLite); :memory: keeps none across restarts", fallback: () => "<data dir>/state.db" },
@@ -118,9 +119,12 @@ const limitFlags: Setting[] = limitSettings.map((l) => ({
 
 /** The help text of `jobexec-server`. */
 export function serveHelp(env: Env = process.env): string {
-  const rows = [...Object.values(settings), ...limitFlags].map((s: Setting) => {
+  const all: Setting[] = [...Object.values(settings), ...limitFlags];
+  // The description column starts two spaces after the longest flag with its value.
+  const width = Math.max(...all.map((s) => `  --${s.flag} ${s.value}`.length)) + 2;
+  const rows = all.map((s) => {
     const left = `  --${s.flag} ${s.value}`;
-    return `${left.padEnd(34)}${s.describe}\n${"".padEnd(34)}env ${s.env}; default ${s.fallback(env) || "none"}`;
+    return `${left.padEnd(width)}${s.describe}\n${"".padEnd(width)}env ${s.env}; default ${s.fallback(env) || "none"}`;
   });
   return [
     "Usage: jobexec-server [options]            serve the jobexec JobService (gRPC, gRPC-Web, Connect) over mTLS",
@@ -132,8 +136,8 @@ export function serveHelp(env: Env = process.env): string {
     "",
     "Options (flags win over environment variables):",
     ...rows,
-    `${`  --${metricsOwnerLabels.flag}`.padEnd(34)}${metricsOwnerLabels.describe}\n${"".padEnd(34)}env ${metricsOwnerLabels.env}=1; default off`,
-    `  -h, --help${"".padEnd(24)}show this help`,
+    `${`  --${metricsOwnerLabels.flag}`.padEnd(width)}${metricsOwnerLabels.describe}\n${"".padEnd(width)}env ${metricsOwnerLabels.env}=1; default off`,
+    `${"  -h, --help".padEnd(width)}show this help`,
     "",
     "Certificates default to the directory $JOBEXEC_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/jobexec",
     `(here ${defaultConfigDir(env)}). Run "jobexec-server certs --help" for the certs commands.`,
@@ -144,19 +148,15 @@ export function serveHelp(env: Env = process.env): string {
 /** Parses serve flags; `undefined` means --help was asked for. Throws ServerError("usage") on a bad value. */
 export function parseServeArgs(args: string[], env: Env = process.env): ServeSettings | undefined {
   let parsed;
+  const options = {
+    ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
+    [metricsOwnerLabels.flag]: { type: "boolean" as const },
+    help: { type: "boolean" as const, short: "h" },
+  };
   try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
-        [metricsOwnerLabels.flag]: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args, strict: true, allowPositionals: false, options });
   } catch (cause) {
-    throw new ServerError("usage", `${(cause as Error).message}; see jobexec-server --help`, { cause });
+    throw flagError(cause, Object.keys(options), "jobexec-server --help");
   }
   if (parsed.values.help) return undefined;
   const given = (name: Name): string | undefined => {

@@ -76,6 +76,12 @@ export function jobMessage(job: CoreJob): Job {
     outputMode: job.outputMode === "merged" ? OutputMode.MERGED : OutputMode.SEPARATE,
     cgroup: job.cgroup ?? "",
     stopReason: job.stopReason === undefined ? StopReason.UNSPECIFIED : stopReasons[job.stopReason],
+    stopping: job.stopping && {
+      reason: stopReasons[job.stopping.reason],
+      requestedBy: job.stopping.requestedBy ?? "",
+      beginTime: timestampFromDate(job.stopping.beganAt),
+      killTime: timestampFromDate(job.stopping.killAt),
+    },
     exitStatusUnknown: job.exitStatusUnknownReason !== undefined,
     exitStatusUnknownReason: job.exitStatusUnknownReason ?? "",
     endTimeApproximate: job.endTimeApproximate ?? false,

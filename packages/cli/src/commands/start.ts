@@ -14,7 +14,8 @@ IO limits apply per device: each --io-read-bps, --io-write-bps, --io-read-iops a
 
 Isolation (--network none, --private-tmp, --read-only) is off unless asked for or set by the server's --default-isolation; --network host, --no-private-tmp and --no-read-only turn a server default off for this job.
 
-With --follow, the job's stdout and stderr are copied to ours as they are written, and jobexec exits with the job's exit code (128 + the signal number when a signal killed it). Ctrl-C stops following (exit 130); the job keeps running.
+With --follow, the job's stdout and stderr are copied to ours as they are written, and jobexec exits with the job's exit code (128 + the signal number when a signal killed it). On a terminal the job's id is printed on stderr first; Ctrl-C stops following (exit 130) and prints the id of the job, which keeps running.
+A program that does not exist is refused before any job is made (exit 1, no id). A job that was made but could not be executed (a script whose #! interpreter is missing, an isolation step that failed) is recorded as failed: its id is printed, the reason on stderr, and the exit code is 126.
 
 ${commonHelp}`;
 
@@ -55,7 +56,7 @@ ${commonHelp}`;
     "merge-output": Flags.boolean({ summary: "Send stderr into stdout at the source, keeping the exact order of writes.", default: false }),
     "max-output": Flags.string({ summary: "Most output the job may write, stdout and stderr together, a size like --memory (e.g. 100M); it is killed past it. Default: the server's (1 GiB)." }),
     timeout: Flags.string({ summary: "Stop the job (like jobexec stop) once it has run this long, e.g. 30s, 10m, 2h. Default: none, or the server's maximum." }),
-    follow: Flags.boolean({ char: "f", summary: "Stream the output live and exit with the job's exit code.", default: false, exclusive: ["json"] }),
+    follow: Flags.boolean({ char: "f", summary: "Stream the output live and exit with the job's exit code.", default: false }),
     ...jsonFlag,
     ...connectionFlags,
   };
@@ -69,6 +70,9 @@ ${commonHelp}`;
     if (argv.length > 0) {
       throw new CliError("usage", `unexpected argument "${String(argv[0])}": put the program and its arguments after --, e.g. \`jobexec start -- echo hello\``);
     }
+    if (flags.json && flags.follow) {
+      throw new CliError("usage", "--json and --follow cannot be used together: --json prints the started job, --follow its output (see `jobexec start --help`)");
+    }
     const tokens = raw.filter((t): t is FlagToken & { type: "flag" } => t.type === "flag");
     const { buildStartRequest } = await import("../start-request.ts");
     const request = buildStartRequest(tokens, command);
@@ -77,14 +81,18 @@ ${commonHelp}`;
     const job = response.job;
     if (job === undefined) throw new Error("the server's StartJob response has no job");
     this.jobId = job.id;
-    if (flags.json) {
-      this.printJson((await import("../job-json.ts")).jobJson(job));
-      return;
-    }
-    if (!flags.follow) {
-      process.stdout.write(`${job.id}\n`);
-      return;
-    }
+    const { failedToStart } = await import("../job-facts.ts");
+    const failure = failedToStart(job);
+    if (flags.json) this.printJson((await import("../job-json.ts")).jobJson(job));
+    else if (!flags.follow || failure !== undefined) process.stdout.write(`${job.id}\n`);
+    // A job the server made but could not start (a bad interpreter, an isolation step that failed) has a record and
+    // an id: say why, with the exit code of a failed start.
+    if (failure !== undefined) throw failure;
+    if (!flags.follow) return;
+    // On a terminal, the id goes first on stderr; into a file or pipe, stderr stays the job's bytes alone. Ctrl-C
+    // says it either way: whoever stops following still knows what to stop.
+    if (process.stderr.isTTY) process.stderr.write(`jobexec: started job ${job.id}\n`);
+    this.interruptNote = `stopped following job ${job.id}; it keeps running (\`jobexec stop ${job.id}\` stops it)`;
     const [{ copyOutput }, { exitStatus }] = await Promise.all([import("../copy-output.ts"), import("../job-facts.ts")]);
     const final = await copyOutput(client, { id: job.id, stream: "both", follow: true, tailLines: 0 }, this.abort.signal);
     this.setExitCode(exitStatus(final));

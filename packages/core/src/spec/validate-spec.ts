@@ -154,6 +154,11 @@ async function checkCwd(cwd: unknown, account: Account): Promise<string> {
   return dir;
 }
 
+// What it takes to get the controllers: a limit the host cannot enforce is refused, and the refusal says how to fix it.
+const controllersHint = "to enforce limits the server needs the controllers in its cgroup v2 hierarchy: a pure cgroup v2 host " +
+  "(on a hybrid one, boot with systemd.unified_cgroup_hierarchy=1, which takes them from cgroup v1), and under systemd " +
+  "a unit with Delegate=yes (see \"Limits the host cannot enforce\" in jobexec's README)";
+
 /**
  * Checks every field of `spec` and resolves what the job will run as `account` (its cwd entered and its program
  * executable by that account); throws JobError "invalid_argument" for bad input and "failed_precondition" for a
@@ -175,12 +180,12 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
   const needed = controllersFor(limits);
   if (needed.length > 0) {
     if (host.controllers === undefined) {
-      throw new JobError("failed_precondition", "limits need cgroup v2, which this host does not have");
+      throw new JobError("failed_precondition", `limits need cgroup v2, which this host does not have; ${controllersHint}`);
     }
     const missing = needed.filter((c) => !host.controllers?.includes(c));
     if (missing.length > 0) {
       const names = missing.length === 1 ? `controller ${missing[0]} is` : `controllers ${missing.join(", ")} are`;
-      throw new JobError("failed_precondition", `the cgroup ${names} not available on this host`);
+      throw new JobError("failed_precondition", `the cgroup ${names} not available on this host; ${controllersHint}`);
     }
   }
   const isolation = resolveIsolation(spec.isolation, bounds.defaultIsolation, host.isolation, host.memoryBytes);

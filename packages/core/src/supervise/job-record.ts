@@ -58,6 +58,8 @@ export class JobRecord {
   output = { stdout: 0, stderr: 0 };
   /** Set once a stop began: the main process ending then makes the job "stopped". */
   stopping: Promise<void> | undefined;
+  /** When the stop under way began, and when what is left gets SIGKILL (for {@link Job.stopping}). */
+  stopTimes: { beganAt: Date; killAt: Date } | undefined;
 
   constructor(id: string, seq: number, owner: string, spec: ValidSpec, dir: string, cgroupDir: string | undefined) {
     this.id = id;
@@ -130,6 +132,10 @@ export class JobRecord {
     if (this.state === "stopped") {
       job.stopReason = this.stopReason ?? "requested";
       if (job.stopReason === "requested" && this.stopRequestedBy !== undefined) job.stoppedBy = this.stopRequestedBy;
+    }
+    if (this.state === "running" && this.stopTimes !== undefined) {
+      job.stopping = { reason: this.stopReason ?? "requested", beganAt: new Date(this.stopTimes.beganAt), killAt: new Date(this.stopTimes.killAt) };
+      if (this.stopReason === "requested" && this.stopRequestedBy !== undefined) job.stopping.requestedBy = this.stopRequestedBy;
     }
     if (this.exitStatusUnknownReason !== undefined) job.exitStatusUnknownReason = this.exitStatusUnknownReason;
     if (this.endTimeApproximate) job.endTimeApproximate = true;

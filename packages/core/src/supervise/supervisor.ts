@@ -220,6 +220,8 @@ export class Supervisor {
   }
 
   async #stop(record: JobRecord, graceMs: number): Promise<void> {
+    const beganAt = new Date();
+    record.stopTimes = { beganAt, killAt: new Date(beganAt.getTime() + graceMs) };
     if (graceMs > 0) {
       await this.#signal(record, "SIGTERM");
       const graceOver = new AbortController();

@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job.proto.
  */
 export const file_jobexec_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSLkBgoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uQgwKCl9leGl0X2NvZGUi0QEKCUlzb2xhdGlvbhIcCg9wcml2YXRlX25ldHdvcmsYASABKAhIAIgBARIYCgtwcml2YXRlX3RtcBgCIAEoCEgBiAEBEh4KEXByaXZhdGVfdG1wX2J5dGVzGAMgASgDSAKIAQESHQoQcmVhZF9vbmx5X3N5c3RlbRgEIAEoCEgDiAEBQhIKEF9wcml2YXRlX25ldHdvcmtCDgoMX3ByaXZhdGVfdG1wQhQKEl9wcml2YXRlX3RtcF9ieXRlc0ITChFfcmVhZF9vbmx5X3N5c3RlbSLDAQoGTGltaXRzEhAKA2NwdRgBIAEoAUgAiAEBEhcKCmNwdV93ZWlnaHQYAiABKAVIAYgBARIdChBtZW1vcnlfbWF4X2J5dGVzGAMgASgDSAKIAQESFQoIcGlkc19tYXgYBCABKANIA4gBARIfCgJpbxgFIAMoCzITLmpvYmV4ZWMudjEuSW9MaW1pdEIGCgRfY3B1Qg0KC19jcHVfd2VpZ2h0QhMKEV9tZW1vcnlfbWF4X2J5dGVzQgsKCV9waWRzX21heCLKAQoHSW9MaW1pdBIOCgZkZXZpY2UYASABKAkSFQoIcmVhZF9icHMYAiABKANIAIgBARIWCgl3cml0ZV9icHMYAyABKANIAYgBARIWCglyZWFkX2lvcHMYBCABKANIAogBARIXCgp3cml0ZV9pb3BzGAUgASgDSAOIAQESFwoPcmVzb2x2ZWRfZGV2aWNlGAYgASgJQgsKCV9yZWFkX2Jwc0IMCgpfd3JpdGVfYnBzQgwKCl9yZWFkX2lvcHNCDQoLX3dyaXRlX2lvcHMi/gEKBVVzYWdlEhYKDmNwdV91c2FnZV91c2VjGAEgASgDEhUKDWNwdV91c2VyX3VzZWMYAiABKAMSFwoPY3B1X3N5c3RlbV91c2VjGAMgASgDEhoKEmNwdV90aHJvdHRsZWRfdXNlYxgEIAEoAxIcChRtZW1vcnlfY3VycmVudF9ieXRlcxgFIAEoAxIZChFtZW1vcnlfcGVha19ieXRlcxgGIAEoAxIVCg1pb19yZWFkX2J5dGVzGAcgASgDEhYKDmlvX3dyaXRlX2J5dGVzGAggASgDEhQKDHBpZHNfY3VycmVudBgJIAEoAxITCgt1bmF2YWlsYWJsZRgKIAMoCSI5CgtPdXRwdXRTaXplcxIUCgxzdGRvdXRfYnl0ZXMYASABKAMSFAoMc3RkZXJyX2J5dGVzGAIgASgDKpwBCgpTdG9wUmVhc29uEhsKF1NUT1BfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVU1RPUF9SRUFTT05fUkVRVUVTVEVEEAESHwobU1RPUF9SRUFTT05fU0VSVkVSX1NIVVRET1dOEAISFwoTU1RPUF9SRUFTT05fVElNRU9VVBADEhwKGFNUT1BfUkVBU09OX09VVFBVVF9MSU1JVBAEKn8KCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9SVU5OSU5HEAESFAoQSk9CX1NUQVRFX0VYSVRFRBACEhUKEUpPQl9TVEFURV9TVE9QUEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSKMBwoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEiYKCHN0b3BwaW5nGB8gASgLMhQuam9iZXhlYy52MS5TdG9wcGluZ0IMCgpfZXhpdF9jb2RlIqcBCghTdG9wcGluZxImCgZyZWFzb24YASABKA4yFi5qb2JleGVjLnYxLlN0b3BSZWFzb24SFAoMcmVxdWVzdGVkX2J5GAIgASgJEi4KCmJlZ2luX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWtpbGxfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi0QEKCUlzb2xhdGlvbhIcCg9wcml2YXRlX25ldHdvcmsYASABKAhIAIgBARIYCgtwcml2YXRlX3RtcBgCIAEoCEgBiAEBEh4KEXByaXZhdGVfdG1wX2J5dGVzGAMgASgDSAKIAQESHQoQcmVhZF9vbmx5X3N5c3RlbRgEIAEoCEgDiAEBQhIKEF9wcml2YXRlX25ldHdvcmtCDgoMX3ByaXZhdGVfdG1wQhQKEl9wcml2YXRlX3RtcF9ieXRlc0ITChFfcmVhZF9vbmx5X3N5c3RlbSLDAQoGTGltaXRzEhAKA2NwdRgBIAEoAUgAiAEBEhcKCmNwdV93ZWlnaHQYAiABKAVIAYgBARIdChBtZW1vcnlfbWF4X2J5dGVzGAMgASgDSAKIAQESFQoIcGlkc19tYXgYBCABKANIA4gBARIfCgJpbxgFIAMoCzITLmpvYmV4ZWMudjEuSW9MaW1pdEIGCgRfY3B1Qg0KC19jcHVfd2VpZ2h0QhMKEV9tZW1vcnlfbWF4X2J5dGVzQgsKCV9waWRzX21heCLKAQoHSW9MaW1pdBIOCgZkZXZpY2UYASABKAkSFQoIcmVhZF9icHMYAiABKANIAIgBARIWCgl3cml0ZV9icHMYAyABKANIAYgBARIWCglyZWFkX2lvcHMYBCABKANIAogBARIXCgp3cml0ZV9pb3BzGAUgASgDSAOIAQESFwoPcmVzb2x2ZWRfZGV2aWNlGAYgASgJQgsKCV9yZWFkX2Jwc0IMCgpfd3JpdGVfYnBzQgwKCl9yZWFkX2lvcHNCDQoLX3dyaXRlX2lvcHMi/gEKBVVzYWdlEhYKDmNwdV91c2FnZV91c2VjGAEgASgDEhUKDWNwdV91c2VyX3VzZWMYAiABKAMSFwoPY3B1X3N5c3RlbV91c2VjGAMgASgDEhoKEmNwdV90aHJvdHRsZWRfdXNlYxgEIAEoAxIcChRtZW1vcnlfY3VycmVudF9ieXRlcxgFIAEoAxIZChFtZW1vcnlfcGVha19ieXRlcxgGIAEoAxIVCg1pb19yZWFkX2J5dGVzGAcgASgDEhYKDmlvX3dyaXRlX2J5dGVzGAggASgDEhQKDHBpZHNfY3VycmVudBgJIAEoAxITCgt1bmF2YWlsYWJsZRgKIAMoCSI5CgtPdXRwdXRTaXplcxIUCgxzdGRvdXRfYnl0ZXMYASABKAMSFAoMc3RkZXJyX2J5dGVzGAIgASgDKpwBCgpTdG9wUmVhc29uEhsKF1NUT1BfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVU1RPUF9SRUFTT05fUkVRVUVTVEVEEAESHwobU1RPUF9SRUFTT05fU0VSVkVSX1NIVVRET1dOEAISFwoTU1RPUF9SRUFTT05fVElNRU9VVBADEhwKGFNUT1BfUkVBU09OX09VVFBVVF9MSU1JVBAEKn8KCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9SVU5OSU5HEAESFAoQSk9CX1NUQVRFX0VYSVRFRBACEhUKEUpPQl9TVEFURV9TVE9QUEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Job is one process run by jobexec, with everything known about it.
@@ -238,6 +238,14 @@ export type Job = Message<"jobexec.v1.Job"> & {
    * @generated from field: jobexec.v1.Isolation isolation = 30;
    */
   isolation?: Isolation | undefined;
+
+  /**
+   * Set while the job is being stopped: a stop began (StopJob, its timeout, its output limit, the server's
+   * shutdown) and its processes have not all ended yet. The state is still RUNNING until they have. Unset otherwise.
+   *
+   * @generated from field: jobexec.v1.Stopping stopping = 31;
+   */
+  stopping?: Stopping | undefined;
 };
 
 /**
@@ -246,6 +254,48 @@ export type Job = Message<"jobexec.v1.Job"> & {
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job, 0);
+
+/**
+ * Stopping describes a stop under way: its processes got SIGTERM and get SIGKILL at kill_time.
+ *
+ * @generated from message jobexec.v1.Stopping
+ */
+export type Stopping = Message<"jobexec.v1.Stopping"> & {
+  /**
+   * Why the stop was asked for.
+   *
+   * @generated from field: jobexec.v1.StopReason reason = 1;
+   */
+  reason: StopReason;
+
+  /**
+   * Identity of the user whose StopJob request began it; empty unless reason is STOP_REASON_REQUESTED.
+   *
+   * @generated from field: string requested_by = 2;
+   */
+  requestedBy: string;
+
+  /**
+   * When the stop began (SIGTERM was sent).
+   *
+   * @generated from field: google.protobuf.Timestamp begin_time = 3;
+   */
+  beginTime?: Timestamp | undefined;
+
+  /**
+   * When whatever is left of the job gets SIGKILL: begin_time plus the grace period.
+   *
+   * @generated from field: google.protobuf.Timestamp kill_time = 4;
+   */
+  killTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.Stopping.
+ * Use `create(StoppingSchema)` to create a new message.
+ */
+export const StoppingSchema: GenMessage<Stopping> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 1);
 
 /**
  * Isolation is what a job is kept from besides its limits and its account. In a StartJobRequest an unset field
@@ -305,7 +355,7 @@ export type Isolation = Message<"jobexec.v1.Isolation"> & {
  * Use `create(IsolationSchema)` to create a new message.
  */
 export const IsolationSchema: GenMessage<Isolation> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 1);
+  messageDesc(file_jobexec_v1_job, 2);
 
 /**
  * Limits are the cgroup v2 resource limits of a job. An unset field means no limit.
@@ -354,7 +404,7 @@ export type Limits = Message<"jobexec.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 2);
+  messageDesc(file_jobexec_v1_job, 3);
 
 /**
  * IoLimit limits a job's IO on one block device. At least one of the four limits must be set.
@@ -411,7 +461,7 @@ export type IoLimit = Message<"jobexec.v1.IoLimit"> & {
  * Use `create(IoLimitSchema)` to create a new message.
  */
 export const IoLimitSchema: GenMessage<IoLimit> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 3);
+  messageDesc(file_jobexec_v1_job, 4);
 
 /**
  * Usage is the resource usage of a job, read from its cgroup.
@@ -495,7 +545,7 @@ export type Usage = Message<"jobexec.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 4);
+  messageDesc(file_jobexec_v1_job, 5);
 
 /**
  * OutputSizes counts the bytes a job wrote to each stream.
@@ -523,7 +573,7 @@ export type OutputSizes = Message<"jobexec.v1.OutputSizes"> & {
  * Use `create(OutputSizesSchema)` to create a new message.
  */
 export const OutputSizesSchema: GenMessage<OutputSizes> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 5);
+  messageDesc(file_jobexec_v1_job, 6);
 
 /**
  * StopReason says why a job was stopped.

@@ -2,7 +2,7 @@
 
 /**
  * One job as stored: a column per field (see migrations.ts). Times are milliseconds since the epoch, booleans 0/1,
- * `args`, `limits`, `isolation` and `usage` JSON text.
+ * `args`, `limits`, `isolation`, `usage` and `timeline` JSON text.
  */
 export interface JobRow {
   seq: number;
@@ -37,6 +37,8 @@ export interface JobRow {
   usage: string;
   stdout_bytes: number;
   stderr_bytes: number;
+  /** An ended job's usage timeline; null without one (not sampled, or still running). */
+  timeline: string | null;
 }
 
 /**

@@ -1,8 +1,9 @@
 // The manager's internal record of one job: its state machine and what a snapshot reports.
 import type { ChildProcess } from "node:child_process";
 import { unmeasuredUsage } from "../cgroup/usage.ts";
+import type { UsageRing } from "../cgroup/usage-ring.ts";
 import { OutputWatch } from "../output/output-watch.ts";
-import type { Job, JobState, StopReason, Usage } from "../types.ts";
+import type { GetOptions, Job, JobState, StopReason, Usage, UsageTimeline } from "../types.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 
 /** How the main process ended, as Node reports it. */
@@ -54,6 +55,10 @@ export class JobRecord {
   failureReason: string | undefined;
   /** Live figures as last read, or the final ones once ended. */
   usage: Usage;
+  /** The samples of a running job with a cgroup (see supervise's UsageSampler); undefined once ended. */
+  ring: UsageRing | undefined;
+  /** The final timeline of an ended job that was sampled. */
+  timeline: UsageTimeline | undefined;
   /** Bytes in each output file, as last measured (final once ended). */
   output = { stdout: 0, stderr: 0 };
   /** Set once a stop began: the main process ending then makes the job "stopped". */
@@ -101,8 +106,8 @@ export class JobRecord {
     this.#ended?.resolve(undefined);
   }
 
-  /** A copy of everything known, safe to hand out. */
-  snapshot(): Job {
+  /** A copy of everything known, safe to hand out; the timeline only when asked for. */
+  snapshot(options: GetOptions = {}): Job {
     const { spec } = this;
     const job: Job = {
       id: this.id,
@@ -116,7 +121,7 @@ export class JobRecord {
       oomKilled: this.oomKilled,
       createdAt: new Date(this.createdAt),
       limits: { ...spec.limits, io: spec.limits.io?.map((l) => ({ ...l })) },
-      usage: { ...this.usage, unavailable: [...this.usage.unavailable] },
+      usage: copyUsage(this.usage),
       output: { ...this.output },
       outputMode: spec.outputMode,
       maxOutputBytes: spec.maxOutputBytes,
@@ -136,8 +141,20 @@ export class JobRecord {
     if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
     if (this.failureReason !== undefined) job.failureReason = this.failureReason;
     if (this.cgroupDir !== undefined) job.cgroup = this.cgroupDir;
+    if (options.timeline === true) {
+      const timeline = this.ring?.timeline() ?? this.timeline;
+      if (timeline !== undefined) job.timeline = { intervalMs: timeline.intervalMs, samples: timeline.samples.map((s) => ({ ...s })) };
+    }
     // A job that never ran ran as nobody.
     if (this.state !== "failed") job.account = { name: spec.account.name, uid: spec.account.uid, gid: spec.account.gid };
     return job;
   }
+}
+
+// Usage holds nested objects (memory events, pressure) that a snapshot must not share.
+function copyUsage(usage: Usage): Usage {
+  const copy: Usage = { ...usage, unavailable: [...usage.unavailable] };
+  if (usage.memoryEvents !== undefined) copy.memoryEvents = { ...usage.memoryEvents };
+  if (usage.pressure !== undefined) copy.pressure = structuredClone(usage.pressure);
+  return copy;
 }

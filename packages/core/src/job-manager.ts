@@ -337,7 +337,12 @@ export class JobManager {
   async get(id: string, options: GetOptions = {}): Promise<Job> {
     const record = this.#jobs.find(id);
     await this.#supervisor.refresh(record);
-    return record.snapshot(options);
+    const job = record.snapshot();
+    if (options.timeline === true) {
+      const timeline = record.ring?.timeline() ?? (record.isRunning ? undefined : this.#jobs.timeline(record));
+      if (timeline !== undefined) job.timeline = timeline;
+    }
+    return job;
   }
 
   /**

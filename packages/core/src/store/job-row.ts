@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 import { JobRecord } from "../supervise/job-record.ts";
 import { NO_ISOLATION } from "../spec/isolation.ts";
-import type { Isolation, JobState, OutputMode, StopReason, Usage, UsageTimeline } from "../types.ts";
+import type { Isolation, JobState, OutputMode, StopReason, Usage } from "../types.ts";
 import type { JobRow } from "./job-store.ts";
 
 const time = (date: Date | undefined): number | null => (date === undefined ? null : date.getTime());
@@ -45,7 +45,7 @@ export function rowOf(record: JobRecord): JobRow {
     usage: JSON.stringify(record.usage),
     stdout_bytes: record.output.stdout,
     stderr_bytes: record.output.stderr,
-    timeline: record.timeline === undefined ? null : JSON.stringify(record.timeline),
+    timeline: record.timeline ?? null,
   };
 }
 
@@ -90,8 +90,6 @@ export function recordOf(row: JobRow, jobsDir: string): JobRecord {
   record.failureReason = row.failure_reason ?? undefined;
   record.usage = JSON.parse(row.usage) as Usage;
   record.output = { stdout: row.stdout_bytes, stderr: row.stderr_bytes };
-  // Rows of schema version 1 have no timeline.
-  if (row.timeline != null) record.timeline = JSON.parse(row.timeline) as UsageTimeline;
   if (row.state !== "running") record.finish(row.state as Exclude<JobState, "running">, dateOf(row.ended_at) ?? record.createdAt);
   return record;
 }

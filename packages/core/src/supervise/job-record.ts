@@ -3,7 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { unmeasuredUsage } from "../cgroup/usage.ts";
 import type { UsageRing } from "../cgroup/usage-ring.ts";
 import { OutputWatch } from "../output/output-watch.ts";
-import type { GetOptions, Job, JobState, StopReason, Usage, UsageTimeline } from "../types.ts";
+import type { Job, JobState, StopReason, Usage } from "../types.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 
 /** How the main process ended, as Node reports it. */
@@ -57,8 +57,8 @@ export class JobRecord {
   usage: Usage;
   /** The samples of a running job with a cgroup (see supervise's UsageSampler); undefined once ended. */
   ring: UsageRing | undefined;
-  /** The final timeline of an ended job that was sampled. */
-  timeline: UsageTimeline | undefined;
+  /** The final timeline (JSON) of an ended job that was sampled, until it is stored (see JobTable.timeline). */
+  timeline: string | undefined;
   /** Bytes in each output file, as last measured (final once ended). */
   output = { stdout: 0, stderr: 0 };
   /** Set once a stop began: the main process ending then makes the job "stopped". */
@@ -106,8 +106,8 @@ export class JobRecord {
     this.#ended?.resolve(undefined);
   }
 
-  /** A copy of everything known, safe to hand out; the timeline only when asked for. */
-  snapshot(options: GetOptions = {}): Job {
+  /** A copy of everything known, safe to hand out (the timeline apart: see JobManager.get). */
+  snapshot(): Job {
     const { spec } = this;
     const job: Job = {
       id: this.id,
@@ -141,10 +141,6 @@ export class JobRecord {
     if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
     if (this.failureReason !== undefined) job.failureReason = this.failureReason;
     if (this.cgroupDir !== undefined) job.cgroup = this.cgroupDir;
-    if (options.timeline === true) {
-      const timeline = this.ring?.timeline() ?? this.timeline;
-      if (timeline !== undefined) job.timeline = { intervalMs: timeline.intervalMs, samples: timeline.samples.map((s) => ({ ...s })) };
-    }
     // A job that never ran ran as nobody.
     if (this.state !== "failed") job.account = { name: spec.account.name, uid: spec.account.uid, gid: spec.account.gid };
     return job;

@@ -212,7 +212,7 @@ export class Supervisor {
       // The last stretch since the last sample, from the final CPU time (memory is gone with the processes).
       const now = endedAt.getTime();
       if (now > ring.lastAtMs && !record.usage.unavailable.includes("cpu")) ring.push(now, Math.max(0, record.usage.cpuUsageUsec - ring.lastCpuUsec) / ((now - ring.lastAtMs) * 1000), NaN);
-      record.timeline = ring.length > 0 ? ring.timeline() : undefined;
+      record.timeline = ring.length > 0 ? JSON.stringify(ring.timeline()) : undefined;
       record.ring = undefined;
     }
     if (state !== "failed") record.output = await outputSizes(record.dir);

@@ -56,11 +56,13 @@ describe("usage kept at a job's end", { timeout: 120_000 }, () => {
     assert.equal(timeline.intervalMs, 200);
     const samples = timeline.samples;
     assert.ok(samples.length >= 10 && samples.length <= 120, String(samples.length));
-    const start = ended.startedAt?.getTime() ?? 0;
-    const busy = samples.filter((s) => s.atMs - start <= 1800).map((s) => s.cpu ?? 0);
-    const idle = samples.filter((s) => s.atMs - start >= 2800).map((s) => s.cpu ?? 0);
-    assert.ok(Math.max(...busy) > 0.3, `busy: ${busy.join(" ")}`);
-    assert.ok(Math.max(...idle) < 0.2, `idle: ${idle.join(" ")}`);
+    // Told apart by the samples, not by clock offsets (a loaded host delays the spin's start): busy, then idle.
+    const cpu = samples.map((s) => s.cpu ?? 0);
+    const lastBusy = cpu.findLastIndex((c) => c > 0.3);
+    assert.ok(lastBusy >= 0, `never busy: ${cpu.join(" ")}`);
+    // Idle for about 3 s after the spin, sampled every 200 ms (the last point also holds the exit).
+    const idle = cpu.slice(lastBusy + 1, -1);
+    assert.ok(idle.length >= 5 && idle.every((c) => c < 0.2), `after the spin: ${idle.join(" ")}`);
     assert.ok(samples.every((s) => s.memoryBytes === undefined) || fx.manager.cgroups.controllers.includes("memory"));
     assert.equal((await fx.manager.get(ended.id)).timeline, undefined);
     assert.ok((await fx.manager.list()).every((j) => j.timeline === undefined));

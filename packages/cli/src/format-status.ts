@@ -4,6 +4,7 @@ import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
 import { commandLine, dateOf, displayState, isolationSummary, outcome, outputModeName, runtimeMs, stateName, stoppingNote, timeoutMs } from "./job-facts.ts";
 import { formatBytes } from "./units.ts";
+import { usageSummaryLines } from "./format-usage.ts";
 import { visible } from "./visible.ts";
 
 // Like `systemctl status`: a headline, then aligned "Label: value" lines, usage next to limits.
@@ -86,6 +87,7 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
   ];
   if (job.pid !== 0) lines.push(["PID", String(job.pid)]);
   if (job.state !== JobState.FAILED) lines.push(...usageLines(job));
+  if (job.state !== JobState.FAILED) lines.push(...usageSummaryLines(job));
   const outputLimit = job.maxOutputBytes > 0n ? `; limit ${formatBytes(Number(job.maxOutputBytes))}` : "";
   lines.push(["Output", `stdout ${formatBytes(Number(job.output?.stdoutBytes ?? 0))}, stderr ${formatBytes(Number(job.output?.stderrBytes ?? 0))} (${outputModeName(job)})${outputLimit}`]);
   const timeout = timeoutMs(job);

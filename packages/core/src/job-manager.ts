@@ -6,6 +6,8 @@ import { cgexecPath } from "@jobexec/cgexec";
 import { Accounts, type Slot } from "./accounts/accounts.ts";
 import { lockCgroupParent } from "./cgroup/parent-lock.ts";
 import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
+import { UsageSampler } from "./cgroup/usage-sampler.ts";
+import { addUsage, emptyTotals } from "./cgroup/usage-totals.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
@@ -27,6 +29,7 @@ import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type {
   CgroupInfo,
+  GetOptions,
   Job,
   JobSpec,
   ListFilter,
@@ -38,6 +41,7 @@ import type {
   StandbyCounts,
   StartOptions,
   StopOptions,
+  UsageTotals,
 } from "./types.ts";
 
 function checkListFilter(filter: ListFilter): void {
@@ -113,6 +117,8 @@ export class JobManager {
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
   readonly #retention: Retention;
+  readonly #sampler: UsageSampler;
+  readonly #usageTotals = new Map<string, UsageTotals>();
   readonly #starting = new Set<Promise<unknown>>();
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
@@ -139,9 +145,15 @@ export class JobManager {
     this.#jobs = new JobTable(store, log);
     this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, accounts.runAs !== "server", log);
     this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => this.#remove(record, `removed finished job: ${why}`));
-    this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
+    this.#sampler = new UsageSampler(settings.usageSampleMs, this.cgroups.controllers);
+    this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, this.#sampler, {
       changed: (record) => this.#jobs.save(record),
       ended: (record) => {
+        if (record.state !== "failed") {
+          const totals = this.#usageTotals.get(record.owner) ?? emptyTotals();
+          addUsage(totals, record.usage);
+          this.#usageTotals.set(record.owner, totals);
+        }
         this.#retention.add([record]);
         void this.#retention.sweep();
       },
@@ -318,11 +330,27 @@ export class JobManager {
     return record.snapshot();
   }
 
-  /** A job's status; usage is read live from its cgroup while it runs. */
-  async get(id: string): Promise<Job> {
+  /**
+   * A job's status; usage is read live from its cgroup while it runs. With `options.timeline`, its usage timeline
+   * too: the samples so far (merged to at most 120 points) while it runs, the stored one once it ended.
+   */
+  async get(id: string, options: GetOptions = {}): Promise<Job> {
     const record = this.#jobs.find(id);
     await this.#supervisor.refresh(record);
-    return record.snapshot();
+    const job = record.snapshot();
+    if (options.timeline === true) {
+      const timeline = record.ring?.timeline() ?? (record.isRunning ? undefined : this.#jobs.timeline(record));
+      if (timeline !== undefined) job.timeline = timeline;
+    }
+    return job;
+  }
+
+  /**
+   * Usage totals per owner of the jobs that ended (exited or stopped) since create(), for metrics: they only grow
+   * while this manager lives.
+   */
+  get usageTotals(): ReadonlyMap<string, Readonly<UsageTotals>> {
+    return this.#usageTotals;
   }
 
   /**
@@ -401,6 +429,7 @@ export class JobManager {
     // Standbys go whatever happens to the jobs: they are not jobs, and no next manager adopts them.
     await this.#launcher.close();
     this.#retention.close();
+    this.#sampler.close();
     try {
       if (onClose === "keep") {
         const left = this.#supervisor.detach();

@@ -49,6 +49,8 @@ export interface ServeSettings {
   maxJobsAdmin: number;
   /** Standbys kept ready per output mode in use (0: none, every start is cold). */
   standby: number;
+  /** How often running jobs' CPU and memory are sampled for their usage timelines (0: never). */
+  usageSampleMs: number;
   /** Isolation for the fields a StartJob request leaves unset. */
   defaultIsolation: IsolationSpec;
   /** Connection, stream and request limits (limits.ts). */
@@ -99,6 +101,7 @@ const settings = {
   "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "running jobs one user may have at once", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
   "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
   standby: { flag: "standby", env: "JOBEXEC_STANDBY", value: "N", describe: `cgexec processes kept started ahead per output mode in use, 0-${MAX_STANDBY} (0: none)`, fallback: () => String(DEFAULT_STANDBY) },
+  "usage-sample-interval": { flag: "usage-sample-interval", env: "JOBEXEC_USAGE_SAMPLE_INTERVAL", value: "DURATION", describe: "how often every running job's CPU and memory are sampled for its usage timeline (0: never; at least 100ms)", fallback: () => "5s" },
   "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
   "default-isolation": { flag: "default-isolation", env: "JOBEXEC_DEFAULT_ISOLATION", value: "LIST", describe: `isolation of jobs whose request leaves a field unset: ${ISOLATION_WORDS}`, fallback: () => "none" },
 } satisfies Record<string, Setting>;
@@ -199,6 +202,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     maxJobsPerUser: positiveCount("max-jobs-per-user", value("max-jobs-per-user")),
     maxJobsAdmin: positiveCount("max-jobs-admin", value("max-jobs-admin")),
     standby: standbyCount(value("standby")),
+    usageSampleMs: sampleInterval(value("usage-sample-interval")),
     defaultIsolation: parseDefaultIsolation(value("default-isolation")),
     certFile: value("cert"),
     keyFile: value("key"),
@@ -225,6 +229,12 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     throw new ServerError("usage", "--output-budget must be at least --max-output: one job's output would be removed the moment it ends");
   }
   return settingsOut;
+}
+
+function sampleInterval(text: string): number {
+  const ms = parseDuration(text);
+  if (ms !== 0 && ms < 100) throw new ServerError("usage", `--usage-sample-interval ${JSON.stringify(text)} is below 100ms (0 turns sampling off)`);
+  return ms;
 }
 
 function positiveSize(text: string, what: string): number {

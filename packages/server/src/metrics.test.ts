@@ -92,6 +92,8 @@ describe("Prometheus metrics, scraped from a jobexec-server process", { timeout:
     assert.equal(value(samples, "jobexec_jobs", { state: "exited" }), 1);
     assert.equal(value(samples, "jobexec_jobs", { state: "failed" }), 0);
     assert.equal(value(samples, "jobexec_jobs_running"), 0);
+    assert.equal(delta("jobexec_job_usage_ended_total"), 1);
+    assert.ok(samples.some((s) => s.name === "jobexec_job_cpu_seconds_total"));
     // The default process metrics.
     for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_seconds"]) {
       assert.ok(samples.some((s) => s.name === name), name);
@@ -225,6 +227,32 @@ describe("metrics options of jobexec-server", { timeout: 120_000 }, () => {
       const { samples } = await scrape(url);
       assert.equal(value(samples, "jobexec_jobs_started_total", { outcome: "started", owner: "tester" }), 1);
       assert.ok(samples.some((s) => s.name === "jobexec_jobs" && s.labels.owner === "tester"));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("ended jobs' usage totals per owner with --metrics-owner-labels; GetJob's timeline only on request", async () => {
+    const server = await startServerProcess(["--metrics-listen", "127.0.0.1:0", "--metrics-owner-labels", "--usage-sample-interval", "100ms"]);
+    try {
+      const url = String((await server.logged("metrics listening")).url);
+      const jobs = client(server);
+      const job = (await jobs.startJob({ program: jobNode, args: [slowPath, "1", "--spin", "1"] })).job;
+      assert.ok(job);
+      await readOutput(jobs.streamOutput({ id: job.id, follow: true }));
+      const { job: ended } = await jobs.getJob({ id: job.id, includeTimeline: true });
+      assert.ok((ended?.timeline?.samples.length ?? 0) >= 3, String(ended?.timeline?.samples.length));
+      assert.equal(ended?.timeline?.interval?.nanos, 100_000_000);
+      assert.ok(ended?.timeline?.samples.some((s) => (s.cpu ?? 0) > 0.3));
+      assert.equal((await jobs.getJob({ id: job.id })).job?.timeline, undefined);
+      assert.ok((await jobs.listJobs({})).jobs.every((j) => j.timeline === undefined));
+      const { samples } = await scrape(url);
+      assert.equal(value(samples, "jobexec_job_usage_ended_total", { owner: "tester" }), 1);
+      const cpu = value(samples, "jobexec_job_cpu_seconds_total", { owner: "tester" });
+      assert.ok(cpu >= 0.9 && cpu === Number(ended?.usage?.cpuUsageUsec) / 1e6, `${cpu} ${ended?.usage?.cpuUsageUsec}`);
+      if (ended?.usage?.cpuPressure !== undefined) {
+        assert.equal(value(samples, "jobexec_job_pressure_stall_seconds_total", { owner: "tester", resource: "cpu", kind: "some" }), Number(ended.usage.cpuPressure.someTotalUsec) / 1e6);
+      }
     } finally {
       await server.stop();
     }

@@ -74,6 +74,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     },
     maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
     standby: settings.standby,
+    usageSampleMs: settings.usageSampleMs,
     ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),
     defaultIsolation: settings.defaultIsolation,
   });

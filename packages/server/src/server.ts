@@ -55,6 +55,8 @@ export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOut
   maxJobs?: { perUser?: number; admin?: number };
   /** Standbys kept ready per output mode in use (core's ManagerOptions.standby); default 2, 0 for none. */
   standby?: number;
+  /** How often running jobs' usage is sampled for their timelines (core's ManagerOptions.usageSampleMs); 0: never. */
+  usageSampleMs?: number;
   /** Isolation for the fields a StartJob request leaves unset (core's ManagerOptions.defaultIsolation); default none. */
   defaultIsolation?: IsolationSpec;
   /** Connection, stream and request limits; each one not given takes its default (limits.ts). */
@@ -137,6 +139,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       log: ({ level, message, ...fields }) => log[level](message, fields),
       ...(config.accounts === undefined ? {} : { accounts: config.accounts }),
       standby: config.standby ?? DEFAULT_STANDBY,
+      ...(config.usageSampleMs === undefined ? {} : { usageSampleMs: config.usageSampleMs }),
       stateFile: config.stateFile,
       maxOutputBytes: config.maxOutputBytes,
       maxTimeoutMs: config.maxTimeoutMs,
@@ -162,6 +165,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const streams = new StreamQuota(limits.maxStreamsPerIdentity);
   metrics?.countJobs(manager);
   metrics?.countStandbys(manager);
+  metrics?.countUsage(manager);
   const guarded = { streams, ended: metrics?.rpcEnded };
   const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
   const index = new DescriptorIndex(served);

@@ -45,6 +45,7 @@ export function rowOf(record: JobRecord): JobRow {
     usage: JSON.stringify(record.usage),
     stdout_bytes: record.output.stdout,
     stderr_bytes: record.output.stderr,
+    timeline: record.timeline ?? null,
   };
 }
 

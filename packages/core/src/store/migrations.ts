@@ -42,6 +42,8 @@ export const migrations: readonly string[] = [
     stdout_bytes INTEGER NOT NULL,
     stderr_bytes INTEGER NOT NULL
   ) STRICT`,
+  // The usage timeline of an ended job (JSON, see job-row.ts); the richer final usage lives in the usage JSON.
+  `ALTER TABLE jobs ADD COLUMN timeline TEXT`,
 ];
 
 /** The schema version this code writes. */

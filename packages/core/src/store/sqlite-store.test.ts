@@ -9,7 +9,7 @@ import { newJobId } from "../job-id.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 import { newRow, recordOf } from "./job-row.ts";
 import type { JobRow } from "./job-store.ts";
-import { schemaVersion } from "./migrations.ts";
+import { migrations, schemaVersion } from "./migrations.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 
 const spec: ValidSpec = {
@@ -127,6 +127,37 @@ describe("SqliteStore", () => {
     const path = join(dir, "a-directory");
     await mkdir(path);
     assert.throws(() => SqliteStore.open(path), (err: Error & { code?: string }) => err.code === "failed_precondition" && err.message.includes(path));
+  });
+
+  test("a timeline is written once, kept by later updates, left out of load() and read on its own", () => {
+    const store = SqliteStore.open(join(dir, "timeline.db"));
+    const seq = store.insert(newRow(newJobId(), "alice", spec));
+    const row = { ...newRow(newJobId(), "alice", spec), seq };
+    assert.equal(store.timeline(seq), undefined);
+    const timeline = JSON.stringify({ intervalMs: 5000, samples: [{ atMs: 1, cpu: 0.5 }] });
+    store.update({ ...row, state: "exited", timeline });
+    store.update({ ...row, state: "exited", stdout_bytes: 7, timeline: null });
+    assert.equal(store.timeline(seq), timeline);
+    const [loaded] = store.load();
+    assert.equal(loaded?.timeline, null);
+    assert.equal(loaded?.stdout_bytes, 7);
+    store.close();
+  });
+
+  test("a file of schema version 1 is migrated: its rows load, without timelines", () => {
+    const path = join(dir, "v1.db");
+    const old = new DatabaseSync(path);
+    old.exec(migrations[0] as string);
+    old.exec("PRAGMA user_version = 1");
+    const { timeline: _timeline, ...v1 } = newRow(newJobId(), "alice", spec);
+    const names = Object.keys(v1);
+    old.prepare(`INSERT INTO jobs (${names.join(", ")}) VALUES (${names.map((n) => `:${n}`).join(", ")})`).run(v1);
+    old.close();
+    const store = SqliteStore.open(path);
+    const [row] = store.load();
+    assert.equal(row?.id, v1.id);
+    assert.equal(store.timeline(row?.seq ?? 0), undefined);
+    store.close();
   });
 
   test(":memory: keeps rows for the life of the store only", () => {

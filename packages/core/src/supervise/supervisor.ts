@@ -2,7 +2,8 @@
 import { access } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isPopulated, killCgroup, removeCgroup, signalProcs, waitUnpopulated } from "../cgroup/cgroup-fs.ts";
-import { readUsage, wasOomKilled } from "../cgroup/usage.ts";
+import { finalUsage, readUsage } from "../cgroup/usage.ts";
+import type { UsageSampler } from "../cgroup/usage-sampler.ts";
 import type { Spawned } from "../launch/spawn-job.ts";
 import { outputSizes, removeOutput } from "../output/output-files.ts";
 import type { JobState, LogEvent, StopReason } from "../types.ts";
@@ -37,12 +38,14 @@ export class Supervisor {
   readonly #log: (event: LogEvent) => void;
   readonly #graceMs: number;
   readonly #hooks: SupervisorHooks;
+  readonly #sampler: UsageSampler;
   /** Running jobs and what to undo when they end or the supervisor detaches (timeout, end watch). */
   readonly #running = new Map<JobRecord, (() => void)[]>();
   #detached = false;
 
-  constructor(controllers: readonly string[], log: (event: LogEvent) => void, graceMs: number, hooks: SupervisorHooks) {
+  constructor(controllers: readonly string[], log: (event: LogEvent) => void, graceMs: number, sampler: UsageSampler, hooks: SupervisorHooks) {
     this.#controllers = controllers;
+    this.#sampler = sampler;
     this.#log = log;
     this.#graceMs = graceMs;
     this.#hooks = hooks;
@@ -60,6 +63,7 @@ export class Supervisor {
     }
     // Unconfined, the pid alone names the job for a later manager: its start time tells a recycled pid apart.
     if (record.cgroupDir === undefined) record.startTicks = processStartTicks(child.pid);
+    else record.ring = this.#sampler.add(record, record.cgroupDir, record.startedAt.getTime());
     child.once("exit", (code, signal) => {
       if (this.#detached) return;
       record.exitedDuringStop = record.stopping !== undefined;
@@ -101,6 +105,8 @@ export class Supervisor {
     const watching = new AbortController();
     this.#running.set(record, [() => watching.abort()]);
     if (cgroupDir !== undefined) {
+      // Samples taken before the restart were not kept: the timeline starts at the adoption.
+      record.ring = this.#sampler.add(record, cgroupDir, record.startedAt.getTime());
       void waitUnpopulated(cgroupDir, { recheckMs: 0, signal: watching.signal }).then(
         () => this.#adoptedEnd(record, watching.signal),
         (error: unknown) => {
@@ -188,15 +194,26 @@ export class Supervisor {
   async #finish(record: JobRecord, state: Exclude<JobState, "running">, endedAt: Date): Promise<void> {
     for (const undo of this.#running.get(record) ?? []) undo();
     this.#running.delete(record);
+    this.#sampler.remove(record);
     const { cgroupDir } = record;
     try {
+      // Read before the cgroup goes: peaks, events and stall totals vanish with it.
       if (cgroupDir !== undefined && state !== "failed" && (await isPresent(cgroupDir))) {
         record.usage = await readUsage(cgroupDir, this.#controllers);
-        record.oomKilled = await wasOomKilled(cgroupDir);
       }
       if (cgroupDir !== undefined) await removeCgroup(cgroupDir);
     } catch (err) {
       this.#log({ level: "error", message: "reading the job's final usage or removing its cgroup failed", jobId: record.id, cgroup: cgroupDir, error: err });
+    }
+    record.usage = finalUsage(record.usage);
+    record.oomKilled ||= (record.usage.memoryEvents?.oomKill ?? 0) > 0;
+    const { ring } = record;
+    if (ring !== undefined) {
+      // The last stretch since the last sample, from the final CPU time (memory is gone with the processes).
+      const now = endedAt.getTime();
+      if (now > ring.lastAtMs && !record.usage.unavailable.includes("cpu")) ring.push(now, Math.max(0, record.usage.cpuUsageUsec - ring.lastCpuUsec) / ((now - ring.lastAtMs) * 1000), NaN);
+      record.timeline = ring.length > 0 ? JSON.stringify(ring.timeline()) : undefined;
+      record.ring = undefined;
     }
     if (state !== "failed") record.output = await outputSizes(record.dir);
     record.finish(state, endedAt);
@@ -280,6 +297,7 @@ export class Supervisor {
     const running = [...this.#running.keys()];
     for (const record of running) {
       for (const undo of this.#running.get(record) ?? []) undo();
+      this.#sampler.remove(record);
       record.child?.unref();
       record.watch.end();
     }

@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job.proto.
  */
 export const file_jobexec_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSKMBwoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEiYKCHN0b3BwaW5nGB8gASgLMhQuam9iZXhlYy52MS5TdG9wcGluZ0IMCgpfZXhpdF9jb2RlIqcBCghTdG9wcGluZxImCgZyZWFzb24YASABKA4yFi5qb2JleGVjLnYxLlN0b3BSZWFzb24SFAoMcmVxdWVzdGVkX2J5GAIgASgJEi4KCmJlZ2luX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWtpbGxfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi0QEKCUlzb2xhdGlvbhIcCg9wcml2YXRlX25ldHdvcmsYASABKAhIAIgBARIYCgtwcml2YXRlX3RtcBgCIAEoCEgBiAEBEh4KEXByaXZhdGVfdG1wX2J5dGVzGAMgASgDSAKIAQESHQoQcmVhZF9vbmx5X3N5c3RlbRgEIAEoCEgDiAEBQhIKEF9wcml2YXRlX25ldHdvcmtCDgoMX3ByaXZhdGVfdG1wQhQKEl9wcml2YXRlX3RtcF9ieXRlc0ITChFfcmVhZF9vbmx5X3N5c3RlbSLDAQoGTGltaXRzEhAKA2NwdRgBIAEoAUgAiAEBEhcKCmNwdV93ZWlnaHQYAiABKAVIAYgBARIdChBtZW1vcnlfbWF4X2J5dGVzGAMgASgDSAKIAQESFQoIcGlkc19tYXgYBCABKANIA4gBARIfCgJpbxgFIAMoCzITLmpvYmV4ZWMudjEuSW9MaW1pdEIGCgRfY3B1Qg0KC19jcHVfd2VpZ2h0QhMKEV9tZW1vcnlfbWF4X2J5dGVzQgsKCV9waWRzX21heCLKAQoHSW9MaW1pdBIOCgZkZXZpY2UYASABKAkSFQoIcmVhZF9icHMYAiABKANIAIgBARIWCgl3cml0ZV9icHMYAyABKANIAYgBARIWCglyZWFkX2lvcHMYBCABKANIAogBARIXCgp3cml0ZV9pb3BzGAUgASgDSAOIAQESFwoPcmVzb2x2ZWRfZGV2aWNlGAYgASgJQgsKCV9yZWFkX2Jwc0IMCgpfd3JpdGVfYnBzQgwKCl9yZWFkX2lvcHNCDQoLX3dyaXRlX2lvcHMi/gEKBVVzYWdlEhYKDmNwdV91c2FnZV91c2VjGAEgASgDEhUKDWNwdV91c2VyX3VzZWMYAiABKAMSFwoPY3B1X3N5c3RlbV91c2VjGAMgASgDEhoKEmNwdV90aHJvdHRsZWRfdXNlYxgEIAEoAxIcChRtZW1vcnlfY3VycmVudF9ieXRlcxgFIAEoAxIZChFtZW1vcnlfcGVha19ieXRlcxgGIAEoAxIVCg1pb19yZWFkX2J5dGVzGAcgASgDEhYKDmlvX3dyaXRlX2J5dGVzGAggASgDEhQKDHBpZHNfY3VycmVudBgJIAEoAxITCgt1bmF2YWlsYWJsZRgKIAMoCSI5CgtPdXRwdXRTaXplcxIUCgxzdGRvdXRfYnl0ZXMYASABKAMSFAoMc3RkZXJyX2J5dGVzGAIgASgDKpwBCgpTdG9wUmVhc29uEhsKF1NUT1BfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVU1RPUF9SRUFTT05fUkVRVUVTVEVEEAESHwobU1RPUF9SRUFTT05fU0VSVkVSX1NIVVRET1dOEAISFwoTU1RPUF9SRUFTT05fVElNRU9VVBADEhwKGFNUT1BfUkVBU09OX09VVFBVVF9MSU1JVBAEKn8KCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9SVU5OSU5HEAESFAoQSk9CX1NUQVRFX0VYSVRFRBACEhUKEUpPQl9TVEFURV9TVE9QUEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSK5BwoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEiYKCHN0b3BwaW5nGB8gASgLMhQuam9iZXhlYy52MS5TdG9wcGluZxIrCgh0aW1lbGluZRggIAEoCzIZLmpvYmV4ZWMudjEuVXNhZ2VUaW1lbGluZUIMCgpfZXhpdF9jb2RlIqcBCghTdG9wcGluZxImCgZyZWFzb24YASABKA4yFi5qb2JleGVjLnYxLlN0b3BSZWFzb24SFAoMcmVxdWVzdGVkX2J5GAIgASgJEi4KCmJlZ2luX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWtpbGxfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi0QEKCUlzb2xhdGlvbhIcCg9wcml2YXRlX25ldHdvcmsYASABKAhIAIgBARIYCgtwcml2YXRlX3RtcBgCIAEoCEgBiAEBEh4KEXByaXZhdGVfdG1wX2J5dGVzGAMgASgDSAKIAQESHQoQcmVhZF9vbmx5X3N5c3RlbRgEIAEoCEgDiAEBQhIKEF9wcml2YXRlX25ldHdvcmtCDgoMX3ByaXZhdGVfdG1wQhQKEl9wcml2YXRlX3RtcF9ieXRlc0ITChFfcmVhZF9vbmx5X3N5c3RlbSLDAQoGTGltaXRzEhAKA2NwdRgBIAEoAUgAiAEBEhcKCmNwdV93ZWlnaHQYAiABKAVIAYgBARIdChBtZW1vcnlfbWF4X2J5dGVzGAMgASgDSAKIAQESFQoIcGlkc19tYXgYBCABKANIA4gBARIfCgJpbxgFIAMoCzITLmpvYmV4ZWMudjEuSW9MaW1pdEIGCgRfY3B1Qg0KC19jcHVfd2VpZ2h0QhMKEV9tZW1vcnlfbWF4X2J5dGVzQgsKCV9waWRzX21heCLKAQoHSW9MaW1pdBIOCgZkZXZpY2UYASABKAkSFQoIcmVhZF9icHMYAiABKANIAIgBARIWCgl3cml0ZV9icHMYAyABKANIAYgBARIWCglyZWFkX2lvcHMYBCABKANIAogBARIXCgp3cml0ZV9pb3BzGAUgASgDSAOIAQESFwoPcmVzb2x2ZWRfZGV2aWNlGAYgASgJQgsKCV9yZWFkX2Jwc0IMCgpfd3JpdGVfYnBzQgwKCl9yZWFkX2lvcHNCDQoLX3dyaXRlX2lvcHMi2QUKBVVzYWdlEhYKDmNwdV91c2FnZV91c2VjGAEgASgDEhUKDWNwdV91c2VyX3VzZWMYAiABKAMSFwoPY3B1X3N5c3RlbV91c2VjGAMgASgDEhoKEmNwdV90aHJvdHRsZWRfdXNlYxgEIAEoAxIcChRtZW1vcnlfY3VycmVudF9ieXRlcxgFIAEoAxIZChFtZW1vcnlfcGVha19ieXRlcxgGIAEoAxIVCg1pb19yZWFkX2J5dGVzGAcgASgDEhYKDmlvX3dyaXRlX2J5dGVzGAggASgDEhQKDHBpZHNfY3VycmVudBgJIAEoAxITCgt1bmF2YWlsYWJsZRgKIAMoCRIYCgtjcHVfcGVyaW9kcxgLIAEoA0gAiAEBEiIKFWNwdV90aHJvdHRsZWRfcGVyaW9kcxgMIAEoA0gBiAEBEiMKFm1lbW9yeV9zd2FwX3BlYWtfYnl0ZXMYDSABKANIAogBARIvCg1tZW1vcnlfZXZlbnRzGA4gASgLMhguam9iZXhlYy52MS5NZW1vcnlFdmVudHMSGAoLaW9fcmVhZF9vcHMYDyABKANIA4gBARIZCgxpb193cml0ZV9vcHMYECABKANIBIgBARIWCglwaWRzX3BlYWsYESABKANIBYgBARIqCgxjcHVfcHJlc3N1cmUYEiABKAsyFC5qb2JleGVjLnYxLlByZXNzdXJlEi0KD21lbW9yeV9wcmVzc3VyZRgTIAEoCzIULmpvYmV4ZWMudjEuUHJlc3N1cmUSKQoLaW9fcHJlc3N1cmUYFCABKAsyFC5qb2JleGVjLnYxLlByZXNzdXJlQg4KDF9jcHVfcGVyaW9kc0IYChZfY3B1X3Rocm90dGxlZF9wZXJpb2RzQhkKF19tZW1vcnlfc3dhcF9wZWFrX2J5dGVzQg4KDF9pb19yZWFkX29wc0IPCg1faW9fd3JpdGVfb3BzQgwKCl9waWRzX3BlYWsiSAoMTWVtb3J5RXZlbnRzEgsKA29vbRgBIAEoAxIQCghvb21fa2lsbBgCIAEoAxIMCgRoaWdoGAMgASgDEgsKA21heBgEIAEoAyL1AQoIUHJlc3N1cmUSFwoPc29tZV90b3RhbF91c2VjGAEgASgDEhwKD2Z1bGxfdG90YWxfdXNlYxgCIAEoA0gAiAEBEhcKCnNvbWVfYXZnMTAYAyABKAFIAYgBARIXCgpzb21lX2F2ZzYwGAQgASgBSAKIAQESFwoKZnVsbF9hdmcxMBgFIAEoAUgDiAEBEhcKCmZ1bGxfYXZnNjAYBiABKAFIBIgBAUISChBfZnVsbF90b3RhbF91c2VjQg0KC19zb21lX2F2ZzEwQg0KC19zb21lX2F2ZzYwQg0KC19mdWxsX2F2ZzEwQg0KC19mdWxsX2F2ZzYwImYKDVVzYWdlVGltZWxpbmUSKwoIaW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoHc2FtcGxlcxgCIAMoCzIXLmpvYmV4ZWMudjEuVXNhZ2VTYW1wbGUifQoLVXNhZ2VTYW1wbGUSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoDY3B1GAIgASgBSACIAQESGQoMbWVtb3J5X2J5dGVzGAMgASgDSAGIAQFCBgoEX2NwdUIPCg1fbWVtb3J5X2J5dGVzIjkKC091dHB1dFNpemVzEhQKDHN0ZG91dF9ieXRlcxgBIAEoAxIUCgxzdGRlcnJfYnl0ZXMYAiABKAMqnAEKClN0b3BSZWFzb24SGwoXU1RPUF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVTVE9QX1JFQVNPTl9SRVFVRVNURUQQARIfChtTVE9QX1JFQVNPTl9TRVJWRVJfU0hVVERPV04QAhIXChNTVE9QX1JFQVNPTl9USU1FT1VUEAMSHAoYU1RPUF9SRUFTT05fT1VUUFVUX0xJTUlUEAQqfwoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRSk9CX1NUQVRFX1JVTk5JTkcQARIUChBKT0JfU1RBVEVfRVhJVEVEEAISFQoRSk9CX1NUQVRFX1NUT1BQRUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQqWwoKT3V0cHV0TW9kZRIbChdPVVRQVVRfTU9ERV9VTlNQRUNJRklFRBAAEhgKFE9VVFBVVF9NT0RFX1NFUEFSQVRFEAESFgoST1VUUFVUX01PREVfTUVSR0VEEAIqeQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAISFgoST1VUUFVUX1NUUkVBTV9CT1RIEANiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Job is one process run by jobexec, with everything known about it.
@@ -86,7 +86,9 @@ export type Job = Message<"jobexec.v1.Job"> & {
   signal: string;
 
   /**
-   * True when the kernel's OOM killer killed a process of the job (memory.events oom_kill > 0).
+   * True when the kernel's OOM killer killed a process of the job (memory.events oom_kill > 0). With an exit_code set
+   * (the main process exited normally) it was another of the job's processes: the main process survived it.
+   * usage.memory_events.oom_kill counts the processes killed.
    *
    * @generated from field: bool oom_killed = 10;
    */
@@ -246,6 +248,14 @@ export type Job = Message<"jobexec.v1.Job"> & {
    * @generated from field: jobexec.v1.Stopping stopping = 31;
    */
   stopping?: Stopping | undefined;
+
+  /**
+   * The job's CPU and memory use over time; only in a GetJob response that asked for it (include_timeline), never
+   * in ListJobs. Unset for a job that had no cgroup, or when the server samples nothing (--usage-sample-interval 0).
+   *
+   * @generated from field: jobexec.v1.UsageTimeline timeline = 32;
+   */
+  timeline?: UsageTimeline | undefined;
 };
 
 /**
@@ -538,6 +548,79 @@ export type Usage = Message<"jobexec.v1.Usage"> & {
    * @generated from field: repeated string unavailable = 10;
    */
   unavailable: string[];
+
+  /**
+   * The fields below are read at the job's end, just before its cgroup is removed, and kept with its record; while it
+   * runs they are live. Each is unset (never 0) where the host does not expose it: a controller not enabled, a kernel
+   * too old.
+   * CPU enforcement periods elapsed (cpu.stat nr_periods; the cpu controller).
+   *
+   * @generated from field: optional int64 cpu_periods = 11;
+   */
+  cpuPeriods?: bigint | undefined;
+
+  /**
+   * Periods in which the job was throttled by its CPU limit (cpu.stat nr_throttled; the cpu controller).
+   *
+   * @generated from field: optional int64 cpu_throttled_periods = 12;
+   */
+  cpuThrottledPeriods?: bigint | undefined;
+
+  /**
+   * Highest swap use, in bytes (memory.swap.peak, Linux 6.5+).
+   *
+   * @generated from field: optional int64 memory_swap_peak_bytes = 13;
+   */
+  memorySwapPeakBytes?: bigint | undefined;
+
+  /**
+   * How often the kernel acted on the job's memory (memory.events); unset without the memory controller.
+   *
+   * @generated from field: jobexec.v1.MemoryEvents memory_events = 14;
+   */
+  memoryEvents?: MemoryEvents | undefined;
+
+  /**
+   * Read operations on block devices (io.stat rios, all devices).
+   *
+   * @generated from field: optional int64 io_read_ops = 15;
+   */
+  ioReadOps?: bigint | undefined;
+
+  /**
+   * Write operations on block devices (io.stat wios, all devices).
+   *
+   * @generated from field: optional int64 io_write_ops = 16;
+   */
+  ioWriteOps?: bigint | undefined;
+
+  /**
+   * Most processes and threads the job had at once (pids.peak, Linux 6.1+).
+   *
+   * @generated from field: optional int64 pids_peak = 17;
+   */
+  pidsPeak?: bigint | undefined;
+
+  /**
+   * Time the job's tasks waited for CPU (cpu.pressure); unset on kernels without pressure stall information.
+   *
+   * @generated from field: jobexec.v1.Pressure cpu_pressure = 18;
+   */
+  cpuPressure?: Pressure | undefined;
+
+  /**
+   * Time the job's tasks waited for memory: reclaim, swap-in, refaults (memory.pressure).
+   *
+   * @generated from field: jobexec.v1.Pressure memory_pressure = 19;
+   */
+  memoryPressure?: Pressure | undefined;
+
+  /**
+   * Time the job's tasks waited for block IO (io.pressure).
+   *
+   * @generated from field: jobexec.v1.Pressure io_pressure = 20;
+   */
+  ioPressure?: Pressure | undefined;
 };
 
 /**
@@ -546,6 +629,171 @@ export type Usage = Message<"jobexec.v1.Usage"> & {
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job, 5);
+
+/**
+ * MemoryEvents are the counts of a job's memory.events (its cgroup and descendants).
+ *
+ * @generated from message jobexec.v1.MemoryEvents
+ */
+export type MemoryEvents = Message<"jobexec.v1.MemoryEvents"> & {
+  /**
+   * Allocations that hit memory.max with nothing left to reclaim: the OOM killer was invoked.
+   *
+   * @generated from field: int64 oom = 1;
+   */
+  oom: bigint;
+
+  /**
+   * Processes the OOM killer killed.
+   *
+   * @generated from field: int64 oom_kill = 2;
+   */
+  oomKill: bigint;
+
+  /**
+   * Times memory.high was exceeded (reclaim forced).
+   *
+   * @generated from field: int64 high = 3;
+   */
+  high: bigint;
+
+  /**
+   * Times memory.max was about to be exceeded.
+   *
+   * @generated from field: int64 max = 4;
+   */
+  max: bigint;
+};
+
+/**
+ * Describes the message jobexec.v1.MemoryEvents.
+ * Use `create(MemoryEventsSchema)` to create a new message.
+ */
+export const MemoryEventsSchema: GenMessage<MemoryEvents> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 6);
+
+/**
+ * Pressure is the pressure stall information of one resource: "some" is time in which at least one of the job's
+ * tasks waited on the resource, "full" time in which all its non-idle tasks waited at once.
+ *
+ * @generated from message jobexec.v1.Pressure
+ */
+export type Pressure = Message<"jobexec.v1.Pressure"> & {
+  /**
+   * Total "some" stall time, in microseconds.
+   *
+   * @generated from field: int64 some_total_usec = 1;
+   */
+  someTotalUsec: bigint;
+
+  /**
+   * Total "full" stall time, in microseconds; unset where the kernel has none (cpu before Linux 5.13).
+   *
+   * @generated from field: optional int64 full_total_usec = 2;
+   */
+  fullTotalUsec?: bigint | undefined;
+
+  /**
+   * Live only (unset once the job ended): share of the last 10 seconds with a "some" stall, in percent.
+   *
+   * @generated from field: optional double some_avg10 = 3;
+   */
+  someAvg10?: number | undefined;
+
+  /**
+   * Live only: share of the last 60 seconds with a "some" stall, in percent.
+   *
+   * @generated from field: optional double some_avg60 = 4;
+   */
+  someAvg60?: number | undefined;
+
+  /**
+   * Live only: share of the last 10 seconds with a "full" stall, in percent.
+   *
+   * @generated from field: optional double full_avg10 = 5;
+   */
+  fullAvg10?: number | undefined;
+
+  /**
+   * Live only: share of the last 60 seconds with a "full" stall, in percent.
+   *
+   * @generated from field: optional double full_avg60 = 6;
+   */
+  fullAvg60?: number | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.Pressure.
+ * Use `create(PressureSchema)` to create a new message.
+ */
+export const PressureSchema: GenMessage<Pressure> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 7);
+
+/**
+ * UsageTimeline is a job's CPU and memory use over time, sampled at the server's --usage-sample-interval. Samples
+ * merge in pairs as a run grows, so that the whole run fits at most 120 samples (each then covers several intervals).
+ *
+ * @generated from message jobexec.v1.UsageTimeline
+ */
+export type UsageTimeline = Message<"jobexec.v1.UsageTimeline"> & {
+  /**
+   * The sampling interval.
+   *
+   * @generated from field: google.protobuf.Duration interval = 1;
+   */
+  interval?: Duration | undefined;
+
+  /**
+   * The samples, oldest first.
+   *
+   * @generated from field: repeated jobexec.v1.UsageSample samples = 2;
+   */
+  samples: UsageSample[];
+};
+
+/**
+ * Describes the message jobexec.v1.UsageTimeline.
+ * Use `create(UsageTimelineSchema)` to create a new message.
+ */
+export const UsageTimelineSchema: GenMessage<UsageTimeline> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 8);
+
+/**
+ * UsageSample is one point of a UsageTimeline: the period from the previous sample's time (or the job's start) to
+ * its own.
+ *
+ * @generated from message jobexec.v1.UsageSample
+ */
+export type UsageSample = Message<"jobexec.v1.UsageSample"> & {
+  /**
+   * When the period ended.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * Average CPU use over the period, in CPUs (1.0 = one CPU busy).
+   *
+   * @generated from field: optional double cpu = 2;
+   */
+  cpu?: number | undefined;
+
+  /**
+   * Highest memory.current sampled in the period, in bytes; unset without the memory controller (and for the last
+   * stretch of a job, measured after its processes were gone).
+   *
+   * @generated from field: optional int64 memory_bytes = 3;
+   */
+  memoryBytes?: bigint | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.UsageSample.
+ * Use `create(UsageSampleSchema)` to create a new message.
+ */
+export const UsageSampleSchema: GenMessage<UsageSample> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 9);
 
 /**
  * OutputSizes counts the bytes a job wrote to each stream.
@@ -573,7 +821,7 @@ export type OutputSizes = Message<"jobexec.v1.OutputSizes"> & {
  * Use `create(OutputSizesSchema)` to create a new message.
  */
 export const OutputSizesSchema: GenMessage<OutputSizes> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 6);
+  messageDesc(file_jobexec_v1_job, 10);
 
 /**
  * StopReason says why a job was stopped.

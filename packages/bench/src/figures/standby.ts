@@ -2,7 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import type { Duplex, Readable, Writable } from "node:stream";
 import { promisify } from "node:util";
-import { findSetpriv, type StandbyRequest, standbyPath } from "@jobexec/cgexec";
+import { encodeSpec, standbyPath, stdinSocket } from "@jobexec/cgexec";
 import { withServer, type Context } from "../context.ts";
 import { BenchError } from "../error.ts";
 import { readCpuSeconds, readMemory, readRssPss } from "../proc.ts";
@@ -49,18 +49,16 @@ async function refills(server: ServerProcess, parent: string, rounds: number, id
  * in this process for the very command the server runs; each standby is told to go away at once.
  */
 async function spawnBlocking(count: number): Promise<number[]> {
-  const setpriv = findSetpriv();
-  if (setpriv === undefined) throw new BenchError("workload", "no setpriv: the server could not start standbys either");
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = performance.now();
-    const child = spawn(setpriv, ["--no-new-privs", "--", process.execPath, standbyPath, "--status-fd=3", "--request-fd=4"], {
-      stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"],
+    const child = spawn(process.execPath, ["--v8-pool-size=1", "--disable-sigusr1", standbyPath, "--request-fd=4"], {
+      stdio: ["pipe", "ignore", "ignore", "ignore", "pipe"],
       detached: true,
       env: {},
     });
     samples.push(performance.now() - start);
-    // End-of-file before a request: it exits without running anything.
+    // End-of-file before its cgroup: it exits without running anything.
     (child.stdio[4] as Writable).end();
     await once(child, "exit");
   }
@@ -75,23 +73,25 @@ const dateNs = ["/bin/date", "+%s%N"] as const;
 
 /**
  * The take path of a standby on its own, the floor of a start from one: a booted cgexec-standby (no cgroup, no
- * account) is sent a request for `date +%s%N`; the time from just before the write to the time date prints.
- * Includes the standby's parsing and lookup, Node's process.execve of a booted Node process, and date's start-up.
+ * account) is sent the spec of `date +%s%N` and the go; the time from just before the write to the time date prints.
+ * Includes Node's process.execve of a booted Node process into cgexec-enter, its steps, and date's start-up.
  */
 async function takeToFirstOutput(count: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
-    const child = spawn(process.execPath, ["--v8-pool-size=1", "--disable-sigusr1", standbyPath, "--status-fd=3", "--request-fd=4"], {
-      stdio: ["ignore", "pipe", "inherit", "pipe", "pipe"],
+    const child = spawn(process.execPath, ["--v8-pool-size=1", "--disable-sigusr1", standbyPath, "--request-fd=4"], {
+      stdio: ["pipe", "pipe", "inherit", "ignore", "pipe"],
       env: {},
     });
     const request = child.stdio[4] as Duplex;
+    request.write("\n"); // no cgroup
     await once(request, "data"); // ready
     let out = "";
     (child.stdout as Readable).on("data", (chunk: Buffer) => (out += chunk.toString()));
-    const sent: StandbyRequest = { account: null, cwd: "/", argv: [...dateNs], env: {} };
+    const spec = encodeSpec({ cwd: "/", argv: [...dateNs], env: {} });
     const start = nowNs();
-    request.end(JSON.stringify(sent));
+    stdinSocket(child)?.end(spec);
+    request.end("\n");
     const [code] = (await once(child, "exit")) as [number | null];
     if (code !== 0) throw new BenchError("workload", `cgexec-standby running date exited with ${String(code)}`);
     samples.push(Number(BigInt(out.trim()) - start) / 1e6);

@@ -15,15 +15,21 @@
 //      below /sys), so /sys/class/net lists only lo,
 //   7. read-only: binds the writable directories onto themselves and remounts every other mount but /proc, /sys and
 //      /dev read-only; a private /tmp: a fresh tmpfs on /tmp and /var/tmp,
-//   8. drops to the account (supplementary groups, gid, uid; each read back),
-//   9. changes to the job's directory and looks the command up on the job's PATH, both as the account (execvp(3)'s
+//   8. with a spec on standard input, forks: this process stays, as root, the job's monitor (it reports the program's
+//      pid, reaps every child the job gives it and ends as the program ends); the child goes on, in a session of its
+//      own,
+//   9. drops to the account (supplementary groups, gid, uid; each read back),
+//  10. changes to the job's directory and looks the command up on the job's PATH, both as the account (execvp(3)'s
 //      rules), and
-//  10. execve's the program with exactly the job's environment.
+//  11. execve's the program with exactly the job's environment.
 // A failed step writes one line on the status descriptor and exits 125 (126/127 when the program cannot be
 // executed): the program never runs with less than it asked for. The status copy is close-on-exec, so the reader
 // sees end-of-file with no bytes once the program runs.
 //
+// It also signals a cgroup's processes for the job library without ever signalling a reused pid (see signal_cgroup).
+//
 // Usage:
+//   cgexec-enter --signal=N --cgroup=DIR
 //   cgexec-enter --spec-on-stdin       (the spec, then end-of-file, on standard input, which must be a socket)
 //   cgexec-enter [--status-fd=0] [OPTIONS] -- COMMAND [ARGS...]   (the environment is cgexec-enter's own)
 // OPTIONS (in the spec, one per NUL-terminated string; in the spec --argc=COUNT and "--" are followed by COUNT
@@ -44,12 +50,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/pidfd.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -435,6 +444,64 @@ static void private_tmp(unsigned long long bytes) {
   }
 }
 
+// ---- the monitor
+
+// How `status` ended the program, as this process's own end: the same exit code, or death by the same signal (without a
+// core file of its own), so that whoever waits for this process reads the program's status.
+__attribute__((noreturn)) static void end_as(int status) {
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int signal = WTERMSIG(status);
+  setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+  sigaction(signal, &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, signal);
+  raise(signal);
+  sigprocmask(SIG_UNBLOCK, &only, NULL);
+  _exit(128 + signal);
+}
+
+// Splits in two: the child goes on to become the program (in a session of its own, so that its process group is its
+// own pid); this process stays root, reports the child's pid on the status descriptor ("pid N"), and waits: it reaps
+// every process the job makes its child (clone(CLONE_PARENT) from the program gives its parent a child; orphans come to
+// it as a subreaper), so that the job library is never the parent of anything but this process, and ends as the program
+// ended. It takes no signal but SIGKILL: the job library signals the job's processes through its cgroup or the
+// program's process group, and the job's own account cannot signal a root process.
+static void monitor(void) {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) fail(125, "cannot become the job's subreaper: %s", strerror(errno));
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) < 0) fail(125, "cannot start the job's process: %s", reason(errno));
+  pid_t child = fork();
+  if (child < 0) fail(125, "cannot start the job's process: %s", reason(errno));
+  if (child == 0) {
+    // Its failure lines come after the pid line.
+    char byte;
+    close(go[1]);
+    while (read(go[0], &byte, 1) < 0 && errno == EINTR) continue;
+    close(go[0]);
+    if (setsid() < 0) fail(125, "cannot start a session for the job: %s", reason(errno));
+    return;
+  }
+  close(go[0]);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  char line[32];
+  int n = snprintf(line, sizeof line, "pid %d\n", (int)child);
+  if (write(status_fd, line, (size_t)n) < 0) {
+    // Nobody to tell: the program still runs, and its end is this process's end.
+  }
+  close(status_fd);
+  close(go[1]);
+  for (int fd = 0; fd <= 2; fd++) close(fd);
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid == child) end_as(status);
+    if (pid < 0 && errno != EINTR) _exit(125);
+  }
+}
+
 // ---- the account
 
 static void drop(struct plan *plan) {
@@ -527,7 +594,54 @@ __attribute__((noreturn)) static void exec_program(struct plan *plan) {
   fail(127, "%s: command not found", command);
 }
 
+// ---- signalling a cgroup's processes
+
+#define MAX_PROCS 65536
+
+// The pids listed in DIR/cgroup.procs; `*count` of them.
+static pid_t *cgroup_pids(const char *dir, int *count) {
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/cgroup.procs", dir) >= (int)sizeof path) fail(125, "cgroup %s: path too long", dir);
+  FILE *procs = fopen(path, "re");
+  pid_t *pids = calloc(MAX_PROCS, sizeof(pid_t));
+  *count = 0;
+  // A cgroup that is gone has nothing to signal.
+  if (procs == NULL && errno == ENOENT) return pids;
+  if (procs == NULL) fail(125, "cgroup %s: %s", dir, reason(errno));
+  int n = 0, pid;
+  while (n < MAX_PROCS && fscanf(procs, "%d", &pid) == 1) pids[n++] = pid;
+  fclose(procs);
+  *count = n;
+  return pids;
+}
+
+// `cgexec-enter --signal=N --cgroup=DIR`: signal N to every process of DIR, and to nothing else even if a pid is
+// reused meanwhile: each pid is opened as a pidfd (which names that process for good), cgroup.procs is read again, and
+// only the pidfds whose pid is still listed are signalled. A pid reused between the two reads by a process outside the
+// cgroup is not listed; one whose process died after the second read is an ESRCH on its pidfd, never another process.
+static int signal_cgroup(const char *dir, int signal) {
+  int count, again;
+  pid_t *pids = cgroup_pids(dir, &count);
+  int *fds = calloc((size_t)count + 1, sizeof(int));
+  for (int i = 0; i < count; i++) fds[i] = pidfd_open(pids[i], 0);
+  pid_t *listed = cgroup_pids(dir, &again);
+  for (int i = 0; i < count; i++) {
+    if (fds[i] < 0) continue;
+    for (int k = 0; k < again; k++) {
+      if (listed[k] != pids[i]) continue;
+      if (pidfd_send_signal(fds[i], signal, NULL, 0) < 0 && errno != ESRCH) fail(125, "cannot signal pid %d of %s: %s", (int)pids[i], dir, reason(errno));
+      break;
+    }
+    close(fds[i]);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  const char *signal_value;
+  if (argc == 3 && (signal_value = value_of(argv[1], "--signal")) && value_of(argv[2], "--cgroup")) {
+    return signal_cgroup(value_of(argv[2], "--cgroup"), (int)parse_number("--signal", signal_value, 64));
+  }
   struct plan plan;
   memset(&plan, 0, sizeof plan);
   int from_spec = argc == 2 && strcmp(argv[1], "--spec-on-stdin") == 0;
@@ -559,6 +673,9 @@ int main(int argc, char **argv) {
   }
   if (plan.read_only) read_only_system(&plan);
   if (plan.tmp_bytes != 0) private_tmp(plan.tmp_bytes);
+  // The job library's starts (a spec on standard input) get the monitor; cgexec's command-line use becomes COMMAND under
+  // its own pid.
+  if (from_spec) monitor();
   if (plan.drop) drop(&plan);
   if (plan.cwd != NULL && chdir(plan.cwd) < 0) fail(125, "cannot change to directory %s: %s", plan.cwd, reason(errno));
   exec_program(&plan);

@@ -45,7 +45,9 @@ interface Ended {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-  /** What the status descriptor (standard input) carried. */
+  /** The program's pid, as the monitor reported it on the status descriptor ("pid N"), if it did. */
+  mainPid: number | undefined;
+  /** What else the status descriptor (standard input) carried: the failure line. */
   status: string;
 }
 
@@ -88,7 +90,8 @@ function startStandby(t: TestContext, options: { cgroup?: string; leak?: string 
   const ended = (async (): Promise<Ended> => {
     const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
     const [stdout, stderr, status] = await Promise.all(texts);
-    return { code, signal, stdout: stdout ?? "", stderr: stderr ?? "", status: status ?? "" };
+    const pid = /^pid (\d+)\n/.exec(status ?? "");
+    return { code, signal, stdout: stdout ?? "", stderr: stderr ?? "", mainPid: pid === null ? undefined : Number(pid[1]), status: (status ?? "").slice(pid?.[0].length ?? 0) };
   })();
   return {
     child,
@@ -139,24 +142,25 @@ describe("cgexec-standby", { skip: (root === undefined || process.getuid?.() !==
     await sleep(500);
     assert.equal(cpuTicks(standby.pid), ticks, "no CPU time while idle");
     standby.send(undefined);
-    assert.deepEqual(await standby.ended, { code: 0, signal: null, stdout: "", stderr: "", status: "" });
+    assert.deepEqual(await standby.ended, { code: 0, signal: null, stdout: "", stderr: "", mainPid: undefined, status: "" });
   });
 
-  it("becomes the job: its cgroup from the first instruction, the same pid, argv and environment verbatim, none of it on a command line", { timeout }, async (t) => {
+  it("becomes the job's monitor, whose child is the program: its cgroup from the first instruction, argv and environment verbatim, none of it on a command line", { timeout }, async (t) => {
     const job = makeCgroup(t, root as string, "standby-job");
     const standby = startStandby(t, { cgroup: job.path });
     await standby.ready;
     assert.deepEqual(readFileSync(`/proc/${standby.pid}/cmdline`, "utf8").split("\0").slice(1), [standbyPath, "--request-fd=4", ""], "not even the cgroup (the next job's id)");
-    const script = "grep '^0::' /proc/$$/cgroup; echo $$; cat /proc/$$/cmdline; printf '\\0@@\\0'; cat /proc/$$/environ; :";
+    const script = "grep '^0::' /proc/$$/cgroup; echo $$ $PPID; cat /proc/$$/cmdline; printf '\\0@@\\0'; cat /proc/$$/environ; :";
     const argv: [string, ...string[]] = ["/bin/sh", "-c", script, "arg0", "two words", "", "'single'", '"double"', "ünïcödé ✓ 🚀", "a\nb", "--", " "];
     const jobEnv = env({ SPACES: " a b ", EMPTY: "", UNICODE: "ünïcödé ✓ 🚀", NEWLINE: "one\ntwo", EQUALS: "a=b=c", NODE_OPTIONS: "--no-such-node-flag" });
     standby.send({ cwd: tmp, argv, env: jobEnv });
     const ended = await standby.ended;
     assert.deepEqual([ended.code, ended.stderr, ended.status], [0, "", ""]);
-    const [cgroupLine, pid] = ended.stdout.split("\n", 2);
+    const [cgroupLine, pids] = ended.stdout.split("\n", 2);
     assert.equal(cgroupLine, `0::${job.name}`, "the first thing the program sees is its job's cgroup");
-    assert.equal(Number(pid), standby.pid);
-    const [cmdline, environ] = ended.stdout.slice(`${cgroupLine}\n${pid}\n`.length).split("\0@@\0");
+    const [pid, parent] = (pids ?? "").split(" ").map(Number);
+    assert.deepEqual([pid, parent], [ended.mainPid, standby.pid], "the program is the reported pid, a child of the standby's process");
+    const [cmdline, environ] = ended.stdout.slice(`${cgroupLine}\n${pids}\n`.length).split("\0@@\0");
     assert.deepEqual(cmdline?.split("\0"), [...argv, ""]);
     assert.deepEqual(environ?.split("\0"), [...Object.entries(jobEnv).map(([k, v]) => `${k}=${v}`), ""]);
   });

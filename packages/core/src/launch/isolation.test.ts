@@ -189,13 +189,12 @@ c.on("error", (e) => {
 
     test(standby === 0 ? "every job started cold" : "the isolated jobs came from the same standbys as the others", () => {
       const { warmStarts, coldStarts, target } = fx.manager.standbys;
-      if (standby === 0) assert.equal(warmStarts, 0);
+      if (standby === 0) assert.deepEqual([warmStarts > 0, coldStarts > 0], [false, true]);
       else {
         assert.ok(warmStarts >= 7, JSON.stringify(fx.manager.standbys));
         // One kind of standby serves every job of its output mode: cgexec-enter isolates at take.
         assert.equal(target, standby);
       }
-      assert.ok(coldStarts >= 1);
     });
   });
 }

@@ -11,9 +11,14 @@ export interface SpawnRequest {
   stderrFd: number;
 }
 
-/** A spawned main process: `failure` resolves to "" once it runs the program, else to the reason it did not. */
+/**
+ * A spawned job: `child` is its monitor (cgexec-enter, which stays as the program's parent and ends as it ends),
+ * `mainPid` resolves to the program's pid once the monitor reported it (undefined if it never did), `failure` to ""
+ * once the program runs, else to the reason it did not.
+ */
 export interface Spawned {
   child: ChildProcess;
+  mainPid: Promise<number | undefined>;
   failure: Promise<string>;
 }
 
@@ -27,17 +32,33 @@ export function readStatus(stream: Readable): Promise<string> {
   });
 }
 
+/** What a status pipe said: the program's pid (the monitor's "pid N" line), and the failure line ("" for none). */
+export interface Status {
+  pid: number | undefined;
+  failure: string;
+}
+
 /** The status of `child` read from `socket`, or why there is none. */
-export function statusOf(child: ChildProcess, socket: Duplex | null, what: string): Promise<string> {
-  return new Promise<string>((resolve) => {
-    child.once("error", (err) => resolve(`cannot start ${what}: ${err.message}`));
-    if (socket === null) resolve(`${what} has no status pipe`);
-    else void readStatus(socket).then(resolve);
+export function statusOf(child: ChildProcess, socket: Duplex | null, what: string): Promise<Status> {
+  return new Promise<Status>((resolve) => {
+    child.once("error", (err) => resolve({ pid: undefined, failure: `cannot start ${what}: ${err.message}` }));
+    if (socket === null) resolve({ pid: undefined, failure: `${what} has no status pipe` });
+    else {
+      void readStatus(socket).then((text) => {
+        const pid = /^pid (\d+)(?:\n|$)/.exec(text);
+        resolve(pid === null ? { pid: undefined, failure: text } : { pid: Number(pid[1]), failure: text.slice(pid[0].length).trim() });
+      });
+    }
   });
 }
 
+/** A spawned job whose status comes from `status`. */
+export function spawned(child: ChildProcess, status: Promise<Status>): Spawned {
+  return { child, mainPid: status.then((s) => s.pid), failure: status.then((s) => s.failure) };
+}
+
 /**
- * Spawns the job cold: `cgexec-enter --spec-on-stdin` in its own session, as root with an empty environment, stdout
+ * Spawns the job cold: `cgexec-enter --spec-on-stdin` (the job's monitor, the program's parent) in its own session, as root with an empty environment, stdout
  * and stderr straight onto the output files, and the spec written on its standard input (then its write side shut,
  * which is the spec's end). cgexec-enter sets no_new_privs, joins the cgroup, takes the isolation steps, drops to the
  * account, and executes the program with exactly the job's environment: neither the program's arguments nor its
@@ -53,5 +74,5 @@ export function spawnJob(req: SpawnRequest): Spawned {
   });
   const socket = stdinSocket(child);
   socket?.end(spec);
-  return { child, failure: statusOf(child, socket, "cgexec-enter") };
+  return spawned(child, statusOf(child, socket, "cgexec-enter"));
 }

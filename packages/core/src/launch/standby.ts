@@ -10,7 +10,7 @@ import { removeCgroup } from "../cgroup/cgroup-fs.ts";
 import { newJobId } from "../job-id.ts";
 import { createOutputFiles, removeOutput } from "../output/output-files.ts";
 import type { OutputMode } from "../types.ts";
-import { type Spawned, statusOf } from "./spawn-job.ts";
+import { type Spawned, type Status, spawned, statusOf } from "./spawn-job.ts";
 
 /** Where standbys are made: the same places a cold start uses. */
 export interface StandbyPlace {
@@ -51,7 +51,7 @@ export class Standby {
   readonly #request: Duplex;
   /** Its standard input: the spec goes out on it, the status comes back. */
   readonly #stdin: Duplex | null;
-  readonly #failure: Promise<string>;
+  readonly #status: Promise<Status>;
   /** Resolves once the process is gone (or could not be spawned). */
   readonly ended: Promise<void>;
   #ready = false;
@@ -78,7 +78,7 @@ export class Standby {
       });
     });
     void this.ended.then(() => this.#booting.resolve(false));
-    this.#failure = statusOf(child, this.#stdin, "cgexec-standby");
+    this.#status = statusOf(child, this.#stdin, "cgexec-standby");
   }
 
   /**
@@ -168,12 +168,12 @@ export class Standby {
     this.#taken = true;
     this.#stdin?.end(encodeSpec(spec));
     this.#request.end("\n");
-    return { child: this.child, failure: this.#failure };
+    return spawned(this.child, this.#status);
   }
 
   /** The status line of a standby that ended before it was taken ("" if it wrote none). */
   get failure(): Promise<string> {
-    return this.#failure;
+    return this.#status.then((s) => s.failure);
   }
 
   /** Kills an untaken standby, waits for its exit, and removes its output directory and cgroup. */

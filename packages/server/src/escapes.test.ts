@@ -14,7 +14,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type Job, JobService, JobState } from "@jobexec/proto";
 import { initCertificates, issueClientCertificate, readCredentials } from "./cert-files.ts";
 import { readOutput, testCgroupParent } from "./test-harness.ts";
-import { alive, launchServer, listening, type ServerChild } from "./test-process.ts";
+import { alive, launchServer, listening, parentOf, type ServerChild } from "./test-process.ts";
 
 const skip = process.getuid?.() !== 0 && "needs root";
 
@@ -84,12 +84,6 @@ async function watchProcs(uid: number, secret: string, ms: number): Promise<Watc
   child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
   await once(child, "exit");
   return JSON.parse(text) as Watched;
-}
-
-/** The parent of process `pid`. */
-function parentOf(pid: number): number {
-  const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
 /** The pids of the live children of `parent`, with their state (R, S, Z...). */

@@ -9,6 +9,7 @@ import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { standbyPath } from "@jobexec/cgexec";
 import { jobNode } from "@jobexec/testing-slow";
 import { JobError } from "../job-error.ts";
 import { JobManager } from "../job-manager.ts";
@@ -30,6 +31,20 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
 function parentOf(pid: number): number {
   const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
+/** This process's children that run cgexec's standby entry. */
+function standbyChildren(): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return parentOf(pid) === process.pid && readFileSync(`/proc/${String(pid)}/cmdline`, "utf8").split("\0").includes(standbyPath);
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
 }
 
 function standbyPids(manager: JobManager): number[] {
@@ -295,7 +310,8 @@ describe("a standby still booting", { timeout }, () => {
     for (let attempt = 0; ; attempt++) {
       const fx = await openFixture({ standby: 1 });
       let found: number | undefined;
-      await until("the standby is spawned", () => (found = standbysIn(fx.manager.cgroups.parent as string)[0]?.pid) !== undefined, 30_000);
+      // Found among this process's children (it joins its cgroup only once Node has started, close to its ready byte).
+      await until("the standby is spawned", () => (found = standbyChildren()[0]) !== undefined, 30_000);
       process.kill(found as number, "SIGSTOP");
       if (fx.manager.standbys.idle === 0) return { fx, pid: found as number };
       // It was quicker than us: try again.

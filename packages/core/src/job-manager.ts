@@ -1,8 +1,9 @@
 // The JobManager: a façade composing validation (spec/), launching (launch/), supervision (supervise/),
 // the job table (store/), output (output/) and the cgroup sub-tree (cgroup/).
+import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
-import { cgexecPath } from "@jobexec/cgexec";
+import { cgexecPath, enterHelperPath } from "@jobexec/cgexec";
 import { Accounts, type Slot } from "./accounts/accounts.ts";
 import { lockCgroupParent } from "./cgroup/parent-lock.ts";
 import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
@@ -10,13 +11,11 @@ import { UsageSampler } from "./cgroup/usage-sampler.ts";
 import { addUsage, emptyTotals } from "./cgroup/usage-totals.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { Launcher } from "./launch/launch-job.ts";
-import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { checkFreeSpace } from "./output/free-space.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { deliverOutput } from "./output/deliver-output.ts";
 import { readOutput } from "./output/read-output.ts";
-import { wantsIsolation } from "./spec/isolation.ts";
 import { checkSettings, type Settings } from "./spec/manager-settings.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
 import { lockDataDir } from "./store/data-dir-lock.ts";
@@ -82,14 +81,13 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * Standbys (ManagerOptions.standby, default 2 per output mode in use): cgexec processes booted ahead, each with
  * the next job's id, output files and cgroup made, waiting in that cgroup (no limits yet; what Node allocated to
  * start stays charged where the standby was spawned). A start takes a ready one, writes the limits into its cgroup
- * and reads them back, then sends it the job (argv, environment, cwd, account); it drops to the account and execs,
- * so the job does not wait for a Node start-up. With none ready a job starts cold: a fresh cgexec. Either way it is
- * the same job.
+ * and reads them back, then writes the job's spec (argv, environment, cwd, account, isolation) on its standard input
+ * and tells it to go: it executes cgexec-enter, which sets no_new_privs while still root, takes the isolation steps,
+ * drops to the account and executes the program, so the job does not wait for a Node start-up. With none ready a
+ * job starts cold: cgexec-enter spawned directly, its spec on its standard input. Either way it is the same job.
  *
- * Environment: the job's variables never act on cgexec (a Node program). A standby was running before it got
- * them and execs the program with exactly them; a cold cgexec runs with the base environment only, and `env -i`
- * applies the job's variables at the last exec (see spawnJob): a job's NODE_OPTIONS or LD_PRELOAD reach its
- * program exactly, and never cgexec.
+ * Environment: the job's arguments and variables are never on a command line (every user can read those) and
+ * never act on a Node process or on cgexec-enter (run with an empty environment): the program gets exactly them.
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group.
@@ -143,7 +141,7 @@ export class JobManager {
     const log = (event: LogEvent): void => this.#log(event);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
-    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, accounts.runAs !== "server", log);
+    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, log);
     this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => this.#remove(record, `removed finished job: ${why}`));
     this.#sampler = new UsageSampler(settings.usageSampleMs, this.cgroups.controllers);
     this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, this.#sampler, {
@@ -192,8 +190,9 @@ export class JobManager {
       accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
       try {
         await access(cgexecPath);
+        await access(enterHelperPath, constants.X_OK);
       } catch (err) {
-        throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
+        throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} or ${enterHelperPath} is missing (cgexec-enter needs a C compiler)`, { cause: err });
       }
       try {
         subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
@@ -218,7 +217,7 @@ export class JobManager {
     // Adopted jobs count against their owners' quotas like any running job.
     for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
-    manager.#launcher.start(wantsIsolation(undefined, settings.defaultIsolation));
+    manager.#launcher.start();
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
       level: mode === "none" ? "warn" : "info",
@@ -252,19 +251,18 @@ export class JobManager {
     const slot = this.#accounts.reserve(owner, options.quota);
     // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
     const asked = spec as Partial<JobSpec> | null;
-    const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#settings.defaultIsolation));
+    const reservation = this.#launcher.reserve(asked?.outputMode);
     try {
       const { id } = reservation;
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
-      checkEnvProgram(valid.executable, valid.env, baseEnv);
       await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
       // Stored before the spawn: a job that cannot be recorded never runs, and a crash right after leaves a record.
       const seq = this.#jobs.insert(id, owner, valid);
       let launched;
       try {
-        launched = await this.#launcher.launch(reservation, seq, owner, valid, baseEnv);
+        launched = await this.#launcher.launch(reservation, seq, owner, valid);
       } catch (err) {
         this.#jobs.discard(id, seq);
         throw err;

@@ -381,8 +381,8 @@ export interface StandbyCounts {
   /** Standbys kept for each output mode in use; 0 when the pool is off. */
   size: number;
   /**
-   * Standbys the pool keeps now: `size` for each kind in use (output mode, and whether for isolated jobs): the
-   * defaults' kind from the start, the others once asked for.
+   * Standbys the pool keeps now: `size` for each output mode in use: "separate" from the start, "merged" once
+   * asked for.
    */
   target: number;
   /** Booted and waiting: the next starts of their output mode take these. */
@@ -440,7 +440,7 @@ export interface ManagerOptions {
    */
   usageSampleMs?: number;
   /**
-   * Standbys kept ready per output mode in use, apart for isolated jobs (0 to 32; default 2; 0 turns them off): cgexec processes booted
+   * Standbys kept ready per output mode in use, isolated jobs or not (0 to 32; default 2; 0 turns them off): cgexec processes booted
    * ahead, with the next jobs' ids, output files and cgroups made, so that a start does not wait for a Node
    * start-up. "separate" output is kept warm from create(), "merged" from the first job asking for it. Standbys
    * are not jobs: never listed, never counted in quotas; close() and the next create() remove them.

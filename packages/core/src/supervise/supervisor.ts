@@ -1,7 +1,7 @@
 // Following each job from its spawn (or its adoption) to its final state: its end, stops, timeout, output limit.
 import { access } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isPopulated, killCgroup, removeCgroup, signalProcs, waitUnpopulated } from "../cgroup/cgroup-fs.ts";
+import { isPopulated, killCgroup, removeCgroup, waitUnpopulated } from "../cgroup/cgroup-fs.ts";
 import { finalUsage, readUsage } from "../cgroup/usage.ts";
 import type { UsageSampler } from "../cgroup/usage-sampler.ts";
 import type { Spawned } from "../launch/spawn-job.ts";
@@ -11,6 +11,7 @@ import { atTime } from "./deadline.ts";
 import type { Exit, JobRecord } from "./job-record.ts";
 import { killGroup, waitGroupGone } from "./process-group.ts";
 import { processStartTicks } from "./process-start.ts";
+import { signalCgroup } from "./signal-cgroup.ts";
 
 /** Why the exit status of a job adopted by (or ended before) a new manager is unknown. */
 const restartedReason = "the server restarted while the job ran";
@@ -51,7 +52,11 @@ export class Supervisor {
     this.#hooks = hooks;
   }
 
-  /** Follows a spawned job to its end; `record.ended` resolves once its final state is recorded. */
+  /**
+   * Follows a spawned job to its end; `record.ended` resolves once its final state is recorded. The child is the job's
+   * monitor, which ends as the program ends; the record's pid becomes the program's once the monitor reported it
+   * (before `spawned.failure` resolves).
+   */
   track(record: JobRecord, spawned: Spawned): void {
     const { child } = spawned;
     record.child = child;
@@ -61,9 +66,14 @@ export class Supervisor {
       void this.#end(record, spawned.failure, undefined);
       return;
     }
-    // Unconfined, the pid alone names the job for a later manager: its start time tells a recycled pid apart.
-    if (record.cgroupDir === undefined) record.startTicks = processStartTicks(child.pid);
-    else record.ring = this.#sampler.add(record, record.cgroupDir, record.startedAt.getTime());
+    if (record.cgroupDir !== undefined) record.ring = this.#sampler.add(record, record.cgroupDir, record.startedAt.getTime());
+    void spawned.mainPid.then((pid) => {
+      if (pid === undefined || !record.isRunning) return;
+      record.pid = pid;
+      // Unconfined, the pid alone names the job for a later manager: its start time tells a recycled pid apart.
+      if (record.cgroupDir === undefined) record.startTicks = processStartTicks(pid);
+      this.#hooks.changed(record);
+    });
     child.once("exit", (code, signal) => {
       if (this.#detached) return;
       record.exitedDuringStop = record.stopping !== undefined;
@@ -246,13 +256,14 @@ export class Supervisor {
       graceOver.abort();
       if (!record.isRunning) return;
     }
-    if (record.cgroupDir !== undefined) await killCgroup(record.cgroupDir);
     await this.#signal(record, "SIGKILL");
     await record.ended;
   }
 
   /**
-   * Signals the job's processes: those in its cgroup, and the main process while it is not yet reaped. Unconfined,
+   * Signals the job's processes: those in its cgroup (SIGKILL through cgroup.kill, others through pidfds, so that no
+   * reused pid is ever signalled), and the monitor while it is not yet reaped (it takes no signal but SIGKILL once it
+   * runs, and dies of any before, while it is still joining the cgroup). Unconfined,
    * its process group: through the child while it is ours, else (adopted) only while its leader is still the
    * process that was started (same pid and start time), so that a recycled pid is never signalled.
    */
@@ -261,11 +272,12 @@ export class Supervisor {
     const unreaped = child !== undefined && child.exitCode === null && child.signalCode === null;
     if (record.cgroupDir !== undefined) {
       try {
-        await signalProcs(record.cgroupDir, signal);
+        if (signal === "SIGKILL") await killCgroup(record.cgroupDir);
+        else await signalCgroup(record.cgroupDir, signal);
       } catch (err) {
         this.#log({ level: "warn", message: `cannot signal the job's processes`, jobId: record.id, error: err });
       }
-      // Covers cgexec before it joined the cgroup; Node never signals a reaped child.
+      // Covers cgexec-enter before it joined the cgroup; Node never signals a reaped child.
       if (unreaped) child.kill(signal);
     } else if (unreaped) {
       killGroup(record.pid, signal);

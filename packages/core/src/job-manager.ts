@@ -92,7 +92,8 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  *
  * Durability: every job's record is kept in `<dataDir>/state.db` (written when the job is created, started, asked
  * to stop and ended) with its output in `<dataDir>/jobs/<id>/`, until retention removes them (a while after the
- * end, or oldest first over the output budget) or delete() does. create() loads every record back, adopts jobs an
+ * end, or oldest first over a budget: each owner's oldest over a per-user bound, the largest owner's over the host-wide
+ * output budget) or delete() does. create() loads every record back, adopts jobs an
  * earlier manager left running (or records that they ended meanwhile, exit status unknown), and kills and removes
  * cgroups and output directories no record owns. close() stops running jobs (or, with onClose "keep", leaves them
  * running for the next manager) and keeps every record and all output.
@@ -112,7 +113,7 @@ export class JobManager {
   readonly #accounts: Accounts;
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
-  readonly #retention: Retention;
+  readonly #retention: Retention<JobRecord>;
   readonly #starting = new Set<Promise<unknown>>();
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
@@ -138,7 +139,7 @@ export class JobManager {
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
     this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, accounts.runAs !== "server", log);
-    this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => this.#remove(record, `removed finished job: ${why}`));
+    this.#retention = new Retention<JobRecord>(settings, (record, why) => this.#remove(record, `removed finished job: ${why}`));
     this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
       changed: (record) => this.#jobs.save(record),
       ended: (record) => {

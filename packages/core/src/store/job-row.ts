@@ -20,7 +20,7 @@ export function rowOf(record: JobRecord): JobRow {
     uid: spec.account.uid,
     gid: spec.account.gid,
     program: spec.program,
-    args: JSON.stringify(spec.args),
+    args: record.argsJson,
     cwd: spec.cwd,
     output_mode: spec.outputMode,
     limits: JSON.stringify(spec.limits),
@@ -65,7 +65,7 @@ export function recordOf(row: JobRow, jobsDir: string): JobRecord {
     account,
     program: row.program,
     executable: row.program,
-    args: JSON.parse(row.args) as string[],
+    args: [],
     env: {},
     cwd: row.cwd,
     limits: JSON.parse(row.limits) as ValidSpec["limits"],
@@ -76,6 +76,8 @@ export function recordOf(row: JobRow, jobsDir: string): JobRecord {
     ...(row.timeout_ms === null ? {} : { timeoutMs: row.timeout_ms }),
   };
   const record = new JobRecord(row.id, row.seq, row.owner, spec, join(jobsDir, row.id), row.cgroup ?? undefined);
+  // Kept as stored, parsed only when reported: thousands of records load without parsing their arguments.
+  record.restoreArgs(row.args);
   record.createdAt = new Date(row.created_at);
   record.pid = row.pid;
   record.startTicks = row.pid_start_ticks ?? undefined;

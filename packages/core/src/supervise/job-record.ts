@@ -3,7 +3,11 @@ import type { ChildProcess } from "node:child_process";
 import { unmeasuredUsage } from "../cgroup/usage.ts";
 import { OutputWatch } from "../output/output-watch.ts";
 import type { Job, JobState, StopReason, Usage } from "../types.ts";
+import type { OutputSizes } from "../output/output-files.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
+
+// What a stored row costs beside its variable text (its numbers, short fields, SQLite's own bytes), roughly.
+const rowOverheadBytes = 512;
 
 /** How the main process ended, as Node reports it. */
 export interface Exit {
@@ -20,7 +24,9 @@ export class JobRecord {
   /** Creation order number, see {@link Job.seq}. */
   readonly seq: number;
   readonly owner: string;
-  readonly spec: ValidSpec;
+  #spec: ValidSpec;
+  /** The arguments as stored (JSON): once the job ended, kept instead of the array and the environment. */
+  #argsJson: string | undefined;
   /** The job's output directory. */
   readonly dir: string;
   readonly cgroupDir: string | undefined;
@@ -56,6 +62,8 @@ export class JobRecord {
   usage: Usage;
   /** Bytes in each output file, as last measured (final once ended). */
   output = { stdout: 0, stderr: 0 };
+  /** Bytes the output files take on disk (allocated blocks), as last measured (final once ended). */
+  outputDisk = 0;
   /** Set once a stop began: the main process ending then makes the job "stopped". */
   stopping: Promise<void> | undefined;
 
@@ -63,10 +71,39 @@ export class JobRecord {
     this.id = id;
     this.seq = seq;
     this.owner = owner;
-    this.spec = spec;
+    this.#spec = spec;
     this.dir = dir;
     this.cgroupDir = cgroupDir;
     this.usage = unmeasuredUsage();
+  }
+
+  /**
+   * The job's spec. Once the job ended its arguments and environment are no longer held (see {@link args}): a
+   * finished record costs little memory however long its command line was.
+   */
+  get spec(): ValidSpec {
+    return this.#spec;
+  }
+
+  /** The job's arguments: from the spec while it runs, from their stored form (one string) once it ended. */
+  get args(): string[] {
+    return this.#argsJson === undefined ? [...this.#spec.args] : (JSON.parse(this.#argsJson) as string[]);
+  }
+
+  /** The arguments as stored: JSON text. */
+  get argsJson(): string {
+    return this.#argsJson ?? JSON.stringify(this.#spec.args);
+  }
+
+  /** About how many bytes the job's stored record takes: what bounds each owner's records (see Retention). */
+  get storedBytes(): number {
+    return rowOverheadBytes + this.argsJson.length + this.#spec.program.length + this.#spec.cwd.length + (this.failureReason?.length ?? 0);
+  }
+
+  /** Takes the sizes of the job's output as measured. */
+  measured(sizes: OutputSizes): void {
+    this.output = { stdout: sizes.stdout, stderr: sizes.stderr };
+    this.outputDisk = sizes.disk;
   }
 
   /**
@@ -92,24 +129,40 @@ export class JobRecord {
     return this.state === "running";
   }
 
+  /**
+   * Drops the arguments and environment from memory, keeping `argsJson` (the stored form) instead: one flat string
+   * rather than an array of strings (tens of bytes each beside their text), and no environment, which is not stored.
+   */
+  #compact(argsJson: string): void {
+    if (this.#argsJson !== undefined) return;
+    this.#argsJson = argsJson;
+    this.#spec = { ...this.#spec, args: [], env: {} };
+  }
+
+  /** Restores a finished record's arguments from their stored form without parsing them. */
+  restoreArgs(argsJson: string): void {
+    this.#compact(argsJson);
+  }
+
   /** Records the final state and wakes everyone waiting for the end. */
   finish(state: Exclude<JobState, "running">, endedAt: Date): void {
     this.state = state;
     this.endedAt = endedAt;
     this.child = undefined;
+    this.#compact(this.argsJson);
     this.#watch?.end();
     this.#ended?.resolve(undefined);
   }
 
   /** A copy of everything known, safe to hand out. */
   snapshot(): Job {
-    const { spec } = this;
+    const spec = this.#spec;
     const job: Job = {
       id: this.id,
       seq: this.seq,
       owner: this.owner,
       program: spec.program,
-      args: [...spec.args],
+      args: this.args,
       cwd: spec.cwd,
       state: this.state,
       pid: this.pid,

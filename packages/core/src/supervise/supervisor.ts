@@ -198,7 +198,7 @@ export class Supervisor {
     } catch (err) {
       this.#log({ level: "error", message: "reading the job's final usage or removing its cgroup failed", jobId: record.id, cgroup: cgroupDir, error: err });
     }
-    if (state !== "failed") record.output = await outputSizes(record.dir);
+    if (state !== "failed") record.measured(await outputSizes(record.dir));
     record.finish(state, endedAt);
     if (this.#detached) return;
     this.#hooks.changed(record);
@@ -265,7 +265,7 @@ export class Supervisor {
     // The job may have ended meanwhile: its final figures win.
     if (record.isRunning && !record.ending) {
       if (usage !== undefined) record.usage = usage;
-      record.output = output;
+      record.measured(output);
     }
   }
 

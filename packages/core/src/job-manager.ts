@@ -206,6 +206,8 @@ export class JobManager {
     }
     // Adopted jobs count against their owners' quotas like any running job.
     for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
+    // What accounts that run no job left (before a crash, or while no manager ran) goes before their next job.
+    await accounts.removeIdleIpc();
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
     manager.#launcher.start(wantsIsolation(undefined, settings.defaultIsolation));
     const { mode, parent: parentDir, controllers } = manager.cgroups;

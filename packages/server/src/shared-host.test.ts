@@ -3,7 +3,7 @@
 // must stay as they were.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, utimesSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -170,5 +170,85 @@ describe("job records", { skip, timeout: 180_000 }, () => {
     const bobNow = await server.jobs(home.pki.bob);
     assert.deepEqual(storedIds(home.dataDir, "bob"), bobs.map((b) => b.id));
     for (const ran of bobs) assert.equal((await readOutput(bobNow.streamOutput({ id: ran.id }))).stdout.toString(), ran.stdout);
+  });
+});
+
+/** The SysV IPC objects of `uid` (owner or creator), as "shm 3", "msg 5", "sem 7". */
+function sysvIpcOf(uid: number): string[] {
+  const found: string[] = [];
+  for (const kind of ["shm", "msg", "sem"]) {
+    const [header, ...rows] = readFileSync(`/proc/sysvipc/${kind}`, "utf8").trim().split("\n");
+    const names = (header ?? "").trim().split(/\s+/);
+    for (const row of rows) {
+      const fields = row.trim().split(/\s+/);
+      if (fields[names.indexOf("uid")] === String(uid) || fields[names.indexOf("cuid")] === String(uid)) found.push(`${kind} ${fields[1] ?? ""}`);
+    }
+  }
+  return found;
+}
+
+describe("what an account leaves behind", { skip, timeout: 120_000 }, () => {
+  test("SysV IPC and /dev/shm files go when an account's last job ends, not while another user's job uses theirs", async (t) => {
+    const home = await ServerHome.create();
+    t.after(() => home.close());
+    const server = home.start();
+    await server.url();
+    const alice = await server.jobs(home.pki.alice);
+    const bob = await server.jobs(home.pki.bob);
+    const tag = `jobexec-ipc-${String(process.pid)}-${String(Date.now())}`;
+    t.after(() => rm(`/dev/shm/${tag}-alice`, { force: true }).then(() => rm(`/dev/shm/${tag}-bob`, { force: true })));
+    const leave = (who: string): string => `umask 077; echo "${who}'s secret" > /dev/shm/${tag}-${who}; ipcmk -M 4096 && ipcmk -Q && ipcmk -S 1`;
+    // bob's job keeps running with its IPC while alice's ends.
+    const { job: bobs } = await bob.startJob({ program: "/bin/sh", args: ["-c", `${leave("bob")} && echo ready && exec sleep 1000`] });
+    for await (const m of bob.streamOutput({ id: bobs?.id ?? "", follow: true })) if (m.event.case === "chunk" && String(Buffer.from(m.event.value.data)).includes("ready")) break;
+    const bobUid = bobs?.uid ?? 0;
+    assert.equal(sysvIpcOf(bobUid).length, 3);
+
+    const ran = await run(alice, leave("alice"));
+    assert.match(ran.stdout, /Shared memory id: \d+\nMessage queue id: \d+\nSemaphore id: \d+/);
+    const { job } = await alice.getJob({ id: ran.id });
+    const aliceUid = job?.uid ?? 0;
+    const removed = await server.waitForLog((l) => String(l.msg).startsWith(`removed what the jobs of uid ${String(aliceUid)} ("alice") left`));
+    assert.match(String(removed.msg), new RegExp(`shared memory segment \\d+, message queue \\d+, semaphore set \\d+, /dev/shm/${tag}-alice$`));
+    assert.deepEqual(sysvIpcOf(aliceUid), []);
+    assert.equal(existsSync(`/dev/shm/${tag}-alice`), false);
+    assert.equal(sysvIpcOf(bobUid).length, 3, "bob's job still runs: its IPC stays");
+    assert.equal(readFileSync(`/dev/shm/${tag}-bob`, "utf8"), "bob's secret\n");
+
+    await bob.stopJob({ id: bobs?.id ?? "" });
+    await server.waitForLog((l) => String(l.msg).startsWith(`removed what the jobs of uid ${String(bobUid)} ("bob") left`));
+    assert.deepEqual(sysvIpcOf(bobUid), []);
+    assert.equal(existsSync(`/dev/shm/${tag}-bob`), false);
+    // alice's next job starts as usual, with nothing of her earlier one's IPC.
+    assert.equal((await run(alice, "ipcs -m | grep -c '^0x' || true")).stdout, "0\n");
+  });
+
+  test("a dynamic uid whose earlier owner left a file in /tmp is not given to a new identity", async (t) => {
+    // A range of our own, away from the default one other tests use.
+    const range = "--uid-range=65400-65519";
+    const note = `/tmp/jobexec-uid-reuse-${String(process.pid)}-${String(Date.now())}`;
+    t.after(() => rm(note, { force: true }));
+    const first = await ServerHome.create();
+    t.after(() => first.close());
+    const server = first.start([range]);
+    await server.url();
+    const alice = await server.jobs(first.pki.alice);
+    const ran = await run(alice, `umask 077; echo "alice's secret" > ${note}`);
+    const aliceUid = (await alice.getJob({ id: ran.id })).job?.uid ?? 0;
+    // The first server's data directory goes, and with it alice's mapping: its claim on the uid is stale once old.
+    await first.close();
+    const past = new Date(Date.now() - 3_600_000);
+    utimesSync(`/run/jobexec/dynamic-uids/${String(aliceUid)}`, past, past);
+
+    const second = await ServerHome.create();
+    t.after(() => second.close());
+    const next = second.start([range]);
+    await next.url();
+    const bob = await next.jobs(second.pki.bob);
+    const read = await run(bob, `cat ${note} 2>&1; true`);
+    assert.match(read.stdout, /Permission denied/);
+    assert.notEqual((await bob.getJob({ id: read.id })).job?.uid, aliceUid);
+    // The lowest free uid, alice's, was the first candidate.
+    await next.waitForLog((l) => l.msg === `uid ${String(aliceUid)} is not given to "bob": something of an earlier owner is left (it owns ${note})`);
   });
 });

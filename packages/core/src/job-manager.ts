@@ -346,8 +346,10 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
+    // Taken first: its arguments may be read back from the row about to go.
+    const job = record.snapshot();
     await this.#remove(record, "job deleted");
-    return record.snapshot();
+    return job;
   }
 
   /** Forgets a finished job (table, store, retention) and removes its output. */

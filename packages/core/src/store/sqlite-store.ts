@@ -27,12 +27,16 @@ export class SqliteStore implements JobStore {
   readonly #insert: StatementSync;
   readonly #update: StatementSync;
   readonly #delete: StatementSync;
+  readonly #args: StatementSync;
 
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
     this.#db = db;
     this.#insert = db.prepare(`INSERT INTO jobs (${columns.join(", ")}) VALUES (${columns.map((c) => `:${c}`).join(", ")}) RETURNING seq`);
-    this.#update = db.prepare(`UPDATE jobs SET ${columns.map((c) => `${c} = :${c}`).join(", ")} WHERE seq = :seq`);
+    // The arguments are written once: a finished record does not even hold them (see JobRecord.args).
+    const updated = columns.filter((c) => c !== "args");
+    this.#update = db.prepare(`UPDATE jobs SET ${updated.map((c) => `${c} = :${c}`).join(", ")} WHERE seq = :seq`);
+    this.#args = db.prepare("SELECT args FROM jobs WHERE seq = ?");
     this.#delete = db.prepare("DELETE FROM jobs WHERE seq = ?");
   }
 
@@ -71,8 +75,12 @@ export class SqliteStore implements JobStore {
     return (this.#insert.get({ ...row }) as { seq: number }).seq;
   }
 
-  update(row: JobRow): void {
+  update(row: Omit<JobRow, "args">): void {
     this.#update.run({ ...row });
+  }
+
+  args(seq: number): string | undefined {
+    return (this.#args.get(seq) as { args: string } | undefined)?.args;
   }
 
   delete(seq: number): void {

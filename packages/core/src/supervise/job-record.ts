@@ -8,6 +8,8 @@ import type { ValidSpec } from "../spec/validate-spec.ts";
 
 // What a stored row costs beside its variable text (its numbers, short fields, SQLite's own bytes), roughly.
 const rowOverheadBytes = 512;
+// Arguments longer than this (as stored: JSON) are not held once the job ended, but read back when reported.
+const heldArgsChars = 4096;
 
 /** How the main process ended, as Node reports it. */
 export interface Exit {
@@ -25,8 +27,12 @@ export class JobRecord {
   readonly seq: number;
   readonly owner: string;
   #spec: ValidSpec;
-  /** The arguments as stored (JSON): once the job ended, kept instead of the array and the environment. */
+  /** The arguments as stored (JSON), held once the job ended when short (see #compact). */
   #argsJson: string | undefined;
+  /** The length of the stored arguments, known once the job ended (or was restored). */
+  #argsLength: number | undefined;
+  /** Reads the stored arguments of job `seq` (set by the job table): for a finished record that does not hold them. */
+  storedArgs: ((seq: number) => string | undefined) | undefined;
   /** The job's output directory. */
   readonly dir: string;
   readonly cgroupDir: string | undefined;
@@ -85,19 +91,16 @@ export class JobRecord {
     return this.#spec;
   }
 
-  /** The job's arguments: from the spec while it runs, from their stored form (one string) once it ended. */
+  /** The job's arguments: from the spec while it runs; once it ended from their stored form, held or read back. */
   get args(): string[] {
-    return this.#argsJson === undefined ? [...this.#spec.args] : (JSON.parse(this.#argsJson) as string[]);
-  }
-
-  /** The arguments as stored: JSON text. */
-  get argsJson(): string {
-    return this.#argsJson ?? JSON.stringify(this.#spec.args);
+    if (this.#argsLength === undefined) return [...this.#spec.args];
+    return JSON.parse(this.#argsJson ?? this.storedArgs?.(this.seq) ?? "[]") as string[];
   }
 
   /** About how many bytes the job's stored record takes: what bounds each owner's records (see Retention). */
   get storedBytes(): number {
-    return rowOverheadBytes + this.argsJson.length + this.#spec.program.length + this.#spec.cwd.length + (this.failureReason?.length ?? 0);
+    const args = this.#argsLength ?? JSON.stringify(this.#spec.args).length;
+    return rowOverheadBytes + args + this.#spec.program.length + this.#spec.cwd.length + (this.failureReason?.length ?? 0);
   }
 
   /** Takes the sizes of the job's output as measured. */
@@ -130,17 +133,21 @@ export class JobRecord {
   }
 
   /**
-   * Drops the arguments and environment from memory, keeping `argsJson` (the stored form) instead: one flat string
-   * rather than an array of strings (tens of bytes each beside their text), and no environment, which is not stored.
+   * Drops the arguments and environment from memory: the arguments are kept as stored (one flat string rather than
+   * an array of strings, tens of bytes each beside their text) when short, and read back from the store when
+   * reported otherwise; the environment is not stored and nothing reports it. A job with 120 KB of arguments then
+   * costs the manager no more memory than `true` once it ended.
    */
   #compact(argsJson: string): void {
-    if (this.#argsJson !== undefined) return;
-    this.#argsJson = argsJson;
+    if (this.#argsLength !== undefined) return;
+    this.#argsLength = argsJson.length;
+    if (argsJson.length <= heldArgsChars || this.storedArgs === undefined) this.#argsJson = argsJson;
     this.#spec = { ...this.#spec, args: [], env: {} };
   }
 
-  /** Restores a finished record's arguments from their stored form without parsing them. */
-  restoreArgs(argsJson: string): void {
+  /** A restored record's arguments, as stored (not parsed), and where to read them back. */
+  restoreArgs(argsJson: string, storedArgs: ((seq: number) => string | undefined) | undefined): void {
+    this.storedArgs = storedArgs;
     this.#compact(argsJson);
   }
 
@@ -149,7 +156,7 @@ export class JobRecord {
     this.state = state;
     this.endedAt = endedAt;
     this.child = undefined;
-    this.#compact(this.argsJson);
+    this.#compact(JSON.stringify(this.#spec.args));
     this.#watch?.end();
     this.#ended?.resolve(undefined);
   }

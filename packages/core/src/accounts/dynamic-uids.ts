@@ -122,12 +122,12 @@ export class DynamicUids {
       let uid = this.#range.first;
       for (; uid <= this.#range.last; uid++) {
         if (this.#taken.has(uid) || local.uids.has(uid) || local.gids.has(uid)) continue;
+        // Claimed first: a uid another manager holds is simply skipped, without looking for what is left of it.
+        if (!(await this.#claims.claim(uid, identity))) continue;
         const left = await this.#leftover(uid);
-        if (left !== undefined) {
-          this.#log({ level: "warn", message: `uid ${String(uid)} is not given to ${JSON.stringify(identity)}: something of an earlier owner is left (${left})` });
-          continue;
-        }
-        if (await this.#claims.claim(uid, identity)) break;
+        if (left === undefined) break;
+        this.#log({ level: "warn", message: `uid ${String(uid)} is not given to ${JSON.stringify(identity)}: something of an earlier owner is left (${left})` });
+        await this.#claims.release(uid, identity);
       }
       if (uid > this.#range.last) {
         throw new JobError("resource_exhausted", `no uid is left in the range ${formatUidRange(this.#range)} for a new identity's account`);

@@ -346,8 +346,8 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
-    // Taken first: its arguments may be read back from the row about to go.
-    const job = record.snapshot();
+    // Taken first, arguments included (spread: read now): they may be read back from the row about to go.
+    const job = { ...record.snapshot() };
     await this.#remove(record, "job deleted");
     return job;
   }

@@ -96,7 +96,7 @@ const settings = {
   "max-output": { flag: "max-output", env: "JOBEXEC_MAX_OUTPUT", value: "SIZE", describe: "default and maximum output of a job, stdout and stderr together", fallback: () => "1G" },
   "max-timeout": { flag: "max-timeout", env: "JOBEXEC_MAX_TIMEOUT", value: "DURATION", describe: "maximum run time of a job, also the timeout of jobs that set none", fallback: () => "none" },
   retain: { flag: "retain", env: "JOBEXEC_RETAIN", value: "DURATION", describe: "finished jobs (record and output) are removed this long after they ended", fallback: () => "7d" },
-  "output-budget": { flag: "output-budget", env: "JOBEXEC_OUTPUT_BUDGET", value: "SIZE", describe: "finished jobs are removed, oldest first, while their output exceeds this", fallback: () => "10G" },
+  "output-budget": { flag: "output-budget", env: "JOBEXEC_OUTPUT_BUDGET", value: "SIZE", describe: "finished jobs are removed while their output takes more disk than this, the largest user's oldest first", fallback: () => "10G" },
   "output-budget-per-user": {
     flag: "output-budget-per-user",
     env: "JOBEXEC_OUTPUT_BUDGET_PER_USER",

@@ -161,7 +161,10 @@ export class JobRecord {
     this.#ended?.resolve(undefined);
   }
 
-  /** A copy of everything known, safe to hand out. */
+  /**
+   * A copy of everything known, safe to hand out. A finished job's arguments are parsed (or read back from the store)
+   * on first access of `args` only: list() for counting reads none. Read them before the job is removed.
+   */
   snapshot(): Job {
     const spec = this.#spec;
     const job: Job = {
@@ -169,7 +172,7 @@ export class JobRecord {
       seq: this.seq,
       owner: this.owner,
       program: spec.program,
-      args: this.args,
+      args: [],
       cwd: spec.cwd,
       state: this.state,
       pid: this.pid,
@@ -182,6 +185,8 @@ export class JobRecord {
       maxOutputBytes: spec.maxOutputBytes,
       isolation: { ...spec.isolation },
     };
+    if (this.#argsLength === undefined) job.args = [...spec.args];
+    else lazyArgs(job, () => this.args);
     if (job.limits.io === undefined) delete job.limits.io;
     if (this.exit?.code != null) job.exitCode = this.exit.code;
     if (this.exit?.signal != null) job.signal = this.exit.signal;
@@ -200,4 +205,17 @@ export class JobRecord {
     if (this.state !== "failed") job.account = { name: spec.account.name, uid: spec.account.uid, gid: spec.account.gid };
     return job;
   }
+}
+
+/** Makes `job.args` read by `read` on its first access (then kept; assignable like a plain property). */
+function lazyArgs(job: Job, read: () => string[]): void {
+  let args: string[] | undefined;
+  Object.defineProperty(job, "args", {
+    enumerable: true,
+    configurable: true,
+    get: () => (args ??= read()),
+    set: (value: string[]) => {
+      args = value;
+    },
+  });
 }

@@ -154,7 +154,7 @@ export class Accounts {
     const uid = this.#uids?.known(identity);
     if (uid === undefined) return;
     const before = this.#cleaning.get(identity) ?? Promise.resolve();
-    const cleaning = before.then(() => this.#removeIpc(new Map([[uid, identity]])));
+    const cleaning = before.then(() => this.#removeIpc(new Set([uid]), `the jobs of uid ${String(uid)} (${JSON.stringify(identity)})`));
     this.#cleaning.set(identity, cleaning);
     void cleaning.then(() => {
       if (this.#cleaning.get(identity) === cleaning) this.#cleaning.delete(identity);
@@ -167,20 +167,19 @@ export class Accounts {
    */
   async removeIdleIpc(): Promise<void> {
     if (this.#uids === undefined) return;
-    const idle = new Map<number, string>();
-    for (const [identity, uid] of this.#uids.all()) if (!this.#running.has(identity)) idle.set(uid, identity);
-    await this.#removeIpc(idle);
+    const idle = new Set<number>();
+    for (const [identity, uid] of this.#uids.all()) if (!this.#running.has(identity)) idle.add(uid);
+    await this.#removeIpc(idle, `the ${String(idle.size)} dynamic account(s) that run no job`);
   }
 
-  /** Removes the IPC of the accounts `owners` names (uid -> identity) and logs what it removed or could not. */
-  async #removeIpc(owners: ReadonlyMap<number, string>): Promise<void> {
-    const names = [...owners].map(([uid, identity]) => `uid ${String(uid)} (${JSON.stringify(identity)})`).join(", ");
+  /** Removes the IPC of the accounts of `uids` (`names` in log lines) and logs what it removed or could not. */
+  async #removeIpc(uids: ReadonlySet<number>, names: string): Promise<void> {
     try {
-      const { removed, failed } = await removeIpc(new Set(owners.keys()));
-      if (removed.length > 0) this.#log({ level: "info", message: `removed what the jobs of ${names} left: ${removed.join(", ")}` });
-      if (failed.length > 0) this.#log({ level: "warn", message: `cannot remove what the jobs of ${names} left: ${failed.join("; ")}` });
+      const { removed, failed } = await removeIpc(uids);
+      if (removed.length > 0) this.#log({ level: "info", message: `removed what ${names} left: ${removed.join(", ")}` });
+      if (failed.length > 0) this.#log({ level: "warn", message: `cannot remove what ${names} left: ${failed.join("; ")}` });
     } catch (error) {
-      this.#log({ level: "error", message: `cannot remove what the jobs of ${names} left`, error });
+      this.#log({ level: "error", message: `cannot remove what ${names} left`, error });
     }
   }
 

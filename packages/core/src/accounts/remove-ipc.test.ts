@@ -1,6 +1,12 @@
-// Unit: which SysV IPC objects belong to an account, read from /proc/sysvipc tables.
+// Which SysV IPC objects belong to an account (unit, on /proc/sysvipc tables), and their removal at start-up.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { test } from "node:test";
+import { JobManager } from "../job-manager.ts";
+import { followAll, reachableTempDir, uniqueParent } from "../test-support/fixture.ts";
+import type { LogEvent } from "../types.ts";
 import { sysvIpcOf } from "./remove-ipc.ts";
 
 const shm = `       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap
@@ -24,3 +30,28 @@ test("a table without the columns asked for, or empty, names nothing", () => {
   const msg = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n";
   assert.deepEqual(sysvIpcOf(msg, "msqid", new Set([61184])), []);
 });
+
+test(
+  "at start-up, what an idle dynamic account left (while no manager ran) is removed before its next job",
+  { skip: process.getuid?.() !== 0 && "needs root", timeout: 60_000 },
+  async (t) => {
+    const dataDir = await reachableTempDir("jobexec-core-ipc-");
+    t.after(() => rm(dataDir, { recursive: true, force: true }));
+    const cgroupParent = uniqueParent();
+    let manager = await JobManager.create({ dataDir, cgroupParent });
+    const job = await manager.start({ program: "true" }, "alice");
+    await followAll(manager, job.id);
+    await manager.close();
+    const uid = String(job.account?.uid);
+    // Made as alice's account while no manager runs (as a job a crashed server never saw end would have).
+    const made = execFileSync("setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "ipcmk", "-M", "4096"], { encoding: "utf8" });
+    const id = Number(/Shared memory id: (\d+)/.exec(made)?.[1]);
+    const owned = (): number[] => sysvIpcOf(readFileSync("/proc/sysvipc/shm", "utf8"), "shmid", new Set([Number(uid)]));
+    assert.deepEqual(owned(), [id]);
+    const logs: LogEvent[] = [];
+    manager = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e) });
+    t.after(() => manager.close());
+    assert.deepEqual(owned(), []);
+    assert.ok(logs.some((e) => e.message === `removed what the 1 dynamic account(s) that run no job left: shared memory segment ${String(id)}`));
+  },
+);

@@ -3,7 +3,7 @@
 // must stay as they were.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, utimesSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, utimesSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,6 +189,18 @@ function sysvIpcOf(uid: number): string[] {
   return found;
 }
 
+/** The POSIX message queues whose names start with `tag`, seen through an mqueue mount of the test's own. */
+function mqueues(tag: string): string[] {
+  const view = mkdtempSync(join(tmpdir(), "jobexec-test-mqueue-"));
+  try {
+    const script = 'mount -t mqueue mqueue "$1" && ls "$1"';
+    const names = execFileSync("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", view], { encoding: "utf8" });
+    return names.split("\n").filter((name) => name.startsWith(tag));
+  } finally {
+    rmdirSync(view);
+  }
+}
+
 describe("what an account leaves behind", { skip, timeout: 120_000 }, () => {
   test("SysV IPC and /dev/shm files go when an account's last job ends, not while another user's job uses theirs", async (t) => {
     const home = await ServerHome.create();
@@ -199,7 +211,10 @@ describe("what an account leaves behind", { skip, timeout: 120_000 }, () => {
     const bob = await server.jobs(home.pki.bob);
     const tag = `jobexec-ipc-${String(process.pid)}-${String(Date.now())}`;
     t.after(() => rm(`/dev/shm/${tag}-alice`, { force: true }).then(() => rm(`/dev/shm/${tag}-bob`, { force: true })));
-    const leave = (who: string): string => `umask 077; echo "${who}'s secret" > /dev/shm/${tag}-${who}; ipcmk -M 4096 && ipcmk -Q && ipcmk -S 1`;
+    // SysV shared memory, a message queue and a semaphore set; a /dev/shm file; a POSIX message queue (mq_open).
+    const mqOpen = `import ctypes, os; ctypes.CDLL("librt.so.1").mq_open(b"/${tag}-WHO", os.O_CREAT | os.O_RDWR, 0o600, None)`;
+    const leave = (who: string): string =>
+      `umask 077; echo "${who}'s secret" > /dev/shm/${tag}-${who}; ipcmk -M 4096 && ipcmk -Q && ipcmk -S 1 && python3 -c '${mqOpen.replace("WHO", who)}'`;
     // bob's job keeps running with its IPC while alice's ends.
     const { job: bobs } = await bob.startJob({ program: "/bin/sh", args: ["-c", `${leave("bob")} && echo ready && exec sleep 1000`] });
     for await (const m of bob.streamOutput({ id: bobs?.id ?? "", follow: true })) if (m.event.case === "chunk" && String(Buffer.from(m.event.value.data)).includes("ready")) break;
@@ -211,8 +226,9 @@ describe("what an account leaves behind", { skip, timeout: 120_000 }, () => {
     const { job } = await alice.getJob({ id: ran.id });
     const aliceUid = job?.uid ?? 0;
     const removed = await server.waitForLog((l) => String(l.msg).startsWith(`removed what the jobs of uid ${String(aliceUid)} ("alice") left`));
-    assert.match(String(removed.msg), new RegExp(`shared memory segment \\d+, message queue \\d+, semaphore set \\d+, /dev/shm/${tag}-alice$`));
+    assert.match(String(removed.msg), new RegExp(`shared memory segment \\d+, message queue \\d+, semaphore set \\d+, /dev/shm/${tag}-alice, POSIX message queue /${tag}-alice$`));
     assert.deepEqual(sysvIpcOf(aliceUid), []);
+    assert.deepEqual(mqueues(tag), [`${tag}-bob`]);
     assert.equal(existsSync(`/dev/shm/${tag}-alice`), false);
     assert.equal(sysvIpcOf(bobUid).length, 3, "bob's job still runs: its IPC stays");
     assert.equal(readFileSync(`/dev/shm/${tag}-bob`, "utf8"), "bob's secret\n");
@@ -221,6 +237,7 @@ describe("what an account leaves behind", { skip, timeout: 120_000 }, () => {
     await server.waitForLog((l) => String(l.msg).startsWith(`removed what the jobs of uid ${String(bobUid)} ("bob") left`));
     assert.deepEqual(sysvIpcOf(bobUid), []);
     assert.equal(existsSync(`/dev/shm/${tag}-bob`), false);
+    assert.deepEqual(mqueues(tag), []);
     // alice's next job starts as usual, with nothing of her earlier one's IPC.
     assert.equal((await run(alice, "ipcs -m | grep -c '^0x' || true")).stdout, "0\n");
   });

@@ -44,8 +44,8 @@ const runAsModes: readonly RunAs[] = ["dynamic", "mapped", "server"];
  * (kept in `<dataDir>/accounts.json`), `mapped` uses the local account a user map names, `server` runs every job as
  * the server's own user. Every identity has a home `<dataDir>/homes/<name>` owned by its account. It also counts
  * each identity's running jobs against the quota it is given. When a dynamic account's last job ended, what its
- * processes left that outlives them is removed: SysV IPC objects, files in /dev/shm and /dev/mqueue (systemd's
- * RemoveIPC=; see {@link removeIpc}); the identity's next job starts once that is done.
+ * processes left that outlives them is removed: SysV IPC objects, POSIX shared memory, semaphores and message
+ * queues (systemd's RemoveIPC=; see {@link removeIpc}); the identity's next job starts once that is done.
  */
 export class Accounts {
   readonly runAs: RunAs;

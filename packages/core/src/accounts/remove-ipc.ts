@@ -1,7 +1,8 @@
 // What an account leaves behind that outlives its processes, removed: SysV IPC objects, POSIX shared memory and
 // message queues. Like systemd's RemoveIPC=, run when an account's last job ended.
-import { execFile } from "node:child_process";
-import { constants } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { constants, existsSync } from "node:fs";
 import { access, lstat, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -9,8 +10,8 @@ import { errnoCode } from "../cgroup/cgroup-fs.ts";
 
 const run = promisify(execFile);
 
-/** Where util-linux's ipcrm is looked for (Node has no shmctl, msgctl or semctl). */
-export const ipcrmDirs: readonly string[] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+/** Where util-linux's ipcrm and unshare are looked for (Node has no shmctl, msgctl, semctl or unshare). */
+export const utilDirs: readonly string[] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
 /** The SysV IPC kinds: their /proc/sysvipc file, id column and ipcrm flag. */
 const sysvKinds = [
@@ -18,9 +19,6 @@ const sysvKinds = [
   { file: "/proc/sysvipc/msg", id: "msqid", flag: "-q", what: "message queue" },
   { file: "/proc/sysvipc/sem", id: "semid", flag: "-s", what: "semaphore set" },
 ] as const;
-
-/** Directories of POSIX IPC: shared memory (shm_open) and, where mounted, message queues (mq_open). */
-export const posixIpcDirs: readonly string[] = ["/dev/shm", "/dev/mqueue"];
 
 /** What {@link removeIpc} removed, for a log line. */
 export interface RemovedIpc {
@@ -49,9 +47,9 @@ export function sysvIpcOf(text: string, idColumn: string, ids: ReadonlySet<numbe
   return found;
 }
 
-async function findIpcrm(): Promise<string | undefined> {
-  for (const dir of ipcrmDirs) {
-    const file = join(dir, "ipcrm");
+async function findUtil(name: string): Promise<string | undefined> {
+  for (const dir of utilDirs) {
+    const file = join(dir, name);
     if (await access(file, constants.X_OK).then(() => true, () => false)) return file;
   }
   return undefined;
@@ -59,7 +57,8 @@ async function findIpcrm(): Promise<string | undefined> {
 
 /**
  * Removes every SysV IPC object (shared memory, message queues, semaphores) that an account of `ids` owns or made,
- * and every entry of /dev/shm and /dev/mqueue (when mounted) it owns (a directory with all inside). Only for accounts that no process runs as any more, whose IPC nobody else can be using: a dynamic
+ * and every entry of /dev/shm (POSIX shared memory and named semaphores; a directory with all inside) and POSIX
+ * message queue (in /dev/mqueue, or through a mount of its own where it is not mounted) it owns. Only for accounts that no process runs as any more, whose IPC nobody else can be using: a dynamic
  * account after its last job ended. What cannot be removed (no ipcrm) is reported in `failed`, never thrown.
  */
 export async function removeIpc(ids: ReadonlySet<number>): Promise<RemovedIpc> {
@@ -74,9 +73,9 @@ export async function removeIpc(ids: ReadonlySet<number>): Promise<RemovedIpc> {
     }
   }
   if (args.length > 0) {
-    const ipcrm = await findIpcrm();
+    const ipcrm = await findUtil("ipcrm");
     if (ipcrm === undefined) {
-      result.failed.push(...result.removed.splice(0).map((what) => `${what}: ipcrm (util-linux) is not in ${ipcrmDirs.join(", ")}`));
+      result.failed.push(...result.removed.splice(0).map((what) => `${what}: ipcrm (util-linux) is not in ${utilDirs.join(", ")}`));
     } else {
       try {
         await run(ipcrm, args);
@@ -86,29 +85,70 @@ export async function removeIpc(ids: ReadonlySet<number>): Promise<RemovedIpc> {
       }
     }
   }
-  for (const dir of posixIpcDirs) {
-    let names: string[];
+  await removeOwned(ids, "/dev/shm", (name) => `/dev/shm/${name}`, result);
+  let mqueues: string | undefined = "/dev/mqueue";
+  if (!existsSync(mqueues)) {
+    mqueues = await mqueueView().catch((err: unknown) => {
+      result.failed.push(`POSIX message queues: ${(err as Error).message}`);
+      return undefined;
+    });
+  }
+  if (mqueues !== undefined) await removeOwned(ids, mqueues, (name) => `POSIX message queue /${name}`, result);
+  return result;
+}
+
+/** Removes the entries of `dir` that an account of `ids` owns, named by `what` in `result`. */
+async function removeOwned(ids: ReadonlySet<number>, dir: string, what: (name: string) => string, result: RemovedIpc): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    result.failed.push(`${dir}: ${(err as Error).message}`);
+    return;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
     try {
-      names = await readdir(dir);
+      const stats = await lstat(path);
+      if (!ids.has(stats.uid)) continue;
+      // GNU rm walks with openat and O_NOFOLLOW: another account's process swapping a directory inside for a
+      // symbolic link cannot make it remove anything elsewhere.
+      if (stats.isDirectory()) await run("rm", ["-r", "-f", "--one-file-system", "--", path]);
+      else await unlink(path);
+      result.removed.push(what(name));
     } catch (err) {
-      if (errnoCode(err) === "ENOENT") continue; // /dev/mqueue not mounted
-      result.failed.push(`${dir}: ${(err as Error).message}`);
-      continue;
-    }
-    for (const name of names) {
-      const path = join(dir, name);
-      try {
-        const stats = await lstat(path);
-        if (!ids.has(stats.uid)) continue;
-        // GNU rm walks with openat and O_NOFOLLOW: another account's process swapping a directory inside for a
-        // symbolic link cannot make it remove anything elsewhere.
-        if (stats.isDirectory()) await run("rm", ["-r", "-f", "--one-file-system", "--", path]);
-        else await unlink(path);
-        result.removed.push(path);
-      } catch (err) {
-        if (errnoCode(err) !== "ENOENT") result.failed.push(`${path}: ${(err as Error).message}`);
-      }
+      if (errnoCode(err) !== "ENOENT") result.failed.push(`${what(name)}: ${(err as Error).message}`);
     }
   }
-  return result;
+}
+
+/** The helper holding a view of the POSIX message queues (see {@link mqueueView}), made on first use. */
+let view: Promise<string> | undefined;
+
+/**
+ * Where the POSIX message queues can be listed where /dev/mqueue is not mounted: they exist all the same (in the IPC
+ * namespace), and only a mount of the mqueue file system lists them. One is made in a mount namespace of its own, on
+ * a tmpfs over that namespace's /run (the host's mounts are left as they were), held by a helper (`unshare`, then
+ * `cat` on a pipe of this process: it ends when this process does) and reached through /proc/PID/root. A helper that
+ * fails or ends is made again at the next use.
+ */
+function mqueueView(): Promise<string> {
+  view ??= (async () => {
+    const unshare = await findUtil("unshare");
+    if (unshare === undefined) throw new Error(`/dev/mqueue is not mounted and unshare (util-linux) is not in ${utilDirs.join(", ")}`);
+    const script = "mount -t tmpfs tmpfs /run && mkdir /run/mqueue && mount -t mqueue mqueue /run/mqueue && echo ready && exec cat";
+    const helper = spawn(unshare, ["--mount", "--propagation", "private", "--", "sh", "-c", script], { stdio: ["pipe", "pipe", "pipe"] });
+    const forget = (): void => {
+      view = undefined;
+    };
+    helper.once("exit", forget);
+    const [ready] = (await Promise.race([once(helper.stdout, "data"), once(helper, "exit").then(() => [""])])) as [Buffer | string];
+    if (String(ready).trim() !== "ready" || helper.pid === undefined) throw new Error("cannot mount an mqueue file system to list POSIX message queues");
+    // Nothing of it keeps this process alive.
+    helper.unref();
+    for (const stream of [helper.stdin, helper.stdout, helper.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+    return `/proc/${String(helper.pid)}/root/run/mqueue`;
+  })();
+  view.catch(() => (view = undefined));
+  return view;
 }

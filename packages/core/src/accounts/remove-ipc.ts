@@ -8,7 +8,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { errnoCode } from "../cgroup/cgroup-fs.ts";
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+// A helper that does not answer in this long is killed: a start of the account waits for the removal.
+const helperTimeoutMs = 10_000;
+const run = (file: string, args: string[]): Promise<{ stdout: string }> => execFileAsync(file, args, { timeout: helperTimeoutMs });
 
 /** Where util-linux's ipcrm and unshare are looked for (Node has no shmctl, msgctl, semctl or unshare). */
 export const utilDirs: readonly string[] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
@@ -142,8 +145,14 @@ function mqueueView(): Promise<string> {
       view = undefined;
     };
     helper.once("exit", forget);
-    const [ready] = (await Promise.race([once(helper.stdout, "data"), once(helper, "exit").then(() => [""])])) as [Buffer | string];
-    if (String(ready).trim() !== "ready" || helper.pid === undefined) throw new Error("cannot mount an mqueue file system to list POSIX message queues");
+    const timer = setTimeout(() => helper.kill("SIGKILL"), helperTimeoutMs);
+    const [ready] = (await Promise.race([once(helper.stdout, "data"), once(helper, "exit").then(() => [""])]).finally(() => clearTimeout(timer))) as [
+      Buffer | string,
+    ];
+    if (String(ready).trim() !== "ready" || helper.pid === undefined) {
+      helper.kill("SIGKILL");
+      throw new Error("cannot mount an mqueue file system to list POSIX message queues");
+    }
     // Nothing of it keeps this process alive.
     helper.unref();
     for (const stream of [helper.stdin, helper.stdout, helper.stderr]) (stream as unknown as { unref?: () => void }).unref?.();

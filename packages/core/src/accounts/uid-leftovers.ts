@@ -5,6 +5,8 @@ import { promisify } from "node:util";
 import { removeIpc } from "./remove-ipc.ts";
 
 const run = promisify(execFile);
+// A scan of a very large /tmp is cut short after this long (what it found so far counts).
+const findTimeoutMs = 60_000;
 
 /** World-writable places where an account's files outlive its processes (POSIX IPC in /dev/shm, /dev/mqueue too). */
 export const sharedDirs: readonly string[] = ["/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock"];
@@ -24,7 +26,7 @@ async function processOf(uid: number): Promise<string | undefined> {
 async function fileOf(uid: number, dir: string): Promise<string | undefined> {
   const id = String(uid);
   // find(1) stops at the first; it exits non-zero on a missing directory or an unreadable entry, which is no finding.
-  const found = await run("find", [dir, "-xdev", "(", "-uid", id, "-o", "-gid", id, ")", "-print", "-quit"]).then(
+  const found = await run("find", [dir, "-xdev", "(", "-uid", id, "-o", "-gid", id, ")", "-print", "-quit"], { timeout: findTimeoutMs }).then(
     (r) => r.stdout,
     (err: { stdout?: string }) => err.stdout ?? "",
   );

@@ -151,8 +151,9 @@ describe("job records", { skip, timeout: 180_000 }, () => {
     const grown = rss(server.proc.pid ?? 0) - before;
     console.log(`# server RSS from 100 to 200 finished jobs with 120 KB of arguments each: +${(grown / mib).toFixed(1)} MiB (${(grown / 100 / 1024).toFixed(0)} KiB per job)`);
     // Finished records hold no long arguments (read back from the state file when reported): the server grows by
-    // what the requests leave until V8 collects it. Holding them (as 11000 strings, or even once as stored JSON) grew
-    // it by 57-90 MiB per 100 jobs; now 2-17 MiB, what GC has not yet returned. The heap a record keeps is measured in core (supervise/record-memory.test.ts).
+    // what the requests leave until V8 collects it, 2-17 MiB here. Holding them (as 11000 strings, or even once as
+    // stored JSON) grew it by 57-90 MiB per 100 jobs. The heap a record keeps is measured in core
+    // (supervise/record-memory.test.ts).
     assert.ok(grown < 32 * mib, `+${String(grown)} bytes`);
     const { job } = await alice.getJob({ id: first[0] ?? "" });
     assert.deepEqual(job?.args, args, "a finished job still reports its arguments");

@@ -94,7 +94,8 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  *
  * Durability: every job's record is kept in `<dataDir>/state.db` (written when the job is created, started, asked
  * to stop and ended) with its output in `<dataDir>/jobs/<id>/`, until retention removes them (a while after the
- * end, or oldest first over the output budget) or delete() does. create() loads every record back, adopts jobs an
+ * end, or oldest first over a budget: each owner's oldest over a per-user bound, the largest owner's over the host-wide
+ * output budget) or delete() does. create() loads every record back, adopts jobs an
  * earlier manager left running (or records that they ended meanwhile, exit status unknown), and kills and removes
  * cgroups and output directories no record owns. close() stops running jobs (or, with onClose "keep", leaves them
  * running for the next manager) and keeps every record and all output.
@@ -114,7 +115,7 @@ export class JobManager {
   readonly #accounts: Accounts;
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
-  readonly #retention: Retention;
+  readonly #retention: Retention<JobRecord>;
   readonly #sampler: UsageSampler;
   readonly #usageTotals = new Map<string, UsageTotals>();
   readonly #starting = new Set<Promise<unknown>>();
@@ -142,7 +143,7 @@ export class JobManager {
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
     this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, log);
-    this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => this.#remove(record, `removed finished job: ${why}`));
+    this.#retention = new Retention<JobRecord>(settings, (record, why) => this.#remove(record, `removed finished job: ${why}`));
     this.#sampler = new UsageSampler(settings.usageSampleMs, this.cgroups.controllers);
     this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, this.#sampler, {
       changed: (record) => this.#jobs.save(record),
@@ -216,6 +217,8 @@ export class JobManager {
     }
     // Adopted jobs count against their owners' quotas like any running job.
     for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
+    // What accounts that run no job left (before a crash, or while no manager ran) goes before their next job.
+    await accounts.removeIdleIpc();
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
     manager.#launcher.start();
     const { mode, parent: parentDir, controllers } = manager.cgroups;
@@ -369,8 +372,10 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
+    // Taken first, arguments included (spread: read now): they may be read back from the row about to go.
+    const job = { ...record.snapshot() };
     await this.#remove(record, "job deleted");
-    return record.snapshot();
+    return job;
   }
 
   /** Forgets a finished job (table, store, retention) and removes its output. */

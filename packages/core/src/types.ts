@@ -418,10 +418,24 @@ export interface ManagerOptions {
   /** Finished jobs (record and output) are removed this long after they ended; default 7 days. */
   retainMs?: number;
   /**
-   * Finished jobs are removed, oldest first, while their output together exceeds this; default 10 GiB. Must be at
+   * Finished jobs are removed while their output together takes more disk than this (allocated bytes: a sparse file
+   * counts what it holds, not its size), the oldest of the owner with the most first; default 10 GiB. Must be at
    * least maxOutputBytes, so that no single job's output is removed the moment it ends.
    */
   outputBudgetBytes?: number;
+  /**
+   * Each owner's finished jobs are removed, oldest first, while their output takes more disk than this (allocated
+   * bytes, as every output bound counts); default 2 GiB or maxOutputBytes if larger, at most outputBudgetBytes.
+   * Must be at least maxOutputBytes.
+   */
+  outputBudgetPerUserBytes?: number;
+  /** Each owner's finished jobs are removed, oldest first, while the owner has more than this many; default 10000. */
+  maxRecordsPerUser?: number;
+  /**
+   * Each owner's finished jobs are removed, oldest first, while their stored records (mostly their arguments) take
+   * more than this many bytes; default 64 MiB.
+   */
+  maxRecordBytesPerUser?: number;
   /** start() is refused ("resource_exhausted") while the data directory's filesystem has less free; default 256 MiB. */
   minFreeBytes?: number;
   /**

@@ -76,7 +76,10 @@ describe("retention", { timeout: 60_000 }, () => {
   test("by age (--retain) and by budget (--output-budget): oldest first, record and output, logged, also across a restart", async (t) => {
     const home = await ServerHome.create();
     t.after(() => home.close());
-    let server = home.start(["--retain=2s", "--max-output=1K", "--output-budget=2K"]);
+    // Budgets count what output takes on disk: whole blocks. The per-user budget defaults to all of --output-budget
+    // here, and with one user it is the one reached.
+    const flags = ["--retain=2s", "--max-output=64K", "--output-budget=128K"];
+    let server = home.start(flags);
     await server.url();
     const alice = await server.jobs(home.pki.alice);
     const run = async (bytes: number): Promise<string> => {
@@ -85,19 +88,19 @@ describe("retention", { timeout: 60_000 }, () => {
       return job?.id ?? "";
     };
     const ids = async (): Promise<string[]> => (await alice.listJobs({})).jobs.map((j) => j.id).reverse();
-    const a = await run(1000);
-    const b = await run(1000);
+    const a = await run(64 * 1024);
+    const b = await run(64 * 1024);
     assert.deepEqual(await ids(), [a, b]);
     const c = await run(100);
-    assert.deepEqual(await ids(), [b, c], "2100 bytes > 2 KiB: the oldest went");
-    await server.waitForLog((l) => l.jobId === a && String(l.msg).startsWith("removed finished job: finished jobs' output"));
+    assert.deepEqual(await ids(), [b, c], "132 KiB on disk > 128 KiB: the oldest went");
+    await server.waitForLog((l) => l.jobId === a && String(l.msg).startsWith("removed finished job: its owner's finished jobs' output (135168 bytes on disk)"));
     assert.equal(existsSync(join(home.dataDir, "jobs", a)), false);
     for (const id of [b, c]) await server.waitForLog((l) => l.jobId === id && String(l.msg).startsWith("removed finished job: it ended more than the retention period"));
     assert.deepEqual(await ids(), [], "older than --retain, without another job ending");
     const d = await run(10);
     assert.equal(await server.kill("SIGTERM"), 0);
     await sleep(2100);
-    server = home.start(["--retain=2s", "--max-output=1K", "--output-budget=2K"]);
+    server = home.start(flags);
     await server.waitForLog((l) => l.jobId === d && String(l.msg).startsWith("removed finished job"));
     assert.deepEqual((await (await server.jobs(home.pki.alice)).listJobs({})).jobs, []);
   });

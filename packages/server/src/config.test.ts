@@ -108,6 +108,26 @@ describe("serve settings", () => {
     }
   });
 
+  test("per-user bounds of finished jobs: defaults, environment, flags, and what is refused", () => {
+    const d = parseServeArgs([], {});
+    assert.deepEqual([d?.outputBudgetPerUserBytes, d?.maxRecordsPerUser, d?.maxRecordBytesPerUser], [undefined, 10_000, 64 * 2 ** 20], "the budget's default is core's");
+    const env = { JOBEXEC_OUTPUT_BUDGET_PER_USER: "3G", JOBEXEC_MAX_RECORDS_PER_USER: "50", JOBEXEC_MAX_RECORD_BYTES_PER_USER: "1M" };
+    const e = parseServeArgs([], env);
+    assert.deepEqual([e?.outputBudgetPerUserBytes, e?.maxRecordsPerUser, e?.maxRecordBytesPerUser], [3 * 2 ** 30, 50, 2 ** 20]);
+    const f = parseServeArgs(["--output-budget-per-user=1G", "--max-records-per-user=7", "--max-record-bytes-per-user=100K"], env);
+    assert.deepEqual([f?.outputBudgetPerUserBytes, f?.maxRecordsPerUser, f?.maxRecordBytesPerUser], [2 ** 30, 7, 100 * 1024]);
+    for (const bad of [
+      ["--output-budget-per-user=512M"],
+      ["--output-budget-per-user=11G"],
+      ["--output-budget-per-user=0"],
+      ["--max-records-per-user=0"],
+      ["--max-records-per-user=many"],
+      ["--max-record-bytes-per-user=0"],
+    ]) {
+      assert.throws(() => parseServeArgs(bad, {}), usage, bad.join(" "));
+    }
+  });
+
   test("listen addresses", () => {
     assert.deepEqual(parseListen("localhost:80"), { host: "localhost", port: 80 });
     assert.deepEqual(parseListen("[::]:443"), { host: "::", port: 443 });

@@ -34,8 +34,14 @@ export interface ServeSettings {
   maxTimeoutMs: number | undefined;
   /** How long finished jobs are kept. */
   retainMs: number;
-  /** Most output finished jobs keep together; the oldest go first. */
+  /** Most disk the output of all finished jobs takes; the largest user's oldest go first. */
   outputBudgetBytes: number;
+  /** Most disk the output of one user's finished jobs takes (that user's oldest go first); undefined: core's default. */
+  outputBudgetPerUserBytes: number | undefined;
+  /** Most finished job records one user keeps; that user's oldest go first. */
+  maxRecordsPerUser: number;
+  /** Most bytes one user's finished job records take; that user's oldest go first. */
+  maxRecordBytesPerUser: number;
   /** StartJob is refused while the data directory's filesystem has less free. */
   minFreeBytes: number;
   /** Whose uid jobs run as. */
@@ -93,7 +99,22 @@ const settings = {
   "max-output": { flag: "max-output", env: "JOBEXEC_MAX_OUTPUT", value: "SIZE", describe: "default and maximum output of a job, stdout and stderr together", fallback: () => "1G" },
   "max-timeout": { flag: "max-timeout", env: "JOBEXEC_MAX_TIMEOUT", value: "DURATION", describe: "maximum run time of a job, also the timeout of jobs that set none", fallback: () => "none" },
   retain: { flag: "retain", env: "JOBEXEC_RETAIN", value: "DURATION", describe: "finished jobs (record and output) are removed this long after they ended", fallback: () => "7d" },
-  "output-budget": { flag: "output-budget", env: "JOBEXEC_OUTPUT_BUDGET", value: "SIZE", describe: "finished jobs are removed, oldest first, while their output exceeds this", fallback: () => "10G" },
+  "output-budget": { flag: "output-budget", env: "JOBEXEC_OUTPUT_BUDGET", value: "SIZE", describe: "finished jobs are removed while their output takes more disk than this, the largest user's oldest first", fallback: () => "10G" },
+  "output-budget-per-user": {
+    flag: "output-budget-per-user",
+    env: "JOBEXEC_OUTPUT_BUDGET_PER_USER",
+    value: "SIZE",
+    describe: "a user's finished jobs are removed, that user's oldest first, while their output takes more disk than this",
+    fallback: () => "2G, or --max-output if larger, at most --output-budget",
+  },
+  "max-records-per-user": { flag: "max-records-per-user", env: "JOBEXEC_MAX_RECORDS_PER_USER", value: "N", describe: "finished jobs one user keeps; that user's oldest go first", fallback: () => "10000" },
+  "max-record-bytes-per-user": {
+    flag: "max-record-bytes-per-user",
+    env: "JOBEXEC_MAX_RECORD_BYTES_PER_USER",
+    value: "SIZE",
+    describe: "bytes of one user's finished job records (mostly command lines); that user's oldest go first",
+    fallback: () => "64M",
+  },
   "min-free": { flag: "min-free", env: "JOBEXEC_MIN_FREE", value: "SIZE", describe: "StartJob is refused while the data directory's disk has less free", fallback: () => "256M" },
   "run-as": { flag: "run-as", env: "JOBEXEC_RUN_AS", value: "MODE", describe: "whose uid jobs run as: dynamic (a uid per identity), mapped (--user-map), server (ours)", fallback: () => "dynamic" },
   "uid-range": { flag: "uid-range", env: "JOBEXEC_UID_RANGE", value: "FIRST-LAST", describe: "uids (and gids) of dynamic accounts", fallback: () => formatUidRange(DEFAULT_UID_RANGE) },
@@ -192,6 +213,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   const dataDir = value("data-dir");
   const maxTimeout = value("max-timeout");
   const metrics = value("metrics-listen");
+  const perUserBudget = given("output-budget-per-user");
   const ownerLabels = parsed.values[metricsOwnerLabels.flag] === true || /^(1|true|yes|on)$/i.test(env[metricsOwnerLabels.env] ?? "");
   const settingsOut: ServeSettings = {
     host,
@@ -217,6 +239,9 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     maxTimeoutMs: maxTimeout === "none" ? undefined : positiveDuration(maxTimeout, "--max-timeout"),
     retainMs: parseDuration(value("retain")),
     outputBudgetBytes: positiveSize(value("output-budget"), "--output-budget"),
+    outputBudgetPerUserBytes: perUserBudget === undefined ? undefined : positiveSize(perUserBudget, "--output-budget-per-user"),
+    maxRecordsPerUser: positiveCount("max-records-per-user", value("max-records-per-user")),
+    maxRecordBytesPerUser: positiveSize(value("max-record-bytes-per-user"), "--max-record-bytes-per-user"),
     minFreeBytes: parseSize(value("min-free"), "--min-free"),
     limits: parseLimits((l) => {
       const flag = (parsed.values as Record<string, unknown>)[l.flag];
@@ -227,6 +252,10 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   };
   if (settingsOut.outputBudgetBytes < settingsOut.maxOutputBytes) {
     throw new ServerError("usage", "--output-budget must be at least --max-output: one job's output would be removed the moment it ends");
+  }
+  const { outputBudgetPerUserBytes: perUser } = settingsOut;
+  if (perUser !== undefined && (perUser < settingsOut.maxOutputBytes || perUser > settingsOut.outputBudgetBytes)) {
+    throw new ServerError("usage", "--output-budget-per-user must be at least --max-output (one job's output would be removed the moment it ends) and at most --output-budget");
   }
   return settingsOut;
 }

@@ -66,6 +66,9 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
     maxTimeoutMs: settings.maxTimeoutMs,
     retainMs: settings.retainMs,
     outputBudgetBytes: settings.outputBudgetBytes,
+    outputBudgetPerUserBytes: settings.outputBudgetPerUserBytes,
+    maxRecordsPerUser: settings.maxRecordsPerUser,
+    maxRecordBytesPerUser: settings.maxRecordBytesPerUser,
     minFreeBytes: settings.minFreeBytes,
     accounts: {
       runAs: settings.runAs,

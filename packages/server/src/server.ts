@@ -28,9 +28,10 @@ import { unknownMethod } from "./unknown-method.ts";
 
 /**
  * Everything {@link startServer} needs. The durability settings (stateFile, maxOutputBytes, maxTimeoutMs, retainMs,
- * outputBudgetBytes, minFreeBytes) are the job manager's, with its defaults.
+ * outputBudgetBytes, outputBudgetPerUserBytes, maxRecordsPerUser, maxRecordBytesPerUser, minFreeBytes) are the job
+ * manager's, with its defaults.
  */
-export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOutputBytes" | "maxTimeoutMs" | "retainMs" | "outputBudgetBytes" | "minFreeBytes"> {
+export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOutputBytes" | "maxTimeoutMs" | "retainMs" | "outputBudgetBytes" | "outputBudgetPerUserBytes" | "maxRecordsPerUser" | "maxRecordBytesPerUser" | "minFreeBytes"> {
   /** Address to listen on; default 127.0.0.1. */
   host?: string;
   /** Port; default 50051, 0 picks a free one. */
@@ -145,6 +146,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       maxTimeoutMs: config.maxTimeoutMs,
       retainMs: config.retainMs,
       outputBudgetBytes: config.outputBudgetBytes,
+      outputBudgetPerUserBytes: config.outputBudgetPerUserBytes,
+      maxRecordsPerUser: config.maxRecordsPerUser,
+      maxRecordBytesPerUser: config.maxRecordBytesPerUser,
       minFreeBytes: config.minFreeBytes,
       onClose: config.onShutdown ?? "stop",
       ...(config.defaultIsolation === undefined ? {} : { defaultIsolation: config.defaultIsolation }),

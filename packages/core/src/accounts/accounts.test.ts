@@ -125,6 +125,9 @@ describe("user maps", () => {
   });
 });
 
+/** The leftover check of these tests: this host's uids are used by whatever else runs on it. */
+const nothingLeft = (): Promise<undefined> => Promise.resolve(undefined);
+
 describe("DynamicUids", () => {
   let dir: string;
   const logs: LogEvent[] = [];
@@ -140,7 +143,7 @@ describe("DynamicUids", () => {
     const local = await readLocalAccounts();
     assert.ok(local.uids.has(65534), "nobody is uid 65534 here");
     const file = join(dir, "a.json");
-    const uids = await DynamicUids.load(file, { first: 65533, last: 65535 }, local, log, claims(file));
+    const uids = await DynamicUids.load(file, { first: 65533, last: 65535 }, local, log, claims(file), nothingLeft);
     const [alice, bob] = [await uids.uidOf("alice"), await uids.uidOf("bob")];
     assert.deepEqual([alice, bob, await uids.uidOf("alice")], [65533, 65535, 65533]);
     await assert.rejects(uids.uidOf("carol"), { code: "resource_exhausted", message: "no uid is left in the range 65533-65535 for a new identity's account" });
@@ -148,12 +151,12 @@ describe("DynamicUids", () => {
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.deepEqual((await readdir(dir)).sort(), ["a.json", "claims"], "no temp file is left");
     // A restart sees the same mapping.
-    const again = await DynamicUids.load(file, { first: 65533, last: 65535 }, local, log, claims(file));
+    const again = await DynamicUids.load(file, { first: 65533, last: 65535 }, local, log, claims(file), nothingLeft);
     assert.deepEqual([await again.uidOf("bob"), await again.uidOf("alice")], [65535, 65533]);
   });
 
   test("concurrent first uses of many identities each get a uid of their own", async () => {
-    const uids = await DynamicUids.load(join(dir, "b.json"), { first: 61184, last: 65519 }, await readLocalAccounts(), log, claims(join(dir, "b.json")));
+    const uids = await DynamicUids.load(join(dir, "b.json"), { first: 61184, last: 65519 }, await readLocalAccounts(), log, claims(join(dir, "b.json")), nothingLeft);
     const names = Array.from({ length: 20 }, (_, i) => `user${String(i)}`);
     const got = await Promise.all([...names, ...names].map((name) => uids.uidOf(name)));
     assert.equal(new Set(got.slice(0, 20)).size, 20);
@@ -166,7 +169,7 @@ describe("DynamicUids", () => {
     const file = join(dir, "c.json");
     await writeFile(file, JSON.stringify({ version: 1, uids: { out: 70000, nobody: 65534, first: 61190, twice: 61190, ok: 61191 } }));
     logs.length = 0;
-    const uids = await DynamicUids.load(file, { first: 61184, last: 65535 }, await readLocalAccounts(), log, claims(file, "c-claims"));
+    const uids = await DynamicUids.load(file, { first: 61184, last: 65535 }, await readLocalAccounts(), log, claims(file, "c-claims"), nothingLeft);
     assert.equal(await uids.uidOf("ok"), 61191);
     assert.equal(await uids.uidOf("first"), 61190);
     assert.equal(await uids.uidOf("twice"), 61184, "a new uid, the lowest free one");
@@ -178,11 +181,28 @@ describe("DynamicUids", () => {
     ]);
   });
 
+  test("a uid that something of an earlier owner is left of is skipped, with a warning, and its claim given up", async () => {
+    const file = join(dir, "e.json");
+    const checked: number[] = [];
+    const leftover = (uid: number): Promise<string | undefined> => {
+      checked.push(uid);
+      return Promise.resolve(uid === 61184 ? "it owns /tmp/note" : undefined);
+    };
+    logs.length = 0;
+    const uids = await DynamicUids.load(file, { first: 61184, last: 65519 }, await readLocalAccounts(), log, claims(file, "e-claims"), leftover);
+    assert.equal(await uids.uidOf("bob"), 61185);
+    assert.deepEqual(checked, [61184, 61185]);
+    assert.deepEqual(logs.map((e) => [e.level, e.message]), [["warn", 'uid 61184 is not given to "bob": something of an earlier owner is left (it owns /tmp/note)']]);
+    assert.deepEqual(await readdir(join(dir, "e-claims")), ["61185"], "the skipped uid's claim is given up");
+    assert.equal(await uids.uidOf("bob"), 61185, "known identities are not checked again");
+    assert.deepEqual(checked, [61184, 61185]);
+  });
+
   test("a corrupt file is failed_precondition with what to do", async () => {
     const file = join(dir, "d.json");
     for (const text of ["{", '{"version":2,"uids":{}}', '{"version":1,"uids":{"a":"x"}}']) {
       await writeFile(file, text);
-      await assert.rejects(DynamicUids.load(file, { first: 61184, last: 65519 }, await readLocalAccounts(), log, claims(file)), {
+      await assert.rejects(DynamicUids.load(file, { first: 61184, last: 65519 }, await readLocalAccounts(), log, claims(file), nothingLeft), {
         code: "failed_precondition",
         message: /^the dynamic accounts file \S+d\.json is corrupt \(.+\): restore it, or remove it to give every identity a new uid$/,
       });
@@ -203,21 +223,21 @@ describe("UidClaims: two managers on one host", () => {
   test("never give one uid to two identities, also across restarts", async () => {
     const claimsDir = join(dir, "claims-1");
     const [fileA, fileB] = [join(dir, "a.json"), join(dir, "b.json")];
-    const a = await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir));
-    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir));
+    const a = await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir), nothingLeft);
+    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir), nothingLeft);
     const got = await Promise.all(["alice", "bob", "carol"].flatMap((name) => [a.uidOf(name), b.uidOf(`${name}-b`)]));
     assert.equal(new Set(got).size, 6, `six identities, six uids: ${got.join(" ")}`);
-    const again = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir));
+    const again = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir), nothingLeft);
     assert.equal(await again.uidOf("bob-b"), got[3], "a restart keeps its own claims");
   });
 
   test("a claim whose manager's mapping is gone is taken over once it has settled; a recent one is not", async () => {
     const claimsDir = join(dir, "claims-2");
     const [fileA, fileB] = [join(dir, "gone.json"), join(dir, "next.json")];
-    const a = await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir));
+    const a = await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir), nothingLeft);
     const uid = await a.uidOf("alice");
     await rm(fileA); // its data directory was removed
-    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir));
+    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir), nothingLeft);
     assert.notEqual(await b.uidOf("early"), uid, "a claim younger than a minute is still in force");
     const old = new Date(Date.now() - 120_000);
     await utimes(join(claimsDir, String(uid)), old, old);
@@ -229,9 +249,9 @@ describe("UidClaims: two managers on one host", () => {
     const [fileA, fileB] = [join(dir, "first.json"), join(dir, "second.json")];
     await writeFile(fileA, JSON.stringify({ version: 1, uids: { alice: 61200 } }));
     await writeFile(fileB, JSON.stringify({ version: 1, uids: { bob: 61200 } }));
-    await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir));
+    await DynamicUids.load(fileA, range, await readLocalAccounts(), log, new UidClaims(fileA, claimsDir), nothingLeft);
     logs.length = 0;
-    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir));
+    const b = await DynamicUids.load(fileB, range, await readLocalAccounts(), log, new UidClaims(fileB, claimsDir), nothingLeft);
     assert.deepEqual(logs.map((e) => e.message), [
       'dynamic account of "bob": uid 61200 is claimed by another jobexec server on this host; it gets a new uid on its next job',
     ]);

@@ -8,6 +8,7 @@ import { checkReachableByJobs } from "./data-dir.ts";
 import { DynamicUids } from "./dynamic-uids.ts";
 import { ensureHome, homeName } from "./homes.ts";
 import { readLocalAccounts } from "./local-accounts.ts";
+import { removeIpc } from "./remove-ipc.ts";
 import type { Credentials } from "./path-access.ts";
 import { checkUidRange, DEFAULT_UID_RANGE, formatUidRange } from "./uid-range.ts";
 import { matchUserMap, type UserMap, parseUserMap } from "./user-map.ts";
@@ -41,7 +42,9 @@ const runAsModes: readonly RunAs[] = ["dynamic", "mapped", "server"];
  * The identity -> account resolution of one manager: `dynamic` gives each identity a uid of its own from a range
  * (kept in `<dataDir>/accounts.json`), `mapped` uses the local account a user map names, `server` runs every job as
  * the server's own user. Every identity has a home `<dataDir>/homes/<name>` owned by its account. It also counts
- * each identity's running jobs against the quota it is given.
+ * each identity's running jobs against the quota it is given. When a dynamic account's last job ended, what its
+ * processes left that outlives them is removed: SysV IPC objects, POSIX shared memory, semaphores and message
+ * queues (systemd's RemoveIPC=; see {@link removeIpc}); the identity's next job starts once that is done.
  */
 export class Accounts {
   readonly runAs: RunAs;
@@ -50,6 +53,8 @@ export class Accounts {
   readonly #uids: DynamicUids | undefined;
   readonly #log: (event: LogEvent) => void;
   readonly #running = new Map<string, number>();
+  /** Removals of what identities' last jobs left (see #afterLastJob); a start of the same identity waits for its own. */
+  readonly #cleaning = new Map<string, Promise<void>>();
 
   private constructor(runAs: RunAs, homesDir: string, map: UserMap | undefined, uids: DynamicUids | undefined, log: (event: LogEvent) => void) {
     this.runAs = runAs;
@@ -127,14 +132,59 @@ export class Accounts {
         if (!held) return;
         held = false;
         const left = (this.#running.get(identity) ?? 1) - 1;
-        if (left === 0) this.#running.delete(identity);
-        else this.#running.set(identity, left);
+        if (left > 0) {
+          this.#running.set(identity, left);
+          return;
+        }
+        this.#running.delete(identity);
+        this.#afterLastJob(identity);
       },
     };
   }
 
-  /** The account `identity`'s jobs run as, with its home directory made (JobError "permission_denied" when it has none). */
+  /**
+   * Removes the IPC objects of `identity`'s dynamic account, whose last job just ended (no process runs as it: its
+   * cgroup was emptied). Mapped accounts are local users with sessions of their own: their IPC is not ours to remove.
+   */
+  #afterLastJob(identity: string): void {
+    const uid = this.#uids?.known(identity);
+    if (uid === undefined) return;
+    const before = this.#cleaning.get(identity) ?? Promise.resolve();
+    const cleaning = before.then(() => this.#removeIpc(new Set([uid]), `the jobs of uid ${String(uid)} (${JSON.stringify(identity)})`));
+    this.#cleaning.set(identity, cleaning);
+    void cleaning.then(() => {
+      if (this.#cleaning.get(identity) === cleaning) this.#cleaning.delete(identity);
+    });
+  }
+
+  /**
+   * Removes the IPC objects of every dynamic account that runs no job (at start-up: what accounts left while no
+   * manager ran, or before a crash). Resolves once done; failures are logged.
+   */
+  async removeIdleIpc(): Promise<void> {
+    if (this.#uids === undefined) return;
+    const idle = new Set<number>();
+    for (const [identity, uid] of this.#uids.all()) if (!this.#running.has(identity)) idle.add(uid);
+    await this.#removeIpc(idle, `the ${String(idle.size)} dynamic account(s) that run no job`);
+  }
+
+  /** Removes the IPC of the accounts of `uids` (`names` in log lines) and logs what it removed or could not. */
+  async #removeIpc(uids: ReadonlySet<number>, names: string): Promise<void> {
+    try {
+      const { removed, failed } = await removeIpc(uids);
+      if (removed.length > 0) this.#log({ level: "info", message: `removed what ${names} left: ${removed.join(", ")}` });
+      if (failed.length > 0) this.#log({ level: "warn", message: `cannot remove what ${names} left: ${failed.join("; ")}` });
+    } catch (error) {
+      this.#log({ level: "error", message: `cannot remove what ${names} left`, error });
+    }
+  }
+
+  /**
+   * The account `identity`'s jobs run as, with its home directory made (JobError "permission_denied" when it has
+   * none), once what its last job left is removed.
+   */
   async accountOf(identity: string): Promise<Account> {
+    await this.#cleaning.get(identity);
     const name = homeName(identity);
     if (this.#uids !== undefined) {
       const uid = await this.#uids.uidOf(identity);

@@ -5,6 +5,7 @@ import type { LogEvent, UidRange } from "../types.ts";
 import { writeFileAtomically } from "./atomic-file.ts";
 import { type LocalAccounts, readLocalAccounts } from "./local-accounts.ts";
 import { UidClaims } from "./uid-claims.ts";
+import { uidLeftover } from "./uid-leftovers.ts";
 import { formatUidRange } from "./uid-range.ts";
 
 /** The file's shape: version 1, each identity's uid. */
@@ -18,7 +19,10 @@ interface Stored {
  * A uid is never given to two identities, and never one that a local account or group owns (the gid is the same
  * number): /etc/passwd and /etc/group are read again before each allocation, so accounts created meanwhile are
  * skipped too. Nor is it one that another manager on this host gave out (another server with another data
- * directory): every uid is claimed host-wide first ({@link UidClaims}).
+ * directory): every uid is claimed host-wide first ({@link UidClaims}). Nor, when an identity gets its first uid, is it
+ * one that anything is left of (a process, a file in /tmp, /var/tmp, /dev/shm...; see {@link uidLeftover}): a uid that
+ * an earlier identity had (its manager's data directory since removed, its mapping given up) never hands what that
+ * identity left to another.
  */
 export class DynamicUids {
   readonly #file: string;
@@ -26,24 +30,43 @@ export class DynamicUids {
   readonly #uids: Map<string, number>;
   readonly #taken: Set<number>;
   readonly #claims: UidClaims;
+  readonly #leftover: (uid: number) => Promise<string | undefined>;
+  readonly #log: (event: LogEvent) => void;
   // Allocations write the file one at a time.
   #writing: Promise<unknown> = Promise.resolve();
 
-  private constructor(file: string, range: UidRange, uids: Map<string, number>, claims: UidClaims) {
+  private constructor(
+    file: string,
+    range: UidRange,
+    uids: Map<string, number>,
+    claims: UidClaims,
+    leftover: (uid: number) => Promise<string | undefined>,
+    log: (event: LogEvent) => void,
+  ) {
     this.#file = file;
     this.#range = range;
     this.#uids = uids;
     this.#taken = new Set(uids.values());
     this.#claims = claims;
+    this.#leftover = leftover;
+    this.#log = log;
   }
 
   /**
    * Loads the mapping from `file` (none yet is an empty mapping) and claims its uids host-wide (again, after a
    * reboot). A uid outside `range`, owned by a local account or group, given twice, or claimed by another manager
    * meanwhile, is given up with a warning: that identity gets a new uid on its next job. A file that cannot be
-   * read or parsed is JobError "failed_precondition". `claims` defaults to this host's claims for `file`.
+   * read or parsed is JobError "failed_precondition". `claims` defaults to this host's claims for `file`, `leftover`
+   * to {@link uidLeftover}.
    */
-  static async load(file: string, range: UidRange, local: LocalAccounts, log: (event: LogEvent) => void, claims = new UidClaims(file)): Promise<DynamicUids> {
+  static async load(
+    file: string,
+    range: UidRange,
+    local: LocalAccounts,
+    log: (event: LogEvent) => void,
+    claims = new UidClaims(file),
+    leftover = uidLeftover,
+  ): Promise<DynamicUids> {
     let text: string | undefined;
     try {
       text = await readFile(file, "utf8");
@@ -75,7 +98,17 @@ export class DynamicUids {
         uids.set(identity, uid);
       }
     }
-    return new DynamicUids(file, range, uids, claims);
+    return new DynamicUids(file, range, uids, claims, leftover, log);
+  }
+
+  /** The uid `identity` has, if it has one yet. */
+  known(identity: string): number | undefined {
+    return this.#uids.get(identity);
+  }
+
+  /** Every identity's uid. */
+  all(): ReadonlyMap<string, number> {
+    return this.#uids;
   }
 
   /** The uid of `identity`, allocating (and persisting) one on its first use. JobError "resource_exhausted" when the range is used up. */
@@ -89,7 +122,12 @@ export class DynamicUids {
       let uid = this.#range.first;
       for (; uid <= this.#range.last; uid++) {
         if (this.#taken.has(uid) || local.uids.has(uid) || local.gids.has(uid)) continue;
-        if (await this.#claims.claim(uid, identity)) break;
+        // Claimed first: a uid another manager holds is simply skipped, without looking for what is left of it.
+        if (!(await this.#claims.claim(uid, identity))) continue;
+        const left = await this.#leftover(uid);
+        if (left === undefined) break;
+        this.#log({ level: "warn", message: `uid ${String(uid)} is not given to ${JSON.stringify(identity)}: something of an earlier owner is left (${left})` });
+        await this.#claims.release(uid, identity);
       }
       if (uid > this.#range.last) {
         throw new JobError("resource_exhausted", `no uid is left in the range ${formatUidRange(this.#range)} for a new identity's account`);

@@ -50,6 +50,13 @@ export class UidClaims {
     return false;
   }
 
+  /** Gives up this manager's claim on `uid` for `identity` (made by {@link claim}); another's is left alone. */
+  async release(uid: number, identity: string): Promise<void> {
+    const path = join(this.#dir, String(uid));
+    const held = await readClaim(path);
+    if (held?.file === this.#mappingFile && held.identity === identity) await rm(path, { force: true });
+  }
+
   async #create(path: string, identity: string): Promise<boolean> {
     let file;
     try {

@@ -43,20 +43,40 @@ export async function createOutputFiles(dir: string, mode: OutputMode): Promise<
   return { stdoutFd: stdout.fd, stderrFd: mode === "merged" ? stdout.fd : stderr.fd, close };
 }
 
-/** Bytes in each output file now; 0 for a missing one. */
-export async function outputSizes(dir: string): Promise<{ stdout: number; stderr: number }> {
-  const size = (name: string): Promise<number> => stat(join(dir, name)).then((s) => s.size, () => 0);
-  const [stdout, stderr] = await Promise.all([size("stdout"), size("stderr")]);
-  return { stdout, stderr };
+/**
+ * A job's output as measured: the bytes in each file (what a reader gets) and the bytes the two files take on disk
+ * (allocated blocks). They differ both ways: a file made sparse (ftruncate far past its end) is large and takes
+ * nothing; blocks allocated with fallocate take space that no reader sees. Limits and budgets of disk use count
+ * the allocated bytes.
+ */
+export interface OutputSizes {
+  stdout: number;
+  stderr: number;
+  /** Allocated bytes of both files (st_blocks x 512). */
+  disk: number;
+}
+
+const none = { size: 0, blocks: 0 };
+const sizesOf = (stdout: { size: number; blocks: number }, stderr: { size: number; blocks: number }): OutputSizes => ({
+  stdout: stdout.size,
+  stderr: stderr.size,
+  disk: (stdout.blocks + stderr.blocks) * 512,
+});
+
+/** The output's sizes now; 0 for a missing file. */
+export async function outputSizes(dir: string): Promise<OutputSizes> {
+  const measure = (name: string): Promise<{ size: number; blocks: number }> => stat(join(dir, name)).then((s) => s, () => none);
+  const [stdout, stderr] = await Promise.all([measure("stdout"), measure("stderr")]);
+  return sizesOf(stdout, stderr);
 }
 
 /**
- * Bytes in each output file now, measured synchronously (two stat calls on cached inodes, a few microseconds):
- * for the output limit, which must not wait behind reads queued in libuv's thread pool.
+ * The output's sizes now, measured synchronously (two stat calls on cached inodes, a few microseconds): for the
+ * output limit, which must not wait behind reads queued in libuv's thread pool, and for start-up.
  */
-export function outputSizesNow(dir: string): { stdout: number; stderr: number } {
-  const size = (name: string): number => statSync(join(dir, name), { throwIfNoEntry: false })?.size ?? 0;
-  return { stdout: size("stdout"), stderr: size("stderr") };
+export function outputSizesNow(dir: string): OutputSizes {
+  const measure = (name: string): { size: number; blocks: number } => statSync(join(dir, name), { throwIfNoEntry: false }) ?? none;
+  return sizesOf(measure("stdout"), measure("stderr"));
 }
 
 /** Removes a job's output directory; a missing one is fine. */

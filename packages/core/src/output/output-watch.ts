@@ -1,12 +1,25 @@
 // One change notifier per job, shared by all its followers.
 import { type FSWatcher, watch } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { outputSizesNow } from "./output-files.ts";
+import { type OutputSizes, outputSizesNow } from "./output-files.ts";
 import { SharedChunks } from "./shared-chunks.ts";
 
 const pollMs = 25;
 // After a change the watch closes for this long: see #onChange.
 const quietMs = 1;
+
+// Blocks a filesystem may allocate ahead of a growing file (XFS's speculative preallocation is about the file's size)
+// or round up to: allocated bytes count against the limit only beyond the limit plus this much.
+const allocationSlack = (maxBytes: number): number => Math.max(maxBytes, 1024 * 1024);
+
+/**
+ * Whether output of `sizes` exceeds a limit of `maxBytes`: more bytes in the files (however they got there: written,
+ * or a file extended by ftruncate, sparse), or more blocks allocated (fallocate) than the limit and
+ * {@link allocationSlack} allow.
+ */
+export function overLimit(sizes: OutputSizes, maxBytes: number): boolean {
+  return sizes.stdout + sizes.stderr > maxBytes || sizes.disk > maxBytes + allocationSlack(maxBytes);
+}
 
 /** The output limit of a running job, checked on changes; see {@link OutputWatch.limit}. */
 interface Limit {
@@ -75,7 +88,8 @@ export class OutputWatch {
   }
 
   /**
-   * Calls `exceeded` once, as soon as a change leaves the output files holding more than `maxBytes` together.
+   * Calls `exceeded` once, as soon as a change leaves the output files holding more than `maxBytes` together, or
+   * taking more disk than that (see {@link overLimit}).
    * The watch then stays open until end(), followed or not. Nothing runs on the job's write path: each change
    * the watch reports is measured (two synchronous stat calls, see #onChange); between changes nothing runs.
    */
@@ -95,9 +109,9 @@ export class OutputWatch {
   }
 
   /** The output's sizes now, checked against the limit. */
-  #measure(): { stdout: number; stderr: number } {
+  #measure(): OutputSizes {
     const sizes = outputSizesNow(this.#dir);
-    if (this.#limit !== undefined && sizes.stdout + sizes.stderr > this.#limit.maxBytes) this.#limit.exceeded();
+    if (this.#limit !== undefined && overLimit(sizes, this.#limit.maxBytes)) this.#limit.exceeded();
     return sizes;
   }
 

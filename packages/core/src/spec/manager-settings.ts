@@ -2,18 +2,18 @@
 import { totalmem } from "node:os";
 import { JobError } from "../job-error.ts";
 import { checkStandbySize } from "../launch/launch-job.ts";
+import type { RetentionBounds } from "../supervise/retention.ts";
 import type { IsolationSpec, ManagerOptions } from "../types.ts";
 import { checkIsolationSpec } from "./isolation.ts";
 import type { RunBounds } from "./run-bounds.ts";
 
 const day = 24 * 60 * 60 * 1000;
+const mib = 1024 ** 2;
 const gib = 1024 ** 3;
 
 /** Settings of {@link ManagerOptions} after defaults, checked. */
-export interface Settings extends RunBounds {
+export interface Settings extends RunBounds, RetentionBounds {
   graceMs: number;
-  retainMs: number;
-  outputBudgetBytes: number;
   minFreeBytes: number;
   onClose: "stop" | "keep";
   /** Standbys per output mode in use. */
@@ -41,6 +41,9 @@ export function checkSettings(options: ManagerOptions): Settings {
     maxTimeoutMs: options.maxTimeoutMs === undefined ? undefined : number("maxTimeoutMs", options.maxTimeoutMs, 0, 1),
     retainMs: number("retainMs", options.retainMs, 7 * day, 0),
     outputBudgetBytes: number("outputBudgetBytes", options.outputBudgetBytes, 10 * gib, 0),
+    outputBudgetPerUserBytes: 0,
+    maxRecordsPerUser: number("maxRecordsPerUser", options.maxRecordsPerUser, 10_000, 1),
+    maxRecordBytesPerUser: number("maxRecordBytesPerUser", options.maxRecordBytesPerUser, 64 * mib, 1),
     minFreeBytes: number("minFreeBytes", options.minFreeBytes, 256 * 1024 * 1024, 0),
     onClose: options.onClose ?? "stop",
     standby: checkStandbySize(options.standby),
@@ -48,8 +51,11 @@ export function checkSettings(options: ManagerOptions): Settings {
     usageSampleMs: number("usageSampleMs", options.usageSampleMs, 5000, 0),
   };
   if (settings.usageSampleMs > 0 && settings.usageSampleMs < 100) throw new JobError("invalid_argument", "usageSampleMs must be 0 (off) or at least 100");
-  if (settings.outputBudgetBytes < settings.maxOutputBytes) {
-    throw new JobError("invalid_argument", "outputBudgetBytes must be at least maxOutputBytes: one job's output would be removed the moment it ends");
+  // By default a user may keep 2 GiB, or one job's largest output, but never more than all users together.
+  const perUser = Math.min(settings.outputBudgetBytes, Math.max(2 * gib, settings.maxOutputBytes));
+  settings.outputBudgetPerUserBytes = number("outputBudgetPerUserBytes", options.outputBudgetPerUserBytes, perUser, 0);
+  for (const [what, budget] of [["outputBudgetBytes", settings.outputBudgetBytes], ["outputBudgetPerUserBytes", settings.outputBudgetPerUserBytes]] as const) {
+    if (budget < settings.maxOutputBytes) throw new JobError("invalid_argument", `${what} must be at least maxOutputBytes: one job's output would be removed the moment it ends`);
   }
   if (settings.onClose !== "stop" && settings.onClose !== "keep") throw new JobError("invalid_argument", 'onClose must be "stop" or "keep"');
   return settings;

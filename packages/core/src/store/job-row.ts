@@ -9,8 +9,8 @@ import type { JobRow } from "./job-store.ts";
 const time = (date: Date | undefined): number | null => (date === undefined ? null : date.getTime());
 const dateOf = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
 
-/** The row of a record as it is now. */
-export function rowOf(record: JobRecord): JobRow {
+/** The row of a record as it is now, but its arguments, which are stored once (see {@link newRow}). */
+export function rowOf(record: JobRecord): Omit<JobRow, "args"> {
   const { spec, exit } = record;
   return {
     seq: record.seq,
@@ -20,7 +20,6 @@ export function rowOf(record: JobRecord): JobRow {
     uid: spec.account.uid,
     gid: spec.account.gid,
     program: spec.program,
-    args: JSON.stringify(spec.args),
     cwd: spec.cwd,
     output_mode: spec.outputMode,
     limits: JSON.stringify(spec.limits),
@@ -52,21 +51,22 @@ export function rowOf(record: JobRecord): JobRow {
 /** The row a job is inserted with before its spawn: that of a fresh record (the store then gives it its seq). */
 export function newRow(id: string, owner: string, spec: ValidSpec): Omit<JobRow, "seq"> {
   const { seq: _seq, ...row } = rowOf(new JobRecord(id, 0, owner, spec, "", undefined));
-  return row;
+  return { ...row, args: JSON.stringify(spec.args) };
 }
 
 /**
- * The record of a stored row, its output in `<jobsDir>/<id>`. An ended job's record is final (its `ended` resolved);
+ * The record of a stored row, its output in `<jobsDir>/<id>`; `storedArgs` reads its arguments back when they are
+ * too long to hold (see JobRecord.args). An ended job's record is final (its `ended` resolved);
  * a running one is for supervise/ to adopt or end. The environment is not stored (it may hold secrets and nothing
  * reports it), so a restored spec has none; nor are the account's home and groups, which only a start needs.
  */
-export function recordOf(row: JobRow, jobsDir: string): JobRecord {
+export function recordOf(row: JobRow, jobsDir: string, storedArgs?: (seq: number) => string | undefined): JobRecord {
   const account = { name: row.account ?? "", uid: row.uid ?? 0, gid: row.gid ?? 0, groups: [], home: "", drop: false };
   const spec: ValidSpec = {
     account,
     program: row.program,
     executable: row.program,
-    args: JSON.parse(row.args) as string[],
+    args: [],
     env: {},
     cwd: row.cwd,
     limits: JSON.parse(row.limits) as ValidSpec["limits"],
@@ -77,6 +77,8 @@ export function recordOf(row: JobRow, jobsDir: string): JobRecord {
     ...(row.timeout_ms === null ? {} : { timeoutMs: row.timeout_ms }),
   };
   const record = new JobRecord(row.id, row.seq, row.owner, spec, join(jobsDir, row.id), row.cgroup ?? undefined);
+  // Kept as stored, parsed only when reported: thousands of records load without parsing their arguments.
+  record.restoreArgs(row.args, storedArgs);
   record.createdAt = new Date(row.created_at);
   record.pid = row.pid;
   record.startTicks = row.pid_start_ticks ?? undefined;

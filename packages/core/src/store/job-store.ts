@@ -54,8 +54,10 @@ export interface JobStore {
   readonly path: string;
   /** Stores a new job; returns its seq, larger than any seq this store ever gave (never reused). */
   insert(row: Omit<JobRow, "seq">): number;
-  /** Overwrites the row of job `row.seq`. */
-  update(row: JobRow): void;
+  /** Overwrites the row of job `row.seq`, all but its arguments (written at insert, never changed). */
+  update(row: Omit<JobRow, "args">): void;
+  /** The stored arguments (JSON) of job `seq`; undefined for a missing row. */
+  args(seq: number): string | undefined;
   /** Removes a job's row; a missing one is fine. */
   delete(seq: number): void;
   /** Every row, oldest (lowest seq) first, without timelines (`timeline` null). */

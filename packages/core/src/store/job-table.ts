@@ -28,7 +28,8 @@ export class JobTable {
 
   /** The stored records, oldest first, their output in `<jobsDir>/<id>` (for start-up; they are not added yet). */
   restore(jobsDir: string): JobRecord[] {
-    return this.#store.load().map((row) => recordOf(row, jobsDir));
+    const storedArgs = (seq: number): string | undefined => this.#store.args(seq);
+    return this.#store.load().map((row) => recordOf(row, jobsDir, storedArgs));
   }
 
   /**
@@ -49,6 +50,7 @@ export class JobTable {
   }
 
   add(record: JobRecord): void {
+    record.storedArgs ??= (seq) => this.#store.args(seq);
     this.#records.set(record.id, record);
     // Nearly always the newest: found from the end in a step or two.
     let at = this.#bySeq.length;

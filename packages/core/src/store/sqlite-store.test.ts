@@ -44,7 +44,12 @@ describe("SqliteStore", () => {
     assert.equal(fourth, 4, "the deleted newest seq is not reused");
     const [first] = store.load();
     assert.ok(first);
-    store.update({ ...first, state: "exited", exit_code: 7, ended_at: 1234, stdout_bytes: 5 });
+    // Everything but the arguments, which are written once and read back by seq.
+    const { args, ...unchanged } = first;
+    store.update({ ...unchanged, state: "exited", exit_code: 7, ended_at: 1234, stdout_bytes: 5 });
+    assert.equal(store.args(1), args);
+    assert.deepEqual(JSON.parse(args), ["a b", "ü"]);
+    assert.equal(store.args(3), undefined, "a deleted row has none");
     store.close();
 
     const reopened = SqliteStore.open(path);

@@ -28,14 +28,18 @@ export class SqliteStore implements JobStore {
   readonly #update: StatementSync;
   readonly #delete: StatementSync;
   readonly #timeline: StatementSync;
+  readonly #args: StatementSync;
 
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
     this.#db = db;
     this.#insert = db.prepare(`INSERT INTO jobs (${columns.join(", ")}) VALUES (${columns.map((c) => `:${c}`).join(", ")}) RETURNING seq`);
-    // A timeline is written once and never cleared: null keeps the stored one (records loaded back do not hold it).
-    this.#update = db.prepare(`UPDATE jobs SET ${columns.map((c) => (c === "timeline" ? "timeline = COALESCE(:timeline, timeline)" : `${c} = :${c}`)).join(", ")} WHERE seq = :seq`);
+    // The arguments are written once: a finished record does not even hold them (see JobRecord.args). A timeline is
+    // written once and never cleared: null keeps the stored one (records loaded back do not hold it).
+    const updated = columns.filter((c) => c !== "args");
+    this.#update = db.prepare(`UPDATE jobs SET ${updated.map((c) => (c === "timeline" ? "timeline = COALESCE(:timeline, timeline)" : `${c} = :${c}`)).join(", ")} WHERE seq = :seq`);
     this.#timeline = db.prepare("SELECT timeline FROM jobs WHERE seq = ?");
+    this.#args = db.prepare("SELECT args FROM jobs WHERE seq = ?");
     this.#delete = db.prepare("DELETE FROM jobs WHERE seq = ?");
   }
 
@@ -74,8 +78,12 @@ export class SqliteStore implements JobStore {
     return (this.#insert.get({ ...row }) as { seq: number }).seq;
   }
 
-  update(row: JobRow): void {
+  update(row: Omit<JobRow, "args">): void {
     this.#update.run({ ...row });
+  }
+
+  args(seq: number): string | undefined {
+    return (this.#args.get(seq) as { args: string } | undefined)?.args;
   }
 
   delete(seq: number): void {

@@ -155,22 +155,53 @@ describe("retention", { timeout }, () => {
     }
   });
 
-  test("by budget: the oldest finished jobs go while the finished jobs' output exceeds outputBudgetBytes", async () => {
+  test("by budget: the oldest finished jobs go while the finished jobs' output takes more disk than outputBudgetBytes", async () => {
     const dataDir = join(dir, "budget");
-    const manager = await JobManager.create({ dataDir, cgroupParent: uniqueParent(), maxOutputBytes: 1000, outputBudgetBytes: 2500 });
+    const kib = 1024;
+    // Sizes in whole 4 KiB blocks: the budget counts what the output takes on disk.
+    const manager = await JobManager.create({ dataDir, cgroupParent: uniqueParent(), maxOutputBytes: 64 * kib, outputBudgetBytes: 160 * kib });
     try {
       const jobs: Job[] = [];
-      for (let i = 0; i < 3; i++) jobs.push(await finished(manager, 1000));
+      for (let i = 0; i < 3; i++) jobs.push(await finished(manager, 64 * kib));
       const ids = async (): Promise<string[]> => (await manager.list()).map((j) => j.id).reverse();
-      assert.deepEqual(await ids(), [jobs[1]?.id, jobs[2]?.id], "3000 bytes > 2500: the oldest went");
+      assert.deepEqual(await ids(), [jobs[1]?.id, jobs[2]?.id], "192 KiB > 160 KiB: the oldest went");
       jobs.push(await finished(manager, 0));
       assert.deepEqual(await ids(), [jobs[1]?.id, jobs[2]?.id, jobs[3]?.id], "an empty job fits");
-      jobs.push(await finished(manager, 600));
+      jobs.push(await finished(manager, 40 * kib));
       assert.deepEqual(await ids(), [jobs[2]?.id, jobs[3]?.id, jobs[4]?.id]);
       // The output goes right after the record.
       for (let i = 0; i < 100 && existsSync(join(dataDir, "jobs", String(jobs[1]?.id))); i++) await sleep(10);
       assert.equal(existsSync(join(dataDir, "jobs", String(jobs[1]?.id))), false);
       assert.deepEqual(storedIds(dataDir).sort(), [jobs[2]?.id, jobs[3]?.id, jobs[4]?.id].sort());
+    } finally {
+      await manager.close();
+    }
+  });
+
+  test("per user first: one user's output and records only ever remove that user's oldest jobs", async () => {
+    const dataDir = join(dir, "per-user");
+    const kib = 1024;
+    const manager = await JobManager.create({
+      dataDir,
+      cgroupParent: uniqueParent(),
+      maxOutputBytes: 64 * kib,
+      outputBudgetPerUserBytes: 128 * kib,
+      maxRecordsPerUser: 3,
+    });
+    try {
+      const run = async (owner: string, bytes: number): Promise<string> => {
+        const job = await manager.start({ program: "head", args: ["-c", String(bytes), "/dev/zero"] }, owner);
+        await followAll(manager, job.id);
+        return job.id;
+      };
+      const bob = [await run("bob", 4 * kib), await run("bob", 4 * kib)];
+      const alice = [await run("alice", 64 * kib), await run("alice", 64 * kib), await run("alice", 64 * kib)];
+      const ids = async (owner: string): Promise<string[]> => (await manager.list({ owner })).map((j) => j.id).reverse();
+      assert.deepEqual(await ids("alice"), alice.slice(1), "192 KiB of alice's > 128 KiB: her oldest went");
+      assert.deepEqual(await ids("bob"), bob, "bob's older jobs stay");
+      for (let i = 0; i < 3; i++) alice.push(await run("alice", 0));
+      assert.deepEqual(await ids("alice"), alice.slice(3), "more than 3 records: alice's oldest go");
+      assert.deepEqual(await ids("bob"), bob);
     } finally {
       await manager.close();
     }

@@ -4,7 +4,13 @@ import { unmeasuredUsage } from "../cgroup/usage.ts";
 import type { UsageRing } from "../cgroup/usage-ring.ts";
 import { OutputWatch } from "../output/output-watch.ts";
 import type { Job, JobState, StopReason, Usage } from "../types.ts";
+import type { OutputSizes } from "../output/output-files.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
+
+// What a stored row costs beside its variable text (its numbers, short fields, SQLite's own bytes), roughly.
+const rowOverheadBytes = 512;
+// Arguments longer than this (as stored: JSON) are not held once the job ended, but read back when reported.
+const heldArgsChars = 4096;
 
 /** How the main process ended, as Node reports it. */
 export interface Exit {
@@ -21,7 +27,13 @@ export class JobRecord {
   /** Creation order number, see {@link Job.seq}. */
   readonly seq: number;
   readonly owner: string;
-  readonly spec: ValidSpec;
+  #spec: ValidSpec;
+  /** The arguments as stored (JSON), held once the job ended when short (see #compact). */
+  #argsJson: string | undefined;
+  /** The length of the stored arguments, known once the job ended (or was restored). */
+  #argsLength: number | undefined;
+  /** Reads the stored arguments of job `seq` (set by the job table): for a finished record that does not hold them. */
+  storedArgs: ((seq: number) => string | undefined) | undefined;
   /** The job's output directory. */
   readonly dir: string;
   readonly cgroupDir: string | undefined;
@@ -61,6 +73,8 @@ export class JobRecord {
   timeline: string | undefined;
   /** Bytes in each output file, as last measured (final once ended). */
   output = { stdout: 0, stderr: 0 };
+  /** Bytes the output files take on disk (allocated blocks), as last measured (final once ended). */
+  outputDisk = 0;
   /** Set once a stop began: the main process ending then makes the job "stopped". */
   stopping: Promise<void> | undefined;
   /** When the stop under way began, and when what is left gets SIGKILL (for {@link Job.stopping}). */
@@ -70,10 +84,36 @@ export class JobRecord {
     this.id = id;
     this.seq = seq;
     this.owner = owner;
-    this.spec = spec;
+    this.#spec = spec;
     this.dir = dir;
     this.cgroupDir = cgroupDir;
     this.usage = unmeasuredUsage();
+  }
+
+  /**
+   * The job's spec. Once the job ended its arguments and environment are no longer held (see {@link args}): a
+   * finished record costs little memory however long its command line was.
+   */
+  get spec(): ValidSpec {
+    return this.#spec;
+  }
+
+  /** The job's arguments: from the spec while it runs; once it ended from their stored form, held or read back. */
+  get args(): string[] {
+    if (this.#argsLength === undefined) return [...this.#spec.args];
+    return JSON.parse(this.#argsJson ?? this.storedArgs?.(this.seq) ?? "[]") as string[];
+  }
+
+  /** About how many bytes the job's stored record takes: what bounds each owner's records (see Retention). */
+  get storedBytes(): number {
+    const args = this.#argsLength ?? JSON.stringify(this.#spec.args).length;
+    return rowOverheadBytes + args + this.#spec.program.length + this.#spec.cwd.length + (this.failureReason?.length ?? 0);
+  }
+
+  /** Takes the sizes of the job's output as measured. */
+  measured(sizes: OutputSizes): void {
+    this.output = { stdout: sizes.stdout, stderr: sizes.stderr };
+    this.outputDisk = sizes.disk;
   }
 
   /**
@@ -99,24 +139,48 @@ export class JobRecord {
     return this.state === "running";
   }
 
+  /**
+   * Drops the arguments and environment from memory: the arguments are kept as stored (one flat string rather than
+   * an array of strings, tens of bytes each beside their text) when short, and read back from the store when
+   * reported otherwise; the environment is not stored and nothing reports it. A job with 120 KB of arguments then
+   * costs the manager no more memory than `true` once it ended.
+   */
+  #compact(argsJson: string): void {
+    if (this.#argsLength !== undefined) return;
+    this.#argsLength = argsJson.length;
+    if (argsJson.length <= heldArgsChars || this.storedArgs === undefined) this.#argsJson = argsJson;
+    this.#spec = { ...this.#spec, args: [], env: {} };
+  }
+
+  /** A restored record's arguments, as stored (not parsed), and where to read them back. */
+  restoreArgs(argsJson: string, storedArgs: ((seq: number) => string | undefined) | undefined): void {
+    this.storedArgs = storedArgs;
+    this.#compact(argsJson);
+  }
+
   /** Records the final state and wakes everyone waiting for the end. */
   finish(state: Exclude<JobState, "running">, endedAt: Date): void {
     this.state = state;
     this.endedAt = endedAt;
     this.child = undefined;
+    this.#compact(JSON.stringify(this.#spec.args));
     this.#watch?.end();
     this.#ended?.resolve(undefined);
   }
 
-  /** A copy of everything known, safe to hand out (the timeline apart: see JobManager.get). */
+  /**
+   * A copy of everything known, safe to hand out (the timeline apart: see JobManager.get). A finished job's arguments
+   * are parsed (or read back from the store) on first access of `args` only: list() for counting reads none. Read
+   * them before the job is removed.
+   */
   snapshot(): Job {
-    const { spec } = this;
+    const spec = this.#spec;
     const job: Job = {
       id: this.id,
       seq: this.seq,
       owner: this.owner,
       program: spec.program,
-      args: [...spec.args],
+      args: [],
       cwd: spec.cwd,
       state: this.state,
       pid: this.pid,
@@ -129,6 +193,8 @@ export class JobRecord {
       maxOutputBytes: spec.maxOutputBytes,
       isolation: { ...spec.isolation },
     };
+    if (this.#argsLength === undefined) job.args = [...spec.args];
+    else lazyArgs(job, () => this.args);
     if (job.limits.io === undefined) delete job.limits.io;
     if (this.exit?.code != null) job.exitCode = this.exit.code;
     if (this.exit?.signal != null) job.signal = this.exit.signal;
@@ -159,4 +225,17 @@ function copyUsage(usage: Usage): Usage {
   if (usage.memoryEvents !== undefined) copy.memoryEvents = { ...usage.memoryEvents };
   if (usage.pressure !== undefined) copy.pressure = structuredClone(usage.pressure);
   return copy;
+}
+
+/** Makes `job.args` read by `read` on its first access (then kept; assignable like a plain property). */
+function lazyArgs(job: Job, read: () => string[]): void {
+  let args: string[] | undefined;
+  Object.defineProperty(job, "args", {
+    enumerable: true,
+    configurable: true,
+    get: () => (args ??= read()),
+    set: (value: string[]) => {
+      args = value;
+    },
+  });
 }

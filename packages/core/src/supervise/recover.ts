@@ -1,8 +1,10 @@
 // Start-up: every stored job back, running ones adopted or ended, what no record owns removed, retention applied.
 import type { CgroupSubtree } from "../cgroup/subtree.ts";
+import { outputSizesNow } from "../output/output-files.ts";
 import type { JobTable } from "../store/job-table.ts";
 import type { LogEvent } from "../types.ts";
 import { removeLeftovers } from "./leftovers.ts";
+import type { JobRecord } from "./job-record.ts";
 import type { Retention } from "./retention.ts";
 import type { Supervisor } from "./supervisor.ts";
 
@@ -10,7 +12,7 @@ import type { Supervisor } from "./supervisor.ts";
 export interface RecoveryParts {
   jobs: JobTable;
   supervisor: Supervisor;
-  retention: Retention;
+  retention: Retention<JobRecord>;
   jobsDir: string;
   subtree: CgroupSubtree | undefined;
   log: (event: LogEvent) => void;
@@ -19,13 +21,16 @@ export interface RecoveryParts {
 /**
  * Loads every stored record into the table; each one whose record says "running" is adopted or recorded as ended
  * (see {@link Supervisor.adopt}); output directories and job cgroups that no record (no running job) owns are
- * removed; finished jobs past retention are removed. Logs one line with the counts and the time it took.
+ * removed; finished jobs past retention or over a budget are removed. Logs one line with the counts and the time it took.
  */
 export async function recover({ jobs, supervisor, retention, jobsDir, subtree, log }: RecoveryParts): Promise<void> {
   const began = performance.now();
   const records = jobs.restore(jobsDir);
   for (const record of records) jobs.add(record);
-  retention.add(records.filter((r) => !r.isRunning));
+  const finished = records.filter((r) => !r.isRunning);
+  // What their output takes on disk is measured, not stored: two stat calls each.
+  for (const record of finished) record.outputDisk = outputSizesNow(record.dir).disk;
+  retention.add(finished);
   const running = records.filter((r) => r.isRunning);
   const outcomes = await Promise.all(running.map((r) => supervisor.adopt(r)));
   const adopted = new Set(running.filter((_, i) => outcomes[i] === "adopted").map((r) => r.id));

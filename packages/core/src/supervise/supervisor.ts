@@ -225,7 +225,7 @@ export class Supervisor {
       record.timeline = ring.length > 0 ? JSON.stringify(ring.timeline()) : undefined;
       record.ring = undefined;
     }
-    if (state !== "failed") record.output = await outputSizes(record.dir);
+    if (state !== "failed") record.measured(await outputSizes(record.dir));
     record.finish(state, endedAt);
     if (this.#detached) return;
     this.#hooks.changed(record);
@@ -296,7 +296,7 @@ export class Supervisor {
     // The job may have ended meanwhile: its final figures win.
     if (record.isRunning && !record.ending) {
       if (usage !== undefined) record.usage = usage;
-      record.output = output;
+      record.measured(output);
     }
   }
 

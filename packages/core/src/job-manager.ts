@@ -442,6 +442,8 @@ export class JobManager {
         for (const record of running) this.#supervisor.stop(record, this.#settings.graceMs, undefined, "server_shutdown");
         await Promise.all(running.map((r) => r.ended));
       }
+      // What the accounts' last jobs left is being removed: finish that before the next manager may start.
+      await this.#accounts.settled();
       const lost = this.#jobs.close();
       if (lost > 0) this.#log({ level: "error", message: `${String(lost)} job record write(s) could not be stored before closing` });
       if (onClose === "stop") await this.#subtree?.close((message, error) => this.#log({ level: "warn", message, error }));

@@ -157,6 +157,11 @@ export class Accounts {
     });
   }
 
+  /** Resolves once every removal begun by a last job's end is done (close() waits for them: none outlives it). */
+  async settled(): Promise<void> {
+    await Promise.all(this.#cleaning.values());
+  }
+
   /**
    * Removes the IPC objects of every dynamic account that runs no job (at start-up: what accounts left while no
    * manager ran, or before a crash). Resolves once done; failures are logged.

@@ -7,6 +7,7 @@ import { Accounts, type Slot } from "./accounts/accounts.ts";
 import { lockCgroupParent } from "./cgroup/parent-lock.ts";
 import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
+import { newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { checkFreeSpace } from "./output/free-space.ts";
@@ -16,12 +17,14 @@ import { deliverOutput } from "./output/deliver-output.ts";
 import { readOutput } from "./output/read-output.ts";
 import { wantsIsolation } from "./spec/isolation.ts";
 import { checkSettings, type Settings } from "./spec/manager-settings.ts";
-import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
+import { baseEnvironment, type HostCapacity, hostCapacity, type ValidSpec, validateSpec } from "./spec/validate-spec.ts";
 import { lockDataDir } from "./store/data-dir-lock.ts";
 import { JobTable } from "./store/job-table.ts";
 import type { HeldLock } from "./store/lock-file.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
-import type { JobRecord } from "./supervise/job-record.ts";
+import type { QueueEntry } from "./schedule/admission.ts";
+import { checkQueueOptions, demandOf, MAX_PRIORITY, type QueueSettings, Scheduler } from "./schedule/scheduler.ts";
+import { JobRecord, type QueuedRequest } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
 import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
@@ -45,6 +48,54 @@ function checkListFilter(filter: ListFilter): void {
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
       throw new JobError("invalid_argument", `${what} must be a positive whole number`);
     }
+  }
+}
+
+/** The request of a job as given, for its queue record: what validation reads, nothing else. */
+function requestOf(spec: JobSpec): JobSpec {
+  const { program, args, env, cwd, limits, outputMode, maxOutputBytes, timeoutMs, isolation } = spec;
+  return { program, args, env, cwd, limits, outputMode, maxOutputBytes, timeoutMs, isolation };
+}
+
+/** StartOptions checked, with defaults: no quota, priority 0, policy "queue". */
+function checkStartOptions(options: StartOptions): { maxRunning: number; maxRunningName: string; priority: number; policy: "queue" | "refuse" } {
+  const { quota, priority = 0, policy = "queue" } = options;
+  if (quota !== undefined && !(Number.isSafeInteger(quota.maxRunning) && quota.maxRunning > 0)) {
+    throw new JobError("invalid_argument", "quota.maxRunning must be a positive whole number");
+  }
+  if (!(Number.isSafeInteger(priority) && Math.abs(priority) <= MAX_PRIORITY)) {
+    throw new JobError("invalid_argument", `priority must be a whole number from -${String(MAX_PRIORITY)} to ${String(MAX_PRIORITY)}`);
+  }
+  if (policy !== "queue" && policy !== "refuse") throw new JobError("invalid_argument", 'policy must be "queue" or "refuse"');
+  return { maxRunning: quota?.maxRunning ?? Infinity, maxRunningName: quota?.name ?? "quota.maxRunning", priority, policy };
+}
+
+/** The queue entry of a queued record. */
+function entryOf(record: JobRecord, request: QueuedRequest): QueueEntry {
+  return {
+    id: record.id,
+    owner: record.owner,
+    seq: record.seq,
+    priority: record.priority,
+    // JSON keeps no Infinity: a stored "no limit" comes back null.
+    maxRunning: request.maxRunning ?? Infinity,
+    maxRunningName: request.maxRunningName,
+    ...demandOf(record.spec.limits),
+    queuedAt: record.createdAt.getTime(),
+  };
+}
+
+/** Resolves once a queued job runs or ended, or `signal` aborted: a follower of a queued job waits for its output. */
+async function untilLeftQueue(record: JobRecord, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return record.leftQueue;
+  if (signal.aborted) return;
+  const aborted = Promise.withResolvers<undefined>();
+  const onAbort = (): void => aborted.resolve(undefined);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await Promise.race([record.leftQueue, aborted.promise]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
 }
 
@@ -90,6 +141,12 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group.
  *
+ * Queue: a job that cannot start at once (its owner at StartOptions.quota, the host at ManagerOptions.queue's running
+ * limit, or its memory or CPU reservation not free) is queued (see schedule/): recorded with its request, but no
+ * process, cgroup or output yet. Queued jobs start as capacity allows, in the order of schedule/admission.ts; one
+ * that cannot start at its admission (its program gone meanwhile) ends "failed". The queue is kept in the store:
+ * create() queues again what an earlier manager left queued, after recovery and adoption.
+ *
  * Durability: every job's record is kept in `<dataDir>/state.db` (written when the job is created, started, asked
  * to stop and ended) with its output in `<dataDir>/jobs/<id>/`, until retention removes them (a while after the
  * end, or oldest first over the output budget) or delete() does. create() loads every record back, adopts jobs an
@@ -113,6 +170,7 @@ export class JobManager {
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
   readonly #retention: Retention;
+  readonly #scheduler: Scheduler;
   readonly #starting = new Set<Promise<unknown>>();
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
@@ -125,8 +183,10 @@ export class JobManager {
     accounts: Accounts,
     locks: HeldLock[],
     settings: Settings,
+    queue: QueueSettings,
     options: ManagerOptions,
   ) {
+    this.#scheduler = new Scheduler(queue);
     this.#dataDir = dataDir;
     this.#subtree = subtree;
     this.#accounts = accounts;
@@ -167,6 +227,7 @@ export class JobManager {
     let accounts: Accounts;
     let subtree: CgroupSubtree | undefined;
     let host: HostCapacity;
+    let queue: QueueSettings;
     try {
       const parentDir = options.unconfined === true ? undefined : await subtreeDir(parent);
       if (parentDir !== undefined) locks.push(await lockCgroupParent(parentDir));
@@ -189,12 +250,13 @@ export class JobManager {
         throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
       }
       host = await hostCapacity(subtree?.info.controllers);
+      queue = checkQueueOptions(options.queue, host);
     } catch (err) {
       store?.close();
       for (const lock of locks.reverse()) lock.release();
       throw err;
     }
-    const manager = new JobManager(options.dataDir, store, subtree, host, accounts, locks, settings, options);
+    const manager = new JobManager(options.dataDir, store, subtree, host, accounts, locks, settings, queue, options);
     try {
       await recover({ jobs: manager.#jobs, supervisor: manager.#supervisor, retention: manager.#retention, jobsDir, subtree, log: (e) => manager.#log(e) });
     } catch (err) {
@@ -203,8 +265,17 @@ export class JobManager {
       await manager.#closing;
       throw toJobError("cannot recover the jobs of an earlier run", err);
     }
-    // Adopted jobs count against their owners' quotas like any running job.
-    for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
+    // Adopted jobs count against their owners' quotas and the host's capacities like any running job; then what an
+    // earlier run left queued queues again, in its order.
+    let queued = 0;
+    for (const record of manager.#jobs.all()) {
+      if (record.isRunning) manager.#holdSlot(record, undefined, manager.#scheduler.load.hold({ owner: record.owner, ...demandOf(record.spec.limits) }));
+      else if (record.state === "queued" && record.request !== undefined) {
+        manager.#scheduler.queue.add(entryOf(record, record.request));
+        queued++;
+      }
+    }
+    if (queued > 0) manager.#log({ level: "info", message: `${String(queued)} queued job(s) wait again for their turn` });
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
     manager.#launcher.start(wantsIsolation(undefined, settings.defaultIsolation));
     const { mode, parent: parentDir, controllers } = manager.cgroups;
@@ -216,12 +287,17 @@ export class JobManager {
           : `cgroup v2 (${mode}): jobs under ${String(parentDir)}, controllers: ${controllers.join(" ") || "none"}`,
       cgroup: parentDir,
     });
+    // Admission only once recovery and adoption are done: what runs already is counted.
+    manager.#pump();
     return manager;
   }
 
   /**
    * Starts a job as `owner`'s account and resolves once its program runs (or once its failure after the spawn is
-   * recorded). An owner with no account is JobError "permission_denied"; one at `options.quota` is
+   * recorded); or, when it cannot start at once (its owner at `options.quota`, the host at its running limit, its
+   * memory or CPU not free, or other jobs' turn first), queues it and resolves with it "queued" (with
+   * `options.policy` "refuse": JobError "resource_exhausted" naming what is full instead). An owner with no account is
+   * JobError "permission_denied"; a memory or CPU limit over the host's capacity "failed_precondition"; a full queue
    * "resource_exhausted", as is a data directory with less than `minFreeBytes` free.
    */
   async start(spec: JobSpec, owner: string, options: StartOptions = {}): Promise<Job> {
@@ -237,17 +313,31 @@ export class JobManager {
   }
 
   async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
-    const slot = this.#accounts.reserve(owner, options.quota);
+    const { policy, ...asks } = checkStartOptions(options);
+    const slot = this.#accounts.reserve(owner, undefined);
     // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
     const asked = spec as Partial<JobSpec> | null;
     const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#settings.defaultIsolation));
+    let release: (() => void) | undefined;
     try {
       const { id } = reservation;
+      // Before validation: a job that could never start is told so even where its limits cannot be applied.
+      this.#scheduler.checkCapacity(asked?.limits);
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
       checkEnvProgram(valid.executable, valid.env, baseEnv);
       await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
+      const demand = demandOf(valid.limits);
+      // Newest of all (seq not given yet); decided and counted with no await between.
+      const entry: QueueEntry = { id, owner, seq: Number.MAX_SAFE_INTEGER, ...asks, ...demand, queuedAt: Date.now() };
+      if (!this.#scheduler.admitsNow(entry, entry.queuedAt)) {
+        if (policy === "refuse") throw this.#scheduler.refusal(entry);
+        reservation.cancel();
+        slot.release();
+        return this.#enqueue(spec, owner, valid, entry);
+      }
+      release = this.#scheduler.load.hold(entry);
       // Stored before the spawn: a job that cannot be recorded never runs, and a crash right after leaves a record.
       const seq = this.#jobs.insert(id, owner, valid);
       let launched;
@@ -258,7 +348,7 @@ export class JobManager {
         throw err;
       }
       const { record, spawned, warm, closeFiles } = launched;
-      this.#holdSlot(record, slot);
+      this.#holdSlot(record, slot, release);
       try {
         this.#jobs.add(record);
         this.#supervisor.track(record, spawned);
@@ -274,33 +364,131 @@ export class JobManager {
     } catch (err) {
       reservation.cancel();
       slot.release();
+      if (release !== undefined) {
+        release();
+        this.#pump();
+      }
       throw err;
     }
   }
 
-  /** Holds one of the owner's running-job slots (`slot`, or a new one for an adopted job) until the job ended. */
-  #holdSlot(record: JobRecord, slot: Slot | undefined): void {
+  /** Records a job that cannot start now as queued (with its request, for its start) and resolves with it. */
+  #enqueue(spec: JobSpec, owner: string, valid: ValidSpec, asked: QueueEntry): Job {
+    this.#scheduler.checkRoom(owner);
+    // A fresh id: a standby's belongs to that standby's output files and cgroup, made now.
+    const id = newJobId();
+    const request: QueuedRequest = { spec: requestOf(spec), maxRunning: asked.maxRunning, maxRunningName: asked.maxRunningName };
+    const seq = this.#jobs.insert(id, owner, valid, { request, priority: asked.priority });
+    const record = new JobRecord(id, seq, owner, valid, join(this.#dataDir, "jobs", id), undefined);
+    record.state = "queued";
+    record.request = request;
+    record.priority = asked.priority;
+    record.createdAt = new Date(asked.queuedAt);
+    this.#jobs.add(record);
+    this.#scheduler.queue.add({ ...asked, id, seq });
+    const job = this.#snapshot(record);
+    this.#log({ level: "info", message: `job queued: owner ${owner}, position ${String(job.queue?.position)}, ${String(job.queue?.reason)}`, jobId: id });
+    return job;
+  }
+
+  /** Starts every queued job the admission policy admits now; each start goes on without being awaited. */
+  #pump(): void {
+    if (this.#closing !== undefined) return;
+    for (let next = this.#scheduler.admitNext(Date.now()); next !== undefined; next = this.#scheduler.admitNext(Date.now())) {
+      const admitting = this.#admit(this.#jobs.find(next.entry.id), next.release);
+      this.#starting.add(admitting);
+      void admitting.finally(() => this.#starting.delete(admitting));
+    }
+  }
+
+  /**
+   * Starts an admitted queued job (`release` gives back its share of the load): its request is validated again, its
+   * record stored as started before the spawn (so that no crash can start it twice), then it is launched cold. One
+   * that cannot start ends "failed", with the reason.
+   */
+  async #admit(record: JobRecord, release: () => void): Promise<void> {
+    const request = record.request as QueuedRequest;
+    let slot: Slot | undefined;
+    let closeFiles: (() => Promise<void>) | undefined;
+    try {
+      slot = this.#accounts.reserve(record.owner, undefined);
+      const account = await this.#accounts.accountOf(record.owner);
+      const baseEnv = baseEnvironment(record.id, account);
+      const valid = await validateSpec(request.spec, baseEnv, this.#host, account, this.#settings);
+      checkEnvProgram(valid.executable, valid.env, baseEnv);
+      this.#jobs.markAdmitted(record);
+      const launched = await this.#launcher.launchQueued(record, valid, baseEnv);
+      closeFiles = launched.closeFiles;
+      record.begin(valid);
+      this.#holdSlot(record, slot, release);
+      this.#supervisor.track(record, launched.spawned);
+      const waited = Date.now() - record.createdAt.getTime();
+      this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
+    } catch (err) {
+      slot?.release();
+      release();
+      record.failureReason = `cannot start the queued job: ${err instanceof Error ? err.message : String(err)}`;
+      record.finish("failed", new Date());
+      this.#jobs.save(record);
+      this.#retention.add([record]);
+      this.#log({ level: "warn", message: record.failureReason, jobId: record.id, error: err });
+      this.#pump();
+    } finally {
+      await closeFiles?.();
+    }
+  }
+
+  /**
+   * Holds one of the owner's running-job slots (`slot`, or a new one for an adopted job) and the job's share of the
+   * load until the job ended; then admits what its end makes room for.
+   */
+  #holdSlot(record: JobRecord, slot: Slot | undefined, release: () => void): void {
     let held = slot;
     try {
       held ??= this.#accounts.reserve(record.owner, undefined);
     } catch (error) {
-      // An adopted job of an identity the user map no longer names: it runs on, uncounted.
+      // An adopted job of an identity the user map no longer names: it runs on, uncounted against a quota.
       this.#log({ level: "warn", message: "an adopted job's owner has no account any more; its job is not counted against a quota", jobId: record.id, error });
-      return;
     }
-    void record.ended.then(() => held.release());
+    void record.ended.then(() => {
+      held?.release();
+      release();
+      this.#pump();
+    });
+  }
+
+  /** A job's snapshot, with its place in the queue while queued. */
+  #snapshot(record: JobRecord): Job {
+    const job = record.snapshot();
+    if (record.state === "queued") job.queue = this.#scheduler.status(record.id) ?? { position: 1, reason: "admitted: starting" };
+    return job;
   }
 
   /**
    * Stops a job: SIGTERM to every process of its cgroup, then after the grace period cgroup.kill; resolves
    * with the final status once the cgroup is empty. Stopping an ended job returns its status unchanged;
-   * concurrent stops share one. Aborting `options.signal` rejects this call but not the stop.
+   * concurrent stops share one. Aborting `options.signal` rejects this call but not the stop. A queued job ends at
+   * once without starting: "stopped", stop reason "cancelled" (one being started is stopped once it runs).
    */
   async stop(id: string, options: StopOptions = {}): Promise<Job> {
     const record = this.#jobs.find(id);
     const graceMs = options.graceMs ?? this.#settings.graceMs;
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new JobError("invalid_argument", "graceMs must be a finite number >= 0");
     if (options.by !== undefined && typeof options.by !== "string") throw new JobError("invalid_argument", "by must be a string");
+    if (record.state === "queued") {
+      if (this.#scheduler.queue.remove(id)) {
+        record.stopReason = "cancelled";
+        record.stopRequestedBy = options.by;
+        record.finish("stopped", new Date());
+        this.#jobs.save(record);
+        this.#retention.add([record]);
+        this.#log({ level: "info", message: `queued job cancelled${options.by === undefined ? "" : ` by ${options.by}`}`, jobId: id });
+        // A cancelled job may have held back others (its owner's turn, a starvation hold).
+        this.#pump();
+        return record.snapshot();
+      }
+      await record.leftQueue;
+    }
     this.#supervisor.stop(record, graceMs, options.by);
     const { signal } = options;
     if (signal === undefined) await record.ended;
@@ -321,8 +509,8 @@ export class JobManager {
   /** A job's status; usage is read live from its cgroup while it runs. */
   async get(id: string): Promise<Job> {
     const record = this.#jobs.find(id);
-    await this.#supervisor.refresh(record);
-    return record.snapshot();
+    if (record.isRunning) await this.#supervisor.refresh(record);
+    return this.#snapshot(record);
   }
 
   /**
@@ -332,16 +520,17 @@ export class JobManager {
    */
   async list(filter: ListFilter = {}): Promise<Job[]> {
     checkListFilter(filter);
-    return this.#jobs.list(filter).map((record) => record.snapshot());
+    return this.#jobs.list(filter).map((record) => this.#snapshot(record));
   }
 
   /**
    * Removes an ended job: its record (from the store too) and its output. Resolves with the job as it was. A
-   * running job is JobError "failed_precondition" (stop it first).
+   * running or queued job is JobError "failed_precondition" (stop it first).
    */
   async delete(id: string): Promise<Job> {
     this.#assertOpen();
     const record = this.#jobs.find(id);
+    if (record.state === "queued") throw new JobError("failed_precondition", `job ${id} is queued: stop it first`);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
     await this.#remove(record, "job deleted");
     return record.snapshot();
@@ -368,7 +557,12 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     const streams = checkOutputOptions(options);
-    return readOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal });
+    const read = () => readOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal });
+    if (record.state !== "queued" || options.follow !== true) return read();
+    return (async function* () {
+      await untilLeftQueue(record, options.signal);
+      yield* read();
+    })();
   }
 
   /**
@@ -381,7 +575,9 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     const streams = checkOutputOptions(options);
-    return deliverOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal }, sink);
+    const deliver = () => deliverOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal }, sink);
+    if (record.state !== "queued" || options.follow !== true) return deliver();
+    return untilLeftQueue(record, options.signal).then(deliver);
   }
 
   /**

@@ -1,14 +1,17 @@
-/** Where a job is in its life: running, then exactly one of exited, stopped or failed. */
-export type JobState = "running" | "exited" | "stopped" | "failed";
+/**
+ * Where a job is in its life: queued (only while the host or its owner is at capacity), running, then exactly one of
+ * exited, stopped or failed. A queued job may end without running: stopped (stop reason "cancelled") or failed.
+ */
+export type JobState = "queued" | "running" | "exited" | "stopped" | "failed";
 
 /** How a job's stdout and stderr are captured: apart, or stderr merged into stdout at the source. */
 export type OutputMode = "separate" | "merged";
 
 /**
- * Why a job was stopped: a stop() call ("requested"), the manager's close() ("server_shutdown"), its timeout, or
- * its output limit.
+ * Why a job was stopped: a stop() call ("requested"), the manager's close() ("server_shutdown"), its timeout, its
+ * output limit, or a stop() call while it was queued ("cancelled": it never started).
  */
-export type StopReason = "requested" | "server_shutdown" | "timeout" | "output_limit";
+export type StopReason = "requested" | "server_shutdown" | "timeout" | "output_limit" | "cancelled";
 
 /** One output stream of a job. */
 export type StreamName = "stdout" | "stderr";
@@ -171,6 +174,13 @@ export interface Job {
   account?: JobAccount;
   /** The isolation it runs with (as asked for, with the manager's defaults). */
   isolation: Isolation;
+  /** Its priority among its owner's queued jobs ({@link StartOptions.priority}); absent when 0. */
+  priority?: number;
+  /**
+   * Set while queued: its place among its owner's queued jobs (1: next to start) and what it waits for, e.g.
+   * "slot: alice has 64 running (--max-running-per-user)".
+   */
+  queue?: { position: number; reason: string };
 }
 
 /** A run of bytes of one stream, at its byte offset in that stream. */
@@ -289,6 +299,41 @@ export interface StartOptions {
    * "resource_exhausted" naming the limit (and `name`, e.g. the setting behind it). Default no limit.
    */
   quota?: { maxRunning: number; name?: string };
+  /**
+   * Orders the job among its owner's queued jobs: higher first, equal ones first come first served; a whole number
+   * from -1000 to 1000, default 0. It never orders one owner's jobs before another's.
+   */
+  priority?: number;
+  /**
+   * What to do when the job cannot start at once (its owner at `quota`, the host at its running limit, or its memory or
+   * CPU not free): "queue" it (the default: start() resolves with it "queued") or "refuse" it (JobError
+   * "resource_exhausted" naming what is full).
+   */
+  policy?: "queue" | "refuse";
+}
+
+/**
+ * The queue's capacities and bounds ({@link ManagerOptions.queue}). Jobs wait in the queue (kept in the state file)
+ * while they cannot start: see {@link JobManager.start}.
+ */
+export interface QueueOptions {
+  /** Most jobs running at once in all; default no limit. */
+  maxRunning?: number;
+  /** Memory that running jobs' memory limits may add up to; default the host's memory. Jobs without one reserve none. */
+  memoryCapacityBytes?: number;
+  /** CPUs that running jobs' CPU limits may add up to; default the online CPUs. Jobs without one reserve none. */
+  cpuCapacity?: number;
+  /** Most queued jobs per owner; default 10 000. */
+  maxQueuedPerUser?: number;
+  /** Most queued jobs in all; default 100 000. */
+  maxQueued?: number;
+  /**
+   * A job held up by the host's capacity this long (milliseconds; default 5 minutes) holds back admissions that would
+   * delay it further, so that a large job is not starved by a stream of small ones.
+   */
+  starvationMs?: number;
+  /** Names of the settings behind these, for messages (e.g. the server's flags); default the option names. */
+  names?: Partial<Record<"maxRunning" | "memoryCapacityBytes" | "cpuCapacity" | "maxQueuedPerUser" | "maxQueued", string>>;
 }
 
 /** The manager's standbys, for logs and metrics (see {@link ManagerOptions.standby}). */
@@ -361,4 +406,6 @@ export interface ManagerOptions {
    * Default none, and `privateTmpBytes` 64 MiB.
    */
   defaultIsolation?: IsolationSpec;
+  /** Capacities and bounds of the queue; see {@link QueueOptions}. */
+  queue?: QueueOptions;
 }

@@ -4,6 +4,7 @@ import type { Job as CoreJob, JobState as CoreJobState, StopReason as CoreStopRe
 import { JobSchema, JobState, OutputMode, OutputStream, StopReason, type Job } from "@jobexec/proto";
 
 const states: Record<CoreJobState, JobState> = {
+  queued: JobState.QUEUED,
   running: JobState.RUNNING,
   exited: JobState.EXITED,
   stopped: JobState.STOPPED,
@@ -15,6 +16,7 @@ const stopReasons: Record<CoreStopReason, StopReason> = {
   server_shutdown: StopReason.SERVER_SHUTDOWN,
   timeout: StopReason.TIMEOUT,
   output_limit: StopReason.OUTPUT_LIMIT,
+  cancelled: StopReason.CANCELLED,
 };
 
 /** The wire form of a core job state. */
@@ -85,6 +87,9 @@ export function jobMessage(job: CoreJob): Job {
     uid: job.account?.uid ?? 0,
     gid: job.account?.gid ?? 0,
     isolation: { ...job.isolation, privateTmpBytes: BigInt(job.isolation.privateTmpBytes) },
+    queuePosition: job.queue?.position ?? 0,
+    queueReason: job.queue?.reason ?? "",
+    priority: job.priority ?? 0,
   });
 }
 

@@ -4,7 +4,7 @@ import { accessibleJob, listFilter } from "./access.ts";
 import type { GuardedImpl } from "./guard.ts";
 import { jobMessage, outputStreamMessage } from "./job-message.ts";
 import { continueAfter, listPage, pageSize } from "./list-page.ts";
-import { graceMs, jobSpec, outputOptions, type SpecLimits } from "./requests.ts";
+import { graceMs, jobSpec, outputOptions, queueOptions, type SpecLimits } from "./requests.ts";
 
 /** The StreamOutputResponse of an output chunk. */
 function chunkMessage(chunk: OutputChunk) {
@@ -34,8 +34,8 @@ export interface MaxJobs {
 export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimits): GuardedImpl<typeof JobService> {
   return {
     async startJob(req, call) {
-      const quota = call.caller.admin ? { maxRunning: maxJobs.admin, name: "--max-jobs-admin" } : { maxRunning: maxJobs.perUser, name: "--max-jobs-per-user" };
-      const job = await manager.start(jobSpec(req, caps), call.caller.name, { quota });
+      const quota = call.caller.admin ? { maxRunning: maxJobs.admin, name: "--max-jobs-admin" } : { maxRunning: maxJobs.perUser, name: "--max-running-per-user" };
+      const job = await manager.start(jobSpec(req, caps), call.caller.name, { quota, ...queueOptions(req) });
       call.jobId = job.id;
       return { job: jobMessage(job) };
     },

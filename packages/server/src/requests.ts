@@ -5,6 +5,7 @@ import {
   JobState,
   OutputMode,
   OutputStream,
+  QueuePolicy,
   type IoLimit as IoLimitMessage,
   type Isolation as IsolationMessage,
   type Limits as LimitsMessage,
@@ -152,6 +153,19 @@ function noNul(s: string, field: string): void {
   if (s.includes("\0")) throw invalid(`${field} contains a NUL character`);
 }
 
+/** The core start options of a StartJobRequest's priority and queue policy (core checks the priority's bounds). */
+export function queueOptions(req: StartJobRequest): { priority: number; policy: "queue" | "refuse" } {
+  switch (req.queuePolicy) {
+    case QueuePolicy.UNSPECIFIED:
+    case QueuePolicy.QUEUE:
+      return { priority: req.priority, policy: "queue" };
+    case QueuePolicy.REFUSE:
+      return { priority: req.priority, policy: "refuse" };
+    default:
+      throw invalid(`queue_policy ${String(req.queuePolicy)} is not QUEUE_POLICY_QUEUE or QUEUE_POLICY_REFUSE`);
+  }
+}
+
 /** Milliseconds of a StopJob grace period, or undefined for the server's default. */
 export function graceMs(grace: Duration | undefined): number | undefined {
   if (!grace) return undefined;
@@ -163,6 +177,7 @@ export function graceMs(grace: Duration | undefined): number | undefined {
 }
 
 const coreStates = new Map<JobState, CoreJobState>([
+  [JobState.QUEUED, "queued"],
   [JobState.RUNNING, "running"],
   [JobState.EXITED, "exited"],
   [JobState.STOPPED, "stopped"],
@@ -174,7 +189,7 @@ export function jobStates(states: JobState[]): CoreJobState[] | undefined {
   if (states.length === 0) return undefined;
   return states.map((s) => {
     const state = coreStates.get(s);
-    if (!state) throw invalid(`states: ${s} is not a job state to filter on (RUNNING, EXITED, STOPPED or FAILED)`);
+    if (!state) throw invalid(`states: ${s} is not a job state to filter on (QUEUED, RUNNING, EXITED, STOPPED or FAILED)`);
     return state;
   });
 }

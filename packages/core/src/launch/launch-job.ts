@@ -119,6 +119,16 @@ export class Launcher {
     return launched;
   }
 
+  /**
+   * Starts a queued job, its record given: cold, since standbys are made with ids of their own. Like launch(), a
+   * failure before the start removes everything it made and throws a JobError.
+   */
+  async launchQueued(record: JobRecord, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
+    const launched = await this.#cold(record.id, record.seq, record.owner, valid, baseEnv, record);
+    this.#pool.countStart(false);
+    return launched;
+  }
+
   /** Kills the standbys and removes what was made for them. */
   close(): Promise<void> {
     return this.#pool.close();
@@ -158,7 +168,7 @@ export class Launcher {
     return { record, spawned, warm: true, closeFiles: () => Promise.resolve() };
   }
 
-  async #cold(id: string, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
+  async #cold(id: string, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>, queued?: JobRecord): Promise<Launched> {
     const dir = join(this.#jobsDir, id);
     const cgroupDir = this.#subtree === undefined ? undefined : join(this.#subtree.parentDir, id);
     const isolation = cgexecIsolation(valid.isolation, valid.account.home);
@@ -181,7 +191,10 @@ export class Launcher {
         ...(valid.account.drop ? { account: valid.account } : {}),
         ...(isolation === undefined ? {} : { isolation }),
       });
-      return { record: new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, warm: false, closeFiles: files.close };
+      let record = queued;
+      if (record === undefined) record = new JobRecord(id, seq, owner, valid, dir, cgroupDir);
+      else record.cgroupDir = cgroupDir;
+      return { record, spawned, warm: false, closeFiles: files.close };
     } catch (err) {
       await files?.close();
       if (cgroupDir !== undefined) await removeCgroup(cgroupDir).catch(() => undefined); // never populated

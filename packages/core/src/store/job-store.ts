@@ -2,7 +2,7 @@
 
 /**
  * One job as stored: a column per field (see migrations.ts). Times are milliseconds since the epoch, booleans 0/1,
- * `args`, `limits`, `isolation` and `usage` JSON text.
+ * `args`, `limits`, `isolation`, `usage` and `queued_request` JSON text.
  */
 export interface JobRow {
   seq: number;
@@ -37,6 +37,9 @@ export interface JobRow {
   usage: string;
   stdout_bytes: number;
   stderr_bytes: number;
+  /** A queued job's request and quota as JSON (see QueuedRequest); null once it started or ended. */
+  queued_request: string | null;
+  priority: number;
 }
 
 /**

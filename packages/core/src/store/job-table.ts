@@ -2,7 +2,7 @@
 import { JobError, toJobError } from "../job-error.ts";
 import { isJobId } from "../job-id.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
-import type { JobRecord } from "../supervise/job-record.ts";
+import type { JobRecord, QueuedRequest } from "../supervise/job-record.ts";
 import type { ListFilter, LogEvent } from "../types.ts";
 import { newRow, recordOf, rowOf } from "./job-row.ts";
 import type { JobStore } from "./job-store.ts";
@@ -32,14 +32,29 @@ export class JobTable {
   }
 
   /**
-   * Stores a job about to be spawned and returns its seq. A failure is JobError ("resource_exhausted" when the
-   * disk is full): the job must not start, as nothing would remember it.
+   * Stores a job about to be spawned (or, with `queued`, a queued job) and returns its seq. A failure is JobError
+   * ("resource_exhausted" when the disk is full): the job must not start or queue, as nothing would remember it.
    */
-  insert(id: string, owner: string, spec: ValidSpec): number {
+  insert(id: string, owner: string, spec: ValidSpec, queued?: { request: QueuedRequest; priority: number }): number {
     try {
-      return this.#store.insert(newRow(id, owner, spec));
+      return this.#store.insert(newRow(id, owner, spec, queued));
     } catch (err) {
       throw toJobError(`cannot record the job in ${this.#store.path}`, sqliteErrno(err));
+    }
+  }
+
+  /**
+   * Stores a queued job as admitted (running, its request cleared) before its spawn, at once and only once: after a
+   * crash its record says it was started, so that it is never started again. A failure is JobError, and the job must
+   * not start.
+   */
+  markAdmitted(record: JobRecord): void {
+    // A pending retry of its queued row must not overwrite this one.
+    this.#retry.forget(record.id);
+    try {
+      this.#store.update({ ...rowOf(record), state: "running", queued_request: null });
+    } catch (err) {
+      throw toJobError(`cannot record the job's start in ${this.#store.path}`, sqliteErrno(err));
     }
   }
 

@@ -42,6 +42,10 @@ export const migrations: readonly string[] = [
     stdout_bytes INTEGER NOT NULL,
     stderr_bytes INTEGER NOT NULL
   ) STRICT`,
+  // Version 2, the queue (issue 21): a queued job keeps its request as given (environment included: it is needed at
+  // its start, and cleared then) and its owner's quota, and every job its priority.
+  `ALTER TABLE jobs ADD COLUMN queued_request TEXT;
+  ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0`,
 ];
 
 /** The schema version this code writes. */

@@ -8,7 +8,7 @@ const columns = [
   "id", "owner", "account", "uid", "gid", "program", "args", "cwd", "output_mode", "limits", "isolation", "max_output_bytes",
   "timeout_ms", "state", "pid", "pid_start_ticks", "cgroup", "created_at", "started_at", "ended_at", "end_time_approximate",
   "exit_code", "signal", "exit_status_unknown_reason", "oom_killed", "stop_reason", "stopped_by", "failure_reason", "usage",
-  "stdout_bytes", "stderr_bytes",
+  "stdout_bytes", "stderr_bytes", "queued_request", "priority",
 ] as const satisfies readonly (keyof JobRow)[];
 
 /** The message of whatever node:sqlite threw, for a sentence. */

@@ -25,7 +25,7 @@ export async function recover({ jobs, supervisor, retention, jobsDir, subtree, l
   const began = performance.now();
   const records = jobs.restore(jobsDir);
   for (const record of records) jobs.add(record);
-  retention.add(records.filter((r) => !r.isRunning));
+  retention.add(records.filter((r) => r.isEnded));
   const running = records.filter((r) => r.isRunning);
   const outcomes = await Promise.all(running.map((r) => supervisor.adopt(r)));
   const adopted = new Set(running.filter((_, i) => outcomes[i] === "adopted").map((r) => r.id));

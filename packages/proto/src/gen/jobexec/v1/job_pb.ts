@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job.proto.
  */
 export const file_jobexec_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSLkBgoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uQgwKCl9leGl0X2NvZGUi0QEKCUlzb2xhdGlvbhIcCg9wcml2YXRlX25ldHdvcmsYASABKAhIAIgBARIYCgtwcml2YXRlX3RtcBgCIAEoCEgBiAEBEh4KEXByaXZhdGVfdG1wX2J5dGVzGAMgASgDSAKIAQESHQoQcmVhZF9vbmx5X3N5c3RlbRgEIAEoCEgDiAEBQhIKEF9wcml2YXRlX25ldHdvcmtCDgoMX3ByaXZhdGVfdG1wQhQKEl9wcml2YXRlX3RtcF9ieXRlc0ITChFfcmVhZF9vbmx5X3N5c3RlbSLDAQoGTGltaXRzEhAKA2NwdRgBIAEoAUgAiAEBEhcKCmNwdV93ZWlnaHQYAiABKAVIAYgBARIdChBtZW1vcnlfbWF4X2J5dGVzGAMgASgDSAKIAQESFQoIcGlkc19tYXgYBCABKANIA4gBARIfCgJpbxgFIAMoCzITLmpvYmV4ZWMudjEuSW9MaW1pdEIGCgRfY3B1Qg0KC19jcHVfd2VpZ2h0QhMKEV9tZW1vcnlfbWF4X2J5dGVzQgsKCV9waWRzX21heCLKAQoHSW9MaW1pdBIOCgZkZXZpY2UYASABKAkSFQoIcmVhZF9icHMYAiABKANIAIgBARIWCgl3cml0ZV9icHMYAyABKANIAYgBARIWCglyZWFkX2lvcHMYBCABKANIAogBARIXCgp3cml0ZV9pb3BzGAUgASgDSAOIAQESFwoPcmVzb2x2ZWRfZGV2aWNlGAYgASgJQgsKCV9yZWFkX2Jwc0IMCgpfd3JpdGVfYnBzQgwKCl9yZWFkX2lvcHNCDQoLX3dyaXRlX2lvcHMi/gEKBVVzYWdlEhYKDmNwdV91c2FnZV91c2VjGAEgASgDEhUKDWNwdV91c2VyX3VzZWMYAiABKAMSFwoPY3B1X3N5c3RlbV91c2VjGAMgASgDEhoKEmNwdV90aHJvdHRsZWRfdXNlYxgEIAEoAxIcChRtZW1vcnlfY3VycmVudF9ieXRlcxgFIAEoAxIZChFtZW1vcnlfcGVha19ieXRlcxgGIAEoAxIVCg1pb19yZWFkX2J5dGVzGAcgASgDEhYKDmlvX3dyaXRlX2J5dGVzGAggASgDEhQKDHBpZHNfY3VycmVudBgJIAEoAxITCgt1bmF2YWlsYWJsZRgKIAMoCSI5CgtPdXRwdXRTaXplcxIUCgxzdGRvdXRfYnl0ZXMYASABKAMSFAoMc3RkZXJyX2J5dGVzGAIgASgDKpwBCgpTdG9wUmVhc29uEhsKF1NUT1BfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVU1RPUF9SRUFTT05fUkVRVUVTVEVEEAESHwobU1RPUF9SRUFTT05fU0VSVkVSX1NIVVRET1dOEAISFwoTU1RPUF9SRUFTT05fVElNRU9VVBADEhwKGFNUT1BfUkVBU09OX09VVFBVVF9MSU1JVBAEKn8KCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9SVU5OSU5HEAESFAoQSk9CX1NUQVRFX0VYSVRFRBACEhUKEUpPQl9TVEFURV9TVE9QUEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSKkBwoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEhYKDnF1ZXVlX3Bvc2l0aW9uGCggASgFEhQKDHF1ZXVlX3JlYXNvbhgpIAEoCRIQCghwcmlvcml0eRgqIAEoBUIMCgpfZXhpdF9jb2RlItEBCglJc29sYXRpb24SHAoPcHJpdmF0ZV9uZXR3b3JrGAEgASgISACIAQESGAoLcHJpdmF0ZV90bXAYAiABKAhIAYgBARIeChFwcml2YXRlX3RtcF9ieXRlcxgDIAEoA0gCiAEBEh0KEHJlYWRfb25seV9zeXN0ZW0YBCABKAhIA4gBAUISChBfcHJpdmF0ZV9uZXR3b3JrQg4KDF9wcml2YXRlX3RtcEIUChJfcHJpdmF0ZV90bXBfYnl0ZXNCEwoRX3JlYWRfb25seV9zeXN0ZW0iwwEKBkxpbWl0cxIQCgNjcHUYASABKAFIAIgBARIXCgpjcHVfd2VpZ2h0GAIgASgFSAGIAQESHQoQbWVtb3J5X21heF9ieXRlcxgDIAEoA0gCiAEBEhUKCHBpZHNfbWF4GAQgASgDSAOIAQESHwoCaW8YBSADKAsyEy5qb2JleGVjLnYxLklvTGltaXRCBgoEX2NwdUINCgtfY3B1X3dlaWdodEITChFfbWVtb3J5X21heF9ieXRlc0ILCglfcGlkc19tYXgiygEKB0lvTGltaXQSDgoGZGV2aWNlGAEgASgJEhUKCHJlYWRfYnBzGAIgASgDSACIAQESFgoJd3JpdGVfYnBzGAMgASgDSAGIAQESFgoJcmVhZF9pb3BzGAQgASgDSAKIAQESFwoKd3JpdGVfaW9wcxgFIAEoA0gDiAEBEhcKD3Jlc29sdmVkX2RldmljZRgGIAEoCUILCglfcmVhZF9icHNCDAoKX3dyaXRlX2Jwc0IMCgpfcmVhZF9pb3BzQg0KC193cml0ZV9pb3BzIv4BCgVVc2FnZRIWCg5jcHVfdXNhZ2VfdXNlYxgBIAEoAxIVCg1jcHVfdXNlcl91c2VjGAIgASgDEhcKD2NwdV9zeXN0ZW1fdXNlYxgDIAEoAxIaChJjcHVfdGhyb3R0bGVkX3VzZWMYBCABKAMSHAoUbWVtb3J5X2N1cnJlbnRfYnl0ZXMYBSABKAMSGQoRbWVtb3J5X3BlYWtfYnl0ZXMYBiABKAMSFQoNaW9fcmVhZF9ieXRlcxgHIAEoAxIWCg5pb193cml0ZV9ieXRlcxgIIAEoAxIUCgxwaWRzX2N1cnJlbnQYCSABKAMSEwoLdW5hdmFpbGFibGUYCiADKAkiOQoLT3V0cHV0U2l6ZXMSFAoMc3Rkb3V0X2J5dGVzGAEgASgDEhQKDHN0ZGVycl9ieXRlcxgCIAEoAyq3AQoKU3RvcFJlYXNvbhIbChdTVE9QX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFVNUT1BfUkVBU09OX1JFUVVFU1RFRBABEh8KG1NUT1BfUkVBU09OX1NFUlZFUl9TSFVURE9XThACEhcKE1NUT1BfUkVBU09OX1RJTUVPVVQQAxIcChhTVE9QX1JFQVNPTl9PVVRQVVRfTElNSVQQBBIZChVTVE9QX1JFQVNPTl9DQU5DRUxMRUQQBSqVAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRSk9CX1NUQVRFX1JVTk5JTkcQARIUChBKT0JfU1RBVEVfRVhJVEVEEAISFQoRSk9CX1NUQVRFX1NUT1BQRUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFAoQSk9CX1NUQVRFX1FVRVVFRBAFKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Job is one process run by jobexec, with everything known about it.
@@ -238,6 +238,29 @@ export type Job = Message<"jobexec.v1.Job"> & {
    * @generated from field: jobexec.v1.Isolation isolation = 30;
    */
   isolation?: Isolation | undefined;
+
+  /**
+   * Where a queued job is: 1 for the next of its owner's queued jobs to start, 2 for the one after it, and so on.
+   * 0 unless state is QUEUED.
+   *
+   * @generated from field: int32 queue_position = 40;
+   */
+  queuePosition: number;
+
+  /**
+   * What a queued job waits for, e.g. "slot: alice has 64 running (--max-running-per-user)" or "memory: needs
+   * 8 GiB, 3 GiB of 16 GiB free (--memory-capacity)"; empty unless state is QUEUED.
+   *
+   * @generated from field: string queue_reason = 41;
+   */
+  queueReason: string;
+
+  /**
+   * The job's priority among its owner's queued jobs, as asked for in its StartJobRequest (0 by default).
+   *
+   * @generated from field: int32 priority = 42;
+   */
+  priority: number;
 };
 
 /**
@@ -565,6 +588,13 @@ export const StopReason = {
    * @generated from enum value: STOP_REASON_OUTPUT_LIMIT = 4;
    */
   OUTPUT_LIMIT: 4,
+
+  /**
+   * A StopJob request cancelled it while it was queued: it never started (see stopped_by).
+   *
+   * @generated from enum value: STOP_REASON_CANCELLED = 5;
+   */
+  CANCELLED: 5,
 } as const;
 
 /**
@@ -581,7 +611,9 @@ export const StopReasonSchema: GenEnum<StopReason> = /*@__PURE__*/
   enumDesc(file_jobexec_v1_job, 0);
 
 /**
- * JobState is the life cycle of a job: RUNNING, then exactly one of EXITED, STOPPED or FAILED.
+ * JobState is the life cycle of a job: QUEUED while it waits for its turn (only when the host or its owner is at
+ * capacity), then RUNNING, then exactly one of EXITED, STOPPED or FAILED. A queued job may also end without running:
+ * STOPPED (STOP_REASON_CANCELLED) when a StopJob cancels it, FAILED when it cannot be started at its admission.
  *
  * @generated from enum jobexec.v1.JobState
  */
@@ -619,10 +651,21 @@ export const JobState = {
    * @generated from enum value: JOB_STATE_FAILED = 4;
    */
   FAILED: 4,
+
+  /**
+   * The job waits for its turn: it has no process, cgroup or output yet (see queue_position and queue_reason). It
+   * becomes RUNNING when admitted: when its owner's running jobs are under the per-user limit, all running jobs under
+   * the host's limit, and its memory and CPU reservations fit the host's capacities.
+   *
+   * @generated from enum value: JOB_STATE_QUEUED = 5;
+   */
+  QUEUED: 5,
 } as const;
 
 /**
- * JobState is the life cycle of a job: RUNNING, then exactly one of EXITED, STOPPED or FAILED.
+ * JobState is the life cycle of a job: QUEUED while it waits for its turn (only when the host or its owner is at
+ * capacity), then RUNNING, then exactly one of EXITED, STOPPED or FAILED. A queued job may also end without running:
+ * STOPPED (STOP_REASON_CANCELLED) when a StopJob cancels it, FAILED when it cannot be started at its admission.
  *
  * @generated from enum jobexec.v1.JobState
  */

@@ -2,19 +2,19 @@
 // @generated from file jobexec/v1/job_service.proto (package jobexec.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Isolation, Job, JobState, Limits, OutputMode, OutputStream } from "./job_pb.ts";
 import { file_jobexec_v1_job } from "./job_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file jobexec/v1/job_service.proto.
  */
 export const file_jobexec_v1_job_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIoUDCg9TdGFydEpvYlJlcXVlc3QSDwoHcHJvZ3JhbRgBIAEoCRIMCgRhcmdzGAIgAygJEjEKA2VudhgDIAMoCzIkLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0LkVudkVudHJ5EhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEiIKBmxpbWl0cxgFIAEoCzISLmpvYmV4ZWMudjEuTGltaXRzEisKC291dHB1dF9tb2RlGAYgASgOMhYuam9iZXhlYy52MS5PdXRwdXRNb2RlEh0KEG1heF9vdXRwdXRfYnl0ZXMYByABKANIAIgBARIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgJIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX21heF9vdXRwdXRfYnl0ZXMiMAoQU3RhcnRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiJNCg5TdG9wSm9iUmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iLwoPU3RvcEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiLgoOR2V0Sm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IigQEKD0xpc3RKb2JzUmVxdWVzdBIkCgZzdGF0ZXMYASADKA4yFC5qb2JleGVjLnYxLkpvYlN0YXRlEhIKCmFsbF9vd25lcnMYAiABKAgSDQoFb3duZXIYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiSgoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8uam9iZXhlYy52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh4KEERlbGV0ZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMQoRRGVsZXRlSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IinQEKE1N0cmVhbU91dHB1dFJlcXVlc3QSCgoCaWQYASABKAkSKAoGc3RyZWFtGAIgASgOMhguam9iZXhlYy52MS5PdXRwdXRTdHJlYW0SDgoGZm9sbG93GAMgASgIEhUKDXN0ZG91dF9vZmZzZXQYBCABKAMSFQoNc3RkZXJyX29mZnNldBgFIAEoAxISCgp0YWlsX2xpbmVzGAYgASgDImkKFFN0cmVhbU91dHB1dFJlc3BvbnNlEigKBWNodW5rGAEgASgLMhcuam9iZXhlYy52MS5PdXRwdXRDaHVua0gAEh4KA2pvYhgCIAEoCzIPLmpvYmV4ZWMudjEuSm9iSABCBwoFZXZlbnQiVQoLT3V0cHV0Q2h1bmsSKAoGc3RyZWFtGAEgASgOMhguam9iZXhlYy52MS5PdXRwdXRTdHJlYW0SDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwyvgMKCkpvYlNlcnZpY2USRQoIU3RhcnRKb2ISGy5qb2JleGVjLnYxLlN0YXJ0Sm9iUmVxdWVzdBocLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXNwb25zZRJCCgdTdG9wSm9iEhouam9iZXhlYy52MS5TdG9wSm9iUmVxdWVzdBobLmpvYmV4ZWMudjEuU3RvcEpvYlJlc3BvbnNlEj8KBkdldEpvYhIZLmpvYmV4ZWMudjEuR2V0Sm9iUmVxdWVzdBoaLmpvYmV4ZWMudjEuR2V0Sm9iUmVzcG9uc2USRQoITGlzdEpvYnMSGy5qb2JleGVjLnYxLkxpc3RKb2JzUmVxdWVzdBocLmpvYmV4ZWMudjEuTGlzdEpvYnNSZXNwb25zZRJICglEZWxldGVKb2ISHC5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlcXVlc3QaHS5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlc3BvbnNlElMKDFN0cmVhbU91dHB1dBIfLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVxdWVzdBogLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_duration, file_jobexec_v1_job]);
+  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIsYDCg9TdGFydEpvYlJlcXVlc3QSDwoHcHJvZ3JhbRgBIAEoCRIMCgRhcmdzGAIgAygJEjEKA2VudhgDIAMoCzIkLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0LkVudkVudHJ5EhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEiIKBmxpbWl0cxgFIAEoCzISLmpvYmV4ZWMudjEuTGltaXRzEisKC291dHB1dF9tb2RlGAYgASgOMhYuam9iZXhlYy52MS5PdXRwdXRNb2RlEh0KEG1heF9vdXRwdXRfYnl0ZXMYByABKANIAIgBARIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgJIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEhAKCHByaW9yaXR5GCggASgFEi0KDHF1ZXVlX3BvbGljeRgpIAEoDjIXLmpvYmV4ZWMudjEuUXVldWVQb2xpY3kaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUITChFfbWF4X291dHB1dF9ieXRlcyIwChBTdGFydEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIk0KDlN0b3BKb2JSZXF1ZXN0EgoKAmlkGAEgASgJEi8KDGdyYWNlX3BlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIvCg9TdG9wSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IiGwoNR2V0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCSIuCg5HZXRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiKBAQoPTGlzdEpvYnNSZXF1ZXN0EiQKBnN0YXRlcxgBIAMoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSEgoKYWxsX293bmVycxgCIAEoCBINCgVvd25lchgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJKChBMaXN0Sm9ic1Jlc3BvbnNlEh0KBGpvYnMYASADKAsyDy5qb2JleGVjLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSIxChFEZWxldGVKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiKdAQoTU3RyZWFtT3V0cHV0UmVxdWVzdBIKCgJpZBgBIAEoCRIoCgZzdHJlYW0YAiABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZmb2xsb3cYAyABKAgSFQoNc3Rkb3V0X29mZnNldBgEIAEoAxIVCg1zdGRlcnJfb2Zmc2V0GAUgASgDEhIKCnRhaWxfbGluZXMYBiABKAMiaQoUU3RyZWFtT3V0cHV0UmVzcG9uc2USKAoFY2h1bmsYASABKAsyFy5qb2JleGVjLnYxLk91dHB1dENodW5rSAASHgoDam9iGAIgASgLMg8uam9iZXhlYy52MS5Kb2JIAEIHCgVldmVudCJVCgtPdXRwdXRDaHVuaxIoCgZzdHJlYW0YASABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZvZmZzZXQYAiABKAMSDAoEZGF0YRgDIAEoDCpcCgtRdWV1ZVBvbGljeRIcChhRVUVVRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIWChJRVUVVRV9QT0xJQ1lfUVVFVUUQARIXChNRVUVVRV9QT0xJQ1lfUkVGVVNFEAIyvgMKCkpvYlNlcnZpY2USRQoIU3RhcnRKb2ISGy5qb2JleGVjLnYxLlN0YXJ0Sm9iUmVxdWVzdBocLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXNwb25zZRJCCgdTdG9wSm9iEhouam9iZXhlYy52MS5TdG9wSm9iUmVxdWVzdBobLmpvYmV4ZWMudjEuU3RvcEpvYlJlc3BvbnNlEj8KBkdldEpvYhIZLmpvYmV4ZWMudjEuR2V0Sm9iUmVxdWVzdBoaLmpvYmV4ZWMudjEuR2V0Sm9iUmVzcG9uc2USRQoITGlzdEpvYnMSGy5qb2JleGVjLnYxLkxpc3RKb2JzUmVxdWVzdBocLmpvYmV4ZWMudjEuTGlzdEpvYnNSZXNwb25zZRJICglEZWxldGVKb2ISHC5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlcXVlc3QaHS5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlc3BvbnNlElMKDFN0cmVhbU91dHB1dBIfLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVxdWVzdBogLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_duration, file_jobexec_v1_job]);
 
 /**
  * StartJobRequest describes a job to start.
@@ -93,6 +93,21 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
    * @generated from field: jobexec.v1.Isolation isolation = 9;
    */
   isolation?: Isolation | undefined;
+
+  /**
+   * Orders this job among its owner's queued jobs: higher starts first, equal ones first come first served. From
+   * -1000 to 1000 (INVALID_ARGUMENT beyond); 0 by default. It never orders one user's jobs before another's.
+   *
+   * @generated from field: int32 priority = 40;
+   */
+  priority: number;
+
+  /**
+   * What to do when the job cannot start at once; unspecified queues it.
+   *
+   * @generated from field: jobexec.v1.QueuePolicy queue_policy = 41;
+   */
+  queuePolicy: QueuePolicy;
 };
 
 /**
@@ -109,7 +124,7 @@ export const StartJobRequestSchema: GenMessage<StartJobRequest> = /*@__PURE__*/
  */
 export type StartJobResponse = Message<"jobexec.v1.StartJobResponse"> & {
   /**
-   * The new job, RUNNING.
+   * The new job: RUNNING, or QUEUED when it waits for its turn (or FAILED when it could not start).
    *
    * @generated from field: jobexec.v1.Job job = 1;
    */
@@ -468,6 +483,47 @@ export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job_service, 12);
 
 /**
+ * QueuePolicy says what StartJob does with a job that cannot start at once.
+ *
+ * @generated from enum jobexec.v1.QueuePolicy
+ */
+export const QueuePolicy = {
+  /**
+   * Same as QUEUE_POLICY_QUEUE.
+   *
+   * @generated from enum value: QUEUE_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Queue it: the job is returned QUEUED and starts when its turn comes.
+   *
+   * @generated from enum value: QUEUE_POLICY_QUEUE = 1;
+   */
+  QUEUE: 1,
+
+  /**
+   * Refuse it with RESOURCE_EXHAUSTED naming the limit that is full, for callers that must know at once.
+   *
+   * @generated from enum value: QUEUE_POLICY_REFUSE = 2;
+   */
+  REFUSE: 2,
+} as const;
+
+/**
+ * QueuePolicy says what StartJob does with a job that cannot start at once.
+ *
+ * @generated from enum jobexec.v1.QueuePolicy
+ */
+export type QueuePolicy = (typeof QueuePolicy)[keyof typeof QueuePolicy] | UnknownEnum;
+
+/**
+ * Describes the enum jobexec.v1.QueuePolicy.
+ */
+export const QueuePolicySchema: GenEnum<QueuePolicy> = /*@__PURE__*/
+  enumDesc(file_jobexec_v1_job_service, 0);
+
+/**
  * JobService starts, stops, inspects and streams the output of jobs. Every call acts as the caller's identity
  * (client certificate CN): users see only their own jobs, admins (OU=admin) see every job. A job that is not the
  * caller's is reported exactly as one that does not exist (NOT_FOUND).
@@ -476,7 +532,14 @@ export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
  */
 export const JobService: GenService<{
   /**
-   * StartJob starts a program as a new job in its own cgroup and returns it, RUNNING.
+   * StartJob starts a program as a new job in its own cgroup and returns it, RUNNING; or, when the host or the
+   * caller is at capacity, queues it and returns it QUEUED, with its position and what it waits for (see
+   * queue_policy). Queued jobs are admitted in order: a user's own jobs first by priority then first come first
+   * served; across users, the next admission goes to the user with the fewest running jobs among those whose next
+   * job fits (ties: the earliest queued). A job that has waited past the server's starvation bound holds back
+   * admissions that would delay it. A limit or reservation a job asks for that is over the host's capacity is
+   * FAILED_PRECONDITION naming the capacity (never queued forever); a full queue is RESOURCE_EXHAUSTED naming the
+   * bound. The queue is kept in the server's state file: queued jobs survive a restart or a crash.
    * Bad input is INVALID_ARGUMENT; a limit or isolation this host cannot enforce is FAILED_PRECONDITION; a program
    * that is not found or not executable is INVALID_ARGUMENT and leaves nothing behind. A caller with no account to
    * run jobs as is PERMISSION_DENIED; a caller at their quota of running jobs, an oversized request or a data
@@ -491,7 +554,8 @@ export const JobService: GenService<{
   },
   /**
    * StopJob stops a job's whole process tree: SIGTERM to all its processes, then SIGKILL after the grace period.
-   * It returns once the job has ended. Stopping a job that already ended returns it unchanged.
+   * It returns once the job has ended. Stopping a job that already ended returns it unchanged. A queued job ends at
+   * once without starting: STOPPED, with stop_reason STOP_REASON_CANCELLED.
    *
    * @generated from rpc jobexec.v1.JobService.StopJob
    */
@@ -521,8 +585,8 @@ export const JobService: GenService<{
     output: typeof ListJobsResponseSchema;
   },
   /**
-   * DeleteJob removes a job that has ended: its record and its output. A running job is FAILED_PRECONDITION (stop it
-   * first). Allowed to the job's owner and to admins.
+   * DeleteJob removes a job that has ended: its record and its output. A running or queued job is
+   * FAILED_PRECONDITION (stop it first). Allowed to the job's owner and to admins.
    *
    * @generated from rpc jobexec.v1.JobService.DeleteJob
    */

@@ -416,6 +416,7 @@ export class JobManager {
       const baseEnv = baseEnvironment(record.id, account);
       const valid = await validateSpec(request.spec, baseEnv, this.#host, account, this.#settings);
       checkEnvProgram(valid.executable, valid.env, baseEnv);
+      record.cgroupDir = this.#launcher.cgroupDirOf(record.id);
       this.#jobs.markAdmitted(record);
       const launched = await this.#launcher.launchQueued(record, valid, baseEnv);
       closeFiles = launched.closeFiles;

@@ -129,6 +129,11 @@ export class Launcher {
     return launched;
   }
 
+  /** The cgroup a cold start makes for job `id`; undefined when jobs run unconfined. */
+  cgroupDirOf(id: string): string | undefined {
+    return this.#subtree === undefined ? undefined : join(this.#subtree.parentDir, id);
+  }
+
   /** Kills the standbys and removes what was made for them. */
   close(): Promise<void> {
     return this.#pool.close();
@@ -170,7 +175,7 @@ export class Launcher {
 
   async #cold(id: string, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>, queued?: JobRecord): Promise<Launched> {
     const dir = join(this.#jobsDir, id);
-    const cgroupDir = this.#subtree === undefined ? undefined : join(this.#subtree.parentDir, id);
+    const cgroupDir = this.cgroupDirOf(id);
     const isolation = cgexecIsolation(valid.isolation, valid.account.home);
     let files;
     try {
@@ -191,10 +196,7 @@ export class Launcher {
         ...(valid.account.drop ? { account: valid.account } : {}),
         ...(isolation === undefined ? {} : { isolation }),
       });
-      let record = queued;
-      if (record === undefined) record = new JobRecord(id, seq, owner, valid, dir, cgroupDir);
-      else record.cgroupDir = cgroupDir;
-      return { record, spawned, warm: false, closeFiles: files.close };
+      return { record: queued ?? new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, warm: false, closeFiles: files.close };
     } catch (err) {
       await files?.close();
       if (cgroupDir !== undefined) await removeCgroup(cgroupDir).catch(() => undefined); // never populated

@@ -1,6 +1,8 @@
 // The queue through a real JobManager: real processes, a real SQLite state file, closed and opened again.
 import assert from "node:assert/strict";
-import { readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { JobManager } from "../job-manager.ts";
@@ -133,5 +135,36 @@ describe("the queue", { timeout }, () => {
     } finally {
       await manager.close();
     }
+  });
+
+  test("a job admitted but not started when its manager died is queued again when nothing shows it ran, and runs once", async (t) => {
+    const options = { queue: { maxRunning: 1 }, onClose: "keep" as const };
+    let manager = await open("unstarted", options);
+    const parent = manager.cgroups.parent;
+    if (parent === undefined) return t.skip("no cgroup v2 on this host");
+    const blocker = await manager.start({ program: "sleep", args: ["30"] }, "alice");
+    const never = await manager.start({ program: "echo", args: ["never-spawned"] }, "alice");
+    const made = await manager.start({ program: "echo", args: ["files-made"] }, "alice");
+    await manager.close();
+    // What markAdmitted leaves before the spawn: the row says running, no start time, its request and cgroup kept.
+    // For one, the output directory and its (empty, never charged) cgroup were made too: the manager died between
+    // those and the spawn.
+    const cgroup = join(parent, made.id);
+    const db = new DatabaseSync(join(dir, "unstarted", "state.db"));
+    db.prepare("UPDATE jobs SET state = 'running' WHERE id = ?").run(never.id);
+    db.prepare("UPDATE jobs SET state = 'running', cgroup = ? WHERE id = ?").run(cgroup, made.id);
+    db.close();
+    const jobDir = join(dir, "unstarted", "jobs", made.id);
+    await mkdir(jobDir);
+    await mkdir(cgroup);
+    manager = await open("unstarted", { ...options, onClose: "stop" });
+    t.after(() => manager.close());
+    assert.deepEqual([(await manager.get(never.id)).state, (await manager.get(made.id)).state], ["queued", "queued"]);
+    assert.equal(existsSync(cgroup), false, "what was made for it is removed before it queues again");
+    assert.equal(existsSync(jobDir), false);
+    await manager.stop(blocker.id, { graceMs: 0 });
+    assert.equal((await followAll(manager, never.id)).stdout.toString(), "never-spawned\n");
+    assert.equal((await followAll(manager, made.id)).stdout.toString(), "files-made\n");
+    assert.deepEqual([(await manager.get(never.id)).state, (await manager.get(made.id)).state], ["exited", "exited"]);
   });
 });

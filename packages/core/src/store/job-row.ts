@@ -101,9 +101,9 @@ export function recordOf(row: JobRow, jobsDir: string): JobRecord {
   record.usage = JSON.parse(row.usage) as Usage;
   record.output = { stdout: row.stdout_bytes, stderr: row.stderr_bytes };
   record.priority = row.priority;
-  if (row.state === "queued") {
-    record.state = "queued";
-    record.request = JSON.parse(row.queued_request ?? "null") as QueuedRequest;
-  } else if (row.state !== "running") record.finish(row.state as EndState, dateOf(row.ended_at) ?? record.createdAt);
+  // Kept while queued, and from the admission to the record of the start (see JobTable.markAdmitted).
+  if (row.queued_request !== null) record.request = JSON.parse(row.queued_request) as QueuedRequest;
+  if (row.state === "queued") record.state = "queued";
+  else if (row.state !== "running") record.finish(row.state as EndState, dateOf(row.ended_at) ?? record.createdAt);
   return record;
 }

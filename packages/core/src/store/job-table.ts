@@ -44,15 +44,15 @@ export class JobTable {
   }
 
   /**
-   * Stores a queued job as admitted (running, its request cleared) before its spawn, at once and only once: after a
-   * crash its record says it was started, so that it is never started again. A failure is JobError, and the job must
-   * not start.
+   * Stores a queued job as admitted (running, no start time yet, its request and cgroup kept) before its spawn, at
+   * once: after a crash its record says that it may have started, and recovery queues it again only on proof that it
+   * did not (see supervise/unstarted.ts). A failure is JobError, and the job must not start.
    */
   markAdmitted(record: JobRecord): void {
     // A pending retry of its queued row must not overwrite this one.
     this.#retry.forget(record.id);
     try {
-      this.#store.update({ ...rowOf(record), state: "running", queued_request: null });
+      this.#store.update({ ...rowOf(record), state: "running" });
     } catch (err) {
       throw toJobError(`cannot record the job's start in ${this.#store.path}`, sqliteErrno(err));
     }

@@ -5,6 +5,7 @@ import type { LogEvent } from "../types.ts";
 import { removeLeftovers } from "./leftovers.ts";
 import type { Retention } from "./retention.ts";
 import type { Supervisor } from "./supervisor.ts";
+import { settleUnstarted } from "./unstarted.ts";
 
 /** The parts of a manager that recovery puts back together. */
 export interface RecoveryParts {
@@ -18,7 +19,7 @@ export interface RecoveryParts {
 
 /**
  * Loads every stored record into the table; each one whose record says "running" is adopted or recorded as ended
- * (see {@link Supervisor.adopt}); output directories and job cgroups that no record (no running job) owns are
+ * (see {@link Supervisor.adopt}), but for queued jobs admitted and not started, queued again (see settleUnstarted); output directories and job cgroups that no record (no running job) owns are
  * removed; finished jobs past retention are removed. Logs one line with the counts and the time it took.
  */
 export async function recover({ jobs, supervisor, retention, jobsDir, subtree, log }: RecoveryParts): Promise<void> {
@@ -26,6 +27,15 @@ export async function recover({ jobs, supervisor, retention, jobsDir, subtree, l
   const records = jobs.restore(jobsDir);
   for (const record of records) jobs.add(record);
   retention.add(records.filter((r) => r.isEnded));
+  // Queued jobs admitted just before the earlier manager died, not started: queued again unless they ran.
+  let requeued = 0;
+  for (const record of records.filter((r) => r.isRunning && r.startedAt === undefined && r.request !== undefined)) {
+    if ((await settleUnstarted(record)) === "queued") {
+      jobs.save(record);
+      requeued++;
+    }
+  }
+  if (requeued > 0) log({ level: "info", message: `${String(requeued)} job(s) admitted from the queue but not started when the server stopped are queued again` });
   const running = records.filter((r) => r.isRunning);
   const outcomes = await Promise.all(running.map((r) => supervisor.adopt(r)));
   const adopted = new Set(running.filter((_, i) => outcomes[i] === "adopted").map((r) => r.id));

@@ -7,7 +7,7 @@ import { Accounts, type Slot } from "./accounts/accounts.ts";
 import { lockCgroupParent } from "./cgroup/parent-lock.ts";
 import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
 import { JobError, toJobError } from "./job-error.ts";
-import { newJobId } from "./job-id.ts";
+import { isJobId, newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
 import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { checkFreeSpace } from "./output/free-space.ts";
@@ -23,6 +23,9 @@ import { JobTable } from "./store/job-table.ts";
 import type { HeldLock } from "./store/lock-file.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
 import type { QueueEntry } from "./schedule/admission.ts";
+import { CONDITIONS, type Dependency, type DependencyJob, evaluate } from "./schedule/dependencies.ts";
+import { type Held, Holds } from "./schedule/holds.ts";
+import { atTime } from "./supervise/deadline.ts";
 import { checkQueueOptions, demandOf, MAX_PRIORITY, type QueueSettings, Scheduler } from "./schedule/scheduler.ts";
 import { JobRecord, type QueuedRequest } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
@@ -57,9 +60,33 @@ function requestOf(spec: JobSpec): JobSpec {
   return { program, args, env, cwd, limits, outputMode, maxOutputBytes, timeoutMs, isolation };
 }
 
-/** StartOptions checked, with defaults: no quota, priority 0, policy "queue". */
-function checkStartOptions(options: StartOptions): { maxRunning: number; maxRunningName: string; priority: number; policy: "queue" | "refuse" } {
-  const { quota, priority = 0, policy = "queue" } = options;
+/** Most dependencies of one job. */
+const MAX_DEPENDENCIES = 64;
+
+/** StartOptions.after checked (each id well-formed, each condition known; whether the jobs exist is the caller's). */
+function checkDependencies(after: unknown): Dependency[] {
+  if (after === undefined) return [];
+  if (!Array.isArray(after) || after.length > MAX_DEPENDENCIES) throw new JobError("invalid_argument", `after must be a list of at most ${String(MAX_DEPENDENCIES)} dependencies`);
+  return after.map((dep: Partial<Dependency> | null, i) => {
+    if (typeof dep?.id !== "string" || !isJobId(dep.id)) throw new JobError("invalid_argument", `after[${String(i)}].id ${JSON.stringify(String(dep?.id).slice(0, 40))} is not a job id`);
+    if (!(CONDITIONS as readonly unknown[]).includes(dep.condition)) {
+      throw new JobError("invalid_argument", `after[${String(i)}].condition must be one of ${CONDITIONS.join(", ")}`);
+    }
+    return { id: dep.id, condition: dep.condition as Dependency["condition"] };
+  });
+}
+
+/** StartOptions checked, with defaults: no quota, priority 0, policy "queue", no dependencies, no notBefore (0). */
+function checkStartOptions(options: StartOptions): {
+  maxRunning: number;
+  maxRunningName: string;
+  priority: number;
+  policy: "queue" | "refuse";
+  after: Dependency[];
+  notBefore: number;
+} {
+  const { quota, priority = 0, policy = "queue", notBefore } = options;
+  if (notBefore !== undefined && !(notBefore instanceof Date && Number.isFinite(notBefore.getTime()))) throw new JobError("invalid_argument", "notBefore must be a valid Date");
   if (quota !== undefined && !(Number.isSafeInteger(quota.maxRunning) && quota.maxRunning > 0)) {
     throw new JobError("invalid_argument", "quota.maxRunning must be a positive whole number");
   }
@@ -67,7 +94,14 @@ function checkStartOptions(options: StartOptions): { maxRunning: number; maxRunn
     throw new JobError("invalid_argument", `priority must be a whole number from -${String(MAX_PRIORITY)} to ${String(MAX_PRIORITY)}`);
   }
   if (policy !== "queue" && policy !== "refuse") throw new JobError("invalid_argument", 'policy must be "queue" or "refuse"');
-  return { maxRunning: quota?.maxRunning ?? Infinity, maxRunningName: quota?.name ?? "quota.maxRunning", priority, policy };
+  return {
+    maxRunning: quota?.maxRunning ?? Infinity,
+    maxRunningName: quota?.name ?? "quota.maxRunning",
+    priority,
+    policy,
+    after: checkDependencies(options.after),
+    notBefore: notBefore?.getTime() ?? 0,
+  };
 }
 
 /** The queue entry of a queued record. */
@@ -171,6 +205,10 @@ export class JobManager {
   readonly #supervisor: Supervisor;
   readonly #retention: Retention;
   readonly #scheduler: Scheduler;
+  /** Queued jobs held back by dependencies or a start time; and ended jobs kept for them past retention. */
+  readonly #holds = new Holds();
+  readonly #kept = new Map<string, JobRecord>();
+  #cancelHoldTimer: (() => void) | undefined;
   readonly #starting = new Set<Promise<unknown>>();
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
@@ -198,12 +236,17 @@ export class JobManager {
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
     this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, accounts.runAs !== "server", log);
-    this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, (record, why) => this.#remove(record, `removed finished job: ${why}`));
+    this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, async (record, why) => {
+      // A job that a queued job waits for stays until it no longer does.
+      if (this.#holds.waiterFor(record.id) !== undefined) this.#kept.set(record.id, record);
+      else await this.#remove(record, `removed finished job: ${why}`);
+    });
     this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
       changed: (record) => this.#jobs.save(record),
       ended: (record) => {
         this.#retention.add([record]);
         void this.#retention.sweep();
+        this.#ended(record);
       },
     });
   }
@@ -271,7 +314,7 @@ export class JobManager {
     for (const record of manager.#jobs.all()) {
       if (record.isRunning) manager.#holdSlot(record, undefined, manager.#scheduler.load.hold({ owner: record.owner, ...demandOf(record.spec.limits) }));
       else if (record.state === "queued" && record.request !== undefined) {
-        manager.#scheduler.queue.add(entryOf(record, record.request));
+        manager.#place(record, entryOf(record, record.request));
         queued++;
       }
     }
@@ -313,7 +356,9 @@ export class JobManager {
   }
 
   async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
-    const { policy, ...asks } = checkStartOptions(options);
+    const { policy, after, notBefore, ...asks } = checkStartOptions(options);
+    // Unknown ids are not_found before anything else is done.
+    for (const dep of after) this.#jobs.find(dep.id);
     const slot = this.#accounts.reserve(owner, undefined);
     // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
     const asked = spec as Partial<JobSpec> | null;
@@ -331,11 +376,14 @@ export class JobManager {
       const demand = demandOf(valid.limits);
       // Newest of all (seq not given yet); decided and counted with no await between.
       const entry: QueueEntry = { id, owner, seq: Number.MAX_SAFE_INTEGER, ...asks, ...demand, queuedAt: Date.now() };
-      if (!this.#scheduler.admitsNow(entry, entry.queuedAt)) {
-        if (policy === "refuse") throw this.#scheduler.refusal(entry);
+      const waits = this.#waitReason(after, notBefore, entry.queuedAt);
+      if (waits !== undefined || !this.#scheduler.admitsNow(entry, entry.queuedAt)) {
+        if (policy === "refuse") {
+          throw waits === undefined ? this.#scheduler.refusal(entry) : new JobError("resource_exhausted", `the job cannot start now (${waits}) and its request asks not to queue`);
+        }
         reservation.cancel();
         slot.release();
-        return this.#enqueue(spec, owner, valid, entry);
+        return this.#enqueue(spec, owner, valid, entry, after, notBefore);
       }
       release = this.#scheduler.load.hold(entry);
       // Stored before the spawn: a job that cannot be recorded never runs, and a crash right after leaves a record.
@@ -373,11 +421,17 @@ export class JobManager {
   }
 
   /** Records a job that cannot start now as queued (with its request, for its start) and resolves with it. */
-  #enqueue(spec: JobSpec, owner: string, valid: ValidSpec, asked: QueueEntry): Job {
-    this.#scheduler.checkRoom(owner);
+  #enqueue(spec: JobSpec, owner: string, valid: ValidSpec, asked: QueueEntry, after: Dependency[], notBefore: number): Job {
+    this.#scheduler.checkRoom(owner, this.#holds);
     // A fresh id: a standby's belongs to that standby's output files and cgroup, made now.
     const id = newJobId();
-    const request: QueuedRequest = { spec: requestOf(spec), maxRunning: asked.maxRunning, maxRunningName: asked.maxRunningName };
+    const request: QueuedRequest = {
+      spec: requestOf(spec),
+      maxRunning: asked.maxRunning,
+      maxRunningName: asked.maxRunningName,
+      ...(after.length > 0 ? { after } : {}),
+      ...(notBefore > 0 ? { notBefore } : {}),
+    };
     const seq = this.#jobs.insert(id, owner, valid, { request, priority: asked.priority });
     const record = new JobRecord(id, seq, owner, valid, join(this.#dataDir, "jobs", id), undefined);
     record.state = "queued";
@@ -385,10 +439,96 @@ export class JobManager {
     record.priority = asked.priority;
     record.createdAt = new Date(asked.queuedAt);
     this.#jobs.add(record);
-    this.#scheduler.queue.add({ ...asked, id, seq });
+    this.#place(record, { ...asked, id, seq });
     const job = this.#snapshot(record);
-    this.#log({ level: "info", message: `job queued: owner ${owner}, position ${String(job.queue?.position)}, ${String(job.queue?.reason)}`, jobId: id });
+    if (job.state === "queued") this.#log({ level: "info", message: `job queued: owner ${owner}, position ${String(job.queue?.position)}, ${String(job.queue?.reason)}`, jobId: id });
+    this.#pump();
     return job;
+  }
+
+  /** Why a job must wait besides capacity (a dependency open or failed, a start time ahead); undefined if nothing. */
+  #waitReason(after: readonly Dependency[], notBefore: number, now: number): string | undefined {
+    const evaluation = evaluate(after, (id) => this.#dependencyJob(id));
+    if ("waitingFor" in evaluation) return `dependency ${evaluation.waitingFor.id} (required: ${evaluation.waitingFor.condition})`;
+    if ("failed" in evaluation) return evaluation.failed;
+    if (notBefore > now) return `not before ${new Date(notBefore).toISOString()}`;
+    return undefined;
+  }
+
+  #dependencyJob(id: string): DependencyJob | undefined {
+    const record = this.#jobs.get(id);
+    if (record === undefined) return undefined;
+    return { id, state: record.state, exitCode: record.exit?.code ?? undefined, signal: record.exit?.signal ?? undefined, stopReason: record.stopReason };
+  }
+
+  /**
+   * Puts a queued job where it belongs: in the admission queue when nothing but capacity holds it back, held while a
+   * dependency is open or its start time ahead, or ended "failed" when a dependency ended otherwise than required.
+   * The caller pumps.
+   */
+  #place(record: JobRecord, entry: QueueEntry): void {
+    const { after = [], notBefore = 0 } = record.request ?? {};
+    const evaluation = evaluate(after, (id) => this.#dependencyJob(id));
+    if ("failed" in evaluation) return this.#failQueued(record, evaluation.failed);
+    if ("met" in evaluation && notBefore <= Date.now()) {
+      this.#scheduler.queue.add(entry);
+      return;
+    }
+    this.#holds.add({ entry, after, notBefore });
+    this.#armHoldTimer();
+  }
+
+  /** Ends a queued job that will never start: "failed", with why. */
+  #failQueued(record: JobRecord, reason: string): void {
+    record.failureReason = reason;
+    record.finish("failed", new Date());
+    this.#jobs.save(record);
+    this.#retention.add([record]);
+    this.#log({ level: "info", message: `queued job failed: ${reason}`, jobId: record.id });
+    this.#ended(record);
+  }
+
+  /** A job reached its final state: the held jobs waiting for it are evaluated again (a chain ends, nothing hangs). */
+  #ended(record: JobRecord): void {
+    for (const held of this.#holds.dependentsOf(record.id)) this.#recheck(held, Date.now());
+  }
+
+  /** Releases a held job to the queue when nothing holds it any more, or fails it when a dependency failed. */
+  #recheck(held: Held, now: number): void {
+    const evaluation = evaluate(held.after, (id) => this.#dependencyJob(id));
+    if ("waitingFor" in evaluation || ("met" in evaluation && held.notBefore > now)) return;
+    this.#unhold(held.entry.id);
+    if ("failed" in evaluation) return this.#failQueued(this.#jobs.find(held.entry.id), evaluation.failed);
+    this.#scheduler.queue.add(held.entry);
+    this.#pump();
+  }
+
+  /** Takes a job out of the held ones; dependencies kept past retention for it alone go back to retention. */
+  #unhold(id: string): boolean {
+    const held = this.#holds.remove(id);
+    if (held === undefined) return false;
+    for (const dep of held.after) {
+      const kept = this.#kept.get(dep.id);
+      if (kept === undefined || this.#holds.waiterFor(dep.id) !== undefined) continue;
+      this.#kept.delete(dep.id);
+      this.#retention.add([kept]);
+      void this.#retention.sweep();
+    }
+    return true;
+  }
+
+  /** One timer for the earliest start time of the held jobs. */
+  #armHoldTimer(): void {
+    this.#cancelHoldTimer?.();
+    this.#cancelHoldTimer = undefined;
+    if (this.#closing !== undefined) return;
+    const { next } = this.#holds.due(Date.now());
+    if (next === Infinity) return;
+    this.#cancelHoldTimer = atTime(next, () => {
+      const now = Date.now();
+      for (const held of this.#holds.due(now).due) this.#recheck(held, now);
+      this.#armHoldTimer();
+    });
   }
 
   /** Starts every queued job the admission policy admits now; each start goes on without being awaited. */
@@ -428,11 +568,13 @@ export class JobManager {
     } catch (err) {
       slot?.release();
       release();
+      record.cgroupDir = undefined;
       record.failureReason = `cannot start the queued job: ${err instanceof Error ? err.message : String(err)}`;
       record.finish("failed", new Date());
       this.#jobs.save(record);
       this.#retention.add([record]);
       this.#log({ level: "warn", message: record.failureReason, jobId: record.id, error: err });
+      this.#ended(record);
       this.#pump();
     } finally {
       await closeFiles?.();
@@ -461,7 +603,15 @@ export class JobManager {
   /** A job's snapshot, with its place in the queue while queued. */
   #snapshot(record: JobRecord): Job {
     const job = record.snapshot();
-    if (record.state === "queued") job.queue = this.#scheduler.status(record.id) ?? { position: 1, reason: "admitted: starting" };
+    if (record.state !== "queued") return job;
+    const held = this.#holds.get(record.id);
+    if (held !== undefined) {
+      const position = this.#scheduler.queue.sizeOf(record.owner) + this.#holds.aheadOf(record.owner, record.seq) + 1;
+      job.queue = { position, reason: this.#waitReason(held.after, held.notBefore, Date.now()) ?? "turn: released to the queue" };
+    } else job.queue = this.#scheduler.status(record.id) ?? { position: 1, reason: "admitted: starting" };
+    const { after, notBefore } = record.request ?? {};
+    if (after !== undefined) job.after = after.map((dep) => ({ ...dep }));
+    if (notBefore !== undefined) job.notBefore = new Date(notBefore);
     return job;
   }
 
@@ -477,13 +627,14 @@ export class JobManager {
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new JobError("invalid_argument", "graceMs must be a finite number >= 0");
     if (options.by !== undefined && typeof options.by !== "string") throw new JobError("invalid_argument", "by must be a string");
     if (record.state === "queued") {
-      if (this.#scheduler.queue.remove(id)) {
+      if (this.#scheduler.queue.remove(id) || this.#unhold(id)) {
         record.stopReason = "cancelled";
         record.stopRequestedBy = options.by;
         record.finish("stopped", new Date());
         this.#jobs.save(record);
         this.#retention.add([record]);
         this.#log({ level: "info", message: `queued job cancelled${options.by === undefined ? "" : ` by ${options.by}`}`, jobId: id });
+        this.#ended(record);
         // A cancelled job may have held back others (its owner's turn, a starvation hold).
         this.#pump();
         return record.snapshot();
@@ -532,6 +683,8 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     if (record.state === "queued") throw new JobError("failed_precondition", `job ${id} is queued: stop it first`);
+    const waiter = this.#holds.waiterFor(id);
+    if (waiter !== undefined) throw new JobError("failed_precondition", `job ${id} is a dependency of queued job ${waiter}: it is kept until no queued job waits for it`);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
     await this.#remove(record, "job deleted");
     return record.snapshot();
@@ -594,6 +747,7 @@ export class JobManager {
   }
 
   async #close(onClose: "stop" | "keep"): Promise<void> {
+    this.#cancelHoldTimer?.();
     await Promise.allSettled(this.#starting);
     // Standbys go whatever happens to the jobs: they are not jobs, and no next manager adopts them.
     await this.#launcher.close();

@@ -181,6 +181,10 @@ export interface Job {
    * "slot: alice has 64 running (--max-running-per-user)".
    */
   queue?: { position: number; reason: string };
+  /** While queued: the jobs it waits for ({@link StartOptions.after}). */
+  after?: JobDependency[];
+  /** While queued: the moment it waits for ({@link StartOptions.notBefore}). */
+  notBefore?: Date;
 }
 
 /** A run of bytes of one stream, at its byte offset in that stream. */
@@ -292,6 +296,15 @@ export interface AccountOptions {
   userMapFile?: string;
 }
 
+/** How a job a queued job waits for must end: exit 0 ("succeeded"), any other end ("failed"), any end ("ended"). */
+export type DependencyCondition = "succeeded" | "ended" | "failed";
+
+/** A job that a job waits for ({@link StartOptions.after}), and how it must end. */
+export interface JobDependency {
+  id: string;
+  condition: DependencyCondition;
+}
+
 /** Options of {@link JobManager.start}. */
 export interface StartOptions {
   /**
@@ -310,6 +323,15 @@ export interface StartOptions {
    * "resource_exhausted" naming what is full).
    */
   policy?: "queue" | "refuse";
+  /**
+   * Jobs this one waits for (at most 64, each an existing job: JobError "not_found" otherwise), each with how it must
+   * end. The job queues until all of them ended as required; one that ends otherwise ends this job "failed" with a
+   * reason naming it (e.g. "dependency ID exited 3 (required: succeeded)"); one that has already ended is evaluated at
+   * once. A job a queued job waits for is kept (retention and delete() leave it) until it no longer does.
+   */
+  after?: JobDependency[];
+  /** The job queues until this moment at least. */
+  notBefore?: Date;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Job as CoreJob, JobState as CoreJobState, StopReason as CoreStopReason, StreamName } from "@jobexec/core";
-import { JobSchema, JobState, OutputMode, OutputStream, StopReason, type Job } from "@jobexec/proto";
+import type { Job as CoreJob, JobDependency, JobState as CoreJobState, StopReason as CoreStopReason, StreamName } from "@jobexec/core";
+import { DependencyCondition, JobSchema, JobState, OutputMode, OutputStream, StopReason, type Job } from "@jobexec/proto";
 
 const states: Record<CoreJobState, JobState> = {
   queued: JobState.QUEUED,
@@ -17,6 +17,12 @@ const stopReasons: Record<CoreStopReason, StopReason> = {
   timeout: StopReason.TIMEOUT,
   output_limit: StopReason.OUTPUT_LIMIT,
   cancelled: StopReason.CANCELLED,
+};
+
+const conditions: Record<JobDependency["condition"], DependencyCondition> = {
+  succeeded: DependencyCondition.SUCCEEDED,
+  ended: DependencyCondition.ENDED,
+  failed: DependencyCondition.FAILED,
 };
 
 /** The wire form of a core job state. */
@@ -90,6 +96,8 @@ export function jobMessage(job: CoreJob): Job {
     queuePosition: job.queue?.position ?? 0,
     queueReason: job.queue?.reason ?? "",
     priority: job.priority ?? 0,
+    startAfter: (job.after ?? []).map((dep) => ({ id: dep.id, condition: conditions[dep.condition] })),
+    notBefore: job.notBefore && timestampFromDate(job.notBefore),
   });
 }
 

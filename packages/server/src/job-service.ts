@@ -35,7 +35,11 @@ export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimi
   return {
     async startJob(req, call) {
       const quota = call.caller.admin ? { maxRunning: maxJobs.admin, name: "--max-jobs-admin" } : { maxRunning: maxJobs.perUser, name: "--max-running-per-user" };
-      const job = await manager.start(jobSpec(req, caps), call.caller.name, { quota, ...queueOptions(req) });
+      const spec = jobSpec(req, caps);
+      const queueing = queueOptions(req);
+      // Only jobs the caller may see: another user's is NOT_FOUND exactly like a missing one.
+      for (const dep of queueing.after ?? []) await accessibleJob(manager, call.caller, dep.id);
+      const job = await manager.start(spec, call.caller.name, { quota, ...queueing });
       call.jobId = job.id;
       return { job: jobMessage(job) };
     },

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, type Client } from "@connectrpc/connect";
-import { type Job, type JobService, JobState, QueuePolicy, StopReason } from "@jobexec/proto";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { DependencyCondition, type Job, type JobService, JobState, QueuePolicy, StopReason } from "@jobexec/proto";
 import { ServerHome } from "./server-home.ts";
 import { createPki, failure, type Pki } from "./test-harness.ts";
 
@@ -138,5 +139,46 @@ describe("the queue, through real servers", { timeout: 240_000 }, () => {
     const { jobs } = await alice.listJobs({ pageSize: 1000 });
     assert.equal(jobs.length, total);
     assert.ok(jobs.every((j) => j.state === JobState.EXITED), "none failed or was lost");
+  });
+
+  test("start_after and not_before: visibility, a failed chain, bad input named, and a start time kept across a SIGKILL", async (t) => {
+    const home = await ServerHome.create(pki);
+    t.after(() => home.close());
+    let server = home.start(["--standby=0"]);
+    let alice = await server.jobs(pki.alice);
+    const [bob, admin] = await Promise.all([server.jobs(pki.bob), server.jobs(pki.admin)]);
+    const failing = (await alice.startJob({ program: "/bin/sh", args: ["-c", "sleep 0.3; exit 3"] })).job as Job;
+    const after = (id: string, condition: DependencyCondition = DependencyCondition.UNSPECIFIED) => ({ startAfter: [{ id, condition }] });
+    // Another user's job is NOT_FOUND exactly like a missing one; an admin may name anyone's.
+    const hidden = await failure(bob.startJob({ program: "true", ...after(failing.id) }));
+    const missing = await failure(bob.startJob({ program: "true", ...after("6a1f0b6e-7d7c-4a44-9a4e-2d1c1c9b9f00") }));
+    assert.deepEqual([hidden.code, missing.code], [Code.NotFound, Code.NotFound]);
+    assert.equal(hidden.rawMessage, `job ${failing.id} not found`);
+    const bad = await failure(alice.startJob({ program: "true", startAfter: [{ id: "x", condition: DependencyCondition.ENDED }] }));
+    assert.equal(bad.code, Code.InvalidArgument);
+    assert.equal(bad.rawMessage, 'start_after[0].id "x" is not a job id (a lowercase UUID)');
+    const badCondition = await failure(alice.startJob({ program: "true", ...after(failing.id, 7 as DependencyCondition) }));
+    assert.equal(badCondition.rawMessage, "start_after[0].condition 7 is not SUCCEEDED, ENDED or FAILED");
+    const middle = (await alice.startJob({ program: "true", ...after(failing.id) })).job as Job;
+    const last = (await admin.startJob({ program: "true", ...after(middle.id, DependencyCondition.SUCCEEDED) })).job as Job;
+    assert.equal(middle.state, JobState.QUEUED);
+    assert.equal(middle.queueReason, `dependency ${failing.id} (required: succeeded)`);
+    assert.deepEqual(middle.startAfter.map((d) => [d.id, d.condition]), [[failing.id, DependencyCondition.SUCCEEDED]]);
+    const ended = await reaches(admin, last.id, JobState.FAILED);
+    assert.equal((await stateOf(alice, middle.id)).failureReason, `dependency ${failing.id} exited 3 (required: succeeded)`);
+    assert.equal(ended.failureReason, `dependency ${middle.id} failed to start (required: succeeded)`);
+
+    const at = new Date(Date.now() + 2500);
+    const later = (await alice.startJob({ program: "true", notBefore: timestampFromDate(at) })).job as Job;
+    assert.equal(later.state, JobState.QUEUED);
+    assert.equal(later.queueReason, `not before ${at.toISOString()}`);
+    assert.equal(await server.kill("SIGKILL"), null);
+    server = home.start(["--standby=0"]);
+    alice = await server.jobs(pki.alice);
+    const waiting = await stateOf(alice, later.id);
+    assert.equal(waiting.state, JobState.QUEUED);
+    assert.equal(waiting.notBefore && timestampDate(waiting.notBefore).getTime(), at.getTime());
+    const done = await reaches(alice, later.id, JobState.EXITED);
+    assert.ok(done.startTime && timestampDate(done.startTime).getTime() >= at.getTime(), "not started before its moment");
   });
 });

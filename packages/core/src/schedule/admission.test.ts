@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { blocked, type Capacities, nextAdmission, type QueueEntry } from "./admission.ts";
+import { type Condition, type Dependency, type DependencyJob, evaluate } from "./dependencies.ts";
 import { JobQueue } from "./job-queue.ts";
 import { RunningLoad } from "./running-load.ts";
 
@@ -103,5 +104,39 @@ describe("admission policy", () => {
     const after = drain(queue, load, c, 2000);
     assert.equal(after[0], big.id, "the big job first once memory is free");
     assert.equal(after.length, 2, "then the small one, which fits beside it");
+  });
+});
+
+describe("dependency evaluation", () => {
+  const jobs = new Map<string, DependencyJob>([
+    ["ok", { id: "ok", state: "exited", exitCode: 0 }],
+    ["three", { id: "three", state: "exited", exitCode: 3 }],
+    ["killed", { id: "killed", state: "exited", signal: "SIGKILL" }],
+    ["cancelled", { id: "cancelled", state: "stopped", stopReason: "cancelled" }],
+    ["timeout", { id: "timeout", state: "stopped", stopReason: "timeout" }],
+    ["failed", { id: "failed", state: "failed" }],
+    ["running", { id: "running", state: "running" }],
+    ["queued", { id: "queued", state: "queued" }],
+  ]);
+  const lookup = (id: string): DependencyJob | undefined => jobs.get(id);
+  const on = (id: string, condition: Condition): Dependency => ({ id, condition });
+
+  test("each condition against each end", () => {
+    const met = (id: string, condition: Condition) => "met" in evaluate([on(id, condition)], lookup);
+    assert.deepEqual(["ok", "three", "killed", "cancelled", "timeout", "failed"].map((id) => met(id, "succeeded")), [true, false, false, false, false, false]);
+    assert.deepEqual(["ok", "three", "killed", "cancelled", "timeout", "failed"].map((id) => met(id, "failed")), [false, true, true, true, true, true]);
+    assert.deepEqual(["ok", "three", "killed", "cancelled", "timeout", "failed"].map((id) => met(id, "ended")), [true, true, true, true, true, true]);
+  });
+
+  test("open while a dependency is queued or running; a failure names the dependency, how it ended and what was required", () => {
+    assert.deepEqual(evaluate([on("ok", "succeeded"), on("running", "ended"), on("queued", "ended")], lookup), { waitingFor: on("running", "ended") });
+    assert.deepEqual(evaluate([on("running", "ended"), on("three", "succeeded")], lookup), { failed: "dependency three exited 3 (required: succeeded)" });
+    assert.deepEqual(evaluate([on("ok", "failed")], lookup), { failed: "dependency ok exited 0 (required: failed)" });
+    assert.deepEqual(evaluate([on("killed", "succeeded")], lookup), { failed: "dependency killed was killed by SIGKILL (required: succeeded)" });
+    assert.deepEqual(evaluate([on("cancelled", "succeeded")], lookup), { failed: "dependency cancelled was cancelled before it started (required: succeeded)" });
+    assert.deepEqual(evaluate([on("timeout", "succeeded")], lookup), { failed: "dependency timeout was stopped (timeout) (required: succeeded)" });
+    assert.deepEqual(evaluate([on("failed", "succeeded")], lookup), { failed: "dependency failed failed to start (required: succeeded)" });
+    assert.deepEqual(evaluate([on("gone", "ended")], lookup), { failed: "dependency gone no longer exists (required: ended)" });
+    assert.deepEqual(evaluate([], lookup), { met: true });
   });
 });

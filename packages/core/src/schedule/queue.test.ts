@@ -1,7 +1,7 @@
 // The queue through a real JobManager: real processes, a real SQLite state file, closed and opened again.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -166,5 +166,76 @@ describe("the queue", { timeout }, () => {
     assert.equal((await followAll(manager, never.id)).stdout.toString(), "never-spawned\n");
     assert.equal((await followAll(manager, made.id)).stdout.toString(), "files-made\n");
     assert.deepEqual([(await manager.get(never.id)).state, (await manager.get(made.id)).state], ["exited", "exited"]);
+  });
+
+  /** A job that waits for `flag` to exist, then exits with `code`. */
+  const gated = (flag: string, code: number) => ({ program: "sh", args: ["-c", `while [ ! -e ${flag} ]; do sleep 0.02; done; exit ${String(code)}`] });
+
+  test("dependencies: each condition; a failed middle job ends its dependents with its reason, nothing hangs; ended ones evaluated at once; bad ids refused", async (t) => {
+    const manager = await open("deps");
+    t.after(() => manager.close());
+    const flag = join(dir, "deps.flag");
+    const a = await manager.start(gated(flag, 3), "alice");
+    const b = await manager.start({ program: "true" }, "alice", { after: [{ id: a.id, condition: "succeeded" }] });
+    const c = await manager.start({ program: "echo", args: ["c ran"] }, "alice", { after: [{ id: b.id, condition: "ended" }] });
+    const d = await manager.start({ program: "true" }, "alice", { after: [{ id: b.id, condition: "succeeded" }] });
+    const e = await manager.start({ program: "echo", args: ["e ran"] }, "alice", { after: [{ id: a.id, condition: "failed" }] });
+    assert.deepEqual([b, c, d, e].map((j) => j.state), ["queued", "queued", "queued", "queued"]);
+    assert.equal(b.queue?.reason, `dependency ${a.id} (required: succeeded)`);
+    assert.deepEqual(b.after, [{ id: a.id, condition: "succeeded" }]);
+    await assert.rejects(manager.delete(a.id), { code: "failed_precondition" });
+    await writeFile(flag, "");
+    assert.equal((await followAll(manager, c.id)).stdout.toString(), "c ran\n");
+    assert.equal((await followAll(manager, e.id)).stdout.toString(), "e ran\n");
+    const [bEnd, dEnd] = await Promise.all([manager.get(b.id), manager.get(d.id)]);
+    assert.equal(bEnd.state, "failed");
+    assert.equal(bEnd.failureReason, `dependency ${a.id} exited 3 (required: succeeded)`);
+    assert.equal(dEnd.failureReason, `dependency ${b.id} failed to start (required: succeeded)`);
+    // Ended dependencies are evaluated at once: met starts now, failed ends now.
+    const now = await manager.start({ program: "true" }, "alice", { after: [{ id: a.id, condition: "ended" }] });
+    assert.equal(now.state, "running");
+    const never = await manager.start({ program: "true" }, "alice", { after: [{ id: a.id, condition: "succeeded" }] });
+    assert.equal(never.state, "failed");
+    assert.equal(never.failureReason, `dependency ${a.id} exited 3 (required: succeeded)`);
+    await assert.rejects(manager.start({ program: "true" }, "alice", { after: [{ id: "6a1f0b6e-7d7c-4a44-9a4e-2d1c1c9b9f00", condition: "ended" }] }), { code: "not_found" });
+    await assert.rejects(manager.start({ program: "true" }, "alice", { after: [{ id: "nope", condition: "ended" }] }), { code: "invalid_argument", message: 'after[0].id "nope" is not a job id' });
+    await assert.rejects(manager.start({ program: "true" }, "alice", { after: [{ id: a.id, condition: "ok" as "ended" }] }), { code: "invalid_argument", message: "after[0].condition must be one of succeeded, ended, failed" });
+    await assert.rejects(manager.start({ program: "true" }, "alice", { after: [{ id: a.id, condition: "succeeded" }], policy: "refuse" }), { code: "resource_exhausted" });
+  });
+
+  test("retention keeps a job that a queued job waits for, and removes it once none does", async (t) => {
+    const manager = await open("kept", { retainMs: 0 });
+    t.after(() => manager.close());
+    const flag = join(dir, "kept.flag");
+    const first = await manager.start({ program: "sleep", args: ["30"] }, "alice");
+    const second = await manager.start(gated(flag, 0), "alice");
+    const waiting = await manager.start({ program: "true" }, "alice", { after: [{ id: first.id, condition: "ended" }, { id: second.id, condition: "succeeded" }] });
+    await manager.stop(first.id, { graceMs: 0 });
+    // Ended, past its retention of 0 ms, but waited for: kept.
+    assert.equal((await manager.get(first.id)).state, "stopped");
+    await assert.rejects(manager.delete(first.id), { code: "failed_precondition", message: `job ${first.id} is a dependency of queued job ${waiting.id}: it is kept until no queued job waits for it` });
+    await writeFile(flag, "");
+    await followAll(manager, waiting.id);
+    await assert.rejects(manager.get(first.id), { code: "not_found" });
+  });
+
+  test("not before: the job waits for its moment, across a close and open of the manager", async () => {
+    const options = { queue: { maxRunning: 4 } };
+    let manager = await open("later", options);
+    const notBefore = new Date(Date.now() + 1500);
+    const later = await manager.start({ program: "echo", args: ["later"] }, "alice", { notBefore });
+    assert.equal(later.state, "queued");
+    assert.equal(later.queue?.reason, `not before ${notBefore.toISOString()}`);
+    assert.equal(later.notBefore?.getTime(), notBefore.getTime());
+    await manager.close();
+    manager = await open("later", options);
+    try {
+      assert.equal((await manager.get(later.id)).state, "queued");
+      assert.equal((await followAll(manager, later.id)).stdout.toString(), "later\n");
+      const done = await manager.get(later.id);
+      assert.ok((done.startedAt?.getTime() ?? 0) >= notBefore.getTime(), "not started before its moment");
+    } finally {
+      await manager.close();
+    }
   });
 });

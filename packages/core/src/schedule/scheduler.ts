@@ -98,14 +98,16 @@ export class Scheduler {
     return new JobError("resource_exhausted", `the job cannot start now (${reason}) and its request asks not to queue`);
   }
 
-  /** JobError "resource_exhausted" when the queue (or `owner`'s part of it) is full. */
-  checkRoom(owner: string): void {
+  /** JobError "resource_exhausted" when the queue (or `owner`'s part of it) is full, counting the `held` jobs too. */
+  checkRoom(owner: string, held: { size: number; sizeOf(owner: string): number }): void {
     const { maxQueuedPerUser, maxQueued } = this.settings;
-    if (this.queue.sizeOf(owner) >= maxQueuedPerUser.value) {
-      throw new JobError("resource_exhausted", `${owner} already has ${String(this.queue.sizeOf(owner))} queued jobs, the limit per identity (${maxQueuedPerUser.name}): wait for some to start or stop some`);
+    const own = this.queue.sizeOf(owner) + held.sizeOf(owner);
+    if (own >= maxQueuedPerUser.value) {
+      throw new JobError("resource_exhausted", `${owner} already has ${String(own)} queued jobs, the limit per identity (${maxQueuedPerUser.name}): wait for some to start or stop some`);
     }
-    if (this.queue.size >= maxQueued.value) {
-      throw new JobError("resource_exhausted", `the queue holds ${String(this.queue.size)} jobs, its limit (${maxQueued.name}): wait for some to start`);
+    const all = this.queue.size + held.size;
+    if (all >= maxQueued.value) {
+      throw new JobError("resource_exhausted", `the queue holds ${String(all)} jobs, its limit (${maxQueued.name}): wait for some to start`);
     }
   }
 

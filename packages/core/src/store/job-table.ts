@@ -85,6 +85,11 @@ export class JobTable {
     return record;
   }
 
+  /** The record of `id`, or undefined. */
+  get(id: string): JobRecord | undefined {
+    return this.#records.get(id);
+  }
+
   /** Forgets a job, in memory at once and in the store (retried until it succeeds). */
   delete(record: JobRecord): void {
     if (this.#records.get(record.id) !== record) return;

@@ -2,7 +2,7 @@
 import type { ChildProcess } from "node:child_process";
 import { unmeasuredUsage } from "../cgroup/usage.ts";
 import { OutputWatch } from "../output/output-watch.ts";
-import type { Job, JobSpec, JobState, StopReason, Usage } from "../types.ts";
+import type { Job, JobDependency, JobSpec, JobState, StopReason, Usage } from "../types.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 
 /** How the main process ended, as Node reports it. */
@@ -14,11 +14,16 @@ export interface Exit {
 /** The final states of a job. */
 export type EndState = Exclude<JobState, "queued" | "running">;
 
-/** What a queued job keeps until its admission: the request as given (validated again then) and its owner's quota. */
+/**
+ * What a queued job keeps until its admission: the request as given (validated again then), its owner's quota (null:
+ * none), and what it waits for besides capacity (milliseconds since the epoch for notBefore).
+ */
 export interface QueuedRequest {
   spec: JobSpec;
-  maxRunning: number;
+  maxRunning: number | null;
   maxRunningName: string;
+  after?: JobDependency[];
+  notBefore?: number;
 }
 
 /**

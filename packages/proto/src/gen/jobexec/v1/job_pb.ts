@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job.proto.
  */
 export const file_jobexec_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSKkBwoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEhYKDnF1ZXVlX3Bvc2l0aW9uGCggASgFEhQKDHF1ZXVlX3JlYXNvbhgpIAEoCRIQCghwcmlvcml0eRgqIAEoBUIMCgpfZXhpdF9jb2RlItEBCglJc29sYXRpb24SHAoPcHJpdmF0ZV9uZXR3b3JrGAEgASgISACIAQESGAoLcHJpdmF0ZV90bXAYAiABKAhIAYgBARIeChFwcml2YXRlX3RtcF9ieXRlcxgDIAEoA0gCiAEBEh0KEHJlYWRfb25seV9zeXN0ZW0YBCABKAhIA4gBAUISChBfcHJpdmF0ZV9uZXR3b3JrQg4KDF9wcml2YXRlX3RtcEIUChJfcHJpdmF0ZV90bXBfYnl0ZXNCEwoRX3JlYWRfb25seV9zeXN0ZW0iwwEKBkxpbWl0cxIQCgNjcHUYASABKAFIAIgBARIXCgpjcHVfd2VpZ2h0GAIgASgFSAGIAQESHQoQbWVtb3J5X21heF9ieXRlcxgDIAEoA0gCiAEBEhUKCHBpZHNfbWF4GAQgASgDSAOIAQESHwoCaW8YBSADKAsyEy5qb2JleGVjLnYxLklvTGltaXRCBgoEX2NwdUINCgtfY3B1X3dlaWdodEITChFfbWVtb3J5X21heF9ieXRlc0ILCglfcGlkc19tYXgiygEKB0lvTGltaXQSDgoGZGV2aWNlGAEgASgJEhUKCHJlYWRfYnBzGAIgASgDSACIAQESFgoJd3JpdGVfYnBzGAMgASgDSAGIAQESFgoJcmVhZF9pb3BzGAQgASgDSAKIAQESFwoKd3JpdGVfaW9wcxgFIAEoA0gDiAEBEhcKD3Jlc29sdmVkX2RldmljZRgGIAEoCUILCglfcmVhZF9icHNCDAoKX3dyaXRlX2Jwc0IMCgpfcmVhZF9pb3BzQg0KC193cml0ZV9pb3BzIv4BCgVVc2FnZRIWCg5jcHVfdXNhZ2VfdXNlYxgBIAEoAxIVCg1jcHVfdXNlcl91c2VjGAIgASgDEhcKD2NwdV9zeXN0ZW1fdXNlYxgDIAEoAxIaChJjcHVfdGhyb3R0bGVkX3VzZWMYBCABKAMSHAoUbWVtb3J5X2N1cnJlbnRfYnl0ZXMYBSABKAMSGQoRbWVtb3J5X3BlYWtfYnl0ZXMYBiABKAMSFQoNaW9fcmVhZF9ieXRlcxgHIAEoAxIWCg5pb193cml0ZV9ieXRlcxgIIAEoAxIUCgxwaWRzX2N1cnJlbnQYCSABKAMSEwoLdW5hdmFpbGFibGUYCiADKAkiOQoLT3V0cHV0U2l6ZXMSFAoMc3Rkb3V0X2J5dGVzGAEgASgDEhQKDHN0ZGVycl9ieXRlcxgCIAEoAyq3AQoKU3RvcFJlYXNvbhIbChdTVE9QX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFVNUT1BfUkVBU09OX1JFUVVFU1RFRBABEh8KG1NUT1BfUkVBU09OX1NFUlZFUl9TSFVURE9XThACEhcKE1NUT1BfUkVBU09OX1RJTUVPVVQQAxIcChhTVE9QX1JFQVNPTl9PVVRQVVRfTElNSVQQBBIZChVTVE9QX1JFQVNPTl9DQU5DRUxMRUQQBSqVAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRSk9CX1NUQVRFX1JVTk5JTkcQARIUChBKT0JfU1RBVEVfRVhJVEVEEAISFQoRSk9CX1NUQVRFX1NUT1BQRUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFAoQSk9CX1NUQVRFX1FVRVVFRBAFKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSKBCAoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEhYKDnF1ZXVlX3Bvc2l0aW9uGCggASgFEhQKDHF1ZXVlX3JlYXNvbhgpIAEoCRIQCghwcmlvcml0eRgqIAEoBRIrCgtzdGFydF9hZnRlchgrIAMoCzIWLmpvYmV4ZWMudjEuRGVwZW5kZW5jeRIuCgpub3RfYmVmb3JlGCwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfZXhpdF9jb2RlIkwKCkRlcGVuZGVuY3kSCgoCaWQYASABKAkSMgoJY29uZGl0aW9uGAIgASgOMh8uam9iZXhlYy52MS5EZXBlbmRlbmN5Q29uZGl0aW9uItEBCglJc29sYXRpb24SHAoPcHJpdmF0ZV9uZXR3b3JrGAEgASgISACIAQESGAoLcHJpdmF0ZV90bXAYAiABKAhIAYgBARIeChFwcml2YXRlX3RtcF9ieXRlcxgDIAEoA0gCiAEBEh0KEHJlYWRfb25seV9zeXN0ZW0YBCABKAhIA4gBAUISChBfcHJpdmF0ZV9uZXR3b3JrQg4KDF9wcml2YXRlX3RtcEIUChJfcHJpdmF0ZV90bXBfYnl0ZXNCEwoRX3JlYWRfb25seV9zeXN0ZW0iwwEKBkxpbWl0cxIQCgNjcHUYASABKAFIAIgBARIXCgpjcHVfd2VpZ2h0GAIgASgFSAGIAQESHQoQbWVtb3J5X21heF9ieXRlcxgDIAEoA0gCiAEBEhUKCHBpZHNfbWF4GAQgASgDSAOIAQESHwoCaW8YBSADKAsyEy5qb2JleGVjLnYxLklvTGltaXRCBgoEX2NwdUINCgtfY3B1X3dlaWdodEITChFfbWVtb3J5X21heF9ieXRlc0ILCglfcGlkc19tYXgiygEKB0lvTGltaXQSDgoGZGV2aWNlGAEgASgJEhUKCHJlYWRfYnBzGAIgASgDSACIAQESFgoJd3JpdGVfYnBzGAMgASgDSAGIAQESFgoJcmVhZF9pb3BzGAQgASgDSAKIAQESFwoKd3JpdGVfaW9wcxgFIAEoA0gDiAEBEhcKD3Jlc29sdmVkX2RldmljZRgGIAEoCUILCglfcmVhZF9icHNCDAoKX3dyaXRlX2Jwc0IMCgpfcmVhZF9pb3BzQg0KC193cml0ZV9pb3BzIv4BCgVVc2FnZRIWCg5jcHVfdXNhZ2VfdXNlYxgBIAEoAxIVCg1jcHVfdXNlcl91c2VjGAIgASgDEhcKD2NwdV9zeXN0ZW1fdXNlYxgDIAEoAxIaChJjcHVfdGhyb3R0bGVkX3VzZWMYBCABKAMSHAoUbWVtb3J5X2N1cnJlbnRfYnl0ZXMYBSABKAMSGQoRbWVtb3J5X3BlYWtfYnl0ZXMYBiABKAMSFQoNaW9fcmVhZF9ieXRlcxgHIAEoAxIWCg5pb193cml0ZV9ieXRlcxgIIAEoAxIUCgxwaWRzX2N1cnJlbnQYCSABKAMSEwoLdW5hdmFpbGFibGUYCiADKAkiOQoLT3V0cHV0U2l6ZXMSFAoMc3Rkb3V0X2J5dGVzGAEgASgDEhQKDHN0ZGVycl9ieXRlcxgCIAEoAyqgAQoTRGVwZW5kZW5jeUNvbmRpdGlvbhIkCiBERVBFTkRFTkNZX0NPTkRJVElPTl9VTlNQRUNJRklFRBAAEiIKHkRFUEVOREVOQ1lfQ09ORElUSU9OX1NVQ0NFRURFRBABEh4KGkRFUEVOREVOQ1lfQ09ORElUSU9OX0VOREVEEAISHwobREVQRU5ERU5DWV9DT05ESVRJT05fRkFJTEVEEAMqtwEKClN0b3BSZWFzb24SGwoXU1RPUF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVTVE9QX1JFQVNPTl9SRVFVRVNURUQQARIfChtTVE9QX1JFQVNPTl9TRVJWRVJfU0hVVERPV04QAhIXChNTVE9QX1JFQVNPTl9USU1FT1VUEAMSHAoYU1RPUF9SRUFTT05fT1VUUFVUX0xJTUlUEAQSGQoVU1RPUF9SRUFTT05fQ0FOQ0VMTEVEEAUqlQEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9SVU5OSU5HEAESFAoQSk9CX1NUQVRFX0VYSVRFRBACEhUKEUpPQl9TVEFURV9TVE9QUEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhQKEEpPQl9TVEFURV9RVUVVRUQQBSpbCgpPdXRwdXRNb2RlEhsKF09VVFBVVF9NT0RFX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX01PREVfU0VQQVJBVEUQARIWChJPVVRQVVRfTU9ERV9NRVJHRUQQAip5CgxPdXRwdXRTdHJlYW0SHQoZT1VUUFVUX1NUUkVBTV9VTlNQRUNJRklFRBAAEhgKFE9VVFBVVF9TVFJFQU1fU1RET1VUEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIWChJPVVRQVVRfU1RSRUFNX0JPVEgQA2IGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Job is one process run by jobexec, with everything known about it.
@@ -261,6 +261,20 @@ export type Job = Message<"jobexec.v1.Job"> & {
    * @generated from field: int32 priority = 42;
    */
   priority: number;
+
+  /**
+   * While queued: the jobs it waits for, as asked for in its StartJobRequest; empty once it started or ended.
+   *
+   * @generated from field: repeated jobexec.v1.Dependency start_after = 43;
+   */
+  startAfter: Dependency[];
+
+  /**
+   * While queued: the moment before which it does not start, as asked for; unset once it started or ended.
+   *
+   * @generated from field: google.protobuf.Timestamp not_before = 44;
+   */
+  notBefore?: Timestamp | undefined;
 };
 
 /**
@@ -269,6 +283,35 @@ export type Job = Message<"jobexec.v1.Job"> & {
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job, 0);
+
+/**
+ * Dependency names a job that another job waits for, and how it must end.
+ *
+ * @generated from message jobexec.v1.Dependency
+ */
+export type Dependency = Message<"jobexec.v1.Dependency"> & {
+  /**
+   * Job id; the job must exist and be visible to the caller (another user's job is NOT_FOUND unless the caller is
+   * an admin).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * How it must end; unspecified means DEPENDENCY_CONDITION_SUCCEEDED.
+   *
+   * @generated from field: jobexec.v1.DependencyCondition condition = 2;
+   */
+  condition: DependencyCondition;
+};
+
+/**
+ * Describes the message jobexec.v1.Dependency.
+ * Use `create(DependencySchema)` to create a new message.
+ */
+export const DependencySchema: GenMessage<Dependency> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 1);
 
 /**
  * Isolation is what a job is kept from besides its limits and its account. In a StartJobRequest an unset field
@@ -328,7 +371,7 @@ export type Isolation = Message<"jobexec.v1.Isolation"> & {
  * Use `create(IsolationSchema)` to create a new message.
  */
 export const IsolationSchema: GenMessage<Isolation> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 1);
+  messageDesc(file_jobexec_v1_job, 2);
 
 /**
  * Limits are the cgroup v2 resource limits of a job. An unset field means no limit.
@@ -377,7 +420,7 @@ export type Limits = Message<"jobexec.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 2);
+  messageDesc(file_jobexec_v1_job, 3);
 
 /**
  * IoLimit limits a job's IO on one block device. At least one of the four limits must be set.
@@ -434,7 +477,7 @@ export type IoLimit = Message<"jobexec.v1.IoLimit"> & {
  * Use `create(IoLimitSchema)` to create a new message.
  */
 export const IoLimitSchema: GenMessage<IoLimit> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 3);
+  messageDesc(file_jobexec_v1_job, 4);
 
 /**
  * Usage is the resource usage of a job, read from its cgroup.
@@ -518,7 +561,7 @@ export type Usage = Message<"jobexec.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 4);
+  messageDesc(file_jobexec_v1_job, 5);
 
 /**
  * OutputSizes counts the bytes a job wrote to each stream.
@@ -546,7 +589,55 @@ export type OutputSizes = Message<"jobexec.v1.OutputSizes"> & {
  * Use `create(OutputSizesSchema)` to create a new message.
  */
 export const OutputSizesSchema: GenMessage<OutputSizes> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 5);
+  messageDesc(file_jobexec_v1_job, 6);
+
+/**
+ * DependencyCondition says how a job a queued job waits for must end.
+ *
+ * @generated from enum jobexec.v1.DependencyCondition
+ */
+export const DependencyCondition = {
+  /**
+   * Same as DEPENDENCY_CONDITION_SUCCEEDED.
+   *
+   * @generated from enum value: DEPENDENCY_CONDITION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * EXITED with exit code 0.
+   *
+   * @generated from enum value: DEPENDENCY_CONDITION_SUCCEEDED = 1;
+   */
+  SUCCEEDED: 1,
+
+  /**
+   * Any end: EXITED, STOPPED or FAILED.
+   *
+   * @generated from enum value: DEPENDENCY_CONDITION_ENDED = 2;
+   */
+  ENDED: 2,
+
+  /**
+   * Any end but EXITED with exit code 0.
+   *
+   * @generated from enum value: DEPENDENCY_CONDITION_FAILED = 3;
+   */
+  FAILED: 3,
+} as const;
+
+/**
+ * DependencyCondition says how a job a queued job waits for must end.
+ *
+ * @generated from enum jobexec.v1.DependencyCondition
+ */
+export type DependencyCondition = (typeof DependencyCondition)[keyof typeof DependencyCondition] | UnknownEnum;
+
+/**
+ * Describes the enum jobexec.v1.DependencyCondition.
+ */
+export const DependencyConditionSchema: GenEnum<DependencyCondition> = /*@__PURE__*/
+  enumDesc(file_jobexec_v1_job, 0);
 
 /**
  * StopReason says why a job was stopped.
@@ -608,7 +699,7 @@ export type StopReason = (typeof StopReason)[keyof typeof StopReason] | UnknownE
  * Describes the enum jobexec.v1.StopReason.
  */
 export const StopReasonSchema: GenEnum<StopReason> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 0);
+  enumDesc(file_jobexec_v1_job, 1);
 
 /**
  * JobState is the life cycle of a job: QUEUED while it waits for its turn (only when the host or its owner is at
@@ -675,7 +766,7 @@ export type JobState = (typeof JobState)[keyof typeof JobState] | UnknownEnum;
  * Describes the enum jobexec.v1.JobState.
  */
 export const JobStateSchema: GenEnum<JobState> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 1);
+  enumDesc(file_jobexec_v1_job, 2);
 
 /**
  * OutputMode says how a job's stdout and stderr are captured.
@@ -716,7 +807,7 @@ export type OutputMode = (typeof OutputMode)[keyof typeof OutputMode] | UnknownE
  * Describes the enum jobexec.v1.OutputMode.
  */
 export const OutputModeSchema: GenEnum<OutputMode> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 2);
+  enumDesc(file_jobexec_v1_job, 3);
 
 /**
  * OutputStream names one or both output streams of a job.
@@ -764,5 +855,5 @@ export type OutputStream = (typeof OutputStream)[keyof typeof OutputStream] | Un
  * Describes the enum jobexec.v1.OutputStream.
  */
 export const OutputStreamSchema: GenEnum<OutputStream> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 3);
+  enumDesc(file_jobexec_v1_job, 4);
 

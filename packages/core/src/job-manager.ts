@@ -26,6 +26,7 @@ import type { QueueEntry } from "./schedule/admission.ts";
 import { CONDITIONS, type Dependency, type DependencyJob, evaluate } from "./schedule/dependencies.ts";
 import { type Held, Holds } from "./schedule/holds.ts";
 import { atTime } from "./supervise/deadline.ts";
+import { JobChanges } from "./events/job-changes.ts";
 import { checkQueueOptions, demandOf, MAX_PRIORITY, type QueueSettings, Scheduler } from "./schedule/scheduler.ts";
 import { JobRecord, type QueuedRequest } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
@@ -34,6 +35,7 @@ import { Supervisor } from "./supervise/supervisor.ts";
 import type {
   CgroupInfo,
   Job,
+  JobChange,
   JobSpec,
   ListFilter,
   LogEvent,
@@ -44,6 +46,7 @@ import type {
   StandbyCounts,
   StartOptions,
   StopOptions,
+  WatchPosition,
 } from "./types.ts";
 
 function checkListFilter(filter: ListFilter): void {
@@ -209,6 +212,7 @@ export class JobManager {
   readonly #holds = new Holds();
   readonly #kept = new Map<string, JobRecord>();
   #cancelHoldTimer: (() => void) | undefined;
+  readonly #changes = new JobChanges();
   readonly #starting = new Set<Promise<unknown>>();
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
@@ -400,6 +404,7 @@ export class JobManager {
       try {
         this.#jobs.add(record);
         this.#supervisor.track(record, spawned);
+        this.#changes.publish("created", record.snapshot());
         if ((await spawned.failure) !== "") await record.ended;
         else {
           const how = warm ? "from a standby" : "cold";
@@ -439,6 +444,7 @@ export class JobManager {
     record.priority = asked.priority;
     record.createdAt = new Date(asked.queuedAt);
     this.#jobs.add(record);
+    this.#changes.publish("created", record.snapshot());
     this.#place(record, { ...asked, id, seq });
     const job = this.#snapshot(record);
     if (job.state === "queued") this.#log({ level: "info", message: `job queued: owner ${owner}, position ${String(job.queue?.position)}, ${String(job.queue?.reason)}`, jobId: id });
@@ -490,6 +496,7 @@ export class JobManager {
 
   /** A job reached its final state: the held jobs waiting for it are evaluated again (a chain ends, nothing hangs). */
   #ended(record: JobRecord): void {
+    this.#changes.publish("ended", record.snapshot());
     for (const held of this.#holds.dependentsOf(record.id)) this.#recheck(held, Date.now());
   }
 
@@ -563,6 +570,7 @@ export class JobManager {
       record.begin(valid);
       this.#holdSlot(record, slot, release);
       this.#supervisor.track(record, launched.spawned);
+      this.#changes.publish("started", record.snapshot());
       const waited = Date.now() - record.createdAt.getTime();
       this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
     } catch (err) {
@@ -693,6 +701,7 @@ export class JobManager {
   /** Forgets a finished job (table, store, retention) and removes its output. */
   async #remove(record: JobRecord, message: string): Promise<void> {
     this.#jobs.delete(record);
+    this.#changes.publish("deleted", record.snapshot());
     this.#retention.forget(record);
     try {
       await removeOutput(record.dir);
@@ -767,6 +776,17 @@ export class JobManager {
     } finally {
       for (const lock of this.#locks.splice(0).reverse()) lock.release();
     }
+  }
+
+  /**
+   * Hands every change of every job to `listener`, synchronously and in order, from now until `stop()`; first, when
+   * `from` (the epoch and last sequence a watcher saw) is given, the changes since it that are still kept (the last
+   * 10 000), or none and `position.resync` when they are not: the watcher should then list the jobs again. The
+   * listener must not throw and should only queue the change: it runs inside the manager's bookkeeping.
+   */
+  watch(from: { epoch: string; sequence: number } | undefined, listener: (change: JobChange) => void): { position: WatchPosition; missed: JobChange[]; stop: () => void } {
+    this.#assertOpen();
+    return this.#changes.subscribe(from, listener);
   }
 
   /** The standby pool's figures: its size per output mode, standbys idle and booting, warm and cold starts so far. */

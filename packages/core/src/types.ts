@@ -187,6 +187,30 @@ export interface Job {
   notBefore?: Date;
 }
 
+/** What happened to a job: accepted (queued or running), a queued job started, ended, removed. */
+export type JobChangeKind = "created" | "started" | "ended" | "deleted";
+
+/** One change of a job ({@link JobManager.watch}). */
+export interface JobChange {
+  /** Grows by one with every change of the manager's epoch. */
+  sequence: number;
+  kind: JobChangeKind;
+  /** The job after the change (as it was, for "deleted"). */
+  job: Job;
+}
+
+/** Where a watch starts ({@link JobManager.watch}). */
+export interface WatchPosition {
+  /** The manager's epoch: sequences compare only within one. */
+  epoch: string;
+  /** The sequence of the last change before the first one handed to the listener. */
+  sequence: number;
+  /** The changes since the requested position cannot be handed over: list the jobs again first. */
+  resync: boolean;
+  /** Why a resync is needed. */
+  reason?: string;
+}
+
 /** A run of bytes of one stream, at its byte offset in that stream. */
 export interface OutputChunk {
   stream: StreamName;

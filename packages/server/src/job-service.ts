@@ -4,6 +4,7 @@ import { accessibleJob, listFilter } from "./access.ts";
 import type { GuardedImpl } from "./guard.ts";
 import { jobMessage, outputStreamMessage } from "./job-message.ts";
 import { continueAfter, listPage, pageSize } from "./list-page.ts";
+import { watchJobs } from "./watch-jobs.ts";
 import { graceMs, jobSpec, outputOptions, queueOptions, type SpecLimits } from "./requests.ts";
 
 /** The StreamOutputResponse of an output chunk. */
@@ -31,7 +32,7 @@ export interface MaxJobs {
 }
 
 /** The JobService handlers over a JobManager; {@link guard} supplies the authenticated caller. */
-export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimits): GuardedImpl<typeof JobService> {
+export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimits & { maxWatchBacklog: number }): GuardedImpl<typeof JobService> {
   return {
     async startJob(req, call) {
       const quota = call.caller.admin ? { maxRunning: maxJobs.admin, name: "--max-jobs-admin" } : { maxRunning: maxJobs.perUser, name: "--max-running-per-user" };
@@ -89,6 +90,10 @@ export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimi
       // Cut short by the server shutting down or the client leaving: end with that reason, not a status.
       if (call.signal.aborted) throw call.signal.reason;
       yield { event: { case: "job", value: jobMessage(await manager.get(id)) } };
+    },
+
+    watchJobs(req, call) {
+      return watchJobs(manager, caps.maxWatchBacklog, req, call);
     },
   };
 }

@@ -14,7 +14,178 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job_service.proto.
  */
 export const file_jobexec_v1_job_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIqMECg9TdGFydEpvYlJlcXVlc3QSDwoHcHJvZ3JhbRgBIAEoCRIMCgRhcmdzGAIgAygJEjEKA2VudhgDIAMoCzIkLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0LkVudkVudHJ5EhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEiIKBmxpbWl0cxgFIAEoCzISLmpvYmV4ZWMudjEuTGltaXRzEisKC291dHB1dF9tb2RlGAYgASgOMhYuam9iZXhlYy52MS5PdXRwdXRNb2RlEh0KEG1heF9vdXRwdXRfYnl0ZXMYByABKANIAIgBARIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgJIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEhAKCHByaW9yaXR5GCggASgFEi0KDHF1ZXVlX3BvbGljeRgpIAEoDjIXLmpvYmV4ZWMudjEuUXVldWVQb2xpY3kSKwoLc3RhcnRfYWZ0ZXIYKiADKAsyFi5qb2JleGVjLnYxLkRlcGVuZGVuY3kSLgoKbm90X2JlZm9yZRgrIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUITChFfbWF4X291dHB1dF9ieXRlcyIwChBTdGFydEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIk0KDlN0b3BKb2JSZXF1ZXN0EgoKAmlkGAEgASgJEi8KDGdyYWNlX3BlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIvCg9TdG9wSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IiGwoNR2V0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCSIuCg5HZXRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiKBAQoPTGlzdEpvYnNSZXF1ZXN0EiQKBnN0YXRlcxgBIAMoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSEgoKYWxsX293bmVycxgCIAEoCBINCgVvd25lchgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJKChBMaXN0Sm9ic1Jlc3BvbnNlEh0KBGpvYnMYASADKAsyDy5qb2JleGVjLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSIxChFEZWxldGVKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiKdAQoTU3RyZWFtT3V0cHV0UmVxdWVzdBIKCgJpZBgBIAEoCRIoCgZzdHJlYW0YAiABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZmb2xsb3cYAyABKAgSFQoNc3Rkb3V0X29mZnNldBgEIAEoAxIVCg1zdGRlcnJfb2Zmc2V0GAUgASgDEhIKCnRhaWxfbGluZXMYBiABKAMiaQoUU3RyZWFtT3V0cHV0UmVzcG9uc2USKAoFY2h1bmsYASABKAsyFy5qb2JleGVjLnYxLk91dHB1dENodW5rSAASHgoDam9iGAIgASgLMg8uam9iZXhlYy52MS5Kb2JIAEIHCgVldmVudCJVCgtPdXRwdXRDaHVuaxIoCgZzdHJlYW0YASABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZvZmZzZXQYAiABKAMSDAoEZGF0YRgDIAEoDCpcCgtRdWV1ZVBvbGljeRIcChhRVUVVRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIWChJRVUVVRV9QT0xJQ1lfUVVFVUUQARIXChNRVUVVRV9QT0xJQ1lfUkVGVVNFEAIyvgMKCkpvYlNlcnZpY2USRQoIU3RhcnRKb2ISGy5qb2JleGVjLnYxLlN0YXJ0Sm9iUmVxdWVzdBocLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXNwb25zZRJCCgdTdG9wSm9iEhouam9iZXhlYy52MS5TdG9wSm9iUmVxdWVzdBobLmpvYmV4ZWMudjEuU3RvcEpvYlJlc3BvbnNlEj8KBkdldEpvYhIZLmpvYmV4ZWMudjEuR2V0Sm9iUmVxdWVzdBoaLmpvYmV4ZWMudjEuR2V0Sm9iUmVzcG9uc2USRQoITGlzdEpvYnMSGy5qb2JleGVjLnYxLkxpc3RKb2JzUmVxdWVzdBocLmpvYmV4ZWMudjEuTGlzdEpvYnNSZXNwb25zZRJICglEZWxldGVKb2ISHC5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlcXVlc3QaHS5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlc3BvbnNlElMKDFN0cmVhbU91dHB1dBIfLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVxdWVzdBogLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobexec_v1_job]);
+  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIpYBChBXYXRjaEpvYnNSZXF1ZXN0EiQKBnN0YXRlcxgBIAMoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSEgoKYWxsX293bmVycxgCIAEoCBINCgVvd25lchgDIAEoCRILCgNpZHMYBCADKAkSFAoMcmVzdW1lX2Vwb2NoGAUgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAYgASgEInQKEVdhdGNoSm9ic1Jlc3BvbnNlEi0KCHBvc2l0aW9uGAEgASgLMhkuam9iZXhlYy52MS5XYXRjaFBvc2l0aW9uSAASJwoGY2hhbmdlGAIgASgLMhUuam9iZXhlYy52MS5Kb2JDaGFuZ2VIAEIHCgVldmVudCJQCg1XYXRjaFBvc2l0aW9uEg0KBWVwb2NoGAEgASgJEhAKCHNlcXVlbmNlGAIgASgEEg4KBnJlc3luYxgDIAEoCBIOCgZyZWFzb24YBCABKAkiZAoJSm9iQ2hhbmdlEhAKCHNlcXVlbmNlGAEgASgEEicKBGtpbmQYAiABKA4yGS5qb2JleGVjLnYxLkpvYkNoYW5nZUtpbmQSHAoDam9iGAMgASgLMg8uam9iZXhlYy52MS5Kb2IiowQKD1N0YXJ0Sm9iUmVxdWVzdBIPCgdwcm9ncmFtGAEgASgJEgwKBGFyZ3MYAiADKAkSMQoDZW52GAMgAygLMiQuam9iZXhlYy52MS5TdGFydEpvYlJlcXVlc3QuRW52RW50cnkSGQoRd29ya2luZ19kaXJlY3RvcnkYBCABKAkSIgoGbGltaXRzGAUgASgLMhIuam9iZXhlYy52MS5MaW1pdHMSKwoLb3V0cHV0X21vZGUYBiABKA4yFi5qb2JleGVjLnYxLk91dHB1dE1vZGUSHQoQbWF4X291dHB1dF9ieXRlcxgHIAEoA0gAiAEBEioKB3RpbWVvdXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoJaXNvbGF0aW9uGAkgASgLMhUuam9iZXhlYy52MS5Jc29sYXRpb24SEAoIcHJpb3JpdHkYKCABKAUSLQoMcXVldWVfcG9saWN5GCkgASgOMhcuam9iZXhlYy52MS5RdWV1ZVBvbGljeRIrCgtzdGFydF9hZnRlchgqIAMoCzIWLmpvYmV4ZWMudjEuRGVwZW5kZW5jeRIuCgpub3RfYmVmb3JlGCsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhMKEV9tYXhfb3V0cHV0X2J5dGVzIjAKEFN0YXJ0Sm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IiTQoOU3RvcEpvYlJlcXVlc3QSCgoCaWQYASABKAkSLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIi8KD1N0b3BKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIi4KDkdldEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIoEBCg9MaXN0Sm9ic1JlcXVlc3QSJAoGc3RhdGVzGAEgAygOMhQuam9iZXhlYy52MS5Kb2JTdGF0ZRISCgphbGxfb3duZXJzGAIgASgIEg0KBW93bmVyGAMgASgJEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIkoKEExpc3RKb2JzUmVzcG9uc2USHQoEam9icxgBIAMoCzIPLmpvYmV4ZWMudjEuSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIeChBEZWxldGVKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKEURlbGV0ZUpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIp0BChNTdHJlYW1PdXRwdXRSZXF1ZXN0EgoKAmlkGAEgASgJEigKBnN0cmVhbRgCIAEoDjIYLmpvYmV4ZWMudjEuT3V0cHV0U3RyZWFtEg4KBmZvbGxvdxgDIAEoCBIVCg1zdGRvdXRfb2Zmc2V0GAQgASgDEhUKDXN0ZGVycl9vZmZzZXQYBSABKAMSEgoKdGFpbF9saW5lcxgGIAEoAyJpChRTdHJlYW1PdXRwdXRSZXNwb25zZRIoCgVjaHVuaxgBIAEoCzIXLmpvYmV4ZWMudjEuT3V0cHV0Q2h1bmtIABIeCgNqb2IYAiABKAsyDy5qb2JleGVjLnYxLkpvYkgAQgcKBWV2ZW50IlUKC091dHB1dENodW5rEigKBnN0cmVhbRgBIAEoDjIYLmpvYmV4ZWMudjEuT3V0cHV0U3RyZWFtEg4KBm9mZnNldBgCIAEoAxIMCgRkYXRhGAMgASgMKqIBCg1Kb2JDaGFuZ2VLaW5kEh8KG0pPQl9DSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhsKF0pPQl9DSEFOR0VfS0lORF9DUkVBVEVEEAESGwoXSk9CX0NIQU5HRV9LSU5EX1NUQVJURUQQAhIZChVKT0JfQ0hBTkdFX0tJTkRfRU5ERUQQAxIbChdKT0JfQ0hBTkdFX0tJTkRfREVMRVRFRBAEKlwKC1F1ZXVlUG9saWN5EhwKGFFVRVVFX1BPTElDWV9VTlNQRUNJRklFRBAAEhYKElFVRVVFX1BPTElDWV9RVUVVRRABEhcKE1FVRVVFX1BPTElDWV9SRUZVU0UQAjKKBAoKSm9iU2VydmljZRJFCghTdGFydEpvYhIbLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0Ghwuam9iZXhlYy52MS5TdGFydEpvYlJlc3BvbnNlEkIKB1N0b3BKb2ISGi5qb2JleGVjLnYxLlN0b3BKb2JSZXF1ZXN0Ghsuam9iZXhlYy52MS5TdG9wSm9iUmVzcG9uc2USPwoGR2V0Sm9iEhkuam9iZXhlYy52MS5HZXRKb2JSZXF1ZXN0Ghouam9iZXhlYy52MS5HZXRKb2JSZXNwb25zZRJFCghMaXN0Sm9icxIbLmpvYmV4ZWMudjEuTGlzdEpvYnNSZXF1ZXN0Ghwuam9iZXhlYy52MS5MaXN0Sm9ic1Jlc3BvbnNlEkgKCURlbGV0ZUpvYhIcLmpvYmV4ZWMudjEuRGVsZXRlSm9iUmVxdWVzdBodLmpvYmV4ZWMudjEuRGVsZXRlSm9iUmVzcG9uc2USUwoMU3RyZWFtT3V0cHV0Eh8uam9iZXhlYy52MS5TdHJlYW1PdXRwdXRSZXF1ZXN0GiAuam9iZXhlYy52MS5TdHJlYW1PdXRwdXRSZXNwb25zZTABEkoKCVdhdGNoSm9icxIcLmpvYmV4ZWMudjEuV2F0Y2hKb2JzUmVxdWVzdBodLmpvYmV4ZWMudjEuV2F0Y2hKb2JzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobexec_v1_job]);
+
+/**
+ * WatchJobsRequest chooses the changes to watch and where to resume.
+ *
+ * @generated from message jobexec.v1.WatchJobsRequest
+ */
+export type WatchJobsRequest = Message<"jobexec.v1.WatchJobsRequest"> & {
+  /**
+   * Only jobs in these states after the change; empty means every state.
+   *
+   * @generated from field: repeated jobexec.v1.JobState states = 1;
+   */
+  states: JobState[];
+
+  /**
+   * Admins only: every user's jobs, not just the caller's.
+   *
+   * @generated from field: bool all_owners = 2;
+   */
+  allOwners: boolean;
+
+  /**
+   * Admins only: only this user's jobs (implies all_owners).
+   *
+   * @generated from field: string owner = 3;
+   */
+  owner: string;
+
+  /**
+   * Only these jobs; empty means every job. Ids that are not the caller's are never matched.
+   *
+   * @generated from field: repeated string ids = 4;
+   */
+  ids: string[];
+
+  /**
+   * To resume: the epoch of the last change seen (empty: start from now).
+   *
+   * @generated from field: string resume_epoch = 5;
+   */
+  resumeEpoch: string;
+
+  /**
+   * To resume: the sequence of the last change seen; changes after it are sent first.
+   *
+   * @generated from field: uint64 after_sequence = 6;
+   */
+  afterSequence: bigint;
+};
+
+/**
+ * Describes the message jobexec.v1.WatchJobsRequest.
+ * Use `create(WatchJobsRequestSchema)` to create a new message.
+ */
+export const WatchJobsRequestSchema: GenMessage<WatchJobsRequest> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 0);
+
+/**
+ * WatchJobsResponse is one message of a watch: its position (first), or a change.
+ *
+ * @generated from message jobexec.v1.WatchJobsResponse
+ */
+export type WatchJobsResponse = Message<"jobexec.v1.WatchJobsResponse"> & {
+  /**
+   * What this message carries.
+   *
+   * @generated from oneof jobexec.v1.WatchJobsResponse.event
+   */
+  event: {
+    /**
+     * Where the stream starts; always the first message.
+     *
+     * @generated from field: jobexec.v1.WatchPosition position = 1;
+     */
+    value: WatchPosition;
+    case: "position";
+  } | {
+    /**
+     * A change of a job.
+     *
+     * @generated from field: jobexec.v1.JobChange change = 2;
+     */
+    value: JobChange;
+    case: "change";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message jobexec.v1.WatchJobsResponse.
+ * Use `create(WatchJobsResponseSchema)` to create a new message.
+ */
+export const WatchJobsResponseSchema: GenMessage<WatchJobsResponse> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 1);
+
+/**
+ * WatchPosition says where a watch starts.
+ *
+ * @generated from message jobexec.v1.WatchPosition
+ */
+export type WatchPosition = Message<"jobexec.v1.WatchPosition"> & {
+  /**
+   * The server's epoch: sequences compare only within one.
+   *
+   * @generated from field: string epoch = 1;
+   */
+  epoch: string;
+
+  /**
+   * The sequence of the last change before the stream's first one.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * True when the changes since the requested position cannot be sent (outside the window, or another epoch): list
+   * the jobs first, then apply the changes that follow.
+   *
+   * @generated from field: bool resync = 3;
+   */
+  resync: boolean;
+
+  /**
+   * Why a resync is needed; empty otherwise.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message jobexec.v1.WatchPosition.
+ * Use `create(WatchPositionSchema)` to create a new message.
+ */
+export const WatchPositionSchema: GenMessage<WatchPosition> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 2);
+
+/**
+ * JobChange is one change of a job.
+ *
+ * @generated from message jobexec.v1.JobChange
+ */
+export type JobChange = Message<"jobexec.v1.JobChange"> & {
+  /**
+   * Grows by one with every change the server makes (of any job): a gap means changes the filter left out.
+   *
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * What changed.
+   *
+   * @generated from field: jobexec.v1.JobChangeKind kind = 2;
+   */
+  kind: JobChangeKind;
+
+  /**
+   * The job after the change (as it was, for a deletion).
+   *
+   * @generated from field: jobexec.v1.Job job = 3;
+   */
+  job?: Job | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.JobChange.
+ * Use `create(JobChangeSchema)` to create a new message.
+ */
+export const JobChangeSchema: GenMessage<JobChange> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 3);
 
 /**
  * StartJobRequest describes a job to start.
@@ -133,7 +304,7 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
  * Use `create(StartJobRequestSchema)` to create a new message.
  */
 export const StartJobRequestSchema: GenMessage<StartJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 0);
+  messageDesc(file_jobexec_v1_job_service, 4);
 
 /**
  * StartJobResponse carries the started job.
@@ -154,7 +325,7 @@ export type StartJobResponse = Message<"jobexec.v1.StartJobResponse"> & {
  * Use `create(StartJobResponseSchema)` to create a new message.
  */
 export const StartJobResponseSchema: GenMessage<StartJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 1);
+  messageDesc(file_jobexec_v1_job_service, 5);
 
 /**
  * StopJobRequest names the job to stop.
@@ -183,7 +354,7 @@ export type StopJobRequest = Message<"jobexec.v1.StopJobRequest"> & {
  * Use `create(StopJobRequestSchema)` to create a new message.
  */
 export const StopJobRequestSchema: GenMessage<StopJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 2);
+  messageDesc(file_jobexec_v1_job_service, 6);
 
 /**
  * StopJobResponse carries the job after it ended.
@@ -204,7 +375,7 @@ export type StopJobResponse = Message<"jobexec.v1.StopJobResponse"> & {
  * Use `create(StopJobResponseSchema)` to create a new message.
  */
 export const StopJobResponseSchema: GenMessage<StopJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 3);
+  messageDesc(file_jobexec_v1_job_service, 7);
 
 /**
  * GetJobRequest names a job.
@@ -225,7 +396,7 @@ export type GetJobRequest = Message<"jobexec.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 4);
+  messageDesc(file_jobexec_v1_job_service, 8);
 
 /**
  * GetJobResponse carries the job.
@@ -246,7 +417,7 @@ export type GetJobResponse = Message<"jobexec.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 5);
+  messageDesc(file_jobexec_v1_job_service, 9);
 
 /**
  * ListJobsRequest filters the jobs to list.
@@ -298,7 +469,7 @@ export type ListJobsRequest = Message<"jobexec.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 6);
+  messageDesc(file_jobexec_v1_job_service, 10);
 
 /**
  * ListJobsResponse carries one page of the matching jobs.
@@ -327,7 +498,7 @@ export type ListJobsResponse = Message<"jobexec.v1.ListJobsResponse"> & {
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 7);
+  messageDesc(file_jobexec_v1_job_service, 11);
 
 /**
  * DeleteJobRequest names the job to delete.
@@ -348,7 +519,7 @@ export type DeleteJobRequest = Message<"jobexec.v1.DeleteJobRequest"> & {
  * Use `create(DeleteJobRequestSchema)` to create a new message.
  */
 export const DeleteJobRequestSchema: GenMessage<DeleteJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 8);
+  messageDesc(file_jobexec_v1_job_service, 12);
 
 /**
  * DeleteJobResponse carries the deleted job.
@@ -369,7 +540,7 @@ export type DeleteJobResponse = Message<"jobexec.v1.DeleteJobResponse"> & {
  * Use `create(DeleteJobResponseSchema)` to create a new message.
  */
 export const DeleteJobResponseSchema: GenMessage<DeleteJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 9);
+  messageDesc(file_jobexec_v1_job_service, 13);
 
 /**
  * StreamOutputRequest chooses what output to stream and from where.
@@ -426,7 +597,7 @@ export type StreamOutputRequest = Message<"jobexec.v1.StreamOutputRequest"> & {
  * Use `create(StreamOutputRequestSchema)` to create a new message.
  */
 export const StreamOutputRequestSchema: GenMessage<StreamOutputRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 10);
+  messageDesc(file_jobexec_v1_job_service, 14);
 
 /**
  * StreamOutputResponse is one message of an output stream: a chunk of output, or, last, the job's status.
@@ -463,7 +634,7 @@ export type StreamOutputResponse = Message<"jobexec.v1.StreamOutputResponse"> & 
  * Use `create(StreamOutputResponseSchema)` to create a new message.
  */
 export const StreamOutputResponseSchema: GenMessage<StreamOutputResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 11);
+  messageDesc(file_jobexec_v1_job_service, 15);
 
 /**
  * OutputChunk is a run of bytes from one stream of a job.
@@ -498,7 +669,62 @@ export type OutputChunk = Message<"jobexec.v1.OutputChunk"> & {
  * Use `create(OutputChunkSchema)` to create a new message.
  */
 export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 12);
+  messageDesc(file_jobexec_v1_job_service, 16);
+
+/**
+ * JobChangeKind says what happened to a job.
+ *
+ * @generated from enum jobexec.v1.JobChangeKind
+ */
+export const JobChangeKind = {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * The job was accepted: QUEUED or RUNNING (or FAILED when it could not start at once).
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_CREATED = 1;
+   */
+  CREATED: 1,
+
+  /**
+   * A queued job started: RUNNING.
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_STARTED = 2;
+   */
+  STARTED: 2,
+
+  /**
+   * The job reached its final state: EXITED, STOPPED or FAILED.
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_ENDED = 3;
+   */
+  ENDED: 3,
+
+  /**
+   * The job was removed (DeleteJob or retention).
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_DELETED = 4;
+   */
+  DELETED: 4,
+} as const;
+
+/**
+ * JobChangeKind says what happened to a job.
+ *
+ * @generated from enum jobexec.v1.JobChangeKind
+ */
+export type JobChangeKind = (typeof JobChangeKind)[keyof typeof JobChangeKind] | UnknownEnum;
+
+/**
+ * Describes the enum jobexec.v1.JobChangeKind.
+ */
+export const JobChangeKindSchema: GenEnum<JobChangeKind> = /*@__PURE__*/
+  enumDesc(file_jobexec_v1_job_service, 0);
 
 /**
  * QueuePolicy says what StartJob does with a job that cannot start at once.
@@ -539,7 +765,7 @@ export type QueuePolicy = (typeof QueuePolicy)[keyof typeof QueuePolicy] | Unkno
  * Describes the enum jobexec.v1.QueuePolicy.
  */
 export const QueuePolicySchema: GenEnum<QueuePolicy> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job_service, 0);
+  enumDesc(file_jobexec_v1_job_service, 1);
 
 /**
  * JobService starts, stops, inspects and streams the output of jobs. Every call acts as the caller's identity
@@ -624,6 +850,23 @@ export const JobService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamOutputRequestSchema;
     output: typeof StreamOutputResponseSchema;
+  },
+  /**
+   * WatchJobs streams every change of the caller's jobs (admins: everyone's, or one owner's), optionally only of
+   * some ids or states, as the Job after the change: created (queued or running), started, ended, deleted; in order,
+   * each with a sequence number that only grows within the server's epoch. The first message is always a position:
+   * where the stream starts. A client that reconnects with the epoch and the last sequence it saw gets every change
+   * it missed from a bounded window (the server's last 10 000 changes); past it, or after a restart of the server
+   * (a new epoch), the position says resync: list the jobs (ListJobs) before applying changes. A watcher whose
+   * unread backlog passes a bound is ended with RESOURCE_EXHAUSTED; it never slows the server or other watchers.
+   * Counts against the streams-per-identity limit like StreamOutput.
+   *
+   * @generated from rpc jobexec.v1.JobService.WatchJobs
+   */
+  watchJobs: {
+    methodKind: "server_streaming";
+    input: typeof WatchJobsRequestSchema;
+    output: typeof WatchJobsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jobexec_v1_job_service, 0);

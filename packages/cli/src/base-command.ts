@@ -103,6 +103,12 @@ export abstract class JobexecCommand extends Command {
     return this.connection;
   }
 
+  /** Drops the connection (a server that went away) so that the next connect() dials a new one. */
+  protected disconnect(): void {
+    this.connection?.close();
+    this.connection = undefined;
+  }
+
   /** A failed call as the sentence the user sees, naming the server (and its context) and the job. */
   protected async describe(error: unknown, jobId: string | undefined): Promise<CliError> {
     // A failed socket (TLS refusal, reset) explains a failed call better than the call's own error.

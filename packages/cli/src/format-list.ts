@@ -16,7 +16,7 @@ function row(job: Job, now: Date): string[] {
     job.id,
     job.owner,
     stateName(job),
-    job.state === JobState.RUNNING ? "" : outcome(job).replace(/^failed to start: .*/, "failed to start"),
+    job.state === JobState.RUNNING ? "" : job.state === JobState.QUEUED ? `#${String(job.queuePosition)}: ${job.queueReason}` : outcome(job).replace(/^failed to start: .*/, "failed to start"),
     created ? formatTime(created) : "",
     ran === undefined ? "" : formatDuration(ran),
     command.length > commandWidth ? `${command.slice(0, commandWidth - 1)}…` : command,

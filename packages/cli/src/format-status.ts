@@ -2,7 +2,7 @@ import type { Job } from "@jobexec/proto";
 import { JobState } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, dateOf, isolationSummary, outcome, outputModeName, runtimeMs, stateName, timeoutMs } from "./job-facts.ts";
+import { commandLine, conditionName, dateOf, isolationSummary, outcome, outputModeName, queueLine, runtimeMs, stateName, timeoutMs } from "./job-facts.ts";
 import { formatBytes } from "./units.ts";
 
 // Like `systemctl status`: a headline, then aligned "Label: value" lines, usage next to limits.
@@ -15,6 +15,8 @@ function stateLine(job: Job, now: Date): string {
   switch (job.state) {
     case JobState.RUNNING:
       return `running since ${started ? formatTime(started) : "?"}; ${formatDuration(ran ?? 0)} ago`;
+    case JobState.QUEUED:
+      return `queued since ${created ? formatTime(created) : "?"}`;
     case JobState.FAILED:
       return `failed to start${created ? ` at ${formatTime(created)}` : ""}: ${job.failureReason}`;
     default: {
@@ -74,6 +76,9 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
   const created = dateOf(job.createTime);
   const lines: [string, string][] = [
     ["State", stateLine(job, now)],
+    ...(job.state === JobState.QUEUED ? [["Queued", queueLine(job)] as [string, string]] : []),
+    ...(job.startAfter.length > 0 && job.state === JobState.QUEUED ? [["After", job.startAfter.map((d) => `${d.id} (${conditionName(d.condition)})`).join(", ")] as [string, string]] : []),
+    ...(job.notBefore !== undefined && job.state === JobState.QUEUED ? [["Not before", formatTime(dateOf(job.notBefore) as Date)] as [string, string]] : []),
     ["Command", commandLine(job)],
     ["Owner", job.owner],
     ...(job.account === "" ? [] : [["User", `${job.account} (uid ${job.uid}${job.gid === job.uid ? "" : `, gid ${job.gid}`})`] as [string, string]]),
@@ -81,7 +86,7 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
     ["Directory", job.workingDirectory],
   ];
   if (job.pid !== 0) lines.push(["PID", String(job.pid)]);
-  if (job.state !== JobState.FAILED) lines.push(...usageLines(job));
+  if (job.state !== JobState.FAILED && job.state !== JobState.QUEUED) lines.push(...usageLines(job));
   const outputLimit = job.maxOutputBytes > 0n ? `; limit ${formatBytes(Number(job.maxOutputBytes))}` : "";
   lines.push(["Output", `stdout ${formatBytes(Number(job.output?.stdoutBytes ?? 0))}, stderr ${formatBytes(Number(job.output?.stderrBytes ?? 0))} (${outputModeName(job)})${outputLimit}`]);
   const timeout = timeoutMs(job);

@@ -789,6 +789,11 @@ export class JobManager {
     return this.#changes.subscribe(from, listener);
   }
 
+  /** Watchers listening now ({@link watch}). */
+  get watchers(): number {
+    return this.#changes.listeners;
+  }
+
   /** The standby pool's figures: its size per output mode, standbys idle and booting, warm and cold starts so far. */
   get standbys(): StandbyCounts {
     return this.#launcher.standbys;

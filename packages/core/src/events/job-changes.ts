@@ -25,6 +25,11 @@ export class JobChanges {
     return this.#sequence;
   }
 
+  /** Listeners now. */
+  get listeners(): number {
+    return this.#listeners.size;
+  }
+
   publish(kind: JobChangeKind, job: Job): void {
     const change: JobChange = { sequence: ++this.#sequence, kind, job };
     this.#ring[change.sequence % this.#ring.length] = change;

@@ -43,6 +43,7 @@ import type {
   OutputChunk,
   OutputOptions,
   OutputSink,
+  QueueFigures,
   StandbyCounts,
   StartOptions,
   StopOptions,
@@ -787,6 +788,20 @@ export class JobManager {
   watch(from: { epoch: string; sequence: number } | undefined, listener: (change: JobChange) => void): { position: WatchPosition; missed: JobChange[]; stop: () => void } {
     this.#assertOpen();
     return this.#changes.subscribe(from, listener);
+  }
+
+  /** The queue's figures now: queued and held jobs, running ones, what they reserve, and the capacities. */
+  get queueFigures(): QueueFigures {
+    const { queue, load, settings } = this.#scheduler;
+    const { caps } = settings;
+    return {
+      queued: queue.size,
+      held: this.#holds.size,
+      running: load.total,
+      reservedMemoryBytes: load.memoryBytes,
+      reservedCpus: load.cpus,
+      capacity: { maxRunning: caps.maxRunning.value, memoryBytes: caps.memoryBytes.value, cpus: caps.cpus.value },
+    };
   }
 
   /** Watchers listening now ({@link watch}). */

@@ -187,6 +187,21 @@ export interface Job {
   notBefore?: Date;
 }
 
+/** The queue's figures now ({@link JobManager.queueFigures}). */
+export interface QueueFigures {
+  /** Queued jobs waiting for capacity (their turn, a slot, memory or CPU). */
+  queued: number;
+  /** Queued jobs held back by a dependency or a start time. */
+  held: number;
+  /** Jobs running (counted from their admission). */
+  running: number;
+  /** Memory and CPUs the running jobs' limits reserve. */
+  reservedMemoryBytes: number;
+  reservedCpus: number;
+  /** The capacities admission works with; maxRunning Infinity for none. */
+  capacity: { maxRunning: number; memoryBytes: number; cpus: number };
+}
+
 /** What happened to a job: accepted (queued or running), a queued job started, ended, removed. */
 export type JobChangeKind = "created" | "started" | "ended" | "deleted";
 

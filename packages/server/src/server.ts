@@ -174,6 +174,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const streams = new StreamQuota(limits.maxStreamsPerIdentity);
   metrics?.countJobs(manager);
   metrics?.countStandbys(manager);
+  metrics?.countQueue(manager);
   const guarded = { streams, ended: metrics?.rpcEnded };
   const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
   const index = new DescriptorIndex(served);

@@ -1,5 +1,6 @@
 // The SQLite job store on real files: schema, round trips, seq never reused, corrupt and newer files refused.
 import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
 import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
@@ -66,6 +67,20 @@ describe("SqliteStore", () => {
     assert.deepEqual({ ...raw.prepare("PRAGMA user_version").get() }, { user_version: schemaVersion });
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
     raw.close();
+    for (const file of [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f))) assert.equal(statSync(file).mode & 0o777, 0o600, `${file} is the server's alone`);
+  });
+
+  test("a queued job's request (its environment included) is kept until it starts", () => {
+    const store = SqliteStore.open(join(dir, "queued.db"));
+    const request = { spec: { program: "echo", env: { TOKEN: "queued secret" } }, maxRunning: 64, maxRunningName: "--max-running-per-user" };
+    store.insert(newRow(newJobId(), "alice", spec, { request, priority: 3 }));
+    const [row] = store.load();
+    store.close();
+    assert.equal(row?.state, "queued");
+    assert.equal(row?.priority, 3);
+    const record = recordOf(row as JobRow, dir);
+    assert.deepEqual(record.request, request);
+    assert.equal(record.snapshot().priority, 3);
   });
 
   test("a file of a newer schema is refused with one sentence naming it, and left as it was", async () => {

@@ -1,4 +1,5 @@
 // Job records in one SQLite file through node:sqlite: WAL, synchronous=NORMAL, schema migrated forward at open.
+import { chmodSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { JobError } from "../job-error.ts";
 import type { JobRow, JobStore } from "./job-store.ts";
@@ -45,6 +46,9 @@ export class SqliteStore implements JobStore {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
+      // The server's alone: records name programs and arguments, and a queued job's request holds its environment.
+      // Set before WAL mode: SQLite gives the -wal and -shm files the database file's mode.
+      if (path !== ":memory:") chmodSync(path, 0o600);
       // A writer of another process holds the lock only for a moment; wait for it rather than fail.
       db.exec("PRAGMA busy_timeout = 5000");
       // Checked before anything is written, so that a file refused is left exactly as it was.

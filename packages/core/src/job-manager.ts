@@ -365,14 +365,16 @@ export class JobManager {
     // Unknown ids are not_found before anything else is done.
     for (const dep of after) this.#jobs.find(dep.id);
     const slot = this.#accounts.reserve(owner, undefined);
-    // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
+    // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one; none
+    // for a job that will wait (a standby taken and given back is churn, thousands of times for a big queue).
     const asked = spec as Partial<JobSpec> | null;
-    const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#settings.defaultIsolation));
+    const waits = after.length > 0 || notBefore > Date.now() || !this.#scheduler.hasRoom(owner, asks.maxRunning);
+    const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#settings.defaultIsolation), !waits);
     let release: (() => void) | undefined;
     try {
       const { id } = reservation;
       // Before validation: a job that could never start is told so even where its limits cannot be applied.
-      this.#scheduler.checkCapacity(asked?.limits);
+      this.#scheduler.checkCapacity(asked?.limits, this.#host);
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
@@ -381,10 +383,10 @@ export class JobManager {
       const demand = demandOf(valid.limits);
       // Newest of all (seq not given yet); decided and counted with no await between.
       const entry: QueueEntry = { id, owner, seq: Number.MAX_SAFE_INTEGER, ...asks, ...demand, queuedAt: Date.now() };
-      const waits = this.#waitReason(after, notBefore, entry.queuedAt);
-      if (waits !== undefined || !this.#scheduler.admitsNow(entry, entry.queuedAt)) {
+      const reason = this.#waitReason(after, notBefore, entry.queuedAt);
+      if (reason !== undefined || !this.#scheduler.admitsNow(entry, entry.queuedAt)) {
         if (policy === "refuse") {
-          throw waits === undefined ? this.#scheduler.refusal(entry) : new JobError("resource_exhausted", `the job cannot start now (${waits}) and its request asks not to queue`);
+          throw reason === undefined ? this.#scheduler.refusal(entry) : new JobError("resource_exhausted", `the job cannot start now (${reason}) and its request asks not to queue`);
         }
         reservation.cancel();
         slot.release();

@@ -99,9 +99,11 @@ export class Launcher {
 
   /**
    * Holds the next job's id: a ready standby's for `outputMode` and `isolated` (as the spec and the defaults give
-   * them, not yet validated), or a fresh id. Synchronous, so that concurrent starts never get the same standby.
+   * them, not yet validated), or a fresh id (always without `warm`: a job that is likely to wait). Synchronous, so
+   * that concurrent starts never get the same standby.
    */
-  reserve(outputMode: unknown, isolated: boolean): Reservation {
+  reserve(outputMode: unknown, isolated: boolean, warm = true): Reservation {
+    if (!warm) return new Reservation(this.#pool, undefined);
     // Validation accepts only these two, "separate" when absent; a bad value fails there and gives the standby back.
     const mode: OutputMode = outputMode === "merged" ? "merged" : "separate";
     return new Reservation(this.#pool, this.#pool.take(standbyKind(mode, isolated)));

@@ -60,12 +60,14 @@ export class Scheduler {
   }
 
   /**
-   * JobError "failed_precondition" when a job's limits (as asked for, unchecked: only numbers are looked at) are more
-   * than a capacity: it could never start.
+   * JobError "failed_precondition" when a job's limits (as asked for, not validated yet) are more than a capacity: it
+   * could never start. Values the host itself could not give (above its CPUs or memory, not numbers) are left to
+   * validation, which refuses them as invalid.
    */
-  checkCapacity(limits: Partial<Limits> | undefined): void {
+  checkCapacity(limits: Partial<Limits> | undefined, host: { cpus: number; memoryBytes: number }): void {
     const { memoryBytes, cpus } = this.settings.caps;
-    const demand = { memoryBytes: Number(limits?.memoryMaxBytes) || 0, cpus: Number(limits?.cpu) || 0 };
+    const within = (value: unknown, most: number): number => (typeof value === "number" && value > 0 && value <= most ? value : 0);
+    const demand = { memoryBytes: within(limits?.memoryMaxBytes, host.memoryBytes), cpus: within(limits?.cpu, host.cpus) };
     if (demand.memoryBytes > memoryBytes.value) {
       throw new JobError("failed_precondition", `limits.memoryMaxBytes ${formatBytes(demand.memoryBytes)} is more than the host's memory capacity of ${formatBytes(memoryBytes.value)} (${memoryBytes.name}): the job could never start`);
     }
@@ -82,6 +84,11 @@ export class Scheduler {
     const heads = this.queue.heads().map((head) => (head.owner === entry.owner && queueOrder(entry, head) < 0 ? entry : head));
     if (!heads.some((head) => head.owner === entry.owner)) heads.push(entry);
     return nextAdmission(heads, this.load, this.settings.caps, now) === entry;
+  }
+
+  /** Whether a slot is free for `owner` (under `maxRunning`) and on the host, with none of the owner's jobs queued. */
+  hasRoom(owner: string, maxRunning: number): boolean {
+    return this.load.runningOf(owner) < maxRunning && this.load.total < this.settings.caps.maxRunning.value && this.queue.sizeOf(owner) === 0;
   }
 
   /** JobError "resource_exhausted" for a job that may not start now and must not wait, naming what is full. */

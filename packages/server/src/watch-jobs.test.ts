@@ -125,4 +125,20 @@ describe("WatchJobs", { timeout: 120_000 }, () => {
     // The server serves on.
     assert.equal((await alice.getJob({ id: ids[0] as string })).job?.id, ids[0]);
   });
+
+  test("a WatchJobs call counts against --max-streams-per-identity like StreamOutput", async (t) => {
+    const home = await ServerHome.create(pki);
+    t.after(() => home.close());
+    const server = home.start(["--standby=0", "--max-streams-per-identity=2"]);
+    const alice = await server.jobs(pki.alice);
+    const watchers = [watch(alice), watch(alice)];
+    await Promise.all(watchers.map((w) => w.position()));
+    const refused = await failure((async () => watch(alice).position())());
+    assert.equal(refused.code, Code.ResourceExhausted);
+    assert.match(refused.rawMessage, /^too many open streams: alice has 2 /);
+    // Another identity is not affected.
+    const bob = watch(await server.jobs(pki.bob));
+    assert.equal((await bob.position()).resync, false);
+    for (const w of [...watchers, bob]) w.close();
+  });
 });

@@ -32,6 +32,8 @@ export interface Sizes {
   /** Finished job records in the state file for the start-up figure, and the store writes timed. */
   records: number;
   storeWrites: number;
+  /** Jobs queued for the queue figure. */
+  queued: number;
 }
 
 /** The figures the brief asks for. */
@@ -57,6 +59,7 @@ export const full: Sizes = {
   refillRounds: 10,
   records: 10_000,
   storeWrites: 2000,
+  queued: 10_000,
 };
 
 /**
@@ -85,4 +88,5 @@ export const quick: Sizes = {
   refillRounds: 2,
   records: 2000,
   storeWrites: 200,
+  queued: 200,
 };

@@ -23,11 +23,11 @@ import { JobTable } from "./store/job-table.ts";
 import type { HeldLock } from "./store/lock-file.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
 import type { QueueEntry } from "./schedule/admission.ts";
-import { CONDITIONS, type Dependency, type DependencyJob, evaluate } from "./schedule/dependencies.ts";
-import { type Held, Holds } from "./schedule/holds.ts";
+import { CONDITIONS, type Dependency, type DependencyJob } from "./schedule/dependencies.ts";
+import type { Held } from "./schedule/holds.ts";
 import { atTime } from "./supervise/deadline.ts";
 import { JobChanges } from "./events/job-changes.ts";
-import { checkQueueOptions, demandOf, MAX_PRIORITY, type QueueSettings, Scheduler } from "./schedule/scheduler.ts";
+import { checkQueueOptions, demandOf, MAX_PRIORITY, type QueueSettings, Scheduler, type Unheld } from "./schedule/scheduler.ts";
 import { JobRecord, type QueuedRequest } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
 import { Retention } from "./supervise/retention.ts";
@@ -209,8 +209,7 @@ export class JobManager {
   readonly #supervisor: Supervisor;
   readonly #retention: Retention;
   readonly #scheduler: Scheduler;
-  /** Queued jobs held back by dependencies or a start time; and ended jobs kept for them past retention. */
-  readonly #holds = new Holds();
+  /** Ended jobs kept past retention for the held jobs that wait for them. */
   readonly #kept = new Map<string, JobRecord>();
   #cancelHoldTimer: (() => void) | undefined;
   readonly #changes = new JobChanges();
@@ -229,7 +228,7 @@ export class JobManager {
     queue: QueueSettings,
     options: ManagerOptions,
   ) {
-    this.#scheduler = new Scheduler(queue);
+    this.#scheduler = new Scheduler(queue, (id) => this.#dependencyJob(id));
     this.#dataDir = dataDir;
     this.#subtree = subtree;
     this.#accounts = accounts;
@@ -243,7 +242,7 @@ export class JobManager {
     this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, accounts.runAs !== "server", log);
     this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, async (record, why) => {
       // A job that a queued job waits for stays until it no longer does.
-      if (this.#holds.waiterFor(record.id) !== undefined) this.#kept.set(record.id, record);
+      if (this.#scheduler.holds.waiterFor(record.id) !== undefined) this.#kept.set(record.id, record);
       else await this.#remove(record, `removed finished job: ${why}`);
     });
     this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
@@ -383,7 +382,7 @@ export class JobManager {
       const demand = demandOf(valid.limits);
       // Newest of all (seq not given yet); decided and counted with no await between.
       const entry: QueueEntry = { id, owner, seq: Number.MAX_SAFE_INTEGER, ...asks, ...demand, queuedAt: Date.now() };
-      const reason = this.#waitReason(after, notBefore, entry.queuedAt);
+      const reason = this.#scheduler.waitReason(after, notBefore, entry.queuedAt);
       if (reason !== undefined || !this.#scheduler.admitsNow(entry, entry.queuedAt)) {
         if (policy === "refuse") {
           throw reason === undefined ? this.#scheduler.refusal(entry) : new JobError("resource_exhausted", `the job cannot start now (${reason}) and its request asks not to queue`);
@@ -430,7 +429,7 @@ export class JobManager {
 
   /** Records a job that cannot start now as queued (with its request, for its start) and resolves with it. */
   #enqueue(spec: JobSpec, owner: string, valid: ValidSpec, asked: QueueEntry, after: Dependency[], notBefore: number): Job {
-    this.#scheduler.checkRoom(owner, this.#holds);
+    this.#scheduler.checkRoom(owner);
     // A fresh id: a standby's belongs to that standby's output files and cgroup, made now.
     const id = newJobId();
     const request: QueuedRequest = {
@@ -455,35 +454,18 @@ export class JobManager {
     return job;
   }
 
-  /** Why a job must wait besides capacity (a dependency open or failed, a start time ahead); undefined if nothing. */
-  #waitReason(after: readonly Dependency[], notBefore: number, now: number): string | undefined {
-    const evaluation = evaluate(after, (id) => this.#dependencyJob(id));
-    if ("waitingFor" in evaluation) return `dependency ${evaluation.waitingFor.id} (required: ${evaluation.waitingFor.condition})`;
-    if ("failed" in evaluation) return evaluation.failed;
-    if (notBefore > now) return `not before ${new Date(notBefore).toISOString()}`;
-    return undefined;
-  }
-
+  /** How a job a dependency names stands, for the scheduler. */
   #dependencyJob(id: string): DependencyJob | undefined {
     const record = this.#jobs.get(id);
     if (record === undefined) return undefined;
     return { id, state: record.state, exitCode: record.exit?.code ?? undefined, signal: record.exit?.signal ?? undefined, stopReason: record.stopReason };
   }
 
-  /**
-   * Puts a queued job where it belongs: in the admission queue when nothing but capacity holds it back, held while a
-   * dependency is open or its start time ahead, or ended "failed" when a dependency ended otherwise than required.
-   * The caller pumps.
-   */
+  /** Queues a job (see Scheduler.place), or ends it "failed" when a dependency failed. The caller pumps. */
   #place(record: JobRecord, entry: QueueEntry): void {
     const { after = [], notBefore = 0 } = record.request ?? {};
-    const evaluation = evaluate(after, (id) => this.#dependencyJob(id));
-    if ("failed" in evaluation) return this.#failQueued(record, evaluation.failed);
-    if ("met" in evaluation && notBefore <= Date.now()) {
-      this.#scheduler.queue.add(entry);
-      return;
-    }
-    this.#holds.add({ entry, after, notBefore });
+    const failed = this.#scheduler.place(entry, after, notBefore, Date.now());
+    if (failed !== undefined) return this.#failQueued(record, failed);
     this.#armHoldTimer();
   }
 
@@ -500,31 +482,25 @@ export class JobManager {
   /** A job reached its final state: the held jobs waiting for it are evaluated again (a chain ends, nothing hangs). */
   #ended(record: JobRecord): void {
     this.#changes.publish("ended", record.snapshot());
-    for (const held of this.#holds.dependentsOf(record.id)) this.#recheck(held, Date.now());
+    this.#unheld(this.#scheduler.dependentsEnded(record.id, Date.now()));
   }
 
-  /** Releases a held job to the queue when nothing holds it any more, or fails it when a dependency failed. */
-  #recheck(held: Held, now: number): void {
-    const evaluation = evaluate(held.after, (id) => this.#dependencyJob(id));
-    if ("waitingFor" in evaluation || ("met" in evaluation && held.notBefore > now)) return;
-    this.#unhold(held.entry.id);
-    if ("failed" in evaluation) return this.#failQueued(this.#jobs.find(held.entry.id), evaluation.failed);
-    this.#scheduler.queue.add(held.entry);
-    this.#pump();
+  /** Acts on held jobs the scheduler let go: fails those whose dependency failed, admits what the others allow. */
+  #unheld({ released, failed }: Unheld): void {
+    for (const held of [...released, ...failed.map((f) => f.held)]) this.#keptNoLonger(held);
+    for (const { held, reason } of failed) this.#failQueued(this.#jobs.find(held.entry.id), reason);
+    if (released.length > 0) this.#pump();
   }
 
-  /** Takes a job out of the held ones; dependencies kept past retention for it alone go back to retention. */
-  #unhold(id: string): boolean {
-    const held = this.#holds.remove(id);
-    if (held === undefined) return false;
+  /** Dependencies kept past retention for `held` alone (which no longer waits) go back to retention. */
+  #keptNoLonger(held: Held): void {
     for (const dep of held.after) {
       const kept = this.#kept.get(dep.id);
-      if (kept === undefined || this.#holds.waiterFor(dep.id) !== undefined) continue;
+      if (kept === undefined || this.#scheduler.holds.waiterFor(dep.id) !== undefined) continue;
       this.#kept.delete(dep.id);
       this.#retention.add([kept]);
       void this.#retention.sweep();
     }
-    return true;
   }
 
   /** One timer for the earliest start time of the held jobs. */
@@ -532,11 +508,10 @@ export class JobManager {
     this.#cancelHoldTimer?.();
     this.#cancelHoldTimer = undefined;
     if (this.#closing !== undefined) return;
-    const { next } = this.#holds.due(Date.now());
+    const { next } = this.#scheduler.holds.due(Date.now());
     if (next === Infinity) return;
     this.#cancelHoldTimer = atTime(next, () => {
-      const now = Date.now();
-      for (const held of this.#holds.due(now).due) this.#recheck(held, now);
+      this.#unheld(this.#scheduler.releaseDue(Date.now()));
       this.#armHoldTimer();
     });
   }
@@ -615,11 +590,7 @@ export class JobManager {
   #snapshot(record: JobRecord): Job {
     const job = record.snapshot();
     if (record.state !== "queued") return job;
-    const held = this.#holds.get(record.id);
-    if (held !== undefined) {
-      const position = this.#scheduler.queue.sizeOf(record.owner) + this.#holds.aheadOf(record.owner, record.seq) + 1;
-      job.queue = { position, reason: this.#waitReason(held.after, held.notBefore, Date.now()) ?? "turn: released to the queue" };
-    } else job.queue = this.#scheduler.status(record.id) ?? { position: 1, reason: "admitted: starting" };
+    job.queue = this.#scheduler.status(record.id, Date.now()) ?? { position: 1, reason: "admitted: starting" };
     const { after, notBefore } = record.request ?? {};
     if (after !== undefined) job.after = after.map((dep) => ({ ...dep }));
     if (notBefore !== undefined) job.notBefore = new Date(notBefore);
@@ -638,7 +609,9 @@ export class JobManager {
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new JobError("invalid_argument", "graceMs must be a finite number >= 0");
     if (options.by !== undefined && typeof options.by !== "string") throw new JobError("invalid_argument", "by must be a string");
     if (record.state === "queued") {
-      if (this.#scheduler.queue.remove(id) || this.#unhold(id)) {
+      const cancelled = this.#scheduler.cancel(id);
+      if (cancelled !== undefined) {
+        if (cancelled.held !== undefined) this.#keptNoLonger(cancelled.held);
         record.stopReason = "cancelled";
         record.stopRequestedBy = options.by;
         record.finish("stopped", new Date());
@@ -694,7 +667,7 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     if (record.state === "queued") throw new JobError("failed_precondition", `job ${id} is queued: stop it first`);
-    const waiter = this.#holds.waiterFor(id);
+    const waiter = this.#scheduler.holds.waiterFor(id);
     if (waiter !== undefined) throw new JobError("failed_precondition", `job ${id} is a dependency of queued job ${waiter}: it is kept until no queued job waits for it`);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
     await this.#remove(record, "job deleted");
@@ -798,7 +771,7 @@ export class JobManager {
     const { caps } = settings;
     return {
       queued: queue.size,
-      held: this.#holds.size,
+      held: this.#scheduler.holds.size,
       running: load.total,
       reservedMemoryBytes: load.memoryBytes,
       reservedCpus: load.cpus,

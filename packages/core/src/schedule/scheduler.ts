@@ -2,6 +2,8 @@
 import { JobError } from "../job-error.ts";
 import type { Limits, QueueOptions } from "../types.ts";
 import { blocked, type Capacities, formatBytes, nextAdmission, queueOrder, type QueueEntry } from "./admission.ts";
+import { type Dependency, type DependencyJob, evaluate } from "./dependencies.ts";
+import { type Held, Holds } from "./holds.ts";
 import { JobQueue } from "./job-queue.ts";
 import { RunningLoad } from "./running-load.ts";
 
@@ -45,18 +47,87 @@ export function demandOf(limits: Limits): { memoryBytes: number; cpus: number } 
   return { memoryBytes: limits.memoryMaxBytes ?? 0, cpus: limits.cpu ?? 0 };
 }
 
+/** Held jobs taken out of the holds by a re-evaluation: released to the queue, or failed (with why). */
+export interface Unheld {
+  released: Held[];
+  failed: { held: Held; reason: string }[];
+}
+
 /**
  * Decides starts: whether a new job may start at once or waits, which queued job starts next (see
- * {@link nextAdmission}), and what a queued one waits for. Holds the queue and the running load; the manager tells
- * it of every admission, cancel and end.
+ * {@link nextAdmission}), and what a queued one waits for. Holds the queue, the jobs held by a dependency or a start
+ * time (see {@link Holds}) and the running load; the manager tells it of every admission, cancel and end, and acts on
+ * what it answers (it touches no record).
  */
 export class Scheduler {
   readonly settings: QueueSettings;
   readonly queue = new JobQueue();
+  readonly holds = new Holds();
   readonly load = new RunningLoad();
+  readonly #lookup: (id: string) => DependencyJob | undefined;
 
-  constructor(settings: QueueSettings) {
+  /** `lookup` finds the jobs dependencies name (undefined: gone). */
+  constructor(settings: QueueSettings, lookup: (id: string) => DependencyJob | undefined) {
     this.settings = settings;
+    this.#lookup = lookup;
+  }
+
+  /** Why a job must wait besides capacity (a dependency open or failed, a start time ahead); undefined if nothing. */
+  waitReason(after: readonly Dependency[], notBefore: number, now: number): string | undefined {
+    const evaluation = evaluate(after, this.#lookup);
+    if ("waitingFor" in evaluation) return `dependency ${evaluation.waitingFor.id} (required: ${evaluation.waitingFor.condition})`;
+    if ("failed" in evaluation) return evaluation.failed;
+    if (notBefore > now) return `not before ${new Date(notBefore).toISOString()}`;
+    return undefined;
+  }
+
+  /**
+   * Puts a queued job where it belongs: in the admission queue when nothing but capacity holds it back, or held while
+   * a dependency is open or its start time ahead. Returns why it must fail instead (a dependency ended otherwise than
+   * required), having put it nowhere.
+   */
+  place(entry: QueueEntry, after: readonly Dependency[], notBefore: number, now: number): string | undefined {
+    const evaluation = evaluate(after, this.#lookup);
+    if ("failed" in evaluation) return evaluation.failed;
+    if ("met" in evaluation && notBefore <= now) this.queue.add(entry);
+    else this.holds.add({ entry, after, notBefore });
+    return undefined;
+  }
+
+  /** Evaluates again the held jobs waiting for `id` (which just ended). */
+  dependentsEnded(id: string, now: number): Unheld {
+    return this.#recheck(this.holds.dependentsOf(id), now);
+  }
+
+  /** Evaluates again the held jobs whose start time has come; `next` is the next start time ahead (Infinity: none). */
+  releaseDue(now: number): Unheld & { next: number } {
+    const { due, next } = this.holds.due(now);
+    return { ...this.#recheck(due, now), next };
+  }
+
+  #recheck(held: readonly Held[], now: number): Unheld {
+    const unheld: Unheld = { released: [], failed: [] };
+    for (const h of held) {
+      const evaluation = evaluate(h.after, this.#lookup);
+      if ("waitingFor" in evaluation || ("met" in evaluation && h.notBefore > now)) continue;
+      this.holds.remove(h.entry.id);
+      if ("failed" in evaluation) unheld.failed.push({ held: h, reason: evaluation.failed });
+      else {
+        this.queue.add(h.entry);
+        unheld.released.push(h);
+      }
+    }
+    return unheld;
+  }
+
+  /**
+   * Takes a queued job out (cancelled), from the queue or the held ones (`held` then says what it waited for);
+   * undefined when it was in neither (being started).
+   */
+  cancel(id: string): { held?: Held } | undefined {
+    if (this.queue.remove(id)) return {};
+    const held = this.holds.remove(id);
+    return held === undefined ? undefined : { held };
   }
 
   /**
@@ -106,7 +177,8 @@ export class Scheduler {
   }
 
   /** JobError "resource_exhausted" when the queue (or `owner`'s part of it) is full, counting the `held` jobs too. */
-  checkRoom(owner: string, held: { size: number; sizeOf(owner: string): number }): void {
+  checkRoom(owner: string): void {
+    const held = this.holds;
     const { maxQueuedPerUser, maxQueued } = this.settings;
     const own = this.queue.sizeOf(owner) + held.sizeOf(owner);
     if (own >= maxQueuedPerUser.value) {
@@ -126,8 +198,14 @@ export class Scheduler {
     return { entry, release: this.load.hold(entry) };
   }
 
-  /** Where a queued job is and what it waits for; undefined when `id` is not queued. */
-  status(id: string): { position: number; reason: string } | undefined {
+  /** Where a queued or held job is and what it waits for; undefined when `id` is neither (being started). */
+  status(id: string, now: number): { position: number; reason: string } | undefined {
+    const held = this.holds.get(id);
+    if (held !== undefined) {
+      const { owner, seq } = held.entry;
+      const position = this.queue.sizeOf(owner) + this.holds.aheadOf(owner, seq) + 1;
+      return { position, reason: this.waitReason(held.after, held.notBefore, now) ?? "turn: released to the queue" };
+    }
     const entry = this.queue.entry(id);
     if (entry === undefined) return undefined;
     const position = this.queue.position(id);

@@ -7,7 +7,7 @@ import { parseJobId } from "../job-id.ts";
 /** `jobexec stop`: stops a job's whole process tree and prints its final state. */
 export default class Stop extends JobexecCommand {
   static override summary = "Stop a job: SIGTERM, then SIGKILL after the grace period.";
-  static override description = `Sends SIGTERM to every process of the job, waits up to the grace period, then kills what remains, and prints the job's final state once it has ended. Stopping a job that already ended prints it unchanged.
+  static override description = `Sends SIGTERM to every process of the job, waits up to the grace period, then kills what remains, and prints the job's final state once it has ended. Stopping a job that already ended prints it unchanged. A queued job is cancelled at once: it never runs (stopped, "cancelled before it started").
 
 ${commonHelp}`;
 

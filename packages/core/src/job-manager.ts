@@ -323,6 +323,8 @@ export class JobManager {
       }
     }
     if (queued > 0) manager.#log({ level: "info", message: `${String(queued)} queued job(s) wait again for their turn` });
+    // Retention once the queue is back: a finished job that a queued job waits for is kept.
+    await manager.#retention.sweep();
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
     manager.#launcher.start(wantsIsolation(undefined, settings.defaultIsolation));
     const { mode, parent: parentDir, controllers } = manager.cgroups;

@@ -219,6 +219,33 @@ describe("the queue", { timeout }, () => {
     await assert.rejects(manager.get(first.id), { code: "not_found" });
   });
 
+  test("retention keeps a job that a queued job waits for across a restart too", async (t) => {
+    const options = { retainMs: 0, onClose: "keep" as const };
+    let manager = await open("kept-restart", options);
+    const flag = join(dir, "kept-restart.flag");
+    const ended = await manager.start({ program: "true" }, "alice");
+    const running = await manager.start(gated(flag, 0), "alice");
+    // Waits for a job still running and for one that ended: that one is kept past its retention of 0 ms.
+    const first = await manager.start({ program: "sleep", args: ["30"] }, "alice");
+    // (The running one is adopted by the next manager: its exit status is unknown, so "ended", not "succeeded".)
+    const waiting = await manager.start({ program: "true" }, "alice", { after: [{ id: first.id, condition: "ended" }, { id: running.id, condition: "ended" }] });
+    await manager.stop(first.id, { graceMs: 0 });
+    await manager.close();
+    manager = await open("kept-restart", { ...options, onClose: "stop" });
+    t.after(() => manager.close());
+    assert.equal((await manager.get(first.id)).state, "stopped", "kept at the start-up's retention sweep");
+    await assert.rejects(manager.get(ended.id), { code: "not_found" }, "a job nobody waits for is removed");
+    // Retention of 0 ms removes the waiting job the moment it ends: its end is seen as a change.
+    const end = Promise.withResolvers<Job>();
+    const watching = manager.watch(undefined, (change) => {
+      if (change.kind === "ended" && change.job.id === waiting.id) end.resolve(change.job);
+    });
+    await writeFile(flag, "");
+    assert.equal((await end.promise).state, "exited");
+    watching.stop();
+    await assert.rejects(manager.get(first.id), { code: "not_found" });
+  });
+
   test("not before: the job waits for its moment, across a close and open of the manager", async () => {
     const options = { queue: { maxRunning: 4 } };
     let manager = await open("later", options);

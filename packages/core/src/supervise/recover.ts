@@ -19,8 +19,10 @@ export interface RecoveryParts {
 
 /**
  * Loads every stored record into the table; each one whose record says "running" is adopted or recorded as ended
- * (see {@link Supervisor.adopt}), but for queued jobs admitted and not started, queued again (see settleUnstarted); output directories and job cgroups that no record (no running job) owns are
- * removed; finished jobs past retention are removed. Logs one line with the counts and the time it took.
+ * (see {@link Supervisor.adopt}), but for queued jobs admitted and not started, queued again (see settleUnstarted);
+ * output directories and job cgroups that no record (no running job) owns are removed; finished jobs are handed to
+ * retention, whose first sweep is the caller's (once the queue is back: a job a queued job waits for is kept). Logs
+ * one line with the counts and the time it took.
  */
 export async function recover({ jobs, supervisor, retention, jobsDir, subtree, log }: RecoveryParts): Promise<void> {
   const began = performance.now();
@@ -40,7 +42,6 @@ export async function recover({ jobs, supervisor, retention, jobsDir, subtree, l
   const outcomes = await Promise.all(running.map((r) => supervisor.adopt(r)));
   const adopted = new Set(running.filter((_, i) => outcomes[i] === "adopted").map((r) => r.id));
   await removeLeftovers(jobsDir, subtree, new Set(records.map((r) => r.id)), adopted, log);
-  await retention.sweep();
   log({
     level: "info",
     message: `loaded ${String(records.length)} job record(s): ${String(adopted.size)} running job(s) adopted, ${String(running.length - adopted.size)} ended while the server was down; took ${(performance.now() - began).toFixed(1)} ms`,

@@ -32,6 +32,9 @@ export interface Sizes {
   /** Finished job records in the state file for the start-up figure, and the store writes timed. */
   records: number;
   storeWrites: number;
+  /** Running jobs on each of the usage figure's three servers, and the seconds their CPU is measured over. */
+  usageJobs: number;
+  usageSeconds: number;
   /** Jobs queued for the queue figure. */
   queued: number;
 }
@@ -59,6 +62,8 @@ export const full: Sizes = {
   refillRounds: 10,
   records: 10_000,
   storeWrites: 2000,
+  usageJobs: 300,
+  usageSeconds: 30,
   queued: 10_000,
 };
 
@@ -88,5 +93,7 @@ export const quick: Sizes = {
   refillRounds: 2,
   records: 2000,
   storeWrites: 200,
+  usageJobs: 20,
+  usageSeconds: 3,
   queued: 200,
 };

@@ -14,7 +14,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cgroup2Mount } from "../src/cgroup2-mount.ts";
-import { cgexecPath, isolateHelperPath } from "../src/index.ts";
+import { cgexecPath, enterHelperPath } from "../src/index.ts";
 
 interface Variant {
   readonly name: string;
@@ -72,19 +72,19 @@ const variants: Variant[] = [
   { name: "  + NODE_COMPILE_CACHE --v8-pool-size=1", file: node, args: cgexec("--v8-pool-size=1"), env: compileCache },
 ];
 
-// cgexec-isolate from exec to the target, as cgexec execve's it (empty environment, the target's env as arguments).
+// cgexec-enter from exec to the target, in cgexec's command-line form (options and argv as arguments, its own environment).
 const workDir = mkdtempSync("/var/lib/cgexec-bench-");
 chmodSync(workDir, 0o755);
 const drop = ["--uid=65534", "--gid=65534", "--groups="];
-const isolate = (name: string, ...flags: string[]): Variant => ({ name, file: isolateHelperPath, args: [...flags, ...drop, `--cwd=${workDir}`, "--argc=1", "--", target, target], env: {} });
+const isolate = (name: string, ...flags: string[]): Variant => ({ name, file: enterHelperPath, args: [...flags, ...drop, `--cwd=${workDir}`, "--", target], env: {} });
 const setprivDrop = ["--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--", target];
 const isolation: Variant[] = [
   { name: "setpriv drop /bin/true", file: "/usr/bin/setpriv", args: setprivDrop },
-  isolate("cgexec-isolate drop only"),
-  isolate("cgexec-isolate --network-none", "--network-none"),
-  isolate("cgexec-isolate --private-tmp=64MiB", "--private-tmp=67108864"),
-  isolate("cgexec-isolate --read-only", "--read-only", `--writable=${workDir}`),
-  isolate("cgexec-isolate all three", "--network-none", "--private-tmp=67108864", "--read-only", `--writable=${workDir}`),
+  isolate("cgexec-enter drop only"),
+  isolate("cgexec-enter --network-none", "--network-none"),
+  isolate("cgexec-enter --private-tmp=64MiB", "--private-tmp=67108864"),
+  isolate("cgexec-enter --read-only", "--read-only", `--writable=${workDir}`),
+  isolate("cgexec-enter all three", "--network-none", "--private-tmp=67108864", "--read-only", `--writable=${workDir}`),
   {
     name: "util-linux: unshare, sh, mount x2, ip, setpriv",
     file: "/usr/bin/unshare",

@@ -63,32 +63,32 @@ Options (before CGROUP_DIR; "--" ends them):
   --status-fd=N  Report a failure on file descriptor N (N >= 3) instead of stderr, as
                  one line without the "cgexec: " prefix. On success N is closed just
                  before execve, so the reader sees end-of-file with no bytes. With
-                 isolation N must be 0 (standard input), which becomes /dev/null.
+                 --uid or isolation N must be 0 (standard input, a socket), which
+                 becomes /dev/null.
   --uid=N        After joining the cgroup (as root), become user id N and group id
   --gid=N        --gid (both are needed; root only): the supplementary groups are set
-                 to --groups (none without it), then the gid, then the uid. COMMAND is
-                 then looked up and checked as that account, so a file it may not
-                 execute is "permission denied" as with execvp, and it runs with
-                 no_new_privs set: setuid/setgid bits and file capabilities give it no
-                 privilege. no_new_privs is set by setpriv(1) (util-linux, looked for in
-                 /usr/bin, /bin, /usr/sbin, /sbin) at the last exec, so COMMAND gets
-                 the path it was found at as argv[0].
+                 to --groups (none without it), then the gid, then the uid. These steps
+                 are cgexec-enter's (built beside cgexec from native/cgexec-enter.c):
+                 it sets no_new_privs while still root, so setuid/setgid bits and file
+                 capabilities give COMMAND no privilege, then drops, then looks COMMAND
+                 up and executes it as that account (a file it may not execute is
+                 "permission denied" as with execvp).
   --groups=G,... Supplementary group ids of the account (numbers), with --uid.
   --no-cgroup    Join no cgroup (for hosts without cgroup v2): the first operand is
                  COMMAND.
 
-Isolation (root only; taken after joining the cgroup and before the drop by
-cgexec-isolate, built beside cgexec from native/cgexec-isolate.c):
-  --network-none     A network namespace of its own with only lo, up.
+Isolation (root only; taken by cgexec-enter after joining the cgroup, before the drop):
+  --network-none     A network namespace of its own with only lo, up, and a sysfs of
+                     it on /sys (/sys/class/net lists only lo).
   --private-tmp=BYTES
                      A mount namespace of its own with a fresh tmpfs of BYTES on /tmp
                      and on /var/tmp (mode 1777, nosuid, nodev), gone with the job.
   --read-only        A mount namespace of its own where every mount but /proc, /sys
                      and /dev is read-only, except the --writable directories.
   --writable=DIR     With --read-only: DIR stays writable (repeatable; the current
-                     directory always does). /, /usr, /etc, /boot and /opt never do.
-  With any of them, COMMAND is looked up as root and the account's ids and
-  no_new_privs are set by cgexec-isolate, after the mounts.
+                     directory always does), unless it is /, /var, /tmp, /var/tmp,
+                     /home, /srv, /run, /root, /mnt, /media or inside /usr, /etc,
+                     /boot, /opt, /bin, /sbin or /lib*: those stay read-only.
   -h, --help     Print this help and exit 0.
 
 Exit status (of cgexec's own failures; otherwise that of COMMAND):
@@ -109,7 +109,7 @@ export interface Account {
 }
 
 /**
- * What a job is kept from besides its cgroup and its account: each step is taken by cgexec-isolate, as root, between
+ * What a job is kept from besides its cgroup and its account: each step is taken by cgexec-enter, as root, between
  * joining the cgroup and dropping to the account.
  */
 export interface Isolation {
@@ -199,9 +199,10 @@ export function parseOptions(args: readonly string[]): Options {
   if (writable.length > 0 && !readOnly) throw new CgexecError(125, `--writable needs --read-only (${synopsis})`);
   const account = uid === undefined || gid === undefined ? undefined : { uid, gid, groups: groups ?? [] };
   const isolation = { networkNone, privateTmpBytes, readOnly, writable };
-  if (statusFd !== undefined && (isolates(isolation) ? statusFd !== 0 : statusFd < 3)) {
-    // Node marks every descriptor above 2 close-on-exec (and cannot clear it): cgexec-isolate reports on standard input.
-    const why = isolates(isolation) ? "with isolation, --status-fd must be 0 (cgexec-isolate moves it off standard input, which becomes /dev/null)" : "--status-fd needs a descriptor number >= 3";
+  const helper = account !== undefined || isolates(isolation);
+  if (statusFd !== undefined && (helper ? statusFd !== 0 : statusFd < 3)) {
+    // Node marks every descriptor above 2 close-on-exec (and cannot clear it): cgexec-enter reports on standard input.
+    const why = helper ? "with --uid or isolation, --status-fd must be 0 (cgexec-enter moves it off standard input, which becomes /dev/null)" : "--status-fd needs a descriptor number >= 3";
     throw new CgexecError(125, `${why}, got ${JSON.stringify(String(statusFd))}`);
   }
   return { help, statusFd, account, noCgroup, isolation: isolates(isolation) ? isolation : undefined, operands: i };
@@ -397,46 +398,6 @@ export function joinCgroup(dir: string, pid: number): void {
   }
 }
 
-// ---- Dropping to the account
-
-/** Where setpriv(1) is looked for: util-linux installs it in one of these. */
-export const setprivDirs: readonly string[] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
-
-/** The path of setpriv(1) in {@link setprivDirs}, or `undefined` when none is executable. */
-export function findSetpriv(): string | undefined {
-  return setprivDirs.map((dir) => `${dir}/setpriv`).find((file) => checkExecutable(file) === undefined);
-}
-
-type PosixIdCall = "setgroups" | "setgid" | "setuid" | "getgroups" | "getuid" | "geteuid" | "getgid" | "getegid";
-
-/**
- * Become `account`: supplementary groups, then gid, then uid (each needs the privilege the one
- * before keeps), and check that every id took. Throws CgexecError 125 otherwise: a failed drop
- * never goes on to run COMMAND.
- */
-export function dropPrivileges(account: Account): void {
-  const { uid, gid, groups } = account;
-  // Node has these on every POSIX system; cgexec is for Linux only.
-  const posix = process as NodeJS.Process & Required<Pick<NodeJS.Process, PosixIdCall>>;
-  const step = (what: string, change: () => void): void => {
-    try {
-      change();
-    } catch (err) {
-      throw new CgexecError(125, `cannot switch to uid ${uid}, gid ${gid}: ${what}: ${reasonOf(err)}`, { cause: err });
-    }
-  };
-  step("setting the supplementary groups", () => posix.setgroups([...groups]));
-  step("setting the group id", () => posix.setgid(gid));
-  step("setting the user id", () => posix.setuid(uid));
-  // Node's getgroups always lists the effective gid too.
-  const extra = posix.getgroups().filter((g) => g !== gid);
-  const wanted = groups.filter((g) => g !== gid);
-  const same = extra.length === new Set(wanted).size && extra.every((g) => wanted.includes(g));
-  if (posix.getuid() !== uid || posix.geteuid() !== uid || posix.getgid() !== gid || posix.getegid() !== gid || !same) {
-    throw new CgexecError(125, `cannot switch to uid ${uid}, gid ${gid}: the ids did not take`);
-  }
-}
-
 // ---- The descriptors
 
 /**
@@ -515,7 +476,7 @@ export function closeDescriptors(fds: readonly number[]): void {
   }
 }
 
-// ---- The program
+// ---- The program, when cgexec itself executes it (no account, no isolation)
 
 /**
  * Node ignores SIGPIPE and SIGXFSZ for itself, and an ignored signal stays ignored across
@@ -530,115 +491,102 @@ function restoreDefaultSignals(): void {
   }
 }
 
-// ---- Becoming the job: the steps every start takes, in order, from a fresh cgexec or from a standby
+// ---- cgexec-enter: the last steps of every start that drops to an account or is isolated
 
-/** What {@link enterJob} needs to know about the job, whichever way cgexec learnt it. */
+/** cgexec-enter, built beside cgexec (dist/cgexec-enter) from native/cgexec-enter.c. */
+export const enterHelperPath = decodeURIComponent(new URL("../dist/cgexec-enter", import.meta.url).pathname);
+
+/** The path of cgexec-enter; CgexecError 125 when it is missing or not executable (it was not built). */
+export function checkEnterHelper(): string {
+  const problem = checkExecutable(enterHelperPath);
+  if (problem !== undefined) {
+    throw new CgexecError(125, `dropping to an account and isolation need cgexec-enter, built with a C compiler from native/cgexec-enter.c: ${problem.message}`, { cause: problem });
+  }
+  return enterHelperPath;
+}
+
+/** Everything cgexec-enter needs to become a job. */
+export interface EntrySpec {
+  /** The job's cgroup v2 directory, joined first (as root); undefined to join none. */
+  readonly cgroupDir?: string | undefined;
+  /** The account to drop to; undefined to keep root. */
+  readonly account?: Account | undefined;
+  /** The directory to change to, as the account (kept writable under read-only, outside the system's trees). */
+  readonly cwd: string;
+  /** The program's argv, verbatim: argv[0] is looked up on `env.PATH` as the account, like execvp(3) does. */
+  readonly argv: readonly [string, ...string[]];
+  /** The program's whole environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Namespaces and mounts; undefined for none. */
+  readonly isolation?: Isolation | undefined;
+}
+
+/** cgexec-enter's options for `spec` (without its argv and environment). */
+export function enterOptions(spec: Omit<EntrySpec, "argv" | "env">): string[] {
+  const options = spec.cgroupDir === undefined ? [] : [`--cgroup=${spec.cgroupDir}`];
+  const { isolation, account } = spec;
+  if (isolation?.networkNone === true) options.push("--network-none");
+  if (isolation?.privateTmpBytes !== undefined) options.push(`--private-tmp=${String(isolation.privateTmpBytes)}`);
+  if (isolation?.readOnly === true) {
+    options.push("--read-only");
+    for (const dir of new Set([...isolation.writable, spec.cwd])) options.push(`--writable=${dir}`);
+  }
+  if (account !== undefined) options.push(`--uid=${String(account.uid)}`, `--gid=${String(account.gid)}`, `--groups=${account.groups.join(",")}`);
+  options.push(`--cwd=${spec.cwd}`);
+  return options;
+}
+
+/**
+ * `spec` as cgexec-enter reads it on standard input (`cgexec-enter --spec-on-stdin`): NUL-terminated strings, the
+ * options, `--argc=N`, `--`, the N strings of argv, then the environment as NAME=VALUE. Writing it there (and not on
+ * a command line, which every user may read in /proc/PID/cmdline) keeps the job's arguments and environment
+ * to the processes of its own account.
+ */
+export function encodeSpec(spec: EntrySpec): Buffer {
+  const strings = [...enterOptions(spec), `--argc=${String(spec.argv.length)}`, "--", ...spec.argv];
+  for (const [name, value] of Object.entries(spec.env)) strings.push(`${name}=${value}`);
+  if (strings.some((s) => s.includes("\0"))) throw new CgexecError(125, "the job's arguments and environment cannot hold a NUL byte");
+  return Buffer.from(`${strings.join("\0")}\0`);
+}
+
+/** What {@link enterJob} needs to know about the job (cgexec's command line). */
 export interface JobEntry {
   /** The job's cgroup v2 directory; undefined to join none (--no-cgroup). */
   readonly cgroupDir: string | undefined;
   /** The account to drop to after joining; undefined to keep ours. */
   readonly account: Account | undefined;
-  /** The directory to change to as the account; undefined to stay where we were spawned. */
-  readonly cwd?: string;
   /** COMMAND and its ARGS: the target's argv, verbatim. */
   readonly argv: readonly [string, ...string[]];
-  /** The target's environment (its PATH is the one COMMAND is looked up on); undefined for ours. */
-  readonly env?: Readonly<Record<string, string>>;
-  /**
-   * setpriv(1) to execute the target through, which sets no_new_privs; undefined when no_new_privs is set
-   * already (a standby is started under it) or not wanted (no account).
-   */
-  readonly setpriv?: string;
   /** The status descriptor, closed right before execve. */
   readonly statusFd: number | undefined;
-  /** Namespaces and mounts to take after joining the cgroup, as root, by cgexec-isolate; undefined for none. */
+  /** Namespaces and mounts to take by cgexec-enter; undefined for none. */
   readonly isolation?: Isolation | undefined;
-  /**
-   * The other descriptors above 2 to close before execve; undefined to find them (every one without close-on-exec,
-   * from /proc/self/fdinfo), which is what a fresh cgexec must do with what its parent's launcher leaked.
-   */
-  readonly inherited?: readonly number[];
 }
 
 /**
- * Become the job, in this order: join its cgroup (as root), drop to its account, change to its directory, find
- * the command as the account, put the signals Node ignores back to their defaults, close every descriptor above 2
- * that execve would pass on (the status fd last but one), then execve. Every check execve could fail on comes
- * before it (Node aborts when execve fails), so this returns only by throwing CgexecError, before the target ran.
- *
- * With isolation, the steps after joining are cgexec-isolate's (Node has no unshare, mount, ioctl or prctl): the
- * command is found as root, every descriptor but the status fd is closed, and cgexec-isolate is executed with an
- * empty environment (the job's comes as arguments, so that nothing of it acts before the program); it makes the
- * namespaces and mounts, drops to the account, sets no_new_privs, changes to the directory as the account and
- * executes the program, reporting a failed step on the status fd, which it makes close-on-exec.
+ * Become the job. With an account or isolation, cgexec-enter does every step (the cgroup, no_new_privs while still
+ * root, the namespaces, the drop, the lookup as the account, the exec): it is executed with cgexec's arguments and
+ * environment, which the caller gave cgexec, so nothing new appears on a command line. Without either: join the
+ * cgroup, find the command, put the signals Node ignores back to their defaults, close every descriptor above 2 that
+ * execve would pass on (the status fd last), then execve. Every check execve could fail on comes before it (Node
+ * aborts when execve fails), so this returns only by throwing CgexecError, before the target ran.
  */
 export function enterJob(entry: JobEntry): void {
   const execve = checkExecve();
-  const isolation = isolates(entry.isolation) ? entry.isolation : undefined;
-  const helper = isolation === undefined ? undefined : checkIsolateHelper();
-  if (entry.cgroupDir !== undefined) joinCgroup(entry.cgroupDir, process.pid);
-  const env = entry.env ?? (process.env as Record<string, string>);
-  if (helper !== undefined && isolation !== undefined) {
-    const cwd = entry.cwd ?? process.cwd();
-    // As root, so that a relative command or PATH entry means the same directory cgexec-isolate later enters.
-    if (entry.cwd !== undefined) changeDirectory(entry.cwd);
-    const plan = planExec(findCommand(entry.argv[0], env.PATH), entry.argv);
-    const args = [helper, ...isolateOptions(isolation, cwd, entry.account, entry.statusFd), `--argc=${String(plan.args.length)}`, "--", plan.file, ...plan.args];
-    for (const [name, value] of Object.entries(env)) args.push(`${name}=${value}`);
-    restoreDefaultSignals();
-    const inherited = entry.inherited ?? inheritableDescriptors();
-    closeDescriptors(inherited.filter((fd) => fd !== entry.statusFd));
-    execve.call(process, helper, args, {});
+  const env = process.env as Record<string, string>;
+  if (entry.account !== undefined || isolates(entry.isolation)) {
+    const helper = checkEnterHelper();
+    const options = enterOptions({ cgroupDir: entry.cgroupDir, account: entry.account, isolation: entry.isolation, cwd: process.cwd() });
+    execve.call(process, helper, [helper, ...(entry.statusFd === 0 ? ["--status-fd=0"] : []), ...options, "--", ...entry.argv], env);
     return;
   }
-  if (entry.account !== undefined) dropPrivileges(entry.account);
-  if (entry.cwd !== undefined) changeDirectory(entry.cwd);
-  // Found and checked as the account that will run it (after the drop), from its directory.
+  if (entry.cgroupDir !== undefined) joinCgroup(entry.cgroupDir, process.pid);
   const plan = planExec(findCommand(entry.argv[0], env.PATH), entry.argv);
-  const { setpriv } = entry;
-  const exec = setpriv === undefined ? plan : { file: setpriv, args: [setpriv, "--no-new-privs", "--", plan.file, ...plan.args.slice(1)] };
   restoreDefaultSignals();
-  const inherited = entry.inherited ?? inheritableDescriptors();
+  const inherited = inheritableDescriptors();
   if (entry.statusFd !== undefined) closeStatusFd(entry.statusFd);
   closeDescriptors(inherited);
-  execve.call(process, exec.file, [...exec.args], env);
-}
-
-// ---- Isolation, through cgexec-isolate
-
-/** cgexec-isolate, built beside cgexec (dist/cgexec-isolate) from native/cgexec-isolate.c. */
-export const isolateHelperPath = decodeURIComponent(new URL("../dist/cgexec-isolate", import.meta.url).pathname);
-
-/** The path of cgexec-isolate; CgexecError 125 when it is missing or not executable (it was not built). */
-export function checkIsolateHelper(): string {
-  const problem = checkExecutable(isolateHelperPath);
-  if (problem !== undefined) {
-    throw new CgexecError(125, `isolation needs cgexec-isolate, built with a C compiler from native/cgexec-isolate.c: ${problem.message}`, { cause: problem });
-  }
-  return isolateHelperPath;
-}
-
-/** cgexec-isolate's options for `isolation` in `cwd` (kept writable under read-only), as `account`, reporting on `statusFd`. */
-export function isolateOptions(isolation: Isolation, cwd: string, account: Account | undefined, statusFd: number | undefined): string[] {
-  const options = statusFd === undefined ? [] : [`--status-fd=${String(statusFd)}`];
-  if (isolation.networkNone) options.push("--network-none");
-  if (isolation.privateTmpBytes !== undefined) options.push(`--private-tmp=${String(isolation.privateTmpBytes)}`);
-  if (isolation.readOnly) {
-    options.push("--read-only");
-    for (const dir of new Set([...isolation.writable, cwd])) options.push(`--writable=${dir}`);
-  }
-  if (account !== undefined) options.push(`--uid=${String(account.uid)}`, `--gid=${String(account.gid)}`, `--groups=${account.groups.join(",")}`);
-  options.push(`--cwd=${cwd}`);
-  return options;
-}
-
-/** chdir(2) to `dir` as the account (after the drop), so a directory it may not enter fails as it would for it. */
-function changeDirectory(dir: string): void {
-  try {
-    process.chdir(dir);
-  } catch (err) {
-    throw new CgexecError(125, `cannot change to directory ${dir}: ${reasonOf(err)}`, { cause: err });
-  }
+  execve.call(process, plan.file, [...plan.args], env);
 }
 
 function main(args: readonly string[]): void {
@@ -661,13 +609,7 @@ function main(args: readonly string[]): void {
     }
     const target = parseTarget(args.slice(options.operands), options.noCgroup);
     checkExecve();
-    const { account, isolation } = options;
-    let setpriv: string | undefined;
-    if (account !== undefined && isolation === undefined) {
-      setpriv = findSetpriv();
-      if (setpriv === undefined) throw new CgexecError(125, `--uid needs setpriv (util-linux) in ${setprivDirs.join(", ")} to set no_new_privs`);
-    }
-    enterJob({ cgroupDir: target.cgroupDir, account, argv: target.argv, setpriv, statusFd, isolation });
+    enterJob({ cgroupDir: target.cgroupDir, account: options.account, argv: target.argv, statusFd, isolation: options.isolation });
   } catch (err) {
     report(err, statusFd);
   }

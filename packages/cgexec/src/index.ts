@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 
-export { type Account, CgexecError, type CgexecExitCode, findSetpriv, type Isolation, isolateHelperPath, setprivDirs } from "./cgexec.ts";
-export type { StandbyRequest } from "./standby.ts";
+export { type Account, CgexecError, type CgexecExitCode, encodeSpec, enterHelperPath, type EntrySpec, type Isolation } from "./cgexec.ts";
+export { stdinSocket } from "./stdin-socket.ts";
 
 /**
  * Absolute path of the built cgexec program (`dist/cgexec.js`), to spawn as
@@ -11,8 +11,8 @@ export type { StandbyRequest } from "./standby.ts";
 export const cgexecPath: string = fileURLToPath(new URL("../dist/cgexec.js", import.meta.url));
 
 /**
- * Absolute path of the built standby entry (`dist/standby.js`), to spawn as
- * `process.execPath standbyPath --status-fd=N --request-fd=M [--hold=DIR]` (through `setpriv --no-new-privs`
- * when its job drops to an account); it then takes one {@link StandbyRequest} on descriptor M.
+ * Absolute path of the built standby entry (`dist/standby.js`), to spawn as `process.execPath standbyPath
+ * --request-fd=M` with standard input a socket; it takes its cgroup on M, then, once told to go, becomes the job
+ * whose {@link encodeSpec spec} was written on its standard input (through cgexec-enter).
  */
 export const standbyPath: string = fileURLToPath(new URL("../dist/standby.js", import.meta.url));

@@ -1,4 +1,4 @@
-// End-to-end tests of cgexec's isolation (dist/cgexec.js and dist/cgexec-isolate; `pnpm run build` first): real
+// End-to-end tests of cgexec's isolation (dist/cgexec.js and dist/cgexec-enter; `pnpm run build` first): real
 // namespaces and mounts, in a fresh cgroup per test. Everything mounted is inside the job's own mount namespace.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -11,7 +11,7 @@ import type { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { parseOptions } from "./cgexec.ts";
 import { cgroup2Mount } from "./cgroup2-mount.ts";
-import { cgexecPath, isolateHelperPath } from "./index.ts";
+import { cgexecPath, enterHelperPath } from "./index.ts";
 import { makeCgroup } from "./test-support/cgroup.ts";
 
 const root = cgroup2Mount();
@@ -55,15 +55,15 @@ describe("cgexec isolation options", () => {
       [["--private-tmp=1M", "/cg", "true"], /^--private-tmp needs a size in bytes above 0, got "1M"$/],
       [["--writable=/srv", "/cg", "true"], /^--writable needs --read-only/],
       [["--read-only", "--writable=srv", "/cg", "true"], /^--writable needs an absolute path, got "srv"$/],
-      // Node makes descriptors above 2 close-on-exec: cgexec-isolate only gets the status on standard input.
-      [["--status-fd=3", "--network-none", "/cg", "true"], /^with isolation, --status-fd must be 0 .*, got "3"$/],
+      // Node makes descriptors above 2 close-on-exec: cgexec-enter only gets the status on standard input.
+      [["--status-fd=3", "--network-none", "/cg", "true"], /^with --uid or isolation, --status-fd must be 0 .*, got "3"$/],
       [["--status-fd=0", "/cg", "true"], /^--status-fd needs a descriptor number >= 3, got "0"$/],
     ];
     for (const [args, message] of refused) assert.throws(() => parseOptions(args), { name: "CgexecError", message });
   });
 });
 
-describe("cgexec isolation", { skip: (root === undefined || !existsSync(isolateHelperPath)) && "no cgroup v2 hierarchy, or cgexec-isolate not built (skipping)" }, () => {
+describe("cgexec isolation", { skip: (root === undefined || !existsSync(enterHelperPath)) && "no cgroup v2 hierarchy, or cgexec-enter not built (skipping)" }, () => {
   let scratch = "";
   before(() => {
     // Not under /tmp, which a private /tmp hides.
@@ -133,7 +133,7 @@ describe("cgexec isolation", { skip: (root === undefined || !existsSync(isolateH
     t.after(() => rmSync(hidden, { force: true }));
     const gone = await run(["--private-tmp=1048576", cg, hidden]);
     assert.equal(gone.code, 127);
-    assert.equal(gone.status, `${hidden}: No such file or directory\n`);
+    assert.equal(gone.status, `${hidden}: no such file or directory\n`);
     assert.equal(gone.stdout, "");
   });
 

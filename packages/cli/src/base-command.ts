@@ -3,18 +3,20 @@ import * as Errors from "@oclif/core/errors";
 import * as Flags from "@oclif/core/flags";
 import { clientCertificateProblem } from "./client-certificate.ts";
 import type { Connection } from "./connection.ts";
-import { resolveSettings, type GivenSettings } from "./contexts.ts";
+import type { GivenSettings } from "./contexts.ts";
 import { readCredentials, type Credentials } from "./credentials.ts";
 import { CliError, exitCodeOf } from "./errors.ts";
 import { defaultPort, serverUrl } from "./server-address.ts";
+import { effectiveSettings, type EffectiveSettings } from "./settings-origin.ts";
 import { dialer } from "./tls-dialer.ts";
 import { usageError } from "./usage-error.ts";
+import { visible } from "./visible.ts";
 
 /** The connection flags every command that talks to the server takes. */
 export const connectionFlags = {
   server: Flags.string({
     env: "JOBEXEC_SERVER",
-    summary: `Server address, HOST:PORT. Default: the context's, else 127.0.0.1:${defaultPort}.`,
+    summary: `Server address, HOST:PORT; a HOST alone means port ${defaultPort}. Default: the context's, else 127.0.0.1:${defaultPort}.`,
     helpGroup: "CONNECTION",
   }),
   cert: Flags.string({
@@ -47,7 +49,7 @@ export const jsonFlag = {
 /** Text appended to every command's help: where credentials come from and what the exit codes mean. */
 export const commonHelp = `Connection settings: each flag, else its environment variable, else the context (--context, JOBEXEC_CONTEXT, else the current one of \`jobexec context use\`), else the default. Credentials default to client.pem, client.key and ca.pem in $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec (where \`jobexec-server certs init\` writes them).
 
-Exit codes: 0 success; 1 failure (server unreachable, TLS refused, job not found, permission denied, request refused); 2 usage error (nothing was sent); 130 interrupted by Ctrl-C; with --follow, the job's own exit code (128 + signal number when a signal killed it).`;
+Exit codes: 0 success; 1 failure (server unreachable, TLS refused, job not found, permission denied, request refused); 2 usage error (nothing was sent); 126 the job was made but failed to start (the reason is on stderr); 130 interrupted by Ctrl-C; with --follow, the job's own exit code (128 + signal number when a signal killed it).`;
 
 // Modules that pull in Connect and protobuf (connection.ts, error-message.ts, and in the commands everything that
 // touches messages) are imported when first needed, so that --help and usage errors answer without loading them.
@@ -64,7 +66,10 @@ export abstract class JobexecCommand extends Command {
   private connection: Connection | undefined;
   private credentials: Credentials | undefined;
   private server = "";
+  private settings: EffectiveSettings | undefined;
   private interrupted = false;
+  /** Printed on stderr when Ctrl-C ends the command (e.g. which job keeps running). */
+  protected interruptNote: string | undefined;
 
   private readonly onSigint = (): void => {
     // A second Ctrl-C while the first is being handled leaves at once.
@@ -91,11 +96,13 @@ export abstract class JobexecCommand extends Command {
    */
   protected async connect(flags: GivenSettings): Promise<Connection> {
     if (this.connection === undefined) {
-      const settings = resolveSettings(flags);
-      const url = serverUrl(settings.server ?? `127.0.0.1:${defaultPort}`);
-      const context = settings.context && { name: settings.context.name, keys: settings.fromContext };
+      const settings = this.effectiveSettings(flags);
+      const url = serverUrl(settings.server.value);
+      const context = settings.context && { name: settings.context.value, keys: settings.fromContext };
       this.server = context?.keys.includes("server") ? `${url.host} (context ${context.name})` : url.host;
-      this.credentials = readCredentials({ cert: settings.cert, key: settings.key, ca: settings.ca, context });
+      const given = (name: "cert" | "key" | "ca"): string | undefined => (settings[name].origin === "default" ? undefined : settings[name].value);
+      const origins = { cert: settings.cert.origin, key: settings.key.origin, ca: settings.ca.origin };
+      this.credentials = readCredentials({ cert: given("cert"), key: given("key"), ca: given("ca"), context, origins });
       const socket = dialer(url, this.credentials);
       const { connect } = await import("./connection.ts");
       this.connection = connect(url, socket);
@@ -109,6 +116,12 @@ export abstract class JobexecCommand extends Command {
     this.connection = undefined;
   }
 
+  /** The connection settings of the flags, each with where it came from (flag, variable, context, default). */
+  protected effectiveSettings(flags: GivenSettings): EffectiveSettings {
+    this.settings ??= effectiveSettings(flags, this.argv);
+    return this.settings;
+  }
+
   /** A failed call as the sentence the user sees, naming the server (and its context) and the job. */
   protected async describe(error: unknown, jobId: string | undefined): Promise<CliError> {
     // A failed socket (TLS refusal, reset) explains a failed call better than the call's own error.
@@ -118,8 +131,18 @@ export abstract class JobexecCommand extends Command {
       server: this.server,
       jobId,
       hungUpAfterHandshake: connection?.hungUpAfterHandshake(),
+      handshakeDone: connection?.handshakeDone(),
+      settings: this.settings,
       certificateProblem: () => (this.credentials === undefined ? undefined : clientCertificateProblem(this.credentials)),
     });
+  }
+
+  /**
+   * Prints a failure as the one `jobexec: ...` line on stderr. Messages quote the server and our arguments (job
+   * commands, paths, names), so their control characters are made visible.
+   */
+  protected printError(failure: CliError): void {
+    process.stderr.write(`jobexec: ${visible(failure.message)}\n`);
   }
 
   /** Prints a value as JSON on stdout. */
@@ -134,7 +157,10 @@ export abstract class JobexecCommand extends Command {
 
   override async catch(error: Error & { oclif?: { exit?: number } }): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw error;
-    if (this.interrupted) this.exit(130);
+    if (this.interrupted) {
+      if (this.interruptNote !== undefined) process.stderr.write(`jobexec: ${this.interruptNote}\n`);
+      this.exit(130);
+    }
     let failure: CliError;
     if (error instanceof CliError) {
       failure = error;
@@ -144,7 +170,7 @@ export abstract class JobexecCommand extends Command {
     } else {
       failure = await this.describe(error, this.jobId);
     }
-    process.stderr.write(`jobexec: ${failure.message}\n`);
+    this.printError(failure);
     this.exit(exitCodeOf(failure.code));
   }
 

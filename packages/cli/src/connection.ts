@@ -21,6 +21,8 @@ export interface Connection {
    * without an alert).
    */
   hungUpAfterHandshake(): boolean;
+  /** Whether a TLS handshake with the server completed. */
+  handshakeDone(): boolean;
   /** Closes the connection at once, cancelling calls still open. */
   close(): void;
 }
@@ -75,6 +77,7 @@ export function connect(url: URL, dialer: Dialer): Connection {
     address: url.host,
     socketError: () => dialer.socketError(),
     hungUpAfterHandshake: () => dialer.handshakeDone() && !answered,
+    handshakeDone: () => dialer.handshakeDone(),
     close() {
       sessionManager.abort();
       dialer.close();

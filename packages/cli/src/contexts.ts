@@ -36,7 +36,8 @@ export function contextsPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDir(env), "contexts.json");
 }
 
-const settingNames = ["server", "cert", "key", "ca"] as const;
+/** The connection settings a context holds. */
+export const settingNames = ["server", "cert", "key", "ca"] as const;
 
 /** Reads the contexts file; a missing file is no contexts. A malformed one is a CliError with one sentence. */
 export function readContexts(env: NodeJS.ProcessEnv = process.env): ContextsFile {

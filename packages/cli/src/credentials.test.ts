@@ -30,7 +30,7 @@ test("a missing default file names the file, the flag, the variable and how to c
   const empty = join(dir, "empty");
   assert.throws(() => readCredentials({}, { JOBEXEC_CONFIG_DIR: empty }), (e: unknown) =>
     e instanceof CliError && e.code === "credentials" &&
-    e.message === `client certificate file ${empty}/client.pem does not exist; set --cert or JOBEXEC_CERT, or run \`jobexec-server certs init\` to create ${empty}`);
+    e.message === `client certificate file ${empty}/client.pem does not exist; get a client certificate and key from the server's administrator (\`jobexec-server certs issue\`) and set --cert and --key (or JOBEXEC_CERT and JOBEXEC_KEY) (or, for a server of your own, run \`jobexec-server certs init\` to create ${empty})`);
 });
 
 test("a given file that is missing or a directory names the flag", () => {

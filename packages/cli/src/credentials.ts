@@ -19,6 +19,8 @@ export interface CredentialPaths {
   ca?: string | undefined;
   /** The context these paths came from, if they did (named in error messages). */
   context?: { name: string; keys: string[] } | undefined;
+  /** Where each given path came from, `--cert` or `JOBEXEC_CERT` (named in error messages); unknown: both are. */
+  origins?: Partial<Record<"cert" | "key" | "ca", string>> | undefined;
 }
 
 /** The directory `jobexec-server certs init` writes client credentials to: $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec. */
@@ -51,12 +53,22 @@ export function readCredentials(given: CredentialPaths, env: NodeJS.ProcessEnv =
       const code = (error as NodeJS.ErrnoException).code;
       const problem = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable (permission denied)" :
         code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? String(error)})`;
-      const hint = given[which] === undefined ? `; set ${flag} or ${variable}, or run \`jobexec-server certs init\` to create ${dir}` :
-        given.context?.keys.includes(which) ? `; it is the ${flag.slice(2)} of context "${given.context.name}" (\`jobexec context list\`)` : `; check ${flag} or ${variable}`;
+      const hint = given[which] === undefined ? defaultHint(which, dir) :
+        given.context?.keys.includes(which) ? `; it is the ${flag.slice(2)} of context "${given.context.name}" (\`jobexec context list\`)` : `; check ${given.origins?.[which] ?? `${flag} or ${variable}`}`;
       throw new CliError("credentials", `${name} file ${path} ${problem}${hint}`, { cause: error });
     }
-    if (data.length === 0) throw new CliError("credentials", `${name} file ${path} is empty; check ${flag} or ${variable}`);
+    if (data.length === 0) throw new CliError("credentials", `${name} file ${path} is empty; check ${given.origins?.[which] ?? `${flag} or ${variable}`}`);
     return data;
   };
   return { cert: read("cert"), key: read("key"), ca: read("ca"), paths };
+}
+
+// A default file that is missing: where the real one comes from. `certs init` makes a CA of its own, which a server
+// that already runs does not trust: it is only the way for a server of your own.
+function defaultHint(which: keyof typeof files, dir: string): string {
+  const own = `(or, for a server of your own, run \`jobexec-server certs init\` to create ${dir})`;
+  if (which === "ca") {
+    return `; get the server's CA certificate from its administrator and put it there or set --ca or JOBEXEC_CA ${own}`;
+  }
+  return `; get a client certificate and key from the server's administrator (\`jobexec-server certs issue\`) and set --cert and --key (or JOBEXEC_CERT and JOBEXEC_KEY) ${own}`;
 }

@@ -40,20 +40,20 @@ describe("error messages", { timeout: 300_000 }, () => {
   }
 
   test("server not reachable: a closed port", async () => {
-    await fails(["status", id], /^jobexec: cannot reach jobexec-server at 127\.0\.0\.1:1: connection refused; is it running\? \(set the address with --server or JOBEXEC_SERVER\)\n$/, { server: "127.0.0.1:1" });
+    await fails(["status", id], /^jobexec: cannot reach jobexec-server at 127\.0\.0\.1:1: connection refused; is it running\? \(the address is from JOBEXEC_SERVER; set it with --server or JOBEXEC_SERVER\)\n$/, { server: "127.0.0.1:1" });
   });
 
   test("credential files missing: names the file and the flag or variable that sets it", async () => {
-    await fails(["status", id], /client certificate file \/nonexistent\/client\.pem does not exist; check --cert or JOBEXEC_CERT/, { env: { JOBEXEC_CERT: "/nonexistent/client.pem" } });
+    await fails(["status", id], /client certificate file \/nonexistent\/client\.pem does not exist; check JOBEXEC_CERT\n$/, { env: { JOBEXEC_CERT: "/nonexistent/client.pem" } });
     const empty = join(t.dir, "empty");
-    await fails(["list"], new RegExp(`client certificate file ${empty}/client\\.pem does not exist; set --cert or JOBEXEC_CERT, or run \`jobexec-server certs init\``), { env: { JOBEXEC_CONFIG_DIR: empty } });
+    await fails(["list"], new RegExp(`client certificate file ${empty}/client\\.pem does not exist; get a client certificate and key from the server's administrator .* \\(or, for a server of your own, run \`jobexec-server certs init\``), { env: { JOBEXEC_CONFIG_DIR: empty } });
     const blank = join(t.dir, "blank.pem");
     writeFileSync(blank, "");
-    await fails(["list", "--ca", blank], /CA certificate file .*blank\.pem is empty; check --ca or JOBEXEC_CA/);
+    await fails(["list", "--ca", blank], /CA certificate file .*blank\.pem is empty; check --ca\n$/);
   });
 
   test("TLS, the server refuses us: client certificate from another CA, expired, not for client authentication, SHA-1", async () => {
-    await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* was not issued by the CA in .* \(unknown CA\); check --cert/, { user: "foreign" });
+    await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* was not issued by the CA in .* \(unknown CA\); our client certificate is \S+ \(the default\), the address 127\.0\.0\.1:\d+ \(from JOBEXEC_SERVER\): check --cert/, { user: "foreign" });
     await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: our client certificate .* expired on \d{4}-/, { user: "expired" });
     await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* is not for client authentication/, { user: "noclientauth" });
     await fails(["list"], /^jobexec: TLS: 127\.0\.0\.1:\d+ refused our client certificate: .* has a weak signature \(ecdsa-with-SHA1\)/, { user: "sha1" });
@@ -63,7 +63,7 @@ describe("error messages", { timeout: 300_000 }, () => {
     const other = await createCa("not the server's CA");
     const caFile = join(t.dir, "other-ca.pem");
     writeFileSync(caFile, other.cert);
-    await fails(["list"], /^jobexec: TLS: the certificate of 127\.0\.0\.1:\d+ is not signed by our CA \(unknown CA\); check --ca \/ JOBEXEC_CA\n$/, { env: { JOBEXEC_CA: caFile } });
+    await fails(["list"], /^jobexec: TLS: the certificate of 127\.0\.0\.1:\d+ is not signed by our CA \(unknown CA\); our CA is \S+other-ca\.pem \(from JOBEXEC_CA\) and the address 127\.0\.0\.1:\d+ \(from JOBEXEC_SERVER\); the address and the CA came from different places \(JOBEXEC_SERVER, JOBEXEC_CA\): check --ca \/ JOBEXEC_CA and --server \/ JOBEXEC_SERVER, and get the server's CA certificate from its administrator\n$/, { env: { JOBEXEC_CA: caFile } });
   });
 
   test("TLS, we refuse the server: expired certificate, and a name it was not issued for", async () => {

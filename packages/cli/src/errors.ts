@@ -16,6 +16,8 @@ export type CliErrorCode =
   | "permission-denied"
   /** The server refused the request's content (e.g. program not found). */
   | "invalid-argument"
+  /** The job was made but could not be started (a FAILED record: a bad interpreter, an isolation step that failed). */
+  | "failed-to-start"
   /** Any other failure reported by the server or the transport. */
   | "failed"
   /** The user pressed Ctrl-C. */
@@ -32,11 +34,16 @@ export class CliError extends Error {
   }
 }
 
-/** Exit status of the process for an error code: 2 for usage errors, 130 for Ctrl-C, 1 otherwise. */
+/**
+ * Exit status of the process for an error code: 2 for usage errors, 126 for a job that failed to start (as a shell's
+ * "found but cannot be executed"), 130 for Ctrl-C, 1 otherwise.
+ */
 export function exitCodeOf(code: CliErrorCode): number {
   switch (code) {
     case "usage":
       return 2;
+    case "failed-to-start":
+      return 126;
     case "interrupted":
       return 130;
     default:

@@ -1,22 +1,24 @@
 import { JobState, type Job } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, dateOf, outcome, runtimeMs, stateName } from "./job-facts.ts";
+import { commandLine, dateOf, displayState, outcome, runtimeMs } from "./job-facts.ts";
+import { visible } from "./visible.ts";
 
 /** Widest a COMMAND cell gets before it is cut with an ellipsis. */
 const commandWidth = 60;
 
 const header = ["ID", "OWNER", "STATE", "RESULT", "CREATED", "RAN", "COMMAND"];
 
+// Every cell with its control characters made visible (visible.ts): they come from jobs and their owners.
 function row(job: Job, now: Date): string[] {
-  const command = commandLine(job);
+  const command = visible(commandLine(job));
   const ran = runtimeMs(job, now);
   const created = dateOf(job.createTime);
   return [
-    job.id,
-    job.owner,
-    stateName(job),
-    job.state === JobState.RUNNING ? "" : job.state === JobState.QUEUED ? `#${String(job.queuePosition)}: ${job.queueReason}` : outcome(job).replace(/^failed to start: .*/, "failed to start"),
+    visible(job.id),
+    visible(job.owner),
+    displayState(job),
+    job.state === JobState.RUNNING ? "" : job.state === JobState.QUEUED ? visible(`#${String(job.queuePosition)}: ${job.queueReason}`) : visible(outcome(job).replace(/^failed to start: .*/s, "failed to start")),
     created ? formatTime(created) : "",
     ran === undefined ? "" : formatDuration(ran),
     command.length > commandWidth ? `${command.slice(0, commandWidth - 1)}…` : command,

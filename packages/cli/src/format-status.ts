@@ -2,8 +2,10 @@ import type { Job } from "@jobexec/proto";
 import { JobState } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, conditionName, dateOf, isolationSummary, outcome, outputModeName, queueLine, runtimeMs, stateName, timeoutMs } from "./job-facts.ts";
+import { commandLine, conditionName, dateOf, displayState, isolationSummary, outcome, outputModeName, queueLine, runtimeMs, stateName, stoppingNote, timeoutMs } from "./job-facts.ts";
 import { formatBytes } from "./units.ts";
+import { usageSummaryLines } from "./format-usage.ts";
+import { visible } from "./visible.ts";
 
 // Like `systemctl status`: a headline, then aligned "Label: value" lines, usage next to limits.
 
@@ -13,8 +15,11 @@ function stateLine(job: Job, now: Date): string {
   const ended = dateOf(job.endTime);
   const ran = runtimeMs(job, now);
   switch (job.state) {
-    case JobState.RUNNING:
-      return `running since ${started ? formatTime(started) : "?"}; ${formatDuration(ran ?? 0)} ago`;
+    case JobState.RUNNING: {
+      const running = `running since ${started ? formatTime(started) : "?"}; ${formatDuration(ran ?? 0)} ago`;
+      const stopping = stoppingNote(job, formatTime);
+      return stopping === "" ? running : `stopping (${stopping}); ${running}`;
+    }
     case JobState.QUEUED:
       return `queued since ${created ? formatTime(created) : "?"}`;
     case JobState.FAILED:
@@ -86,7 +91,7 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
     ["Directory", job.workingDirectory],
   ];
   if (job.pid !== 0) lines.push(["PID", String(job.pid)]);
-  if (job.state !== JobState.FAILED && job.state !== JobState.QUEUED) lines.push(...usageLines(job));
+  if (job.state !== JobState.FAILED && job.state !== JobState.QUEUED) lines.push(...usageLines(job), ...usageSummaryLines(job));
   const outputLimit = job.maxOutputBytes > 0n ? `; limit ${formatBytes(Number(job.maxOutputBytes))}` : "";
   lines.push(["Output", `stdout ${formatBytes(Number(job.output?.stdoutBytes ?? 0))}, stderr ${formatBytes(Number(job.output?.stderrBytes ?? 0))} (${outputModeName(job)})${outputLimit}`]);
   const timeout = timeoutMs(job);
@@ -95,5 +100,6 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
   lines.push(["Isolation", isolationSummary(job)]);
   const width = Math.max(...lines.map(([label]) => label.length));
   const bullet = job.state === JobState.RUNNING ? "●" : "○";
-  return `${bullet} ${job.id} - ${stateName(job)}\n${lines.map(([label, value]) => `  ${label.padStart(width)}: ${value}`).join("\n")}\n`;
+  // Values come from the job and its owner (command, directory, failure reason, names): control characters made visible.
+  return `${bullet} ${visible(job.id)} - ${displayState(job)}\n${lines.map(([label, value]) => `  ${label.padStart(width)}: ${visible(value)}`).join("\n")}\n`;
 }

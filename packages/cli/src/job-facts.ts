@@ -4,6 +4,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { DependencyCondition, JobState, OutputMode, StopReason, type Job } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import type { StateName } from "./state-names.ts";
+import { CliError } from "./errors.ts";
 import { formatBytes } from "./units.ts";
 
 const stateByValue: Record<number, StateName> = {
@@ -26,6 +27,22 @@ export const stateValues: Record<StateName, JobState> = {
 /** The lower-case name of a job's state; "unknown" for a value this client does not know. */
 export function stateName(job: Job): StateName | "unknown" {
   return stateByValue[job.state] ?? "unknown";
+}
+
+/** The state to show people: "stopping" while a stop is under way, else the state's name. */
+export function displayState(job: Job): StateName | "stopping" | "unknown" {
+  return job.state === JobState.RUNNING && job.stopping !== undefined ? "stopping" : stateName(job);
+}
+
+/** A stop under way in words: "requested by alice at 12:00:01 UTC; SIGKILL at 12:00:06 UTC unless it ends first", or "". */
+export function stoppingNote(job: Job, formatTime: (date: Date) => string): string {
+  const stopping = job.stopping;
+  if (job.state !== JobState.RUNNING || stopping === undefined) return "";
+  const why = stopping.reason === StopReason.REQUESTED ? `requested${stopping.requestedBy === "" ? "" : ` by ${stopping.requestedBy}`}` :
+    stopping.reason === StopReason.TIMEOUT ? "timed out" : stopping.reason === StopReason.OUTPUT_LIMIT ? "output limit exceeded" : "server shutdown";
+  const began = dateOf(stopping.beginTime);
+  const kill = dateOf(stopping.killTime);
+  return `${why}${began ? `, SIGTERM sent at ${formatTime(began)}` : ""}${kill ? `; SIGKILL at ${formatTime(kill)} unless it ends first` : ""}`;
 }
 
 /** "merged" or "separate". */
@@ -52,15 +69,17 @@ export function signalNumber(name: string): number | undefined {
 
 /**
  * The exit status a shell would report for the ended job: its exit code, 128 + the signal number when a signal
- * killed it, 1 when it failed to start (or ended in a way that has neither).
+ * killed it, 126 when it failed to start, 1 when it ended in a way that has neither.
  */
 export function exitStatus(job: Job): number {
+  if (job.state === JobState.FAILED) return 126;
   if (job.exitCode !== undefined) return job.exitCode;
   const signal = job.signal === "" ? undefined : signalNumber(job.signal);
   return signal === undefined ? 1 : 128 + signal;
 }
 
-const stopReasonNames: Record<number, string> = {
+/** The names of stop reasons in JSON. */
+export const stopReasonNames: Record<number, string> = {
   [StopReason.REQUESTED]: "requested",
   [StopReason.SERVER_SHUTDOWN]: "server_shutdown",
   [StopReason.TIMEOUT]: "timeout",
@@ -146,4 +165,10 @@ export function isolationSummary(job: Job): string {
   if (i?.privateTmp === true) parts.push(`private /tmp (${formatBytes(Number(i.privateTmpBytes ?? 0))})`);
   if (i?.readOnlySystem === true) parts.push("read-only system");
   return parts.length === 0 ? "none" : parts.join(", ");
+}
+
+/** A CliError saying why the job failed to start (exit code 126), or undefined when it did start. */
+export function failedToStart(job: Job): CliError | undefined {
+  if (job.state !== JobState.FAILED) return undefined;
+  return new CliError("failed-to-start", `job ${job.id} failed to start: ${job.failureReason} (\`jobexec status ${job.id}\` shows it)`);
 }

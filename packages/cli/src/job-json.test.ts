@@ -28,11 +28,15 @@ test("a finished job's JSON: every key present, numbers as numbers, times as RFC
     limits: { cpu: 0.5, cpuWeight: null, memoryMaxBytes: 268435456, pidsMax: null,
       io: [{ device: "/dev/vda1", resolvedDevice: "253:0", readBps: null, writeBps: 10000000, readIops: null, writeIops: null }] },
     usage: { cpuUsageUsec: 1500, cpuUserUsec: 0, cpuSystemUsec: 0, cpuThrottledUsec: 0, memoryCurrentBytes: 0, memoryPeakBytes: 4096,
-      ioReadBytes: 0, ioWriteBytes: 0, pidsCurrent: 0, unavailable: ["io"] },
+      ioReadBytes: 0, ioWriteBytes: 0, pidsCurrent: 0, unavailable: ["io"],
+      cpuPeriods: null, cpuThrottledPeriods: null, memorySwapPeakBytes: null, memoryEvents: null, ioReadOps: null, ioWriteOps: null, pidsPeak: null,
+      pressure: { cpu: null, memory: null, io: null } },
+    timeline: null,
     output: { mode: "merged", stdoutBytes: 12, stderrBytes: 0 },
     cgroup: "/sys/fs/cgroup/jobexec/x",
     isolation: { privateNetwork: true, privateTmp: true, privateTmpBytes: 67108864, readOnlySystem: false },
     queue: null,
+    stopping: null,
   });
   assert.equal(exitStatus(job), 3);
 });
@@ -63,7 +67,7 @@ test("a queued job: its place, what it waits for, and what was asked; no pid, no
   });
 });
 
-test("a job that never started: no pid, no times but creation, failure reason, exit status 1", () => {
+test("a job that never started: no pid, no times but creation, failure reason, exit status 126", () => {
   const job = create(JobSchema, { id: "x", state: JobState.FAILED, failureReason: "program not found", createTime: timestampFromDate(start) });
   const json = jobJson(job);
   assert.equal(json.state, "failed");
@@ -73,7 +77,7 @@ test("a job that never started: no pid, no times but creation, failure reason, e
   assert.equal(json.durationMs, null);
   assert.equal(json.failureReason, "program not found");
   assert.equal(json.cgroup, null);
-  assert.equal(exitStatus(job), 1);
+  assert.equal(exitStatus(job), 126);
   assert.equal(outcome(job), "failed to start: program not found");
 });
 

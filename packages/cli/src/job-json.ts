@@ -1,5 +1,5 @@
-import { JobState, type Job } from "@jobexec/proto";
-import { commandLine, conditionName, dateOf, outcome, outputModeName, runtimeMs, stateName, stopReasonName, timeoutMs } from "./job-facts.ts";
+import { JobState, type Job, type Pressure } from "@jobexec/proto";
+import { commandLine, conditionName, dateOf, outcome, outputModeName, runtimeMs, stateName, stopReasonName, stopReasonNames, timeoutMs } from "./job-facts.ts";
 
 // The stable JSON shape of a job, documented in JSON.md. Every key is always present; absent values are null.
 // int64 fields become JSON numbers (exact below 2^53, which byte and microsecond counts stay under).
@@ -12,6 +12,16 @@ export interface IoLimitJson {
   writeBps: number | null;
   readIops: number | null;
   writeIops: number | null;
+}
+
+/** The --json shape of a resource's pressure stall figures; the averages are null once the job ended. */
+export interface PressureJson {
+  someTotalUsec: number;
+  fullTotalUsec: number | null;
+  someAvg10: number | null;
+  someAvg60: number | null;
+  fullAvg10: number | null;
+  fullAvg60: number | null;
 }
 
 /** The --json shape of a job. */
@@ -61,17 +71,33 @@ export interface JobJson {
     ioWriteBytes: number;
     pidsCurrent: number;
     unavailable: string[];
+    cpuPeriods: number | null;
+    cpuThrottledPeriods: number | null;
+    memorySwapPeakBytes: number | null;
+    memoryEvents: { oom: number; oomKill: number; high: number; max: number } | null;
+    ioReadOps: number | null;
+    ioWriteOps: number | null;
+    pidsPeak: number | null;
+    pressure: { cpu: PressureJson | null; memory: PressureJson | null; io: PressureJson | null };
   };
+  /** Only with `status --timeline`; null otherwise and when the job has none. */
+  timeline: { intervalMs: number | null; samples: { time: string | null; cpu: number | null; memoryBytes: number | null }[] } | null;
   output: { mode: "merged" | "separate"; stdoutBytes: number; stderrBytes: number };
   cgroup: string | null;
   isolation: { privateNetwork: boolean; privateTmp: boolean; privateTmpBytes: number; readOnlySystem: boolean };
   /** Set while queued: its place among its owner's queued jobs, what it waits for, and what was asked. */
   queue: { position: number; reason: string; priority: number; after: { id: string; condition: "ok" | "any" | "failed" }[]; notBefore: string | null } | null;
+  stopping: { reason: string; requestedBy: string | null; beginTime: string | null; killTime: string | null } | null;
 }
 
 const num = (value: bigint | number | undefined): number | null => (value === undefined ? null : Number(value));
 const text = (value: string): string | null => (value === "" ? null : value);
 const time = (job: Job, key: "createTime" | "startTime" | "endTime"): string | null => dateOf(job[key])?.toISOString() ?? null;
+
+function pressureJson(p: Pressure | undefined): PressureJson | null {
+  if (p === undefined) return null;
+  return { someTotalUsec: Number(p.someTotalUsec), fullTotalUsec: num(p.fullTotalUsec), someAvg10: p.someAvg10 ?? null, someAvg60: p.someAvg60 ?? null, fullAvg10: p.fullAvg10 ?? null, fullAvg60: p.fullAvg60 ?? null };
+}
 
 /** Converts a job to its stable JSON shape (see JSON.md). `now` measures the duration of a running job. */
 export function jobJson(job: Job, now: Date = new Date()): JobJson {
@@ -129,6 +155,18 @@ export function jobJson(job: Job, now: Date = new Date()): JobJson {
       ioWriteBytes: Number(usage?.ioWriteBytes ?? 0),
       pidsCurrent: Number(usage?.pidsCurrent ?? 0),
       unavailable: [...(usage?.unavailable ?? [])],
+      cpuPeriods: num(usage?.cpuPeriods),
+      cpuThrottledPeriods: num(usage?.cpuThrottledPeriods),
+      memorySwapPeakBytes: num(usage?.memorySwapPeakBytes),
+      memoryEvents: usage?.memoryEvents === undefined ? null : { oom: Number(usage.memoryEvents.oom), oomKill: Number(usage.memoryEvents.oomKill), high: Number(usage.memoryEvents.high), max: Number(usage.memoryEvents.max) },
+      ioReadOps: num(usage?.ioReadOps),
+      ioWriteOps: num(usage?.ioWriteOps),
+      pidsPeak: num(usage?.pidsPeak),
+      pressure: { cpu: pressureJson(usage?.cpuPressure), memory: pressureJson(usage?.memoryPressure), io: pressureJson(usage?.ioPressure) },
+    },
+    timeline: job.timeline === undefined ? null : {
+      intervalMs: job.timeline.interval === undefined ? null : Number(job.timeline.interval.seconds) * 1000 + job.timeline.interval.nanos / 1e6,
+      samples: job.timeline.samples.map((s) => ({ time: dateOf(s.time)?.toISOString() ?? null, cpu: s.cpu ?? null, memoryBytes: num(s.memoryBytes) })),
     },
     output: {
       mode: outputModeName(job),
@@ -152,5 +190,11 @@ export function jobJson(job: Job, now: Date = new Date()): JobJson {
             notBefore: dateOf(job.notBefore)?.toISOString() ?? null,
           }
         : null,
+    stopping: job.stopping === undefined ? null : {
+      reason: stopReasonNames[job.stopping.reason] ?? "requested",
+      requestedBy: text(job.stopping.requestedBy),
+      beginTime: dateOf(job.stopping.beginTime)?.toISOString() ?? null,
+      killTime: dateOf(job.stopping.killTime)?.toISOString() ?? null,
+    },
   };
 }

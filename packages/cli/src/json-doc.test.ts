@@ -40,6 +40,11 @@ test("the Job example in JSON.md has the shape of jobJson's output", () => {
     createTime: t, startTime: t, endTime: t,
     limits: { cpu: 1, cpuWeight: 1, memoryMaxBytes: 1n, pidsMax: 1n, io: [{ device: "d", resolvedDevice: "1:0", readBps: 1n, writeBps: 1n, readIops: 1n, writeIops: 1n }] },
     args: ["a"],
+    // Every usage figure present, as on a host with every controller and PSI (the example shows one).
+    usage: {
+      cpuPeriods: 1n, cpuThrottledPeriods: 1n, memorySwapPeakBytes: 1n, memoryEvents: { oom: 1n }, ioReadOps: 1n, ioWriteOps: 1n, pidsPeak: 1n,
+      cpuPressure: { someTotalUsec: 1n, fullTotalUsec: 1n }, memoryPressure: { someTotalUsec: 1n, fullTotalUsec: 1n }, ioPressure: { someTotalUsec: 1n, fullTotalUsec: 1n },
+    },
   });
   sameShape(shape(JSON.parse(block)), shape(jobJson(job)));
 });

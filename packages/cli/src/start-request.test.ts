@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { DependencyCondition, OutputMode, QueuePolicy } from "@jobexec/proto";
@@ -31,6 +34,18 @@ test("limits, env, cwd and merged output map to the request", () => {
   assert.equal(request.outputMode, OutputMode.MERGED);
 });
 
+test("--env NAME takes NAME's value from our environment; --env and --env-file in order, the last one wins", () => {
+  const dir = mkdtempSync(join(tmpdir(), "jobexec-env-"));
+  try {
+    const file = join(dir, "job.env");
+    writeFileSync(file, "A=from file\nB=file\n");
+    const request = buildStartRequest(flags(["env", "A=flag"], ["env-file", file], ["env", "TOKEN"], ["env", "B=flag"]), ["true"], { TOKEN: "s3cret=x" });
+    assert.deepEqual(request.env, { A: "from file", B: "flag", TOKEN: "s3cret=x" });
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
 test("each IO rate applies to the nearest --io-device before it", () => {
   const request = buildStartRequest(
     flags(["io-device", "8:0"], ["io-read-bps", "10MB"], ["io-write-iops", "100"], ["cpu", "1"], ["io-device", "/dev/vda"], ["io-write-bps", "1Mi"], ["io-read-iops", "5"]),
@@ -52,7 +67,8 @@ test("bad command lines are usage errors, each with its own message", () => {
     [flags(["io-device", "8:0"], ["io-read-bps", "1M"], ["io-read-bps", "2M"]), ["x"], /given twice/],
     [flags(["io-device", " "], ["io-read-bps", "1M"]), ["x"], /--io-device: give a device/],
     [flags(["io-device", "8:0"], ["io-write-iops", "1.5"]), ["x"], /--io-write-iops: /],
-    [flags(["env", "NOVALUE"]), ["x"], /--env: "NOVALUE" is not NAME=VALUE/],
+    [flags(["env", "NOVALUE"]), ["x"], /--env NOVALUE: NOVALUE is not set in this environment; export it first, or give --env NOVALUE=VALUE or --env-file FILE/],
+    [flags(["env", "A B"]), ["x"], /--env: "A B" is not NAME=VALUE or NAME: the name contains white space/],
     [flags(["env", "=v"]), ["x"], /--env: "=v" is not NAME=VALUE/],
     [flags(["env", "A=\0"]), ["x"], /NUL/],
     [flags(["cwd", "tmp"]), ["x"], /--cwd: "tmp" is not an absolute path/],
@@ -62,7 +78,7 @@ test("bad command lines are usage errors, each with its own message", () => {
     [flags(["cpu", "0"]), ["x"], /--cpu: /],
   ];
   for (const [tokens, command, message] of cases) {
-    assert.throws(() => buildStartRequest(tokens, command), (e: unknown) => e instanceof CliError && e.code === "usage" && message.test(e.message), String(message));
+    assert.throws(() => buildStartRequest(tokens, command, {}), (e: unknown) => e instanceof CliError && e.code === "usage" && message.test(e.message), String(message));
   }
 });
 
@@ -70,7 +86,7 @@ test("queue flags: --after ID[:ok|any|failed] in order, --delay and --at as not_
   const a = "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10";
   const b = "1f3c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10";
   const now = new Date(2026, 11, 7, 13, 30, 0);
-  const request = buildStartRequest(flags(["after", a], ["after", `${b}:any`], ["after", `${a}:failed`], ["delay", "90s"], ["priority", "-7"], ["now", "--now"]), ["true"], now);
+  const request = buildStartRequest(flags(["after", a], ["after", `${b}:any`], ["after", `${a}:failed`], ["delay", "90s"], ["priority", "-7"], ["now", "--now"]), ["true"], {}, now);
   assert.deepEqual(request.startAfter.map((d) => [d.id, d.condition]), [[a, DependencyCondition.SUCCEEDED], [b, DependencyCondition.ENDED], [a, DependencyCondition.FAILED]]);
   assert.equal(timestampMs(request.notBefore ?? assert.fail("not_before")), now.getTime() + 90_000);
   assert.equal(request.priority, -7);
@@ -84,7 +100,7 @@ test("queue flags: --after ID[:ok|any|failed] in order, --delay and --at as not_
     ["at", "25:00", /^--at: "25:00" is not a time of day$/],
     ["at", "tomorrow", /^--at: "tomorrow" is not a time: use HH:MM\[:SS\]/],
   ] as const) {
-    assert.throws(() => buildStartRequest(flags([flag, input]), ["true"], now), (err: unknown) => err instanceof CliError && err.code === "usage" && message.test(err.message));
+    assert.throws(() => buildStartRequest(flags([flag, input]), ["true"], {}, now), (err: unknown) => err instanceof CliError && err.code === "usage" && message.test(err.message));
   }
-  assert.throws(() => buildStartRequest(flags(["delay", "1m"], ["at", "14:00"]), ["true"], now), { message: "give one of --at and --delay" });
+  assert.throws(() => buildStartRequest(flags(["delay", "1m"], ["at", "14:00"]), ["true"], {}, now), { message: "give one of --at and --delay" });
 });

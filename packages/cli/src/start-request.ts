@@ -13,6 +13,7 @@ import {
   type StartJobRequest,
 } from "@jobexec/proto";
 import { parseDuration } from "./duration.ts";
+import { envFromFlag, readEnvFile } from "./env-flags.ts";
 import { CliError } from "./errors.ts";
 import { parseBytes, parseCount, parseCpu } from "./units.ts";
 
@@ -69,9 +70,10 @@ export function parseAt(input: string, what: string, now: Date = new Date()): nu
 /**
  * Builds the StartJob request from the flags of `jobexec start`, in order, and the command after `--`.
  * Every value is checked here, so a bad command line fails before anything is sent. Each --io-read-bps,
- * --io-write-bps, --io-read-iops and --io-write-iops applies to the nearest --io-device before it.
+ * --io-write-bps, --io-read-iops and --io-write-iops applies to the nearest --io-device before it; of --env and
+ * --env-file, the last to set a name wins. `environ` gives `--env NAME` its value; `now` is what --at and --delay count from.
  */
-export function buildStartRequest(tokens: FlagToken[], command: string[], now: Date = new Date()): StartJobRequest {
+export function buildStartRequest(tokens: FlagToken[], command: string[], environ: Record<string, string | undefined> = process.env, now: Date = new Date()): StartJobRequest {
   const [program, ...args] = command;
   if (program === undefined || program === "") {
     throw new CliError("usage", "missing program: put the command after --, e.g. `jobexec start -- echo hello`");
@@ -103,14 +105,13 @@ export function buildStartRequest(tokens: FlagToken[], command: string[], now: D
         io.push({ device: input.trim() });
         break;
       case "env": {
-        const eq = input.indexOf("=");
-        const name = input.slice(0, eq);
-        if (eq <= 0 || input.includes("\0")) {
-          throw new CliError("usage", `${what}: "${input}" is not NAME=VALUE (the name must not be empty or contain "=", and neither may contain NUL)`);
-        }
-        request.env[name] = input.slice(eq + 1);
+        const [name, value] = envFromFlag(input, environ);
+        request.env[name] = value;
         break;
       }
+      case "env-file":
+        for (const [name, value] of readEnvFile(input)) request.env[name] = value;
+        break;
       case "cwd":
         if (!input.startsWith("/")) throw new CliError("usage", `${what}: "${input}" is not an absolute path (the job runs on the server, relative paths mean nothing there)`);
         request.workingDirectory = input;

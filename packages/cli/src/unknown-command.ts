@@ -1,6 +1,7 @@
 import * as Errors from "@oclif/core/errors";
 import type { Interfaces } from "@oclif/core";
-import { closest } from "./suggest.ts";
+import { closest } from "@jobexec/proto/suggest";
+import { visible } from "./visible.ts";
 
 /**
  * Answers a command name that is not one of ours (`jobexec strat`, `jobexec help strat`, `jobexec strat --help`):
@@ -15,6 +16,6 @@ export function unknownCommand(config: Interfaces.Config, id: string): never {
   const ids = config.commands.filter((command) => !command.hidden).map((command) => command.id.replaceAll(":", config.topicSeparator)).sort();
   const near = closest(word, ids);
   const hint = near === undefined ? `the commands are ${ids.join(", ")}` : `did you mean "${near}"?`;
-  process.stderr.write(`jobexec: unknown command "${word}"; ${hint} (see \`jobexec help\`)\n`);
+  process.stderr.write(`jobexec: unknown command "${visible(word)}"; ${hint} (see \`jobexec help\`)\n`);
   return Errors.exit(2);
 }

@@ -1,7 +1,7 @@
 import { stripVTControlCharacters } from "node:util";
 import type { Errors } from "@oclif/core";
 import { CliError } from "./errors.ts";
-import { closest } from "./suggest.ts";
+import { closest } from "@jobexec/proto/suggest";
 
 /** The parts of a command that usage errors name. */
 export interface CommandShape {

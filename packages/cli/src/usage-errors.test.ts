@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { closest } from "./suggest.ts";
+import { closest } from "@jobexec/proto/suggest";
 import { cliPath, collectCli, runCli, startCliServer, type CliServer } from "./testing/cli-fixture.ts";
 
 test("closest: the near miss within two edits (a swap is one), none for a far one", () => {
@@ -25,7 +25,7 @@ describe("usage errors", { timeout: 120_000 }, () => {
   const cases: [string[], string][] = [
     [["strat"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],
     [["stauts", "x"], 'jobexec: unknown command "stauts"; did you mean "status"? (see `jobexec help`)'],
-    [["xyzzy"], 'jobexec: unknown command "xyzzy"; the commands are autocomplete, context add, context list, context remove, context use, help, list, logs, queue, rm, start, status, stop, wait (see `jobexec help`)'],
+    [["xyzzy"], 'jobexec: unknown command "xyzzy"; the commands are autocomplete, context add, context current, context list, context remove, context use, help, list, logs, queue, rm, start, status, stop, wait (see `jobexec help`)'],
     [["context", "ad"], 'jobexec: unknown command "context ad"; did you mean "context add"? (see `jobexec help`)'],
     [["help", "strat"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],
     [["strat", "--help"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],

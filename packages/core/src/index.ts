@@ -11,3 +11,5 @@ export { DEFAULT_UID_RANGE, formatUidRange, parseUidRange } from "./accounts/uid
 // The job store of a data directory, for tools that read or write its records (the benchmarks build one with it).
 export { SqliteStore } from "./store/sqlite-store.ts";
 export type { JobRow, JobStore } from "./store/job-store.ts";
+// A job's usage samples in memory, for the benchmark that measures what they cost.
+export { UsageRing, ringCapacity } from "./cgroup/usage-ring.ts";

@@ -1,21 +1,22 @@
 // The JobManager: a façade composing validation (spec/), launching (launch/), supervision (supervise/),
 // the job table (store/), output (output/) and the cgroup sub-tree (cgroup/).
+import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
-import { cgexecPath } from "@jobexec/cgexec";
+import { cgexecPath, enterHelperPath } from "@jobexec/cgexec";
 import { Accounts, type Slot } from "./accounts/accounts.ts";
 import { lockCgroupParent } from "./cgroup/parent-lock.ts";
 import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.ts";
+import { UsageSampler } from "./cgroup/usage-sampler.ts";
+import { addUsage, emptyTotals } from "./cgroup/usage-totals.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { isJobId, newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
-import { checkEnvProgram } from "./launch/spawn-job.ts";
 import { checkFreeSpace } from "./output/free-space.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { deliverOutput } from "./output/deliver-output.ts";
 import { readOutput } from "./output/read-output.ts";
-import { wantsIsolation } from "./spec/isolation.ts";
 import { checkSettings, type Settings } from "./spec/manager-settings.ts";
 import { baseEnvironment, type HostCapacity, hostCapacity, type ValidSpec, validateSpec } from "./spec/validate-spec.ts";
 import { lockDataDir } from "./store/data-dir-lock.ts";
@@ -34,6 +35,7 @@ import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
 import type {
   CgroupInfo,
+  GetOptions,
   Job,
   JobChange,
   JobSpec,
@@ -48,6 +50,7 @@ import type {
   StartOptions,
   StopOptions,
   WatchPosition,
+  UsageTotals,
 } from "./types.ts";
 
 function checkListFilter(filter: ListFilter): void {
@@ -167,14 +170,13 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * Standbys (ManagerOptions.standby, default 2 per output mode in use): cgexec processes booted ahead, each with
  * the next job's id, output files and cgroup made, waiting in that cgroup (no limits yet; what Node allocated to
  * start stays charged where the standby was spawned). A start takes a ready one, writes the limits into its cgroup
- * and reads them back, then sends it the job (argv, environment, cwd, account); it drops to the account and execs,
- * so the job does not wait for a Node start-up. With none ready a job starts cold: a fresh cgexec. Either way it is
- * the same job.
+ * and reads them back, then writes the job's spec (argv, environment, cwd, account, isolation) on its standard input
+ * and tells it to go: it executes cgexec-enter, which sets no_new_privs while still root, takes the isolation steps,
+ * drops to the account and executes the program, so the job does not wait for a Node start-up. With none ready a
+ * job starts cold: cgexec-enter spawned directly, its spec on its standard input. Either way it is the same job.
  *
- * Environment: the job's variables never act on cgexec (a Node program). A standby was running before it got
- * them and execs the program with exactly them; a cold cgexec runs with the base environment only, and `env -i`
- * applies the job's variables at the last exec (see spawnJob): a job's NODE_OPTIONS or LD_PRELOAD reach its
- * program exactly, and never cgexec.
+ * Environment: the job's arguments and variables are never on a command line (every user can read those) and
+ * never act on a Node process or on cgexec-enter (run with an empty environment): the program gets exactly them.
  *
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group.
@@ -213,6 +215,8 @@ export class JobManager {
   readonly #kept = new Map<string, JobRecord>();
   #cancelHoldTimer: (() => void) | undefined;
   readonly #changes = new JobChanges();
+  readonly #sampler: UsageSampler;
+  readonly #usageTotals = new Map<string, UsageTotals>();
   readonly #starting = new Set<Promise<unknown>>();
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
@@ -239,15 +243,21 @@ export class JobManager {
     const log = (event: LogEvent): void => this.#log(event);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
-    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, accounts.runAs !== "server", log);
+    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, log);
     this.#retention = new Retention(settings.retainMs, settings.outputBudgetBytes, async (record, why) => {
       // A job that a queued job waits for stays until it no longer does.
       if (this.#scheduler.holds.waiterFor(record.id) !== undefined) this.#kept.set(record.id, record);
       else await this.#remove(record, `removed finished job: ${why}`);
     });
-    this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, {
+    this.#sampler = new UsageSampler(settings.usageSampleMs, this.cgroups.controllers);
+    this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, this.#sampler, {
       changed: (record) => this.#jobs.save(record),
       ended: (record) => {
+        if (record.state !== "failed") {
+          const totals = this.#usageTotals.get(record.owner) ?? emptyTotals();
+          addUsage(totals, record.usage);
+          this.#usageTotals.set(record.owner, totals);
+        }
         this.#retention.add([record]);
         void this.#retention.sweep();
         this.#ended(record);
@@ -288,8 +298,9 @@ export class JobManager {
       accounts = await Accounts.open(options.dataDir, options.accounts ?? {}, log);
       try {
         await access(cgexecPath);
+        await access(enterHelperPath, constants.X_OK);
       } catch (err) {
-        throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} is missing`, { cause: err });
+        throw new JobError("failed_precondition", `cgexec is not built: ${cgexecPath} or ${enterHelperPath} is missing (cgexec-enter needs a C compiler)`, { cause: err });
       }
       try {
         subtree = options.unconfined === true ? undefined : await CgroupSubtree.open(parent);
@@ -326,7 +337,7 @@ export class JobManager {
     // Retention once the queue is back: a finished job that a queued job waits for is kept.
     await manager.#retention.sweep();
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
-    manager.#launcher.start(wantsIsolation(undefined, settings.defaultIsolation));
+    manager.#launcher.start();
     const { mode, parent: parentDir, controllers } = manager.cgroups;
     manager.#log({
       level: mode === "none" ? "warn" : "info",
@@ -370,7 +381,7 @@ export class JobManager {
     // for a job that will wait (a standby taken and given back is churn, thousands of times for a big queue).
     const asked = spec as Partial<JobSpec> | null;
     const waits = after.length > 0 || notBefore > Date.now() || !this.#scheduler.hasRoom(owner, asks.maxRunning);
-    const reservation = this.#launcher.reserve(asked?.outputMode, wantsIsolation(asked?.isolation, this.#settings.defaultIsolation), !waits);
+    const reservation = this.#launcher.reserve(asked?.outputMode, !waits);
     let release: (() => void) | undefined;
     try {
       const { id } = reservation;
@@ -379,7 +390,6 @@ export class JobManager {
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
-      checkEnvProgram(valid.executable, valid.env, baseEnv);
       await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
       const demand = demandOf(valid.limits);
       // Newest of all (seq not given yet); decided and counted with no await between.
@@ -398,7 +408,7 @@ export class JobManager {
       const seq = this.#jobs.insert(id, owner, valid);
       let launched;
       try {
-        launched = await this.#launcher.launch(reservation, seq, owner, valid, baseEnv);
+        launched = await this.#launcher.launch(reservation, seq, owner, valid);
       } catch (err) {
         this.#jobs.discard(id, seq);
         throw err;
@@ -542,15 +552,15 @@ export class JobManager {
       const account = await this.#accounts.accountOf(record.owner);
       const baseEnv = baseEnvironment(record.id, account);
       const valid = await validateSpec(request.spec, baseEnv, this.#host, account, this.#settings);
-      checkEnvProgram(valid.executable, valid.env, baseEnv);
       record.cgroupDir = this.#launcher.cgroupDirOf(record.id);
       this.#jobs.markAdmitted(record);
-      const launched = await this.#launcher.launchQueued(record, valid, baseEnv);
+      const launched = await this.#launcher.launchQueued(record, valid);
       closeFiles = launched.closeFiles;
       record.begin(valid);
       this.#holdSlot(record, slot, release);
       this.#supervisor.track(record, launched.spawned);
       this.#changes.publish("started", record.snapshot());
+      if ((await launched.spawned.failure) !== "") return;
       const waited = Date.now() - record.createdAt.getTime();
       this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
     } catch (err) {
@@ -644,11 +654,27 @@ export class JobManager {
     return record.snapshot();
   }
 
-  /** A job's status; usage is read live from its cgroup while it runs. */
-  async get(id: string): Promise<Job> {
+  /**
+   * A job's status; usage is read live from its cgroup while it runs. With `options.timeline`, its usage timeline
+   * too: the samples so far (merged to at most 120 points) while it runs, the stored one once it ended.
+   */
+  async get(id: string, options: GetOptions = {}): Promise<Job> {
     const record = this.#jobs.find(id);
-    if (record.isRunning) await this.#supervisor.refresh(record);
-    return this.#snapshot(record);
+    await this.#supervisor.refresh(record);
+    const job = this.#snapshot(record);
+    if (options.timeline === true) {
+      const timeline = record.ring?.timeline() ?? (record.isRunning ? undefined : this.#jobs.timeline(record));
+      if (timeline !== undefined) job.timeline = timeline;
+    }
+    return job;
+  }
+
+  /**
+   * Usage totals per owner of the jobs that ended (exited or stopped) since create(), for metrics: they only grow
+   * while this manager lives.
+   */
+  get usageTotals(): ReadonlyMap<string, Readonly<UsageTotals>> {
+    return this.#usageTotals;
   }
 
   /**
@@ -739,6 +765,7 @@ export class JobManager {
     // Standbys go whatever happens to the jobs: they are not jobs, and no next manager adopts them.
     await this.#launcher.close();
     this.#retention.close();
+    this.#sampler.close();
     try {
       if (onClose === "keep") {
         const left = this.#supervisor.detach();

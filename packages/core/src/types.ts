@@ -111,6 +111,87 @@ export interface Usage {
    * "cpu" (the CPU times: only without cgroups). Figures listed here read 0.
    */
   unavailable: string[];
+  // The figures below are absent, never 0, where the host does not expose them (no controller, an older kernel).
+  /** Enforcement periods elapsed and those throttled (cpu.stat nr_periods, nr_throttled; the cpu controller with a cpu.max). */
+  cpuPeriods?: number;
+  cpuThrottledPeriods?: number;
+  /** Highest swap use, in bytes (memory.swap.peak, Linux 6.5+). */
+  memorySwapPeakBytes?: number;
+  /** Counts of memory.events (this cgroup and its descendants). */
+  memoryEvents?: MemoryEvents;
+  /** Read and write operations on block devices (io.stat rios, wios, all devices). */
+  ioReadOps?: number;
+  ioWriteOps?: number;
+  /** Most processes and threads the job had at once (pids.peak, Linux 6.1+). */
+  pidsPeak?: number;
+  /** Pressure stall information (cpu|memory|io.pressure; kernels with PSI). */
+  pressure?: { cpu?: Pressure; memory?: Pressure; io?: Pressure };
+}
+
+/** A job's memory.events: how often the kernel acted on its memory. */
+export interface MemoryEvents {
+  /** Allocations that hit memory.max and found nothing to reclaim (the OOM killer was invoked). */
+  oom: number;
+  /** Processes the OOM killer killed. With a job that exited normally, they were others than its main process. */
+  oomKill: number;
+  /** Times memory.high was exceeded (reclaim was forced). */
+  high: number;
+  /** Times memory.max was about to be exceeded. */
+  max: number;
+}
+
+/**
+ * Pressure stall information of one resource. `some`: time at least one of the job's tasks waited on the resource;
+ * `full`: time all its non-idle tasks waited at once.
+ */
+export interface Pressure {
+  someTotalUsec: number;
+  /** Absent where the kernel has no "full" line (cpu before Linux 5.13). */
+  fullTotalUsec?: number;
+  /** Live only (absent once the job ended): the share of the last 10 and 60 seconds stalled, in percent. */
+  someAvg10?: number;
+  someAvg60?: number;
+  fullAvg10?: number;
+  fullAvg60?: number;
+}
+
+/** One point of a {@link UsageTimeline}. */
+export interface UsageSample {
+  /** When the point's period ended (milliseconds since the epoch). */
+  atMs: number;
+  /** Average CPU use over the point's period, in CPUs (1 = one CPU busy); absent without CPU figures. */
+  cpu?: number;
+  /** Highest memory.current sampled in the point's period, in bytes; absent without the memory controller. */
+  memoryBytes?: number;
+}
+
+/**
+ * A job's usage over time, sampled every `intervalMs` while it ran. A long run's points are merged in pairs as they
+ * accumulate (a point then covers several intervals), so that the whole run fits a bounded number of points.
+ */
+export interface UsageTimeline {
+  intervalMs: number;
+  samples: UsageSample[];
+}
+
+/** Options of {@link JobManager.get}. */
+export interface GetOptions {
+  /** Include the job's usage timeline ({@link Job.timeline}). */
+  timeline?: boolean;
+}
+
+/** Usage totals of the jobs of one owner that ended since the manager was created, for metrics. */
+export interface UsageTotals {
+  jobs: number;
+  cpuUsec: number;
+  cpuThrottledUsec: number;
+  /** memory.events counts, summed. */
+  oom: number;
+  oomKill: number;
+  memoryHigh: number;
+  memoryMax: number;
+  /** Total stall times ("some" and "full" per resource), in microseconds. */
+  stallUsec: Record<"cpu" | "memory" | "io", { some: number; full: number }>;
 }
 
 /** The account a job's processes ran as. */
@@ -149,6 +230,8 @@ export interface Job {
   stoppedBy?: string;
   /** Why it was stopped (state "stopped"). */
   stopReason?: StopReason;
+  /** Set while a stop is under way (state still "running"): why, by whom, since when, and when SIGKILL follows. */
+  stopping?: { reason: StopReason; requestedBy?: string; beganAt: Date; killAt: Date };
   /**
    * Set when how the main process ended cannot be known (exitCode and signal are then absent, never guessed):
    * e.g. "the server restarted while the job ran".
@@ -165,6 +248,8 @@ export interface Job {
   limits: Omit<Limits, "io"> & { io?: AppliedIoLimit[] };
   /** Live from the cgroup in get() while running; final (read just before the cgroup was removed) once ended. */
   usage: Usage;
+  /** Only from get() with `timeline`: live while running (up to the last sample), final once ended. */
+  timeline?: UsageTimeline;
   /** Bytes written so far to each stream (in merged mode everything is in stdout). */
   output: { stdout: number; stderr: number };
   outputMode: OutputMode;
@@ -402,8 +487,8 @@ export interface StandbyCounts {
   /** Standbys kept for each output mode in use; 0 when the pool is off. */
   size: number;
   /**
-   * Standbys the pool keeps now: `size` for each kind in use (output mode, and whether for isolated jobs): the
-   * defaults' kind from the start, the others once asked for.
+   * Standbys the pool keeps now: `size` for each output mode in use: "separate" from the start, "merged" once
+   * asked for.
    */
   target: number;
   /** Booted and waiting: the next starts of their output mode take these. */
@@ -456,7 +541,12 @@ export interface ManagerOptions {
    */
   unconfined?: boolean;
   /**
-   * Standbys kept ready per output mode in use, apart for isolated jobs (0 to 32; default 2; 0 turns them off): cgexec processes booted
+   * How often every running job's CPU use and memory are sampled for its usage timeline, in milliseconds (at least
+   * 100; 0 turns sampling off); default 5000. One timer for all jobs; each sample reads two files per job.
+   */
+  usageSampleMs?: number;
+  /**
+   * Standbys kept ready per output mode in use, isolated jobs or not (0 to 32; default 2; 0 turns them off): cgexec processes booted
    * ahead, with the next jobs' ids, output files and cgroups made, so that a start does not wait for a Node
    * start-up. "separate" output is kept warm from create(), "merged" from the first job asking for it. Standbys
    * are not jobs: never listed, never counted in quotas; close() and the next create() remove them.

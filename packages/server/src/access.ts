@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { JobError, type Job, type JobManager, type ListFilter } from "@jobexec/core";
+import { JobError, type GetOptions, type Job, type JobManager, type ListFilter } from "@jobexec/core";
 import type { ListJobsRequest } from "@jobexec/proto";
 import type { Caller } from "./identity.ts";
 import { jobId, jobStates } from "./requests.ts";
@@ -16,12 +16,12 @@ export function jobNotFound(id: string): ConnectError {
   return new ConnectError(`job ${id} not found`, Code.NotFound);
 }
 
-/** Fetches a job the caller may access, by a request's id field; NOT_FOUND otherwise. */
-export async function accessibleJob(manager: JobManager, caller: Caller, id: string): Promise<Job> {
+/** Fetches a job the caller may access, by a request's id field; NOT_FOUND otherwise. `options` go to get(). */
+export async function accessibleJob(manager: JobManager, caller: Caller, id: string, options: GetOptions = {}): Promise<Job> {
   jobId(id);
   let job: Job;
   try {
-    job = await manager.get(id);
+    job = await manager.get(id, options);
   } catch (err) {
     if (err instanceof JobError && err.code === "not_found") throw jobNotFound(id);
     throw err;

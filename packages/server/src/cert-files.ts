@@ -19,6 +19,8 @@ export interface InitOptions {
 /** Files written by {@link initCertificates}. */
 export interface InitResult {
   ca: string;
+  /** The CA's name (its CN): "jobexec CA on HOST (key FINGERPRINT)". */
+  caName: string;
   server: string;
   client: string;
   user: string;
@@ -46,7 +48,8 @@ export async function initCertificates(dir: string, options: InitOptions = {}): 
   // A new CA has issued nothing but the admin's certificate.
   await writeAtomically(join(dir, LEDGER), ledgerText([], describeCertificate(client.cert, join(dir, "client.pem")), []), 0o600);
   await writeCredentials(dir, "ca", ca);
-  return { ca: join(dir, "ca.pem"), server: join(dir, "server.pem"), client: join(dir, "client.pem"), user };
+  const caName = describeCertificate(ca.cert, join(dir, "ca.pem")).name;
+  return { ca: join(dir, "ca.pem"), caName, server: join(dir, "server.pem"), client: join(dir, "client.pem"), user };
 }
 
 /** Options of {@link issueClientCertificate}. */
@@ -57,12 +60,16 @@ export interface IssueClientOptions {
   out?: string;
   /** Replace existing files. */
   force?: boolean;
+  /** Also write `<out>/<user>.bundle.pem`: the certificate, its key and the CA's certificate in one file (0600). */
+  bundle?: boolean;
 }
 
 /** What {@link issueClientCertificate} wrote, and what it replaced. */
 export interface IssueResult {
   /** The certificate file. */
   path: string;
+  /** The bundle file, when asked for. */
+  bundle?: string;
   /** With `force`: the earlier certificates for the same name, each described; they stay valid until they expire. */
   replaced: string[];
 }
@@ -82,15 +89,19 @@ export async function issueClientCertificate(dir: string, user: string, options:
     if (same[0] !== undefined) {
       throw new ServerError("exists", `the CA in ${dir} already issued a certificate for ${user}: ${describeIssued(same[0])}; use --force to issue another (the earlier one stays valid until it expires)`);
     }
-    await refuseExisting([join(out, `${user}.pem`), join(out, `${user}.key`)]);
+    await refuseExisting([join(out, `${user}.pem`), join(out, `${user}.key`), ...(options.bundle ? [join(out, `${user}.bundle.pem`)] : [])]);
   }
   const subject = { commonName: user, ...(options.admin ? { organizationalUnit: "admin" } : {}) };
   const client = await issueCertificate(ca, { subject, usage: "client" });
   await mkdir(out, { recursive: true, mode: 0o700 });
   await writeCredentials(out, user, client);
   const path = join(out, `${user}.pem`);
+  // One file to hand over: `jobexec context add --bundle` takes it apart again (the CA's certificate is the one that
+  // is a CA).
+  const bundle = options.bundle ? join(out, `${user}.bundle.pem`) : undefined;
+  if (bundle !== undefined) await writeAtomically(bundle, `${client.cert.trimEnd()}\n${client.key.trimEnd()}\n${ca.cert.trimEnd()}\n`, 0o600);
   await writeAtomically(join(dir, LEDGER), ledgerText(issued, describeCertificate(client.cert, path), same), 0o600);
-  return { path, replaced: same.map(describeIssued) };
+  return { path, ...(bundle === undefined ? {} : { bundle }), replaced: same.map(describeIssued) };
 }
 
 /** Reads `<dir>/<name>.pem` and `<dir>/<name>.key`. */

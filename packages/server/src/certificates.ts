@@ -1,6 +1,7 @@
 import "reflect-metadata";
-import { createPrivateKey, randomBytes, webcrypto } from "node:crypto";
+import { createHash, createPrivateKey, randomBytes, webcrypto } from "node:crypto";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import * as x509 from "@peculiar/x509";
 
 x509.cryptoProvider.set(globalThis.crypto);
@@ -45,13 +46,19 @@ export interface IssueOptions {
 const ecdsa = { name: "ECDSA", namedCurve: "P-256" } as const;
 const day = 24 * 60 * 60 * 1000;
 
-/** Creates a self-signed ECDSA P-256 certificate authority valid for {@link CA_VALIDITY_DAYS}. */
-export async function createCa(commonName = "jobexec CA", validityDays = CA_VALIDITY_DAYS): Promise<Credentials> {
+/**
+ * Creates a self-signed ECDSA P-256 certificate authority valid for {@link CA_VALIDITY_DAYS}. Its default name says
+ * where it was made and which key it has, "jobexec CA on build-3 (key 1a2b3c4d)", so that two installations' CAs
+ * can be told apart.
+ */
+export async function createCa(commonName?: string, validityDays = CA_VALIDITY_DAYS): Promise<Credentials> {
   const keys = await webcrypto.subtle.generateKey(ecdsa, true, ["sign", "verify"]);
+  const spki = Buffer.from(await webcrypto.subtle.exportKey("spki", keys.publicKey));
+  const name = commonName ?? `jobexec CA on ${hostname()} (key ${createHash("sha256").update(spki).digest("hex").slice(0, 8)})`;
   const notBefore = skewedNow();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: distinguishedName({ commonName }),
+    name: distinguishedName({ commonName: name }),
     notBefore,
     notAfter: new Date(notBefore.getTime() + validityDays * day),
     signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },

@@ -89,7 +89,7 @@ describe("jobexec-server certs", () => {
     });
     await assert.rejects(stat(join(dir, "clients", "ops.pem")), { code: "ENOENT" }, "nothing was written");
     const said = await certsCommand(["issue", "--dir", dir, "--user", "ops", "--force"]);
-    assert.match(said, new RegExp(`^issued user client certificate ${join(dir, "clients", "ops.pem")} for ops\nreplaced the admin certificate for ops in ${join(dir, "client.pem")} \\(valid until [\\d-]+\\); it stays valid until then \\(there is no revocation\\): delete it where it was handed out\n$`));
+    assert.match(said, new RegExp(`^issued user client certificate ${join(dir, "clients", "ops.pem")} for ops\nreplaced the admin certificate for ops in ${join(dir, "client.pem")} \\(valid until [\\d-]+\\); it stays valid until then \\(there is no revocation\\): delete it where it was handed out\nhand these three files to ops `));
     assert.doesNotMatch(cert(await readFile(join(dir, "clients", "ops.pem"), "utf8")).subject, /OU=admin/);
     assert.equal(await readFile(join(dir, "client.pem"), "utf8"), adminPem, "the admin's files are left alone");
     // The ledger now names the newest certificate for ops.

@@ -69,6 +69,13 @@ describe("serve settings", () => {
     assert.match(serveHelp({}), /--standby N +cgexec processes kept started ahead per output mode in use, 0-32 \(0: none\)\n +env JOBEXEC_STANDBY; default 2\n/);
   });
 
+  test("--usage-sample-interval: default 5s, environment fallback, flag; 0 turns it off, below 100ms refused", () => {
+    assert.equal(parseServeArgs([], {})?.usageSampleMs, 5000);
+    assert.equal(parseServeArgs([], { JOBEXEC_USAGE_SAMPLE_INTERVAL: "0" })?.usageSampleMs, 0);
+    assert.equal(parseServeArgs(["--usage-sample-interval", "250ms"], { JOBEXEC_USAGE_SAMPLE_INTERVAL: "0" })?.usageSampleMs, 250);
+    assert.throws(() => parseServeArgs(["--usage-sample-interval=50ms"], {}), { code: "usage", message: '--usage-sample-interval "50ms" is below 100ms (0 turns sampling off)' });
+  });
+
   test("--default-isolation: none by default; network=none, private-tmp[=SIZE], read-only; bad words refused", () => {
     assert.deepEqual(parseServeArgs([], {})?.defaultIsolation, {});
     assert.deepEqual(parseServeArgs([], { JOBEXEC_DEFAULT_ISOLATION: "network=none" })?.defaultIsolation, { privateNetwork: true });

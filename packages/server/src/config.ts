@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_UID_RANGE, formatUidRange, type IsolationSpec, parseUidRange, type QueueOptions, type RunAs, type UidRange } from "@jobexec/core";
 import { ISOLATION_WORDS, parseDefaultIsolation } from "./default-isolation.ts";
 import { ServerError } from "./error.ts";
+import { flagError } from "./flag-error.ts";
 import { limitSettings, parseLimits, parseSize, type ServerLimits } from "./limits.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { defaultConfigDir, defaultDataDir } from "./paths.ts";
@@ -50,6 +51,8 @@ export interface ServeSettings {
   queue: Omit<QueueOptions, "names">;
   /** Standbys kept ready per output mode in use (0: none, every start is cold). */
   standby: number;
+  /** How often running jobs' CPU and memory are sampled for their usage timelines (0: never). */
+  usageSampleMs: number;
   /** Isolation for the fields a StartJob request leaves unset. */
   defaultIsolation: IsolationSpec;
   /** Connection, stream and request limits (limits.ts). */
@@ -84,7 +87,7 @@ const settings = {
   key: { flag: "key", env: "JOBEXEC_TLS_KEY", value: "FILE", describe: "server private key, PEM", fallback: (env) => join(defaultConfigDir(env), "server.key") },
   "client-ca": { flag: "client-ca", env: "JOBEXEC_TLS_CLIENT_CA", value: "FILE", describe: "CA that client certificates must chain to, PEM", fallback: (env) => join(defaultConfigDir(env), "ca.pem") },
   "data-dir": { flag: "data-dir", env: "JOBEXEC_DATA_DIR", value: "DIR", describe: "job records and output", fallback: (env) => defaultDataDir(env) },
-  "cgroup-parent": { flag: "cgroup-parent", env: "JOBEXEC_CGROUP_PARENT", value: "NAME", describe: "cgroup under which job cgroups are made", fallback: () => "jobexec" },
+  "cgroup-parent": { flag: "cgroup-parent", env: "JOBEXEC_CGROUP_PARENT", value: "NAME", describe: "cgroup under which job cgroups are made; one per server (a second server on it refuses to start)", fallback: () => "jobexec" },
   grace: { flag: "grace", env: "JOBEXEC_GRACE", value: "DURATION", describe: "default stop grace period (e.g. 5s, 500ms, 1m)", fallback: () => "5s" },
   "log-level": { flag: "log-level", env: "JOBEXEC_LOG_LEVEL", value: "LEVEL", describe: `${LOG_LEVELS.join(", ")}`, fallback: () => "info" },
   "state-file": { flag: "state-file", env: "JOBEXEC_STATE_FILE", value: "FILE", describe: "job records (SQLite); :memory: keeps none across restarts", fallback: () => "<data dir>/state.db" },
@@ -107,6 +110,7 @@ const settings = {
   "max-queued": { flag: "max-queued", env: "JOBEXEC_MAX_QUEUED", value: "N", describe: "queued jobs of all users", fallback: () => "100000" },
   "starvation-bound": { flag: "starvation-bound", env: "JOBEXEC_STARVATION_BOUND", value: "DURATION", describe: "a queued job held up by the host's capacity this long holds back starts that would delay it", fallback: () => "5m" },
   standby: { flag: "standby", env: "JOBEXEC_STANDBY", value: "N", describe: `cgexec processes kept started ahead per output mode in use, 0-${MAX_STANDBY} (0: none)`, fallback: () => String(DEFAULT_STANDBY) },
+  "usage-sample-interval": { flag: "usage-sample-interval", env: "JOBEXEC_USAGE_SAMPLE_INTERVAL", value: "DURATION", describe: "how often every running job's CPU and memory are sampled for its usage timeline (0: never; at least 100ms)", fallback: () => "5s" },
   "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
   "default-isolation": { flag: "default-isolation", env: "JOBEXEC_DEFAULT_ISOLATION", value: "LIST", describe: `isolation of jobs whose request leaves a field unset: ${ISOLATION_WORDS}`, fallback: () => "none" },
 } satisfies Record<string, Setting>;
@@ -127,9 +131,12 @@ const limitFlags: Setting[] = limitSettings.map((l) => ({
 
 /** The help text of `jobexec-server`. */
 export function serveHelp(env: Env = process.env): string {
-  const rows = [...Object.values(settings), ...limitFlags].map((s: Setting) => {
+  const all: Setting[] = [...Object.values(settings), ...limitFlags];
+  // The description column starts two spaces after the longest flag with its value.
+  const width = Math.max(...all.map((s) => `  --${s.flag} ${s.value}`.length)) + 2;
+  const rows = all.map((s) => {
     const left = `  --${s.flag} ${s.value}`;
-    return `${left.padEnd(34)}${s.describe}\n${"".padEnd(34)}env ${s.env}; default ${s.fallback(env) || "none"}`;
+    return `${left.padEnd(width)}${s.describe}\n${"".padEnd(width)}env ${s.env}; default ${s.fallback(env) || "none"}`;
   });
   return [
     "Usage: jobexec-server [options]            serve the jobexec JobService (gRPC, gRPC-Web, Connect) over mTLS",
@@ -141,8 +148,8 @@ export function serveHelp(env: Env = process.env): string {
     "",
     "Options (flags win over environment variables):",
     ...rows,
-    `${`  --${metricsOwnerLabels.flag}`.padEnd(34)}${metricsOwnerLabels.describe}\n${"".padEnd(34)}env ${metricsOwnerLabels.env}=1; default off`,
-    `  -h, --help${"".padEnd(24)}show this help`,
+    `${`  --${metricsOwnerLabels.flag}`.padEnd(width)}${metricsOwnerLabels.describe}\n${"".padEnd(width)}env ${metricsOwnerLabels.env}=1; default off`,
+    `${"  -h, --help".padEnd(width)}show this help`,
     "",
     "Certificates default to the directory $JOBEXEC_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/jobexec",
     `(here ${defaultConfigDir(env)}). Run "jobexec-server certs --help" for the certs commands.`,
@@ -153,19 +160,15 @@ export function serveHelp(env: Env = process.env): string {
 /** Parses serve flags; `undefined` means --help was asked for. Throws ServerError("usage") on a bad value. */
 export function parseServeArgs(args: string[], env: Env = process.env): ServeSettings | undefined {
   let parsed;
+  const options = {
+    ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
+    [metricsOwnerLabels.flag]: { type: "boolean" as const },
+    help: { type: "boolean" as const, short: "h" },
+  };
   try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
-        [metricsOwnerLabels.flag]: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args, strict: true, allowPositionals: false, options });
   } catch (cause) {
-    throw new ServerError("usage", `${(cause as Error).message}; see jobexec-server --help`, { cause });
+    throw flagError(cause, Object.keys(options), "jobexec-server --help");
   }
   if (parsed.values.help) return undefined;
   const given = (name: Name): string | undefined => {
@@ -216,6 +219,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     },
     maxJobsAdmin: positiveCount("max-jobs-admin", value("max-jobs-admin")),
     standby: standbyCount(value("standby")),
+    usageSampleMs: sampleInterval(value("usage-sample-interval")),
     defaultIsolation: parseDefaultIsolation(value("default-isolation")),
     certFile: value("cert"),
     keyFile: value("key"),
@@ -242,6 +246,12 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     throw new ServerError("usage", "--output-budget must be at least --max-output: one job's output would be removed the moment it ends");
   }
   return settingsOut;
+}
+
+function sampleInterval(text: string): number {
+  const ms = parseDuration(text);
+  if (ms !== 0 && ms < 100) throw new ServerError("usage", `--usage-sample-interval ${JSON.stringify(text)} is below 100ms (0 turns sampling off)`);
+  return ms;
 }
 
 function positiveSize(text: string, what: string): number {

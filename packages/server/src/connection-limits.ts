@@ -7,14 +7,23 @@ import type { Caller } from "./identity.ts";
  */
 export const ADMIN_HEADROOM = 32;
 
+/**
+ * Connections the metrics endpoint takes at most (a scraper or two need one each). It is plain HTTP on an address
+ * any local process may reach, jobs included: without a cap, a job holding connections to it would use up the
+ * descriptors the API's limits count on.
+ */
+export const METRICS_MAX_CONNECTIONS = 8;
+
 /** The connection limits in force, after fitting them to the process's open-file limit. */
 export interface ConnectionBudget {
   /** Non-admin connections in total. */
   maxConnections: number;
   /** Sockets accepted at all (handshakes under way included): the rest are closed at once by the kernel listener. */
   maxSockets: number;
-  /** File descriptors left for everything else (jobs being started, output files, the store). */
+  /** File descriptors left for everything else (jobs being started, output files, the store, the metrics endpoint). */
   reserve: number;
+  /** Connections the metrics endpoint takes: counted inside the reserve, at most an eighth of it. */
+  metricsConnections: number;
   /** Set when --max-connections did not fit under the open-file limit and was lowered. */
   loweredFrom?: number;
 }
@@ -22,14 +31,15 @@ export interface ConnectionBudget {
 /**
  * Fits `maxConnections` plus the admins' headroom and the descriptor reserve under `fileLimit` (the soft
  * RLIMIT_NOFILE; undefined: no limit). The reserve is at most a quarter of the limit, so that a small limit still
- * leaves most descriptors to connections.
+ * leaves most descriptors to connections. The metrics endpoint's connections come out of the reserve, so that
+ * whatever happens on the metrics port, the API's sockets (the admins' headroom included) still fit.
  */
 export function connectionBudget(maxConnections: number, fdReserve: number, fileLimit: number | undefined): ConnectionBudget {
-  if (fileLimit === undefined) return { maxConnections, maxSockets: maxConnections + ADMIN_HEADROOM, reserve: fdReserve };
-  const reserve = Math.min(fdReserve, Math.floor(fileLimit / 4));
-  const fits = Math.max(1, fileLimit - reserve - ADMIN_HEADROOM);
-  if (maxConnections <= fits) return { maxConnections, maxSockets: maxConnections + ADMIN_HEADROOM, reserve };
-  return { maxConnections: fits, maxSockets: fits + ADMIN_HEADROOM, reserve, loweredFrom: maxConnections };
+  const reserve = fileLimit === undefined ? fdReserve : Math.min(fdReserve, Math.floor(fileLimit / 4));
+  const metricsConnections = Math.max(1, Math.min(METRICS_MAX_CONNECTIONS, Math.floor(reserve / 8)));
+  const fits = fileLimit === undefined ? maxConnections : Math.max(1, fileLimit - reserve - ADMIN_HEADROOM);
+  if (maxConnections <= fits) return { maxConnections, maxSockets: maxConnections + ADMIN_HEADROOM, reserve, metricsConnections };
+  return { maxConnections: fits, maxSockets: fits + ADMIN_HEADROOM, reserve, metricsConnections, loweredFrom: maxConnections };
 }
 
 /** Counts connections by identity and decides, after the handshake, whether each may stay. */

@@ -1,8 +1,9 @@
 // Every way out we know of, tried as alice's job against a real jobexec-server child process with real
 // certificates: each attempt must fail, and nothing it aimed at may change.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createHash, randomUUID } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type Job, JobService, JobState } from "@jobexec/proto";
 import { initCertificates, issueClientCertificate, readCredentials } from "./cert-files.ts";
 import { readOutput, testCgroupParent } from "./test-harness.ts";
-import { alive, launchServer, listening, type ServerChild } from "./test-process.ts";
+import { alive, launchServer, listening, parentOf, type ServerChild } from "./test-process.ts";
 
 const skip = process.getuid?.() !== 0 && "needs root";
 
@@ -38,6 +39,67 @@ function processUids(): Map<number, number> {
     }
   }
   return uids;
+}
+
+/** What {@link watchProcs} saw. */
+interface Watched {
+  /** Process sightings with uid `uid` (the watch is not vacuous when above 0). */
+  seen: number;
+  /** Sightings of a process with uid `uid` and NoNewPrivs 0: "PID CMDLINE". */
+  withoutNoNewPrivs: string[];
+  /** Processes whose command line held `secret`: "PID UID CMDLINE". */
+  secretOnCommandLine: string[];
+}
+
+// Polls every /proc/PID as fast as it can (in a process of its own, so that the test's event loop stays free).
+const watchScript = `
+const fs = require("node:fs");
+const [uid, ms] = process.argv.slice(1);
+const secret = process.env.SECRET;
+const end = Date.now() + Number(ms);
+const out = { seen: 0, withoutNoNewPrivs: [], secretOnCommandLine: [] };
+while (Date.now() < end) {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const status = fs.readFileSync("/proc/" + entry + "/status", "latin1");
+      const cmdline = fs.readFileSync("/proc/" + entry + "/cmdline", "latin1");
+      const owner = /^Uid:\\t(\\d+)/m.exec(status)[1];
+      if (owner === uid) {
+        out.seen++;
+        if (/^NoNewPrivs:\\t0$/m.test(status)) out.withoutNoNewPrivs.push(entry + " " + cmdline);
+      }
+      if (cmdline.includes(secret)) out.secretOnCommandLine.push(entry + " " + owner + " " + cmdline);
+    } catch {}
+  }
+}
+process.stdout.write(JSON.stringify(out));
+`;
+
+/** Watches every process of the machine for `ms`: those of `uid` without no_new_privs, and any command line with `secret`. */
+async function watchProcs(uid: number, secret: string, ms: number): Promise<Watched> {
+  // The secret in its environment, which only root can read: on its command line, the watcher would show it to every job.
+  const child = spawn(process.execPath, ["-e", watchScript, "--", String(uid), String(ms)], { stdio: ["ignore", "pipe", "inherit"], env: { SECRET: secret } });
+  let text = "";
+  child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  await once(child, "exit");
+  return JSON.parse(text) as Watched;
+}
+
+/** The pids of the live children of `parent`, with their state (R, S, Z...). */
+function childrenOf(parent: number): { pid: number; state: string; command: string }[] {
+  const found = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) === parent) found.push({ pid: Number(entry), state: state ?? "", command: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
 }
 
 const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
@@ -254,12 +316,83 @@ describe("escapes: alice's job against the server, bob's job and the host", { sk
     for (const pid of procs) assert.equal(rootProcs.includes(pid), false);
     assert.equal(existsSync(join(job.cgroup, "escape")), false);
     assert.ok(alive(bobJob.pid));
-    assert.equal(readFileSync(join(String(bobCgroup), "cgroup.procs"), "utf8").trim(), String(bobJob.pid));
+    // Bob's program and its monitor (its parent, the process the server spawned), nothing else.
+    const bobProcs = readFileSync(join(String(bobCgroup), "cgroup.procs"), "utf8").trim().split("\n").map(Number).sort();
+    assert.deepEqual(bobProcs, [bobJob.pid, parentOf(bobJob.pid)].sort());
     const stopped = await alice.stopJob({ id: job.id, gracePeriod: { seconds: 1n, nanos: 0 } });
     assert.equal(stopped.job?.state, JobState.STOPPED);
     const left = [...processUids()].filter(([, uid]) => uid === job.uid).map(([pid]) => pid);
     assert.deepEqual(left, [], "no process of alice's uid survives anywhere");
     assert.equal(existsSync(job.cgroup), false);
+  });
+
+  test("no process of a start ever runs as alice's uid without no_new_privs, cold or from a standby (every process of the machine watched)", async () => {
+    const { uid } = (await asAlice("id -u")).job;
+    // Six at once: two come from the standbys, four start cold.
+    const watching = watchProcs(uid, "no-secret-here", 4000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = await Promise.all(Array.from({ length: 6 }, () => alice.startJob({ program: "sh", args: ["-c", "sleep 0.5"] })));
+    for (const { job } of started) await readOutput(alice.streamOutput({ id: job?.id ?? "", follow: true }));
+    const watched = await watching;
+    assert.ok(watched.seen > 0, "the watch saw alice's processes");
+    assert.deepEqual(watched.withoutNoNewPrivs, []);
+  });
+
+  test("bob's job's environment is on no command line, while alice reads every command line and environ during his cold starts", async () => {
+    const id = randomUUID();
+    const token = `bob-token-${id}`;
+    const watching = watchProcs(-1, token, 4000);
+    const scan = alice.startJob({
+      program: "sh",
+      // The pattern is put together in the shell and given to grep in a file, so that no command line of alice's holds it.
+      args: ["-c", `printf '%s\\n' "bob-""token-${id}" > "$HOME/pattern.$$"; end=$(($(date +%s) + 3)); while [ "$(date +%s)" -lt "$end" ]; do cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -F -f "$HOME/pattern.$$"; done; rm "$HOME/pattern.$$"; echo scanned`],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = await Promise.all(Array.from({ length: 6 }, () => bob.startJob({ program: "sh", args: ["-c", "printenv SECRET_TOKEN"], env: { SECRET_TOKEN: token } })));
+    for (const { job } of started) assert.equal((await readOutput(bob.streamOutput({ id: job?.id ?? "", follow: true }))).stdout.toString(), `${token}\n`);
+    const { job } = await scan;
+    const out = await readOutput(alice.streamOutput({ id: job?.id ?? "", follow: true }));
+    assert.equal(out.stdout.toString(), "scanned\n", "alice never read bob's token");
+    assert.deepEqual((await watching).secretOnCommandLine, [], "no process's command line held it");
+  });
+
+  test("a job making children of its parent (clone(CLONE_PARENT)) leaves no zombie under the server", async () => {
+    const serverPid = server.proc.pid as number;
+    const script = "import ctypes, os\nlibc = ctypes.CDLL(None)\nfor _ in range(5):\n    pid = libc.syscall(56, 0x8000 | 17, 0, 0, 0, 0)\n    if pid == 0:\n        os._exit(0)\n    print(pid)\n";
+    const { job } = await alice.startJob({ program: "/usr/bin/python3", args: ["-c", script] });
+    const out = await readOutput(alice.streamOutput({ id: job?.id ?? "", follow: true }));
+    assert.equal(out.stdout.toString().trim().split("\n").filter((pid) => Number(pid) > 0).length, 5, out.stderr.toString());
+    assert.deepEqual(childrenOf(serverPid).filter((c) => c.state === "Z"), [], "no zombie of the server");
+    const others = childrenOf(serverPid).filter((c) => c.command !== "cgexec-enter" && !readFileSync(`/proc/${c.pid}/cmdline`, "utf8").includes("standby.js"));
+    assert.deepEqual(others, [], "no child of the server but standbys and jobs' monitors");
+  });
+
+  test("network none: /sys is the job's network namespace's (only lo in /sys/class/net)", async () => {
+    const { job } = await alice.startJob({ program: "sh", args: ["-c", "ls /sys/class/net; ls /sys/fs/cgroup >/dev/null && echo cgroupfs-kept"], isolation: { privateNetwork: true } });
+    const out = await readOutput(alice.streamOutput({ id: job?.id ?? "", follow: true }));
+    assert.equal(out.stdout.toString(), "lo\ncgroupfs-kept\n");
+    assert.ok(readdirSync("/sys/class/net").length > 1, "the host has more than lo");
+  });
+
+  test("read-only system: a working directory in or above a system tree stays read-only (/var keeps /var/tmp read-only, /usr/local is never bound writable)", async () => {
+    for (const cwd of ["/var", "/usr/local"]) {
+      const { job } = await alice.startJob({
+        program: "sh",
+        args: ["-c", `touch /var/tmp/jobexec-escape-$$ 2>&1; awk '$5 == "${cwd}"' /proc/self/mountinfo; :`],
+        workingDirectory: cwd,
+        isolation: { readOnlySystem: true },
+      });
+      const out = await readOutput(alice.streamOutput({ id: job?.id ?? "", follow: true }));
+      assert.match(out.stdout.toString(), /^touch: cannot touch '\/var\/tmp\/jobexec-escape-\d+': Read-only file system\n$/, cwd);
+    }
+  });
+
+  test("the standbys' command lines name no job: not the next jobs' ids, not their cgroups", async () => {
+    const standbys = childrenOf(server.proc.pid as number)
+      .map(({ pid }) => readFileSync(`/proc/${pid}/cmdline`, "utf8"))
+      .filter((cmdline) => cmdline.includes("standby.js"));
+    assert.ok(standbys.length > 0);
+    for (const cmdline of standbys) assert.doesNotMatch(cmdline, /[0-9a-f]{8}-[0-9a-f]{4}-|--cgroup/);
   });
 
   test("the uid mapping survives a server restart; the new server also passes no inherited descriptor on", async () => {

@@ -1,14 +1,16 @@
 // Server-streaming calls over gRPC on HTTP/2, served by one loop from the implementation to the HTTP/2 stream.
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
-import { create, fromBinary, isMessage, toBinary, type DescMethodServerStreaming, type DescService } from "@bufbuild/protobuf";
+import { create, isMessage, toBinary, type DescMethodServerStreaming, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
-import { compressionNegotiate, encodeEnvelope } from "@connectrpc/connect/protocol";
+import { compressionNegotiate, createMethodSerializationLookup, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { contentTypeProto, headerAcceptEncoding, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { CallContext } from "./guard.ts";
 
 /** A server-streaming method, its guarded implementation, and how its responses become gRPC frames. */
 export interface StreamingMethod {
   method: DescMethodServerStreaming;
+  /** The request message from its bytes; one that does not parse is INVALID_ARGUMENT, as on connect's router. */
+  parse: (bytes: Uint8Array) => unknown;
   impl: (req: unknown, ctx: CallContext) => AsyncIterable<unknown>;
   /** The frame (envelope and message) of one response, in pieces to write in order. */
   frame: (message: unknown) => readonly Uint8Array[];
@@ -63,8 +65,11 @@ export function streamingMethods(services: [DescService, object][], encoders: Re
         encodeEnvelope(0, toBinary(method.output, isMessage(message, method.output) ? message : create(method.output, message as never))),
       ];
       const path = `/${service.typeName}/${method.name}`;
-      if (special === undefined) methods.set(path, { method, impl: handler, frame: generic });
-      else methods.set(path, { method, impl: handler, frame: (message) => special.frame(message) ?? generic(message), written: special.written?.bind(special) });
+      // connect's own request parsing (patches/: a request that does not parse is the client's error).
+      const request = createMethodSerializationLookup(method, undefined, undefined, { readMaxBytes: Number.MAX_SAFE_INTEGER, writeMaxBytes: Number.MAX_SAFE_INTEGER }).getI(true);
+      const parse = (bytes: Uint8Array): unknown => request.parse(bytes);
+      if (special === undefined) methods.set(path, { method, parse, impl: handler, frame: generic });
+      else methods.set(path, { method, parse, impl: handler, frame: (message) => special.frame(message) ?? generic(message), written: special.written?.bind(special) });
     }
   }
   return methods;
@@ -110,7 +115,7 @@ export async function serveGrpcStreaming(target: StreamingMethod, req: Http2Serv
     if (timeout.error) throw timeout.error;
     const compression = compressionNegotiate([], header(req, "grpc-encoding"), header(req, "grpc-accept-encoding"), headerAcceptEncoding);
     if (compression.error) throw compression.error;
-    const input = fromBinary(method.input, await readSingleMessage(req, options.readMaxBytes));
+    const input = target.parse(await readSingleMessage(req, options.readMaxBytes));
     it = target.impl(input, context)[Symbol.asyncIterator]();
     // The next message is produced while the previous one is being sent: one message in flight, one being read.
     let next = it.next();

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { refuseExisting, writeAtomically } from "./cert-files.ts";
 import { ServerError } from "./error.ts";
+import { flagError } from "./flag-error.ts";
 import { systemdUnit, type OnShutdown } from "./systemd-unit.ts";
 
 const UNIT = "jobexec-server.service";
@@ -20,22 +21,18 @@ server stops them, KillMode=mixed) or keep (they keep running for the next serve
 /** Runs `jobexec-server install-unit ...`; returns the text to print. Throws ServerError on bad usage or a failure. */
 export async function installUnitCommand(args: string[], env: Record<string, string | undefined> = process.env): Promise<string> {
   let values;
+  const options = {
+    "on-shutdown": { type: "string" },
+    dir: { type: "string" },
+    exec: { type: "string" },
+    print: { type: "boolean" },
+    force: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  } as const;
   try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "on-shutdown": { type: "string" },
-        dir: { type: "string" },
-        exec: { type: "string" },
-        print: { type: "boolean" },
-        force: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options }));
   } catch (cause) {
-    throw new ServerError("usage", `${(cause as Error).message}; see jobexec-server install-unit --help`, { cause });
+    throw flagError(cause, Object.keys(options), "jobexec-server install-unit --help");
   }
   if (values.help) return installUnitHelp;
   const onShutdown = values["on-shutdown"] ?? (env.JOBEXEC_ON_SHUTDOWN || "stop");

@@ -1,7 +1,7 @@
-import { create } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Job as CoreJob, JobDependency, JobState as CoreJobState, StopReason as CoreStopReason, StreamName } from "@jobexec/core";
-import { DependencyCondition, JobSchema, JobState, OutputMode, OutputStream, StopReason, type Job } from "@jobexec/proto";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { Job as CoreJob, JobDependency, JobState as CoreJobState, Pressure as CorePressure, StopReason as CoreStopReason, StreamName } from "@jobexec/core";
+import { DependencyCondition, JobSchema, JobState, OutputMode, OutputStream, StopReason, type Job, type PressureSchema } from "@jobexec/proto";
 
 const states: Record<CoreJobState, JobState> = {
   queued: JobState.QUEUED,
@@ -79,11 +79,36 @@ export function jobMessage(job: CoreJob): Job {
       ioWriteBytes: big(usage.ioWriteBytes),
       pidsCurrent: big(usage.pidsCurrent),
       unavailable: usage.unavailable,
+      cpuPeriods: optionalBig(usage.cpuPeriods),
+      cpuThrottledPeriods: optionalBig(usage.cpuThrottledPeriods),
+      memorySwapPeakBytes: optionalBig(usage.memorySwapPeakBytes),
+      memoryEvents: usage.memoryEvents && {
+        oom: big(usage.memoryEvents.oom),
+        oomKill: big(usage.memoryEvents.oomKill),
+        high: big(usage.memoryEvents.high),
+        max: big(usage.memoryEvents.max),
+      },
+      ioReadOps: optionalBig(usage.ioReadOps),
+      ioWriteOps: optionalBig(usage.ioWriteOps),
+      pidsPeak: optionalBig(usage.pidsPeak),
+      cpuPressure: pressureMessage(usage.pressure?.cpu),
+      memoryPressure: pressureMessage(usage.pressure?.memory),
+      ioPressure: pressureMessage(usage.pressure?.io),
+    },
+    timeline: job.timeline && {
+      interval: durationFromMs(job.timeline.intervalMs),
+      samples: job.timeline.samples.map((s) => ({ time: timestampFromMs(s.atMs), cpu: s.cpu, memoryBytes: optionalBig(s.memoryBytes) })),
     },
     output: { stdoutBytes: big(job.output.stdout), stderrBytes: big(job.output.stderr) },
     outputMode: job.outputMode === "merged" ? OutputMode.MERGED : OutputMode.SEPARATE,
     cgroup: job.cgroup ?? "",
     stopReason: job.stopReason === undefined ? StopReason.UNSPECIFIED : stopReasons[job.stopReason],
+    stopping: job.stopping && {
+      reason: stopReasons[job.stopping.reason],
+      requestedBy: job.stopping.requestedBy ?? "",
+      beginTime: timestampFromDate(job.stopping.beganAt),
+      killTime: timestampFromDate(job.stopping.killAt),
+    },
     exitStatusUnknown: job.exitStatusUnknownReason !== undefined,
     exitStatusUnknownReason: job.exitStatusUnknownReason ?? "",
     endTimeApproximate: job.endTimeApproximate ?? false,
@@ -108,4 +133,8 @@ function big(n: number): bigint {
 
 function optionalBig(n: number | undefined): bigint | undefined {
   return n === undefined ? undefined : big(n);
+}
+
+function pressureMessage(p: CorePressure | undefined): MessageInitShape<typeof PressureSchema> | undefined {
+  return p && { ...p, someTotalUsec: big(p.someTotalUsec), fullTotalUsec: optionalBig(p.fullTotalUsec) };
 }

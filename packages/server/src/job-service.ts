@@ -61,7 +61,7 @@ export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimi
 
     async getJob(req, call) {
       call.jobId = req.id;
-      return { job: jobMessage(await accessibleJob(manager, call.caller, req.id)) };
+      return { job: jobMessage(await accessibleJob(manager, call.caller, req.id, { timeline: req.includeTimeline })) };
     },
 
     async listJobs(req, call) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseServeArgs, serveHelp } from "./config.ts";
-import { ADMIN_HEADROOM, connectionBudget } from "./connection-limits.ts";
+import { ADMIN_HEADROOM, connectionBudget, METRICS_MAX_CONNECTIONS } from "./connection-limits.ts";
 import { ServerError } from "./error.ts";
 import { openFileLimit } from "./fd-limit.ts";
 import { defaultLimits, limitSettings, parseSize } from "./limits.ts";
@@ -35,10 +35,14 @@ describe("limit settings", () => {
   });
 
   test("connections fit under the open-file limit: a quarter reserved at most, and the admins' headroom", () => {
-    assert.deepEqual(connectionBudget(4096, 1024, 20000), { maxConnections: 4096, maxSockets: 4096 + ADMIN_HEADROOM, reserve: 1024 });
-    assert.deepEqual(connectionBudget(4096, 1024, 4096), { maxConnections: 4096 - 1024 - ADMIN_HEADROOM, maxSockets: 4096 - 1024, reserve: 1024, loweredFrom: 4096 });
-    assert.deepEqual(connectionBudget(4096, 1024, 1024), { maxConnections: 1024 - 256 - ADMIN_HEADROOM, maxSockets: 1024 - 256, reserve: 256, loweredFrom: 4096 });
+    const metricsConnections = METRICS_MAX_CONNECTIONS;
+    assert.deepEqual(connectionBudget(4096, 1024, 20000), { maxConnections: 4096, maxSockets: 4096 + ADMIN_HEADROOM, reserve: 1024, metricsConnections });
+    assert.deepEqual(connectionBudget(4096, 1024, 4096), { maxConnections: 4096 - 1024 - ADMIN_HEADROOM, maxSockets: 4096 - 1024, reserve: 1024, metricsConnections, loweredFrom: 4096 });
+    assert.deepEqual(connectionBudget(4096, 1024, 1024), { maxConnections: 1024 - 256 - ADMIN_HEADROOM, maxSockets: 1024 - 256, reserve: 256, metricsConnections, loweredFrom: 4096 });
     assert.equal(connectionBudget(4096, 1024, undefined).maxConnections, 4096);
+    // The metrics endpoint's connections are an eighth of the reserve at most, inside it.
+    assert.equal(connectionBudget(4096, 1024, 64).metricsConnections, 2);
+    assert.equal(connectionBudget(4096, 0, 20000).metricsConnections, 1);
   });
 
   test("the open-file limit is read from /proc/self/limits", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
@@ -8,7 +9,9 @@ import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { JobService, JobState, OutputMode } from "@jobexec/proto";
 import { jobNode, slowPath } from "@jobexec/testing-slow";
+import { METRICS_MAX_CONNECTIONS } from "./connection-limits.ts";
 import { failure, readOutput, startServerProcess, type ServerProcess } from "./test-harness.ts";
+import { startServerProcess as startProcess, waitFor } from "./test-process.ts";
 
 const run = promisify(execFile);
 
@@ -89,6 +92,8 @@ describe("Prometheus metrics, scraped from a jobexec-server process", { timeout:
     assert.equal(value(samples, "jobexec_jobs", { state: "exited" }), 1);
     assert.equal(value(samples, "jobexec_jobs", { state: "failed" }), 0);
     assert.equal(value(samples, "jobexec_jobs_running"), 0);
+    assert.equal(delta("jobexec_job_usage_ended_total"), 1);
+    assert.ok(samples.some((s) => s.name === "jobexec_job_cpu_seconds_total"));
     // The default process metrics.
     for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_seconds"]) {
       assert.ok(samples.some((s) => s.name === name), name);
@@ -253,6 +258,32 @@ describe("metrics options of jobexec-server", { timeout: 120_000 }, () => {
     }
   });
 
+  test("ended jobs' usage totals per owner with --metrics-owner-labels; GetJob's timeline only on request", async () => {
+    const server = await startServerProcess(["--metrics-listen", "127.0.0.1:0", "--metrics-owner-labels", "--usage-sample-interval", "100ms"]);
+    try {
+      const url = String((await server.logged("metrics listening")).url);
+      const jobs = client(server);
+      const job = (await jobs.startJob({ program: jobNode, args: [slowPath, "1", "--spin", "1"] })).job;
+      assert.ok(job);
+      await readOutput(jobs.streamOutput({ id: job.id, follow: true }));
+      const { job: ended } = await jobs.getJob({ id: job.id, includeTimeline: true });
+      assert.ok((ended?.timeline?.samples.length ?? 0) >= 3, String(ended?.timeline?.samples.length));
+      assert.equal(ended?.timeline?.interval?.nanos, 100_000_000);
+      assert.ok(ended?.timeline?.samples.some((s) => (s.cpu ?? 0) > 0.3));
+      assert.equal((await jobs.getJob({ id: job.id })).job?.timeline, undefined);
+      assert.ok((await jobs.listJobs({})).jobs.every((j) => j.timeline === undefined));
+      const { samples } = await scrape(url);
+      assert.equal(value(samples, "jobexec_job_usage_ended_total", { owner: "tester" }), 1);
+      const cpu = value(samples, "jobexec_job_cpu_seconds_total", { owner: "tester" });
+      assert.ok(cpu >= 0.9 && cpu === Number(ended?.usage?.cpuUsageUsec) / 1e6, `${cpu} ${ended?.usage?.cpuUsageUsec}`);
+      if (ended?.usage?.cpuPressure !== undefined) {
+        assert.equal(value(samples, "jobexec_job_pressure_stall_seconds_total", { owner: "tester", resource: "cpu", kind: "some" }), Number(ended.usage.cpuPressure.someTotalUsec) / 1e6);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("a metrics address in use fails the start with one sentence", async () => {
     const first = await startServerProcess(["--metrics-listen", "127.0.0.1:0"]);
     try {
@@ -261,6 +292,57 @@ describe("metrics options of jobexec-server", { timeout: 120_000 }, () => {
       assert.match(second, new RegExp(`jobexec-server: cannot serve metrics on 127\\.0\\.0\\.1:${taken}: the address is in use`));
     } finally {
       await first.stop();
+    }
+  });
+});
+
+describe("the metrics port cannot take the API's descriptors", { timeout: 180_000 }, () => {
+  /** A TCP connection to `port`, resolved once it is connected or has failed. */
+  const connectTo = (port: number): Promise<Socket> =>
+    new Promise((resolve) => {
+      const socket = netConnect(port, "127.0.0.1");
+      socket.on("error", () => undefined);
+      socket.once("connect", () => resolve(socket));
+      socket.once("close", () => resolve(socket));
+    });
+
+  test("1000 connections to the metrics port under a 256-descriptor limit: a few are kept, the rest closed; an admin still starts a job", async () => {
+    const s = await startProcess({ wrap: ["prlimit", "--nofile=256:256", "--"], args: ["--metrics-listen", "127.0.0.1:0"] });
+    const sockets: Socket[] = [];
+    try {
+      const url = String((await s.waitForLog((l) => l.msg === "metrics listening")).url);
+      const limits = await s.waitForLog((l) => l.msg === "limits");
+      const cap = Number(limits.metricsMaxConnections);
+      assert.equal(cap, METRICS_MAX_CONNECTIONS, "64 descriptors reserved (a quarter of 256): an eighth of them, the cap");
+      // What a job can do from the host's loopback: 1000 connections, in waves of 100, all held open.
+      for (let wave = 0; wave < 10; wave++) sockets.push(...(await Promise.all(Array.from({ length: 100 }, () => connectTo(Number(new URL(url).port))))));
+      const open = (): Socket[] => sockets.filter((socket) => !socket.closed);
+      await waitFor(() => (open().length <= cap ? true : undefined), 60_000, `the metrics endpoint to close all but ${cap} connections`);
+      const dropped = await s.waitForLog((l) => l.msg === "metrics connections refused: the metrics endpoint has as many connections open as it takes");
+      assert.equal(dropped.limit, cap);
+      assert.ok(s.openFds() < 256 - 64, `the server has ${s.openFds()} descriptors open`);
+      // The API is untouched: an admin and a client are served, and the admin's job runs.
+      const admin = s.connection(s.pki.admin);
+      const { job } = await admin.jobs.startJob({ program: "sh", args: ["-c", "echo started"] });
+      assert.ok(job);
+      assert.equal((await readOutput(admin.jobs.streamOutput({ id: job.id, follow: true }))).stdout.toString(), "started\n");
+      const alice = s.connection(s.pki.alice);
+      assert.ok(await alice.health.check({}));
+      console.log(`# 1000 connections to the metrics port: ${open().length} kept open (cap ${cap}); server fds ${s.openFds()} of 256; the admin's job ran`);
+      admin.close();
+      alice.close();
+      // Once the job's connections are gone, a scrape gets through again.
+      for (const socket of sockets) socket.destroy();
+      let scraped: string | undefined;
+      for (let i = 0; i < 100 && scraped === undefined; i++) {
+        scraped = await fetch(url).then((r) => (r.status === 200 ? r.text() : undefined), () => undefined);
+        if (scraped === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.match(scraped ?? "no scrape succeeded", /jobexec_open_connections/);
+      assert.deepEqual(s.stderr.filter((line) => /EMFILE|ENFILE/.test(line)), []);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await s.stop();
     }
   });
 });

@@ -1,7 +1,7 @@
 import type { Http2SecureServer } from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Code } from "@connectrpc/connect";
-import type { JobManager, JobState, StreamName } from "@jobexec/core";
+import type { JobManager, JobState, StreamName, UsageTotals } from "@jobexec/core";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { codeName, type CallEnded } from "./guard.ts";
 
@@ -166,6 +166,51 @@ export class ServerMetrics {
       admissions.inc();
       waited.observe((change.job.startedAt.getTime() - change.job.createdAt.getTime()) / 1000);
     });
+  }
+
+  /**
+   * Adds counters of the usage of ended jobs (exited or stopped since the server started), read from the manager at
+   * each scrape: CPU and throttled time, memory events, pressure stall time; per owner only with owner labels. No
+   * series is per job.
+   */
+  countUsage(manager: JobManager): void {
+    const registers = [this.registry];
+    const owners = this.#ownerLabels;
+    // Without owner labels, one series: the owners' totals summed.
+    const each = (add: (totals: UsageTotals, labels: Record<string, string>) => void): void => {
+      for (const [owner, totals] of manager.usageTotals) add(totals, owners ? { owner } : {});
+    };
+    const counter = (name: string, help: string, labelNames: string[], collect: (c: Counter) => void): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: this.#labels(labelNames),
+        registers,
+        collect() {
+          this.reset();
+          collect(this);
+        },
+      });
+    };
+    counter("jobexec_job_usage_ended_total", "Jobs whose final usage the totals below hold: those that exited or were stopped.", [], (c) => each((t, l) => c.inc(l, t.jobs)));
+    counter("jobexec_job_cpu_seconds_total", "CPU time of ended jobs (cpu.stat usage_usec).", [], (c) => each((t, l) => c.inc(l, t.cpuUsec / 1e6)));
+    counter("jobexec_job_cpu_throttled_seconds_total", "Time ended jobs were throttled by their CPU limits (cpu.stat throttled_usec).", [], (c) => each((t, l) => c.inc(l, t.cpuThrottledUsec / 1e6)));
+    counter("jobexec_job_memory_events_total", "memory.events of ended jobs: oom (the OOM killer invoked), oom_kill (processes it killed), high, max.", ["event"], (c) =>
+      each((t, l) => {
+        c.inc({ ...l, event: "oom" }, t.oom);
+        c.inc({ ...l, event: "oom_kill" }, t.oomKill);
+        c.inc({ ...l, event: "high" }, t.memoryHigh);
+        c.inc({ ...l, event: "max" }, t.memoryMax);
+      }),
+    );
+    counter("jobexec_job_pressure_stall_seconds_total", "Pressure stall time of ended jobs, by resource (cpu, memory, io) and kind (some: a task waited; full: all did).", ["resource", "kind"], (c) =>
+      each((t, l) => {
+        for (const resource of ["cpu", "memory", "io"] as const) {
+          c.inc({ ...l, resource, kind: "some" }, t.stallUsec[resource].some / 1e6);
+          c.inc({ ...l, resource, kind: "full" }, t.stallUsec[resource].full / 1e6);
+        }
+      }),
+    );
   }
 
   /** For the guard: counts and times every call as it ends. */

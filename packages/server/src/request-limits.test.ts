@@ -110,6 +110,53 @@ describe("request limits", { timeout: 180_000 }, () => {
     }
   });
 
+  test("garbage where a protobuf message should be is INVALID_ARGUMENT in gRPC, gRPC-Web and Connect, unary and streaming", async () => {
+    // A raw HTTP/2 client: no protobuf library on this side would send these bytes.
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const enveloped = (flags: number, body: Buffer): Buffer => {
+      const header = Buffer.alloc(5);
+      header.writeUInt8(flags, 0);
+      header.writeUInt32BE(body.length, 1);
+      return Buffer.concat([header, body]);
+    };
+    const session = http2.connect(t.server.url, { ca: t.pki.ca.cert, cert: t.pki.alice.cert, key: t.pki.alice.key });
+    const call = async (method: string, headers: http2.OutgoingHttpHeaders, body: Buffer) => {
+      const stream = session.request({ ":method": "POST", ":path": `/jobexec.v1.JobService/${method}`, te: "trailers", ...headers });
+      const chunks: Buffer[] = [];
+      let head: http2.IncomingHttpHeaders = {};
+      let trailers: http2.IncomingHttpHeaders = {};
+      stream.on("response", (h) => (head = h));
+      stream.on("trailers", (h) => (trailers = h));
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.end(body);
+      await new Promise((resolve) => stream.once("close", resolve));
+      return { status: head[":status"], grpcStatus: trailers["grpc-status"] ?? head["grpc-status"], body: Buffer.concat(chunks) };
+    };
+    const message = /parse binary: illegal tag/;
+    try {
+      for (const method of ["StartJob", "StreamOutput"]) {
+        const grpc = await call(method, { "content-type": "application/grpc" }, enveloped(0, garbage));
+        assert.equal(grpc.grpcStatus, String(Code.InvalidArgument), `${method} gRPC`);
+        // gRPC-Web: the status is in the trailer frame (flag 0x80) at the end of the body.
+        const web = await call(method, { "content-type": "application/grpc-web+proto" }, enveloped(0, garbage));
+        assert.match(web.body.subarray(5).toString(), new RegExp(`grpc-status: ${Code.InvalidArgument}\r\n`), `${method} gRPC-Web`);
+        assert.match(decodeURIComponent(web.body.toString()), message);
+      }
+      const unary = await call("StartJob", { "content-type": "application/proto", "connect-protocol-version": "1" }, garbage);
+      assert.equal(unary.status, 400);
+      assert.deepEqual(Object.keys(JSON.parse(unary.body.toString()) as object), ["code", "message"]);
+      assert.equal((JSON.parse(unary.body.toString()) as { code: string }).code, "invalid_argument");
+      assert.match(unary.body.toString(), message);
+      // Connect streaming: the error is in the end-of-stream message (flag 0x02).
+      const streaming = await call("StreamOutput", { "content-type": "application/connect+proto", "connect-protocol-version": "1" }, enveloped(0, garbage));
+      assert.equal(streaming.body[0], 0x02);
+      assert.equal((JSON.parse(streaming.body.subarray(5).toString()) as { error: { code: string } }).error.code, "invalid_argument");
+    } finally {
+      session.close();
+    }
+    await healthy();
+  });
+
   test("client-supplied strings are clipped in log lines: a 900 KB job id makes a short line", async () => {
     const seen = t.logs.length;
     const id = "a".repeat(900_000);

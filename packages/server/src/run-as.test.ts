@@ -75,7 +75,7 @@ describe("jobexec-server --run-as and quotas", { skip, timeout: 300_000 }, () =>
     assert.match((await failure(admin.startJob({ program: "true", queuePolicy: QueuePolicy.REFUSE }))).rawMessage, /^admin already has 3 running jobs, .* \(--max-jobs-admin\)/);
   });
 
-  test("dynamic: a program not on PATH is named without the server's PATH; a cwd the account cannot enter is INVALID_ARGUMENT", async () => {
+  test("dynamic: a program not on PATH is named without the server's PATH; a cwd the account cannot enter is INVALID_ARGUMENT; what it cannot reach is answered like what is missing", async () => {
     const { client } = await serve("dynamic-checks", []);
     const alice = client("alice");
     const missing = await failure(alice.startJob({ program: "no-such-program-xyz" }));
@@ -87,8 +87,19 @@ describe("jobexec-server --run-as and quotas", { skip, timeout: 300_000 }, () =>
     assert.equal(cwd.code, Code.InvalidArgument);
     assert.match(cwd.rawMessage, new RegExp(`^cwd "${closed}" cannot be entered by the job's account \\(alice, uid \\d+\\): ${closed} is not searchable by it$`));
     await writeFile(join(closed, "tool"), "#!/bin/sh\n", { mode: 0o755 });
-    const program = await failure(alice.startJob({ program: join(closed, "tool") }));
-    assert.match(program.rawMessage, /is not an executable file: \S+closed is not searchable by the job's account/);
+    // What is behind a directory the account cannot search is answered exactly like what does not exist there.
+    await mkdir(join(closed, "sub"));
+    const answer = async (request: { program: string; workingDirectory?: string }, name: string): Promise<string> => {
+      const error = await failure(alice.startJob(request));
+      assert.equal(error.code, Code.InvalidArgument);
+      return error.rawMessage.replaceAll(name, "NAME");
+    };
+    const program = await answer({ program: join(closed, "tool") }, "tool");
+    assert.match(program, new RegExp(`^program "${closed}/NAME" not found \\(${closed}/NAME does not exist or is not reachable by the job's account, uid \\d+\\)$`));
+    assert.equal(await answer({ program: join(closed, "nothing") }, "nothing"), program);
+    const below = await answer({ program: "true", workingDirectory: join(closed, "sub") }, "sub");
+    assert.match(below, new RegExp(`^cwd "${closed}/NAME" does not exist or is not reachable by the job's account \\(alice, uid \\d+\\)$`));
+    assert.equal(await answer({ program: "true", workingDirectory: join(closed, "nothing") }, "nothing"), below);
     assert.equal((await alice.listJobs({})).jobs.length, 0, "nothing was started");
   });
 

@@ -57,6 +57,8 @@ export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOut
   queue?: Omit<QueueOptions, "names">;
   /** Standbys kept ready per output mode in use (core's ManagerOptions.standby); default 2, 0 for none. */
   standby?: number;
+  /** How often running jobs' usage is sampled for their timelines (core's ManagerOptions.usageSampleMs); 0: never. */
+  usageSampleMs?: number;
   /** Isolation for the fields a StartJob request leaves unset (core's ManagerOptions.defaultIsolation); default none. */
   defaultIsolation?: IsolationSpec;
   /** Connection, stream and request limits; each one not given takes its default (limits.ts). */
@@ -110,7 +112,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const fileLimit = openFileLimit();
   const budget = connectionBudget(limits.maxConnections, limits.fdReserve, fileLimit);
   const metrics = config.metrics && new ServerMetrics({ ownerLabels: config.metrics.ownerLabels });
-  const endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log));
+  const endpoint = metrics && (await serveMetrics(metrics.registry, config.metrics?.host ?? "127.0.0.1", config.metrics?.port ?? 0, log, { maxConnections: budget.metricsConnections }));
   // Set once the manager exists; until then calls wait for `ready`.
   let handle: Listener | undefined = undefined;
   const ready = Promise.withResolvers<Listener>();
@@ -148,6 +150,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       log: ({ level, message, ...fields }) => log[level](message, fields),
       ...(config.accounts === undefined ? {} : { accounts: config.accounts }),
       standby: config.standby ?? DEFAULT_STANDBY,
+      ...(config.usageSampleMs === undefined ? {} : { usageSampleMs: config.usageSampleMs }),
       stateFile: config.stateFile,
       maxOutputBytes: config.maxOutputBytes,
       maxTimeoutMs: config.maxTimeoutMs,
@@ -175,6 +178,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   metrics?.countJobs(manager);
   metrics?.countStandbys(manager);
   metrics?.countQueue(manager);
+  metrics?.countUsage(manager);
   const guarded = { streams, ended: metrics?.rpcEnded };
   const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
   const index = new DescriptorIndex(served);
@@ -199,7 +203,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const cgroups = manager.cgroups;
   log.info("listening", { address: hostPort(host, bound), url, dataDir: config.dataDir, runAs: config.accounts?.runAs ?? "dynamic", maxJobs, standby: config.standby ?? DEFAULT_STANDBY, defaultIsolation: config.defaultIsolation ?? {} });
   log.info("cgroups", { mode: cgroups.mode, root: cgroups.root ?? null, parent: cgroups.parent ?? null, controllers: cgroups.controllers });
-  log.info("limits", { ...limits, maxConnections: budget.maxConnections, openFileLimit: fileLimit ?? null, fdReserve: budget.reserve });
+  log.info("limits", { ...limits, maxConnections: budget.maxConnections, openFileLimit: fileLimit ?? null, fdReserve: budget.reserve, ...(endpoint ? { metricsMaxConnections: budget.metricsConnections } : {}) });
   if (budget.loweredFrom !== undefined) {
     log.warn("max connections lowered to fit the open-file limit", {
       configured: budget.loweredFrom,

@@ -82,8 +82,9 @@ RestrictRealtime=yes
 # nor leave a setuid or setgid program behind for later (the server's own setuid/setgid calls are unaffected).
 RestrictSUIDSGID=yes
 # Not set, on purpose:
-# - NoNewPrivileges, CapabilityBoundingSet, AmbientCapabilities: the bounding set is the jobs' too; jobs may run
-#   setuid programs (sudo, ping), and the server needs setuid/setgid, kill and mount capabilities.
+# - NoNewPrivileges, CapabilityBoundingSet, AmbientCapabilities: they would bind the server, which needs setuid/setgid,
+#   kill and mount capabilities. Jobs get no_new_privs anyway (set per job before its exec): a setuid program
+#   (sudo, ping) gives a job nothing.
 # - ProtectSystem, ProtectHome, PrivateTmp, ProtectHostname and the other options that give the unit a mount
 #   namespace of its own: it would be every job's (mounts made by jobs unseen by the host, paths hidden from jobs);
 #   isolation is the server's business, per job.

@@ -84,6 +84,12 @@ export async function listening(child: ServerChild): Promise<{ url: string }> {
 }
 
 /** Whether `pid` is a live process (a zombie runs nothing). */
+/** The parent of process `pid` (field 4 of /proc/PID/stat): a job's program is the child of its monitor. */
+export function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

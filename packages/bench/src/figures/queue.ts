@@ -33,7 +33,7 @@ async function timedInParallel(pool: JobClient[], count: number, call: (client: 
 }
 
 /**
- * Figure 7: the queue. A server with `--max-running 1`, its one slot held by a sleeping job, takes N `/bin/true` jobs
+ * Figure 8: the queue. A server with `--max-running 1`, its one slot held by a sleeping job, takes N `/bin/true` jobs
  * from 8 concurrent clients: each StartJob answers QUEUED. Measured in the same run: StartJob while queueing against
  * GetJob of queued jobs (same server, same connections), the server's RSS with N queued against the same server idle
  * (before), and the start-up of a server on that data directory (spawn to listening, N queued jobs loaded and queued
@@ -88,7 +88,7 @@ export async function queueFigure(context: Context): Promise<Section> {
   const bare = summarize(empty, "start-up, empty");
   return {
     id: "queue",
-    title: `7. The queue: ${n} jobs queued behind --max-running 1`,
+    title: `8. The queue: ${n} jobs queued behind --max-running 1`,
     rows: [
       { metric: "StartJob while queueing, p50", unit: "ms", value: start.p50, baselines: [{ name: "GetJob of a queued job, same run", value: get.p50 }], target: { op: "<=", value: get.p50 + 1 } },
       { metric: "StartJob while queueing, p99", unit: "ms", value: start.p99, baselines: [{ name: "GetJob, p99", value: get.p99 }] },

@@ -2,7 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import type { Duplex, Readable, Writable } from "node:stream";
 import { promisify } from "node:util";
-import { findSetpriv, type StandbyRequest, standbyPath } from "@jobexec/cgexec";
+import { encodeSpec, standbyPath, stdinSocket } from "@jobexec/cgexec";
 import { withServer, type Context } from "../context.ts";
 import { BenchError } from "../error.ts";
 import { readCpuSeconds, readMemory, readRssPss } from "../proc.ts";
@@ -49,18 +49,16 @@ async function refills(server: ServerProcess, parent: string, rounds: number, id
  * in this process for the very command the server runs; each standby is told to go away at once.
  */
 async function spawnBlocking(count: number): Promise<number[]> {
-  const setpriv = findSetpriv();
-  if (setpriv === undefined) throw new BenchError("workload", "no setpriv: the server could not start standbys either");
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = performance.now();
-    const child = spawn(setpriv, ["--no-new-privs", "--", process.execPath, standbyPath, "--status-fd=3", "--request-fd=4"], {
-      stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"],
+    const child = spawn(process.execPath, ["--v8-pool-size=1", "--disable-sigusr1", standbyPath, "--request-fd=4"], {
+      stdio: ["pipe", "ignore", "ignore", "ignore", "pipe"],
       detached: true,
       env: {},
     });
     samples.push(performance.now() - start);
-    // End-of-file before a request: it exits without running anything.
+    // End-of-file before its cgroup: it exits without running anything.
     (child.stdio[4] as Writable).end();
     await once(child, "exit");
   }
@@ -75,23 +73,25 @@ const dateNs = ["/bin/date", "+%s%N"] as const;
 
 /**
  * The take path of a standby on its own, the floor of a start from one: a booted cgexec-standby (no cgroup, no
- * account) is sent a request for `date +%s%N`; the time from just before the write to the time date prints.
- * Includes the standby's parsing and lookup, Node's process.execve of a booted Node process, and date's start-up.
+ * account) is sent the spec of `date +%s%N` and the go; the time from just before the write to the time date prints.
+ * Includes Node's process.execve of a booted Node process into cgexec-enter, its steps, and date's start-up.
  */
 async function takeToFirstOutput(count: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
-    const child = spawn(process.execPath, ["--v8-pool-size=1", "--disable-sigusr1", standbyPath, "--status-fd=3", "--request-fd=4"], {
-      stdio: ["ignore", "pipe", "inherit", "pipe", "pipe"],
+    const child = spawn(process.execPath, ["--v8-pool-size=1", "--disable-sigusr1", standbyPath, "--request-fd=4"], {
+      stdio: ["pipe", "pipe", "inherit", "ignore", "pipe"],
       env: {},
     });
     const request = child.stdio[4] as Duplex;
+    request.write("\n"); // no cgroup
     await once(request, "data"); // ready
     let out = "";
     (child.stdout as Readable).on("data", (chunk: Buffer) => (out += chunk.toString()));
-    const sent: StandbyRequest = { account: null, cwd: "/", argv: [...dateNs], env: {} };
+    const spec = encodeSpec({ cwd: "/", argv: [...dateNs], env: {} });
     const start = nowNs();
-    request.end(JSON.stringify(sent));
+    stdinSocket(child)?.end(spec);
+    request.end("\n");
     const [code] = (await once(child, "exit")) as [number | null];
     if (code !== 0) throw new BenchError("workload", `cgexec-standby running date exited with ${String(code)}`);
     samples.push(Number(BigInt(out.trim()) - start) / 1e6);
@@ -178,7 +178,7 @@ export async function standbyFigure(context: Context): Promise<Section> {
       `Memory from /proc/PID/smaps_rollup of the ${memory.length} standbys of a server with the default pool, after they booted; the server's own RSS ${(serverRss / MiB).toFixed(0)} MiB (with --standby 0: ${(offRss / MiB).toFixed(0)} MiB).`,
       `Idle: CPU time (utime + stime, 10 ms ticks) over ${(sizes.idleSeconds).toFixed(0)} s with no client, of the standbys together, of that server and of a server with --standby 0.`,
       `Refill: ${rounds} rounds of SIGKILL to both standbys, until both replacements wait blocked on their request (read(2) on fd 4, /proc/PID/syscall); the server's CPU over each round minus its idle rate, per standby. Boot CPU: each new standby's utime + stime at that point. Pool refill p50/max ${full.p50.toFixed(0)}/${full.max.toFixed(0)} ms.`,
-      `spawn() blocking: this bench process (RSS ${(benchRss / MiB).toFixed(0)} MiB) spawning the server's standby command (setpriv --no-new-privs -- node cgexec-standby ...) ${blocking.n} times; p50/p99/max ${blocking.p50.toFixed(2)}/${blocking.p99.toFixed(2)}/${blocking.max.toFixed(2)} ms. libuv's spawn forks and waits until the child has exec'd, on the caller's thread.`,
+      `spawn() blocking: this bench process (RSS ${(benchRss / MiB).toFixed(0)} MiB) spawning the server's standby command (node cgexec-standby --request-fd=4) ${blocking.n} times; p50/p99/max ${blocking.p50.toFixed(2)}/${blocking.p99.toFixed(2)}/${blocking.max.toFixed(2)} ms. libuv's spawn forks and waits until the child has exec'd, on the caller's thread.`,
       `Take on its own: ${take.n} booted cgexec-standby processes (no cgroup, no account: the floor of a start from a standby, without the RPC, the server's checks and the drop) each sent a request for ${dateNs.join(" ")}; the wall time from just before the write to the time date printed: p50/p99/max ${take.p50.toFixed(2)}/${take.p99.toFixed(2)}/${take.max.toFixed(2)} ms. Baseline: sh -c '${dateNs.join(" ")}; exec ${dateNs.join(" ")}', the second time minus the first, p50/p99/max ${shell.p50.toFixed(2)}/${shell.p99.toFixed(2)}/${shell.max.toFixed(2)} ms. Both include date's own start-up; the difference is the standby's own steps and the execve of a booted, multi-threaded Node process.`,
     ],
     ...(profile === undefined ? {} : { profile }),

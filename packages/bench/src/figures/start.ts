@@ -316,11 +316,11 @@ async function measureTargets(context: Context, servers: Record<"warm" | "cold" 
       const [plainCold, isolatedCold] = (await pacedRotation(context, [servers.cold, servers.isolatedCold], command)) as [Summary, Summary];
       rows.push(
         { metric: "paced p50 added by isolation (network none, private /tmp, read-only system; from standbys)", unit: "ms", value: isolatedWarm.p50 - plainWarm.p50, baselines: [], target: { op: "<=", value: 3 } },
-        // No target: a cold start's ~40 ms of Node start-up under load is noise far larger than cgexec-isolate's exec.
+        // No target: cold starts (cgexec-enter spawned by the server) carry a cgroup migration each, noisy under load.
         { metric: "paced p50 added by isolation, cold starts (--standby 0)", unit: "ms", value: isolatedCold.p50 - plainCold.p50, baselines: [] },
       );
       notes.push(
-        `Isolation: a --default-isolation ${allIsolation} server (a network namespace with lo up, a 64 MiB tmpfs on /tmp and on /var/tmp, every mount but /proc, /sys, /dev read-only with the home writable: cgexec-isolate's steps) against the default one, standbys on both, their paced starts in one rotation, then the same two with --standby 0; p50/p99/max from standbys none ${fmt(plainWarm)}, all three ${fmt(isolatedWarm)}; cold none ${fmt(plainCold)}, all three ${fmt(isolatedCold)} ms.`,
+        `Isolation: a --default-isolation ${allIsolation} server (a network namespace with lo up, a 64 MiB tmpfs on /tmp and on /var/tmp, every mount but /proc, /sys, /dev read-only with the home writable: cgexec-enter's steps) against the default one, standbys on both, their paced starts in one rotation, then the same two with --standby 0; p50/p99/max from standbys none ${fmt(plainWarm)}, all three ${fmt(isolatedWarm)}; cold none ${fmt(plainCold)}, all three ${fmt(isolatedCold)} ms.`,
       );
       notes.push(
         `Drop and state file: the default server, a --run-as server one (jobs run as the server's user: no uid switch) and a --state-file=:memory: one (no state file), all with standbys, their paced starts in one rotation; p50/p99/max default ${fmt(service)}, without the drop ${fmt(noDrop)}, records in memory ${fmt(inMemory)} ms. Each row is the difference of two p50s, so it carries their noise (the state file's writes alone are timed below).`,

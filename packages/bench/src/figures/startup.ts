@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { copyFile, cp, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { SqliteStore } from "@jobexec/core";
+import { SqliteStore, type JobRow } from "@jobexec/core";
 import { withServer, type Context } from "../context.ts";
 import { BenchError } from "../error.ts";
 import { startJob, waitEnded } from "../jobs.ts";
@@ -12,6 +12,30 @@ import { writeBytes } from "../workloads.ts";
 
 // Start-ups timed for each data directory, alternating.
 const runs = 5;
+
+/**
+ * Copies the data directory `templateDir` (a server's, with a few finished jobs) to `<target>/data` and adds copies of
+ * its records, each with a copy of its output directory, until it holds `count`; `edit` may change each added row.
+ */
+export async function fillStateFile(templateDir: string, target: string, count: number, edit: (row: Omit<JobRow, "seq">) => Omit<JobRow, "seq"> = (row) => row): Promise<void> {
+  await cp(templateDir, join(target, "data"), { recursive: true });
+  const store = SqliteStore.open(join(target, "data", "state.db"));
+  try {
+    const templates = store.load();
+    if (templates.length === 0) throw new BenchError("workload", "the template server recorded no job");
+    for (let n = templates.length; n < count; n++) {
+      const { seq: _seq, ...template } = templates[n % templates.length] ?? (templates[0] as (typeof templates)[number]);
+      const id = randomUUID();
+      store.insert(edit({ ...template, id }));
+      const from = join(target, "data", "jobs", template.id);
+      const to = join(target, "data", "jobs", id);
+      await mkdir(to);
+      for (const name of await readdir(from)) await copyFile(join(from, name), join(to, name));
+    }
+  } finally {
+    store.close();
+  }
+}
 
 /**
  * Figure 6: how long jobexec-server takes to start (spawn to listening) with N finished jobs in its state file,
@@ -30,20 +54,7 @@ export async function startupFigure(context: Context): Promise<Section> {
 
   context.progress(`startup: ${sizes.records} finished records in a state file`);
   const full = join(dir, "startup-full");
-  await cp(templateDir, join(full, "data"), { recursive: true });
-  const store = SqliteStore.open(join(full, "data", "state.db"));
-  const templates = store.load();
-  if (templates.length === 0) throw new BenchError("workload", "the template server recorded no job");
-  for (let n = templates.length; n < sizes.records; n++) {
-    const { seq: _seq, ...template } = templates[n % templates.length] ?? (templates[0] as (typeof templates)[number]);
-    const id = randomUUID();
-    store.insert({ ...template, id });
-    const from = join(full, "data", "jobs", template.id);
-    const to = join(full, "data", "jobs", id);
-    await mkdir(to);
-    for (const name of await readdir(from)) await copyFile(join(from, name), join(to, name));
-  }
-  store.close();
+  await fillStateFile(templateDir, full, sizes.records);
 
   context.progress(`startup: ${runs} start-ups with ${sizes.records} records and with none, alternating`);
   const withRecords: number[] = [];

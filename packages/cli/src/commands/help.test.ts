@@ -24,7 +24,7 @@ describe("help and completion", { timeout: 300_000 }, () => {
     const manifest = JSON.parse(readFileSync(new URL("../../oclif.manifest.json", import.meta.url), "utf8")) as Manifest;
     // help and autocomplete are oclif's own commands, bundled in (no plugin is loaded at start-up).
     const oclifs = ["autocomplete", "autocomplete:create", "autocomplete:script", "help"];
-    const contexts = ["context:add", "context:list", "context:remove", "context:use"];
+    const contexts = ["context:add", "context:current", "context:list", "context:remove", "context:use"];
     assert.deepEqual(Object.keys(manifest.commands).sort(), [...oclifs, ...contexts, "list", "logs", "queue", "rm", "start", "status", "stop", "wait"].sort());
     for (const [id, command] of Object.entries(manifest.commands).filter(([id]) => !oclifs.includes(id))) {
       assert.ok((command.examples?.length ?? 0) >= 2, `${id} has examples`);
@@ -53,6 +53,6 @@ describe("help and completion", { timeout: 300_000 }, () => {
     const functions = readFileSync(join(cache, "jobexec", "autocomplete", "functions", "bash", "jobexec.bash"), "utf8");
     assert.match(functions, /\nstart --cpu --cpu-weight --memory --pids --io-device .* --follow --json --server --cert --key --ca --context\n/);
     assert.match(functions, /\nlogs --follow --stream --tail --server --cert --key --ca --context\n/);
-    assert.match(functions, /\ncontext:add --server --cert --key --ca --force\n/);
+    assert.match(functions, /\ncontext:add --server --cert --key --ca --bundle --force\n/);
   });
 });

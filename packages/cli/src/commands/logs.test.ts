@@ -99,7 +99,7 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
     }
   });
 
-  test("Ctrl-C during start -f exits 130 and leaves the job running", async () => {
+  test("Ctrl-C during start -f exits 130, names the job, and leaves it running", async () => {
     const child = spawnCli(t, ["start", "-f", "--", jobNode, slowPath, "600", "--interval", "50", "--first-line"]);
     const done = collectCli(child);
     await once(child.stdout ?? child, "data");
@@ -108,8 +108,9 @@ describe("jobexec logs", { timeout: 300_000 }, () => {
     const running = (await t.server.manager.list({ states: ["running"] })).filter((job) => job.args.includes("--first-line"));
     try {
       assert.equal(result.code, 130);
-      assert.equal(result.stderr, "");
       assert.equal(running.length, 1);
+      const id = running[0]?.id ?? "";
+      assert.equal(result.stderr, `jobexec: stopped following job ${id}; it keeps running (\`jobexec stop ${id}\` stops it)\n`);
     } finally {
       await Promise.all(running.map((job) => runCli(t, ["stop", "--grace", "0", job.id])));
     }

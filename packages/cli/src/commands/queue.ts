@@ -1,6 +1,7 @@
 import * as Flags from "@oclif/core/flags";
 import type { Job } from "@jobexec/proto";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
+import { visible } from "../visible.ts";
 
 /** One owner's line of the summary. */
 interface OwnerSummary {
@@ -73,7 +74,8 @@ ${commonHelp}`;
     }
     const rows = [
       ["OWNER", "RUNNING", "QUEUED", "MEMORY", "CPUS", "NEXT WAITS FOR"],
-      ...lines.map((l) => [l.owner, String(l.running), String(l.queued), formatBytes(l.memoryReservedBytes), String(Math.round(l.cpuReserved * 100) / 100), l.next]),
+      // Owners and reasons come from the server's records: control characters made visible.
+      ...lines.map((l) => [visible(l.owner), String(l.running), String(l.queued), formatBytes(l.memoryReservedBytes), String(Math.round(l.cpuReserved * 100) / 100), visible(l.next)]),
     ];
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
     process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n") + "\n");

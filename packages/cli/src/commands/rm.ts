@@ -43,7 +43,7 @@ ${commonHelp}`;
       } catch (error) {
         // The server's answer about this one job; anything else (unreachable, TLS, Ctrl-C) ends the command.
         if (!(error instanceof ConnectError) || (error.code !== Code.NotFound && error.code !== Code.FailedPrecondition)) throw error;
-        process.stderr.write(`jobexec: ${(await this.describe(error, id)).message}\n`);
+        this.printError(await this.describe(error, id));
         failed++;
       }
     }

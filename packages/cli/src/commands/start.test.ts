@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { jobNode, slowPath } from "@jobexec/testing-slow";
-import { jsonOf, runCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
+import { collectCli, jsonOf, runCli, spawnCli, startCliServer, startedId, type CliServer } from "../testing/cli-fixture.ts";
 
 // A real server in this process, the CLI as a subprocess.
 describe("jobexec start", { timeout: 300_000 }, () => {
@@ -18,6 +20,18 @@ describe("jobexec start", { timeout: 300_000 }, () => {
     assert.equal(logs.code, 0);
     assert.equal(logs.stdout.toString(), "x y|=|--json|-f\n/tmp\nerr\n");
     assert.equal(logs.stderr, "");
+  });
+
+  test("--env NAME and --env-file keep secrets off the command line; the job gets them exactly", async () => {
+    const file = join(t.dir, "deploy.env");
+    await writeFile(file, "# for the deploy\nURL=https://example/?a=b c\nTOKEN=overridden by --env TOKEN after it\n");
+    const start = spawnCli(t, ["start", "--env-file", file, "--env", "TOKEN", "--", "sh", "-c", 'echo "$URL|$TOKEN"'], { env: { TOKEN: "s3cret 'x'" } });
+    // Nothing of the secret on the CLI's command line, where `ps` shows it to every user of the host.
+    const cmdline = await readFile(`/proc/${String(start.pid)}/cmdline`, "utf8").catch(() => "");
+    assert.ok(!cmdline.includes("s3cret"), cmdline);
+    const id = startedId(await collectCli(start));
+    const logs = await runCli(t, ["logs", "-f", id]);
+    assert.equal(logs.stdout.toString(), "https://example/?a=b c|s3cret 'x'\n");
   });
 
   test("--json prints the started job", async () => {
@@ -61,7 +75,7 @@ describe("jobexec start", { timeout: 300_000 }, () => {
       assert.equal(job.limits.pidsMax, 32);
     } else {
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /^jobexec: 127\.0\.0\.1:\d+ refused the request: .*(memory|pids).* not available on this host\n$/);
+      assert.match(result.stderr, /^jobexec: 127\.0\.0\.1:\d+ refused the request: .*(memory|pids).* not available on this host; to enforce limits the server needs the controllers in its cgroup v2 hierarchy: a pure cgroup v2 host \(on a hybrid one, boot with systemd\.unified_cgroup_hierarchy=1, .*\), and under systemd a unit with Delegate=yes/);
     }
   });
 
@@ -80,10 +94,11 @@ describe("jobexec start", { timeout: 300_000 }, () => {
       [["start"], /missing program: put the command after --/],
       [["start", "echo", "hi"], /unexpected argument "echo": put the program and its arguments after --/],
       [["start", "--memory", "12X", "--", "true"], /--memory: "12X" is not a size; .*K, M, G, T \(powers of 1024, also written Ki, Mi, Gi, Ti\) or KB, MB, GB, TB \(powers of 1000\)/],
-      [["start", "--env", "NOEQUALS", "--", "true"], /--env: "NOEQUALS" is not NAME=VALUE/],
+      [["start", "--env", "NOEQUALS", "--", "true"], /--env NOEQUALS: NOEQUALS is not set in this environment/],
+      [["start", "--env-file", "/no/such.env", "--", "true"], /--env-file \/no\/such\.env: cannot read it: no such file/],
       [["start", "--io-write-bps", "1M", "--io-device", "8:0", "--", "true"], /--io-write-bps must come after the --io-device it limits/],
       [["start", "--bogus", "--", "true"], /^jobexec: unknown flag --bogus \(see `jobexec start --help`\)$/m],
-      [["start", "--json", "-f", "--", "true"], /--json=true cannot also be provided when using --follow|--follow=true cannot also be provided when using --json/],
+      [["start", "--json", "-f", "--", "true"], /^jobexec: --json and --follow cannot be used together: --json prints the started job, --follow its output \(see `jobexec start --help`\)$/m],
     ];
     await Promise.all(cases.map(async ([args, message]) => {
       const result = await runCli(t, args, { server });

@@ -16,7 +16,8 @@ Isolation (--network none, --private-tmp, --read-only) is off unless asked for o
 
 Queue: when the server is at capacity (your running jobs, all running jobs, or memory and CPU reserved by limits), the job waits in the server's queue, in order, and starts when its turn comes; it is kept across restarts of the server. --after makes it wait for other jobs to end (ID:ok, the default, for exit 0; ID:any for any end; ID:failed for any other end): when one ends otherwise, the job fails without running. --at and --delay make it wait for a moment; --priority orders it among your own queued jobs; --now refuses to queue it (the start fails at once instead).
 
-With --follow, the job's stdout and stderr are copied to ours as they are written, and jobexec exits with the job's exit code (128 + the signal number when a signal killed it). Ctrl-C stops following (exit 130); the job keeps running.
+With --follow, the job's stdout and stderr are copied to ours as they are written, and jobexec exits with the job's exit code (128 + the signal number when a signal killed it). On a terminal the job's id is printed on stderr first; Ctrl-C stops following (exit 130) and prints the id of the job, which keeps running. A queued job is followed once it runs.
+A program that does not exist is refused before any job is made (exit 1, no id). A job that was made but could not be executed (a script whose #! interpreter is missing, an isolation step that failed) is recorded as failed: its id is printed, the reason on stderr, and the exit code is 126.
 
 ${commonHelp}`;
 
@@ -31,6 +32,7 @@ ${commonHelp}`;
     { description: "Half a CPU, 256 MiB of memory, at most 64 processes", command: "<%= config.bin %> start --cpu 0.5 --memory 256Mi --pids 64 -- make -j8" },
     { description: "Limit writes to /dev/sda to 10 MiB/s and reads from 8:16 to 100 IOPS", command: "<%= config.bin %> start --io-device /dev/sda --io-write-bps 10M --io-device 8:16 --io-read-iops 100 -- dd if=/dev/zero of=/tmp/x bs=1M count=64 oflag=direct" },
     { description: "Environment and working directory", command: "<%= config.bin %> start --env MODE=fast --env DEBUG=1 --cwd /srv/app -- ./run.sh" },
+    { description: "Secrets off the command line: TOKEN's value from this shell, the rest from a file", command: "<%= config.bin %> start --env TOKEN --env-file ./deploy.env -- ./deploy.sh" },
     { description: "No network, a private /tmp, a read-only system", command: "<%= config.bin %> start --network none --private-tmp --read-only -- make test" },
     { description: "Run, watch the output, and exit with the job's exit code", command: "<%= config.bin %> start -f -- sh -c 'echo working; exit 3'" },
     { description: "At most 10 minutes and 100 MiB of output", command: "<%= config.bin %> start --timeout 10m --max-output 100M -- ./crawl.sh" },
@@ -48,7 +50,8 @@ ${commonHelp}`;
     "io-write-bps": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Write bytes per second on the preceding --io-device.", helpGroup: "LIMITS" }),
     "io-read-iops": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Read operations per second on the preceding --io-device.", helpGroup: "LIMITS" }),
     "io-write-iops": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Write operations per second on the preceding --io-device.", helpGroup: "LIMITS" }),
-    env: Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Set an environment variable, NAME=VALUE (repeatable)." }),
+    env: Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Set an environment variable: NAME=VALUE, or NAME for the value it has here (repeatable)." }),
+    "env-file": Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Set the environment variables of FILE: NAME=VALUE lines, # comments (repeatable)." }),
     cwd: Flags.string({ summary: "Working directory on the server, an absolute path (default /)." }),
     network: Flags.string({ summary: "none: a network of the job's own with only lo (no connection to or from the host, its loopback included); host: the host's.", helpGroup: "ISOLATION" }),
     "private-tmp": Flags.boolean({ allowNo: true, summary: "A fresh tmpfs on /tmp and /var/tmp, seen by no one else, gone when the job ends (64 MiB unless --private-tmp-size).", helpGroup: "ISOLATION" }),
@@ -62,7 +65,7 @@ ${commonHelp}`;
     delay: Flags.string({ summary: "Do not start before this long from now, e.g. 30s, 10m, 2h.", helpGroup: "QUEUE" }),
     priority: Flags.string({ summary: "Order among your own queued jobs, -1000 to 1000 (higher first; default 0).", helpGroup: "QUEUE" }),
     now: Flags.boolean({ summary: "Start now or fail: never queue the job (the start fails naming what is full).", helpGroup: "QUEUE", default: false }),
-    follow: Flags.boolean({ char: "f", summary: "Stream the output live and exit with the job's exit code.", default: false, exclusive: ["json"] }),
+    follow: Flags.boolean({ char: "f", summary: "Stream the output live and exit with the job's exit code.", default: false }),
     ...jsonFlag,
     ...connectionFlags,
   };
@@ -76,6 +79,9 @@ ${commonHelp}`;
     if (argv.length > 0) {
       throw new CliError("usage", `unexpected argument "${String(argv[0])}": put the program and its arguments after --, e.g. \`jobexec start -- echo hello\``);
     }
+    if (flags.json && flags.follow) {
+      throw new CliError("usage", "--json and --follow cannot be used together: --json prints the started job, --follow its output (see `jobexec start --help`)");
+    }
     const tokens = raw.filter((t): t is FlagToken & { type: "flag" } => t.type === "flag");
     const { buildStartRequest } = await import("../start-request.ts");
     const request = buildStartRequest(tokens, command);
@@ -84,14 +90,18 @@ ${commonHelp}`;
     const job = response.job;
     if (job === undefined) throw new Error("the server's StartJob response has no job");
     this.jobId = job.id;
-    if (flags.json) {
-      this.printJson((await import("../job-json.ts")).jobJson(job));
-      return;
-    }
-    if (!flags.follow) {
-      process.stdout.write(`${job.id}\n`);
-      return;
-    }
+    const { failedToStart } = await import("../job-facts.ts");
+    const failure = failedToStart(job);
+    if (flags.json) this.printJson((await import("../job-json.ts")).jobJson(job));
+    else if (!flags.follow || failure !== undefined) process.stdout.write(`${job.id}\n`);
+    // A job the server made but could not start (a bad interpreter, an isolation step that failed) has a record and
+    // an id: say why, with the exit code of a failed start.
+    if (failure !== undefined) throw failure;
+    if (!flags.follow) return;
+    // On a terminal, the id goes first on stderr; into a file or pipe, stderr stays the job's bytes alone. Ctrl-C
+    // says it either way: whoever stops following still knows what to stop.
+    if (process.stderr.isTTY) process.stderr.write(`jobexec: started job ${job.id}\n`);
+    this.interruptNote = `stopped following job ${job.id}; it keeps running (\`jobexec stop ${job.id}\` stops it)`;
     const [{ copyOutput }, { exitStatus, queueLine }, { JobState }] = await Promise.all([import("../copy-output.ts"), import("../job-facts.ts"), import("@jobexec/proto")]);
     // The follow waits on the server until the job runs.
     if (job.state === JobState.QUEUED) process.stderr.write(`jobexec: job ${job.id} is queued (${queueLine(job)}); following it once it runs\n`);

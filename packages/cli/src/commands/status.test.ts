@@ -41,6 +41,25 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
     assert.match(String(job.workingDirectory), /\/homes\/alice$/);
   });
 
+  test("an ended job keeps its usage: pressure where the host has it, and --timeline charts its CPU", async () => {
+    const id = startedId(await runCli(t, ["start", "--", jobNode, slowPath, "1", "--spin", "1"]));
+    await runCli(t, ["logs", "-f", id]);
+    const text = (await runCli(t, ["status", id])).stdout.toString();
+    const json = jsonOf(await runCli(t, ["status", "--json", "--timeline", id]));
+    const usage = json.usage as { pressure: { cpu: { someTotalUsec: number; someAvg10: number | null } | null } };
+    // Pressure needs a kernel with PSI; once the job ended only the totals remain.
+    if (usage.pressure.cpu === null) assert.doesNotMatch(text, /Pressure:/);
+    else {
+      assert.match(text, /\n +Pressure: cpu some \d/);
+      assert.equal(usage.pressure.cpu.someAvg10, null);
+    }
+    const samples = (json.timeline as { samples: { cpu: number | null }[] }).samples;
+    assert.ok(samples.length >= 1 && samples.some((s) => (s.cpu ?? 0) > 0.3), JSON.stringify(samples));
+    const chart = (await runCli(t, ["status", "--timeline", id])).stdout.toString();
+    assert.match(chart, /\n {2}Timeline: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to .* \(\d+ points?, sampled every 5s\)\n +CPU: [▁▂▃▄▅▆▇█ ]+ {2}max \d\.\d\d CPU\n$/);
+    assert.equal(jsonOf(await runCli(t, ["status", "--json", id])).timeline, null);
+  });
+
   test("stop --grace 0 kills at once and prints the final state; a second stop prints the same", async () => {
     const id = startedId(await runCli(t, ["start", "--", "sleep", "600"]));
     const stopped = await runCli(t, ["stop", "--grace", "0", id]);

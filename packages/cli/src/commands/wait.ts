@@ -2,6 +2,7 @@ import * as Flags from "@oclif/core/flags";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { CliError } from "../errors.ts";
 import { parseJobId } from "../job-id.ts";
+import { visible } from "../visible.ts";
 
 /** `jobexec wait`: waits for jobs to end and exits with how they ended. */
 export default class Wait extends JobexecCommand {
@@ -93,7 +94,7 @@ ${commonHelp}`;
           if (timedOut) break;
           // The server went away (a restart, a crash): connect again and resume from the last change seen.
           if (!(error instanceof ConnectError && (error.code === Code.Unavailable || error.code === Code.Internal || error.code === Code.Canceled)) || this.abort.signal.aborted) throw error;
-          if (!reconnecting) process.stderr.write(`jobexec: lost the server (${error.rawMessage}); reconnecting\n`);
+          if (!reconnecting) process.stderr.write(`jobexec: lost the server (${visible(error.rawMessage)}); reconnecting\n`);
           reconnecting = true;
           this.disconnect();
           await new Promise((resolve) => setTimeout(resolve, 1000));

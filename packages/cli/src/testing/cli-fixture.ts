@@ -125,7 +125,8 @@ export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {
     ...options.env,
   };
   // The timeout only keeps a hung CLI from outliving the test run; no test relies on it.
-  return spawn(process.execPath, [options.cli ?? cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  // "--", as bin/launch and the CLI's #! line give it: else Node takes our --env-file for its own.
+  return spawn(process.execPath, ["--", options.cli ?? cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
 }
 
 /** Waits for a CLI subprocess to end and collects its output. */

@@ -2,7 +2,6 @@
 import { chmod, mkdir, readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { findSetpriv, setprivDirs } from "@jobexec/cgexec";
 import { JobError } from "../job-error.ts";
 import type { AccountOptions, LogEvent, RunAs } from "../types.ts";
 import { checkReachableByJobs } from "./data-dir.ts";
@@ -78,9 +77,6 @@ export class Accounts {
       return new Accounts(runAs, homesDir, undefined, undefined, log);
     }
     if (process.geteuid?.() !== 0) throw new JobError("invalid_argument", `run-as ${runAs} needs root, which switches each job to its account; use run-as server otherwise`);
-    if (findSetpriv() === undefined) {
-      throw new JobError("failed_precondition", `run-as ${runAs} needs setpriv (util-linux) in ${setprivDirs.join(", ")}: it sets no_new_privs for each job`);
-    }
     await prepareHomes(homesDir);
     await checkReachableByJobs(dataDir);
     const local = await readLocalAccounts();

@@ -30,7 +30,7 @@ try {
     const job = await timed(withEnv, () => manager.start({ program: "true", env: { FOO: "bar" } }, "x"));
     ids.push(job.id);
   }
-  percentiles("start with extra env (through env -i)", withEnv);
+  percentiles("start with extra env (the spec on cgexec-enter's stdin)", withEnv);
 
   const gets: number[] = [];
   for (let i = 0; i < 2000; i++) await timed(gets, () => manager.get(ids[Math.floor(Math.random() * count)] as string));

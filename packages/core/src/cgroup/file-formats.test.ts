@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatCpuMax, formatIoMax, parseCgroup2Mount, parseFlatKeyed, parseNestedKeyed, parseProcCgroup, sumIoStat } from "./file-formats.ts";
+import { formatCpuMax, formatIoMax, parseCgroup2Mount, parseFlatKeyed, parseNestedKeyed, parsePressure, parseProcCgroup, sumIoStat } from "./file-formats.ts";
 
 test("cpu.max: quota for a CPU fraction over a 100 ms period", () => {
   assert.equal(formatCpuMax(0.5), "50000 100000");
@@ -31,8 +31,8 @@ test("flat-keyed files: cpu.stat, memory.events, cgroup.events", () => {
 
 test("nested-keyed files: io.stat summed over devices, io.max read back", () => {
   const ioStat = "8:0 rbytes=1000 wbytes=2000 rios=1 wios=2 dbytes=0 dios=0\n254:0 rbytes=24 wbytes=4096 rios=3 wios=4 dbytes=0 dios=0\n";
-  assert.deepEqual(sumIoStat(ioStat), { readBytes: 1024, writeBytes: 6096 });
-  assert.deepEqual(sumIoStat(""), { readBytes: 0, writeBytes: 0 });
+  assert.deepEqual(sumIoStat(ioStat), { readBytes: 1024, writeBytes: 6096, readOps: 4, writeOps: 6 });
+  assert.deepEqual(sumIoStat(""), { readBytes: 0, writeBytes: 0, readOps: 0, writeOps: 0 });
   const ioMax = parseNestedKeyed("8:0 rbps=max wbps=1048576 riops=max wiops=max\n");
   assert.equal(ioMax.get("8:0")?.get("wbps"), "1048576");
   assert.equal(ioMax.get("8:0")?.get("rbps"), "max");
@@ -55,4 +55,11 @@ test("/proc/self/mountinfo: the cgroup2 mount point, pure v2, hybrid, none, esca
   assert.equal(parseCgroup2Mount(hybrid), "/sys/fs/cgroup/unified");
   assert.equal(parseCgroup2Mount("30 22 0:27 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"), undefined);
   assert.equal(parseCgroup2Mount("41 22 0:40 / /mnt/my\\040cg rw - cgroup2 none rw\n"), "/mnt/my cg");
+});
+
+test("pressure files: totals and averages of the some and full lines; a missing line is absent", () => {
+  const both = parsePressure("some avg10=1.50 avg60=0.25 avg300=0.00 total=123456\nfull avg10=0.00 avg60=0.10 avg300=0.00 total=789\n");
+  assert.deepEqual(both, { some: { total: 123456, avg10: 1.5, avg60: 0.25 }, full: { total: 789, avg10: 0, avg60: 0.1 } });
+  assert.deepEqual(parsePressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n"), { some: { total: 5, avg10: 0, avg60: 0 } });
+  assert.deepEqual(parsePressure(""), {});
 });

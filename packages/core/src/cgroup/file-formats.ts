@@ -41,15 +41,29 @@ export function parseNestedKeyed(text: string): Map<string, Map<string, string>>
   return devices;
 }
 
-/** Bytes read and written over all devices of an io.stat file. */
-export function sumIoStat(text: string): { readBytes: number; writeBytes: number } {
-  let readBytes = 0;
-  let writeBytes = 0;
+/** Bytes and operations read and written over all devices of an io.stat file. */
+export function sumIoStat(text: string): { readBytes: number; writeBytes: number; readOps: number; writeOps: number } {
+  const sums = { readBytes: 0, writeBytes: 0, readOps: 0, writeOps: 0 };
   for (const keys of parseNestedKeyed(text).values()) {
-    readBytes += Number(keys.get("rbytes") ?? 0);
-    writeBytes += Number(keys.get("wbytes") ?? 0);
+    sums.readBytes += Number(keys.get("rbytes") ?? 0);
+    sums.writeBytes += Number(keys.get("wbytes") ?? 0);
+    sums.readOps += Number(keys.get("rios") ?? 0);
+    sums.writeOps += Number(keys.get("wios") ?? 0);
   }
-  return { readBytes, writeBytes };
+  return sums;
+}
+
+/**
+ * A pressure file (cpu|memory|io.pressure: "some avg10=0.00 avg60=0.00 avg300=0.00 total=123" and a "full" line) as
+ * the totals in microseconds and the 10 s and 60 s averages in percent; a line the file lacks is absent.
+ */
+export function parsePressure(text: string): Partial<Record<"some" | "full", { total: number; avg10: number; avg60: number }>> {
+  const lines: Partial<Record<"some" | "full", { total: number; avg10: number; avg60: number }>> = {};
+  for (const [kind, keys] of parseNestedKeyed(text)) {
+    if (kind !== "some" && kind !== "full") continue;
+    lines[kind] = { total: Number(keys.get("total") ?? 0), avg10: Number(keys.get("avg10") ?? 0), avg60: Number(keys.get("avg60") ?? 0) };
+  }
+  return lines;
 }
 
 /** The cgroup path of the unified hierarchy (the `0::` line) in a /proc/PID/cgroup file. */

@@ -1,6 +1,6 @@
 // One manager per cgroup parent: a second one would kill the first one's jobs as leftovers and remove its sub-tree.
 import { createHash } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { lstat, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JobError, toJobError } from "../job-error.ts";
@@ -23,9 +23,24 @@ export function parentLockDirs(env: Record<string, string | undefined> = process
 const unusable = new Set(["EROFS", "EACCES", "EPERM", "ENOENT", "ENOTDIR"]);
 
 /**
+ * Why `dir` may not hold our locks, or undefined when it may: a directory (not a link) of ours, writable by nobody
+ * else. The temporary directory is shared: a job that made `jobexec-0` there first could delete our lock (letting a
+ * second server onto our cgroup parent) or plant links through which we would write the pid file into any file.
+ */
+async function notOurs(dir: string): Promise<string | undefined> {
+  const stats = await lstat(dir);
+  const uid = process.getuid?.() ?? 0;
+  if (!stats.isDirectory()) return "is not a directory";
+  if (stats.uid !== uid) return `is owned by uid ${String(stats.uid)}, not by us (uid ${String(uid)})`;
+  if ((stats.mode & 0o022) !== 0) return `is writable by others (mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")})`;
+  return undefined;
+}
+
+/**
  * Takes the exclusive lock of the cgroup directory `parentDir` (its full path: the same name under another cgroup is
- * another parent) before anything under it is touched, in the first usable place of `lockDirs`. Held by another
- * process: JobError "failed_precondition" naming its pid. The lock file is named by a digest of the path; the pid file
+ * another parent) before anything under it is touched, in the first usable place of `lockDirs`, which must be ours
+ * and writable by nobody else (else JobError "failed_precondition" saying so). Held by another process: JobError
+ * "failed_precondition" naming its pid. The lock file is named by a digest of the path; the pid file
  * beside it also holds the path.
  */
 export async function lockCgroupParent(parentDir: string, lockDirs: string | string[] = parentLockDirs()): Promise<HeldLock> {
@@ -35,6 +50,10 @@ export async function lockCgroupParent(parentDir: string, lockDirs: string | str
   for (const dir of typeof lockDirs === "string" ? [lockDirs] : lockDirs) {
     try {
       await mkdir(dir, { recursive: true, mode: 0o755 });
+      const why = await notOurs(dir);
+      if (why !== undefined) {
+        throw new JobError("failed_precondition", `cannot lock cgroup parent ${parentDir}: the lock directory ${dir} ${why}, so another user may have made it; remove it (it is made again at the next start)`);
+      }
       result = acquireLock(join(dir, `${name}.lock`), join(dir, `${name}.pid`), parentDir);
       break;
     } catch (err) {

@@ -2,7 +2,7 @@
 // when one is ready, else cold.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { findSetpriv } from "@jobexec/cgexec";
+import type { EntrySpec } from "@jobexec/cgexec";
 import { removeCgroup } from "../cgroup/cgroup-fs.ts";
 import { applyLimits } from "../cgroup/limits.ts";
 import type { CgroupSubtree } from "../cgroup/subtree.ts";
@@ -12,9 +12,9 @@ import { createOutputFiles, removeOutput } from "../output/output-files.ts";
 import { JobRecord } from "../supervise/job-record.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 import type { LogEvent, OutputMode, StandbyCounts } from "../types.ts";
-import { cgexecIsolation, isIsolated } from "../spec/isolation.ts";
+import { cgexecIsolation } from "../spec/isolation.ts";
 import { type Spawned, spawnJob } from "./spawn-job.ts";
-import { type Standby, standbyKind } from "./standby.ts";
+import type { Standby } from "./standby.ts";
 import { maxStandbys, StandbyPool } from "./standby-pool.ts";
 
 /** A job whose main process was just spawned (or handed its job, from a standby). */
@@ -71,25 +71,16 @@ export class Launcher {
   readonly #subtree: CgroupSubtree | undefined;
   readonly #pool: StandbyPool;
 
-  /** `standbys` per output mode; `dropping` says whether jobs drop to an account (standbys then start under no_new_privs). */
-  constructor(jobsDir: string, subtree: CgroupSubtree | undefined, standbys: number, dropping: boolean, log: (event: LogEvent) => void) {
+  /** `standbys` per output mode. */
+  constructor(jobsDir: string, subtree: CgroupSubtree | undefined, standbys: number, log: (event: LogEvent) => void) {
     this.#jobsDir = jobsDir;
     this.#subtree = subtree;
-    const parentDir = subtree?.parentDir;
-    this.#pool = new StandbyPool(
-      standbys,
-      {
-        jobsDir,
-        parentDir,
-        setpriv: dropping ? findSetpriv() : undefined,
-      },
-      log,
-    );
+    this.#pool = new StandbyPool(standbys, { jobsDir, parentDir: subtree?.parentDir }, log);
   }
 
-  /** Starts filling the standby pool (isolated when the defaults are); call once what an earlier run left is removed. */
-  start(isolated: boolean): void {
-    this.#pool.start(standbyKind("separate", isolated));
+  /** Starts filling the standby pool; call once what an earlier run left is removed. */
+  start(): void {
+    this.#pool.start("separate");
   }
 
   /** The standby pool's figures. */
@@ -98,25 +89,26 @@ export class Launcher {
   }
 
   /**
-   * Holds the next job's id: a ready standby's for `outputMode` and `isolated` (as the spec and the defaults give
-   * them, not yet validated), or a fresh id (always without `warm`: a job that is likely to wait). Synchronous, so
-   * that concurrent starts never get the same standby.
+   * Holds the next job's id: a ready standby's for `outputMode` (as the spec gives it, not yet validated), or a
+   * fresh id (always without `warm`: a job that is likely to wait). Synchronous, so that concurrent starts never get
+   * the same standby. A standby serves any job of its output mode, isolated or not: what makes the job is
+   * cgexec-enter, which it executes at take.
    */
-  reserve(outputMode: unknown, isolated: boolean, warm = true): Reservation {
+  reserve(outputMode: unknown, warm = true): Reservation {
     if (!warm) return new Reservation(this.#pool, undefined);
     // Validation accepts only these two, "separate" when absent; a bad value fails there and gives the standby back.
     const mode: OutputMode = outputMode === "merged" ? "merged" : "separate";
-    return new Reservation(this.#pool, this.#pool.take(standbyKind(mode, isolated)));
+    return new Reservation(this.#pool, this.#pool.take(mode));
   }
 
   /**
    * Creates the job's cgroup limits (and, cold, its output files and cgroup), then starts its main process. A failure
    * before the start removes everything it made and throws a JobError.
    */
-  async launch(reservation: Reservation, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
+  async launch(reservation: Reservation, seq: number, owner: string, valid: ValidSpec): Promise<Launched> {
     const standby = reservation.use();
     const warm = standby === undefined ? undefined : await this.#warm(standby, seq, owner, valid);
-    const launched = warm ?? (await this.#cold(reservation.id, seq, owner, valid, baseEnv));
+    const launched = warm ?? (await this.#cold(reservation.id, seq, owner, valid));
     this.#pool.countStart(launched.warm);
     return launched;
   }
@@ -125,8 +117,8 @@ export class Launcher {
    * Starts a queued job, its record given: cold, since standbys are made with ids of their own. Like launch(), a
    * failure before the start removes everything it made and throws a JobError.
    */
-  async launchQueued(record: JobRecord, valid: ValidSpec, baseEnv: Record<string, string>): Promise<Launched> {
-    const launched = await this.#cold(record.id, record.seq, record.owner, valid, baseEnv, record);
+  async launchQueued(record: JobRecord, valid: ValidSpec): Promise<Launched> {
+    const launched = await this.#cold(record.id, record.seq, record.owner, valid, record);
     this.#pool.countStart(false);
     return launched;
   }
@@ -148,11 +140,6 @@ export class Launcher {
       await this.#pool.diedBooting(standby);
       return undefined;
     }
-    if (standby.isolated !== isIsolated(valid.isolation)) {
-      // The guess from the unvalidated spec was wrong: this standby cannot carry the job.
-      this.#pool.giveBack(standby);
-      return undefined;
-    }
     const { cgroupDir } = standby;
     try {
       // Limits first, read back; the standby waiting in the cgroup brought none of its start-up memory with it.
@@ -162,23 +149,15 @@ export class Launcher {
       this.#pool.refill();
       throw toJobError("cannot start the job", err);
     }
-    const { account } = valid;
-    const spawned = standby.take({
-      account: account.drop ? { uid: account.uid, gid: account.gid, groups: account.groups } : null,
-      cwd: valid.cwd,
-      argv: [valid.executable, ...valid.args],
-      env: valid.env,
-      isolation: cgexecIsolation(valid.isolation, account.home) ?? null,
-    });
+    const spawned = standby.take(entrySpec(valid));
     this.#pool.refillAfter(spawned.failure);
     const record = new JobRecord(standby.id, seq, owner, valid, standby.dir, cgroupDir);
     return { record, spawned, warm: true, closeFiles: () => Promise.resolve() };
   }
 
-  async #cold(id: string, seq: number, owner: string, valid: ValidSpec, baseEnv: Record<string, string>, queued?: JobRecord): Promise<Launched> {
+  async #cold(id: string, seq: number, owner: string, valid: ValidSpec, queued?: JobRecord): Promise<Launched> {
     const dir = join(this.#jobsDir, id);
     const cgroupDir = this.cgroupDirOf(id);
-    const isolation = cgexecIsolation(valid.isolation, valid.account.home);
     let files;
     try {
       files = await createOutputFiles(dir, valid.outputMode);
@@ -186,18 +165,7 @@ export class Launcher {
         await mkdir(cgroupDir);
         await applyLimits(cgroupDir, valid.limits);
       }
-      const spawned = spawnJob({
-        executable: valid.executable,
-        args: valid.args,
-        env: valid.env,
-        baseEnv,
-        cwd: valid.cwd,
-        stdoutFd: files.stdoutFd,
-        stderrFd: files.stderrFd,
-        cgroupDir,
-        ...(valid.account.drop ? { account: valid.account } : {}),
-        ...(isolation === undefined ? {} : { isolation }),
-      });
+      const spawned = spawnJob({ spec: { ...entrySpec(valid), cgroupDir }, stdoutFd: files.stdoutFd, stderrFd: files.stderrFd });
       return { record: queued ?? new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, warm: false, closeFiles: files.close };
     } catch (err) {
       await files?.close();
@@ -206,4 +174,16 @@ export class Launcher {
       throw toJobError("cannot start the job", err);
     }
   }
+}
+
+/** What cgexec-enter needs of a valid spec (the cgroup aside): the account when the job drops to one, cwd, argv, env, isolation. */
+function entrySpec(valid: ValidSpec): Omit<EntrySpec, "cgroupDir"> {
+  const { account } = valid;
+  return {
+    account: account.drop ? { uid: account.uid, gid: account.gid, groups: account.groups } : undefined,
+    cwd: valid.cwd,
+    argv: [valid.executable, ...valid.args],
+    env: valid.env,
+    isolation: cgexecIsolation(valid.isolation, account.home),
+  };
 }

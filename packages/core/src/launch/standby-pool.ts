@@ -1,5 +1,4 @@
-// The pool of standbys: a few cgexec processes booted ahead of need, per kind (output mode, and whether its jobs are
-// isolated), refilled in the background.
+// The pool of standbys: a few cgexec processes booted ahead of need, per output mode, refilled in the background.
 import type { LogEvent, StandbyCounts } from "../types.ts";
 import { Standby, type StandbyKind, type StandbyPlace } from "./standby.ts";
 
@@ -12,8 +11,8 @@ const firstBackoffMs = 250;
 const maxBackoffMs = 30_000;
 
 /**
- * Keeps `size` standbys of each kind in use: "separate" (the default output mode) from the start, "merged" and the
- * isolated kinds from the first job that asks for one (a standby's stdout and stderr are fixed when it is spawned, and Node has no
+ * Keeps `size` standbys of each kind in use: "separate" (the default output mode) from the start, "merged" from the
+ * first job that asks for one (a standby's stdout and stderr are fixed when it is spawned, and Node has no
  * dup2 to merge them later). take() hands out a ready one or none (the caller then starts cold); refill() spawns
  * replacements one per turn of the event loop, so no spawn lands inside the start that emptied the slot.
  */
@@ -39,7 +38,7 @@ export class StandbyPool {
     this.#log = log;
   }
 
-  /** Starts filling the pool for `kind`: the default output mode, isolated when the manager's defaults are. */
+  /** Starts filling the pool for `kind`: the default output mode. */
   start(kind: StandbyKind): void {
     if (this.size === 0) return;
     this.#wanted.add(kind);

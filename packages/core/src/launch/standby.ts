@@ -1,16 +1,16 @@
 // One standby: a cgexec booted ahead of its job, with the job's id, output files and cgroup made, waiting in that
-// cgroup (its limits not yet written) for the one request that makes it that job.
+// cgroup (its limits not yet written) for the go that makes it that job, whose spec comes on its standard input.
 import { type ChildProcess, spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Duplex, Readable } from "node:stream";
-import { type StandbyRequest, standbyPath } from "@jobexec/cgexec";
+import type { Duplex } from "node:stream";
+import { encodeSpec, type EntrySpec, standbyPath, stdinSocket } from "@jobexec/cgexec";
 import { removeCgroup } from "../cgroup/cgroup-fs.ts";
 import { newJobId } from "../job-id.ts";
 import { createOutputFiles, removeOutput } from "../output/output-files.ts";
 import type { OutputMode } from "../types.ts";
-import { readableStdin, readStatus, type Spawned } from "./spawn-job.ts";
+import { type Spawned, type Status, spawned, statusOf } from "./spawn-job.ts";
 
 /** Where standbys are made: the same places a cold start uses. */
 export interface StandbyPlace {
@@ -18,22 +18,12 @@ export interface StandbyPlace {
   jobsDir: string;
   /** The jobs' cgroup parent, where its job cgroup is made ahead (no limits yet); undefined when unconfined. */
   parentDir: string | undefined;
-  /** setpriv(1), to start it under no_new_privs when its jobs drop to an account; undefined when they do not. */
-  setpriv: string | undefined;
 }
 
-/**
- * What a standby serves: its output mode (stdout and stderr are fixed at spawn), and whether its jobs are isolated
- * (its status descriptor is then its standard input, the only kind of descriptor that reaches cgexec-isolate).
- */
-export type StandbyKind = OutputMode | `${OutputMode} isolated`;
+/** What a standby serves: its output mode (stdout and stderr are fixed at spawn, and Node has no dup2 to merge them). */
+export type StandbyKind = OutputMode;
 
-/** The kind of standby a job of `outputMode` takes, `isolated` or not. */
-export function standbyKind(outputMode: OutputMode, isolated: boolean): StandbyKind {
-  return isolated ? `${outputMode} isolated` : outputMode;
-}
-
-/** The request descriptor of a standby, as spawned; its status descriptor is 3, or 0 for isolated jobs. */
+/** The request descriptor of a standby, as spawned (its cgroup, ready, go); the spec and status go on standard input. */
 const requestFd = 4;
 
 // A standby has nothing to run in parallel: one V8 worker thread instead of one per core, and no inspector signal
@@ -51,7 +41,6 @@ export class Standby {
   readonly id: string;
   readonly kind: StandbyKind;
   readonly outputMode: OutputMode;
-  readonly isolated: boolean;
   /** The output directory, `<jobsDir>/<id>`, with its stdout and stderr files. */
   readonly dir: string;
   /** The job cgroup made ahead, `<parent>/<id>`; undefined when unconfined. */
@@ -60,7 +49,9 @@ export class Standby {
   /** Inode numbers of the output files it was spawned on. */
   readonly #files: readonly [number, number];
   readonly #request: Duplex;
-  readonly #failure: Promise<string>;
+  /** Its standard input: the spec goes out on it, the status comes back. */
+  readonly #stdin: Duplex | null;
+  readonly #status: Promise<Status>;
   /** Resolves once the process is gone (or could not be spawned). */
   readonly ended: Promise<void>;
   #ready = false;
@@ -72,15 +63,14 @@ export class Standby {
     this.id = id;
     this.#files = files;
     this.kind = kind;
-    this.isolated = kind.endsWith(" isolated");
-    this.outputMode = this.isolated ? (kind.split(" ")[0] as OutputMode) : (kind as OutputMode);
+    this.outputMode = kind;
     this.dir = dir;
     this.cgroupDir = cgroupDir;
     this.child = child;
     this.#request = child.stdio[requestFd] as Duplex;
     // A standby gone before its request is written reads as EPIPE here; its exit says the rest.
     this.#request.on("error", () => undefined);
-    const status = this.isolated ? readableStdin(child) : (child.stdio[3] as Readable | null);
+    this.#stdin = stdinSocket(child);
     this.ended = new Promise((resolve) => {
       child.once("exit", () => resolve());
       child.once("error", () => {
@@ -88,22 +78,17 @@ export class Standby {
       });
     });
     void this.ended.then(() => this.#booting.resolve(false));
-    this.#failure = new Promise<string>((resolve) => {
-      child.once("error", (err) => resolve(`cannot start cgexec-standby: ${err.message}`));
-      if (status === null) resolve("cgexec-standby has no status pipe");
-      else void readStatus(status).then(resolve);
-    });
+    this.#status = statusOf(child, this.#stdin, "cgexec-standby");
   }
 
   /**
    * Makes the job's output files and cgroup (no limits) for a fresh id, then spawns the standby on them (stdout and
-   * stderr are the output files, both stdout's in merged mode; it joins the cgroup once Node has started).
+   * stderr are the output files, both stdout's in merged mode; it joins the cgroup once Node has started, told on
+   * its request descriptor: neither the id nor the cgroup is on its command line, which every user may read).
    * `onReady` is called once it booted. A failure removes what it made and throws.
    */
   static async spawn(place: StandbyPlace, kind: StandbyKind, onReady: (standby: Standby) => void): Promise<Standby> {
-    const isolated = kind.endsWith(" isolated");
-    const outputMode = (isolated ? kind.split(" ")[0] : kind) as OutputMode;
-    const statusFd = isolated ? 0 : 3;
+    const outputMode = kind;
     const id = newJobId();
     const dir = join(place.jobsDir, id);
     const cgroupDir = place.parentDir === undefined ? undefined : join(place.parentDir, id);
@@ -112,17 +97,15 @@ export class Standby {
       files = await createOutputFiles(dir, outputMode);
       const inodes = [(await stat(join(dir, "stdout"))).ino, (await stat(join(dir, "stderr"))).ino] as const;
       if (cgroupDir !== undefined) await mkdir(cgroupDir);
-      const args = [...nodeFlags, standbyPath, `--status-fd=${String(statusFd)}`, `--request-fd=${String(requestFd)}`, ...(cgroupDir === undefined ? [] : [`--cgroup=${cgroupDir}`])];
-      // no_new_privs is inherited by the program and cannot be unset; root keeps its capabilities under it.
-      const [file, argv] = place.setpriv === undefined ? [process.execPath, args] : [place.setpriv, ["--no-new-privs", "--", process.execPath, ...args]];
-      const child = spawn(file, argv, {
-        stdio: isolated ? ["pipe", files.stdoutFd, files.stderrFd, "ignore", "pipe"] : ["ignore", files.stdoutFd, files.stderrFd, "pipe", "pipe"],
+      const child = spawn(process.execPath, [...nodeFlags, standbyPath, `--request-fd=${String(requestFd)}`], {
+        stdio: ["pipe", files.stdoutFd, files.stderrFd, "ignore", "pipe"],
         detached: true,
         // Nothing of the server's environment acts on it; the job's own comes with its request.
         env: {},
         cwd: "/",
       });
       const standby = new Standby(id, kind, dir, cgroupDir, child, inodes);
+      standby.#request.write(`${cgroupDir ?? ""}\n`);
       standby.#request.once("data", () => {
         standby.#ready = true;
         standby.#booting.resolve(true);
@@ -177,18 +160,20 @@ export class Standby {
   }
 
   /**
-   * Hands the standby its job (whose limits must already be in `cgroupDir`, where it waits): from here on its
-   * process is the job's main process, and its status pipe reports whether the exec happened.
+   * Hands the standby its job (whose limits must already be in `cgroupDir`, where it waits; `spec` without the
+   * cgroup, which it joined already): the spec on its standard input, then the go. From here on its process is the
+   * job's main process, and its status pipe reports whether the exec happened.
    */
-  take(request: StandbyRequest): Spawned {
+  take(spec: Omit<EntrySpec, "cgroupDir">): Spawned {
     this.#taken = true;
-    this.#request.end(JSON.stringify(request));
-    return { child: this.child, failure: this.#failure };
+    this.#stdin?.end(encodeSpec(spec));
+    this.#request.end("\n");
+    return spawned(this.child, this.#status);
   }
 
   /** The status line of a standby that ended before it was taken ("" if it wrote none). */
   get failure(): Promise<string> {
-    return this.#failure;
+    return this.#status.then((s) => s.failure);
   }
 
   /** Kills an untaken standby, waits for its exit, and removes its output directory and cgroup. */

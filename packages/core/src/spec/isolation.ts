@@ -1,6 +1,6 @@
 // A job's isolation: the spec's fields over the manager's defaults, checked against what this host can give.
 import { access, constants, readFile } from "node:fs/promises";
-import { type Isolation as CgexecIsolation, isolateHelperPath } from "@jobexec/cgexec";
+import { enterHelperPath, type Isolation as CgexecIsolation } from "@jobexec/cgexec";
 import { JobError } from "../job-error.ts";
 import type { Isolation, IsolationSpec } from "../types.ts";
 
@@ -29,12 +29,12 @@ async function exists(path: string, mode = constants.F_OK): Promise<boolean> {
   }
 }
 
-/** What this host can give: cgexec-isolate built, root, and the kernel's namespaces and tmpfs. */
+/** What this host can give: cgexec-enter built, root, and the kernel's namespaces and tmpfs. */
 export async function probeIsolation(): Promise<IsolationSupport> {
   // Without the helper or root nothing can be isolated: that reason then stands for every kind.
   let shared: string | undefined;
-  if (!(await exists(isolateHelperPath, constants.X_OK))) {
-    shared = `cgexec-isolate is not built (${isolateHelperPath} is missing: @jobexec/cgexec was built without a C compiler)`;
+  if (!(await exists(enterHelperPath, constants.X_OK))) {
+    shared = `cgexec-enter is not built (${enterHelperPath} is missing: @jobexec/cgexec was built without a C compiler)`;
   } else if (process.geteuid?.() !== 0) {
     shared = "namespaces and mounts need the server to run as root";
   }
@@ -122,12 +122,6 @@ export function checkHiddenPaths(isolation: Isolation, paths: { cwd: string; cwd
   if (cwd !== undefined && paths.cwdGiven) invalid(`cwd ${JSON.stringify(paths.cwd)} is under ${cwd}, which a private /tmp hides from the job`);
   const program = hiddenBy(paths.executable);
   if (program !== undefined) invalid(`program ${JSON.stringify(paths.executable)} is under ${program}, which a private /tmp hides from the job`);
-}
-
-/** Whether a spec's isolation (not yet checked) over `defaults` asks for anything: which kind of standby to take. */
-export function wantsIsolation(spec: unknown, defaults: IsolationSpec): boolean {
-  const asked = (typeof spec === "object" && spec !== null ? spec : {}) as Record<string, unknown>;
-  return (["privateNetwork", "privateTmp", "readOnlySystem"] as const).some((name) => (asked[name] ?? defaults[name]) === true);
 }
 
 /** Whether `isolation` asks for anything. */

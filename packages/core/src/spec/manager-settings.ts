@@ -20,6 +20,8 @@ export interface Settings extends RunBounds {
   standby: number;
   /** Isolation for the fields a spec leaves unset. */
   defaultIsolation: IsolationSpec;
+  /** Usage timeline sampling interval; 0: off. */
+  usageSampleMs: number;
 }
 
 /** The settings `options` amount to; JobError "invalid_argument" for a bad one. */
@@ -43,7 +45,9 @@ export function checkSettings(options: ManagerOptions): Settings {
     onClose: options.onClose ?? "stop",
     standby: checkStandbySize(options.standby),
     defaultIsolation: checkIsolationSpec(options.defaultIsolation, "defaultIsolation", totalmem()),
+    usageSampleMs: number("usageSampleMs", options.usageSampleMs, 5000, 0),
   };
+  if (settings.usageSampleMs > 0 && settings.usageSampleMs < 100) throw new JobError("invalid_argument", "usageSampleMs must be 0 (off) or at least 100");
   if (settings.outputBudgetBytes < settings.maxOutputBytes) {
     throw new JobError("invalid_argument", "outputBudgetBytes must be at least maxOutputBytes: one job's output would be removed the moment it ends");
   }

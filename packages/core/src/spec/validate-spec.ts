@@ -1,5 +1,5 @@
 // Validating a JobSpec completely before any state exists: every bad input is a JobError, nothing is created.
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { isAbsolute } from "node:path";
 import type { Account } from "../accounts/accounts.ts";
@@ -8,6 +8,7 @@ import { resolveWholeDisk } from "../cgroup/block-device.ts";
 import { controllersFor, type ResolvedLimits } from "../cgroup/limits.ts";
 import { JobError } from "../job-error.ts";
 import { checkHiddenPaths, type IsolationSupport, probeIsolation, resolveIsolation } from "./isolation.ts";
+import { statAs, UNREACHABLE } from "./reachable.ts";
 import { resolveProgram } from "./resolve-program.ts";
 import { checkRunBounds, type RunBounds } from "./run-bounds.ts";
 import type { AppliedIoLimit, IoLimit, Isolation, IsolationSpec, JobSpec, OutputMode } from "../types.ts";
@@ -89,7 +90,7 @@ function checkEnv(env: unknown): Record<string, string> {
   return out;
 }
 
-async function checkIo(io: unknown, sysRoot: string): Promise<AppliedIoLimit[] | undefined> {
+async function checkIo(io: unknown, sysRoot: string, account: Account): Promise<AppliedIoLimit[] | undefined> {
   if (io === undefined) return undefined;
   if (!Array.isArray(io)) invalid("limits.io must be an array");
   const applied: AppliedIoLimit[] = [];
@@ -102,6 +103,10 @@ async function checkIo(io: unknown, sysRoot: string): Promise<AppliedIoLimit[] |
       if (rate !== undefined) limit[key as keyof typeof rates] = checkCount(`limits.io ${key}`, rate, Number.MAX_SAFE_INTEGER, "the largest safe integer");
     }
     if (Object.values(rates).every((r) => r === undefined)) invalid(`limits.io for ${JSON.stringify(device)} sets no rate`);
+    // A path is looked at as the job's account would (reachable.ts); MAJ:MIN names no path.
+    if (!/^\d+:\d+$/.test(device) && (await statAs(device, account)) === undefined) {
+      invalid(`io device ${JSON.stringify(device)} ${UNREACHABLE} (${account.name}, uid ${String(account.uid)}); name its disk by a device node or MAJ:MIN`);
+    }
     limit.resolvedDevice = await resolveWholeDisk(device, sysRoot);
     if (applied.some((a) => a.resolvedDevice === limit.resolvedDevice)) {
       invalid(`limits.io names disk ${limit.resolvedDevice} twice`);
@@ -111,7 +116,7 @@ async function checkIo(io: unknown, sysRoot: string): Promise<AppliedIoLimit[] |
   return applied;
 }
 
-async function checkLimits(limits: JobSpec["limits"], host: HostCapacity): Promise<ResolvedLimits> {
+async function checkLimits(limits: JobSpec["limits"], host: HostCapacity, account: Account): Promise<ResolvedLimits> {
   if (limits === undefined) return {};
   if (typeof limits !== "object" || limits === null) invalid("limits must be an object");
   const out: ResolvedLimits = {};
@@ -129,7 +134,7 @@ async function checkLimits(limits: JobSpec["limits"], host: HostCapacity): Promi
     out.memoryMaxBytes = checkCount("limits.memoryMaxBytes", limits.memoryMaxBytes, host.memoryBytes, "the host's memory");
   }
   if (limits.pidsMax !== undefined) out.pidsMax = checkCount("limits.pidsMax", limits.pidsMax, host.pidMax, "the kernel's pid_max");
-  const io = await checkIo(limits.io, host.sysRoot);
+  const io = await checkIo(limits.io, host.sysRoot, account);
   if (io !== undefined && io.length > 0) out.io = io;
   return out;
 }
@@ -138,19 +143,21 @@ async function checkCwd(cwd: unknown, account: Account): Promise<string> {
   if (cwd === undefined) return account.home;
   const dir = checkString("cwd", cwd);
   if (!isAbsolute(dir)) invalid(`cwd ${JSON.stringify(dir)} is not an absolute path`);
-  let stats;
-  try {
-    stats = await stat(dir);
-  } catch (err) {
-    throw new JobError("invalid_argument", `cwd ${JSON.stringify(dir)} does not exist`, { cause: err });
-  }
+  const stats = await statAs(dir, account);
+  if (stats === undefined) invalid(`cwd ${JSON.stringify(dir)} ${UNREACHABLE} (${account.name}, uid ${String(account.uid)})`);
   if (!stats.isDirectory()) invalid(`cwd ${JSON.stringify(dir)} is not a directory`);
+  // Every directory on the way is searchable (statAs): only the directory itself may be closed to the account.
   const blocked = await unsearchableOnTheWay(dir, account, true);
   if (blocked !== undefined) {
     invalid(`cwd ${JSON.stringify(dir)} cannot be entered by the job's account (${account.name}, uid ${String(account.uid)}): ${blocked} is not searchable by it`);
   }
   return dir;
 }
+
+// What it takes to get the controllers: a limit the host cannot enforce is refused, and the refusal says how to fix it.
+const controllersHint = "to enforce limits the server needs the controllers in its cgroup v2 hierarchy: a pure cgroup v2 host " +
+  "(on a hybrid one, boot with systemd.unified_cgroup_hierarchy=1, which takes them from cgroup v1), and under systemd " +
+  "a unit with Delegate=yes (see \"Limits the host cannot enforce\" in jobexec's README)";
 
 /**
  * Checks every field of `spec` and resolves what the job will run as `account` (its cwd entered and its program
@@ -169,16 +176,16 @@ export async function validateSpec(spec: JobSpec, baseEnv: Record<string, string
   if (outputMode !== "separate" && outputMode !== "merged") invalid(`outputMode must be "separate" or "merged"`);
   const run = checkRunBounds(spec, bounds);
   const cwd = await checkCwd(spec.cwd, account);
-  const limits = await checkLimits(spec.limits, host);
+  const limits = await checkLimits(spec.limits, host, account);
   const needed = controllersFor(limits);
   if (needed.length > 0) {
     if (host.controllers === undefined) {
-      throw new JobError("failed_precondition", "limits need cgroup v2, which this host does not have");
+      throw new JobError("failed_precondition", `limits need cgroup v2, which this host does not have; ${controllersHint}`);
     }
     const missing = needed.filter((c) => !host.controllers?.includes(c));
     if (missing.length > 0) {
       const names = missing.length === 1 ? `controller ${missing[0]} is` : `controllers ${missing.join(", ")} are`;
-      throw new JobError("failed_precondition", `the cgroup ${names} not available on this host`);
+      throw new JobError("failed_precondition", `the cgroup ${names} not available on this host; ${controllersHint}`);
     }
   }
   const isolation = resolveIsolation(spec.isolation, bounds.defaultIsolation, host.isolation, host.memoryBytes);

@@ -1,9 +1,9 @@
 // One manager per data directory and per cgroup parent, across processes: the second refuses and changes nothing.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -96,6 +96,31 @@ describe("instance locks", { timeout: 60_000 }, () => {
     const err = await refusal(() => lockCgroupParent("/sys/fs/cgroup/z/jobexec", [join(notADir, "jobexec"), fallback]));
     assert.match(err.message, /is in use by another process/);
     lock.release();
+  });
+
+  test("a lock directory another uid made first (the temporary directory's jobexec-UID) is refused, nothing written in it", async () => {
+    // As a job would: made by another account, open to everyone, before the server's first start.
+    const shared = await mkdtemp(join(tmpdir(), "jobexec-lock-tmp-"));
+    try {
+      await chmod(shared, 0o1777);
+      const planted = join(shared, "jobexec-0");
+      const made = spawnSync("mkdir", ["-m", "0777", planted], { uid: 65534, gid: 65534, encoding: "utf8" });
+      assert.equal(made.status, 0, made.stderr);
+      const err = await refusal(() => lockCgroupParent("/sys/fs/cgroup/p/jobexec", [planted]));
+      assert.equal(err.code, "failed_precondition");
+      assert.equal(err.message, `cannot lock cgroup parent /sys/fs/cgroup/p/jobexec: the lock directory ${planted} is owned by uid 65534, not by us (uid 0), so another user may have made it; remove it (it is made again at the next start)`);
+      assert.deepEqual(await readdir(planted), []);
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
+    // Ours but writable by others, or a link to a directory: refused too.
+    const loose = join(dir, "loose");
+    await mkdir(loose);
+    await chmod(loose, 0o777);
+    assert.match((await refusal(() => lockCgroupParent("/sys/fs/cgroup/p/jobexec", [loose]))).message, /the lock directory \S+loose is writable by others \(mode 0777\)/);
+    const link = join(dir, "link");
+    await symlink(join(dir, "run"), link);
+    assert.match((await refusal(() => lockCgroupParent("/sys/fs/cgroup/p/jobexec", [link]))).message, /the lock directory \S+link is not a directory/);
   });
 
   describe("a second JobManager", () => {

@@ -47,6 +47,7 @@ export function rowOf(record: JobRecord): JobRow {
     stderr_bytes: record.output.stderr,
     queued_request: record.request === undefined ? null : JSON.stringify(record.request),
     priority: record.priority,
+    timeline: record.timeline ?? null,
   };
 }
 

@@ -2,7 +2,7 @@
 
 /**
  * One job as stored: a column per field (see migrations.ts). Times are milliseconds since the epoch, booleans 0/1,
- * `args`, `limits`, `isolation`, `usage` and `queued_request` JSON text.
+ * `args`, `limits`, `isolation`, `usage`, `timeline` and `queued_request` JSON text.
  */
 export interface JobRow {
   seq: number;
@@ -40,6 +40,12 @@ export interface JobRow {
   /** A queued job's request and quota as JSON (see QueuedRequest); null once it started or ended. */
   queued_request: string | null;
   priority: number;
+  /**
+   * An ended job's usage timeline (JSON of a UsageTimeline). Written once, when the job ended: null in an update leaves
+   * the stored one as it is, and load() leaves it out (null) so that start-up never reads timelines; see
+   * {@link JobStore.timeline}.
+   */
+  timeline: string | null;
 }
 
 /**
@@ -55,7 +61,9 @@ export interface JobStore {
   update(row: JobRow): void;
   /** Removes a job's row; a missing one is fine. */
   delete(seq: number): void;
-  /** Every row, oldest (lowest seq) first. */
+  /** Every row, oldest (lowest seq) first, without timelines (`timeline` null). */
   load(): JobRow[];
+  /** The stored timeline of job `seq`, or undefined when it has none. */
+  timeline(seq: number): string | undefined;
   close(): void;
 }

@@ -3,7 +3,7 @@ import { JobError, toJobError } from "../job-error.ts";
 import { isJobId } from "../job-id.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 import type { JobRecord, QueuedRequest } from "../supervise/job-record.ts";
-import type { ListFilter, LogEvent } from "../types.ts";
+import type { ListFilter, LogEvent, UsageTimeline } from "../types.ts";
 import { newRow, recordOf, rowOf } from "./job-row.ts";
 import type { JobStore } from "./job-store.ts";
 import { WriteRetry } from "./write-retry.ts";
@@ -71,10 +71,27 @@ export class JobTable {
     this.#bySeq.splice(at, 0, record);
   }
 
-  /** Writes the record as it is now to the store (retried until it succeeds). */
+  /**
+   * Writes the record as it is now to the store (retried until it succeeds). Once stored, an ended job's timeline is
+   * dropped from memory: {@link timeline} reads it back when asked for.
+   */
   save(record: JobRecord): void {
     if (this.#records.get(record.id) !== record) return; // deleted meanwhile: nothing to keep
-    this.#retry.run(record.id, () => this.#store.update(rowOf(record)));
+    this.#retry.run(record.id, () => {
+      this.#store.update(rowOf(record));
+      record.timeline = undefined;
+    });
+  }
+
+  /** The usage timeline of an ended job: held until stored, then read from the store; undefined without one. */
+  timeline(record: JobRecord): UsageTimeline | undefined {
+    let json = record.timeline;
+    try {
+      json ??= this.#store.timeline(record.seq);
+    } catch (err) {
+      throw toJobError(`cannot read the job's timeline from ${this.#store.path}`, err);
+    }
+    return json === undefined ? undefined : (JSON.parse(json) as UsageTimeline);
   }
 
   /** The record of `id`; JobError "invalid_argument" for a malformed id, "not_found" for an unknown one. */

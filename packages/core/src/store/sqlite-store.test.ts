@@ -10,7 +10,7 @@ import { newJobId } from "../job-id.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 import { newRow, recordOf } from "./job-row.ts";
 import type { JobRow } from "./job-store.ts";
-import { schemaVersion } from "./migrations.ts";
+import { migrations, schemaVersion } from "./migrations.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 
 const spec: ValidSpec = {
@@ -142,6 +142,56 @@ describe("SqliteStore", () => {
     const path = join(dir, "a-directory");
     await mkdir(path);
     assert.throws(() => SqliteStore.open(path), (err: Error & { code?: string }) => err.code === "failed_precondition" && err.message.includes(path));
+  });
+
+  test("a timeline is written once, kept by later updates, left out of load() and read on its own", () => {
+    const store = SqliteStore.open(join(dir, "timeline.db"));
+    const seq = store.insert(newRow(newJobId(), "alice", spec));
+    const row = { ...newRow(newJobId(), "alice", spec), seq };
+    assert.equal(store.timeline(seq), undefined);
+    const timeline = JSON.stringify({ intervalMs: 5000, samples: [{ atMs: 1, cpu: 0.5 }] });
+    store.update({ ...row, state: "exited", timeline });
+    store.update({ ...row, state: "exited", stdout_bytes: 7, timeline: null });
+    assert.equal(store.timeline(seq), timeline);
+    const [loaded] = store.load();
+    assert.equal(loaded?.timeline, null);
+    assert.equal(loaded?.stdout_bytes, 7);
+    store.close();
+  });
+
+  test("a file of schema version 1 is migrated: its rows load, without timelines", () => {
+    const path = join(dir, "v1.db");
+    const old = new DatabaseSync(path);
+    old.exec(migrations[0] as string);
+    old.exec("PRAGMA user_version = 1");
+    const { timeline: _timeline, queued_request: _request, priority: _priority, ...v1 } = newRow(newJobId(), "alice", spec);
+    const names = Object.keys(v1);
+    old.prepare(`INSERT INTO jobs (${names.join(", ")}) VALUES (${names.map((n) => `:${n}`).join(", ")})`).run(v1);
+    old.close();
+    const store = SqliteStore.open(path);
+    const [row] = store.load();
+    assert.equal(row?.id, v1.id);
+    assert.equal(store.timeline(row?.seq ?? 0), undefined);
+    store.close();
+  });
+
+  test("a file of schema version 2 (timelines) is migrated: its rows load with no queued request and priority 0, timelines kept", () => {
+    const path = join(dir, "v2.db");
+    const old = new DatabaseSync(path);
+    old.exec(migrations[0] as string);
+    old.exec(migrations[1] as string);
+    old.exec("PRAGMA user_version = 2");
+    const { queued_request: _request, priority: _priority, ...v2 } = { ...newRow(newJobId(), "alice", spec), timeline: '{"intervalMs":5000,"samples":[]}' };
+    const names = Object.keys(v2);
+    const { seq } = old.prepare(`INSERT INTO jobs (${names.join(", ")}) VALUES (${names.map((n) => `:${n}`).join(", ")}) RETURNING seq`).get(v2) as { seq: number };
+    old.close();
+    const store = SqliteStore.open(path);
+    const [row] = store.load();
+    assert.equal(row?.id, v2.id);
+    assert.equal(row?.queued_request, null);
+    assert.equal(row?.priority, 0);
+    assert.equal(store.timeline(seq), v2.timeline);
+    store.close();
   });
 
   test(":memory: keeps rows for the life of the store only", () => {

@@ -9,7 +9,7 @@ const columns = [
   "id", "owner", "account", "uid", "gid", "program", "args", "cwd", "output_mode", "limits", "isolation", "max_output_bytes",
   "timeout_ms", "state", "pid", "pid_start_ticks", "cgroup", "created_at", "started_at", "ended_at", "end_time_approximate",
   "exit_code", "signal", "exit_status_unknown_reason", "oom_killed", "stop_reason", "stopped_by", "failure_reason", "usage",
-  "stdout_bytes", "stderr_bytes", "queued_request", "priority",
+  "stdout_bytes", "stderr_bytes", "timeline", "queued_request", "priority",
 ] as const satisfies readonly (keyof JobRow)[];
 
 /** The message of whatever node:sqlite threw, for a sentence. */
@@ -28,12 +28,15 @@ export class SqliteStore implements JobStore {
   readonly #insert: StatementSync;
   readonly #update: StatementSync;
   readonly #delete: StatementSync;
+  readonly #timeline: StatementSync;
 
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
     this.#db = db;
     this.#insert = db.prepare(`INSERT INTO jobs (${columns.join(", ")}) VALUES (${columns.map((c) => `:${c}`).join(", ")}) RETURNING seq`);
-    this.#update = db.prepare(`UPDATE jobs SET ${columns.map((c) => `${c} = :${c}`).join(", ")} WHERE seq = :seq`);
+    // A timeline is written once and never cleared: null keeps the stored one (records loaded back do not hold it).
+    this.#update = db.prepare(`UPDATE jobs SET ${columns.map((c) => (c === "timeline" ? "timeline = COALESCE(:timeline, timeline)" : `${c} = :${c}`)).join(", ")} WHERE seq = :seq`);
+    this.#timeline = db.prepare("SELECT timeline FROM jobs WHERE seq = ?");
     this.#delete = db.prepare("DELETE FROM jobs WHERE seq = ?");
   }
 
@@ -84,7 +87,13 @@ export class SqliteStore implements JobStore {
   }
 
   load(): JobRow[] {
-    return this.#db.prepare("SELECT * FROM jobs ORDER BY seq").all() as unknown as JobRow[];
+    const others = columns.filter((c) => c !== "timeline").join(", ");
+    return this.#db.prepare(`SELECT seq, ${others}, NULL AS timeline FROM jobs ORDER BY seq`).all() as unknown as JobRow[];
+  }
+
+  timeline(seq: number): string | undefined {
+    const row = this.#timeline.get(seq) as { timeline: string | null } | undefined;
+    return row?.timeline ?? undefined;
   }
 
   close(): void {

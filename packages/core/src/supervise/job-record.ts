@@ -1,6 +1,7 @@
 // The manager's internal record of one job: its state machine and what a snapshot reports.
 import type { ChildProcess } from "node:child_process";
 import { unmeasuredUsage } from "../cgroup/usage.ts";
+import type { UsageRing } from "../cgroup/usage-ring.ts";
 import { OutputWatch } from "../output/output-watch.ts";
 import type { Job, JobDependency, JobSpec, JobState, StopReason, Usage } from "../types.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
@@ -76,10 +77,16 @@ export class JobRecord {
   failureReason: string | undefined;
   /** Live figures as last read, or the final ones once ended. */
   usage: Usage;
+  /** The samples of a running job with a cgroup (see supervise's UsageSampler); undefined once ended. */
+  ring: UsageRing | undefined;
+  /** The final timeline (JSON) of an ended job that was sampled, until it is stored (see JobTable.timeline). */
+  timeline: string | undefined;
   /** Bytes in each output file, as last measured (final once ended). */
   output = { stdout: 0, stderr: 0 };
   /** Set once a stop began: the main process ending then makes the job "stopped". */
   stopping: Promise<void> | undefined;
+  /** When the stop under way began, and when what is left gets SIGKILL (for {@link Job.stopping}). */
+  stopTimes: { beganAt: Date; killAt: Date } | undefined;
 
   constructor(id: string, seq: number, owner: string, spec: ValidSpec, dir: string, cgroupDir: string | undefined) {
     this.id = id;
@@ -145,7 +152,7 @@ export class JobRecord {
     this.#leftQueue?.resolve(undefined);
   }
 
-  /** A copy of everything known, safe to hand out. */
+  /** A copy of everything known, safe to hand out (the timeline apart: see JobManager.get). */
   snapshot(): Job {
     const { spec } = this;
     const job: Job = {
@@ -160,7 +167,7 @@ export class JobRecord {
       oomKilled: this.oomKilled,
       createdAt: new Date(this.createdAt),
       limits: { ...spec.limits, io: spec.limits.io?.map((l) => ({ ...l })) },
-      usage: { ...this.usage, unavailable: [...this.usage.unavailable] },
+      usage: copyUsage(this.usage),
       output: { ...this.output },
       outputMode: spec.outputMode,
       maxOutputBytes: spec.maxOutputBytes,
@@ -175,6 +182,10 @@ export class JobRecord {
       job.stopReason = this.stopReason ?? "requested";
       if ((job.stopReason === "requested" || job.stopReason === "cancelled") && this.stopRequestedBy !== undefined) job.stoppedBy = this.stopRequestedBy;
     }
+    if (this.state === "running" && this.stopTimes !== undefined) {
+      job.stopping = { reason: this.stopReason ?? "requested", beganAt: new Date(this.stopTimes.beganAt), killAt: new Date(this.stopTimes.killAt) };
+      if (this.stopReason === "requested" && this.stopRequestedBy !== undefined) job.stopping.requestedBy = this.stopRequestedBy;
+    }
     if (this.exitStatusUnknownReason !== undefined) job.exitStatusUnknownReason = this.exitStatusUnknownReason;
     if (this.endTimeApproximate) job.endTimeApproximate = true;
     if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
@@ -185,4 +196,12 @@ export class JobRecord {
     if (this.state !== "failed" && this.state !== "queued" && this.stopReason !== "cancelled") job.account = { name: spec.account.name, uid: spec.account.uid, gid: spec.account.gid };
     return job;
   }
+}
+
+// Usage holds nested objects (memory events, pressure) that a snapshot must not share.
+function copyUsage(usage: Usage): Usage {
+  const copy: Usage = { ...usage, unavailable: [...usage.unavailable] };
+  if (usage.memoryEvents !== undefined) copy.memoryEvents = { ...usage.memoryEvents };
+  if (usage.pressure !== undefined) copy.pressure = structuredClone(usage.pressure);
+  return copy;
 }

@@ -47,8 +47,16 @@ describe("stop", { timeout: 60_000 }, () => {
     const job = await fx.manager.start({ program: "sh", args: ["-c", "trap '' TERM; echo ready; sleep 1000"] }, "alice");
     await waitForProcs(job.cgroup as string, 2);
     const started = performance.now();
-    const stopped = await fx.manager.stop(job.id, { graceMs: 600 });
+    const stopping = fx.manager.stop(job.id, { graceMs: 600, by: "bob" });
+    // Until it has ended, the job is running with the stop under way in its snapshot.
+    const during = await fx.manager.get(job.id);
+    assert.equal(during.state, "running");
+    assert.equal(during.stopping?.reason, "requested");
+    assert.equal(during.stopping.requestedBy, "bob");
+    assert.equal(during.stopping.killAt.getTime() - during.stopping.beganAt.getTime(), 600);
+    const stopped = await stopping;
     const elapsed = performance.now() - started;
+    assert.equal(stopped.stopping, undefined, "no stop under way once it ended");
     console.log(`# stop of a TERM-ignoring job with 600 ms grace took ${elapsed.toFixed(1)} ms`);
     assert.equal(stopped.state, "stopped");
     assert.equal(stopped.signal, "SIGKILL");

@@ -1,8 +1,9 @@
 // Following each job from its spawn (or its adoption) to its final state: its end, stops, timeout, output limit.
 import { access } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isPopulated, killCgroup, removeCgroup, signalProcs, waitUnpopulated } from "../cgroup/cgroup-fs.ts";
-import { readUsage, wasOomKilled } from "../cgroup/usage.ts";
+import { isPopulated, killCgroup, removeCgroup, waitUnpopulated } from "../cgroup/cgroup-fs.ts";
+import { finalUsage, readUsage } from "../cgroup/usage.ts";
+import type { UsageSampler } from "../cgroup/usage-sampler.ts";
 import type { Spawned } from "../launch/spawn-job.ts";
 import { outputSizes, removeOutput } from "../output/output-files.ts";
 import type { LogEvent, StopReason } from "../types.ts";
@@ -10,6 +11,7 @@ import { atTime } from "./deadline.ts";
 import type { EndState, Exit, JobRecord } from "./job-record.ts";
 import { killGroup, waitGroupGone } from "./process-group.ts";
 import { processStartTicks } from "./process-start.ts";
+import { signalCgroup } from "./signal-cgroup.ts";
 
 /** Why the exit status of a job adopted by (or ended before) a new manager is unknown. */
 const restartedReason = "the server restarted while the job ran";
@@ -37,18 +39,24 @@ export class Supervisor {
   readonly #log: (event: LogEvent) => void;
   readonly #graceMs: number;
   readonly #hooks: SupervisorHooks;
+  readonly #sampler: UsageSampler;
   /** Running jobs and what to undo when they end or the supervisor detaches (timeout, end watch). */
   readonly #running = new Map<JobRecord, (() => void)[]>();
   #detached = false;
 
-  constructor(controllers: readonly string[], log: (event: LogEvent) => void, graceMs: number, hooks: SupervisorHooks) {
+  constructor(controllers: readonly string[], log: (event: LogEvent) => void, graceMs: number, sampler: UsageSampler, hooks: SupervisorHooks) {
     this.#controllers = controllers;
+    this.#sampler = sampler;
     this.#log = log;
     this.#graceMs = graceMs;
     this.#hooks = hooks;
   }
 
-  /** Follows a spawned job to its end; `record.ended` resolves once its final state is recorded. */
+  /**
+   * Follows a spawned job to its end; `record.ended` resolves once its final state is recorded. The child is the job's
+   * monitor, which ends as the program ends; the record's pid becomes the program's once the monitor reported it
+   * (before `spawned.failure` resolves).
+   */
   track(record: JobRecord, spawned: Spawned): void {
     const { child } = spawned;
     record.child = child;
@@ -58,8 +66,14 @@ export class Supervisor {
       void this.#end(record, spawned.failure, undefined);
       return;
     }
-    // Unconfined, the pid alone names the job for a later manager: its start time tells a recycled pid apart.
-    if (record.cgroupDir === undefined) record.startTicks = processStartTicks(child.pid);
+    if (record.cgroupDir !== undefined) record.ring = this.#sampler.add(record, record.cgroupDir, record.startedAt.getTime());
+    void spawned.mainPid.then((pid) => {
+      if (pid === undefined || !record.isRunning) return;
+      record.pid = pid;
+      // Unconfined, the pid alone names the job for a later manager: its start time tells a recycled pid apart.
+      if (record.cgroupDir === undefined) record.startTicks = processStartTicks(pid);
+      this.#hooks.changed(record);
+    });
     child.once("exit", (code, signal) => {
       if (this.#detached) return;
       record.exitedDuringStop = record.stopping !== undefined;
@@ -101,6 +115,8 @@ export class Supervisor {
     const watching = new AbortController();
     this.#running.set(record, [() => watching.abort()]);
     if (cgroupDir !== undefined) {
+      // Samples taken before the restart were not kept: the timeline starts at the adoption.
+      record.ring = this.#sampler.add(record, cgroupDir, record.startedAt.getTime());
       void waitUnpopulated(cgroupDir, { recheckMs: 0, signal: watching.signal }).then(
         () => this.#adoptedEnd(record, watching.signal),
         (error: unknown) => {
@@ -188,15 +204,26 @@ export class Supervisor {
   async #finish(record: JobRecord, state: EndState, endedAt: Date): Promise<void> {
     for (const undo of this.#running.get(record) ?? []) undo();
     this.#running.delete(record);
+    this.#sampler.remove(record);
     const { cgroupDir } = record;
     try {
+      // Read before the cgroup goes: peaks, events and stall totals vanish with it.
       if (cgroupDir !== undefined && state !== "failed" && (await isPresent(cgroupDir))) {
         record.usage = await readUsage(cgroupDir, this.#controllers);
-        record.oomKilled = await wasOomKilled(cgroupDir);
       }
       if (cgroupDir !== undefined) await removeCgroup(cgroupDir);
     } catch (err) {
       this.#log({ level: "error", message: "reading the job's final usage or removing its cgroup failed", jobId: record.id, cgroup: cgroupDir, error: err });
+    }
+    record.usage = finalUsage(record.usage);
+    record.oomKilled ||= (record.usage.memoryEvents?.oomKill ?? 0) > 0;
+    const { ring } = record;
+    if (ring !== undefined) {
+      // The last stretch since the last sample, from the final CPU time (memory is gone with the processes).
+      const now = endedAt.getTime();
+      if (now > ring.lastAtMs && !record.usage.unavailable.includes("cpu")) ring.push(now, Math.max(0, record.usage.cpuUsageUsec - ring.lastCpuUsec) / ((now - ring.lastAtMs) * 1000), NaN);
+      record.timeline = ring.length > 0 ? JSON.stringify(ring.timeline()) : undefined;
+      record.ring = undefined;
     }
     if (state !== "failed") record.output = await outputSizes(record.dir);
     record.finish(state, endedAt);
@@ -220,6 +247,8 @@ export class Supervisor {
   }
 
   async #stop(record: JobRecord, graceMs: number): Promise<void> {
+    const beganAt = new Date();
+    record.stopTimes = { beganAt, killAt: new Date(beganAt.getTime() + graceMs) };
     if (graceMs > 0) {
       await this.#signal(record, "SIGTERM");
       const graceOver = new AbortController();
@@ -227,13 +256,14 @@ export class Supervisor {
       graceOver.abort();
       if (!record.isRunning) return;
     }
-    if (record.cgroupDir !== undefined) await killCgroup(record.cgroupDir);
     await this.#signal(record, "SIGKILL");
     await record.ended;
   }
 
   /**
-   * Signals the job's processes: those in its cgroup, and the main process while it is not yet reaped. Unconfined,
+   * Signals the job's processes: those in its cgroup (SIGKILL through cgroup.kill, others through pidfds, so that no
+   * reused pid is ever signalled), and the monitor while it is not yet reaped (it takes no signal but SIGKILL once it
+   * runs, and dies of any before, while it is still joining the cgroup). Unconfined,
    * its process group: through the child while it is ours, else (adopted) only while its leader is still the
    * process that was started (same pid and start time), so that a recycled pid is never signalled.
    */
@@ -242,11 +272,12 @@ export class Supervisor {
     const unreaped = child !== undefined && child.exitCode === null && child.signalCode === null;
     if (record.cgroupDir !== undefined) {
       try {
-        await signalProcs(record.cgroupDir, signal);
+        if (signal === "SIGKILL") await killCgroup(record.cgroupDir);
+        else await signalCgroup(record.cgroupDir, signal);
       } catch (err) {
         this.#log({ level: "warn", message: `cannot signal the job's processes`, jobId: record.id, error: err });
       }
-      // Covers cgexec before it joined the cgroup; Node never signals a reaped child.
+      // Covers cgexec-enter before it joined the cgroup; Node never signals a reaped child.
       if (unreaped) child.kill(signal);
     } else if (unreaped) {
       killGroup(record.pid, signal);
@@ -278,6 +309,7 @@ export class Supervisor {
     const running = [...this.#running.keys()];
     for (const record of running) {
       for (const undo of this.#running.get(record) ?? []) undo();
+      this.#sampler.remove(record);
       record.child?.unref();
       record.watch.end();
     }

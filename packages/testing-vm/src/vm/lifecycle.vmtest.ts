@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import {
   type ManagerFixture,
   cgroupProcs,
+  jobProcs,
   eventually,
   finished,
   openManager,
@@ -51,7 +52,8 @@ describe("job lifecycle on cgroup v2", { timeout: vmTestTimeout, concurrency: tr
     const sleepers = (): number[] => processesMatching("sleep 750").filter((pid) => readFileSync(`/proc/${pid}/comm`, "utf8") === "sleep\n");
     await eventually(() => sleepers().length === 4, () => `sleepers: ${sleepers().join(" ")}`);
     const pids = sleepers();
-    assert.deepEqual(cgroupProcs(job.cgroup).sort(), pids.sort(), "all of them in the job's cgroup");
+    assert.deepEqual(jobProcs(job.cgroup).sort(), pids.sort(), "all of them in the job's cgroup (with the job's monitor)");
+    assert.equal(cgroupProcs(job.cgroup).length, pids.length + 1);
 
     const stopped = await fx.manager.stop(job.id, { graceMs: 1000 });
     assert.equal(stopped.state, "stopped");

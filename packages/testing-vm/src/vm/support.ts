@@ -100,6 +100,20 @@ export function cgroupProcs(dir: string): number[] {
 }
 
 /** Polls `check` until it returns true; throws `message` after `timeoutMs`. */
+/**
+ * The processes of a job's cgroup but its monitor (cgexec-enter, as root: the parent of the job's program, which the
+ * job library spawned, and which reaps what the job makes its child).
+ */
+export function jobProcs(dir: string): number[] {
+  return cgroupProcs(dir).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${String(pid)}/comm`, "utf8") !== "cgexec-enter\n";
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
+}
+
 export async function eventually(check: () => boolean, message: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!check()) {

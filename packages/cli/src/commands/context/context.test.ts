@@ -60,7 +60,7 @@ describe("contexts", { timeout: 300_000 }, () => {
     assert.equal(await owner([], opts()), "alice");
 
     const unknown = await runCli(t, ["context", "use", "nope"], opts());
-    assert.equal(unknown.code, 1);
+    assert.equal(unknown.code, 2);
     assert.equal(unknown.stderr, 'jobexec: no context "nope"; `jobexec context list` shows the contexts\n');
     const removed = await runCli(t, ["context", "remove", "here"], opts());
     assert.equal(removed.stdout.toString(), 'removed context "here"\nno current context now: the flags, environment variables and defaults apply\n');
@@ -88,7 +88,7 @@ describe("contexts", { timeout: 300_000 }, () => {
     assert.equal((await runCli(t, ["list"], opts({ JOBEXEC_CONTEXT: "good" }))).code, 0);
     assert.match((await runCli(t, ["list", "--context", "bad"], opts({ JOBEXEC_CONTEXT: "good" }))).stderr, /at 127\.0\.0\.1:9 \(context bad\)/);
     // "default" is no context at all: the built-in server and the config directory's (here missing) credentials.
-    assert.match((await runCli(t, ["list", "--context", "default"], opts())).stderr, /^jobexec: client certificate file .*client\.pem does not exist; set --cert or JOBEXEC_CERT/);
+    assert.match((await runCli(t, ["list", "--context", "default"], opts())).stderr, /^jobexec: client certificate file .*client\.pem does not exist; get a client certificate and key from the server's administrator/);
     // Credentials: the context's identity, unless flags give others.
     assert.equal(await owner(["--context", "bob"], opts()), "bob");
     assert.equal(await owner(["--context", "bob", ...creds("alice")], opts()), "alice");

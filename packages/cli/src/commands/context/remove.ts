@@ -26,7 +26,7 @@ ${commonHelp}`;
     const names = argv as string[];
     const file = readContexts();
     const missing = names.filter((name) => !file.contexts.some((c) => c.name === name));
-    if (missing.length > 0) throw new CliError("not-found", `no context ${missing.map((n) => `"${n}"`).join(", ")}; nothing was removed (\`jobexec context list\` shows the contexts)`);
+    if (missing.length > 0) throw new CliError("usage", `no context ${missing.map((n) => `"${n}"`).join(", ")}; nothing was removed (\`jobexec context list\` shows the contexts)`);
     file.contexts = file.contexts.filter((c) => !names.includes(c.name));
     const wasCurrent = file.currentContext !== undefined && names.includes(file.currentContext);
     if (wasCurrent) delete file.currentContext;

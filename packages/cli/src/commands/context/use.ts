@@ -25,7 +25,7 @@ ${commonHelp}`;
     if (args.name === DEFAULT_CONTEXT) {
       delete file.currentContext;
     } else {
-      if (!file.contexts.some((c) => c.name === args.name)) throw new CliError("not-found", `no context "${args.name}"; \`jobexec context list\` shows the contexts`);
+      if (!file.contexts.some((c) => c.name === args.name)) throw new CliError("usage", `no context "${args.name}"; \`jobexec context list\` shows the contexts`);
       file.currentContext = args.name;
     }
     writeContexts(file);

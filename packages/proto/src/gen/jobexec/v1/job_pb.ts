@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job.proto.
  */
 export const file_jobexec_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSKBCAoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEhYKDnF1ZXVlX3Bvc2l0aW9uGCggASgFEhQKDHF1ZXVlX3JlYXNvbhgpIAEoCRIQCghwcmlvcml0eRgqIAEoBRIrCgtzdGFydF9hZnRlchgrIAMoCzIWLmpvYmV4ZWMudjEuRGVwZW5kZW5jeRIuCgpub3RfYmVmb3JlGCwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfZXhpdF9jb2RlIkwKCkRlcGVuZGVuY3kSCgoCaWQYASABKAkSMgoJY29uZGl0aW9uGAIgASgOMh8uam9iZXhlYy52MS5EZXBlbmRlbmN5Q29uZGl0aW9uItEBCglJc29sYXRpb24SHAoPcHJpdmF0ZV9uZXR3b3JrGAEgASgISACIAQESGAoLcHJpdmF0ZV90bXAYAiABKAhIAYgBARIeChFwcml2YXRlX3RtcF9ieXRlcxgDIAEoA0gCiAEBEh0KEHJlYWRfb25seV9zeXN0ZW0YBCABKAhIA4gBAUISChBfcHJpdmF0ZV9uZXR3b3JrQg4KDF9wcml2YXRlX3RtcEIUChJfcHJpdmF0ZV90bXBfYnl0ZXNCEwoRX3JlYWRfb25seV9zeXN0ZW0iwwEKBkxpbWl0cxIQCgNjcHUYASABKAFIAIgBARIXCgpjcHVfd2VpZ2h0GAIgASgFSAGIAQESHQoQbWVtb3J5X21heF9ieXRlcxgDIAEoA0gCiAEBEhUKCHBpZHNfbWF4GAQgASgDSAOIAQESHwoCaW8YBSADKAsyEy5qb2JleGVjLnYxLklvTGltaXRCBgoEX2NwdUINCgtfY3B1X3dlaWdodEITChFfbWVtb3J5X21heF9ieXRlc0ILCglfcGlkc19tYXgiygEKB0lvTGltaXQSDgoGZGV2aWNlGAEgASgJEhUKCHJlYWRfYnBzGAIgASgDSACIAQESFgoJd3JpdGVfYnBzGAMgASgDSAGIAQESFgoJcmVhZF9pb3BzGAQgASgDSAKIAQESFwoKd3JpdGVfaW9wcxgFIAEoA0gDiAEBEhcKD3Jlc29sdmVkX2RldmljZRgGIAEoCUILCglfcmVhZF9icHNCDAoKX3dyaXRlX2Jwc0IMCgpfcmVhZF9pb3BzQg0KC193cml0ZV9pb3BzIv4BCgVVc2FnZRIWCg5jcHVfdXNhZ2VfdXNlYxgBIAEoAxIVCg1jcHVfdXNlcl91c2VjGAIgASgDEhcKD2NwdV9zeXN0ZW1fdXNlYxgDIAEoAxIaChJjcHVfdGhyb3R0bGVkX3VzZWMYBCABKAMSHAoUbWVtb3J5X2N1cnJlbnRfYnl0ZXMYBSABKAMSGQoRbWVtb3J5X3BlYWtfYnl0ZXMYBiABKAMSFQoNaW9fcmVhZF9ieXRlcxgHIAEoAxIWCg5pb193cml0ZV9ieXRlcxgIIAEoAxIUCgxwaWRzX2N1cnJlbnQYCSABKAMSEwoLdW5hdmFpbGFibGUYCiADKAkiOQoLT3V0cHV0U2l6ZXMSFAoMc3Rkb3V0X2J5dGVzGAEgASgDEhQKDHN0ZGVycl9ieXRlcxgCIAEoAyqgAQoTRGVwZW5kZW5jeUNvbmRpdGlvbhIkCiBERVBFTkRFTkNZX0NPTkRJVElPTl9VTlNQRUNJRklFRBAAEiIKHkRFUEVOREVOQ1lfQ09ORElUSU9OX1NVQ0NFRURFRBABEh4KGkRFUEVOREVOQ1lfQ09ORElUSU9OX0VOREVEEAISHwobREVQRU5ERU5DWV9DT05ESVRJT05fRkFJTEVEEAMqtwEKClN0b3BSZWFzb24SGwoXU1RPUF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVTVE9QX1JFQVNPTl9SRVFVRVNURUQQARIfChtTVE9QX1JFQVNPTl9TRVJWRVJfU0hVVERPV04QAhIXChNTVE9QX1JFQVNPTl9USU1FT1VUEAMSHAoYU1RPUF9SRUFTT05fT1VUUFVUX0xJTUlUEAQSGQoVU1RPUF9SRUFTT05fQ0FOQ0VMTEVEEAUqlQEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFURV9SVU5OSU5HEAESFAoQSk9CX1NUQVRFX0VYSVRFRBACEhUKEUpPQl9TVEFURV9TVE9QUEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhQKEEpPQl9TVEFURV9RVUVVRUQQBSpbCgpPdXRwdXRNb2RlEhsKF09VVFBVVF9NT0RFX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX01PREVfU0VQQVJBVEUQARIWChJPVVRQVVRfTU9ERV9NRVJHRUQQAip5CgxPdXRwdXRTdHJlYW0SHQoZT1VUUFVUX1NUUkVBTV9VTlNQRUNJRklFRBAAEhgKFE9VVFBVVF9TVFJFQU1fU1RET1VUEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIWChJPVVRQVVRfU1RSRUFNX0JPVEgQA2IGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSLWCAoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEiYKCHN0b3BwaW5nGB8gASgLMhQuam9iZXhlYy52MS5TdG9wcGluZxIrCgh0aW1lbGluZRggIAEoCzIZLmpvYmV4ZWMudjEuVXNhZ2VUaW1lbGluZRIWCg5xdWV1ZV9wb3NpdGlvbhgoIAEoBRIUCgxxdWV1ZV9yZWFzb24YKSABKAkSEAoIcHJpb3JpdHkYKiABKAUSKwoLc3RhcnRfYWZ0ZXIYKyADKAsyFi5qb2JleGVjLnYxLkRlcGVuZGVuY3kSLgoKbm90X2JlZm9yZRgsIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX2V4aXRfY29kZSKnAQoIU3RvcHBpbmcSJgoGcmVhc29uGAEgASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIuCgpiZWdpbl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglraWxsX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKCkRlcGVuZGVuY3kSCgoCaWQYASABKAkSMgoJY29uZGl0aW9uGAIgASgOMh8uam9iZXhlYy52MS5EZXBlbmRlbmN5Q29uZGl0aW9uItEBCglJc29sYXRpb24SHAoPcHJpdmF0ZV9uZXR3b3JrGAEgASgISACIAQESGAoLcHJpdmF0ZV90bXAYAiABKAhIAYgBARIeChFwcml2YXRlX3RtcF9ieXRlcxgDIAEoA0gCiAEBEh0KEHJlYWRfb25seV9zeXN0ZW0YBCABKAhIA4gBAUISChBfcHJpdmF0ZV9uZXR3b3JrQg4KDF9wcml2YXRlX3RtcEIUChJfcHJpdmF0ZV90bXBfYnl0ZXNCEwoRX3JlYWRfb25seV9zeXN0ZW0iwwEKBkxpbWl0cxIQCgNjcHUYASABKAFIAIgBARIXCgpjcHVfd2VpZ2h0GAIgASgFSAGIAQESHQoQbWVtb3J5X21heF9ieXRlcxgDIAEoA0gCiAEBEhUKCHBpZHNfbWF4GAQgASgDSAOIAQESHwoCaW8YBSADKAsyEy5qb2JleGVjLnYxLklvTGltaXRCBgoEX2NwdUINCgtfY3B1X3dlaWdodEITChFfbWVtb3J5X21heF9ieXRlc0ILCglfcGlkc19tYXgiygEKB0lvTGltaXQSDgoGZGV2aWNlGAEgASgJEhUKCHJlYWRfYnBzGAIgASgDSACIAQESFgoJd3JpdGVfYnBzGAMgASgDSAGIAQESFgoJcmVhZF9pb3BzGAQgASgDSAKIAQESFwoKd3JpdGVfaW9wcxgFIAEoA0gDiAEBEhcKD3Jlc29sdmVkX2RldmljZRgGIAEoCUILCglfcmVhZF9icHNCDAoKX3dyaXRlX2Jwc0IMCgpfcmVhZF9pb3BzQg0KC193cml0ZV9pb3BzItkFCgVVc2FnZRIWCg5jcHVfdXNhZ2VfdXNlYxgBIAEoAxIVCg1jcHVfdXNlcl91c2VjGAIgASgDEhcKD2NwdV9zeXN0ZW1fdXNlYxgDIAEoAxIaChJjcHVfdGhyb3R0bGVkX3VzZWMYBCABKAMSHAoUbWVtb3J5X2N1cnJlbnRfYnl0ZXMYBSABKAMSGQoRbWVtb3J5X3BlYWtfYnl0ZXMYBiABKAMSFQoNaW9fcmVhZF9ieXRlcxgHIAEoAxIWCg5pb193cml0ZV9ieXRlcxgIIAEoAxIUCgxwaWRzX2N1cnJlbnQYCSABKAMSEwoLdW5hdmFpbGFibGUYCiADKAkSGAoLY3B1X3BlcmlvZHMYCyABKANIAIgBARIiChVjcHVfdGhyb3R0bGVkX3BlcmlvZHMYDCABKANIAYgBARIjChZtZW1vcnlfc3dhcF9wZWFrX2J5dGVzGA0gASgDSAKIAQESLwoNbWVtb3J5X2V2ZW50cxgOIAEoCzIYLmpvYmV4ZWMudjEuTWVtb3J5RXZlbnRzEhgKC2lvX3JlYWRfb3BzGA8gASgDSAOIAQESGQoMaW9fd3JpdGVfb3BzGBAgASgDSASIAQESFgoJcGlkc19wZWFrGBEgASgDSAWIAQESKgoMY3B1X3ByZXNzdXJlGBIgASgLMhQuam9iZXhlYy52MS5QcmVzc3VyZRItCg9tZW1vcnlfcHJlc3N1cmUYEyABKAsyFC5qb2JleGVjLnYxLlByZXNzdXJlEikKC2lvX3ByZXNzdXJlGBQgASgLMhQuam9iZXhlYy52MS5QcmVzc3VyZUIOCgxfY3B1X3BlcmlvZHNCGAoWX2NwdV90aHJvdHRsZWRfcGVyaW9kc0IZChdfbWVtb3J5X3N3YXBfcGVha19ieXRlc0IOCgxfaW9fcmVhZF9vcHNCDwoNX2lvX3dyaXRlX29wc0IMCgpfcGlkc19wZWFrIkgKDE1lbW9yeUV2ZW50cxILCgNvb20YASABKAMSEAoIb29tX2tpbGwYAiABKAMSDAoEaGlnaBgDIAEoAxILCgNtYXgYBCABKAMi9QEKCFByZXNzdXJlEhcKD3NvbWVfdG90YWxfdXNlYxgBIAEoAxIcCg9mdWxsX3RvdGFsX3VzZWMYAiABKANIAIgBARIXCgpzb21lX2F2ZzEwGAMgASgBSAGIAQESFwoKc29tZV9hdmc2MBgEIAEoAUgCiAEBEhcKCmZ1bGxfYXZnMTAYBSABKAFIA4gBARIXCgpmdWxsX2F2ZzYwGAYgASgBSASIAQFCEgoQX2Z1bGxfdG90YWxfdXNlY0INCgtfc29tZV9hdmcxMEINCgtfc29tZV9hdmc2MEINCgtfZnVsbF9hdmcxMEINCgtfZnVsbF9hdmc2MCJmCg1Vc2FnZVRpbWVsaW5lEisKCGludGVydmFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKB3NhbXBsZXMYAiADKAsyFy5qb2JleGVjLnYxLlVzYWdlU2FtcGxlIn0KC1VzYWdlU2FtcGxlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKA2NwdRgCIAEoAUgAiAEBEhkKDG1lbW9yeV9ieXRlcxgDIAEoA0gBiAEBQgYKBF9jcHVCDwoNX21lbW9yeV9ieXRlcyI5CgtPdXRwdXRTaXplcxIUCgxzdGRvdXRfYnl0ZXMYASABKAMSFAoMc3RkZXJyX2J5dGVzGAIgASgDKqABChNEZXBlbmRlbmN5Q29uZGl0aW9uEiQKIERFUEVOREVOQ1lfQ09ORElUSU9OX1VOU1BFQ0lGSUVEEAASIgoeREVQRU5ERU5DWV9DT05ESVRJT05fU1VDQ0VFREVEEAESHgoaREVQRU5ERU5DWV9DT05ESVRJT05fRU5ERUQQAhIfChtERVBFTkRFTkNZX0NPTkRJVElPTl9GQUlMRUQQAyq3AQoKU3RvcFJlYXNvbhIbChdTVE9QX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFVNUT1BfUkVBU09OX1JFUVVFU1RFRBABEh8KG1NUT1BfUkVBU09OX1NFUlZFUl9TSFVURE9XThACEhcKE1NUT1BfUkVBU09OX1RJTUVPVVQQAxIcChhTVE9QX1JFQVNPTl9PVVRQVVRfTElNSVQQBBIZChVTVE9QX1JFQVNPTl9DQU5DRUxMRUQQBSqVAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRSk9CX1NUQVRFX1JVTk5JTkcQARIUChBKT0JfU1RBVEVfRVhJVEVEEAISFQoRSk9CX1NUQVRFX1NUT1BQRUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFAoQSk9CX1NUQVRFX1FVRVVFRBAFKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Job is one process run by jobexec, with everything known about it.
@@ -86,7 +86,9 @@ export type Job = Message<"jobexec.v1.Job"> & {
   signal: string;
 
   /**
-   * True when the kernel's OOM killer killed a process of the job (memory.events oom_kill > 0).
+   * True when the kernel's OOM killer killed a process of the job (memory.events oom_kill > 0). With an exit_code set
+   * (the main process exited normally) it was another of the job's processes: the main process survived it.
+   * usage.memory_events.oom_kill counts the processes killed.
    *
    * @generated from field: bool oom_killed = 10;
    */
@@ -240,6 +242,22 @@ export type Job = Message<"jobexec.v1.Job"> & {
   isolation?: Isolation | undefined;
 
   /**
+   * Set while the job is being stopped: a stop began (StopJob, its timeout, its output limit, the server's
+   * shutdown) and its processes have not all ended yet. The state is still RUNNING until they have. Unset otherwise.
+   *
+   * @generated from field: jobexec.v1.Stopping stopping = 31;
+   */
+  stopping?: Stopping | undefined;
+
+  /**
+   * The job's CPU and memory use over time; only in a GetJob response that asked for it (include_timeline), never
+   * in ListJobs. Unset for a job that had no cgroup, or when the server samples nothing (--usage-sample-interval 0).
+   *
+   * @generated from field: jobexec.v1.UsageTimeline timeline = 32;
+   */
+  timeline?: UsageTimeline | undefined;
+
+  /**
    * Where a queued job is: 1 for the next of its owner's queued jobs to start, 2 for the one after it, and so on.
    * 0 unless state is QUEUED.
    *
@@ -285,6 +303,48 @@ export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job, 0);
 
 /**
+ * Stopping describes a stop under way: its processes got SIGTERM and get SIGKILL at kill_time.
+ *
+ * @generated from message jobexec.v1.Stopping
+ */
+export type Stopping = Message<"jobexec.v1.Stopping"> & {
+  /**
+   * Why the stop was asked for.
+   *
+   * @generated from field: jobexec.v1.StopReason reason = 1;
+   */
+  reason: StopReason;
+
+  /**
+   * Identity of the user whose StopJob request began it; empty unless reason is STOP_REASON_REQUESTED.
+   *
+   * @generated from field: string requested_by = 2;
+   */
+  requestedBy: string;
+
+  /**
+   * When the stop began (SIGTERM was sent).
+   *
+   * @generated from field: google.protobuf.Timestamp begin_time = 3;
+   */
+  beginTime?: Timestamp | undefined;
+
+  /**
+   * When whatever is left of the job gets SIGKILL: begin_time plus the grace period.
+   *
+   * @generated from field: google.protobuf.Timestamp kill_time = 4;
+   */
+  killTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.Stopping.
+ * Use `create(StoppingSchema)` to create a new message.
+ */
+export const StoppingSchema: GenMessage<Stopping> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 1);
+
+/**
  * Dependency names a job that another job waits for, and how it must end.
  *
  * @generated from message jobexec.v1.Dependency
@@ -311,7 +371,7 @@ export type Dependency = Message<"jobexec.v1.Dependency"> & {
  * Use `create(DependencySchema)` to create a new message.
  */
 export const DependencySchema: GenMessage<Dependency> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 1);
+  messageDesc(file_jobexec_v1_job, 2);
 
 /**
  * Isolation is what a job is kept from besides its limits and its account. In a StartJobRequest an unset field
@@ -371,7 +431,7 @@ export type Isolation = Message<"jobexec.v1.Isolation"> & {
  * Use `create(IsolationSchema)` to create a new message.
  */
 export const IsolationSchema: GenMessage<Isolation> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 2);
+  messageDesc(file_jobexec_v1_job, 3);
 
 /**
  * Limits are the cgroup v2 resource limits of a job. An unset field means no limit.
@@ -420,7 +480,7 @@ export type Limits = Message<"jobexec.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 3);
+  messageDesc(file_jobexec_v1_job, 4);
 
 /**
  * IoLimit limits a job's IO on one block device. At least one of the four limits must be set.
@@ -477,7 +537,7 @@ export type IoLimit = Message<"jobexec.v1.IoLimit"> & {
  * Use `create(IoLimitSchema)` to create a new message.
  */
 export const IoLimitSchema: GenMessage<IoLimit> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 4);
+  messageDesc(file_jobexec_v1_job, 5);
 
 /**
  * Usage is the resource usage of a job, read from its cgroup.
@@ -554,6 +614,79 @@ export type Usage = Message<"jobexec.v1.Usage"> & {
    * @generated from field: repeated string unavailable = 10;
    */
   unavailable: string[];
+
+  /**
+   * The fields below are read at the job's end, just before its cgroup is removed, and kept with its record; while it
+   * runs they are live. Each is unset (never 0) where the host does not expose it: a controller not enabled, a kernel
+   * too old.
+   * CPU enforcement periods elapsed (cpu.stat nr_periods; the cpu controller).
+   *
+   * @generated from field: optional int64 cpu_periods = 11;
+   */
+  cpuPeriods?: bigint | undefined;
+
+  /**
+   * Periods in which the job was throttled by its CPU limit (cpu.stat nr_throttled; the cpu controller).
+   *
+   * @generated from field: optional int64 cpu_throttled_periods = 12;
+   */
+  cpuThrottledPeriods?: bigint | undefined;
+
+  /**
+   * Highest swap use, in bytes (memory.swap.peak, Linux 6.5+).
+   *
+   * @generated from field: optional int64 memory_swap_peak_bytes = 13;
+   */
+  memorySwapPeakBytes?: bigint | undefined;
+
+  /**
+   * How often the kernel acted on the job's memory (memory.events); unset without the memory controller.
+   *
+   * @generated from field: jobexec.v1.MemoryEvents memory_events = 14;
+   */
+  memoryEvents?: MemoryEvents | undefined;
+
+  /**
+   * Read operations on block devices (io.stat rios, all devices).
+   *
+   * @generated from field: optional int64 io_read_ops = 15;
+   */
+  ioReadOps?: bigint | undefined;
+
+  /**
+   * Write operations on block devices (io.stat wios, all devices).
+   *
+   * @generated from field: optional int64 io_write_ops = 16;
+   */
+  ioWriteOps?: bigint | undefined;
+
+  /**
+   * Most processes and threads the job had at once (pids.peak, Linux 6.1+).
+   *
+   * @generated from field: optional int64 pids_peak = 17;
+   */
+  pidsPeak?: bigint | undefined;
+
+  /**
+   * Time the job's tasks waited for CPU (cpu.pressure); unset on kernels without pressure stall information.
+   *
+   * @generated from field: jobexec.v1.Pressure cpu_pressure = 18;
+   */
+  cpuPressure?: Pressure | undefined;
+
+  /**
+   * Time the job's tasks waited for memory: reclaim, swap-in, refaults (memory.pressure).
+   *
+   * @generated from field: jobexec.v1.Pressure memory_pressure = 19;
+   */
+  memoryPressure?: Pressure | undefined;
+
+  /**
+   * Time the job's tasks waited for block IO (io.pressure).
+   *
+   * @generated from field: jobexec.v1.Pressure io_pressure = 20;
+   */
+  ioPressure?: Pressure | undefined;
 };
 
 /**
@@ -561,7 +694,172 @@ export type Usage = Message<"jobexec.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 5);
+  messageDesc(file_jobexec_v1_job, 6);
+
+/**
+ * MemoryEvents are the counts of a job's memory.events (its cgroup and descendants).
+ *
+ * @generated from message jobexec.v1.MemoryEvents
+ */
+export type MemoryEvents = Message<"jobexec.v1.MemoryEvents"> & {
+  /**
+   * Allocations that hit memory.max with nothing left to reclaim: the OOM killer was invoked.
+   *
+   * @generated from field: int64 oom = 1;
+   */
+  oom: bigint;
+
+  /**
+   * Processes the OOM killer killed.
+   *
+   * @generated from field: int64 oom_kill = 2;
+   */
+  oomKill: bigint;
+
+  /**
+   * Times memory.high was exceeded (reclaim forced).
+   *
+   * @generated from field: int64 high = 3;
+   */
+  high: bigint;
+
+  /**
+   * Times memory.max was about to be exceeded.
+   *
+   * @generated from field: int64 max = 4;
+   */
+  max: bigint;
+};
+
+/**
+ * Describes the message jobexec.v1.MemoryEvents.
+ * Use `create(MemoryEventsSchema)` to create a new message.
+ */
+export const MemoryEventsSchema: GenMessage<MemoryEvents> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 7);
+
+/**
+ * Pressure is the pressure stall information of one resource: "some" is time in which at least one of the job's
+ * tasks waited on the resource, "full" time in which all its non-idle tasks waited at once.
+ *
+ * @generated from message jobexec.v1.Pressure
+ */
+export type Pressure = Message<"jobexec.v1.Pressure"> & {
+  /**
+   * Total "some" stall time, in microseconds.
+   *
+   * @generated from field: int64 some_total_usec = 1;
+   */
+  someTotalUsec: bigint;
+
+  /**
+   * Total "full" stall time, in microseconds; unset where the kernel has none (cpu before Linux 5.13).
+   *
+   * @generated from field: optional int64 full_total_usec = 2;
+   */
+  fullTotalUsec?: bigint | undefined;
+
+  /**
+   * Live only (unset once the job ended): share of the last 10 seconds with a "some" stall, in percent.
+   *
+   * @generated from field: optional double some_avg10 = 3;
+   */
+  someAvg10?: number | undefined;
+
+  /**
+   * Live only: share of the last 60 seconds with a "some" stall, in percent.
+   *
+   * @generated from field: optional double some_avg60 = 4;
+   */
+  someAvg60?: number | undefined;
+
+  /**
+   * Live only: share of the last 10 seconds with a "full" stall, in percent.
+   *
+   * @generated from field: optional double full_avg10 = 5;
+   */
+  fullAvg10?: number | undefined;
+
+  /**
+   * Live only: share of the last 60 seconds with a "full" stall, in percent.
+   *
+   * @generated from field: optional double full_avg60 = 6;
+   */
+  fullAvg60?: number | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.Pressure.
+ * Use `create(PressureSchema)` to create a new message.
+ */
+export const PressureSchema: GenMessage<Pressure> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 8);
+
+/**
+ * UsageTimeline is a job's CPU and memory use over time, sampled at the server's --usage-sample-interval. Samples
+ * merge in pairs as a run grows, so that the whole run fits at most 120 samples (each then covers several intervals).
+ *
+ * @generated from message jobexec.v1.UsageTimeline
+ */
+export type UsageTimeline = Message<"jobexec.v1.UsageTimeline"> & {
+  /**
+   * The sampling interval.
+   *
+   * @generated from field: google.protobuf.Duration interval = 1;
+   */
+  interval?: Duration | undefined;
+
+  /**
+   * The samples, oldest first.
+   *
+   * @generated from field: repeated jobexec.v1.UsageSample samples = 2;
+   */
+  samples: UsageSample[];
+};
+
+/**
+ * Describes the message jobexec.v1.UsageTimeline.
+ * Use `create(UsageTimelineSchema)` to create a new message.
+ */
+export const UsageTimelineSchema: GenMessage<UsageTimeline> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 9);
+
+/**
+ * UsageSample is one point of a UsageTimeline: the period from the previous sample's time (or the job's start) to
+ * its own.
+ *
+ * @generated from message jobexec.v1.UsageSample
+ */
+export type UsageSample = Message<"jobexec.v1.UsageSample"> & {
+  /**
+   * When the period ended.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * Average CPU use over the period, in CPUs (1.0 = one CPU busy).
+   *
+   * @generated from field: optional double cpu = 2;
+   */
+  cpu?: number | undefined;
+
+  /**
+   * Highest memory.current sampled in the period, in bytes; unset without the memory controller (and for the last
+   * stretch of a job, measured after its processes were gone).
+   *
+   * @generated from field: optional int64 memory_bytes = 3;
+   */
+  memoryBytes?: bigint | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.UsageSample.
+ * Use `create(UsageSampleSchema)` to create a new message.
+ */
+export const UsageSampleSchema: GenMessage<UsageSample> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 10);
 
 /**
  * OutputSizes counts the bytes a job wrote to each stream.
@@ -589,7 +887,7 @@ export type OutputSizes = Message<"jobexec.v1.OutputSizes"> & {
  * Use `create(OutputSizesSchema)` to create a new message.
  */
 export const OutputSizesSchema: GenMessage<OutputSizes> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 6);
+  messageDesc(file_jobexec_v1_job, 11);
 
 /**
  * DependencyCondition says how a job a queued job waits for must end.

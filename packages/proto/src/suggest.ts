@@ -1,3 +1,5 @@
+// Not part of the API: the near-miss rule of the CLI's and the server's usage errors, here because both depend on
+// this package (imported as @jobexec/proto/suggest, outside the API's index).
 /**
  * The candidate closest to `word` when it is a near miss (a typo: letters swapped, missing, extra or wrong),
  * else `undefined`. Distance is the optimal string alignment distance (Levenshtein plus adjacent swaps), and a

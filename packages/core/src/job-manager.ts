@@ -476,9 +476,10 @@ export class JobManager {
   /** Queues a job (see Scheduler.place), or ends it "failed" when a dependency failed. The caller pumps. */
   #place(record: JobRecord, entry: QueueEntry): void {
     const { after = [], notBefore = 0 } = record.request ?? {};
-    const failed = this.#scheduler.place(entry, after, notBefore, Date.now());
+    const now = Date.now();
+    const failed = this.#scheduler.place(entry, after, notBefore, now);
     if (failed !== undefined) return this.#failQueued(record, failed);
-    this.#armHoldTimer();
+    this.#armHoldTimer(now);
   }
 
   /** Ends a queued job that will never start: "failed", with why. */
@@ -515,16 +516,21 @@ export class JobManager {
     }
   }
 
-  /** One timer for the earliest start time of the held jobs. */
-  #armHoldTimer(): void {
+  /**
+   * One timer for the earliest start time of the held jobs still ahead at `now`. `now` is the moment the caller
+   * released or placed at: a later clock reading could count a start time that moment did not reach as passed, and
+   * then no timer would be armed for it (a timer may fire a millisecond before its time by Date.now()).
+   */
+  #armHoldTimer(now: number): void {
     this.#cancelHoldTimer?.();
     this.#cancelHoldTimer = undefined;
     if (this.#closing !== undefined) return;
-    const { next } = this.#scheduler.holds.due(Date.now());
+    const { next } = this.#scheduler.holds.due(now);
     if (next === Infinity) return;
     this.#cancelHoldTimer = atTime(next, () => {
-      this.#unheld(this.#scheduler.releaseDue(Date.now()));
-      this.#armHoldTimer();
+      const at = Date.now();
+      this.#unheld(this.#scheduler.releaseDue(at));
+      this.#armHoldTimer(at);
     });
   }
 

@@ -35,6 +35,8 @@ export interface Sizes {
   /** Running jobs on each of the usage figure's three servers, and the seconds their CPU is measured over. */
   usageJobs: number;
   usageSeconds: number;
+  /** Jobs queued for the queue figure. */
+  queued: number;
 }
 
 /** The figures the brief asks for. */
@@ -62,6 +64,7 @@ export const full: Sizes = {
   storeWrites: 2000,
   usageJobs: 300,
   usageSeconds: 30,
+  queued: 10_000,
 };
 
 /**
@@ -92,4 +95,5 @@ export const quick: Sizes = {
   storeWrites: 200,
   usageJobs: 20,
   usageSeconds: 3,
+  queued: 200,
 };

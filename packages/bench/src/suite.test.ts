@@ -10,7 +10,7 @@ test("the quick suite produces every figure", { timeout: 300_000 }, async () => 
   const { report, fanoutIdentical } = await runSuite({ mode: "quick", sizes: quick });
   assert.deepEqual(
     report.sections.map((s) => s.id),
-    ["start-native", "start-node", "standby", "write", "follow", "fanout", "scale", "startup", "usage"],
+    ["start-native", "start-node", "standby", "write", "follow", "fanout", "scale", "startup", "usage", "queue"],
   );
   for (const section of report.sections) {
     assert.ok(section.rows.length > 0, `${section.id} has rows`);

@@ -6,6 +6,7 @@ import { fanoutFigure } from "./figures/fanout.ts";
 import { scaleFigure } from "./figures/scale.ts";
 import { standbyFigure } from "./figures/standby.ts";
 import { startFigures } from "./figures/start.ts";
+import { queueFigure } from "./figures/queue.ts";
 import { startupFigure } from "./figures/startup.ts";
 import { usageFigure } from "./figures/usage.ts";
 import { writeAndFollowFigures } from "./figures/write.ts";
@@ -26,7 +27,7 @@ export interface SuiteOptions {
 }
 
 /** The benchmarks, in the order they run; "start" produces a figure per target, "write" also the follow figure. */
-export const benchmarks = ["start", "standby", "write", "fanout", "scale", "startup", "usage"] as const;
+export const benchmarks = ["start", "standby", "write", "fanout", "scale", "startup", "usage", "queue"] as const;
 export type Benchmark = (typeof benchmarks)[number];
 
 /** What a run produced, plus the checks the test asserts. */
@@ -69,6 +70,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     if (run("scale")) sections.push(await scaleFigure(context));
     if (run("startup")) sections.push(await startupFigure(context));
     if (run("usage")) sections.push(await usageFigure(context));
+    if (run("queue")) sections.push(await queueFigure(context));
     const report: Report = { date, mode: options.mode, machine, durationSeconds: (performance.now() - began) / 1000, sections };
     return fanoutIdentical === undefined ? { report } : { report, fanoutIdentical };
   } finally {

@@ -110,6 +110,12 @@ export abstract class JobexecCommand extends Command {
     return this.connection;
   }
 
+  /** Drops the connection (a server that went away) so that the next connect() dials a new one. */
+  protected disconnect(): void {
+    this.connection?.close();
+    this.connection = undefined;
+  }
+
   /** The connection settings of the flags, each with where it came from (flag, variable, context, default). */
   protected effectiveSettings(flags: GivenSettings): EffectiveSettings {
     this.settings ??= effectiveSettings(flags, this.argv);

@@ -18,7 +18,7 @@ function row(job: Job, now: Date): string[] {
     visible(job.id),
     visible(job.owner),
     displayState(job),
-    job.state === JobState.RUNNING ? "" : visible(outcome(job).replace(/^failed to start: .*/s, "failed to start")),
+    job.state === JobState.RUNNING ? "" : job.state === JobState.QUEUED ? visible(`#${String(job.queuePosition)}: ${job.queueReason}`) : visible(outcome(job).replace(/^failed to start: .*/s, "failed to start")),
     created ? formatTime(created) : "",
     ran === undefined ? "" : formatDuration(ran),
     command.length > commandWidth ? `${command.slice(0, commandWidth - 1)}…` : command,

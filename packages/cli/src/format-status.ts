@@ -2,7 +2,7 @@ import type { Job } from "@jobexec/proto";
 import { JobState } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import { formatTime } from "./format-time.ts";
-import { commandLine, dateOf, displayState, isolationSummary, outcome, outputModeName, runtimeMs, stateName, stoppingNote, timeoutMs } from "./job-facts.ts";
+import { commandLine, conditionName, dateOf, displayState, isolationSummary, outcome, outputModeName, queueLine, runtimeMs, stateName, stoppingNote, timeoutMs } from "./job-facts.ts";
 import { formatBytes } from "./units.ts";
 import { usageSummaryLines } from "./format-usage.ts";
 import { visible } from "./visible.ts";
@@ -20,6 +20,8 @@ function stateLine(job: Job, now: Date): string {
       const stopping = stoppingNote(job, formatTime);
       return stopping === "" ? running : `stopping (${stopping}); ${running}`;
     }
+    case JobState.QUEUED:
+      return `queued since ${created ? formatTime(created) : "?"}`;
     case JobState.FAILED:
       return `failed to start${created ? ` at ${formatTime(created)}` : ""}: ${job.failureReason}`;
     default: {
@@ -79,6 +81,9 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
   const created = dateOf(job.createTime);
   const lines: [string, string][] = [
     ["State", stateLine(job, now)],
+    ...(job.state === JobState.QUEUED ? [["Queued", queueLine(job)] as [string, string]] : []),
+    ...(job.startAfter.length > 0 && job.state === JobState.QUEUED ? [["After", job.startAfter.map((d) => `${d.id} (${conditionName(d.condition)})`).join(", ")] as [string, string]] : []),
+    ...(job.notBefore !== undefined && job.state === JobState.QUEUED ? [["Not before", formatTime(dateOf(job.notBefore) as Date)] as [string, string]] : []),
     ["Command", commandLine(job)],
     ["Owner", job.owner],
     ...(job.account === "" ? [] : [["User", `${job.account} (uid ${job.uid}${job.gid === job.uid ? "" : `, gid ${job.gid}`})`] as [string, string]]),
@@ -86,8 +91,7 @@ export function formatStatus(job: Job, now: Date = new Date()): string {
     ["Directory", job.workingDirectory],
   ];
   if (job.pid !== 0) lines.push(["PID", String(job.pid)]);
-  if (job.state !== JobState.FAILED) lines.push(...usageLines(job));
-  if (job.state !== JobState.FAILED) lines.push(...usageSummaryLines(job));
+  if (job.state !== JobState.FAILED && job.state !== JobState.QUEUED) lines.push(...usageLines(job), ...usageSummaryLines(job));
   const outputLimit = job.maxOutputBytes > 0n ? `; limit ${formatBytes(Number(job.maxOutputBytes))}` : "";
   lines.push(["Output", `stdout ${formatBytes(Number(job.output?.stdoutBytes ?? 0))}, stderr ${formatBytes(Number(job.output?.stderrBytes ?? 0))} (${outputModeName(job)})${outputLimit}`]);
   const timeout = timeoutMs(job);

@@ -1,13 +1,14 @@
 import { constants } from "node:os";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { JobState, OutputMode, StopReason, type Job } from "@jobexec/proto";
+import { DependencyCondition, JobState, OutputMode, StopReason, type Job } from "@jobexec/proto";
 import { formatDuration } from "./duration.ts";
 import type { StateName } from "./state-names.ts";
 import { CliError } from "./errors.ts";
 import { formatBytes } from "./units.ts";
 
 const stateByValue: Record<number, StateName> = {
+  [JobState.QUEUED]: "queued",
   [JobState.RUNNING]: "running",
   [JobState.EXITED]: "exited",
   [JobState.STOPPED]: "stopped",
@@ -16,6 +17,7 @@ const stateByValue: Record<number, StateName> = {
 
 /** The proto enum value of a state name. */
 export const stateValues: Record<StateName, JobState> = {
+  queued: JobState.QUEUED,
   running: JobState.RUNNING,
   exited: JobState.EXITED,
   stopped: JobState.STOPPED,
@@ -82,9 +84,13 @@ export const stopReasonNames: Record<number, string> = {
   [StopReason.SERVER_SHUTDOWN]: "server_shutdown",
   [StopReason.TIMEOUT]: "timeout",
   [StopReason.OUTPUT_LIMIT]: "output_limit",
+  [StopReason.CANCELLED]: "cancelled",
 };
 
-/** The stop reason's name (`requested`, `server_shutdown`, `timeout`, `output_limit`), or undefined when not stopped. */
+/**
+ * The stop reason's name (`requested`, `server_shutdown`, `timeout`, `output_limit`, `cancelled`), or undefined when
+ * not stopped.
+ */
 export function stopReasonName(job: Job): string | undefined {
   return stopReasonNames[job.stopReason];
 }
@@ -102,6 +108,8 @@ export function timeoutMs(job: Job): number | undefined {
 export function outcome(job: Job): string {
   if (job.state === JobState.FAILED) return `failed to start: ${job.failureReason}`;
   if (job.state === JobState.RUNNING) return "";
+  if (job.state === JobState.QUEUED) return queueLine(job);
+  if (job.stopReason === StopReason.CANCELLED) return "cancelled before it started";
   const parts: string[] = [];
   const timeout = timeoutMs(job);
   if (job.stopReason === StopReason.TIMEOUT) parts.push(timeout === undefined ? "timed out" : `timed out after ${formatDuration(timeout)}`);
@@ -114,6 +122,30 @@ export function outcome(job: Job): string {
   if (job.oomKilled) parts.push("out of memory (OOM kill)");
   return parts.join(", ");
 }
+
+/** A dependency condition as `jobexec start --after ID:COND` spells it: ok, any or failed. */
+export function conditionName(condition: DependencyCondition): "ok" | "any" | "failed" {
+  return condition === DependencyCondition.ENDED ? "any" : condition === DependencyCondition.FAILED ? "failed" : "ok";
+}
+
+/** Where a queued job is and what it waits for: "#2 of alice's queued, waits for: slot: alice has 64 running (...)". */
+export function queueLine(job: Job): string {
+  return `#${String(job.queuePosition)} of ${job.owner}'s queued, waits for: ${job.queueReason}`;
+}
+
+/**
+ * The exit status of `jobexec wait` for an ended job: its exit code (128 + the signal number when a signal killed
+ * it) when it ran to its end; else {@link waitCodes}.
+ */
+export function waitStatus(job: Job): number {
+  if (job.state === JobState.FAILED) return job.failureReason.startsWith("dependency ") ? waitCodes.dependencyFailed : waitCodes.failed;
+  if (job.state === JobState.STOPPED) return job.stopReason === StopReason.CANCELLED ? waitCodes.cancelled : waitCodes.stopped;
+  if (job.exitStatusUnknown) return waitCodes.unknown;
+  return exitStatus(job);
+}
+
+/** The exit codes of `jobexec wait` that are not a job's own (documented in its help). */
+export const waitCodes = { timeout: 124, failed: 125, stopped: 126, cancelled: 127, dependencyFailed: 123, unknown: 122 } as const;
 
 /** The job's command line for display, each word quoted for a POSIX shell when needed. */
 export function commandLine(job: Job): string {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { JobSchema, JobState, OutputMode, StopReason } from "@jobexec/proto";
+import { DependencyCondition, JobSchema, JobState, OutputMode, StopReason } from "@jobexec/proto";
 import { exitStatus, outcome } from "./job-facts.ts";
 import { jobJson } from "./job-json.ts";
 
@@ -35,9 +35,36 @@ test("a finished job's JSON: every key present, numbers as numbers, times as RFC
     output: { mode: "merged", stdoutBytes: 12, stderrBytes: 0 },
     cgroup: "/sys/fs/cgroup/jobexec/x",
     isolation: { privateNetwork: true, privateTmp: true, privateTmpBytes: 67108864, readOnlySystem: false },
+    queue: null,
     stopping: null,
   });
   assert.equal(exitStatus(job), 3);
+});
+
+test("a queued job: its place, what it waits for, and what was asked; no pid, no start", () => {
+  const job = create(JobSchema, {
+    id: "q",
+    owner: "alice",
+    state: JobState.QUEUED,
+    createTime: timestampFromDate(start),
+    queuePosition: 2,
+    queueReason: "slot: alice has 64 running (--max-running-per-user)",
+    priority: 5,
+    startAfter: [{ id: "d", condition: DependencyCondition.ENDED }],
+    notBefore: timestampFromDate(start),
+  });
+  const json = jobJson(job);
+  assert.equal(json.state, "queued");
+  assert.equal(json.pid, null);
+  assert.equal(json.startTime, null);
+  assert.equal(json.outcome, "#2 of alice's queued, waits for: slot: alice has 64 running (--max-running-per-user)");
+  assert.deepEqual(json.queue, {
+    position: 2,
+    reason: "slot: alice has 64 running (--max-running-per-user)",
+    priority: 5,
+    after: [{ id: "d", condition: "any" }],
+    notBefore: start.toISOString(),
+  });
 });
 
 test("a job that never started: no pid, no times but creation, failure reason, exit status 126", () => {

@@ -1,5 +1,5 @@
-import type { Job, Pressure } from "@jobexec/proto";
-import { commandLine, dateOf, outcome, outputModeName, runtimeMs, stateName, stopReasonName, stopReasonNames, timeoutMs } from "./job-facts.ts";
+import { JobState, type Job, type Pressure } from "@jobexec/proto";
+import { commandLine, conditionName, dateOf, outcome, outputModeName, runtimeMs, stateName, stopReasonName, stopReasonNames, timeoutMs } from "./job-facts.ts";
 
 // The stable JSON shape of a job, documented in JSON.md. Every key is always present; absent values are null.
 // int64 fields become JSON numbers (exact below 2^53, which byte and microsecond counts stay under).
@@ -85,6 +85,8 @@ export interface JobJson {
   output: { mode: "merged" | "separate"; stdoutBytes: number; stderrBytes: number };
   cgroup: string | null;
   isolation: { privateNetwork: boolean; privateTmp: boolean; privateTmpBytes: number; readOnlySystem: boolean };
+  /** Set while queued: its place among its owner's queued jobs, what it waits for, and what was asked. */
+  queue: { position: number; reason: string; priority: number; after: { id: string; condition: "ok" | "any" | "failed" }[]; notBefore: string | null } | null;
   stopping: { reason: string; requestedBy: string | null; beginTime: string | null; killTime: string | null } | null;
 }
 
@@ -178,6 +180,16 @@ export function jobJson(job: Job, now: Date = new Date()): JobJson {
       privateTmpBytes: Number(job.isolation?.privateTmpBytes ?? 0),
       readOnlySystem: job.isolation?.readOnlySystem === true,
     },
+    queue:
+      job.state === JobState.QUEUED
+        ? {
+            position: job.queuePosition,
+            reason: job.queueReason,
+            priority: job.priority,
+            after: job.startAfter.map((d) => ({ id: d.id, condition: conditionName(d.condition) })),
+            notBefore: dateOf(job.notBefore)?.toISOString() ?? null,
+          }
+        : null,
     stopping: job.stopping === undefined ? null : {
       reason: stopReasonNames[job.stopping.reason] ?? "requested",
       requestedBy: text(job.stopping.requestedBy),

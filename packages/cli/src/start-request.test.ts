@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { OutputMode } from "@jobexec/proto";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { DependencyCondition, OutputMode, QueuePolicy } from "@jobexec/proto";
 import { CliError } from "./errors.ts";
-import { buildStartRequest, type FlagToken } from "./start-request.ts";
+import { buildStartRequest, type FlagToken, parseAt } from "./start-request.ts";
 
 const flags = (...pairs: [string, string][]): FlagToken[] => pairs.map(([flag, input]) => ({ flag, input }));
 
@@ -79,4 +80,27 @@ test("bad command lines are usage errors, each with its own message", () => {
   for (const [tokens, command, message] of cases) {
     assert.throws(() => buildStartRequest(tokens, command, {}), (e: unknown) => e instanceof CliError && e.code === "usage" && message.test(e.message), String(message));
   }
+});
+
+test("queue flags: --after ID[:ok|any|failed] in order, --delay and --at as not_before, --priority, --now", () => {
+  const a = "0b6c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10";
+  const b = "1f3c1b2e-4f6d-4a3e-9a57-3f0f3f3c2d10";
+  const now = new Date(2026, 11, 7, 13, 30, 0);
+  const request = buildStartRequest(flags(["after", a], ["after", `${b}:any`], ["after", `${a}:failed`], ["delay", "90s"], ["priority", "-7"], ["now", "--now"]), ["true"], {}, now);
+  assert.deepEqual(request.startAfter.map((d) => [d.id, d.condition]), [[a, DependencyCondition.SUCCEEDED], [b, DependencyCondition.ENDED], [a, DependencyCondition.FAILED]]);
+  assert.equal(timestampMs(request.notBefore ?? assert.fail("not_before")), now.getTime() + 90_000);
+  assert.equal(request.priority, -7);
+  assert.equal(request.queuePolicy, QueuePolicy.REFUSE);
+  assert.equal(parseAt("14:00", "--at", now), new Date(2026, 11, 7, 14, 0, 0).getTime(), "later today");
+  assert.equal(parseAt("13:00:30", "--at", now), new Date(2026, 11, 8, 13, 0, 30).getTime(), "tomorrow once past");
+  assert.equal(parseAt("2026-12-08T14:00:00Z", "--at", now), Date.UTC(2026, 11, 8, 14));
+  for (const [flag, input, message] of [
+    ["after", `${a}:sometimes`, /^--after: ".*:sometimes" is not ID\[:ok\|any\|failed\]/],
+    ["priority", "1001", /^--priority: "1001" is not a whole number from -1000 to 1000$/],
+    ["at", "25:00", /^--at: "25:00" is not a time of day$/],
+    ["at", "tomorrow", /^--at: "tomorrow" is not a time: use HH:MM\[:SS\]/],
+  ] as const) {
+    assert.throws(() => buildStartRequest(flags([flag, input]), ["true"], {}, now), (err: unknown) => err instanceof CliError && err.code === "usage" && message.test(err.message));
+  }
+  assert.throws(() => buildStartRequest(flags(["delay", "1m"], ["at", "14:00"]), ["true"], {}, now), { message: "give one of --at and --delay" });
 });

@@ -32,6 +32,7 @@ describe("control characters from jobs and clients reach no terminal", { timeout
   let t: CliServer;
   let id: string;
   let directory: string;
+  let config: string;
   const evil = `eve${title}`;
   before(async () => {
     t = await startCliServer();
@@ -40,7 +41,7 @@ describe("control characters from jobs and clients reach no terminal", { timeout
     await mkdir(directory, { mode: 0o777 });
     // An identity whose certificate's CN carries them too.
     const eve = await issueCertificate(t.ca, { subject: { commonName: evil }, usage: "client" });
-    const config = join(t.dir, "users", "eve");
+    config = join(t.dir, "users", "eve");
     await mkdir(config);
     await writeFile(join(config, "client.pem"), eve.cert);
     await writeFile(join(config, "client.key"), eve.key, { mode: 0o600 });
@@ -85,5 +86,17 @@ describe("control characters from jobs and clients reach no terminal", { timeout
     assert.equal(refused.code, 1);
     assertInert(refused.stderr.replace(/\n$/, ""));
     assert.match(refused.stderr, /^jobexec: .* refused the request: program "nothere.*" not found/);
+  });
+
+  test("queue and a queued job's status show its owner with the escapes visible", async () => {
+    const queued = startedId(await runCli(t, ["start", "--delay", "1h", "--", "true"], { env: { JOBEXEC_CONFIG_DIR: config } }));
+    try {
+      const summary = humanOk(await runCli(t, ["queue", "--all"], { user: "admin" }));
+      assert.match(summary, /\neve\\e\]0;pwned\\x07 +0 +1 /, summary);
+      const text = humanOk(await runCli(t, ["status", queued], { user: "admin" }));
+      assert.ok(text.includes("Queued: #1 of eve\\e]0;pwned\\x07's queued, waits for: not before "), text);
+    } finally {
+      await runCli(t, ["stop", queued], { user: "admin" });
+    }
   });
 });

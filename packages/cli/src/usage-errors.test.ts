@@ -25,7 +25,7 @@ describe("usage errors", { timeout: 120_000 }, () => {
   const cases: [string[], string][] = [
     [["strat"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],
     [["stauts", "x"], 'jobexec: unknown command "stauts"; did you mean "status"? (see `jobexec help`)'],
-    [["xyzzy"], 'jobexec: unknown command "xyzzy"; the commands are autocomplete, context add, context current, context list, context remove, context use, help, list, logs, rm, start, status, stop (see `jobexec help`)'],
+    [["xyzzy"], 'jobexec: unknown command "xyzzy"; the commands are autocomplete, context add, context current, context list, context remove, context use, help, list, logs, queue, rm, start, status, stop, wait (see `jobexec help`)'],
     [["context", "ad"], 'jobexec: unknown command "context ad"; did you mean "context add"? (see `jobexec help`)'],
     [["help", "strat"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],
     [["strat", "--help"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],
@@ -37,7 +37,7 @@ describe("usage errors", { timeout: 120_000 }, () => {
     [["logs", "--folow", "x"], "jobexec: unknown flag --folow; did you mean --follow? (see `jobexec logs --help`)"],
     [["list", "--jsn=true"], "jobexec: unknown flag --jsn; did you mean --json? (see `jobexec list --help`)"],
     [["logs", "--frobnicate", "x"], "jobexec: unknown flag --frobnicate (see `jobexec logs --help`)"],
-    [["list", "--state=runing"], 'jobexec: --state: "runing" is not one of running, exited, stopped, failed; did you mean running? (see `jobexec list --help`)'],
+    [["list", "--state=runing"], 'jobexec: --state: "runing" is not one of queued, running, exited, stopped, failed; did you mean running? (see `jobexec list --help`)'],
     [["logs", "--stream", "bogus", "x"], 'jobexec: --stream: "bogus" is not one of stdout, stderr, both (see `jobexec logs --help`)'],
   ];
   for (const [args, expected] of cases) {

@@ -10,6 +10,7 @@ import { CgroupSubtree, checkCgroupParent, subtreeDir } from "./cgroup/subtree.t
 import { UsageSampler } from "./cgroup/usage-sampler.ts";
 import { addUsage, emptyTotals } from "./cgroup/usage-totals.ts";
 import { JobError, toJobError } from "./job-error.ts";
+import { isJobId, newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
 import { checkFreeSpace } from "./output/free-space.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
@@ -17,12 +18,18 @@ import { checkOutputOptions } from "./output/output-options.ts";
 import { deliverOutput } from "./output/deliver-output.ts";
 import { readOutput } from "./output/read-output.ts";
 import { checkSettings, type Settings } from "./spec/manager-settings.ts";
-import { baseEnvironment, type HostCapacity, hostCapacity, validateSpec } from "./spec/validate-spec.ts";
+import { baseEnvironment, type HostCapacity, hostCapacity, type ValidSpec, validateSpec } from "./spec/validate-spec.ts";
 import { lockDataDir } from "./store/data-dir-lock.ts";
 import { JobTable } from "./store/job-table.ts";
 import type { HeldLock } from "./store/lock-file.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
-import type { JobRecord } from "./supervise/job-record.ts";
+import type { QueueEntry } from "./schedule/admission.ts";
+import { CONDITIONS, type Dependency, type DependencyJob } from "./schedule/dependencies.ts";
+import type { Held } from "./schedule/holds.ts";
+import { atTime } from "./supervise/deadline.ts";
+import { JobChanges } from "./events/job-changes.ts";
+import { checkQueueOptions, demandOf, MAX_PRIORITY, type QueueSettings, Scheduler, type Unheld } from "./schedule/scheduler.ts";
+import { JobRecord, type QueuedRequest } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
 import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
@@ -30,6 +37,7 @@ import type {
   CgroupInfo,
   GetOptions,
   Job,
+  JobChange,
   JobSpec,
   ListFilter,
   LogEvent,
@@ -37,9 +45,11 @@ import type {
   OutputChunk,
   OutputOptions,
   OutputSink,
+  QueueFigures,
   StandbyCounts,
   StartOptions,
   StopOptions,
+  WatchPosition,
   UsageTotals,
 } from "./types.ts";
 
@@ -48,6 +58,85 @@ function checkListFilter(filter: ListFilter): void {
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
       throw new JobError("invalid_argument", `${what} must be a positive whole number`);
     }
+  }
+}
+
+/** The request of a job as given, for its queue record: what validation reads, nothing else. */
+function requestOf(spec: JobSpec): JobSpec {
+  const { program, args, env, cwd, limits, outputMode, maxOutputBytes, timeoutMs, isolation } = spec;
+  return { program, args, env, cwd, limits, outputMode, maxOutputBytes, timeoutMs, isolation };
+}
+
+/** Most dependencies of one job. */
+const MAX_DEPENDENCIES = 64;
+
+/** StartOptions.after checked (each id well-formed, each condition known; whether the jobs exist is the caller's). */
+function checkDependencies(after: unknown): Dependency[] {
+  if (after === undefined) return [];
+  if (!Array.isArray(after) || after.length > MAX_DEPENDENCIES) throw new JobError("invalid_argument", `after must be a list of at most ${String(MAX_DEPENDENCIES)} dependencies`);
+  return after.map((dep: Partial<Dependency> | null, i) => {
+    if (typeof dep?.id !== "string" || !isJobId(dep.id)) throw new JobError("invalid_argument", `after[${String(i)}].id ${JSON.stringify(String(dep?.id).slice(0, 40))} is not a job id`);
+    if (!(CONDITIONS as readonly unknown[]).includes(dep.condition)) {
+      throw new JobError("invalid_argument", `after[${String(i)}].condition must be one of ${CONDITIONS.join(", ")}`);
+    }
+    return { id: dep.id, condition: dep.condition as Dependency["condition"] };
+  });
+}
+
+/** StartOptions checked, with defaults: no quota, priority 0, policy "queue", no dependencies, no notBefore (0). */
+function checkStartOptions(options: StartOptions): {
+  maxRunning: number;
+  maxRunningName: string;
+  priority: number;
+  policy: "queue" | "refuse";
+  after: Dependency[];
+  notBefore: number;
+} {
+  const { quota, priority = 0, policy = "queue", notBefore } = options;
+  if (notBefore !== undefined && !(notBefore instanceof Date && Number.isFinite(notBefore.getTime()))) throw new JobError("invalid_argument", "notBefore must be a valid Date");
+  if (quota !== undefined && !(Number.isSafeInteger(quota.maxRunning) && quota.maxRunning > 0)) {
+    throw new JobError("invalid_argument", "quota.maxRunning must be a positive whole number");
+  }
+  if (!(Number.isSafeInteger(priority) && Math.abs(priority) <= MAX_PRIORITY)) {
+    throw new JobError("invalid_argument", `priority must be a whole number from -${String(MAX_PRIORITY)} to ${String(MAX_PRIORITY)}`);
+  }
+  if (policy !== "queue" && policy !== "refuse") throw new JobError("invalid_argument", 'policy must be "queue" or "refuse"');
+  return {
+    maxRunning: quota?.maxRunning ?? Infinity,
+    maxRunningName: quota?.name ?? "quota.maxRunning",
+    priority,
+    policy,
+    after: checkDependencies(options.after),
+    notBefore: notBefore?.getTime() ?? 0,
+  };
+}
+
+/** The queue entry of a queued record. */
+function entryOf(record: JobRecord, request: QueuedRequest): QueueEntry {
+  return {
+    id: record.id,
+    owner: record.owner,
+    seq: record.seq,
+    priority: record.priority,
+    // JSON keeps no Infinity: a stored "no limit" comes back null.
+    maxRunning: request.maxRunning ?? Infinity,
+    maxRunningName: request.maxRunningName,
+    ...demandOf(record.spec.limits),
+    queuedAt: record.createdAt.getTime(),
+  };
+}
+
+/** Resolves once a queued job runs or ended, or `signal` aborted: a follower of a queued job waits for its output. */
+async function untilLeftQueue(record: JobRecord, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return record.leftQueue;
+  if (signal.aborted) return;
+  const aborted = Promise.withResolvers<undefined>();
+  const onAbort = (): void => aborted.resolve(undefined);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await Promise.race([record.leftQueue, aborted.promise]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
 }
 
@@ -92,6 +181,12 @@ function safeLogger(log: ((event: LogEvent) => void) | undefined): (event: LogEv
  * Without a cgroup2 mount, jobs run unconfined in their own session (`job.cgroup` absent, usage
  * unavailable) and stop kills their process group.
  *
+ * Queue: a job that cannot start at once (its owner at StartOptions.quota, the host at ManagerOptions.queue's running
+ * limit, or its memory or CPU reservation not free) is queued (see schedule/): recorded with its request, but no
+ * process, cgroup or output yet. Queued jobs start as capacity allows, in the order of schedule/admission.ts; one
+ * that cannot start at its admission (its program gone meanwhile) ends "failed". The queue is kept in the store:
+ * create() queues again what an earlier manager left queued, after recovery and adoption.
+ *
  * Durability: every job's record is kept in `<dataDir>/state.db` (written when the job is created, started, asked
  * to stop and ended) with its output in `<dataDir>/jobs/<id>/`, until retention removes them (a while after the
  * end, or oldest first over a budget: each owner's oldest over a per-user bound, the largest owner's over the host-wide
@@ -116,6 +211,11 @@ export class JobManager {
   readonly #launcher: Launcher;
   readonly #supervisor: Supervisor;
   readonly #retention: Retention<JobRecord>;
+  readonly #scheduler: Scheduler;
+  /** Ended jobs kept past retention for the held jobs that wait for them. */
+  readonly #kept = new Map<string, JobRecord>();
+  #cancelHoldTimer: (() => void) | undefined;
+  readonly #changes = new JobChanges();
   readonly #sampler: UsageSampler;
   readonly #usageTotals = new Map<string, UsageTotals>();
   readonly #starting = new Set<Promise<unknown>>();
@@ -130,8 +230,10 @@ export class JobManager {
     accounts: Accounts,
     locks: HeldLock[],
     settings: Settings,
+    queue: QueueSettings,
     options: ManagerOptions,
   ) {
+    this.#scheduler = new Scheduler(queue, (id) => this.#dependencyJob(id));
     this.#dataDir = dataDir;
     this.#subtree = subtree;
     this.#accounts = accounts;
@@ -143,7 +245,11 @@ export class JobManager {
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
     this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, log);
-    this.#retention = new Retention<JobRecord>(settings, (record, why) => this.#remove(record, `removed finished job: ${why}`));
+    this.#retention = new Retention<JobRecord>(settings, async (record, why) => {
+      // A job that a queued job waits for stays until it no longer does.
+      if (this.#scheduler.holds.waiterFor(record.id) !== undefined) this.#kept.set(record.id, record);
+      else await this.#remove(record, `removed finished job: ${why}`);
+    });
     this.#sampler = new UsageSampler(settings.usageSampleMs, this.cgroups.controllers);
     this.#supervisor = new Supervisor(this.cgroups.controllers, log, settings.graceMs, this.#sampler, {
       changed: (record) => this.#jobs.save(record),
@@ -155,6 +261,7 @@ export class JobManager {
         }
         this.#retention.add([record]);
         void this.#retention.sweep();
+        this.#ended(record);
       },
     });
   }
@@ -178,6 +285,7 @@ export class JobManager {
     let accounts: Accounts;
     let subtree: CgroupSubtree | undefined;
     let host: HostCapacity;
+    let queue: QueueSettings;
     try {
       const parentDir = options.unconfined === true ? undefined : await subtreeDir(parent);
       if (parentDir !== undefined) locks.push(await lockCgroupParent(parentDir));
@@ -201,12 +309,13 @@ export class JobManager {
         throw toJobError("cannot set up the job manager's cgroup sub-tree (it needs root; or set unconfined)", err);
       }
       host = await hostCapacity(subtree?.info.controllers);
+      queue = checkQueueOptions(options.queue, host);
     } catch (err) {
       store?.close();
       for (const lock of locks.reverse()) lock.release();
       throw err;
     }
-    const manager = new JobManager(options.dataDir, store, subtree, host, accounts, locks, settings, options);
+    const manager = new JobManager(options.dataDir, store, subtree, host, accounts, locks, settings, queue, options);
     try {
       await recover({ jobs: manager.#jobs, supervisor: manager.#supervisor, retention: manager.#retention, jobsDir, subtree, log: (e) => manager.#log(e) });
     } catch (err) {
@@ -215,10 +324,22 @@ export class JobManager {
       await manager.#closing;
       throw toJobError("cannot recover the jobs of an earlier run", err);
     }
-    // Adopted jobs count against their owners' quotas like any running job.
-    for (const record of manager.#jobs.all().filter((r) => r.isRunning)) manager.#holdSlot(record, undefined);
+    // Adopted jobs count against their owners' quotas and the host's capacities like any running job; then what an
+    // earlier run left queued queues again, in its order.
+    const records = manager.#jobs.all();
+    for (const record of records.filter((r) => r.isRunning)) manager.#holdSlot(record, undefined, manager.#scheduler.load.hold({ owner: record.owner, ...demandOf(record.spec.limits) }));
     // What accounts that run no job left (before a crash, or while no manager ran) goes before their next job.
     await accounts.removeIdleIpc();
+    let queued = 0;
+    for (const record of records) {
+      if (record.state === "queued" && record.request !== undefined) {
+        manager.#place(record, entryOf(record, record.request));
+        queued++;
+      }
+    }
+    if (queued > 0) manager.#log({ level: "info", message: `${String(queued)} queued job(s) wait again for their turn` });
+    // Retention once the queue is back: a finished job that a queued job waits for is kept.
+    await manager.#retention.sweep();
     // Standbys only once what an earlier run left is removed: theirs are leftovers like any.
     manager.#launcher.start();
     const { mode, parent: parentDir, controllers } = manager.cgroups;
@@ -230,12 +351,17 @@ export class JobManager {
           : `cgroup v2 (${mode}): jobs under ${String(parentDir)}, controllers: ${controllers.join(" ") || "none"}`,
       cgroup: parentDir,
     });
+    // Admission only once recovery and adoption are done: what runs already is counted.
+    manager.#pump();
     return manager;
   }
 
   /**
    * Starts a job as `owner`'s account and resolves once its program runs (or once its failure after the spawn is
-   * recorded). An owner with no account is JobError "permission_denied"; one at `options.quota` is
+   * recorded); or, when it cannot start at once (its owner at `options.quota`, the host at its running limit, its
+   * memory or CPU not free, or other jobs' turn first), queues it and resolves with it "queued" (with
+   * `options.policy` "refuse": JobError "resource_exhausted" naming what is full instead). An owner with no account is
+   * JobError "permission_denied"; a memory or CPU limit over the host's capacity "failed_precondition"; a full queue
    * "resource_exhausted", as is a data directory with less than `minFreeBytes` free.
    */
   async start(spec: JobSpec, owner: string, options: StartOptions = {}): Promise<Job> {
@@ -251,16 +377,37 @@ export class JobManager {
   }
 
   async #start(spec: JobSpec, owner: string, options: StartOptions): Promise<Job> {
-    const slot = this.#accounts.reserve(owner, options.quota);
-    // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one.
+    const { policy, after, notBefore, ...asks } = checkStartOptions(options);
+    // Unknown ids are not_found before anything else is done.
+    for (const dep of after) this.#jobs.find(dep.id);
+    const slot = this.#accounts.reserve(owner, undefined);
+    // A ready standby's id (taken now, before any await, so concurrent starts never share one), or a fresh one; none
+    // for a job that will wait (a standby taken and given back is churn, thousands of times for a big queue).
     const asked = spec as Partial<JobSpec> | null;
-    const reservation = this.#launcher.reserve(asked?.outputMode);
+    const waits = after.length > 0 || notBefore > Date.now() || !this.#scheduler.hasRoom(owner, asks.maxRunning);
+    const reservation = this.#launcher.reserve(asked?.outputMode, !waits);
+    let release: (() => void) | undefined;
     try {
       const { id } = reservation;
+      // Before validation: a job that could never start is told so even where its limits cannot be applied.
+      this.#scheduler.checkCapacity(asked?.limits, this.#host);
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
       await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
+      const demand = demandOf(valid.limits);
+      // Newest of all (seq not given yet); decided and counted with no await between.
+      const entry: QueueEntry = { id, owner, seq: Number.MAX_SAFE_INTEGER, ...asks, ...demand, queuedAt: Date.now() };
+      const reason = this.#scheduler.waitReason(after, notBefore, entry.queuedAt);
+      if (reason !== undefined || !this.#scheduler.admitsNow(entry, entry.queuedAt)) {
+        if (policy === "refuse") {
+          throw reason === undefined ? this.#scheduler.refusal(entry) : new JobError("resource_exhausted", `the job cannot start now (${reason}) and its request asks not to queue`);
+        }
+        reservation.cancel();
+        slot.release();
+        return this.#enqueue(spec, owner, valid, entry, after, notBefore);
+      }
+      release = this.#scheduler.load.hold(entry);
       // Stored before the spawn: a job that cannot be recorded never runs, and a crash right after leaves a record.
       const seq = this.#jobs.insert(id, owner, valid);
       let launched;
@@ -271,10 +418,11 @@ export class JobManager {
         throw err;
       }
       const { record, spawned, warm, closeFiles } = launched;
-      this.#holdSlot(record, slot);
+      this.#holdSlot(record, slot, release);
       try {
         this.#jobs.add(record);
         this.#supervisor.track(record, spawned);
+        this.#changes.publish("created", record.snapshot());
         if ((await spawned.failure) !== "") await record.ended;
         else {
           const how = warm ? "from a standby" : "cold";
@@ -287,33 +435,218 @@ export class JobManager {
     } catch (err) {
       reservation.cancel();
       slot.release();
+      if (release !== undefined) {
+        release();
+        this.#pump();
+      }
       throw err;
     }
   }
 
-  /** Holds one of the owner's running-job slots (`slot`, or a new one for an adopted job) until the job ended. */
-  #holdSlot(record: JobRecord, slot: Slot | undefined): void {
+  /** Records a job that cannot start now as queued (with its request, for its start) and resolves with it. */
+  #enqueue(spec: JobSpec, owner: string, valid: ValidSpec, asked: QueueEntry, after: Dependency[], notBefore: number): Job {
+    this.#scheduler.checkRoom(owner);
+    // A fresh id: a standby's belongs to that standby's output files and cgroup, made now.
+    const id = newJobId();
+    const request: QueuedRequest = {
+      spec: requestOf(spec),
+      maxRunning: asked.maxRunning,
+      maxRunningName: asked.maxRunningName,
+      ...(after.length > 0 ? { after } : {}),
+      ...(notBefore > 0 ? { notBefore } : {}),
+    };
+    const seq = this.#jobs.insert(id, owner, valid, { request, priority: asked.priority });
+    const record = new JobRecord(id, seq, owner, valid, join(this.#dataDir, "jobs", id), undefined);
+    record.state = "queued";
+    record.request = request;
+    record.priority = asked.priority;
+    record.createdAt = new Date(asked.queuedAt);
+    this.#jobs.add(record);
+    this.#changes.publish("created", record.snapshot());
+    this.#place(record, { ...asked, id, seq });
+    const job = this.#snapshot(record);
+    if (job.state === "queued") this.#log({ level: "info", message: `job queued: owner ${owner}, position ${String(job.queue?.position)}, ${String(job.queue?.reason)}`, jobId: id });
+    this.#pump();
+    return job;
+  }
+
+  /** How a job a dependency names stands, for the scheduler. */
+  #dependencyJob(id: string): DependencyJob | undefined {
+    const record = this.#jobs.get(id);
+    if (record === undefined) return undefined;
+    return { id, state: record.state, exitCode: record.exit?.code ?? undefined, signal: record.exit?.signal ?? undefined, stopReason: record.stopReason };
+  }
+
+  /** Queues a job (see Scheduler.place), or ends it "failed" when a dependency failed. The caller pumps. */
+  #place(record: JobRecord, entry: QueueEntry): void {
+    const { after = [], notBefore = 0 } = record.request ?? {};
+    const now = Date.now();
+    const failed = this.#scheduler.place(entry, after, notBefore, now);
+    if (failed !== undefined) return this.#failQueued(record, failed);
+    this.#armHoldTimer(now);
+  }
+
+  /** Ends a queued job that will never start: "failed", with why. */
+  #failQueued(record: JobRecord, reason: string): void {
+    record.failureReason = reason;
+    record.finish("failed", new Date());
+    this.#jobs.save(record);
+    this.#retention.add([record]);
+    this.#log({ level: "info", message: `queued job failed: ${reason}`, jobId: record.id });
+    this.#ended(record);
+  }
+
+  /** A job reached its final state: the held jobs waiting for it are evaluated again (a chain ends, nothing hangs). */
+  #ended(record: JobRecord): void {
+    this.#changes.publish("ended", record.snapshot());
+    this.#unheld(this.#scheduler.dependentsEnded(record.id, Date.now()));
+  }
+
+  /** Acts on held jobs the scheduler let go: fails those whose dependency failed, admits what the others allow. */
+  #unheld({ released, failed }: Unheld): void {
+    for (const held of [...released, ...failed.map((f) => f.held)]) this.#keptNoLonger(held);
+    for (const { held, reason } of failed) this.#failQueued(this.#jobs.find(held.entry.id), reason);
+    if (released.length > 0) this.#pump();
+  }
+
+  /** Dependencies kept past retention for `held` alone (which no longer waits) go back to retention. */
+  #keptNoLonger(held: Held): void {
+    for (const dep of held.after) {
+      const kept = this.#kept.get(dep.id);
+      if (kept === undefined || this.#scheduler.holds.waiterFor(dep.id) !== undefined) continue;
+      this.#kept.delete(dep.id);
+      this.#retention.add([kept]);
+      void this.#retention.sweep();
+    }
+  }
+
+  /**
+   * One timer for the earliest start time of the held jobs still ahead at `now`. `now` is the moment the caller
+   * released or placed at: a later clock reading could count a start time that moment did not reach as passed, and
+   * then no timer would be armed for it (a timer may fire a millisecond before its time by Date.now()).
+   */
+  #armHoldTimer(now: number): void {
+    this.#cancelHoldTimer?.();
+    this.#cancelHoldTimer = undefined;
+    if (this.#closing !== undefined) return;
+    const { next } = this.#scheduler.holds.due(now);
+    if (next === Infinity) return;
+    this.#cancelHoldTimer = atTime(next, () => {
+      const at = Date.now();
+      this.#unheld(this.#scheduler.releaseDue(at));
+      this.#armHoldTimer(at);
+    });
+  }
+
+  /** Starts every queued job the admission policy admits now; each start goes on without being awaited. */
+  #pump(): void {
+    if (this.#closing !== undefined) return;
+    for (let next = this.#scheduler.admitNext(Date.now()); next !== undefined; next = this.#scheduler.admitNext(Date.now())) {
+      const admitting = this.#admit(this.#jobs.find(next.entry.id), next.release);
+      this.#starting.add(admitting);
+      void admitting.finally(() => this.#starting.delete(admitting));
+    }
+  }
+
+  /**
+   * Starts an admitted queued job (`release` gives back its share of the load): its request is validated again, its
+   * record stored as started before the spawn (so that no crash can start it twice), then it is launched cold. One
+   * that cannot start ends "failed", with the reason.
+   */
+  async #admit(record: JobRecord, release: () => void): Promise<void> {
+    const request = record.request as QueuedRequest;
+    let slot: Slot | undefined;
+    let closeFiles: (() => Promise<void>) | undefined;
+    try {
+      slot = this.#accounts.reserve(record.owner, undefined);
+      const account = await this.#accounts.accountOf(record.owner);
+      const baseEnv = baseEnvironment(record.id, account);
+      const valid = await validateSpec(request.spec, baseEnv, this.#host, account, this.#settings);
+      record.cgroupDir = this.#launcher.cgroupDirOf(record.id);
+      this.#jobs.markAdmitted(record);
+      const launched = await this.#launcher.launchQueued(record, valid);
+      closeFiles = launched.closeFiles;
+      record.begin(valid);
+      this.#holdSlot(record, slot, release);
+      this.#supervisor.track(record, launched.spawned);
+      this.#changes.publish("started", record.snapshot());
+      if ((await launched.spawned.failure) !== "") return;
+      const waited = Date.now() - record.createdAt.getTime();
+      this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
+    } catch (err) {
+      slot?.release();
+      release();
+      record.cgroupDir = undefined;
+      record.failureReason = `cannot start the queued job: ${err instanceof Error ? err.message : String(err)}`;
+      record.finish("failed", new Date());
+      this.#jobs.save(record);
+      this.#retention.add([record]);
+      this.#log({ level: "warn", message: record.failureReason, jobId: record.id, error: err });
+      this.#ended(record);
+      this.#pump();
+    } finally {
+      await closeFiles?.();
+    }
+  }
+
+  /**
+   * Holds one of the owner's running-job slots (`slot`, or a new one for an adopted job) and the job's share of the
+   * load until the job ended; then admits what its end makes room for.
+   */
+  #holdSlot(record: JobRecord, slot: Slot | undefined, release: () => void): void {
     let held = slot;
     try {
       held ??= this.#accounts.reserve(record.owner, undefined);
     } catch (error) {
-      // An adopted job of an identity the user map no longer names: it runs on, uncounted.
+      // An adopted job of an identity the user map no longer names: it runs on, uncounted against a quota.
       this.#log({ level: "warn", message: "an adopted job's owner has no account any more; its job is not counted against a quota", jobId: record.id, error });
-      return;
     }
-    void record.ended.then(() => held.release());
+    void record.ended.then(() => {
+      held?.release();
+      release();
+      this.#pump();
+    });
+  }
+
+  /** A job's snapshot, with its place in the queue while queued. */
+  #snapshot(record: JobRecord): Job {
+    const job = record.snapshot();
+    if (record.state !== "queued") return job;
+    job.queue = this.#scheduler.status(record.id, Date.now()) ?? { position: 1, reason: "admitted: starting" };
+    const { after, notBefore } = record.request ?? {};
+    if (after !== undefined) job.after = after.map((dep) => ({ ...dep }));
+    if (notBefore !== undefined) job.notBefore = new Date(notBefore);
+    return job;
   }
 
   /**
    * Stops a job: SIGTERM to every process of its cgroup, then after the grace period cgroup.kill; resolves
    * with the final status once the cgroup is empty. Stopping an ended job returns its status unchanged;
-   * concurrent stops share one. Aborting `options.signal` rejects this call but not the stop.
+   * concurrent stops share one. Aborting `options.signal` rejects this call but not the stop. A queued job ends at
+   * once without starting: "stopped", stop reason "cancelled" (one being started is stopped once it runs).
    */
   async stop(id: string, options: StopOptions = {}): Promise<Job> {
     const record = this.#jobs.find(id);
     const graceMs = options.graceMs ?? this.#settings.graceMs;
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new JobError("invalid_argument", "graceMs must be a finite number >= 0");
     if (options.by !== undefined && typeof options.by !== "string") throw new JobError("invalid_argument", "by must be a string");
+    if (record.state === "queued") {
+      const cancelled = this.#scheduler.cancel(id);
+      if (cancelled !== undefined) {
+        if (cancelled.held !== undefined) this.#keptNoLonger(cancelled.held);
+        record.stopReason = "cancelled";
+        record.stopRequestedBy = options.by;
+        record.finish("stopped", new Date());
+        this.#jobs.save(record);
+        this.#retention.add([record]);
+        this.#log({ level: "info", message: `queued job cancelled${options.by === undefined ? "" : ` by ${options.by}`}`, jobId: id });
+        this.#ended(record);
+        // A cancelled job may have held back others (its owner's turn, a starvation hold).
+        this.#pump();
+        return record.snapshot();
+      }
+      await record.leftQueue;
+    }
     this.#supervisor.stop(record, graceMs, options.by);
     const { signal } = options;
     if (signal === undefined) await record.ended;
@@ -338,7 +671,7 @@ export class JobManager {
   async get(id: string, options: GetOptions = {}): Promise<Job> {
     const record = this.#jobs.find(id);
     await this.#supervisor.refresh(record);
-    const job = record.snapshot();
+    const job = this.#snapshot(record);
     if (options.timeline === true) {
       const timeline = record.ring?.timeline() ?? (record.isRunning ? undefined : this.#jobs.timeline(record));
       if (timeline !== undefined) job.timeline = timeline;
@@ -361,16 +694,19 @@ export class JobManager {
    */
   async list(filter: ListFilter = {}): Promise<Job[]> {
     checkListFilter(filter);
-    return this.#jobs.list(filter).map((record) => record.snapshot());
+    return this.#jobs.list(filter).map((record) => this.#snapshot(record));
   }
 
   /**
    * Removes an ended job: its record (from the store too) and its output. Resolves with the job as it was. A
-   * running job is JobError "failed_precondition" (stop it first).
+   * running or queued job is JobError "failed_precondition" (stop it first).
    */
   async delete(id: string): Promise<Job> {
     this.#assertOpen();
     const record = this.#jobs.find(id);
+    if (record.state === "queued") throw new JobError("failed_precondition", `job ${id} is queued: stop it first`);
+    const waiter = this.#scheduler.holds.waiterFor(id);
+    if (waiter !== undefined) throw new JobError("failed_precondition", `job ${id} is a dependency of queued job ${waiter}: it is kept until no queued job waits for it`);
     if (record.isRunning) throw new JobError("failed_precondition", `job ${id} is still running: stop it first`);
     // Taken first, arguments included (spread: read now): they may be read back from the row about to go.
     const job = { ...record.snapshot() };
@@ -381,6 +717,7 @@ export class JobManager {
   /** Forgets a finished job (table, store, retention) and removes its output. */
   async #remove(record: JobRecord, message: string): Promise<void> {
     this.#jobs.delete(record);
+    this.#changes.publish("deleted", record.snapshot());
     this.#retention.forget(record);
     try {
       await removeOutput(record.dir);
@@ -399,7 +736,12 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     const streams = checkOutputOptions(options);
-    return readOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal });
+    const read = () => readOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal });
+    if (record.state !== "queued" || options.follow !== true) return read();
+    return (async function* () {
+      await untilLeftQueue(record, options.signal);
+      yield* read();
+    })();
   }
 
   /**
@@ -412,7 +754,9 @@ export class JobManager {
     this.#assertOpen();
     const record = this.#jobs.find(id);
     const streams = checkOutputOptions(options);
-    return deliverOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal }, sink);
+    const deliver = () => deliverOutput(record.dir, record.watch, streams, { follow: options.follow ?? false, from: options.from, signal: options.signal }, sink);
+    if (record.state !== "queued" || options.follow !== true) return deliver();
+    return untilLeftQueue(record, options.signal).then(deliver);
   }
 
   /**
@@ -428,6 +772,7 @@ export class JobManager {
   }
 
   async #close(onClose: "stop" | "keep"): Promise<void> {
+    this.#cancelHoldTimer?.();
     await Promise.allSettled(this.#starting);
     // Standbys go whatever happens to the jobs: they are not jobs, and no next manager adopts them.
     await this.#launcher.close();
@@ -450,6 +795,36 @@ export class JobManager {
     } finally {
       for (const lock of this.#locks.splice(0).reverse()) lock.release();
     }
+  }
+
+  /**
+   * Hands every change of every job to `listener`, synchronously and in order, from now until `stop()`; first, when
+   * `from` (the epoch and last sequence a watcher saw) is given, the changes since it that are still kept (the last
+   * 10 000), or none and `position.resync` when they are not: the watcher should then list the jobs again. The
+   * listener must not throw and should only queue the change: it runs inside the manager's bookkeeping.
+   */
+  watch(from: { epoch: string; sequence: number } | undefined, listener: (change: JobChange) => void): { position: WatchPosition; missed: JobChange[]; stop: () => void } {
+    this.#assertOpen();
+    return this.#changes.subscribe(from, listener);
+  }
+
+  /** The queue's figures now: queued and held jobs, running ones, what they reserve, and the capacities. */
+  get queueFigures(): QueueFigures {
+    const { queue, load, settings } = this.#scheduler;
+    const { caps } = settings;
+    return {
+      queued: queue.size,
+      held: this.#scheduler.holds.size,
+      running: load.total,
+      reservedMemoryBytes: load.memoryBytes,
+      reservedCpus: load.cpus,
+      capacity: { maxRunning: caps.maxRunning.value, memoryBytes: caps.memoryBytes.value, cpus: caps.cpus.value },
+    };
+  }
+
+  /** Watchers listening now ({@link watch}). */
+  get watchers(): number {
+    return this.#changes.listeners;
   }
 
   /** The standby pool's figures: its size per output mode, standbys idle and booting, warm and cold starts so far. */

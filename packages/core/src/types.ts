@@ -1,14 +1,17 @@
-/** Where a job is in its life: running, then exactly one of exited, stopped or failed. */
-export type JobState = "running" | "exited" | "stopped" | "failed";
+/**
+ * Where a job is in its life: queued (only while the host or its owner is at capacity), running, then exactly one of
+ * exited, stopped or failed. A queued job may end without running: stopped (stop reason "cancelled") or failed.
+ */
+export type JobState = "queued" | "running" | "exited" | "stopped" | "failed";
 
 /** How a job's stdout and stderr are captured: apart, or stderr merged into stdout at the source. */
 export type OutputMode = "separate" | "merged";
 
 /**
- * Why a job was stopped: a stop() call ("requested"), the manager's close() ("server_shutdown"), its timeout, or
- * its output limit.
+ * Why a job was stopped: a stop() call ("requested"), the manager's close() ("server_shutdown"), its timeout, its
+ * output limit, or a stop() call while it was queued ("cancelled": it never started).
  */
-export type StopReason = "requested" | "server_shutdown" | "timeout" | "output_limit";
+export type StopReason = "requested" | "server_shutdown" | "timeout" | "output_limit" | "cancelled";
 
 /** One output stream of a job. */
 export type StreamName = "stdout" | "stderr";
@@ -256,6 +259,56 @@ export interface Job {
   account?: JobAccount;
   /** The isolation it runs with (as asked for, with the manager's defaults). */
   isolation: Isolation;
+  /** Its priority among its owner's queued jobs ({@link StartOptions.priority}); absent when 0. */
+  priority?: number;
+  /**
+   * Set while queued: its place among its owner's queued jobs (1: next to start) and what it waits for, e.g.
+   * "slot: alice has 64 running (--max-running-per-user)".
+   */
+  queue?: { position: number; reason: string };
+  /** While queued: the jobs it waits for ({@link StartOptions.after}). */
+  after?: JobDependency[];
+  /** While queued: the moment it waits for ({@link StartOptions.notBefore}). */
+  notBefore?: Date;
+}
+
+/** The queue's figures now ({@link JobManager.queueFigures}). */
+export interface QueueFigures {
+  /** Queued jobs waiting for capacity (their turn, a slot, memory or CPU). */
+  queued: number;
+  /** Queued jobs held back by a dependency or a start time. */
+  held: number;
+  /** Jobs running (counted from their admission). */
+  running: number;
+  /** Memory and CPUs the running jobs' limits reserve. */
+  reservedMemoryBytes: number;
+  reservedCpus: number;
+  /** The capacities admission works with; maxRunning Infinity for none. */
+  capacity: { maxRunning: number; memoryBytes: number; cpus: number };
+}
+
+/** What happened to a job: accepted (queued or running), a queued job started, ended, removed. */
+export type JobChangeKind = "created" | "started" | "ended" | "deleted";
+
+/** One change of a job ({@link JobManager.watch}). */
+export interface JobChange {
+  /** Grows by one with every change of the manager's epoch. */
+  sequence: number;
+  kind: JobChangeKind;
+  /** The job after the change (as it was, for "deleted"). */
+  job: Job;
+}
+
+/** Where a watch starts ({@link JobManager.watch}). */
+export interface WatchPosition {
+  /** The manager's epoch: sequences compare only within one. */
+  epoch: string;
+  /** The sequence of the last change before the first one handed to the listener. */
+  sequence: number;
+  /** The changes since the requested position cannot be handed over: list the jobs again first. */
+  resync: boolean;
+  /** Why a resync is needed. */
+  reason?: string;
 }
 
 /** A run of bytes of one stream, at its byte offset in that stream. */
@@ -367,6 +420,15 @@ export interface AccountOptions {
   userMapFile?: string;
 }
 
+/** How a job a queued job waits for must end: exit 0 ("succeeded"), any other end ("failed"), any end ("ended"). */
+export type DependencyCondition = "succeeded" | "ended" | "failed";
+
+/** A job that a job waits for ({@link StartOptions.after}), and how it must end. */
+export interface JobDependency {
+  id: string;
+  condition: DependencyCondition;
+}
+
 /** Options of {@link JobManager.start}. */
 export interface StartOptions {
   /**
@@ -374,6 +436,50 @@ export interface StartOptions {
    * "resource_exhausted" naming the limit (and `name`, e.g. the setting behind it). Default no limit.
    */
   quota?: { maxRunning: number; name?: string };
+  /**
+   * Orders the job among its owner's queued jobs: higher first, equal ones first come first served; a whole number
+   * from -1000 to 1000, default 0. It never orders one owner's jobs before another's.
+   */
+  priority?: number;
+  /**
+   * What to do when the job cannot start at once (its owner at `quota`, the host at its running limit, or its memory or
+   * CPU not free): "queue" it (the default: start() resolves with it "queued") or "refuse" it (JobError
+   * "resource_exhausted" naming what is full).
+   */
+  policy?: "queue" | "refuse";
+  /**
+   * Jobs this one waits for (at most 64, each an existing job: JobError "not_found" otherwise), each with how it must
+   * end. The job queues until all of them ended as required; one that ends otherwise ends this job "failed" with a
+   * reason naming it (e.g. "dependency ID exited 3 (required: succeeded)"); one that has already ended is evaluated at
+   * once. A job a queued job waits for is kept (retention and delete() leave it) until it no longer does.
+   */
+  after?: JobDependency[];
+  /** The job queues until this moment at least. */
+  notBefore?: Date;
+}
+
+/**
+ * The queue's capacities and bounds ({@link ManagerOptions.queue}). Jobs wait in the queue (kept in the state file)
+ * while they cannot start: see {@link JobManager.start}.
+ */
+export interface QueueOptions {
+  /** Most jobs running at once in all; default no limit. */
+  maxRunning?: number;
+  /** Memory that running jobs' memory limits may add up to; default the host's memory. Jobs without one reserve none. */
+  memoryCapacityBytes?: number;
+  /** CPUs that running jobs' CPU limits may add up to; default the online CPUs. Jobs without one reserve none. */
+  cpuCapacity?: number;
+  /** Most queued jobs per owner; default 10 000. */
+  maxQueuedPerUser?: number;
+  /** Most queued jobs in all; default 100 000. */
+  maxQueued?: number;
+  /**
+   * A job held up by the host's capacity this long (milliseconds; default 5 minutes) holds back admissions that would
+   * delay it further, so that a large job is not starved by a stream of small ones.
+   */
+  starvationMs?: number;
+  /** Names of the settings behind these, for messages (e.g. the server's flags); default the option names. */
+  names?: Partial<Record<"maxRunning" | "memoryCapacityBytes" | "cpuCapacity" | "maxQueuedPerUser" | "maxQueued", string>>;
 }
 
 /** The manager's standbys, for logs and metrics (see {@link ManagerOptions.standby}). */
@@ -465,4 +571,6 @@ export interface ManagerOptions {
    * Default none, and `privateTmpBytes` 64 MiB.
    */
   defaultIsolation?: IsolationSpec;
+  /** Capacities and bounds of the queue; see {@link QueueOptions}. */
+  queue?: QueueOptions;
 }

@@ -31,7 +31,7 @@ export async function accessibleJob(manager: JobManager, caller: Caller, id: str
 }
 
 /** The list filter a ListJobs request amounts to for `caller`; PERMISSION_DENIED when a user asks for others' jobs. */
-export function listFilter(caller: Caller, req: ListJobsRequest): ListFilter {
+export function listFilter(caller: Caller, req: Pick<ListJobsRequest, "states" | "allOwners" | "owner">): ListFilter {
   const states = jobStates(req.states);
   if (!caller.admin && (req.allOwners || req.owner !== "")) {
     throw new ConnectError("only admins may list other users' jobs (all_owners, owner)", Code.PermissionDenied);

@@ -39,6 +39,25 @@ describe("serve settings", () => {
     assert.equal(parseServeArgs(["--run-as", "server"], {})?.uidRange, undefined);
   });
 
+  test("queue: defaults, flags, the old name of --max-running-per-user, and bad values named", () => {
+    const defaults = parseServeArgs([], {});
+    assert.deepEqual(defaults?.queue, { maxQueuedPerUser: 10_000, maxQueued: 100_000, starvationMs: 300_000 });
+    const set = parseServeArgs(["--max-running-per-user", "3", "--max-running", "8", "--memory-capacity", "2G", "--cpu-capacity", "1.5", "--max-queued-per-user", "5", "--max-queued", "9", "--starvation-bound", "30s"], {});
+    assert.equal(set?.maxJobsPerUser, 3);
+    assert.deepEqual(set?.queue, { maxRunning: 8, memoryCapacityBytes: 2 * 1024 ** 3, cpuCapacity: 1.5, maxQueuedPerUser: 5, maxQueued: 9, starvationMs: 30_000 });
+    assert.equal(parseServeArgs(["--max-running-per-user", "4", "--max-jobs-per-user", "4"], {})?.maxJobsPerUser, 4);
+    for (const [args, message] of [
+      [["--max-running-per-user", "4", "--max-jobs-per-user", "5"], /^--max-running-per-user "4" and its old name --max-jobs-per-user "5" disagree: give one$/],
+      [["--max-running", "0"], /^--max-running "0" is not a whole number above 0$/],
+      [["--cpu-capacity", "0"], /^--cpu-capacity "0" is not a number of CPUs above 0/],
+      [["--cpu-capacity", "two"], /^--cpu-capacity "two" is not a number of CPUs above 0/],
+      [["--max-queued", "lots"], /^--max-queued "lots" is not a whole number above 0$/],
+      [["--memory-capacity", "0"], /^--memory-capacity must be more than 0 bytes$/],
+    ] as const) {
+      assert.throws(() => parseServeArgs([...args], {}), { message });
+    }
+  });
+
   test("--standby: default 2, environment fallback, flag; 0 to 32", () => {
     assert.equal(parseServeArgs([], {})?.standby, 2);
     assert.equal(parseServeArgs([], { JOBEXEC_STANDBY: "0" })?.standby, 0);
@@ -77,7 +96,8 @@ describe("serve settings", () => {
   test("--help returns undefined and the help names every flag with its variable", () => {
     assert.equal(parseServeArgs(["--help"], {}), undefined);
     const help = serveHelp({ HOME: "/home/u" });
-    assert.match(help, /--max-jobs-per-user N +running jobs one user may have at once\n +env JOBEXEC_MAX_JOBS_PER_USER; default 64\n/);
+    assert.match(help, /--max-running-per-user N +running jobs one user may have at once; more wait in the queue\n +env JOBEXEC_MAX_RUNNING_PER_USER; default 64\n/);
+    assert.match(help, /--max-jobs-per-user N +the old name of --max-running-per-user\n/);
     assert.match(help, /--user-map FILE .*\n +env JOBEXEC_USER_MAP; default none\n/);
     for (const text of ["--listen", "JOBEXEC_LISTEN", "--cert", "JOBEXEC_TLS_CERT", "--client-ca", "--data-dir", "--cgroup-parent", "--grace", "--log-level", "--run-as", "JOBEXEC_RUN_AS", "--uid-range", "61184-65519", "--max-jobs-admin", "1024"]) {
       assert.ok(help.includes(text), text);

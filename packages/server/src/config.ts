@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_UID_RANGE, formatUidRange, type IsolationSpec, parseUidRange, type RunAs, type UidRange } from "@jobexec/core";
+import { DEFAULT_UID_RANGE, formatUidRange, type IsolationSpec, parseUidRange, type QueueOptions, type RunAs, type UidRange } from "@jobexec/core";
 import { ISOLATION_WORDS, parseDefaultIsolation } from "./default-isolation.ts";
 import { ServerError } from "./error.ts";
 import { flagError } from "./flag-error.ts";
@@ -50,9 +50,11 @@ export interface ServeSettings {
   uidRange?: UidRange;
   /** The user map (run-as mapped only). */
   userMapFile?: string;
-  /** Running jobs per identity, for users and for admins. */
+  /** Running jobs per identity, for users (--max-running-per-user, alias --max-jobs-per-user) and for admins. */
   maxJobsPerUser: number;
   maxJobsAdmin: number;
+  /** The queue's capacities and bounds. */
+  queue: Omit<QueueOptions, "names">;
   /** Standbys kept ready per output mode in use (0: none, every start is cold). */
   standby: number;
   /** How often running jobs' CPU and memory are sampled for their usage timelines (0: never). */
@@ -119,8 +121,15 @@ const settings = {
   "run-as": { flag: "run-as", env: "JOBEXEC_RUN_AS", value: "MODE", describe: "whose uid jobs run as: dynamic (a uid per identity), mapped (--user-map), server (ours)", fallback: () => "dynamic" },
   "uid-range": { flag: "uid-range", env: "JOBEXEC_UID_RANGE", value: "FIRST-LAST", describe: "uids (and gids) of dynamic accounts", fallback: () => formatUidRange(DEFAULT_UID_RANGE) },
   "user-map": { flag: "user-map", env: "JOBEXEC_USER_MAP", value: "FILE", describe: "identity -> local account map (lines IDENTITY: ACCOUNT) for --run-as mapped", fallback: () => "" },
-  "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "running jobs one user may have at once", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
+  "max-running-per-user": { flag: "max-running-per-user", env: "JOBEXEC_MAX_RUNNING_PER_USER", value: "N", describe: "running jobs one user may have at once; more wait in the queue", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
+  "max-jobs-per-user": { flag: "max-jobs-per-user", env: "JOBEXEC_MAX_JOBS_PER_USER", value: "N", describe: "the old name of --max-running-per-user", fallback: () => String(DEFAULT_MAX_JOBS_PER_USER) },
   "max-jobs-admin": { flag: "max-jobs-admin", env: "JOBEXEC_MAX_JOBS_ADMIN", value: "N", describe: "running jobs one admin may have at once", fallback: () => String(DEFAULT_MAX_JOBS_ADMIN) },
+  "max-running": { flag: "max-running", env: "JOBEXEC_MAX_RUNNING", value: "N", describe: "running jobs of all users at once; more wait in the queue", fallback: () => "unlimited" },
+  "memory-capacity": { flag: "memory-capacity", env: "JOBEXEC_MEMORY_CAPACITY", value: "SIZE", describe: "memory that running jobs' memory limits may add up to (jobs without one reserve none)", fallback: () => "the host's memory" },
+  "cpu-capacity": { flag: "cpu-capacity", env: "JOBEXEC_CPU_CAPACITY", value: "CPUS", describe: "CPUs that running jobs' CPU limits may add up to (jobs without one reserve none)", fallback: () => "the online CPUs" },
+  "max-queued-per-user": { flag: "max-queued-per-user", env: "JOBEXEC_MAX_QUEUED_PER_USER", value: "N", describe: "queued jobs one user may have", fallback: () => "10000" },
+  "max-queued": { flag: "max-queued", env: "JOBEXEC_MAX_QUEUED", value: "N", describe: "queued jobs of all users", fallback: () => "100000" },
+  "starvation-bound": { flag: "starvation-bound", env: "JOBEXEC_STARVATION_BOUND", value: "DURATION", describe: "a queued job held up by the host's capacity this long holds back starts that would delay it", fallback: () => "5m" },
   standby: { flag: "standby", env: "JOBEXEC_STANDBY", value: "N", describe: `cgexec processes kept started ahead per output mode in use, 0-${MAX_STANDBY} (0: none)`, fallback: () => String(DEFAULT_STANDBY) },
   "usage-sample-interval": { flag: "usage-sample-interval", env: "JOBEXEC_USAGE_SAMPLE_INTERVAL", value: "DURATION", describe: "how often every running job's CPU and memory are sampled for its usage timeline (0: never; at least 100ms)", fallback: () => "5s" },
   "metrics-listen": { flag: "metrics-listen", env: "JOBEXEC_METRICS_LISTEN", value: "HOST:PORT", describe: "serve Prometheus metrics at http://HOST:PORT/metrics, plain HTTP (e.g. 127.0.0.1:9464)", fallback: () => "off" },
@@ -221,7 +230,15 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
     runAs: runAs as RunAs,
     ...(uidRange === undefined ? {} : { uidRange }),
     ...(userMapFile === undefined ? {} : { userMapFile }),
-    maxJobsPerUser: positiveCount("max-jobs-per-user", value("max-jobs-per-user")),
+    maxJobsPerUser: maxRunningPerUser(given("max-running-per-user"), given("max-jobs-per-user")),
+    queue: {
+      ...(value("max-running") === "unlimited" ? {} : { maxRunning: positiveCount("max-running", value("max-running")) }),
+      ...(given("memory-capacity") === undefined ? {} : { memoryCapacityBytes: positiveSize(value("memory-capacity"), "--memory-capacity") }),
+      ...(given("cpu-capacity") === undefined ? {} : { cpuCapacity: cpuCount(value("cpu-capacity")) }),
+      maxQueuedPerUser: positiveCount("max-queued-per-user", value("max-queued-per-user")),
+      maxQueued: positiveCount("max-queued", value("max-queued")),
+      starvationMs: parseDuration(value("starvation-bound")),
+    },
     maxJobsAdmin: positiveCount("max-jobs-admin", value("max-jobs-admin")),
     standby: standbyCount(value("standby")),
     usageSampleMs: sampleInterval(value("usage-sample-interval")),
@@ -281,6 +298,21 @@ function positiveDuration(text: string, what: string): number {
 function positiveCount(flag: string, text: string): number {
   if (!/^\d{1,9}$/.test(text) || Number(text) === 0) throw new ServerError("usage", `--${flag} ${JSON.stringify(text)} is not a whole number above 0`);
   return Number(text);
+}
+
+/** --max-running-per-user, or its old name --max-jobs-per-user; both given must agree. */
+function maxRunningPerUser(current: string | undefined, old: string | undefined): number {
+  if (current !== undefined && old !== undefined && current !== old) {
+    throw new ServerError("usage", `--max-running-per-user ${JSON.stringify(current)} and its old name --max-jobs-per-user ${JSON.stringify(old)} disagree: give one`);
+  }
+  const text = current ?? old;
+  return text === undefined ? DEFAULT_MAX_JOBS_PER_USER : positiveCount(current === undefined ? "max-jobs-per-user" : "max-running-per-user", text);
+}
+
+function cpuCount(text: string): number {
+  const cpus = Number(text);
+  if (!/^\d{1,6}(\.\d{1,3})?$/.test(text) || !(cpus > 0)) throw new ServerError("usage", `--cpu-capacity ${JSON.stringify(text)} is not a number of CPUs above 0 (e.g. 4 or 1.5)`);
+  return cpus;
 }
 
 function standbyCount(text: string): number {

@@ -1,9 +1,10 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { Job as CoreJob, JobState as CoreJobState, Pressure as CorePressure, StopReason as CoreStopReason, StreamName } from "@jobexec/core";
-import { JobSchema, JobState, OutputMode, OutputStream, StopReason, type Job, type PressureSchema } from "@jobexec/proto";
+import type { Job as CoreJob, JobDependency, JobState as CoreJobState, Pressure as CorePressure, StopReason as CoreStopReason, StreamName } from "@jobexec/core";
+import { DependencyCondition, JobSchema, JobState, OutputMode, OutputStream, StopReason, type Job, type PressureSchema } from "@jobexec/proto";
 
 const states: Record<CoreJobState, JobState> = {
+  queued: JobState.QUEUED,
   running: JobState.RUNNING,
   exited: JobState.EXITED,
   stopped: JobState.STOPPED,
@@ -15,6 +16,13 @@ const stopReasons: Record<CoreStopReason, StopReason> = {
   server_shutdown: StopReason.SERVER_SHUTDOWN,
   timeout: StopReason.TIMEOUT,
   output_limit: StopReason.OUTPUT_LIMIT,
+  cancelled: StopReason.CANCELLED,
+};
+
+const conditions: Record<JobDependency["condition"], DependencyCondition> = {
+  succeeded: DependencyCondition.SUCCEEDED,
+  ended: DependencyCondition.ENDED,
+  failed: DependencyCondition.FAILED,
 };
 
 /** The wire form of a core job state. */
@@ -110,6 +118,11 @@ export function jobMessage(job: CoreJob): Job {
     uid: job.account?.uid ?? 0,
     gid: job.account?.gid ?? 0,
     isolation: { ...job.isolation, privateTmpBytes: BigInt(job.isolation.privateTmpBytes) },
+    queuePosition: job.queue?.position ?? 0,
+    queueReason: job.queue?.reason ?? "",
+    priority: job.priority ?? 0,
+    startAfter: (job.after ?? []).map((dep) => ({ id: dep.id, condition: conditions[dep.condition] })),
+    notBefore: job.notBefore && timestampFromDate(job.notBefore),
   });
 }
 

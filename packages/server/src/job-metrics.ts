@@ -23,7 +23,7 @@ export function withJobMetrics(impl: GuardedImpl<typeof JobService>, metrics: Se
         throw error;
       }
       // A program that cannot be executed is a job that ends FAILED at once; start() resolves only after either.
-      const outcome = res.job?.state === JobState.FAILED ? "failed" : "started";
+      const outcome = res.job?.state === JobState.FAILED ? "failed" : res.job?.state === JobState.QUEUED ? "queued" : "started";
       metrics.jobStarted(outcome, call.caller.name, (performance.now() - began) / 1000);
       return res;
     },

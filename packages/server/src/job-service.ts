@@ -4,7 +4,8 @@ import { accessibleJob, listFilter } from "./access.ts";
 import type { GuardedImpl } from "./guard.ts";
 import { jobMessage, outputStreamMessage } from "./job-message.ts";
 import { continueAfter, listPage, pageSize } from "./list-page.ts";
-import { graceMs, jobSpec, outputOptions, type SpecLimits } from "./requests.ts";
+import { watchJobs } from "./watch-jobs.ts";
+import { graceMs, jobSpec, outputOptions, queueOptions, type SpecLimits } from "./requests.ts";
 
 /** The StreamOutputResponse of an output chunk. */
 function chunkMessage(chunk: OutputChunk) {
@@ -31,11 +32,15 @@ export interface MaxJobs {
 }
 
 /** The JobService handlers over a JobManager; {@link guard} supplies the authenticated caller. */
-export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimits): GuardedImpl<typeof JobService> {
+export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimits & { maxWatchBacklog: number }): GuardedImpl<typeof JobService> {
   return {
     async startJob(req, call) {
-      const quota = call.caller.admin ? { maxRunning: maxJobs.admin, name: "--max-jobs-admin" } : { maxRunning: maxJobs.perUser, name: "--max-jobs-per-user" };
-      const job = await manager.start(jobSpec(req, caps), call.caller.name, { quota });
+      const quota = call.caller.admin ? { maxRunning: maxJobs.admin, name: "--max-jobs-admin" } : { maxRunning: maxJobs.perUser, name: "--max-running-per-user" };
+      const spec = jobSpec(req, caps);
+      const queueing = queueOptions(req);
+      // Only jobs the caller may see: another user's is NOT_FOUND exactly like a missing one.
+      for (const dep of queueing.after ?? []) await accessibleJob(manager, call.caller, dep.id);
+      const job = await manager.start(spec, call.caller.name, { quota, ...queueing });
       call.jobId = job.id;
       return { job: jobMessage(job) };
     },
@@ -85,6 +90,10 @@ export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimi
       // Cut short by the server shutting down or the client leaving: end with that reason, not a status.
       if (call.signal.aborted) throw call.signal.reason;
       yield { event: { case: "job", value: jobMessage(await manager.get(id)) } };
+    },
+
+    watchJobs(req, call) {
+      return watchJobs(manager, caps.maxWatchBacklog, req, call);
     },
   };
 }

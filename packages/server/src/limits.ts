@@ -19,6 +19,8 @@ export interface ServerLimits {
   maxStreamsPerConnection: number;
   /** Streaming calls (StreamOutput, Health/Watch) open at once for one identity. */
   maxStreamsPerIdentity: number;
+  /** WatchJobs: changes waiting to be sent to one watcher; one more ends its call (RESOURCE_EXHAUSTED). */
+  maxWatchBacklog: number;
   /** Largest request message. */
   maxRequestBytes: number;
   /** StartJob: program and args together, each counted with its NUL terminator. */
@@ -42,6 +44,7 @@ export const defaultLimits: ServerLimits = {
   maxConnectionsPerIdentity: 256,
   maxStreamsPerConnection: 100,
   maxStreamsPerIdentity: 1024,
+  maxWatchBacklog: 10_000,
   maxRequestBytes: MiB,
   maxArgsBytes: 128 * KiB,
   maxEnvBytes: 128 * KiB,
@@ -72,6 +75,7 @@ export const limitSettings: readonly LimitSetting[] = [
   { flag: "max-connections-per-identity", env: "JOBEXEC_MAX_CONNECTIONS_PER_IDENTITY", key: "maxConnectionsPerIdentity", kind: "count", text: "256", describe: "connections of one client identity" },
   { flag: "max-streams-per-connection", env: "JOBEXEC_MAX_STREAMS_PER_CONNECTION", key: "maxStreamsPerConnection", kind: "count", text: "100", describe: "concurrent calls on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS)" },
   { flag: "max-streams-per-identity", env: "JOBEXEC_MAX_STREAMS_PER_IDENTITY", key: "maxStreamsPerIdentity", kind: "count", text: "1024", describe: "open StreamOutput and Watch calls of one client identity" },
+  { flag: "max-watch-backlog", env: "JOBEXEC_MAX_WATCH_BACKLOG", key: "maxWatchBacklog", kind: "count", text: "10000", describe: "changes a WatchJobs call may leave unread before it is ended" },
   { flag: "max-request-size", env: "JOBEXEC_MAX_REQUEST_SIZE", key: "maxRequestBytes", kind: "size", text: "1MiB", describe: "largest request message" },
   { flag: "max-args-size", env: "JOBEXEC_MAX_ARGS_SIZE", key: "maxArgsBytes", kind: "size", text: "128KiB", describe: "a job's program and arguments together" },
   { flag: "max-env-size", env: "JOBEXEC_MAX_ENV_SIZE", key: "maxEnvBytes", kind: "size", text: "128KiB", describe: "a job's environment variables together" },

@@ -103,6 +103,32 @@ describe("Prometheus metrics, scraped from a jobexec-server process", { timeout:
     assert.ok(samples.every((s) => !("owner" in s.labels)));
   });
 
+  test("the queue: queued jobs, reserved against capacity, admissions and the time waited", async (t) => {
+    const queued = await startServerProcess(["--metrics-listen", "127.0.0.1:0", "--max-running", "1", "--memory-capacity", "2G", "--standby", "0"]);
+    t.after(() => queued.stop());
+    const url = String((await queued.logged("metrics listening")).url);
+    const jobs = client(queued);
+    const blocker = (await jobs.startJob({ program: "sleep", args: ["1000"] })).job;
+    const waiting = (await jobs.startJob({ program: "true" })).job;
+    assert.equal(waiting?.state, JobState.QUEUED);
+    let samples = (await scrape(url)).samples;
+    assert.equal(value(samples, "jobexec_jobs_queued", { waiting_for: "capacity" }), 1);
+    assert.equal(value(samples, "jobexec_jobs_queued", { waiting_for: "held" }), 0);
+    assert.equal(value(samples, "jobexec_jobs", { state: "queued" }), 1);
+    assert.equal(value(samples, "jobexec_jobs_started_total", { outcome: "queued" }), 1);
+    assert.equal(value(samples, "jobexec_reserved", { resource: "running_jobs" }), 1);
+    assert.equal(value(samples, "jobexec_capacity", { resource: "running_jobs" }), 1);
+    assert.equal(value(samples, "jobexec_capacity", { resource: "memory_bytes" }), 2 * 1024 ** 3);
+    assert.equal(value(samples, "jobexec_queue_admissions_total"), 0);
+    await jobs.stopJob({ id: blocker?.id as string, gracePeriod: { seconds: 0n, nanos: 0 } });
+    await readOutput(jobs.streamOutput({ id: waiting?.id as string, follow: true }));
+    samples = (await scrape(url)).samples;
+    assert.equal(value(samples, "jobexec_queue_admissions_total"), 1);
+    assert.equal(value(samples, "jobexec_queue_wait_seconds_count"), 1);
+    assert.ok(value(samples, "jobexec_queue_wait_seconds_sum") > 0);
+    assert.equal(value(samples, "jobexec_jobs_queued", { waiting_for: "capacity" }), 0);
+  });
+
   test("running jobs, open connections and open streams while a follower is attached", async () => {
     const jobs = client(server);
     const job = (await jobs.startJob({ program: jobNode, args: [slowPath, "30", "--interval", "100"] })).job;
@@ -173,7 +199,7 @@ describe("Prometheus metrics, scraped from a jobexec-server process", { timeout:
       child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
       child.once("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`python exited ${code}`))));
     });
-    for (const family of ["jobexec_jobs_started", "jobexec_jobs_started_by_path", "jobexec_standbys", "jobexec_standby_pool_size", "jobexec_job_start_seconds", "jobexec_rpcs", "jobexec_rpc_duration_seconds", "jobexec_jobs", "jobexec_jobs_running", "jobexec_output_streamed_bytes", "jobexec_open_connections", "jobexec_open_streams"]) {
+    for (const family of ["jobexec_jobs_queued", "jobexec_reserved", "jobexec_capacity", "jobexec_queue_admissions", "jobexec_queue_wait_seconds", "jobexec_jobs_started", "jobexec_jobs_started_by_path", "jobexec_standbys", "jobexec_standby_pool_size", "jobexec_job_start_seconds", "jobexec_rpcs", "jobexec_rpc_duration_seconds", "jobexec_jobs", "jobexec_jobs_running", "jobexec_output_streamed_bytes", "jobexec_open_connections", "jobexec_open_streams"]) {
       assert.ok(out.includes(`'${family}'`), `${family} in ${out}`);
     }
   });

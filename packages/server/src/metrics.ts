@@ -5,10 +5,15 @@ import type { JobManager, JobState, StreamName, UsageTotals } from "@jobexec/cor
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { codeName, type CallEnded } from "./guard.ts";
 
-/** How a StartJob ended: the program runs, it could not be started (a FAILED job), or the request was refused. */
-export type StartOutcome = "started" | "failed" | "refused";
+/**
+ * How a StartJob ended: the program runs, it could not be started (a FAILED job), it was queued, or the request was
+ * refused.
+ */
+export type StartOutcome = "started" | "failed" | "queued" | "refused";
 
-const states: JobState[] = ["running", "exited", "stopped", "failed"];
+const states: JobState[] = ["queued", "running", "exited", "stopped", "failed"];
+// Seconds a job waited in the queue: none to days.
+const waitBuckets = [0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 4 * 3600, 24 * 3600];
 
 // Seconds. Starts take milliseconds; RPCs from under a millisecond (GetJob) to hours (a followed StreamOutput).
 const startBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -34,7 +39,7 @@ export class ServerMetrics {
     this.#ownerLabels = options.ownerLabels ?? false;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.#started = new Counter({ name: "jobexec_jobs_started_total", help: "StartJob calls by outcome: started (the program runs), failed (it could not be executed: a FAILED job), refused (the request was refused).", labelNames: this.#labels(["outcome"]), registers });
+    this.#started = new Counter({ name: "jobexec_jobs_started_total", help: "StartJob calls by outcome: started (the program runs), failed (it could not be executed: a FAILED job), queued (it waits for its turn), refused (the request was refused).", labelNames: this.#labels(["outcome"]), registers });
     this.#startSeconds = new Histogram({ name: "jobexec_job_start_seconds", help: "Time from a StartJob request to the job's program running.", buckets: startBuckets, registers });
     this.#rpcs = new Counter({ name: "jobexec_rpcs_total", help: "RPCs handled, by method and result code (ok, not_found, ...).", labelNames: ["service", "method", "code"], registers });
     this.#rpcSeconds = new Histogram({ name: "jobexec_rpc_duration_seconds", help: "Time from an RPC's start to its end (streams: until the last message).", labelNames: ["service", "method"], buckets: rpcBuckets, registers });
@@ -109,6 +114,57 @@ export class ServerMetrics {
         this.inc({ path: "standby" }, warmStarts);
         this.inc({ path: "cold" }, coldStarts);
       },
+    });
+  }
+
+  /**
+   * Adds the queue's metrics: queued jobs (waiting for capacity, or held by a dependency or a start time) and the
+   * reservations of running jobs against the capacities, read at each scrape; admissions from the queue and the time
+   * each job waited, from the manager's changes as they happen.
+   */
+  countQueue(manager: JobManager): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "jobexec_jobs_queued",
+      help: "Queued jobs now, by what holds them: capacity (their turn, a slot, memory or CPU) or held (a dependency or a start time).",
+      labelNames: ["waiting_for"],
+      registers,
+      collect() {
+        const { queued, held } = manager.queueFigures;
+        this.set({ waiting_for: "capacity" }, queued);
+        this.set({ waiting_for: "held" }, held);
+      },
+    });
+    new Gauge({
+      name: "jobexec_reserved",
+      help: "What running jobs' limits reserve now: memory (bytes), CPUs, and running jobs.",
+      labelNames: ["resource"],
+      registers,
+      collect() {
+        const { reservedMemoryBytes, reservedCpus, running } = manager.queueFigures;
+        this.set({ resource: "memory_bytes" }, reservedMemoryBytes);
+        this.set({ resource: "cpus" }, reservedCpus);
+        this.set({ resource: "running_jobs" }, running);
+      },
+    });
+    new Gauge({
+      name: "jobexec_capacity",
+      help: "The capacities admission works with: --memory-capacity (bytes), --cpu-capacity, --max-running (absent when unlimited).",
+      labelNames: ["resource"],
+      registers,
+      collect() {
+        const { capacity } = manager.queueFigures;
+        this.set({ resource: "memory_bytes" }, capacity.memoryBytes);
+        this.set({ resource: "cpus" }, capacity.cpus);
+        if (Number.isFinite(capacity.maxRunning)) this.set({ resource: "running_jobs" }, capacity.maxRunning);
+      },
+    });
+    const admissions = new Counter({ name: "jobexec_queue_admissions_total", help: "Queued jobs started when their turn came.", registers });
+    const waited = new Histogram({ name: "jobexec_queue_wait_seconds", help: "Time a job waited in the queue, from its StartJob to its start.", buckets: waitBuckets, registers });
+    manager.watch(undefined, (change) => {
+      if (change.kind !== "started" || change.job.startedAt === undefined) return;
+      admissions.inc();
+      waited.observe((change.job.startedAt.getTime() - change.job.createdAt.getTime()) / 1000);
     });
   }
 

@@ -1,10 +1,22 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { isJobId, type IoLimit, type IsolationSpec, type JobSpec, type JobState as CoreJobState, type Limits, type OutputOptions } from "@jobexec/core";
+import { type Duration, timestampDate } from "@bufbuild/protobuf/wkt";
+import {
+  isJobId,
+  type IoLimit,
+  type IsolationSpec,
+  type JobDependency,
+  type JobSpec,
+  type JobState as CoreJobState,
+  type Limits,
+  type OutputOptions,
+  type StartOptions,
+} from "@jobexec/core";
 import {
   JobState,
   OutputMode,
+  DependencyCondition,
   OutputStream,
+  QueuePolicy,
   type IoLimit as IoLimitMessage,
   type Isolation as IsolationMessage,
   type Limits as LimitsMessage,
@@ -152,6 +164,51 @@ function noNul(s: string, field: string): void {
   if (s.includes("\0")) throw invalid(`${field} contains a NUL character`);
 }
 
+/** Most start_after entries of one request (core's bound). */
+const MAX_DEPENDENCIES = 64;
+
+const conditions = new Map<DependencyCondition, JobDependency["condition"]>([
+  [DependencyCondition.UNSPECIFIED, "succeeded"],
+  [DependencyCondition.SUCCEEDED, "succeeded"],
+  [DependencyCondition.ENDED, "ended"],
+  [DependencyCondition.FAILED, "failed"],
+]);
+
+/**
+ * The core start options of a StartJobRequest's queue fields: priority (core checks its bounds), queue policy,
+ * start_after (whether the caller may see each job is the handler's to check) and not_before.
+ */
+export function queueOptions(req: StartJobRequest): Pick<StartOptions, "priority" | "policy" | "after" | "notBefore"> {
+  let policy: "queue" | "refuse";
+  switch (req.queuePolicy) {
+    case QueuePolicy.UNSPECIFIED:
+    case QueuePolicy.QUEUE:
+      policy = "queue";
+      break;
+    case QueuePolicy.REFUSE:
+      policy = "refuse";
+      break;
+    default:
+      throw invalid(`queue_policy ${String(req.queuePolicy)} is not QUEUE_POLICY_QUEUE or QUEUE_POLICY_REFUSE`);
+  }
+  if (req.startAfter.length > MAX_DEPENDENCIES) throw invalid(`start_after has ${String(req.startAfter.length)} entries, more than ${String(MAX_DEPENDENCIES)}`);
+  const after = req.startAfter.map((dep, i): JobDependency => {
+    if (!isJobId(dep.id)) throw invalid(`start_after[${String(i)}].id ${JSON.stringify(dep.id.slice(0, 40))} is not a job id (a lowercase UUID)`);
+    const condition = conditions.get(dep.condition);
+    if (condition === undefined) throw invalid(`start_after[${String(i)}].condition ${String(dep.condition)} is not SUCCEEDED, ENDED or FAILED`);
+    return { id: dep.id, condition };
+  });
+  const options: Pick<StartOptions, "priority" | "policy" | "after" | "notBefore"> = { priority: req.priority, policy };
+  if (after.length > 0) options.after = after;
+  if (req.notBefore) {
+    if (req.notBefore.nanos < 0 || req.notBefore.nanos > 999_999_999) throw invalid("not_before nanos must be from 0 to 999999999");
+    const at = timestampDate(req.notBefore);
+    if (!Number.isFinite(at.getTime())) throw invalid("not_before is out of range");
+    options.notBefore = at;
+  }
+  return options;
+}
+
 /** Milliseconds of a StopJob grace period, or undefined for the server's default. */
 export function graceMs(grace: Duration | undefined): number | undefined {
   if (!grace) return undefined;
@@ -163,6 +220,7 @@ export function graceMs(grace: Duration | undefined): number | undefined {
 }
 
 const coreStates = new Map<JobState, CoreJobState>([
+  [JobState.QUEUED, "queued"],
   [JobState.RUNNING, "running"],
   [JobState.EXITED, "exited"],
   [JobState.STOPPED, "stopped"],
@@ -174,7 +232,7 @@ export function jobStates(states: JobState[]): CoreJobState[] | undefined {
   if (states.length === 0) return undefined;
   return states.map((s) => {
     const state = coreStates.get(s);
-    if (!state) throw invalid(`states: ${s} is not a job state to filter on (RUNNING, EXITED, STOPPED or FAILED)`);
+    if (!state) throw invalid(`states: ${s} is not a job state to filter on (QUEUED, RUNNING, EXITED, STOPPED or FAILED)`);
     return state;
   });
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Code, type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { JobService, JobState } from "@jobexec/proto";
+import { JobService, JobState, QueuePolicy } from "@jobexec/proto";
 import { initCertificates, issueClientCertificate, readCredentials } from "./cert-files.ts";
 import { failure, readOutput, testCgroupParent } from "./test-harness.ts";
 import { launchServer, listening, type ServerChild } from "./test-process.ts";
@@ -57,21 +57,22 @@ describe("jobexec-server --run-as and quotas", { skip, timeout: 300_000 }, () =>
     return out.stdout.toString().trim().replaceAll("\n", " ");
   }
 
-  test("dynamic, the default: the quota per user and per admin, each RESOURCE_EXHAUSTED naming its flag", async () => {
+  test("dynamic, the default: the quota per user and per admin, each RESOURCE_EXHAUSTED naming its flag with queue policy REFUSE", async () => {
+    // The old name of --max-running-per-user still works.
     const { server, client } = await serve("dynamic", ["--max-jobs-per-user", "2", "--max-jobs-admin", "3"]);
     const listening = server.lines.find((l) => l.msg === "listening");
     assert.deepEqual([listening?.runAs, listening?.maxJobs], ["dynamic", { perUser: 2, admin: 3 }]);
     assert.match(await idOf(client("alice")), /^(6\d{4}) \1 \1$/);
     const alice = client("alice");
     for (let i = 0; i < 2; i++) await alice.startJob({ program: "sleep", args: ["100"] });
-    const refused = await failure(alice.startJob({ program: "sleep", args: ["100"] }));
+    const refused = await failure(alice.startJob({ program: "sleep", args: ["100"], queuePolicy: QueuePolicy.REFUSE }));
     assert.equal(refused.code, Code.ResourceExhausted);
-    assert.equal(refused.rawMessage, "alice already has 2 running jobs, the limit of 2 running jobs per identity (--max-jobs-per-user): stop one or wait for one to end");
+    assert.equal(refused.rawMessage, "alice already has 2 running jobs, the limit of 2 running jobs per identity (--max-running-per-user): stop one or wait for one to end");
     // Bob has quota of his own; the admin has the admin's.
     await client("bob").startJob({ program: "true" });
     const admin = client("admin");
     for (let i = 0; i < 3; i++) await admin.startJob({ program: "sleep", args: ["100"] });
-    assert.match((await failure(admin.startJob({ program: "true" }))).rawMessage, /^admin already has 3 running jobs, .* \(--max-jobs-admin\)/);
+    assert.match((await failure(admin.startJob({ program: "true", queuePolicy: QueuePolicy.REFUSE }))).rawMessage, /^admin already has 3 running jobs, .* \(--max-jobs-admin\)/);
   });
 
   test("dynamic: a program not on PATH is named without the server's PATH; a cwd the account cannot enter is INVALID_ARGUMENT; what it cannot reach is answered like what is missing", async () => {

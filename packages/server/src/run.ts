@@ -76,6 +76,7 @@ async function serve(args: string[], env: Record<string, string | undefined>): P
       ...(settings.userMapFile === undefined ? {} : { userMapFile: settings.userMapFile }),
     },
     maxJobs: { perUser: settings.maxJobsPerUser, admin: settings.maxJobsAdmin },
+    queue: settings.queue,
     standby: settings.standby,
     usageSampleMs: settings.usageSampleMs,
     ...(settings.metricsListen ? { metrics: { ...settings.metricsListen, ownerLabels: settings.metricsOwnerLabels } } : {}),

@@ -1,7 +1,7 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { type AccountOptions, type IsolationSpec, JobError, JobManager, type ManagerOptions } from "@jobexec/core";
+import { type AccountOptions, type IsolationSpec, JobError, JobManager, type ManagerOptions, type QueueOptions } from "@jobexec/core";
 import { Health, JobService, reflectionV1, reflectionV1alpha, StreamOutputResponseSchema } from "@jobexec/proto";
 import { DEFAULT_MAX_JOBS_ADMIN, DEFAULT_MAX_JOBS_PER_USER, DEFAULT_PORT, DEFAULT_STANDBY } from "./config.ts";
 import { DescriptorIndex } from "./descriptor-index.ts";
@@ -54,6 +54,8 @@ export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOut
   accounts?: AccountOptions;
   /** Running jobs per identity: `perUser` (default 64) for users, `admin` (default 1024) for admins. */
   maxJobs?: { perUser?: number; admin?: number };
+  /** The queue's capacities and bounds (core's ManagerOptions.queue; messages name the server's flags). */
+  queue?: Omit<QueueOptions, "names">;
   /** Standbys kept ready per output mode in use (core's ManagerOptions.standby); default 2, 0 for none. */
   standby?: number;
   /** How often running jobs' usage is sampled for their timelines (core's ManagerOptions.usageSampleMs); 0: never. */
@@ -65,6 +67,15 @@ export interface ServerConfig extends Pick<ManagerOptions, "stateFile" | "maxOut
   /** Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any free port); owners as labels if asked. */
   metrics?: { host: string; port: number; ownerLabels?: boolean };
 }
+
+/** The flags behind the queue's settings, named in its messages. */
+const QUEUE_FLAGS: QueueOptions["names"] = {
+  maxRunning: "--max-running",
+  memoryCapacityBytes: "--memory-capacity",
+  cpuCapacity: "--cpu-capacity",
+  maxQueuedPerUser: "--max-queued-per-user",
+  maxQueued: "--max-queued",
+};
 
 /** A listening server. */
 export interface RunningServer {
@@ -151,6 +162,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       maxRecordBytesPerUser: config.maxRecordBytesPerUser,
       minFreeBytes: config.minFreeBytes,
       onClose: config.onShutdown ?? "stop",
+      queue: { ...config.queue, names: QUEUE_FLAGS },
       ...(config.defaultIsolation === undefined ? {} : { defaultIsolation: config.defaultIsolation }),
     });
   } catch (cause) {
@@ -169,6 +181,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const streams = new StreamQuota(limits.maxStreamsPerIdentity);
   metrics?.countJobs(manager);
   metrics?.countStandbys(manager);
+  metrics?.countQueue(manager);
   metrics?.countUsage(manager);
   const guarded = { streams, ended: metrics?.rpcEnded };
   const served = [JobService, Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];

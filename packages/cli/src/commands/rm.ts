@@ -5,7 +5,7 @@ import { parseJobId } from "../job-id.ts";
 /** `jobexec rm`: deletes ended jobs, their records and their output. */
 export default class Rm extends JobexecCommand {
   static override summary = "Delete ended jobs: their records and their output.";
-  static override description = `Deletes each job given, which must have ended (stop a running one first), and prints its id. The job's record and its output are removed from the server for good. Each job is deleted on its own: one that cannot be (not found, still running) is reported on stderr and the others are still deleted; the exit code is then 1.
+  static override description = `Deletes each job given, which must have ended (stop a running or queued one first), and prints its id. The job's record and its output are removed from the server for good. A job that a queued job waits for (start --after) is kept until none does. Each job is deleted on its own: one that cannot be (not found, still running or queued, waited for) is reported on stderr and the others are still deleted; the exit code is then 1.
 
 ${commonHelp}`;
 

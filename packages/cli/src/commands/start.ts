@@ -14,7 +14,9 @@ IO limits apply per device: each --io-read-bps, --io-write-bps, --io-read-iops a
 
 Isolation (--network none, --private-tmp, --read-only) is off unless asked for or set by the server's --default-isolation; --network host, --no-private-tmp and --no-read-only turn a server default off for this job.
 
-With --follow, the job's stdout and stderr are copied to ours as they are written, and jobexec exits with the job's exit code (128 + the signal number when a signal killed it). On a terminal the job's id is printed on stderr first; Ctrl-C stops following (exit 130) and prints the id of the job, which keeps running.
+Queue: when the server is at capacity (your running jobs, all running jobs, or memory and CPU reserved by limits), the job waits in the server's queue, in order, and starts when its turn comes; it is kept across restarts of the server. --after makes it wait for other jobs to end (ID:ok, the default, for exit 0; ID:any for any end; ID:failed for any other end): when one ends otherwise, the job fails without running. --at and --delay make it wait for a moment; --priority orders it among your own queued jobs; --now refuses to queue it (the start fails at once instead).
+
+With --follow, the job's stdout and stderr are copied to ours as they are written, and jobexec exits with the job's exit code (128 + the signal number when a signal killed it). On a terminal the job's id is printed on stderr first; Ctrl-C stops following (exit 130) and prints the id of the job, which keeps running. A queued job is followed once it runs.
 A program that does not exist is refused before any job is made (exit 1, no id). A job that was made but could not be executed (a script whose #! interpreter is missing, an isolation step that failed) is recorded as failed: its id is printed, the reason on stderr, and the exit code is 126.
 
 ${commonHelp}`;
@@ -34,6 +36,8 @@ ${commonHelp}`;
     { description: "No network, a private /tmp, a read-only system", command: "<%= config.bin %> start --network none --private-tmp --read-only -- make test" },
     { description: "Run, watch the output, and exit with the job's exit code", command: "<%= config.bin %> start -f -- sh -c 'echo working; exit 3'" },
     { description: "At most 10 minutes and 100 MiB of output", command: "<%= config.bin %> start --timeout 10m --max-output 100M -- ./crawl.sh" },
+    { description: "Run after a build succeeded, and a report after both whatever their ends", command: "B=$(<%= config.bin %> start -- make); T=$(<%= config.bin %> start --after $B -- make test); <%= config.bin %> start --after $B:any --after $T:any -- ./report.sh" },
+    { description: "Start at 02:00 local time, before the rest of your queue", command: "<%= config.bin %> start --at 02:00 --priority 10 -- ./nightly.sh" },
   ];
 
   static override flags = {
@@ -56,6 +60,11 @@ ${commonHelp}`;
     "merge-output": Flags.boolean({ summary: "Send stderr into stdout at the source, keeping the exact order of writes.", default: false }),
     "max-output": Flags.string({ summary: "Most output the job may write, stdout and stderr together, a size like --memory (e.g. 100M); it is killed past it. Default: the server's (1 GiB)." }),
     timeout: Flags.string({ summary: "Stop the job (like jobexec stop) once it has run this long, e.g. 30s, 10m, 2h. Default: none, or the server's maximum." }),
+    after: Flags.string({ multiple: true, multipleNonGreedy: true, summary: "Wait for a job to end first: ID (exit 0), ID:ok, ID:any (any end) or ID:failed (repeatable).", helpGroup: "QUEUE" }),
+    at: Flags.string({ summary: "Do not start before this time: HH:MM[:SS] (local; tomorrow once past) or ISO 8601, e.g. 2026-12-08T14:00:00Z.", helpGroup: "QUEUE", exclusive: ["delay"] }),
+    delay: Flags.string({ summary: "Do not start before this long from now, e.g. 30s, 10m, 2h.", helpGroup: "QUEUE" }),
+    priority: Flags.string({ summary: "Order among your own queued jobs, -1000 to 1000 (higher first; default 0).", helpGroup: "QUEUE" }),
+    now: Flags.boolean({ summary: "Start now or fail: never queue the job (the start fails naming what is full).", helpGroup: "QUEUE", default: false }),
     follow: Flags.boolean({ char: "f", summary: "Stream the output live and exit with the job's exit code.", default: false }),
     ...jsonFlag,
     ...connectionFlags,
@@ -93,7 +102,9 @@ ${commonHelp}`;
     // says it either way: whoever stops following still knows what to stop.
     if (process.stderr.isTTY) process.stderr.write(`jobexec: started job ${job.id}\n`);
     this.interruptNote = `stopped following job ${job.id}; it keeps running (\`jobexec stop ${job.id}\` stops it)`;
-    const [{ copyOutput }, { exitStatus }] = await Promise.all([import("../copy-output.ts"), import("../job-facts.ts")]);
+    const [{ copyOutput }, { exitStatus, queueLine }, { JobState }] = await Promise.all([import("../copy-output.ts"), import("../job-facts.ts"), import("@jobexec/proto")]);
+    // The follow waits on the server until the job runs.
+    if (job.state === JobState.QUEUED) process.stderr.write(`jobexec: job ${job.id} is queued (${queueLine(job)}); following it once it runs\n`);
     const final = await copyOutput(client, { id: job.id, stream: "both", follow: true, tailLines: 0 }, this.abort.signal);
     this.setExitCode(exitStatus(final));
   }

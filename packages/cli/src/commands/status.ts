@@ -6,7 +6,7 @@ import { parseJobId } from "../job-id.ts";
 /** `jobexec status`: prints everything known about a job. */
 export default class Status extends JobexecCommand {
   static override summary = "Show a job's state, exit status, resource usage and limits.";
-  static override description = `Prints the job's state (running, exited, stopped or failed) with its exit code or the signal that killed it and whether the OOM killer struck, its times and duration, CPU, memory, task and IO usage next to their limits, its peaks (memory, swap, tasks), OOM kills, CPU throttling and pressure stall times, its output sizes and its cgroup. Usage is live while the job runs and final once it ended (read just before its cgroup was removed, and kept). --timeline adds its CPU and memory over time.
+  static override description = `Prints the job's state (queued, running, exited, stopped or failed) with its exit code or the signal that killed it and whether the OOM killer struck, its times and duration, CPU, memory, task and IO usage next to their limits, its peaks (memory, swap, tasks), OOM kills, CPU throttling and pressure stall times, its output sizes and its cgroup. Usage is live while the job runs and final once it ended (read just before its cgroup was removed, and kept). --timeline adds its CPU and memory over time. A queued job shows where it is in its owner's queue and what it waits for.
 
 ${commonHelp}`;
 

@@ -4,11 +4,12 @@ import type { Connection } from "../connection.ts";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { parseDuration } from "../duration.ts";
 import { parseJobId } from "../job-id.ts";
+import { visible } from "../visible.ts";
 
 /** `jobexec stop`: stops a job's whole process tree and prints its final state. */
 export default class Stop extends JobexecCommand {
   static override summary = "Stop a job: SIGTERM, then SIGKILL after the grace period.";
-  static override description = `Sends SIGTERM to every process of the job, waits up to the grace period, then kills what remains, and prints the job's final state once it has ended. On a terminal, a stop that takes a moment says on stderr what it waits for and how long at most. Stopping a job that already ended says so on stderr and prints it unchanged (exit 0). While a stop is under way, status and list show the job as "stopping".
+  static override description = `Sends SIGTERM to every process of the job, waits up to the grace period, then kills what remains, and prints the job's final state once it has ended. On a terminal, a stop that takes a moment says on stderr what it waits for and how long at most. Stopping a job that already ended says so on stderr and prints it unchanged (exit 0). While a stop is under way, status and list show the job as "stopping". A queued job is cancelled at once: it never runs (stopped, "cancelled before it started").
 
 ${commonHelp}`;
 
@@ -38,11 +39,12 @@ ${commonHelp}`;
     const { job: before } = await client.getJob({ id: this.jobId }, options);
     const { stateName, outcome } = await import("../job-facts.ts");
     let job = before;
-    if (before !== undefined && stateName(before) !== "running") {
+    // A running job is stopped and a queued one cancelled; one that ended is shown as it is.
+    if (before !== undefined && stateName(before) !== "running" && stateName(before) !== "queued") {
       // outcome() of a failed job already says "failed to start: ...".
       const how = outcome(before);
       const what = stateName(before) === "failed" ? how : `${stateName(before)}${how === "" ? "" : `: ${how}`}`;
-      process.stderr.write(`jobexec: job ${this.jobId} had already ended (${what}); nothing to stop\n`);
+      process.stderr.write(`jobexec: job ${this.jobId} had already ended (${visible(what)}); nothing to stop\n`);
     } else {
       const stopping = client.stopJob({ id: this.jobId, gracePeriod }, options);
       // On a terminal, a stop that takes a moment (the grace period) says what it waits for.

@@ -26,6 +26,8 @@ export interface CliServer {
   ca: Credentials;
   /** The config directory (JOBEXEC_CONFIG_DIR) of a user. */
   configDir(user: User): string;
+  /** Stops the server (its running jobs stopped, queued ones kept) and starts another on the same port and data. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,7 +52,7 @@ async function writeConfig(dir: string, client: Credentials, ca: Credentials): P
  * Starts a server with a fresh PKI (and `options` over its defaults) and writes a config directory per user; `base` is
  * where its directory goes (a private /tmp hides one under /tmp from jobs).
  */
-export async function startCliServer({ base, ...options }: { base?: string } & Pick<ServerConfig, "standby" | "defaultIsolation"> = {}): Promise<CliServer> {
+export async function startCliServer({ base, ...options }: { base?: string } & Pick<ServerConfig, "standby" | "defaultIsolation" | "queue"> = {}): Promise<CliServer> {
   const dir = await mkdtemp(join(base ?? tmpdir(), "jobexec-cli-test-"));
   // Jobs run as dynamic accounts, which pass through here to their homes in the data directory.
   await chmod(dir, 0o711);
@@ -69,7 +71,7 @@ export async function startCliServer({ base, ...options }: { base?: string } & P
   ]);
   const users: Record<User, Credentials> = { alice, bob, admin, foreign, expired, noclientauth: noClientAuth, sha1 };
   await Promise.all(Object.entries(users).map(([user, creds]) => writeConfig(join(dir, "users", user), creds, ca)));
-  const running = await startServer({
+  const config: ServerConfig = {
     port: 0,
     tls: { cert: server.cert, key: server.key, clientCa: ca.cert },
     dataDir: join(dir, "data"),
@@ -78,9 +80,16 @@ export async function startCliServer({ base, ...options }: { base?: string } & P
     defaultGraceMs: 1000,
     log: silentLogger,
     ...options,
-  });
+  };
+  let running = await startServer(config);
   return {
-    server: running,
+    get server() {
+      return running;
+    },
+    async restart() {
+      await running.close();
+      running = await startServer({ ...config, port: running.port });
+    },
     address: `127.0.0.1:${running.port}`,
     dir,
     ca,

@@ -55,7 +55,7 @@ describe("run-as dynamic (the default)", { skip, timeout: 60_000 }, () => {
 
   test("a quota counts running jobs per identity: one more is resource_exhausted naming the limit, even when started at once", async () => {
     const quota = { maxRunning: 2, name: "--max-jobs-per-user" };
-    const starts = await Promise.allSettled(Array.from({ length: 5 }, () => fx.manager.start({ program: "sleep", args: ["100"] }, "carol", { quota })));
+    const starts = await Promise.allSettled(Array.from({ length: 5 }, () => fx.manager.start({ program: "sleep", args: ["100"] }, "carol", { quota, policy: "refuse" })));
     const started = starts.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     const refused = starts.flatMap((s) => (s.status === "rejected" ? [s.reason as { code: string; message: string }] : []));
     assert.equal(started.length, 2);
@@ -65,14 +65,14 @@ describe("run-as dynamic (the default)", { skip, timeout: 60_000 }, () => {
       assert.equal(err.message, "carol already has 2 running jobs, the limit of 2 running jobs per identity (--max-jobs-per-user): stop one or wait for one to end");
     }
     // Another identity is not affected, and a slot frees when a job ends.
-    const other = await fx.manager.start({ program: "true" }, "dave", { quota });
+    const other = await fx.manager.start({ program: "true" }, "dave", { quota, policy: "refuse" });
     await followAll(fx.manager, other.id);
     await fx.manager.stop(started[0]?.id as string, { graceMs: 0 });
     // A start refused for bad input gives its slot back.
-    await assert.rejects(fx.manager.start({ program: "no-such-program-xyz" }, "carol", { quota }), { code: "invalid_argument" });
-    const next = await fx.manager.start({ program: "sleep", args: ["100"] }, "carol", { quota });
+    await assert.rejects(fx.manager.start({ program: "no-such-program-xyz" }, "carol", { quota, policy: "refuse" }), { code: "invalid_argument" });
+    const next = await fx.manager.start({ program: "sleep", args: ["100"] }, "carol", { quota, policy: "refuse" });
     assert.equal(next.state, "running");
-    await assert.rejects(fx.manager.start({ program: "true" }, "carol", { quota }), { code: "resource_exhausted" });
+    await assert.rejects(fx.manager.start({ program: "true" }, "carol", { quota, policy: "refuse" }), { code: "resource_exhausted" });
     await Promise.all([next.id, started[1]?.id as string].map((id) => fx.manager.stop(id, { graceMs: 0 })));
   });
 

@@ -90,10 +90,12 @@ export class Launcher {
 
   /**
    * Holds the next job's id: a ready standby's for `outputMode` (as the spec gives it, not yet validated), or a
-   * fresh id. Synchronous, so that concurrent starts never get the same standby. A standby serves any job of its
-   * output mode, isolated or not: what makes the job is cgexec-enter, which it executes at take.
+   * fresh id (always without `warm`: a job that is likely to wait). Synchronous, so that concurrent starts never get
+   * the same standby. A standby serves any job of its output mode, isolated or not: what makes the job is
+   * cgexec-enter, which it executes at take.
    */
-  reserve(outputMode: unknown): Reservation {
+  reserve(outputMode: unknown, warm = true): Reservation {
+    if (!warm) return new Reservation(this.#pool, undefined);
     // Validation accepts only these two, "separate" when absent; a bad value fails there and gives the standby back.
     const mode: OutputMode = outputMode === "merged" ? "merged" : "separate";
     return new Reservation(this.#pool, this.#pool.take(mode));
@@ -109,6 +111,21 @@ export class Launcher {
     const launched = warm ?? (await this.#cold(reservation.id, seq, owner, valid));
     this.#pool.countStart(launched.warm);
     return launched;
+  }
+
+  /**
+   * Starts a queued job, its record given: cold, since standbys are made with ids of their own. Like launch(), a
+   * failure before the start removes everything it made and throws a JobError.
+   */
+  async launchQueued(record: JobRecord, valid: ValidSpec): Promise<Launched> {
+    const launched = await this.#cold(record.id, record.seq, record.owner, valid, record);
+    this.#pool.countStart(false);
+    return launched;
+  }
+
+  /** The cgroup a cold start makes for job `id`; undefined when jobs run unconfined. */
+  cgroupDirOf(id: string): string | undefined {
+    return this.#subtree === undefined ? undefined : join(this.#subtree.parentDir, id);
   }
 
   /** Kills the standbys and removes what was made for them. */
@@ -138,9 +155,9 @@ export class Launcher {
     return { record, spawned, warm: true, closeFiles: () => Promise.resolve() };
   }
 
-  async #cold(id: string, seq: number, owner: string, valid: ValidSpec): Promise<Launched> {
+  async #cold(id: string, seq: number, owner: string, valid: ValidSpec, queued?: JobRecord): Promise<Launched> {
     const dir = join(this.#jobsDir, id);
-    const cgroupDir = this.#subtree === undefined ? undefined : join(this.#subtree.parentDir, id);
+    const cgroupDir = this.cgroupDirOf(id);
     let files;
     try {
       files = await createOutputFiles(dir, valid.outputMode);
@@ -149,7 +166,7 @@ export class Launcher {
         await applyLimits(cgroupDir, valid.limits);
       }
       const spawned = spawnJob({ spec: { ...entrySpec(valid), cgroupDir }, stdoutFd: files.stdoutFd, stderrFd: files.stderrFd });
-      return { record: new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, warm: false, closeFiles: files.close };
+      return { record: queued ?? new JobRecord(id, seq, owner, valid, dir, cgroupDir), spawned, warm: false, closeFiles: files.close };
     } catch (err) {
       await files?.close();
       if (cgroupDir !== undefined) await removeCgroup(cgroupDir).catch(() => undefined); // never populated

@@ -67,9 +67,12 @@ export class StandbyPool {
     return undefined;
   }
 
-  /** Puts back a standby that take() gave out and that was not used (nothing about its job was made yet). */
+  /**
+   * Puts back a standby that take() gave out and that was not used (nothing about its job was made yet); discards it
+   * when the pool was refilled meanwhile (a refused or queued start gives its standby back after a refill).
+   */
   giveBack(standby: Standby): void {
-    if (this.#closed || !standby.takeable) {
+    if (this.#closed || !standby.takeable || this.#countOf(standby.kind) >= this.size) {
       void this.#discard(standby);
       return;
     }

@@ -239,7 +239,7 @@ describe("the standby pool", { timeout }, () => {
     }
     // A quota of one running job: the standbys take none of it.
     const job = await fx.manager.start({ program: "sleep", args: ["30"] }, "quota-user", { quota: { maxRunning: 1 } });
-    await assert.rejects(fx.manager.start({ program: "true" }, "quota-user", { quota: { maxRunning: 1 } }), { code: "resource_exhausted" });
+    await assert.rejects(fx.manager.start({ program: "true" }, "quota-user", { quota: { maxRunning: 1 }, policy: "refuse" }), { code: "resource_exhausted" });
     await fx.manager.stop(job.id, { graceMs: 0 });
   });
 

@@ -1,9 +1,9 @@
 // A job's record as a stored row, and back.
 import { join } from "node:path";
 import type { ValidSpec } from "../spec/validate-spec.ts";
-import { JobRecord } from "../supervise/job-record.ts";
+import { type EndState, JobRecord, type QueuedRequest } from "../supervise/job-record.ts";
 import { NO_ISOLATION } from "../spec/isolation.ts";
-import type { Isolation, JobState, OutputMode, StopReason, Usage } from "../types.ts";
+import type { Isolation, OutputMode, StopReason, Usage } from "../types.ts";
 import type { JobRow } from "./job-store.ts";
 
 const time = (date: Date | undefined): number | null => (date === undefined ? null : date.getTime());
@@ -44,20 +44,32 @@ export function rowOf(record: JobRecord): Omit<JobRow, "args"> {
     usage: JSON.stringify(record.usage),
     stdout_bytes: record.output.stdout,
     stderr_bytes: record.output.stderr,
+    queued_request: record.request === undefined ? null : JSON.stringify(record.request),
+    priority: record.priority,
     timeline: record.timeline ?? null,
   };
 }
 
-/** The row a job is inserted with before its spawn: that of a fresh record (the store then gives it its seq). */
-export function newRow(id: string, owner: string, spec: ValidSpec): Omit<JobRow, "seq"> {
-  const { seq: _seq, ...row } = rowOf(new JobRecord(id, 0, owner, spec, "", undefined));
+/**
+ * The row a job is inserted with before its spawn, or queued with its request: that of a fresh record (the store then
+ * gives it its seq), with its arguments, which are stored once.
+ */
+export function newRow(id: string, owner: string, spec: ValidSpec, queued?: { request: QueuedRequest; priority: number }): Omit<JobRow, "seq"> {
+  const record = new JobRecord(id, 0, owner, spec, "", undefined);
+  if (queued !== undefined) {
+    record.state = "queued";
+    record.request = queued.request;
+    record.priority = queued.priority;
+  }
+  const { seq: _seq, ...row } = rowOf(record);
   return { ...row, args: JSON.stringify(spec.args) };
 }
 
 /**
  * The record of a stored row, its output in `<jobsDir>/<id>`; `storedArgs` reads its arguments back when they are
- * too long to hold (see JobRecord.args). An ended job's record is final (its `ended` resolved);
- * a running one is for supervise/ to adopt or end. The environment is not stored (it may hold secrets and nothing
+ * too long to hold (see JobRecord.args). An ended job's record is final (its `ended` resolved); a running one is for
+ * supervise/ to adopt or end; a queued one keeps its request for its admission. The environment is not stored with
+ * the record (it may hold secrets and nothing
  * reports it), so a restored spec has none; nor are the account's home and groups, which only a start needs.
  */
 export function recordOf(row: JobRow, jobsDir: string, storedArgs?: (seq: number) => string | undefined): JobRecord {
@@ -92,6 +104,10 @@ export function recordOf(row: JobRow, jobsDir: string, storedArgs?: (seq: number
   record.failureReason = row.failure_reason ?? undefined;
   record.usage = JSON.parse(row.usage) as Usage;
   record.output = { stdout: row.stdout_bytes, stderr: row.stderr_bytes };
-  if (row.state !== "running") record.finish(row.state as Exclude<JobState, "running">, dateOf(row.ended_at) ?? record.createdAt);
+  record.priority = row.priority;
+  // Kept while queued, and from the admission to the record of the start (see JobTable.markAdmitted).
+  if (row.queued_request !== null) record.request = JSON.parse(row.queued_request) as QueuedRequest;
+  if (row.state === "queued") record.state = "queued";
+  else if (row.state !== "running") record.finish(row.state as EndState, dateOf(row.ended_at) ?? record.createdAt);
   return record;
 }

@@ -2,7 +2,7 @@
 
 /**
  * One job as stored: a column per field (see migrations.ts). Times are milliseconds since the epoch, booleans 0/1,
- * `args`, `limits`, `isolation`, `usage` and `timeline` JSON text.
+ * `args`, `limits`, `isolation`, `usage`, `timeline` and `queued_request` JSON text.
  */
 export interface JobRow {
   seq: number;
@@ -37,6 +37,9 @@ export interface JobRow {
   usage: string;
   stdout_bytes: number;
   stderr_bytes: number;
+  /** A queued job's request and quota as JSON (see QueuedRequest); null once it started or ended. */
+  queued_request: string | null;
+  priority: number;
   /**
    * An ended job's usage timeline (JSON of a UsageTimeline). Written once, when the job ended: null in an update leaves
    * the stored one as it is, and load() leaves it out (null) so that start-up never reads timelines; see

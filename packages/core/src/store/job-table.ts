@@ -2,7 +2,7 @@
 import { JobError, toJobError } from "../job-error.ts";
 import { isJobId } from "../job-id.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
-import type { JobRecord } from "../supervise/job-record.ts";
+import type { JobRecord, QueuedRequest } from "../supervise/job-record.ts";
 import type { ListFilter, LogEvent, UsageTimeline } from "../types.ts";
 import { newRow, recordOf, rowOf } from "./job-row.ts";
 import type { JobStore } from "./job-store.ts";
@@ -33,14 +33,29 @@ export class JobTable {
   }
 
   /**
-   * Stores a job about to be spawned and returns its seq. A failure is JobError ("resource_exhausted" when the
-   * disk is full): the job must not start, as nothing would remember it.
+   * Stores a job about to be spawned (or, with `queued`, a queued job) and returns its seq. A failure is JobError
+   * ("resource_exhausted" when the disk is full): the job must not start or queue, as nothing would remember it.
    */
-  insert(id: string, owner: string, spec: ValidSpec): number {
+  insert(id: string, owner: string, spec: ValidSpec, queued?: { request: QueuedRequest; priority: number }): number {
     try {
-      return this.#store.insert(newRow(id, owner, spec));
+      return this.#store.insert(newRow(id, owner, spec, queued));
     } catch (err) {
       throw toJobError(`cannot record the job in ${this.#store.path}`, sqliteErrno(err));
+    }
+  }
+
+  /**
+   * Stores a queued job as admitted (running, no start time yet, its request and cgroup kept) before its spawn, at
+   * once: after a crash its record says that it may have started, and recovery queues it again only on proof that it
+   * did not (see supervise/unstarted.ts). A failure is JobError, and the job must not start.
+   */
+  markAdmitted(record: JobRecord): void {
+    // A pending retry of its queued row must not overwrite this one.
+    this.#retry.forget(record.id);
+    try {
+      this.#store.update({ ...rowOf(record), state: "running" });
+    } catch (err) {
+      throw toJobError(`cannot record the job's start in ${this.#store.path}`, sqliteErrno(err));
     }
   }
 
@@ -87,6 +102,11 @@ export class JobTable {
     const record = this.#records.get(id);
     if (record === undefined) throw new JobError("not_found", `no job ${id}`);
     return record;
+  }
+
+  /** The record of `id`, or undefined. */
+  get(id: string): JobRecord | undefined {
+    return this.#records.get(id);
   }
 
   /** Forgets a job, in memory at once and in the store (retried until it succeeds). */

@@ -42,8 +42,13 @@ export const migrations: readonly string[] = [
     stdout_bytes INTEGER NOT NULL,
     stderr_bytes INTEGER NOT NULL
   ) STRICT`,
-  // The usage timeline of an ended job (JSON, see job-row.ts); the richer final usage lives in the usage JSON.
+  // Version 2, usage (issue 22): the usage timeline of an ended job (JSON, see job-row.ts); the richer final usage
+  // lives in the usage JSON.
   `ALTER TABLE jobs ADD COLUMN timeline TEXT`,
+  // Version 3, the queue (issue 21): a queued job keeps its request as given (environment included: it is needed at
+  // its start, and cleared then) and its owner's quota, and every job its priority.
+  `ALTER TABLE jobs ADD COLUMN queued_request TEXT;
+  ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0`,
 ];
 
 /** The schema version this code writes. */

@@ -1,5 +1,6 @@
 // The SQLite job store on real files: schema, round trips, seq never reused, corrupt and newer files refused.
 import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
 import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
@@ -71,6 +72,20 @@ describe("SqliteStore", () => {
     assert.deepEqual({ ...raw.prepare("PRAGMA user_version").get() }, { user_version: schemaVersion });
     assert.deepEqual({ ...raw.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
     raw.close();
+    for (const file of [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f))) assert.equal(statSync(file).mode & 0o777, 0o600, `${file} is the server's alone`);
+  });
+
+  test("a queued job's request (its environment included) is kept until it starts", () => {
+    const store = SqliteStore.open(join(dir, "queued.db"));
+    const request = { spec: { program: "echo", env: { TOKEN: "queued secret" } }, maxRunning: 64, maxRunningName: "--max-running-per-user" };
+    store.insert(newRow(newJobId(), "alice", spec, { request, priority: 3 }));
+    const [row] = store.load();
+    store.close();
+    assert.equal(row?.state, "queued");
+    assert.equal(row?.priority, 3);
+    const record = recordOf(row as JobRow, dir);
+    assert.deepEqual(record.request, request);
+    assert.equal(record.snapshot().priority, 3);
   });
 
   test("a file of a newer schema is refused with one sentence naming it, and left as it was", async () => {
@@ -155,7 +170,7 @@ describe("SqliteStore", () => {
     const old = new DatabaseSync(path);
     old.exec(migrations[0] as string);
     old.exec("PRAGMA user_version = 1");
-    const { timeline: _timeline, ...v1 } = newRow(newJobId(), "alice", spec);
+    const { timeline: _timeline, queued_request: _request, priority: _priority, ...v1 } = newRow(newJobId(), "alice", spec);
     const names = Object.keys(v1);
     old.prepare(`INSERT INTO jobs (${names.join(", ")}) VALUES (${names.map((n) => `:${n}`).join(", ")})`).run(v1);
     old.close();
@@ -163,6 +178,25 @@ describe("SqliteStore", () => {
     const [row] = store.load();
     assert.equal(row?.id, v1.id);
     assert.equal(store.timeline(row?.seq ?? 0), undefined);
+    store.close();
+  });
+
+  test("a file of schema version 2 (timelines) is migrated: its rows load with no queued request and priority 0, timelines kept", () => {
+    const path = join(dir, "v2.db");
+    const old = new DatabaseSync(path);
+    old.exec(migrations[0] as string);
+    old.exec(migrations[1] as string);
+    old.exec("PRAGMA user_version = 2");
+    const { queued_request: _request, priority: _priority, ...v2 } = { ...newRow(newJobId(), "alice", spec), timeline: '{"intervalMs":5000,"samples":[]}' };
+    const names = Object.keys(v2);
+    const { seq } = old.prepare(`INSERT INTO jobs (${names.join(", ")}) VALUES (${names.map((n) => `:${n}`).join(", ")}) RETURNING seq`).get(v2) as { seq: number };
+    old.close();
+    const store = SqliteStore.open(path);
+    const [row] = store.load();
+    assert.equal(row?.id, v2.id);
+    assert.equal(row?.queued_request, null);
+    assert.equal(row?.priority, 0);
+    assert.equal(store.timeline(seq), v2.timeline);
     store.close();
   });
 

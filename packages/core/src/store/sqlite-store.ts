@@ -1,4 +1,5 @@
 // Job records in one SQLite file through node:sqlite: WAL, synchronous=NORMAL, schema migrated forward at open.
+import { chmodSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { JobError } from "../job-error.ts";
 import type { JobRow, JobStore } from "./job-store.ts";
@@ -8,7 +9,7 @@ const columns = [
   "id", "owner", "account", "uid", "gid", "program", "args", "cwd", "output_mode", "limits", "isolation", "max_output_bytes",
   "timeout_ms", "state", "pid", "pid_start_ticks", "cgroup", "created_at", "started_at", "ended_at", "end_time_approximate",
   "exit_code", "signal", "exit_status_unknown_reason", "oom_killed", "stop_reason", "stopped_by", "failure_reason", "usage",
-  "stdout_bytes", "stderr_bytes", "timeline",
+  "stdout_bytes", "stderr_bytes", "timeline", "queued_request", "priority",
 ] as const satisfies readonly (keyof JobRow)[];
 
 /** The message of whatever node:sqlite threw, for a sentence. */
@@ -52,6 +53,9 @@ export class SqliteStore implements JobStore {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(path);
+      // The server's alone: records name programs and arguments, and a queued job's request holds its environment.
+      // Set before WAL mode: SQLite gives the -wal and -shm files the database file's mode.
+      if (path !== ":memory:") chmodSync(path, 0o600);
       // A writer of another process holds the lock only for a moment; wait for it rather than fail.
       db.exec("PRAGMA busy_timeout = 5000");
       // Checked before anything is written, so that a file refused is left exactly as it was.

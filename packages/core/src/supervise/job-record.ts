@@ -3,7 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { unmeasuredUsage } from "../cgroup/usage.ts";
 import type { UsageRing } from "../cgroup/usage-ring.ts";
 import { OutputWatch } from "../output/output-watch.ts";
-import type { Job, JobState, StopReason, Usage } from "../types.ts";
+import type { Job, JobDependency, JobSpec, JobState, StopReason, Usage } from "../types.ts";
 import type { OutputSizes } from "../output/output-files.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 
@@ -18,15 +18,31 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+/** The final states of a job. */
+export type EndState = Exclude<JobState, "queued" | "running">;
+
 /**
- * One job. States move running -> exited | stopped | failed and never back; `ended` resolves once the
- * final state is recorded, which is after the job's cgroup was emptied and removed.
+ * What a queued job keeps until its admission: the request as given (validated again then), its owner's quota (null:
+ * none), and what it waits for besides capacity (milliseconds since the epoch for notBefore).
+ */
+export interface QueuedRequest {
+  spec: JobSpec;
+  maxRunning: number | null;
+  maxRunningName: string;
+  after?: JobDependency[];
+  notBefore?: number;
+}
+
+/**
+ * One job. States move (queued ->) running -> exited | stopped | failed, or queued -> stopped | failed, and never
+ * back; `ended` resolves once the final state is recorded, which is after the job's cgroup was emptied and removed.
  */
 export class JobRecord {
   readonly id: string;
   /** Creation order number, see {@link Job.seq}. */
   readonly seq: number;
   readonly owner: string;
+  /** The spec as validated: at the request, then again at the admission of a queued job (see begin). */
   #spec: ValidSpec;
   /** The arguments as stored (JSON), held once the job ended when short (see #compact). */
   #argsJson: string | undefined;
@@ -36,14 +52,20 @@ export class JobRecord {
   storedArgs: ((seq: number) => string | undefined) | undefined;
   /** The job's output directory. */
   readonly dir: string;
-  readonly cgroupDir: string | undefined;
+  /** The job's cgroup; made (and set) at the start of a queued job. */
+  cgroupDir: string | undefined;
   /** Set at construction; a record restored from the store gets its stored time. */
   createdAt = new Date();
   #watch: OutputWatch | undefined;
   /** Made on first use: thousands of finished records loaded at start-up are never awaited. */
   #ended: PromiseWithResolvers<undefined> | undefined;
+  #leftQueue: PromiseWithResolvers<undefined> | undefined;
 
   state: JobState = "running";
+  /** Orders a queued job among its owner's. */
+  priority = 0;
+  /** Set while queued (see {@link QueuedRequest}). */
+  request: QueuedRequest | undefined;
   child: ChildProcess | undefined;
   pid = 0;
   startedAt: Date | undefined;
@@ -123,7 +145,7 @@ export class JobRecord {
   get watch(): OutputWatch {
     if (this.#watch === undefined) {
       this.#watch = new OutputWatch(this.dir);
-      if (!this.isRunning) this.#watch.end();
+      if (this.isEnded) this.#watch.end();
     }
     return this.#watch;
   }
@@ -131,8 +153,15 @@ export class JobRecord {
   /** Resolves once the job reached its final state. */
   get ended(): Promise<void> {
     this.#ended ??= Promise.withResolvers<undefined>();
-    if (!this.isRunning) this.#ended.resolve(undefined);
+    if (this.isEnded) this.#ended.resolve(undefined);
     return this.#ended.promise;
+  }
+
+  /** Resolves once the job is no longer queued: it runs (its output exists), or it ended without running. */
+  get leftQueue(): Promise<void> {
+    this.#leftQueue ??= Promise.withResolvers<undefined>();
+    if (this.state !== "queued") this.#leftQueue.resolve(undefined);
+    return this.#leftQueue.promise;
   }
 
   get isRunning(): boolean {
@@ -158,14 +187,29 @@ export class JobRecord {
     this.#compact(argsJson);
   }
 
+  /** Whether the job reached its final state. */
+  get isEnded(): boolean {
+    return this.state !== "running" && this.state !== "queued";
+  }
+
+  /** A queued job's start: it runs with `spec` (its request validated again). */
+  begin(spec: ValidSpec): void {
+    this.#spec = spec;
+    this.request = undefined;
+    this.state = "running";
+    this.#leftQueue?.resolve(undefined);
+  }
+
   /** Records the final state and wakes everyone waiting for the end. */
-  finish(state: Exclude<JobState, "running">, endedAt: Date): void {
+  finish(state: EndState, endedAt: Date): void {
     this.state = state;
     this.endedAt = endedAt;
     this.child = undefined;
     this.#compact(JSON.stringify(this.#spec.args));
+    this.request = undefined;
     this.#watch?.end();
     this.#ended?.resolve(undefined);
+    this.#leftQueue?.resolve(undefined);
   }
 
   /**
@@ -202,7 +246,7 @@ export class JobRecord {
     if (this.endedAt) job.endedAt = new Date(this.endedAt);
     if (this.state === "stopped") {
       job.stopReason = this.stopReason ?? "requested";
-      if (job.stopReason === "requested" && this.stopRequestedBy !== undefined) job.stoppedBy = this.stopRequestedBy;
+      if ((job.stopReason === "requested" || job.stopReason === "cancelled") && this.stopRequestedBy !== undefined) job.stoppedBy = this.stopRequestedBy;
     }
     if (this.state === "running" && this.stopTimes !== undefined) {
       job.stopping = { reason: this.stopReason ?? "requested", beganAt: new Date(this.stopTimes.beganAt), killAt: new Date(this.stopTimes.killAt) };
@@ -213,8 +257,9 @@ export class JobRecord {
     if (spec.timeoutMs !== undefined) job.timeoutMs = spec.timeoutMs;
     if (this.failureReason !== undefined) job.failureReason = this.failureReason;
     if (this.cgroupDir !== undefined) job.cgroup = this.cgroupDir;
+    if (this.priority !== 0) job.priority = this.priority;
     // A job that never ran ran as nobody.
-    if (this.state !== "failed") job.account = { name: spec.account.name, uid: spec.account.uid, gid: spec.account.gid };
+    if (this.state !== "failed" && this.state !== "queued" && this.stopReason !== "cancelled") job.account = { name: spec.account.name, uid: spec.account.uid, gid: spec.account.gid };
     return job;
   }
 }

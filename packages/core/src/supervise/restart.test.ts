@@ -158,12 +158,12 @@ describe("restart", { timeout }, () => {
     const restarts = new Restarts(join(dir, "quota"), { onClose: "keep" });
     let manager = await restarts.open();
     const quota = { maxRunning: 1 };
-    const job = await manager.start({ program: "sleep", args: ["1000"] }, "alice", { quota });
+    const job = await manager.start({ program: "sleep", args: ["1000"] }, "alice", { quota, policy: "refuse" });
     await restarts.close();
     manager = await restarts.open({ onClose: "stop" });
-    await assert.rejects(manager.start({ program: "true" }, "alice", { quota }), { code: "resource_exhausted" });
+    await assert.rejects(manager.start({ program: "true" }, "alice", { quota, policy: "refuse" }), { code: "resource_exhausted" });
     await manager.stop(job.id, { graceMs: 0 });
-    const next = await manager.start({ program: "true" }, "alice", { quota });
+    const next = await manager.start({ program: "true" }, "alice", { quota, policy: "refuse" });
     assert.equal(next.owner, "alice");
     await restarts.close();
   });

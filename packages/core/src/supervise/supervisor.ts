@@ -6,9 +6,9 @@ import { finalUsage, readUsage } from "../cgroup/usage.ts";
 import type { UsageSampler } from "../cgroup/usage-sampler.ts";
 import type { Spawned } from "../launch/spawn-job.ts";
 import { outputSizes, removeOutput } from "../output/output-files.ts";
-import type { JobState, LogEvent, StopReason } from "../types.ts";
+import type { LogEvent, StopReason } from "../types.ts";
 import { atTime } from "./deadline.ts";
-import type { Exit, JobRecord } from "./job-record.ts";
+import type { EndState, Exit, JobRecord } from "./job-record.ts";
 import { killGroup, waitGroupGone } from "./process-group.ts";
 import { processStartTicks } from "./process-start.ts";
 import { signalCgroup } from "./signal-cgroup.ts";
@@ -201,7 +201,7 @@ export class Supervisor {
    * Records a job's final state: reads the final usage of its cgroup (emptied by now) and removes it, measures
    * its output, and tells the hooks. A cgroup that is already gone leaves the last figures known.
    */
-  async #finish(record: JobRecord, state: Exclude<JobState, "running">, endedAt: Date): Promise<void> {
+  async #finish(record: JobRecord, state: EndState, endedAt: Date): Promise<void> {
     for (const undo of this.#running.get(record) ?? []) undo();
     this.#running.delete(record);
     this.#sampler.remove(record);

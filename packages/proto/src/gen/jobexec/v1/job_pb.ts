@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job.proto.
  */
 export const file_jobexec_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSK5BwoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEiYKCHN0b3BwaW5nGB8gASgLMhQuam9iZXhlYy52MS5TdG9wcGluZxIrCgh0aW1lbGluZRggIAEoCzIZLmpvYmV4ZWMudjEuVXNhZ2VUaW1lbGluZUIMCgpfZXhpdF9jb2RlIqcBCghTdG9wcGluZxImCgZyZWFzb24YASABKA4yFi5qb2JleGVjLnYxLlN0b3BSZWFzb24SFAoMcmVxdWVzdGVkX2J5GAIgASgJEi4KCmJlZ2luX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWtpbGxfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi0QEKCUlzb2xhdGlvbhIcCg9wcml2YXRlX25ldHdvcmsYASABKAhIAIgBARIYCgtwcml2YXRlX3RtcBgCIAEoCEgBiAEBEh4KEXByaXZhdGVfdG1wX2J5dGVzGAMgASgDSAKIAQESHQoQcmVhZF9vbmx5X3N5c3RlbRgEIAEoCEgDiAEBQhIKEF9wcml2YXRlX25ldHdvcmtCDgoMX3ByaXZhdGVfdG1wQhQKEl9wcml2YXRlX3RtcF9ieXRlc0ITChFfcmVhZF9vbmx5X3N5c3RlbSLDAQoGTGltaXRzEhAKA2NwdRgBIAEoAUgAiAEBEhcKCmNwdV93ZWlnaHQYAiABKAVIAYgBARIdChBtZW1vcnlfbWF4X2J5dGVzGAMgASgDSAKIAQESFQoIcGlkc19tYXgYBCABKANIA4gBARIfCgJpbxgFIAMoCzITLmpvYmV4ZWMudjEuSW9MaW1pdEIGCgRfY3B1Qg0KC19jcHVfd2VpZ2h0QhMKEV9tZW1vcnlfbWF4X2J5dGVzQgsKCV9waWRzX21heCLKAQoHSW9MaW1pdBIOCgZkZXZpY2UYASABKAkSFQoIcmVhZF9icHMYAiABKANIAIgBARIWCgl3cml0ZV9icHMYAyABKANIAYgBARIWCglyZWFkX2lvcHMYBCABKANIAogBARIXCgp3cml0ZV9pb3BzGAUgASgDSAOIAQESFwoPcmVzb2x2ZWRfZGV2aWNlGAYgASgJQgsKCV9yZWFkX2Jwc0IMCgpfd3JpdGVfYnBzQgwKCl9yZWFkX2lvcHNCDQoLX3dyaXRlX2lvcHMi2QUKBVVzYWdlEhYKDmNwdV91c2FnZV91c2VjGAEgASgDEhUKDWNwdV91c2VyX3VzZWMYAiABKAMSFwoPY3B1X3N5c3RlbV91c2VjGAMgASgDEhoKEmNwdV90aHJvdHRsZWRfdXNlYxgEIAEoAxIcChRtZW1vcnlfY3VycmVudF9ieXRlcxgFIAEoAxIZChFtZW1vcnlfcGVha19ieXRlcxgGIAEoAxIVCg1pb19yZWFkX2J5dGVzGAcgASgDEhYKDmlvX3dyaXRlX2J5dGVzGAggASgDEhQKDHBpZHNfY3VycmVudBgJIAEoAxITCgt1bmF2YWlsYWJsZRgKIAMoCRIYCgtjcHVfcGVyaW9kcxgLIAEoA0gAiAEBEiIKFWNwdV90aHJvdHRsZWRfcGVyaW9kcxgMIAEoA0gBiAEBEiMKFm1lbW9yeV9zd2FwX3BlYWtfYnl0ZXMYDSABKANIAogBARIvCg1tZW1vcnlfZXZlbnRzGA4gASgLMhguam9iZXhlYy52MS5NZW1vcnlFdmVudHMSGAoLaW9fcmVhZF9vcHMYDyABKANIA4gBARIZCgxpb193cml0ZV9vcHMYECABKANIBIgBARIWCglwaWRzX3BlYWsYESABKANIBYgBARIqCgxjcHVfcHJlc3N1cmUYEiABKAsyFC5qb2JleGVjLnYxLlByZXNzdXJlEi0KD21lbW9yeV9wcmVzc3VyZRgTIAEoCzIULmpvYmV4ZWMudjEuUHJlc3N1cmUSKQoLaW9fcHJlc3N1cmUYFCABKAsyFC5qb2JleGVjLnYxLlByZXNzdXJlQg4KDF9jcHVfcGVyaW9kc0IYChZfY3B1X3Rocm90dGxlZF9wZXJpb2RzQhkKF19tZW1vcnlfc3dhcF9wZWFrX2J5dGVzQg4KDF9pb19yZWFkX29wc0IPCg1faW9fd3JpdGVfb3BzQgwKCl9waWRzX3BlYWsiSAoMTWVtb3J5RXZlbnRzEgsKA29vbRgBIAEoAxIQCghvb21fa2lsbBgCIAEoAxIMCgRoaWdoGAMgASgDEgsKA21heBgEIAEoAyL1AQoIUHJlc3N1cmUSFwoPc29tZV90b3RhbF91c2VjGAEgASgDEhwKD2Z1bGxfdG90YWxfdXNlYxgCIAEoA0gAiAEBEhcKCnNvbWVfYXZnMTAYAyABKAFIAYgBARIXCgpzb21lX2F2ZzYwGAQgASgBSAKIAQESFwoKZnVsbF9hdmcxMBgFIAEoAUgDiAEBEhcKCmZ1bGxfYXZnNjAYBiABKAFIBIgBAUISChBfZnVsbF90b3RhbF91c2VjQg0KC19zb21lX2F2ZzEwQg0KC19zb21lX2F2ZzYwQg0KC19mdWxsX2F2ZzEwQg0KC19mdWxsX2F2ZzYwImYKDVVzYWdlVGltZWxpbmUSKwoIaW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoHc2FtcGxlcxgCIAMoCzIXLmpvYmV4ZWMudjEuVXNhZ2VTYW1wbGUifQoLVXNhZ2VTYW1wbGUSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoDY3B1GAIgASgBSACIAQESGQoMbWVtb3J5X2J5dGVzGAMgASgDSAGIAQFCBgoEX2NwdUIPCg1fbWVtb3J5X2J5dGVzIjkKC091dHB1dFNpemVzEhQKDHN0ZG91dF9ieXRlcxgBIAEoAxIUCgxzdGRlcnJfYnl0ZXMYAiABKAMqnAEKClN0b3BSZWFzb24SGwoXU1RPUF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVTVE9QX1JFQVNPTl9SRVFVRVNURUQQARIfChtTVE9QX1JFQVNPTl9TRVJWRVJfU0hVVERPV04QAhIXChNTVE9QX1JFQVNPTl9USU1FT1VUEAMSHAoYU1RPUF9SRUFTT05fT1VUUFVUX0xJTUlUEAQqfwoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRSk9CX1NUQVRFX1JVTk5JTkcQARIUChBKT0JfU1RBVEVfRVhJVEVEEAISFQoRSk9CX1NUQVRFX1NUT1BQRUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQqWwoKT3V0cHV0TW9kZRIbChdPVVRQVVRfTU9ERV9VTlNQRUNJRklFRBAAEhgKFE9VVFBVVF9NT0RFX1NFUEFSQVRFEAESFgoST1VUUFVUX01PREVfTUVSR0VEEAIqeQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAISFgoST1VUUFVUX1NUUkVBTV9CT1RIEANiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRqb2JleGVjL3YxL2pvYi5wcm90bxIKam9iZXhlYy52MSLWCAoDSm9iEgoKAmlkGAEgASgJEg0KBW93bmVyGAIgASgJEg8KB3Byb2dyYW0YAyABKAkSDAoEYXJncxgEIAMoCRIZChF3b3JraW5nX2RpcmVjdG9yeRgFIAEoCRIjCgVzdGF0ZRgGIAEoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSCwoDcGlkGAcgASgFEhYKCWV4aXRfY29kZRgIIAEoBUgAiAEBEg4KBnNpZ25hbBgJIAEoCRISCgpvb21fa2lsbGVkGAogASgIEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc3RvcHBlZF9ieRgOIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgPIAEoCRIiCgZsaW1pdHMYECABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIgCgV1c2FnZRgRIAEoCzIRLmpvYmV4ZWMudjEuVXNhZ2USJwoGb3V0cHV0GBIgASgLMhcuam9iZXhlYy52MS5PdXRwdXRTaXplcxIrCgtvdXRwdXRfbW9kZRgTIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIOCgZjZ3JvdXAYFCABKAkSDwoHYWNjb3VudBgVIAEoCRILCgN1aWQYFiABKA0SCwoDZ2lkGBcgASgNEisKC3N0b3BfcmVhc29uGBggASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhsKE2V4aXRfc3RhdHVzX3Vua25vd24YGSABKAgSIgoaZXhpdF9zdGF0dXNfdW5rbm93bl9yZWFzb24YGiABKAkSHAoUZW5kX3RpbWVfYXBwcm94aW1hdGUYGyABKAgSGAoQbWF4X291dHB1dF9ieXRlcxgcIAEoAxIqCgd0aW1lb3V0GB0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgeIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uEiYKCHN0b3BwaW5nGB8gASgLMhQuam9iZXhlYy52MS5TdG9wcGluZxIrCgh0aW1lbGluZRggIAEoCzIZLmpvYmV4ZWMudjEuVXNhZ2VUaW1lbGluZRIWCg5xdWV1ZV9wb3NpdGlvbhgoIAEoBRIUCgxxdWV1ZV9yZWFzb24YKSABKAkSEAoIcHJpb3JpdHkYKiABKAUSKwoLc3RhcnRfYWZ0ZXIYKyADKAsyFi5qb2JleGVjLnYxLkRlcGVuZGVuY3kSLgoKbm90X2JlZm9yZRgsIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX2V4aXRfY29kZSKnAQoIU3RvcHBpbmcSJgoGcmVhc29uGAEgASgOMhYuam9iZXhlYy52MS5TdG9wUmVhc29uEhQKDHJlcXVlc3RlZF9ieRgCIAEoCRIuCgpiZWdpbl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglraWxsX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKCkRlcGVuZGVuY3kSCgoCaWQYASABKAkSMgoJY29uZGl0aW9uGAIgASgOMh8uam9iZXhlYy52MS5EZXBlbmRlbmN5Q29uZGl0aW9uItEBCglJc29sYXRpb24SHAoPcHJpdmF0ZV9uZXR3b3JrGAEgASgISACIAQESGAoLcHJpdmF0ZV90bXAYAiABKAhIAYgBARIeChFwcml2YXRlX3RtcF9ieXRlcxgDIAEoA0gCiAEBEh0KEHJlYWRfb25seV9zeXN0ZW0YBCABKAhIA4gBAUISChBfcHJpdmF0ZV9uZXR3b3JrQg4KDF9wcml2YXRlX3RtcEIUChJfcHJpdmF0ZV90bXBfYnl0ZXNCEwoRX3JlYWRfb25seV9zeXN0ZW0iwwEKBkxpbWl0cxIQCgNjcHUYASABKAFIAIgBARIXCgpjcHVfd2VpZ2h0GAIgASgFSAGIAQESHQoQbWVtb3J5X21heF9ieXRlcxgDIAEoA0gCiAEBEhUKCHBpZHNfbWF4GAQgASgDSAOIAQESHwoCaW8YBSADKAsyEy5qb2JleGVjLnYxLklvTGltaXRCBgoEX2NwdUINCgtfY3B1X3dlaWdodEITChFfbWVtb3J5X21heF9ieXRlc0ILCglfcGlkc19tYXgiygEKB0lvTGltaXQSDgoGZGV2aWNlGAEgASgJEhUKCHJlYWRfYnBzGAIgASgDSACIAQESFgoJd3JpdGVfYnBzGAMgASgDSAGIAQESFgoJcmVhZF9pb3BzGAQgASgDSAKIAQESFwoKd3JpdGVfaW9wcxgFIAEoA0gDiAEBEhcKD3Jlc29sdmVkX2RldmljZRgGIAEoCUILCglfcmVhZF9icHNCDAoKX3dyaXRlX2Jwc0IMCgpfcmVhZF9pb3BzQg0KC193cml0ZV9pb3BzItkFCgVVc2FnZRIWCg5jcHVfdXNhZ2VfdXNlYxgBIAEoAxIVCg1jcHVfdXNlcl91c2VjGAIgASgDEhcKD2NwdV9zeXN0ZW1fdXNlYxgDIAEoAxIaChJjcHVfdGhyb3R0bGVkX3VzZWMYBCABKAMSHAoUbWVtb3J5X2N1cnJlbnRfYnl0ZXMYBSABKAMSGQoRbWVtb3J5X3BlYWtfYnl0ZXMYBiABKAMSFQoNaW9fcmVhZF9ieXRlcxgHIAEoAxIWCg5pb193cml0ZV9ieXRlcxgIIAEoAxIUCgxwaWRzX2N1cnJlbnQYCSABKAMSEwoLdW5hdmFpbGFibGUYCiADKAkSGAoLY3B1X3BlcmlvZHMYCyABKANIAIgBARIiChVjcHVfdGhyb3R0bGVkX3BlcmlvZHMYDCABKANIAYgBARIjChZtZW1vcnlfc3dhcF9wZWFrX2J5dGVzGA0gASgDSAKIAQESLwoNbWVtb3J5X2V2ZW50cxgOIAEoCzIYLmpvYmV4ZWMudjEuTWVtb3J5RXZlbnRzEhgKC2lvX3JlYWRfb3BzGA8gASgDSAOIAQESGQoMaW9fd3JpdGVfb3BzGBAgASgDSASIAQESFgoJcGlkc19wZWFrGBEgASgDSAWIAQESKgoMY3B1X3ByZXNzdXJlGBIgASgLMhQuam9iZXhlYy52MS5QcmVzc3VyZRItCg9tZW1vcnlfcHJlc3N1cmUYEyABKAsyFC5qb2JleGVjLnYxLlByZXNzdXJlEikKC2lvX3ByZXNzdXJlGBQgASgLMhQuam9iZXhlYy52MS5QcmVzc3VyZUIOCgxfY3B1X3BlcmlvZHNCGAoWX2NwdV90aHJvdHRsZWRfcGVyaW9kc0IZChdfbWVtb3J5X3N3YXBfcGVha19ieXRlc0IOCgxfaW9fcmVhZF9vcHNCDwoNX2lvX3dyaXRlX29wc0IMCgpfcGlkc19wZWFrIkgKDE1lbW9yeUV2ZW50cxILCgNvb20YASABKAMSEAoIb29tX2tpbGwYAiABKAMSDAoEaGlnaBgDIAEoAxILCgNtYXgYBCABKAMi9QEKCFByZXNzdXJlEhcKD3NvbWVfdG90YWxfdXNlYxgBIAEoAxIcCg9mdWxsX3RvdGFsX3VzZWMYAiABKANIAIgBARIXCgpzb21lX2F2ZzEwGAMgASgBSAGIAQESFwoKc29tZV9hdmc2MBgEIAEoAUgCiAEBEhcKCmZ1bGxfYXZnMTAYBSABKAFIA4gBARIXCgpmdWxsX2F2ZzYwGAYgASgBSASIAQFCEgoQX2Z1bGxfdG90YWxfdXNlY0INCgtfc29tZV9hdmcxMEINCgtfc29tZV9hdmc2MEINCgtfZnVsbF9hdmcxMEINCgtfZnVsbF9hdmc2MCJmCg1Vc2FnZVRpbWVsaW5lEisKCGludGVydmFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKB3NhbXBsZXMYAiADKAsyFy5qb2JleGVjLnYxLlVzYWdlU2FtcGxlIn0KC1VzYWdlU2FtcGxlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKA2NwdRgCIAEoAUgAiAEBEhkKDG1lbW9yeV9ieXRlcxgDIAEoA0gBiAEBQgYKBF9jcHVCDwoNX21lbW9yeV9ieXRlcyI5CgtPdXRwdXRTaXplcxIUCgxzdGRvdXRfYnl0ZXMYASABKAMSFAoMc3RkZXJyX2J5dGVzGAIgASgDKqABChNEZXBlbmRlbmN5Q29uZGl0aW9uEiQKIERFUEVOREVOQ1lfQ09ORElUSU9OX1VOU1BFQ0lGSUVEEAASIgoeREVQRU5ERU5DWV9DT05ESVRJT05fU1VDQ0VFREVEEAESHgoaREVQRU5ERU5DWV9DT05ESVRJT05fRU5ERUQQAhIfChtERVBFTkRFTkNZX0NPTkRJVElPTl9GQUlMRUQQAyq3AQoKU3RvcFJlYXNvbhIbChdTVE9QX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFVNUT1BfUkVBU09OX1JFUVVFU1RFRBABEh8KG1NUT1BfUkVBU09OX1NFUlZFUl9TSFVURE9XThACEhcKE1NUT1BfUkVBU09OX1RJTUVPVVQQAxIcChhTVE9QX1JFQVNPTl9PVVRQVVRfTElNSVQQBBIZChVTVE9QX1JFQVNPTl9DQU5DRUxMRUQQBSqVAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRSk9CX1NUQVRFX1JVTk5JTkcQARIUChBKT0JfU1RBVEVfRVhJVEVEEAISFQoRSk9CX1NUQVRFX1NUT1BQRUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFAoQSk9CX1NUQVRFX1FVRVVFRBAFKlsKCk91dHB1dE1vZGUSGwoXT1VUUFVUX01PREVfVU5TUEVDSUZJRUQQABIYChRPVVRQVVRfTU9ERV9TRVBBUkFURRABEhYKEk9VVFBVVF9NT0RFX01FUkdFRBACKnkKDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhYKEk9VVFBVVF9TVFJFQU1fQk9USBADYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Job is one process run by jobexec, with everything known about it.
@@ -256,6 +256,43 @@ export type Job = Message<"jobexec.v1.Job"> & {
    * @generated from field: jobexec.v1.UsageTimeline timeline = 32;
    */
   timeline?: UsageTimeline | undefined;
+
+  /**
+   * Where a queued job is: 1 for the next of its owner's queued jobs to start, 2 for the one after it, and so on.
+   * 0 unless state is QUEUED.
+   *
+   * @generated from field: int32 queue_position = 40;
+   */
+  queuePosition: number;
+
+  /**
+   * What a queued job waits for, e.g. "slot: alice has 64 running (--max-running-per-user)" or "memory: needs
+   * 8 GiB, 3 GiB of 16 GiB free (--memory-capacity)"; empty unless state is QUEUED.
+   *
+   * @generated from field: string queue_reason = 41;
+   */
+  queueReason: string;
+
+  /**
+   * The job's priority among its owner's queued jobs, as asked for in its StartJobRequest (0 by default).
+   *
+   * @generated from field: int32 priority = 42;
+   */
+  priority: number;
+
+  /**
+   * While queued: the jobs it waits for, as asked for in its StartJobRequest; empty once it started or ended.
+   *
+   * @generated from field: repeated jobexec.v1.Dependency start_after = 43;
+   */
+  startAfter: Dependency[];
+
+  /**
+   * While queued: the moment before which it does not start, as asked for; unset once it started or ended.
+   *
+   * @generated from field: google.protobuf.Timestamp not_before = 44;
+   */
+  notBefore?: Timestamp | undefined;
 };
 
 /**
@@ -306,6 +343,35 @@ export type Stopping = Message<"jobexec.v1.Stopping"> & {
  */
 export const StoppingSchema: GenMessage<Stopping> = /*@__PURE__*/
   messageDesc(file_jobexec_v1_job, 1);
+
+/**
+ * Dependency names a job that another job waits for, and how it must end.
+ *
+ * @generated from message jobexec.v1.Dependency
+ */
+export type Dependency = Message<"jobexec.v1.Dependency"> & {
+  /**
+   * Job id; the job must exist and be visible to the caller (another user's job is NOT_FOUND unless the caller is
+   * an admin).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * How it must end; unspecified means DEPENDENCY_CONDITION_SUCCEEDED.
+   *
+   * @generated from field: jobexec.v1.DependencyCondition condition = 2;
+   */
+  condition: DependencyCondition;
+};
+
+/**
+ * Describes the message jobexec.v1.Dependency.
+ * Use `create(DependencySchema)` to create a new message.
+ */
+export const DependencySchema: GenMessage<Dependency> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job, 2);
 
 /**
  * Isolation is what a job is kept from besides its limits and its account. In a StartJobRequest an unset field
@@ -365,7 +431,7 @@ export type Isolation = Message<"jobexec.v1.Isolation"> & {
  * Use `create(IsolationSchema)` to create a new message.
  */
 export const IsolationSchema: GenMessage<Isolation> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 2);
+  messageDesc(file_jobexec_v1_job, 3);
 
 /**
  * Limits are the cgroup v2 resource limits of a job. An unset field means no limit.
@@ -414,7 +480,7 @@ export type Limits = Message<"jobexec.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 3);
+  messageDesc(file_jobexec_v1_job, 4);
 
 /**
  * IoLimit limits a job's IO on one block device. At least one of the four limits must be set.
@@ -471,7 +537,7 @@ export type IoLimit = Message<"jobexec.v1.IoLimit"> & {
  * Use `create(IoLimitSchema)` to create a new message.
  */
 export const IoLimitSchema: GenMessage<IoLimit> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 4);
+  messageDesc(file_jobexec_v1_job, 5);
 
 /**
  * Usage is the resource usage of a job, read from its cgroup.
@@ -628,7 +694,7 @@ export type Usage = Message<"jobexec.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 5);
+  messageDesc(file_jobexec_v1_job, 6);
 
 /**
  * MemoryEvents are the counts of a job's memory.events (its cgroup and descendants).
@@ -670,7 +736,7 @@ export type MemoryEvents = Message<"jobexec.v1.MemoryEvents"> & {
  * Use `create(MemoryEventsSchema)` to create a new message.
  */
 export const MemoryEventsSchema: GenMessage<MemoryEvents> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 6);
+  messageDesc(file_jobexec_v1_job, 7);
 
 /**
  * Pressure is the pressure stall information of one resource: "some" is time in which at least one of the job's
@@ -727,7 +793,7 @@ export type Pressure = Message<"jobexec.v1.Pressure"> & {
  * Use `create(PressureSchema)` to create a new message.
  */
 export const PressureSchema: GenMessage<Pressure> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 7);
+  messageDesc(file_jobexec_v1_job, 8);
 
 /**
  * UsageTimeline is a job's CPU and memory use over time, sampled at the server's --usage-sample-interval. Samples
@@ -756,7 +822,7 @@ export type UsageTimeline = Message<"jobexec.v1.UsageTimeline"> & {
  * Use `create(UsageTimelineSchema)` to create a new message.
  */
 export const UsageTimelineSchema: GenMessage<UsageTimeline> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 8);
+  messageDesc(file_jobexec_v1_job, 9);
 
 /**
  * UsageSample is one point of a UsageTimeline: the period from the previous sample's time (or the job's start) to
@@ -793,7 +859,7 @@ export type UsageSample = Message<"jobexec.v1.UsageSample"> & {
  * Use `create(UsageSampleSchema)` to create a new message.
  */
 export const UsageSampleSchema: GenMessage<UsageSample> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 9);
+  messageDesc(file_jobexec_v1_job, 10);
 
 /**
  * OutputSizes counts the bytes a job wrote to each stream.
@@ -821,7 +887,55 @@ export type OutputSizes = Message<"jobexec.v1.OutputSizes"> & {
  * Use `create(OutputSizesSchema)` to create a new message.
  */
 export const OutputSizesSchema: GenMessage<OutputSizes> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job, 10);
+  messageDesc(file_jobexec_v1_job, 11);
+
+/**
+ * DependencyCondition says how a job a queued job waits for must end.
+ *
+ * @generated from enum jobexec.v1.DependencyCondition
+ */
+export const DependencyCondition = {
+  /**
+   * Same as DEPENDENCY_CONDITION_SUCCEEDED.
+   *
+   * @generated from enum value: DEPENDENCY_CONDITION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * EXITED with exit code 0.
+   *
+   * @generated from enum value: DEPENDENCY_CONDITION_SUCCEEDED = 1;
+   */
+  SUCCEEDED: 1,
+
+  /**
+   * Any end: EXITED, STOPPED or FAILED.
+   *
+   * @generated from enum value: DEPENDENCY_CONDITION_ENDED = 2;
+   */
+  ENDED: 2,
+
+  /**
+   * Any end but EXITED with exit code 0.
+   *
+   * @generated from enum value: DEPENDENCY_CONDITION_FAILED = 3;
+   */
+  FAILED: 3,
+} as const;
+
+/**
+ * DependencyCondition says how a job a queued job waits for must end.
+ *
+ * @generated from enum jobexec.v1.DependencyCondition
+ */
+export type DependencyCondition = (typeof DependencyCondition)[keyof typeof DependencyCondition] | UnknownEnum;
+
+/**
+ * Describes the enum jobexec.v1.DependencyCondition.
+ */
+export const DependencyConditionSchema: GenEnum<DependencyCondition> = /*@__PURE__*/
+  enumDesc(file_jobexec_v1_job, 0);
 
 /**
  * StopReason says why a job was stopped.
@@ -863,6 +977,13 @@ export const StopReason = {
    * @generated from enum value: STOP_REASON_OUTPUT_LIMIT = 4;
    */
   OUTPUT_LIMIT: 4,
+
+  /**
+   * A StopJob request cancelled it while it was queued: it never started (see stopped_by).
+   *
+   * @generated from enum value: STOP_REASON_CANCELLED = 5;
+   */
+  CANCELLED: 5,
 } as const;
 
 /**
@@ -876,10 +997,12 @@ export type StopReason = (typeof StopReason)[keyof typeof StopReason] | UnknownE
  * Describes the enum jobexec.v1.StopReason.
  */
 export const StopReasonSchema: GenEnum<StopReason> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 0);
+  enumDesc(file_jobexec_v1_job, 1);
 
 /**
- * JobState is the life cycle of a job: RUNNING, then exactly one of EXITED, STOPPED or FAILED.
+ * JobState is the life cycle of a job: QUEUED while it waits for its turn (only when the host or its owner is at
+ * capacity), then RUNNING, then exactly one of EXITED, STOPPED or FAILED. A queued job may also end without running:
+ * STOPPED (STOP_REASON_CANCELLED) when a StopJob cancels it, FAILED when it cannot be started at its admission.
  *
  * @generated from enum jobexec.v1.JobState
  */
@@ -917,10 +1040,21 @@ export const JobState = {
    * @generated from enum value: JOB_STATE_FAILED = 4;
    */
   FAILED: 4,
+
+  /**
+   * The job waits for its turn: it has no process, cgroup or output yet (see queue_position and queue_reason). It
+   * becomes RUNNING when admitted: when its owner's running jobs are under the per-user limit, all running jobs under
+   * the host's limit, and its memory and CPU reservations fit the host's capacities.
+   *
+   * @generated from enum value: JOB_STATE_QUEUED = 5;
+   */
+  QUEUED: 5,
 } as const;
 
 /**
- * JobState is the life cycle of a job: RUNNING, then exactly one of EXITED, STOPPED or FAILED.
+ * JobState is the life cycle of a job: QUEUED while it waits for its turn (only when the host or its owner is at
+ * capacity), then RUNNING, then exactly one of EXITED, STOPPED or FAILED. A queued job may also end without running:
+ * STOPPED (STOP_REASON_CANCELLED) when a StopJob cancels it, FAILED when it cannot be started at its admission.
  *
  * @generated from enum jobexec.v1.JobState
  */
@@ -930,7 +1064,7 @@ export type JobState = (typeof JobState)[keyof typeof JobState] | UnknownEnum;
  * Describes the enum jobexec.v1.JobState.
  */
 export const JobStateSchema: GenEnum<JobState> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 1);
+  enumDesc(file_jobexec_v1_job, 2);
 
 /**
  * OutputMode says how a job's stdout and stderr are captured.
@@ -971,7 +1105,7 @@ export type OutputMode = (typeof OutputMode)[keyof typeof OutputMode] | UnknownE
  * Describes the enum jobexec.v1.OutputMode.
  */
 export const OutputModeSchema: GenEnum<OutputMode> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 2);
+  enumDesc(file_jobexec_v1_job, 3);
 
 /**
  * OutputStream names one or both output streams of a job.
@@ -1019,5 +1153,5 @@ export type OutputStream = (typeof OutputStream)[keyof typeof OutputStream] | Un
  * Describes the enum jobexec.v1.OutputStream.
  */
 export const OutputStreamSchema: GenEnum<OutputStream> = /*@__PURE__*/
-  enumDesc(file_jobexec_v1_job, 3);
+  enumDesc(file_jobexec_v1_job, 4);
 

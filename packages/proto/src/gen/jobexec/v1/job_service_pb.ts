@@ -2,19 +2,190 @@
 // @generated from file jobexec/v1/job_service.proto (package jobexec.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
-import type { Isolation, Job, JobState, Limits, OutputMode, OutputStream } from "./job_pb.ts";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Dependency, Isolation, Job, JobState, Limits, OutputMode, OutputStream } from "./job_pb.ts";
 import { file_jobexec_v1_job } from "./job_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file jobexec/v1/job_service.proto.
  */
 export const file_jobexec_v1_job_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIoUDCg9TdGFydEpvYlJlcXVlc3QSDwoHcHJvZ3JhbRgBIAEoCRIMCgRhcmdzGAIgAygJEjEKA2VudhgDIAMoCzIkLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0LkVudkVudHJ5EhkKEXdvcmtpbmdfZGlyZWN0b3J5GAQgASgJEiIKBmxpbWl0cxgFIAEoCzISLmpvYmV4ZWMudjEuTGltaXRzEisKC291dHB1dF9tb2RlGAYgASgOMhYuam9iZXhlYy52MS5PdXRwdXRNb2RlEh0KEG1heF9vdXRwdXRfYnl0ZXMYByABKANIAIgBARIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEigKCWlzb2xhdGlvbhgJIAEoCzIVLmpvYmV4ZWMudjEuSXNvbGF0aW9uGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX21heF9vdXRwdXRfYnl0ZXMiMAoQU3RhcnRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiJNCg5TdG9wSm9iUmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iLwoPU3RvcEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIjUKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkSGAoQaW5jbHVkZV90aW1lbGluZRgCIAEoCCIuCg5HZXRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiKBAQoPTGlzdEpvYnNSZXF1ZXN0EiQKBnN0YXRlcxgBIAMoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSEgoKYWxsX293bmVycxgCIAEoCBINCgVvd25lchgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJKChBMaXN0Sm9ic1Jlc3BvbnNlEh0KBGpvYnMYASADKAsyDy5qb2JleGVjLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSIxChFEZWxldGVKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiKdAQoTU3RyZWFtT3V0cHV0UmVxdWVzdBIKCgJpZBgBIAEoCRIoCgZzdHJlYW0YAiABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZmb2xsb3cYAyABKAgSFQoNc3Rkb3V0X29mZnNldBgEIAEoAxIVCg1zdGRlcnJfb2Zmc2V0GAUgASgDEhIKCnRhaWxfbGluZXMYBiABKAMiaQoUU3RyZWFtT3V0cHV0UmVzcG9uc2USKAoFY2h1bmsYASABKAsyFy5qb2JleGVjLnYxLk91dHB1dENodW5rSAASHgoDam9iGAIgASgLMg8uam9iZXhlYy52MS5Kb2JIAEIHCgVldmVudCJVCgtPdXRwdXRDaHVuaxIoCgZzdHJlYW0YASABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZvZmZzZXQYAiABKAMSDAoEZGF0YRgDIAEoDDK+AwoKSm9iU2VydmljZRJFCghTdGFydEpvYhIbLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXF1ZXN0Ghwuam9iZXhlYy52MS5TdGFydEpvYlJlc3BvbnNlEkIKB1N0b3BKb2ISGi5qb2JleGVjLnYxLlN0b3BKb2JSZXF1ZXN0Ghsuam9iZXhlYy52MS5TdG9wSm9iUmVzcG9uc2USPwoGR2V0Sm9iEhkuam9iZXhlYy52MS5HZXRKb2JSZXF1ZXN0Ghouam9iZXhlYy52MS5HZXRKb2JSZXNwb25zZRJFCghMaXN0Sm9icxIbLmpvYmV4ZWMudjEuTGlzdEpvYnNSZXF1ZXN0Ghwuam9iZXhlYy52MS5MaXN0Sm9ic1Jlc3BvbnNlEkgKCURlbGV0ZUpvYhIcLmpvYmV4ZWMudjEuRGVsZXRlSm9iUmVxdWVzdBodLmpvYmV4ZWMudjEuRGVsZXRlSm9iUmVzcG9uc2USUwoMU3RyZWFtT3V0cHV0Eh8uam9iZXhlYy52MS5TdHJlYW1PdXRwdXRSZXF1ZXN0GiAuam9iZXhlYy52MS5TdHJlYW1PdXRwdXRSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_duration, file_jobexec_v1_job]);
+  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIpYBChBXYXRjaEpvYnNSZXF1ZXN0EiQKBnN0YXRlcxgBIAMoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSEgoKYWxsX293bmVycxgCIAEoCBINCgVvd25lchgDIAEoCRILCgNpZHMYBCADKAkSFAoMcmVzdW1lX2Vwb2NoGAUgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAYgASgEInQKEVdhdGNoSm9ic1Jlc3BvbnNlEi0KCHBvc2l0aW9uGAEgASgLMhkuam9iZXhlYy52MS5XYXRjaFBvc2l0aW9uSAASJwoGY2hhbmdlGAIgASgLMhUuam9iZXhlYy52MS5Kb2JDaGFuZ2VIAEIHCgVldmVudCJQCg1XYXRjaFBvc2l0aW9uEg0KBWVwb2NoGAEgASgJEhAKCHNlcXVlbmNlGAIgASgEEg4KBnJlc3luYxgDIAEoCBIOCgZyZWFzb24YBCABKAkiZAoJSm9iQ2hhbmdlEhAKCHNlcXVlbmNlGAEgASgEEicKBGtpbmQYAiABKA4yGS5qb2JleGVjLnYxLkpvYkNoYW5nZUtpbmQSHAoDam9iGAMgASgLMg8uam9iZXhlYy52MS5Kb2IiowQKD1N0YXJ0Sm9iUmVxdWVzdBIPCgdwcm9ncmFtGAEgASgJEgwKBGFyZ3MYAiADKAkSMQoDZW52GAMgAygLMiQuam9iZXhlYy52MS5TdGFydEpvYlJlcXVlc3QuRW52RW50cnkSGQoRd29ya2luZ19kaXJlY3RvcnkYBCABKAkSIgoGbGltaXRzGAUgASgLMhIuam9iZXhlYy52MS5MaW1pdHMSKwoLb3V0cHV0X21vZGUYBiABKA4yFi5qb2JleGVjLnYxLk91dHB1dE1vZGUSHQoQbWF4X291dHB1dF9ieXRlcxgHIAEoA0gAiAEBEioKB3RpbWVvdXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoJaXNvbGF0aW9uGAkgASgLMhUuam9iZXhlYy52MS5Jc29sYXRpb24SEAoIcHJpb3JpdHkYKCABKAUSLQoMcXVldWVfcG9saWN5GCkgASgOMhcuam9iZXhlYy52MS5RdWV1ZVBvbGljeRIrCgtzdGFydF9hZnRlchgqIAMoCzIWLmpvYmV4ZWMudjEuRGVwZW5kZW5jeRIuCgpub3RfYmVmb3JlGCsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhMKEV9tYXhfb3V0cHV0X2J5dGVzIjAKEFN0YXJ0Sm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IiTQoOU3RvcEpvYlJlcXVlc3QSCgoCaWQYASABKAkSLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIi8KD1N0b3BKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiI1Cg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJEhgKEGluY2x1ZGVfdGltZWxpbmUYAiABKAgiLgoOR2V0Sm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IigQEKD0xpc3RKb2JzUmVxdWVzdBIkCgZzdGF0ZXMYASADKA4yFC5qb2JleGVjLnYxLkpvYlN0YXRlEhIKCmFsbF9vd25lcnMYAiABKAgSDQoFb3duZXIYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiSgoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8uam9iZXhlYy52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh4KEERlbGV0ZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMQoRRGVsZXRlSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IinQEKE1N0cmVhbU91dHB1dFJlcXVlc3QSCgoCaWQYASABKAkSKAoGc3RyZWFtGAIgASgOMhguam9iZXhlYy52MS5PdXRwdXRTdHJlYW0SDgoGZm9sbG93GAMgASgIEhUKDXN0ZG91dF9vZmZzZXQYBCABKAMSFQoNc3RkZXJyX29mZnNldBgFIAEoAxISCgp0YWlsX2xpbmVzGAYgASgDImkKFFN0cmVhbU91dHB1dFJlc3BvbnNlEigKBWNodW5rGAEgASgLMhcuam9iZXhlYy52MS5PdXRwdXRDaHVua0gAEh4KA2pvYhgCIAEoCzIPLmpvYmV4ZWMudjEuSm9iSABCBwoFZXZlbnQiVQoLT3V0cHV0Q2h1bmsSKAoGc3RyZWFtGAEgASgOMhguam9iZXhlYy52MS5PdXRwdXRTdHJlYW0SDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwqogEKDUpvYkNoYW5nZUtpbmQSHwobSk9CX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGwoXSk9CX0NIQU5HRV9LSU5EX0NSRUFURUQQARIbChdKT0JfQ0hBTkdFX0tJTkRfU1RBUlRFRBACEhkKFUpPQl9DSEFOR0VfS0lORF9FTkRFRBADEhsKF0pPQl9DSEFOR0VfS0lORF9ERUxFVEVEEAQqXAoLUXVldWVQb2xpY3kSHAoYUVVFVUVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASFgoSUVVFVUVfUE9MSUNZX1FVRVVFEAESFwoTUVVFVUVfUE9MSUNZX1JFRlVTRRACMooECgpKb2JTZXJ2aWNlEkUKCFN0YXJ0Sm9iEhsuam9iZXhlYy52MS5TdGFydEpvYlJlcXVlc3QaHC5qb2JleGVjLnYxLlN0YXJ0Sm9iUmVzcG9uc2USQgoHU3RvcEpvYhIaLmpvYmV4ZWMudjEuU3RvcEpvYlJlcXVlc3QaGy5qb2JleGVjLnYxLlN0b3BKb2JSZXNwb25zZRI/CgZHZXRKb2ISGS5qb2JleGVjLnYxLkdldEpvYlJlcXVlc3QaGi5qb2JleGVjLnYxLkdldEpvYlJlc3BvbnNlEkUKCExpc3RKb2JzEhsuam9iZXhlYy52MS5MaXN0Sm9ic1JlcXVlc3QaHC5qb2JleGVjLnYxLkxpc3RKb2JzUmVzcG9uc2USSAoJRGVsZXRlSm9iEhwuam9iZXhlYy52MS5EZWxldGVKb2JSZXF1ZXN0Gh0uam9iZXhlYy52MS5EZWxldGVKb2JSZXNwb25zZRJTCgxTdHJlYW1PdXRwdXQSHy5qb2JleGVjLnYxLlN0cmVhbU91dHB1dFJlcXVlc3QaIC5qb2JleGVjLnYxLlN0cmVhbU91dHB1dFJlc3BvbnNlMAESSgoJV2F0Y2hKb2JzEhwuam9iZXhlYy52MS5XYXRjaEpvYnNSZXF1ZXN0Gh0uam9iZXhlYy52MS5XYXRjaEpvYnNSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobexec_v1_job]);
+
+/**
+ * WatchJobsRequest chooses the changes to watch and where to resume.
+ *
+ * @generated from message jobexec.v1.WatchJobsRequest
+ */
+export type WatchJobsRequest = Message<"jobexec.v1.WatchJobsRequest"> & {
+  /**
+   * Only jobs in these states after the change; empty means every state.
+   *
+   * @generated from field: repeated jobexec.v1.JobState states = 1;
+   */
+  states: JobState[];
+
+  /**
+   * Admins only: every user's jobs, not just the caller's.
+   *
+   * @generated from field: bool all_owners = 2;
+   */
+  allOwners: boolean;
+
+  /**
+   * Admins only: only this user's jobs (implies all_owners).
+   *
+   * @generated from field: string owner = 3;
+   */
+  owner: string;
+
+  /**
+   * Only these jobs; empty means every job. Ids that are not the caller's are never matched.
+   *
+   * @generated from field: repeated string ids = 4;
+   */
+  ids: string[];
+
+  /**
+   * To resume: the epoch of the last change seen (empty: start from now).
+   *
+   * @generated from field: string resume_epoch = 5;
+   */
+  resumeEpoch: string;
+
+  /**
+   * To resume: the sequence of the last change seen; changes after it are sent first.
+   *
+   * @generated from field: uint64 after_sequence = 6;
+   */
+  afterSequence: bigint;
+};
+
+/**
+ * Describes the message jobexec.v1.WatchJobsRequest.
+ * Use `create(WatchJobsRequestSchema)` to create a new message.
+ */
+export const WatchJobsRequestSchema: GenMessage<WatchJobsRequest> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 0);
+
+/**
+ * WatchJobsResponse is one message of a watch: its position (first), or a change.
+ *
+ * @generated from message jobexec.v1.WatchJobsResponse
+ */
+export type WatchJobsResponse = Message<"jobexec.v1.WatchJobsResponse"> & {
+  /**
+   * What this message carries.
+   *
+   * @generated from oneof jobexec.v1.WatchJobsResponse.event
+   */
+  event: {
+    /**
+     * Where the stream starts; always the first message.
+     *
+     * @generated from field: jobexec.v1.WatchPosition position = 1;
+     */
+    value: WatchPosition;
+    case: "position";
+  } | {
+    /**
+     * A change of a job.
+     *
+     * @generated from field: jobexec.v1.JobChange change = 2;
+     */
+    value: JobChange;
+    case: "change";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message jobexec.v1.WatchJobsResponse.
+ * Use `create(WatchJobsResponseSchema)` to create a new message.
+ */
+export const WatchJobsResponseSchema: GenMessage<WatchJobsResponse> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 1);
+
+/**
+ * WatchPosition says where a watch starts.
+ *
+ * @generated from message jobexec.v1.WatchPosition
+ */
+export type WatchPosition = Message<"jobexec.v1.WatchPosition"> & {
+  /**
+   * The server's epoch: sequences compare only within one.
+   *
+   * @generated from field: string epoch = 1;
+   */
+  epoch: string;
+
+  /**
+   * The sequence of the last change before the stream's first one.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * True when the changes since the requested position cannot be sent (outside the window, or another epoch): list
+   * the jobs first, then apply the changes that follow.
+   *
+   * @generated from field: bool resync = 3;
+   */
+  resync: boolean;
+
+  /**
+   * Why a resync is needed; empty otherwise.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message jobexec.v1.WatchPosition.
+ * Use `create(WatchPositionSchema)` to create a new message.
+ */
+export const WatchPositionSchema: GenMessage<WatchPosition> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 2);
+
+/**
+ * JobChange is one change of a job.
+ *
+ * @generated from message jobexec.v1.JobChange
+ */
+export type JobChange = Message<"jobexec.v1.JobChange"> & {
+  /**
+   * Grows by one with every change the server makes (of any job): a gap means changes the filter left out.
+   *
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * What changed.
+   *
+   * @generated from field: jobexec.v1.JobChangeKind kind = 2;
+   */
+  kind: JobChangeKind;
+
+  /**
+   * The job after the change (as it was, for a deletion).
+   *
+   * @generated from field: jobexec.v1.Job job = 3;
+   */
+  job?: Job | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.JobChange.
+ * Use `create(JobChangeSchema)` to create a new message.
+ */
+export const JobChangeSchema: GenMessage<JobChange> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 3);
 
 /**
  * StartJobRequest describes a job to start.
@@ -93,6 +264,39 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
    * @generated from field: jobexec.v1.Isolation isolation = 9;
    */
   isolation?: Isolation | undefined;
+
+  /**
+   * Orders this job among its owner's queued jobs: higher starts first, equal ones first come first served. From
+   * -1000 to 1000 (INVALID_ARGUMENT beyond); 0 by default. It never orders one user's jobs before another's.
+   *
+   * @generated from field: int32 priority = 40;
+   */
+  priority: number;
+
+  /**
+   * What to do when the job cannot start at once; unspecified queues it.
+   *
+   * @generated from field: jobexec.v1.QueuePolicy queue_policy = 41;
+   */
+  queuePolicy: QueuePolicy;
+
+  /**
+   * Jobs this one waits for (at most 64), each with how it must end. The job stays QUEUED until all of them ended as
+   * required; when one ends otherwise, this job ends FAILED with a failure_reason naming it and how it ended (e.g.
+   * "dependency ID exited 3 (required: succeeded)"), and so do the jobs waiting for this one as required. One that
+   * already ended is evaluated at once. An unknown job, or another user's (unless the caller is an admin), is
+   * NOT_FOUND. A job that a queued job waits for is kept: retention leaves it and DeleteJob is FAILED_PRECONDITION.
+   *
+   * @generated from field: repeated jobexec.v1.Dependency start_after = 42;
+   */
+  startAfter: Dependency[];
+
+  /**
+   * The job stays QUEUED until this moment at least (kept across restarts of the server).
+   *
+   * @generated from field: google.protobuf.Timestamp not_before = 43;
+   */
+  notBefore?: Timestamp | undefined;
 };
 
 /**
@@ -100,7 +304,7 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
  * Use `create(StartJobRequestSchema)` to create a new message.
  */
 export const StartJobRequestSchema: GenMessage<StartJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 0);
+  messageDesc(file_jobexec_v1_job_service, 4);
 
 /**
  * StartJobResponse carries the started job.
@@ -109,7 +313,7 @@ export const StartJobRequestSchema: GenMessage<StartJobRequest> = /*@__PURE__*/
  */
 export type StartJobResponse = Message<"jobexec.v1.StartJobResponse"> & {
   /**
-   * The new job, RUNNING.
+   * The new job: RUNNING, or QUEUED when it waits for its turn (or FAILED when it could not start).
    *
    * @generated from field: jobexec.v1.Job job = 1;
    */
@@ -121,7 +325,7 @@ export type StartJobResponse = Message<"jobexec.v1.StartJobResponse"> & {
  * Use `create(StartJobResponseSchema)` to create a new message.
  */
 export const StartJobResponseSchema: GenMessage<StartJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 1);
+  messageDesc(file_jobexec_v1_job_service, 5);
 
 /**
  * StopJobRequest names the job to stop.
@@ -150,7 +354,7 @@ export type StopJobRequest = Message<"jobexec.v1.StopJobRequest"> & {
  * Use `create(StopJobRequestSchema)` to create a new message.
  */
 export const StopJobRequestSchema: GenMessage<StopJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 2);
+  messageDesc(file_jobexec_v1_job_service, 6);
 
 /**
  * StopJobResponse carries the job after it ended.
@@ -171,7 +375,7 @@ export type StopJobResponse = Message<"jobexec.v1.StopJobResponse"> & {
  * Use `create(StopJobResponseSchema)` to create a new message.
  */
 export const StopJobResponseSchema: GenMessage<StopJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 3);
+  messageDesc(file_jobexec_v1_job_service, 7);
 
 /**
  * GetJobRequest names a job.
@@ -199,7 +403,7 @@ export type GetJobRequest = Message<"jobexec.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 4);
+  messageDesc(file_jobexec_v1_job_service, 8);
 
 /**
  * GetJobResponse carries the job.
@@ -220,7 +424,7 @@ export type GetJobResponse = Message<"jobexec.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 5);
+  messageDesc(file_jobexec_v1_job_service, 9);
 
 /**
  * ListJobsRequest filters the jobs to list.
@@ -272,7 +476,7 @@ export type ListJobsRequest = Message<"jobexec.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 6);
+  messageDesc(file_jobexec_v1_job_service, 10);
 
 /**
  * ListJobsResponse carries one page of the matching jobs.
@@ -301,7 +505,7 @@ export type ListJobsResponse = Message<"jobexec.v1.ListJobsResponse"> & {
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 7);
+  messageDesc(file_jobexec_v1_job_service, 11);
 
 /**
  * DeleteJobRequest names the job to delete.
@@ -322,7 +526,7 @@ export type DeleteJobRequest = Message<"jobexec.v1.DeleteJobRequest"> & {
  * Use `create(DeleteJobRequestSchema)` to create a new message.
  */
 export const DeleteJobRequestSchema: GenMessage<DeleteJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 8);
+  messageDesc(file_jobexec_v1_job_service, 12);
 
 /**
  * DeleteJobResponse carries the deleted job.
@@ -343,7 +547,7 @@ export type DeleteJobResponse = Message<"jobexec.v1.DeleteJobResponse"> & {
  * Use `create(DeleteJobResponseSchema)` to create a new message.
  */
 export const DeleteJobResponseSchema: GenMessage<DeleteJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 9);
+  messageDesc(file_jobexec_v1_job_service, 13);
 
 /**
  * StreamOutputRequest chooses what output to stream and from where.
@@ -400,7 +604,7 @@ export type StreamOutputRequest = Message<"jobexec.v1.StreamOutputRequest"> & {
  * Use `create(StreamOutputRequestSchema)` to create a new message.
  */
 export const StreamOutputRequestSchema: GenMessage<StreamOutputRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 10);
+  messageDesc(file_jobexec_v1_job_service, 14);
 
 /**
  * StreamOutputResponse is one message of an output stream: a chunk of output, or, last, the job's status.
@@ -437,7 +641,7 @@ export type StreamOutputResponse = Message<"jobexec.v1.StreamOutputResponse"> & 
  * Use `create(StreamOutputResponseSchema)` to create a new message.
  */
 export const StreamOutputResponseSchema: GenMessage<StreamOutputResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 11);
+  messageDesc(file_jobexec_v1_job_service, 15);
 
 /**
  * OutputChunk is a run of bytes from one stream of a job.
@@ -472,7 +676,103 @@ export type OutputChunk = Message<"jobexec.v1.OutputChunk"> & {
  * Use `create(OutputChunkSchema)` to create a new message.
  */
 export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 12);
+  messageDesc(file_jobexec_v1_job_service, 16);
+
+/**
+ * JobChangeKind says what happened to a job.
+ *
+ * @generated from enum jobexec.v1.JobChangeKind
+ */
+export const JobChangeKind = {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * The job was accepted: QUEUED or RUNNING (or FAILED when it could not start at once).
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_CREATED = 1;
+   */
+  CREATED: 1,
+
+  /**
+   * A queued job started: RUNNING.
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_STARTED = 2;
+   */
+  STARTED: 2,
+
+  /**
+   * The job reached its final state: EXITED, STOPPED or FAILED.
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_ENDED = 3;
+   */
+  ENDED: 3,
+
+  /**
+   * The job was removed (DeleteJob or retention).
+   *
+   * @generated from enum value: JOB_CHANGE_KIND_DELETED = 4;
+   */
+  DELETED: 4,
+} as const;
+
+/**
+ * JobChangeKind says what happened to a job.
+ *
+ * @generated from enum jobexec.v1.JobChangeKind
+ */
+export type JobChangeKind = (typeof JobChangeKind)[keyof typeof JobChangeKind] | UnknownEnum;
+
+/**
+ * Describes the enum jobexec.v1.JobChangeKind.
+ */
+export const JobChangeKindSchema: GenEnum<JobChangeKind> = /*@__PURE__*/
+  enumDesc(file_jobexec_v1_job_service, 0);
+
+/**
+ * QueuePolicy says what StartJob does with a job that cannot start at once.
+ *
+ * @generated from enum jobexec.v1.QueuePolicy
+ */
+export const QueuePolicy = {
+  /**
+   * Same as QUEUE_POLICY_QUEUE.
+   *
+   * @generated from enum value: QUEUE_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Queue it: the job is returned QUEUED and starts when its turn comes.
+   *
+   * @generated from enum value: QUEUE_POLICY_QUEUE = 1;
+   */
+  QUEUE: 1,
+
+  /**
+   * Refuse it with RESOURCE_EXHAUSTED naming the limit that is full, for callers that must know at once.
+   *
+   * @generated from enum value: QUEUE_POLICY_REFUSE = 2;
+   */
+  REFUSE: 2,
+} as const;
+
+/**
+ * QueuePolicy says what StartJob does with a job that cannot start at once.
+ *
+ * @generated from enum jobexec.v1.QueuePolicy
+ */
+export type QueuePolicy = (typeof QueuePolicy)[keyof typeof QueuePolicy] | UnknownEnum;
+
+/**
+ * Describes the enum jobexec.v1.QueuePolicy.
+ */
+export const QueuePolicySchema: GenEnum<QueuePolicy> = /*@__PURE__*/
+  enumDesc(file_jobexec_v1_job_service, 1);
 
 /**
  * JobService starts, stops, inspects and streams the output of jobs. Every call acts as the caller's identity
@@ -483,7 +783,14 @@ export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
  */
 export const JobService: GenService<{
   /**
-   * StartJob starts a program as a new job in its own cgroup and returns it, RUNNING.
+   * StartJob starts a program as a new job in its own cgroup and returns it, RUNNING; or, when the host or the
+   * caller is at capacity, queues it and returns it QUEUED, with its position and what it waits for (see
+   * queue_policy). Queued jobs are admitted in order: a user's own jobs first by priority then first come first
+   * served; across users, the next admission goes to the user with the fewest running jobs among those whose next
+   * job fits (ties: the earliest queued). A job that has waited past the server's starvation bound holds back
+   * admissions that would delay it. A limit or reservation a job asks for that is over the host's capacity is
+   * FAILED_PRECONDITION naming the capacity (never queued forever); a full queue is RESOURCE_EXHAUSTED naming the
+   * bound. The queue is kept in the server's state file: queued jobs survive a restart or a crash.
    * Bad input is INVALID_ARGUMENT; a limit or isolation this host cannot enforce is FAILED_PRECONDITION; a program
    * that is not found or not executable is INVALID_ARGUMENT and leaves nothing behind. A caller with no account to
    * run jobs as is PERMISSION_DENIED; a caller at their quota of running jobs, an oversized request or a data
@@ -498,7 +805,8 @@ export const JobService: GenService<{
   },
   /**
    * StopJob stops a job's whole process tree: SIGTERM to all its processes, then SIGKILL after the grace period.
-   * It returns once the job has ended. Stopping a job that already ended returns it unchanged.
+   * It returns once the job has ended. Stopping a job that already ended returns it unchanged. A queued job ends at
+   * once without starting: STOPPED, with stop_reason STOP_REASON_CANCELLED.
    *
    * @generated from rpc jobexec.v1.JobService.StopJob
    */
@@ -528,8 +836,8 @@ export const JobService: GenService<{
     output: typeof ListJobsResponseSchema;
   },
   /**
-   * DeleteJob removes a job that has ended: its record and its output. A running job is FAILED_PRECONDITION (stop it
-   * first). Allowed to the job's owner and to admins.
+   * DeleteJob removes a job that has ended: its record and its output. A running or queued job is
+   * FAILED_PRECONDITION (stop it first). Allowed to the job's owner and to admins.
    *
    * @generated from rpc jobexec.v1.JobService.DeleteJob
    */
@@ -549,6 +857,23 @@ export const JobService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamOutputRequestSchema;
     output: typeof StreamOutputResponseSchema;
+  },
+  /**
+   * WatchJobs streams every change of the caller's jobs (admins: everyone's, or one owner's), optionally only of
+   * some ids or states, as the Job after the change: created (queued or running), started, ended, deleted; in order,
+   * each with a sequence number that only grows within the server's epoch. The first message is always a position:
+   * where the stream starts. A client that reconnects with the epoch and the last sequence it saw gets every change
+   * it missed from a bounded window (the server's last 10 000 changes); past it, or after a restart of the server
+   * (a new epoch), the position says resync: list the jobs (ListJobs) before applying changes. A watcher whose
+   * unread backlog passes a bound is ended with RESOURCE_EXHAUSTED; it never slows the server or other watchers.
+   * Counts against the streams-per-identity limit like StreamOutput.
+   *
+   * @generated from rpc jobexec.v1.JobService.WatchJobs
+   */
+  watchJobs: {
+    methodKind: "server_streaming";
+    input: typeof WatchJobsRequestSchema;
+    output: typeof WatchJobsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jobexec_v1_job_service, 0);

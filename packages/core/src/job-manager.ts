@@ -422,7 +422,7 @@ export class JobManager {
       try {
         this.#jobs.add(record);
         this.#supervisor.track(record, spawned);
-        this.#changes.publish("created", record.snapshot());
+        this.#changes.publish("created", record.snapshot(true));
         if ((await spawned.failure) !== "") await record.ended;
         else {
           const how = warm ? "from a standby" : "cold";
@@ -462,7 +462,7 @@ export class JobManager {
     record.priority = asked.priority;
     record.createdAt = new Date(asked.queuedAt);
     this.#jobs.add(record);
-    this.#changes.publish("created", record.snapshot());
+    this.#changes.publish("created", record.snapshot(true));
     this.#place(record, { ...asked, id, seq });
     const job = this.#snapshot(record);
     if (job.state === "queued") this.#log({ level: "info", message: `job queued: owner ${owner}, position ${String(job.queue?.position)}, ${String(job.queue?.reason)}`, jobId: id });
@@ -498,7 +498,7 @@ export class JobManager {
 
   /** A job reached its final state: the held jobs waiting for it are evaluated again (a chain ends, nothing hangs). */
   #ended(record: JobRecord): void {
-    this.#changes.publish("ended", record.snapshot());
+    this.#changes.publish("ended", record.snapshot(true));
     this.#unheld(this.#scheduler.dependentsEnded(record.id, Date.now()));
   }
 
@@ -569,7 +569,7 @@ export class JobManager {
       record.begin(valid);
       this.#holdSlot(record, slot, release);
       this.#supervisor.track(record, launched.spawned);
-      this.#changes.publish("started", record.snapshot());
+      this.#changes.publish("started", record.snapshot(true));
       if ((await launched.spawned.failure) !== "") return;
       const waited = Date.now() - record.createdAt.getTime();
       this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
@@ -717,7 +717,7 @@ export class JobManager {
   /** Forgets a finished job (table, store, retention) and removes its output. */
   async #remove(record: JobRecord, message: string): Promise<void> {
     this.#jobs.delete(record);
-    this.#changes.publish("deleted", record.snapshot());
+    this.#changes.publish("deleted", record.snapshot(true));
     this.#retention.forget(record);
     try {
       await removeOutput(record.dir);

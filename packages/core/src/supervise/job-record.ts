@@ -215,9 +215,10 @@ export class JobRecord {
   /**
    * A copy of everything known, safe to hand out (the timeline apart: see JobManager.get). A finished job's arguments
    * are parsed (or read back from the store) on first access of `args` only: list() for counting reads none. Read
-   * them before the job is removed.
+   * them before the job is removed. With `kept` (a snapshot that is kept, e.g. in the change log for watchers), long
+   * arguments are never held by the snapshot, not even once read: they are read from the record whenever asked for.
    */
-  snapshot(): Job {
+  snapshot(kept = false): Job {
     const spec = this.#spec;
     const job: Job = {
       id: this.id,
@@ -237,8 +238,9 @@ export class JobRecord {
       maxOutputBytes: spec.maxOutputBytes,
       isolation: { ...spec.isolation },
     };
-    if (this.#argsLength === undefined) job.args = [...spec.args];
-    else lazyArgs(job, () => this.args);
+    const long = this.#argsLength === undefined ? kept && spec.args.reduce((n, a) => n + a.length + 3, 2) > heldArgsChars : true;
+    if (!long) job.args = [...spec.args];
+    else lazyArgs(job, () => this.args, !kept);
     if (job.limits.io === undefined) delete job.limits.io;
     if (this.exit?.code != null) job.exitCode = this.exit.code;
     if (this.exit?.signal != null) job.signal = this.exit.signal;
@@ -272,13 +274,16 @@ function copyUsage(usage: Usage): Usage {
   return copy;
 }
 
-/** Makes `job.args` read by `read` on its first access (then kept; assignable like a plain property). */
-function lazyArgs(job: Job, read: () => string[]): void {
+/**
+ * Makes `job.args` read by `read` on its first access (then kept when `keep`, else read again at every access;
+ * assignable like a plain property).
+ */
+function lazyArgs(job: Job, read: () => string[], keep: boolean): void {
   let args: string[] | undefined;
   Object.defineProperty(job, "args", {
     enumerable: true,
     configurable: true,
-    get: () => (args ??= read()),
+    get: () => args ?? (keep ? (args = read()) : read()),
     set: (value: string[]) => {
       args = value;
     },

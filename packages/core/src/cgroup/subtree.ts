@@ -1,10 +1,11 @@
 // The manager's sub-tree of the cgroup v2 hierarchy: found, built obeying the no-internal-processes rule, removed.
-import { access, mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { JobError } from "../job-error.ts";
 import type { CgroupInfo, CgroupMode } from "../types.ts";
 import { errnoCode, isPopulated, killCgroup, readOptional, readProcs, removeCgroup, retryBusy, waitUnpopulated } from "./cgroup-fs.ts";
 import { parseCgroup2Mount, parseProcCgroup } from "./file-formats.ts";
+import { pathExists } from "../path-exists.ts";
 
 /** `parent` as a normalised relative cgroup path; JobError "invalid_argument" for an absolute one or "." / "..". */
 export function checkCgroupParent(parent: string): string {
@@ -47,14 +48,6 @@ function words(text: string | undefined): string[] {
   return text === undefined ? [] : text.split(/\s+/).filter(Boolean);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function mkdirIfMissing(dir: string): Promise<void> {
   try {
@@ -101,12 +94,12 @@ async function acquireDelegation(mount: string, own: string): Promise<Delegation
   // Started in the leaf itself: its parent is the delegated cgroup. A unit whose jobs an earlier run left running
   // (onClose "keep") has controllers enabled for them, so it cannot take processes any more: a service manager then
   // starts the next server in the leaf (systemd's DelegateSubgroup=supervisor), next to the jobs' parent it adopts.
-  const startedInLeaf = basename(ownDir) === leafName && (await exists(join(dirname(ownDir), "cgroup.type")));
+  const startedInLeaf = basename(ownDir) === leafName && (await pathExists(join(dirname(ownDir), "cgroup.type")));
   if (startedInLeaf) ownDir = dirname(ownDir);
   let leafDir: string | undefined;
   // Only the true root may hold processes and enable controllers at once (it alone has no cgroup.type);
   // anywhere else, including a cgroup namespace's root, this process first moves into a leaf.
-  if (await exists(join(ownDir, "cgroup.type"))) {
+  if (await pathExists(join(ownDir, "cgroup.type"))) {
     leafDir = join(ownDir, leafName);
     await mkdirIfMissing(leafDir);
     await moveProcs(ownDir, leafDir);
@@ -179,7 +172,7 @@ export class CgroupSubtree {
     try {
       for (const segment of parentName.split("/").filter(Boolean)) {
         dir = join(dir, segment);
-        if (!(await exists(dir))) {
+        if (!(await pathExists(dir))) {
           await mkdirIfMissing(dir);
           created.push(dir);
         }

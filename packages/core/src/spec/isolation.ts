@@ -1,8 +1,9 @@
 // A job's isolation: the spec's fields over the manager's defaults, checked against what this host can give.
-import { access, constants, readFile } from "node:fs/promises";
+import { constants, readFile } from "node:fs/promises";
 import { enterHelperPath, type Isolation as CgexecIsolation } from "@jobexec/cgexec";
 import { JobError } from "../job-error.ts";
 import type { Isolation, IsolationSpec } from "../types.ts";
+import { pathExists } from "../path-exists.ts";
 
 /** Size of each private tmpfs when neither the spec nor the defaults give one: 64 MiB. */
 export const DEFAULT_PRIVATE_TMP_BYTES = 64 * 1024 * 1024;
@@ -20,28 +21,20 @@ export interface IsolationSupport {
   tmpfs?: string;
 }
 
-async function exists(path: string, mode = constants.F_OK): Promise<boolean> {
-  try {
-    await access(path, mode);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** What this host can give: cgexec-enter built, root, and the kernel's namespaces and tmpfs. */
 export async function probeIsolation(): Promise<IsolationSupport> {
   // Without the helper or root nothing can be isolated: that reason then stands for every kind.
   let shared: string | undefined;
-  if (!(await exists(enterHelperPath, constants.X_OK))) {
+  if (!(await pathExists(enterHelperPath, constants.X_OK))) {
     shared = `cgexec-enter is not built (${enterHelperPath} is missing: @jobexec/cgexec was built without a C compiler)`;
   } else if (process.geteuid?.() !== 0) {
     shared = "namespaces and mounts need the server to run as root";
   }
   if (shared !== undefined) return { network: shared, mounts: shared, tmpfs: shared };
   const support: IsolationSupport = {};
-  if (!(await exists("/proc/self/ns/net"))) support.network = "this kernel has no network namespaces (CONFIG_NET_NS)";
-  if (!(await exists("/proc/self/ns/mnt"))) support.mounts = "this kernel has no mount namespaces";
+  if (!(await pathExists("/proc/self/ns/net"))) support.network = "this kernel has no network namespaces (CONFIG_NET_NS)";
+  if (!(await pathExists("/proc/self/ns/mnt"))) support.mounts = "this kernel has no mount namespaces";
   const filesystems = await readFile("/proc/filesystems", "utf8").catch(() => "");
   if (!/\ttmpfs$/m.test(filesystems)) support.tmpfs = "this kernel has no tmpfs";
   return support;

@@ -1,18 +1,10 @@
 // A queued job whose admission was stored but whose start was not: the server died between the two.
-import { access } from "node:fs/promises";
 import { isPopulated, removeCgroup } from "../cgroup/cgroup-fs.ts";
 import { readUsage } from "../cgroup/usage.ts";
 import { removeOutput } from "../output/output-files.ts";
 import type { JobRecord } from "./job-record.ts";
+import { pathExists } from "../path-exists.ts";
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Decides what a restored admitted-but-not-started record (state "running", no start time, its request still kept)
@@ -24,9 +16,9 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function settleUnstarted(record: JobRecord): Promise<"queued" | "adopt"> {
   const { cgroupDir } = record;
-  if (await exists(record.dir)) {
+  if (await pathExists(record.dir)) {
     if (cgroupDir === undefined) return "adopt";
-    if ((await isPopulated(cgroupDir)) || (await exists(cgroupDir) && (await readUsage(cgroupDir, [])).cpuUsageUsec > 0)) {
+    if ((await isPopulated(cgroupDir)) || (await pathExists(cgroupDir) && (await readUsage(cgroupDir, [])).cpuUsageUsec > 0)) {
       record.startedAt = new Date();
       return "adopt";
     }

@@ -51,8 +51,8 @@ export class ServerHome {
     return home;
   }
 
-  /** Starts `jobexec-server` on this home, with `args` after the home's own flags. */
-  start(args: string[] = []): HomeServer {
+  /** Starts `jobexec-server` on this home, with `args` after the home's own flags and `nodeArgs` for its Node. */
+  start(args: string[] = [], nodeArgs: string[] = []): HomeServer {
     const child = launchServer(
       [
         "--listen=127.0.0.1:0",
@@ -65,6 +65,7 @@ export class ServerHome {
         ...args,
       ],
       {},
+      { nodeArgs },
     );
     let exited = false;
     void child.exit.then(() => (exited = true));

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, test, type TestContext } from "node:test";
 import type { Client } from "@connectrpc/connect";
-import { type JobService, JobState, StopReason } from "@jobexec/proto";
+import { HealthCheckResponse_ServingStatus, type JobService, JobState, StopReason } from "@jobexec/proto";
 import { type HomeServer, ServerHome } from "./server-home.ts";
 import { readOutput } from "./test-harness.ts";
 
@@ -127,7 +127,8 @@ describe("job records", { skip, timeout: 180_000 }, () => {
   test("300 StartJobs with 120 KB of arguments each: finished records cost the server little memory; a user's records are bounded, that user's oldest first, nobody else's", async (t) => {
     const home = await ServerHome.create();
     t.after(() => home.close());
-    let server = home.start();
+    // A heap of 128 MiB: records that held their arguments (545 KiB a job before) would need 160 MiB for these 300.
+    let server = home.start([], ["--max-old-space-size=128"]);
     await server.url();
     let alice = await server.jobs(home.pki.alice);
     const bob = await server.jobs(home.pki.bob);
@@ -143,26 +144,16 @@ describe("job records", { skip, timeout: 180_000 }, () => {
       for (const id of ids) await readOutput(client.streamOutput({ id, follow: true }));
       return ids;
     };
-    // The first batches grow the heap to what handling such requests takes (each is 11000 strings while it is parsed
-    // and checked): V8 sizes its heap to the work, so consecutive batches of 100 grew RSS by +62, +14, +6 MiB, more
-    // under load. Records that held their arguments would add 57 MiB or more to every batch: the smaller growth of
-    // two consecutive batches is what the finished records keep.
+    // RSS is what V8 sized its heap to as much as what it keeps (single batches of 100 grew it by +3 to +82 MiB, more
+    // under load): printed, not asserted. What is asserted is that the server lives through 300 such jobs within its
+    // 128 MiB heap, where V8 collects before it grows.
     const first = await startMany(alice, 100);
-    const growth = async (): Promise<{ ids: string[]; grown: number }> => {
-      const before = rss(server.proc.pid ?? 0);
-      const batch = await startMany(alice, 100);
-      return { ids: batch, grown: rss(server.proc.pid ?? 0) - before };
-    };
-    const second = await growth();
-    const third = await growth();
-    const { ids } = third;
-    const grown = Math.min(second.grown, third.grown);
-    console.log(`# server RSS per 100 more finished jobs with 120 KB of arguments each: +${(second.grown / mib).toFixed(1)} MiB, then +${(third.grown / mib).toFixed(1)} MiB (${(grown / 100 / 1024).toFixed(0)} KiB per job at the least)`);
-    // Finished records hold no long arguments (read back from the state file when reported): the server grows by
-    // what the requests leave until V8 collects it, 2-17 MiB here. Holding them (as 11000 strings, or even once as
-    // stored JSON) grew it by 57-90 MiB per 100 jobs. The heap a record keeps is measured in core
-    // (supervise/record-memory.test.ts).
-    assert.ok(grown < 32 * mib, `+${String(grown)} bytes`);
+    const before = rss(server.proc.pid ?? 0);
+    await startMany(alice, 100);
+    const ids = await startMany(alice, 100);
+    const grown = rss(server.proc.pid ?? 0) - before;
+    console.log(`# server RSS from 100 to 300 finished jobs with 120 KB of arguments each, heap capped at 128 MiB: +${(grown / mib).toFixed(1)} MiB`);
+    assert.equal((await (await server.health(home.pki.admin)).check({})).status, HealthCheckResponse_ServingStatus.SERVING, "the server lives");
     const { job } = await alice.getJob({ id: first[0] ?? "" });
     assert.deepEqual(job?.args, args, "a finished job still reports its arguments");
 

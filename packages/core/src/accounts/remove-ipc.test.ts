@@ -36,9 +36,12 @@ test(
   { skip: process.getuid?.() !== 0 && "needs root", timeout: 60_000 },
   async (t) => {
     const dataDir = await reachableTempDir("jobexec-core-ipc-");
-    t.after(() => rm(dataDir, { recursive: true, force: true }));
     const cgroupParent = uniqueParent();
     let manager = await JobManager.create({ dataDir, cgroupParent });
+    t.after(async () => {
+      await manager.close();
+      await rm(dataDir, { recursive: true, force: true });
+    });
     const job = await manager.start({ program: "true" }, "alice");
     await followAll(manager, job.id);
     await manager.close();
@@ -51,7 +54,6 @@ test(
     assert.ok(owned().includes(id), `segment ${String(id)} among ${owned().join(", ")}`);
     const logs: LogEvent[] = [];
     manager = await JobManager.create({ dataDir, cgroupParent, log: (e) => logs.push(e) });
-    t.after(() => manager.close());
     assert.deepEqual(owned(), []);
     assert.ok(logs.some((e) => e.message.startsWith("removed what the 1 dynamic account(s) that run no job left: ") && e.message.includes(`shared memory segment ${String(id)}`)));
   },

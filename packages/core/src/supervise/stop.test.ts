@@ -10,7 +10,7 @@ function procs(cgroupDir: string): number[] {
   return readFileSync(join(cgroupDir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
 }
 
-/** Waits until the job's cgroup holds `count` processes (its shell has forked). */
+/** Waits until the job's cgroup holds `count` processes (its shell has forked), the job's monitor among them. */
 async function waitForProcs(cgroupDir: string, count: number): Promise<number[]> {
   for (;;) {
     const pids = procs(cgroupDir);
@@ -45,7 +45,7 @@ describe("stop", { timeout: 60_000 }, () => {
 
   test("15: a job ignoring SIGTERM is killed after the grace period", async () => {
     const job = await fx.manager.start({ program: "sh", args: ["-c", "trap '' TERM; echo ready; sleep 1000"] }, "alice");
-    await waitForProcs(job.cgroup as string, 2);
+    await waitForProcs(job.cgroup as string, 3);
     const started = performance.now();
     const stopping = fx.manager.stop(job.id, { graceMs: 600, by: "bob" });
     // Until it has ended, the job is running with the stop under way in its snapshot.
@@ -82,7 +82,7 @@ describe("stop", { timeout: 60_000 }, () => {
   test("17: stopping sh -c 'sleep 1000 & sleep 1000' leaves no process; the cgroup is emptied and removed", async () => {
     const job = await fx.manager.start({ program: "sh", args: ["-c", "sleep 1000 & sleep 1000"] }, "alice");
     const cgroup = job.cgroup as string;
-    const pids = await waitForProcs(cgroup, 3);
+    const pids = await waitForProcs(cgroup, 4);
     const stopped = await fx.manager.stop(job.id, { graceMs: 2000 });
     assert.equal(stopped.state, "stopped");
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${String(pid)} survived`);
@@ -91,7 +91,7 @@ describe("stop", { timeout: 60_000 }, () => {
 
   test("stop without `by` records no stopper; an aborted stop call rejects but the stop goes on", async () => {
     const job = await fx.manager.start({ program: "sh", args: ["-c", "trap '' TERM; sleep 1000"] }, "alice");
-    await waitForProcs(job.cgroup as string, 2);
+    await waitForProcs(job.cgroup as string, 3);
     const cancel = new AbortController();
     const waiting = fx.manager.stop(job.id, { graceMs: 300, signal: cancel.signal });
     cancel.abort();
@@ -104,7 +104,7 @@ describe("stop", { timeout: 60_000 }, () => {
 
   test("a stop with zero grace kills at once", async () => {
     const job = await fx.manager.start({ program: "sh", args: ["-c", "trap '' TERM; sleep 1000"] }, "alice");
-    await waitForProcs(job.cgroup as string, 2);
+    await waitForProcs(job.cgroup as string, 3);
     const stopped = await fx.manager.stop(job.id, { graceMs: 0 });
     assert.equal(stopped.signal, "SIGKILL");
   });

@@ -2,7 +2,7 @@
 // but byte-identical output. Run: node bench/fanout.ts [streams=2000] [connections=1] [lines=20000]
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { readOutput, startTestServer } from "../src/test-harness.ts";
+import { readOutput, startTestServer } from "../src/test-support/test-harness.ts";
 
 const [streams = 2000, connections = 1, lines = 20000] = process.argv.slice(2).map(Number);
 const t = await startTestServer();

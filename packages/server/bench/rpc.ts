@@ -1,6 +1,6 @@
 // RPC latency benchmark over real mTLS gRPC on loopback: StartJob of `true`, StartJob-to-end-of-stream, GetJob,
 // ListJobs and a health check, sequentially. Prints percentiles; asserts nothing. Run: node bench/rpc.ts [n=100]
-import { readOutput, startTestServer } from "../src/test-harness.ts";
+import { readOutput, startTestServer } from "../src/test-support/test-harness.ts";
 
 const n = Number(process.argv[2] ?? 100);
 const t = await startTestServer();

@@ -9,8 +9,8 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus, JobState, StopReason } from "@jobexec/proto";
-import { ServerHome, type HomeServer } from "./server-home.ts";
-import { failure, readOutput } from "./test-harness.ts";
+import { ServerHome, type HomeServer } from "./test-support/server-home.ts";
+import { failure, readOutput } from "./test-support/test-harness.ts";
 
 const mib = 1024 * 1024;
 

@@ -12,9 +12,10 @@ import { after, before, describe, test } from "node:test";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type Job, JobService, JobState } from "@jobexec/proto";
-import { initCertificates, issueClientCertificate, readCredentials } from "./cert-files.ts";
-import { readOutput, testCgroupParent } from "./test-harness.ts";
-import { alive, launchServer, listening, parentOf, type ServerChild } from "./test-process.ts";
+import { initCertificates, issueClientCertificate, readCredentials } from "./certificates/cert-files.ts";
+import { testCgroupParent } from "./test-support/cgroup-parent.ts";
+import { readOutput } from "./test-support/test-harness.ts";
+import { alive, launchServer, listening, parentOf, type ServerChild } from "./test-support/test-process.ts";
 
 const skip = process.getuid?.() !== 0 && "needs root";
 

@@ -7,8 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { JobState } from "@jobexec/proto";
-import { createPki, readOutput, testCgroupParent } from "./test-harness.ts";
-import { alive, startServerProcess, type ServerProcess } from "./test-process.ts";
+import { testCgroupParent } from "./test-support/cgroup-parent.ts";
+import { createPki } from "./test-support/pki.ts";
+import { readOutput } from "./test-support/test-harness.ts";
+import { alive, startServerProcess, type ServerProcess } from "./test-support/test-process.ts";
 
 /** The live server still starts a job and streams its output. */
 async function stillWorks(s: ServerProcess): Promise<void> {

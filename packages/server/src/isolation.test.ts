@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { JobState } from "@jobexec/proto";
-import { failure, readOutput, startTestServer, type TestServer } from "./test-harness.ts";
+import { failure, readOutput, startTestServer, type TestServer } from "./test-support/test-harness.ts";
 
 // Interfaces the job sees: its network namespace's, from /proc/net/dev.
 const interfaces = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '";

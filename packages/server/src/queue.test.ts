@@ -8,8 +8,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code, type Client } from "@connectrpc/connect";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { DependencyCondition, type Job, type JobService, JobState, QueuePolicy, StopReason } from "@jobexec/proto";
-import { ServerHome } from "./server-home.ts";
-import { createPki, failure, type Pki } from "./test-harness.ts";
+import { ServerHome } from "./test-support/server-home.ts";
+import { createPki, type Pki } from "./test-support/pki.ts";
+import { failure } from "./test-support/test-harness.ts";
 
 type Jobs = Client<typeof JobService>;
 

@@ -8,8 +8,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import { JobState, StopReason, type Job, type JobService } from "@jobexec/proto";
-import { ServerHome, type HomeServer } from "./server-home.ts";
-import { createPki, failure, readOutput, type Pki } from "./test-harness.ts";
+import { ServerHome, type HomeServer } from "./test-support/server-home.ts";
+import { createPki, type Pki } from "./test-support/pki.ts";
+import { failure, readOutput } from "./test-support/test-harness.ts";
 
 type Jobs = Client<typeof JobService>;
 

@@ -9,9 +9,10 @@ import { after, before, describe, test } from "node:test";
 import { Code, type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { JobService, JobState, QueuePolicy } from "@jobexec/proto";
-import { initCertificates, issueClientCertificate, readCredentials } from "./cert-files.ts";
-import { failure, readOutput, testCgroupParent } from "./test-harness.ts";
-import { launchServer, listening, type ServerChild } from "./test-process.ts";
+import { initCertificates, issueClientCertificate, readCredentials } from "./certificates/cert-files.ts";
+import { testCgroupParent } from "./test-support/cgroup-parent.ts";
+import { failure, readOutput } from "./test-support/test-harness.ts";
+import { launchServer, listening, type ServerChild } from "./test-support/test-process.ts";
 
 const skip = process.getuid?.() !== 0 && "needs root";
 

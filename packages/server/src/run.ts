@@ -1,9 +1,9 @@
 import { JobError } from "@jobexec/core";
-import { parseServeArgs, serveHelp } from "./config.ts";
+import { parseServeArgs, serveHelp } from "./settings/config.ts";
 import { ServerError } from "./error.ts";
 import { createLogger } from "./log.ts";
 import { startServer } from "./server.ts";
-import { readPem } from "./tls.ts";
+import { readPem } from "./network/tls.ts";
 
 /**
  * The `jobexec-server` command: `certs ...`, or serve until SIGTERM/SIGINT. Resolves to the exit code; failures are
@@ -13,12 +13,12 @@ export async function run(args: string[], env: Record<string, string | undefined
   try {
     if (args[0] === "certs") {
       // Loaded on demand: the X.509 library takes a noticeable part of a second to load, which serving never needs.
-      const { certsCommand } = await import("./certs-command.ts");
+      const { certsCommand } = await import("./certificates/certs-command.ts");
       process.stdout.write(await certsCommand(args.slice(1), env));
       return 0;
     }
     if (args[0] === "install-unit") {
-      const { installUnitCommand } = await import("./install-unit-command.ts");
+      const { installUnitCommand } = await import("./install/install-unit-command.ts");
       process.stdout.write(await installUnitCommand(args.slice(1), env));
       return 0;
     }

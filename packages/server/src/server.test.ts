@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ServerError } from "./error.ts";
 import { startServer } from "./server.ts";
-import { startTestServer, testCgroupParent } from "./test-harness.ts";
+import { testCgroupParent } from "./test-support/cgroup-parent.ts";
+import { startTestServer } from "./test-support/test-harness.ts";
 import { silentLogger } from "./log.ts";
 
 test("a taken port fails start-up with a sentence and leaves no cgroup behind", async () => {

@@ -11,8 +11,8 @@ import { DatabaseSync } from "node:sqlite";
 import { describe, test, type TestContext } from "node:test";
 import type { Client } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus, type JobService, JobState, StopReason } from "@jobexec/proto";
-import { type HomeServer, ServerHome } from "./server-home.ts";
-import { readOutput } from "./test-harness.ts";
+import { type HomeServer, ServerHome } from "./test-support/server-home.ts";
+import { readOutput } from "./test-support/test-harness.ts";
 
 const root = process.getuid?.() === 0;
 const skip = root ? false : "needs root (dynamic accounts, a tmpfs)";

@@ -9,10 +9,10 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { JobService, type Job } from "@jobexec/proto";
 import { jobNode, slowPath } from "@jobexec/testing-slow";
-import { initCertificates, readCredentials, writeCredentials } from "./cert-files.ts";
-import { issueCertificate } from "./certificates.ts";
-import { testCgroupParent } from "./test-harness.ts";
-import { alive, launchServer, serverMain, waitFor } from "./test-process.ts";
+import { initCertificates, readCredentials, writeCredentials } from "./certificates/cert-files.ts";
+import { issueCertificate } from "./certificates/certificates.ts";
+import { testCgroupParent } from "./test-support/cgroup-parent.ts";
+import { alive, launchServer, serverMain, waitFor } from "./test-support/test-process.ts";
 
 describe("jobexec-server process", () => {
   let dir: string;

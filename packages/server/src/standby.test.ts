@@ -10,9 +10,10 @@ import { after, before, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { JobService } from "@jobexec/proto";
-import { initCertificates, readCredentials } from "./cert-files.ts";
-import { readOutput, testCgroupParent } from "./test-harness.ts";
-import { alive, launchServer, listening, parentOf, waitFor } from "./test-process.ts";
+import { initCertificates, readCredentials } from "./certificates/cert-files.ts";
+import { testCgroupParent } from "./test-support/cgroup-parent.ts";
+import { readOutput } from "./test-support/test-harness.ts";
+import { alive, launchServer, listening, parentOf, waitFor } from "./test-support/test-process.ts";
 
 const skip = process.getuid?.() !== 0 && "needs root";
 

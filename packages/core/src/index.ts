@@ -5,7 +5,7 @@ export type * from "./types.ts";
 export { JobManager } from "./job-manager.ts";
 export { JobError, type JobErrorCode } from "./job-error.ts";
 export { isJobId } from "./job-id.ts";
-export { MAX_PRIORITY } from "./schedule/scheduler.ts";
+export { MAX_PRIORITY, MAX_WEIGHT } from "./schedule/scheduler.ts";
 export { maxChunkBytes, releaseChunk } from "./output/chunk-buffers.ts";
 export { DEFAULT_UID_RANGE, formatUidRange, parseUidRange } from "./accounts/uid-range.ts";
 // The job store of a data directory, for tools that read or write its records (the benchmarks build one with it).

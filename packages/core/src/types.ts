@@ -478,8 +478,14 @@ export interface QueueOptions {
    * delay it further, so that a large job is not starved by a stream of small ones.
    */
   starvationMs?: number;
+  /**
+   * Fair-share weights by owner, whole numbers from 1 to 1000; an owner not named weighs 1. Across owners, the next
+   * admission goes to the owner with the fewest running jobs relative to its weight: with alice 2 and bob 1, alice
+   * runs two jobs for each of bob's while both have work queued.
+   */
+  weights?: Readonly<Record<string, number>>;
   /** Names of the settings behind these, for messages (e.g. the server's flags); default the option names. */
-  names?: Partial<Record<"maxRunning" | "memoryCapacityBytes" | "cpuCapacity" | "maxQueuedPerUser" | "maxQueued", string>>;
+  names?: Partial<Record<"maxRunning" | "memoryCapacityBytes" | "cpuCapacity" | "maxQueuedPerUser" | "maxQueued" | "weights", string>>;
 }
 
 /** The manager's standbys, for logs and metrics (see {@link ManagerOptions.standby}). */

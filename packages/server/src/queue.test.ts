@@ -109,6 +109,42 @@ describe("the queue, through real servers", { timeout: 240_000 }, () => {
     }
   });
 
+  test("--queue-weight: shares follow the weights (alice 2, bob 1: 4 and 2 of 6 slots), and each end gives the slot back to whoever is below its share", async (t) => {
+    const home = await ServerHome.create(pki);
+    t.after(() => home.close());
+    const server = home.start(["--max-running=6", "--standby=0", "--queue-weight=alice=2"]);
+    const [alice, bob, admin] = await Promise.all([server.jobs(pki.alice), server.jobs(pki.bob), server.jobs(pki.admin)]);
+    const running = async (): Promise<Record<string, number>> => {
+      const counts: Record<string, number> = {};
+      for (const job of (await admin.listJobs({ states: [JobState.RUNNING], allOwners: true })).jobs) counts[job.owner] = (counts[job.owner] ?? 0) + 1;
+      return counts;
+    };
+    /** Waits until `total` jobs run (the admissions after a stop are done), then returns the counts per owner. */
+    const settled = (total: number) =>
+      until(async () => {
+        const counts = await running();
+        return Object.values(counts).reduce((a, b) => a + b, 0) === total ? counts : undefined;
+      });
+    const stop = (client: Jobs, id: string) => client.stopJob({ id, gracePeriod: { seconds: 0n, nanos: 0 } });
+    // The admin fills the host, then alice and bob queue more than it runs.
+    const holders: Job[] = [];
+    for (let i = 0; i < 6; i++) holders.push((await admin.startJob(sleeper)).job as Job);
+    for (let i = 0; i < 8; i++) assert.equal((await alice.startJob(sleeper)).job?.state, JobState.QUEUED);
+    for (let i = 0; i < 8; i++) assert.equal((await bob.startJob(sleeper)).job?.state, JobState.QUEUED);
+    for (const holder of holders) await stop(admin, holder.id);
+    assert.deepEqual(await settled(6), { alice: 4, bob: 2 });
+    // Without weights this would be 3 and 3 (the unweighted test above): a freed slot goes to the owner furthest
+    // below its share, so the shares hold as jobs end.
+    for (const [client, owner] of [[bob, "bob"], [alice, "alice"], [alice, "alice"], [bob, "bob"]] as const) {
+      const mine = (await client.listJobs({ states: [JobState.RUNNING] })).jobs;
+      await stop(client, mine[0]?.id as string);
+      assert.deepEqual(await settled(6), { alice: 4, bob: 2 }, `after one of ${owner}'s ended`);
+    }
+    for (const [client, state] of [[alice, JobState.RUNNING], [alice, JobState.QUEUED], [bob, JobState.RUNNING], [bob, JobState.QUEUED]] as const) {
+      for (const job of (await client.listJobs({ states: [state] })).jobs) await stop(client, job.id);
+    }
+  });
+
   test("SIGKILL of the server while jobs wait and start: after a restart every submitted job ran exactly once, in order", async (t) => {
     const home = await ServerHome.create(pki);
     t.after(() => home.close());

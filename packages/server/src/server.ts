@@ -75,6 +75,7 @@ const QUEUE_FLAGS: QueueOptions["names"] = {
   cpuCapacity: "--cpu-capacity",
   maxQueuedPerUser: "--max-queued-per-user",
   maxQueued: "--max-queued",
+  weights: "--queue-weight",
 };
 
 /** A listening server. */

@@ -7,11 +7,12 @@ import { JobQueue } from "./job-queue.ts";
 import { RunningLoad } from "./running-load.ts";
 
 const gib = 1024 ** 3;
-const caps = (over: Partial<{ maxRunning: number; memoryBytes: number; cpus: number; starvationMs: number }> = {}): Capacities => ({
+const caps = (over: Partial<{ maxRunning: number; memoryBytes: number; cpus: number; starvationMs: number; weights: Record<string, number> }> = {}): Capacities => ({
   maxRunning: { value: over.maxRunning ?? Infinity, name: "--max-running" },
   memoryBytes: { value: over.memoryBytes ?? 16 * gib, name: "--memory-capacity" },
   cpus: { value: over.cpus ?? 2, name: "--cpu-capacity" },
   starvationMs: over.starvationMs ?? 300_000,
+  ...(over.weights === undefined ? {} : { weights: new Map(Object.entries(over.weights)) }),
 });
 
 let seq = 0;
@@ -57,6 +58,48 @@ describe("admission policy", () => {
     assert.deepEqual(admitted.map((id) => id.split("-")[0]), ["bob", "carol", "bob", "carol"]);
     assert.deepEqual(Object.fromEntries(load.owners()), { alice: 2, bob: 2, carol: 2 });
     assert.equal(blocked(queue.heads()[0] as QueueEntry, load, caps({ maxRunning: 6 }))?.reason, "host: 6 jobs running (--max-running)");
+  });
+
+  test("weights: the fewest running relative to weight goes next; shares follow the weights as jobs end and start", () => {
+    const c = caps({ maxRunning: 8, weights: { alice: 2, bob: 1 } });
+    const queue = new JobQueue();
+    const load = new RunningLoad();
+    const releases = new Map<string, () => void>();
+    // Carol, not named, weighs 1. Each queues more than the host runs.
+    for (const owner of ["carol", "bob", "alice"]) for (let i = 0; i < 20; i++) queue.add(job(owner, { maxRunning: 100 }));
+    const admit = (): string[] => {
+      const admitted: string[] = [];
+      for (let next = nextAdmission(queue.heads(), load, c, 0); next !== undefined; next = nextAdmission(queue.heads(), load, c, 0)) {
+        queue.remove(next.id);
+        releases.set(next.id, load.hold(next));
+        admitted.push(next.id.split("-")[0] as string);
+      }
+      return admitted;
+    };
+    // All at 0 running: a tie, the earliest queued (carol) first; then alice, whose 1 running is half a share.
+    assert.deepEqual(admit(), ["carol", "bob", "alice", "alice", "carol", "bob", "alice", "alice"]);
+    assert.deepEqual(Object.fromEntries(load.owners()), { alice: 4, bob: 2, carol: 2 });
+    // As jobs end, each freed slot goes back to whoever is furthest below its share: the shares stay 4-2-2.
+    for (let round = 0; round < 12; round++) {
+      const [id, release] = [...releases][round % releases.size] as [string, () => void];
+      release();
+      releases.delete(id);
+      assert.deepEqual(admit(), [id.split("-")[0]], `round ${String(round)}`);
+      assert.deepEqual(Object.fromEntries(load.owners()), { alice: 4, bob: 2, carol: 2 });
+    }
+  });
+
+  test("weights: with equal running per unit of weight, the earliest queued goes first", () => {
+    const c = caps({ weights: { alice: 3 } });
+    const load = new RunningLoad();
+    for (let i = 0; i < 3; i++) load.hold({ owner: "alice", memoryBytes: 0, cpus: 0 });
+    load.hold({ owner: "bob", memoryBytes: 0, cpus: 0 });
+    const a = job("alice", { maxRunning: 10 });
+    const b = job("bob", { maxRunning: 10 });
+    assert.equal(nextAdmission([b, a], load, c, 0), a, "3 / 3 = 1 / 1: alice queued first");
+    load.hold({ owner: "alice", memoryBytes: 0, cpus: 0 });
+    assert.equal(nextAdmission([a, b], load, c, 0), b, "4 / 3 > 1 / 1");
+    assert.equal(nextAdmission([a, b], load, caps(), 0), b, "without weights, the fewest running");
   });
 
   test("a user at their own limit never holds up others, and says why", () => {

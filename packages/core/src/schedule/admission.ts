@@ -44,6 +44,13 @@ export interface Capacities {
   cpus: Capacity;
   /** A job blocked by the host's capacity longer than this holds back admissions that would delay it further. */
   starvationMs: number;
+  /** Fair-share weights by owner (whole numbers above 0); an owner not named weighs 1. */
+  weights?: ReadonlyMap<string, number>;
+}
+
+/** `owner`'s fair-share weight: the running jobs it is due relative to others. */
+export function weightOf(owner: string, caps: Capacities): number {
+  return caps.weights?.get(owner) ?? 1;
 }
 
 /** Why a job cannot start now: its owner's slots, the host's slots, memory or CPU, with a sentence. */
@@ -111,21 +118,21 @@ function delays(entry: QueueEntry, by: Blocked["by"], caps: Capacities): boolean
  * The job to admit next among `heads` (the next job of each owner with queued work, see {@link queueOrder}), or
  * undefined when none may start now. A head may start when its owner is under its running limit, all running jobs
  * under the host's, and its memory and CPU reservations fit. Of those, the one whose owner has the fewest running
- * jobs wins; ties go to the earliest queued. While a head has starved (see {@link starving}), heads whose start
- * would delay it further are held back: it is admitted as soon as it fits, whatever the stream of smaller jobs.
+ * jobs relative to its weight (see {@link weightOf}) wins; ties go to the earliest queued. While a head has starved
+ * (see {@link starving}), heads whose start would delay it further are held back: it is admitted as soon as it fits,
+ * whatever the stream of smaller jobs.
  */
 export function nextAdmission(heads: readonly QueueEntry[], load: LoadView, caps: Capacities, now: number): QueueEntry | undefined {
   const starved = starving(heads, load, caps, now);
-  let best: QueueEntry | undefined;
-  let bestRunning = Infinity;
+  let best: { entry: QueueEntry; running: number; weight: number } | undefined;
   for (const head of heads) {
     if (blocked(head, load, caps) !== undefined) continue;
     if (starved !== undefined && head !== starved.entry && delays(head, starved.by, caps)) continue;
     const running = load.runningOf(head.owner);
-    if (running < bestRunning || (running === bestRunning && best !== undefined && head.seq < best.seq)) {
-      best = head;
-      bestRunning = running;
-    }
+    const weight = weightOf(head.owner, caps);
+    // running / weight against best's, cross-multiplied: whole numbers compare exactly.
+    const order = best === undefined ? -1 : running * best.weight - best.running * weight;
+    if (order < 0 || (order === 0 && best !== undefined && head.seq < best.entry.seq)) best = { entry: head, running, weight };
   }
-  return best;
+  return best?.entry;
 }

@@ -37,3 +37,15 @@ test("held jobs: placed by their dependencies and start time, released or failed
   assert.equal(scheduler.cancel("held")?.held?.entry.id, "held");
   assert.equal(scheduler.cancel("nothing"), undefined);
 });
+
+test("queue weights: whole numbers from 1 to 1000, a bad one named with the setting behind it", () => {
+  const host = { cpus: 2, memoryBytes: 2 ** 30 };
+  assert.deepEqual(checkQueueOptions({ weights: { alice: 2, bob: 1000 } }, host).caps.weights, new Map([["alice", 2], ["bob", 1000]]));
+  assert.equal(checkQueueOptions({}, host).caps.weights, undefined);
+  for (const weight of [0, 1.5, 1001, Number.NaN]) {
+    assert.throws(() => checkQueueOptions({ weights: { alice: weight }, names: { weights: "--queue-weight" } }, host), {
+      code: "invalid_argument",
+      message: `--queue-weight: the weight of "alice" must be a whole number from 1 to 1000`,
+    });
+  }
+});

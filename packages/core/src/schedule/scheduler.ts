@@ -9,6 +9,8 @@ import { RunningLoad } from "./running-load.ts";
 
 /** Bounds of a priority. */
 export const MAX_PRIORITY = 1000;
+/** The largest fair-share weight ({@link QueueOptions.weights}). */
+export const MAX_WEIGHT = 1000;
 
 /** Settings of {@link QueueOptions} after defaults, checked. */
 export interface QueueSettings {
@@ -30,12 +32,19 @@ export function checkQueueOptions(options: QueueOptions | undefined, host: { cpu
   if (!(Number.isFinite(cpus) && cpus > 0)) throw new JobError("invalid_argument", "queue.cpuCapacity must be a number above 0");
   const starvationMs = o.starvationMs ?? 5 * 60 * 1000;
   if (!(Number.isFinite(starvationMs) && starvationMs >= 0)) throw new JobError("invalid_argument", "queue.starvationMs must be a number >= 0");
+  const weights = new Map(Object.entries(o.weights ?? {}));
+  for (const [owner, weight] of weights) {
+    if (!(Number.isSafeInteger(weight) && weight >= 1 && weight <= MAX_WEIGHT)) {
+      throw new JobError("invalid_argument", `${names.weights ?? "queue.weights"}: the weight of ${JSON.stringify(owner)} must be a whole number from 1 to ${String(MAX_WEIGHT)}`);
+    }
+  }
   return {
     caps: {
       maxRunning: { value: whole("maxRunning", o.maxRunning, Infinity), name: names.maxRunning ?? "maxRunning" },
       memoryBytes: { value: whole("memoryCapacityBytes", o.memoryCapacityBytes, host.memoryBytes), name: names.memoryCapacityBytes ?? "memoryCapacityBytes" },
       cpus: { value: cpus, name: names.cpuCapacity ?? "cpuCapacity" },
       starvationMs,
+      ...(weights.size === 0 ? {} : { weights }),
     },
     maxQueuedPerUser: { value: whole("maxQueuedPerUser", o.maxQueuedPerUser, 10_000), name: names.maxQueuedPerUser ?? "maxQueuedPerUser" },
     maxQueued: { value: whole("maxQueued", o.maxQueued, 100_000), name: names.maxQueued ?? "maxQueued" },

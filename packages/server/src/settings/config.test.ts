@@ -58,6 +58,26 @@ describe("serve settings", () => {
     }
   });
 
+  test("queue weights: --queue-weight IDENTITY=N repeated, or JOBEXEC_QUEUE_WEIGHTS; the flags win; bad ones named", () => {
+    assert.deepEqual(parseServeArgs(["--queue-weight", "alice=2", "--queue-weight=ci=bot=1000"], {})?.queue.weights, { alice: 2, "ci=bot": 1000 });
+    assert.deepEqual(parseServeArgs([], { JOBEXEC_QUEUE_WEIGHTS: "alice=3, bob=1" })?.queue.weights, { alice: 3, bob: 1 });
+    assert.deepEqual(parseServeArgs(["--queue-weight", "carol=5"], { JOBEXEC_QUEUE_WEIGHTS: "alice=3" })?.queue.weights, { carol: 5 });
+    assert.equal(parseServeArgs([], {})?.queue.weights, undefined);
+    assert.match(serveHelp({}), /--queue-weight IDENTITY=N +fair-share weight of an identity, 1-1000 \(repeatable[^\n]*\n +env JOBEXEC_QUEUE_WEIGHTS; default 1 each\n/);
+    for (const [args, env, message] of [
+      [["--queue-weight", "alice"], {}, /^--queue-weight "alice" is not IDENTITY=N \(e\.g\. alice=2\)$/],
+      [["--queue-weight", "=2"], {}, /^--queue-weight "=2" is not IDENTITY=N/],
+      [["--queue-weight", "alice=0"], {}, /^--queue-weight "alice=0": the weight is not a whole number from 1 to 1000$/],
+      [["--queue-weight", "alice=1.5"], {}, /^--queue-weight "alice=1\.5": the weight is not a whole number from 1 to 1000$/],
+      [["--queue-weight", "alice=1001"], {}, /^--queue-weight "alice=1001": the weight is not a whole number/],
+      [["--queue-weight", "alice="], {}, /^--queue-weight "alice=": the weight is not a whole number/],
+      [["--queue-weight", "alice=2", "--queue-weight", "alice=3"], {}, /^--queue-weight gives "alice" a weight twice: give one$/],
+      [[], { JOBEXEC_QUEUE_WEIGHTS: "alice=2,bob" }, /^--queue-weight "bob" is not IDENTITY=N/],
+    ] as const) {
+      assert.throws(() => parseServeArgs([...args], env), { message });
+    }
+  });
+
   test("--standby: default 2, environment fallback, flag; 0 to 32", () => {
     assert.equal(parseServeArgs([], {})?.standby, 2);
     assert.equal(parseServeArgs([], { JOBEXEC_STANDBY: "0" })?.standby, 0);

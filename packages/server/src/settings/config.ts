@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_UID_RANGE, formatUidRange, type IsolationSpec, parseUidRange, type QueueOptions, type RunAs, type UidRange } from "@jobexec/core";
+import { DEFAULT_UID_RANGE, formatUidRange, type IsolationSpec, MAX_WEIGHT, parseUidRange, type QueueOptions, type RunAs, type UidRange } from "@jobexec/core";
 import { ISOLATION_WORDS, parseDefaultIsolation } from "./default-isolation.ts";
 import { ServerError } from "../error.ts";
 import { flagError } from "./flag-error.ts";
@@ -136,6 +136,14 @@ const settings = {
   "default-isolation": { flag: "default-isolation", env: "JOBEXEC_DEFAULT_ISOLATION", value: "LIST", describe: `isolation of jobs whose request leaves a field unset: ${ISOLATION_WORDS}`, fallback: () => "none" },
 } satisfies Record<string, Setting>;
 
+// A repeatable flag: one identity's weight each; its variable lists them, comma-separated.
+const queueWeight = {
+  flag: "queue-weight",
+  env: "JOBEXEC_QUEUE_WEIGHTS",
+  value: "IDENTITY=N",
+  describe: `fair-share weight of an identity, 1-${String(MAX_WEIGHT)} (repeatable; in the variable, comma-separated): the next queued job goes to whoever runs the fewest jobs per unit of weight`,
+};
+
 // A flag without a value: present (or its variable set to 1/true) means on.
 const metricsOwnerLabels = { flag: "metrics-owner-labels", env: "JOBEXEC_METRICS_OWNER_LABELS", describe: "label job metrics with their owners (one series per user)" };
 
@@ -152,7 +160,7 @@ const limitFlags: Setting[] = limitSettings.map((l) => ({
 
 /** The help text of `jobexec-server`. */
 export function serveHelp(env: Env = process.env): string {
-  const all: Setting[] = [...Object.values(settings), ...limitFlags];
+  const all: Setting[] = [...Object.values(settings), { ...queueWeight, fallback: () => "1 each" }, ...limitFlags];
   // The description column starts two spaces after the longest flag with its value.
   const width = Math.max(...all.map((s) => `  --${s.flag} ${s.value}`.length)) + 2;
   const rows = all.map((s) => {
@@ -183,6 +191,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
   let parsed;
   const options = {
     ...Object.fromEntries([...Object.keys(settings), ...limitSettings.map((l) => l.flag)].map((name) => [name, { type: "string" as const }])),
+    [queueWeight.flag]: { type: "string" as const, multiple: true },
     [metricsOwnerLabels.flag]: { type: "boolean" as const },
     help: { type: "boolean" as const, short: "h" },
   };
@@ -238,6 +247,7 @@ export function parseServeArgs(args: string[], env: Env = process.env): ServeSet
       maxQueuedPerUser: positiveCount("max-queued-per-user", value("max-queued-per-user")),
       maxQueued: positiveCount("max-queued", value("max-queued")),
       starvationMs: parseDuration(value("starvation-bound")),
+      ...queueWeights((parsed.values as Record<string, unknown>)[queueWeight.flag] as string[] | undefined, env[queueWeight.env]),
     },
     maxJobsAdmin: positiveCount("max-jobs-admin", value("max-jobs-admin")),
     standby: standbyCount(value("standby")),
@@ -307,6 +317,26 @@ function maxRunningPerUser(current: string | undefined, old: string | undefined)
   }
   const text = current ?? old;
   return text === undefined ? DEFAULT_MAX_JOBS_PER_USER : positiveCount(current === undefined ? "max-jobs-per-user" : "max-running-per-user", text);
+}
+
+/**
+ * --queue-weight IDENTITY=N (repeatable), else $JOBEXEC_QUEUE_WEIGHTS (IDENTITY=N,...): `{ weights }`, or nothing when
+ * none is given (every identity weighs 1).
+ */
+function queueWeights(flags: string[] | undefined, variable: string | undefined): { weights?: Record<string, number> } {
+  const given = flags ?? (variable ? variable.split(",").map((item) => item.trim()) : []);
+  const weights = new Map<string, number>();
+  for (const item of given) {
+    const at = item.lastIndexOf("=");
+    const [identity, text] = [item.slice(0, at), item.slice(at + 1)];
+    if (at <= 0) throw new ServerError("usage", `--${queueWeight.flag} ${JSON.stringify(item)} is not IDENTITY=N (e.g. alice=2)`);
+    if (!/^\d{1,4}$/.test(text) || Number(text) < 1 || Number(text) > MAX_WEIGHT) {
+      throw new ServerError("usage", `--${queueWeight.flag} ${JSON.stringify(item)}: the weight is not a whole number from 1 to ${String(MAX_WEIGHT)}`);
+    }
+    if (weights.has(identity)) throw new ServerError("usage", `--${queueWeight.flag} gives ${JSON.stringify(identity)} a weight twice: give one`);
+    weights.set(identity, Number(text));
+  }
+  return weights.size === 0 ? {} : { weights: Object.fromEntries(weights) };
 }
 
 function cpuCount(text: string): number {

@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { JobSchema, JobState } from "@jobexec/proto";
+import { GetQueueSummaryResponseSchema, JobSchema, JobState } from "@jobexec/proto";
+import { queueJson } from "./commands/queue.ts";
 import { jobJson } from "./job-json.ts";
 
 // The documented example in JSON.md must have exactly the keys and value types jobJson produces.
@@ -47,4 +48,11 @@ test("the Job example in JSON.md has the shape of jobJson's output", () => {
     },
   });
   sameShape(shape(JSON.parse(block)), shape(jobJson(job)));
+});
+
+test("the Queue example in JSON.md has the shape of queueJson's output", () => {
+  const block = /## Queue\n\n```json\n([\s\S]+?)\n```/.exec(doc)?.[1];
+  assert.ok(block, "JSON.md has a Queue example");
+  const summary = create(GetQueueSummaryResponseSchema, { owners: [{ owner: "alice", running: 1, weight: 2, nextReason: "r" }], host: { running: 1, maxRunning: 8 } });
+  sameShape(shape(JSON.parse(block)), shape(queueJson(summary)));
 });

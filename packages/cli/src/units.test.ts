@@ -53,6 +53,8 @@ test("byte counts read back in the unit they are exact in, else binary with one 
   assert.equal(formatBytes(256 * 1024 * 1024), "256 MiB");
   assert.equal(formatBytes(1536), "1.5 KiB");
   assert.equal(formatBytes(12_345_678), "11.8 MiB");
+  assert.equal(formatBytes(1536 * 1024 * 1024), "1536 MiB");
+  assert.equal(formatBytes(24_683_772 * 1024), "23.5 GiB", "exact only in a unit that keeps the number short");
   assert.equal(formatBytes(2 * 1024 ** 4), "2 TiB");
   for (const text of ["256M", "512Mi", "1G", "3Gi", "10K"]) {
     const bytes = parseBytes(text, "--memory");

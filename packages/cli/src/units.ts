@@ -53,15 +53,16 @@ const iecUnits = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 const siUnits = ["B", "kB", "MB", "GB", "TB", "PB"];
 
 /**
- * Formats a byte count for people. A count that is a whole number of some binary or decimal unit is shown exactly
- * in it (256 MiB, 256 MB: so limits read back as they were given); anything else in binary units with one decimal.
+ * Formats a byte count for people. A count that is a whole number (below 10 000) of some binary or decimal unit is
+ * shown exactly in it (256 MiB, 256 MB: so limits read back as they were given); anything else (a host's memory of
+ * 24683772 KiB) in binary units with one decimal.
  */
 export function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${bytes} B`;
   for (let power = iecUnits.length - 1; power > 0; power--) {
     for (const [base, units] of [[1024, iecUnits], [1000, siUnits]] as const) {
       const unit = base ** power;
-      if (bytes >= unit && bytes % unit === 0) return `${bytes / unit} ${units[power]}`;
+      if (bytes >= unit && bytes % unit === 0 && bytes / unit < 10_000) return `${bytes / unit} ${units[power]}`;
     }
   }
   let power = 0;

@@ -23,7 +23,7 @@ import { lockDataDir } from "./store/data-dir-lock.ts";
 import { JobTable } from "./store/job-table.ts";
 import type { HeldLock } from "./store/lock-file.ts";
 import { SqliteStore } from "./store/sqlite-store.ts";
-import type { QueueEntry } from "./schedule/admission.ts";
+import { type QueueEntry, weightOf } from "./schedule/admission.ts";
 import { CONDITIONS, type Dependency, type DependencyJob } from "./schedule/dependencies.ts";
 import type { Held } from "./schedule/holds.ts";
 import { atTime } from "./supervise/deadline.ts";
@@ -45,6 +45,7 @@ import type {
   OutputChunk,
   OutputOptions,
   OutputSink,
+  OwnerQueueFigures,
   QueueFigures,
   StandbyCounts,
   StartOptions,
@@ -820,6 +821,27 @@ export class JobManager {
       reservedCpus: load.cpus,
       capacity: { maxRunning: caps.maxRunning.value, memoryBytes: caps.memoryBytes.value, cpus: caps.cpus.value },
     };
+  }
+
+  /**
+   * Each owner's part of the queue now, for owners with running, queued or held jobs, by owner; only `owner`'s when
+   * given (none when it has no such job).
+   */
+  queueOwners(owner?: string): OwnerQueueFigures[] {
+    const { queue, holds, load, settings } = this.#scheduler;
+    const owners = owner !== undefined ? [owner] : [...new Set([...load.owners().keys(), ...queue.owners().keys(), ...holds.owners()])].sort();
+    const heads = new Map(queue.heads().map((head) => [head.owner, head]));
+    const now = Date.now();
+    const figures: OwnerQueueFigures[] = [];
+    for (const name of owners) {
+      const { running, memoryBytes, cpus } = load.loadOf(name);
+      const [queued, held] = [queue.sizeOf(name), holds.sizeOf(name)];
+      if (running + queued + held === 0) continue;
+      const head = heads.get(name);
+      const next = head === undefined ? "" : (this.#scheduler.status(head.id, now)?.reason ?? "");
+      figures.push({ owner: name, running, queued, held, reservedMemoryBytes: memoryBytes, reservedCpus: cpus, weight: weightOf(name, settings.caps), next });
+    }
+    return figures;
   }
 
   /** Watchers listening now ({@link watch}). */

@@ -287,6 +287,24 @@ export interface QueueFigures {
   capacity: { maxRunning: number; memoryBytes: number; cpus: number };
 }
 
+/** One owner's part of the queue now ({@link JobManager.queueOwners}). */
+export interface OwnerQueueFigures {
+  owner: string;
+  /** Jobs running (counted from their admission). */
+  running: number;
+  /** Queued jobs waiting for capacity (their turn, a slot, memory or CPU). */
+  queued: number;
+  /** Queued jobs held back by a dependency or a start time. */
+  held: number;
+  /** Memory and CPUs the owner's running jobs' limits reserve. */
+  reservedMemoryBytes: number;
+  reservedCpus: number;
+  /** The owner's fair-share weight ({@link QueueOptions.weights}). */
+  weight: number;
+  /** What the owner's next job waiting for capacity waits for (its Job.queue reason); "" when none does. */
+  next: string;
+}
+
 /** What happened to a job: accepted (queued or running), a queued job started, ended, removed. */
 export type JobChangeKind = "created" | "started" | "ended" | "deleted";
 

@@ -40,8 +40,8 @@ test("committed generated code matches a fresh buf generate", () => {
   }
 });
 
-test("JobService has the seven RPCs, StreamOutput and WatchJobs server-streaming", () => {
-  assert.deepEqual(Object.keys(JobService.method).sort(), ["deleteJob", "getJob", "listJobs", "startJob", "stopJob", "streamOutput", "watchJobs"]);
+test("JobService has the eight RPCs, StreamOutput and WatchJobs server-streaming", () => {
+  assert.deepEqual(Object.keys(JobService.method).sort(), ["deleteJob", "getJob", "getQueueSummary", "listJobs", "startJob", "stopJob", "streamOutput", "watchJobs"]);
   assert.equal(JobService.method.streamOutput.methodKind, "server_streaming");
   assert.equal(JobService.method.watchJobs.methodKind, "server_streaming");
   assert.equal(Health.typeName, "grpc.health.v1.Health");

@@ -1,5 +1,6 @@
 import * as Flags from "@oclif/core/flags";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
+import { adminOnly } from "../admin-only.ts";
 import { CliError } from "../errors.ts";
 import { stateNames, type StateName } from "../state-names.ts";
 
@@ -50,7 +51,7 @@ ${commonHelp}`;
         { states, allOwners: flags.all, owner: flags.owner ?? "", pageSize: Math.min(pageSize, limit - printed), pageToken },
         { signal: this.abort.signal },
       ).catch(async (error: unknown) => {
-        throw flags.all || flags.owner !== undefined ? await adminOnly(error) : error;
+        throw flags.all || flags.owner !== undefined ? await adminOnly(error, "list") : error;
       });
       const jobs = page.jobs.slice(0, limit - printed);
       // JSON is written as it comes too, in the same shape (and bytes) as one JSON.stringify(..., null, 2).
@@ -72,10 +73,4 @@ ${commonHelp}`;
     if (flags.json) process.stdout.write(printed === 0 ? '{\n  "jobs": []\n}\n' : "\n  ]\n}\n");
     else if (printed === 0 && !flags.quiet) process.stderr.write("no jobs\n");
   }
-}
-
-// The server's refusal names its API fields (all_owners, owner); the user typed flags.
-async function adminOnly(error: unknown): Promise<unknown> {
-  const { Code, ConnectError } = await import("@connectrpc/connect");
-  return error instanceof ConnectError && error.code === Code.PermissionDenied ? new CliError("permission-denied", "permission denied: only admins may list other users' jobs (--all, --owner); without them, list shows your own", { cause: error }) : error;
 }

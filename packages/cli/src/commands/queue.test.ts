@@ -60,12 +60,31 @@ describe("queue commands", { timeout: 300_000 }, () => {
     assert.equal(done.stdout.toString(), "followed\n");
     assert.match(done.stderr, /^jobexec: job [0-9a-f-]{36} is queued \(#\d of alice's queued, waits for: .*\); following it once it runs\n$/);
     const summary = (await runCli(t, ["queue"])).stdout.toString();
-    assert.match(summary, /^OWNER +RUNNING +QUEUED +MEMORY +CPUS +NEXT WAITS FOR\nalice +\d +\d +0 B +0 +/);
-    const json = jsonOf<{ owners: { owner: string; queued: number }[] }>(await runCli(t, ["queue", "--json"]));
-    assert.equal(json.owners[0]?.owner, "alice");
-    assert.ok((json.owners[0]?.queued ?? 0) >= 1, "the delayed job still waits");
+    assert.match(summary, /^OWNER +RUNNING +QUEUED +HELD +MEMORY +CPUS +WEIGHT +NEXT WAITS FOR\nalice +\d +\d +1 +0 B +0 +1 */);
+    assert.match(summary, /\nHost: \d of 1 running, \d queued \(1 held\); memory 0 B of [\d.]+ [KMGT]iB reserved, CPUs 0 of \d+; at most 64 running per user \(admins 1024\)\n$/);
+    const json = jsonOf<{ owners: { owner: string; held: number }[]; host: { maxRunning: number | null; held: number } }>(await runCli(t, ["queue", "--json"]));
+    assert.deepEqual(json.owners.map((o) => [o.owner, o.held]), [["alice", 1]], "the delayed job still waits");
+    assert.deepEqual([json.host.maxRunning, json.host.held], [1, 1]);
     await runCli(t, ["stop", later]);
     assert.equal(await state(later), "stopped");
+  });
+
+  test("queue: your line and the host's; an admin's --all and --owner; a user's --all refused in the flags' words", async () => {
+    const blocker = await start("--", "sleep", "1000");
+    const queued = await start("--", "true");
+    const bobs = startedId(await runCli(t, ["start", "--", "true"], { user: "bob" }));
+    const own = (await runCli(t, ["queue"], { user: "bob" })).stdout.toString();
+    assert.match(own, /^OWNER .*\nbob +0 +1 +0 +0 B +0 +1 +host: 1 jobs running \(--max-running\)\nHost: 1 of 1 running, 2 queued \(0 held\);/);
+    const all = (await runCli(t, ["queue", "--all"], { user: "admin" })).stdout.toString();
+    assert.match(all, /\nalice +1 +1 +0 .*\nbob +0 +1 +0 /);
+    const one = jsonOf<{ owners: unknown[] }>(await runCli(t, ["queue", "--owner", "alice", "--json"], { user: "admin" }));
+    assert.deepEqual(one.owners, [{ owner: "alice", running: 1, queued: 1, held: 0, memoryReservedBytes: 0, cpuReserved: 0, weight: 1, next: "host: 1 jobs running (--max-running)" }]);
+    const none = await runCli(t, ["queue"], { user: "admin" });
+    assert.deepEqual([none.code, none.stderr], [0, "no running or queued jobs\n"]);
+    assert.match(none.stdout.toString(), /^Host: 1 of 1 running, 2 queued \(0 held\);/);
+    const refused = await runCli(t, ["queue", "--all"], { user: "bob" });
+    assert.deepEqual([refused.code, refused.stderr], [1, "jobexec: permission denied: only admins may see other users' queue lines (--all, --owner); without them, queue shows your own\n"]);
+    for (const id of [queued, bobs, blocker]) await runCli(t, ["stop", "--grace", "0", id], { user: id === bobs ? "bob" : "alice" });
   });
 
   test("wait rides out a restart of the server: it reconnects and resumes", async () => {

@@ -1,83 +1,91 @@
 import * as Flags from "@oclif/core/flags";
-import type { Job } from "@jobexec/proto";
+import type { GetQueueSummaryResponse } from "@jobexec/proto";
+import { adminOnly } from "../admin-only.ts";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { visible } from "../visible.ts";
 
-/** One owner's line of the summary. */
-interface OwnerSummary {
-  owner: string;
-  running: number;
-  queued: number;
-  /** Sum of the running jobs' memory limits, in bytes. */
-  memoryReservedBytes: number;
-  /** Sum of the running jobs' CPU limits, in CPUs. */
-  cpuReserved: number;
-  /** What the owner's next queued job waits for; empty when none is queued. */
-  next: string;
+/**
+ * The JSON form of `jobexec queue` (JSON.md, "Queue"). `queued` counts every queued job, as `list --state queued`
+ * does; `held` those of them held back by a dependency or a start time (the API counts the two apart).
+ */
+export function queueJson(summary: GetQueueSummaryResponse) {
+  const host = summary.host;
+  return {
+    owners: summary.owners.map((o) => ({
+      owner: o.owner,
+      running: o.running,
+      queued: o.queued + o.held,
+      held: o.held,
+      memoryReservedBytes: Number(o.reservedMemoryBytes),
+      cpuReserved: o.reservedCpus,
+      weight: o.weight,
+      next: o.nextReason,
+    })),
+    host: {
+      running: host?.running ?? 0,
+      queued: (host?.queued ?? 0) + (host?.held ?? 0),
+      held: host?.held ?? 0,
+      memoryReservedBytes: Number(host?.reservedMemoryBytes ?? 0n),
+      cpuReserved: host?.reservedCpus ?? 0,
+      // 0 on the wire: no limit.
+      maxRunning: host?.maxRunning ? host.maxRunning : null,
+      memoryCapacityBytes: Number(host?.memoryCapacityBytes ?? 0n),
+      cpuCapacity: host?.cpuCapacity ?? 0,
+      maxRunningPerUser: host?.maxRunningPerUser ?? 0,
+      maxRunningPerAdmin: host?.maxRunningPerAdmin ?? 0,
+    },
+  };
 }
 
-/** The summary of running and queued jobs per owner. */
-export function summarize(jobs: Job[], queued: number, running: number): OwnerSummary[] {
-  const owners = new Map<string, OwnerSummary>();
-  for (const job of jobs) {
-    let line = owners.get(job.owner);
-    if (line === undefined) owners.set(job.owner, (line = { owner: job.owner, running: 0, queued: 0, memoryReservedBytes: 0, cpuReserved: 0, next: "" }));
-    if (job.state === running) {
-      line.running++;
-      line.memoryReservedBytes += Number(job.limits?.memoryMaxBytes ?? 0n);
-      line.cpuReserved += job.limits?.cpu ?? 0;
-    } else if (job.state === queued) {
-      line.queued++;
-      if (job.queuePosition === 1) line.next = job.queueReason;
-    }
-  }
-  return [...owners.values()].sort((a, b) => a.owner.localeCompare(b.owner));
-}
+const cpuText = (cpus: number): string => String(Math.round(cpus * 100) / 100);
 
-/** `jobexec queue`: running and queued jobs per user, with what they reserve. */
+/** `jobexec queue`: running and queued jobs per user, with what they reserve, against the host's capacities. */
 export default class Queue extends JobexecCommand {
-  static override summary = "Running and queued jobs per user, with the memory and CPUs they reserve.";
-  static override description = `One line per user with running or queued jobs: how many run and how many wait, the memory and CPUs their running jobs reserve (the sum of their --memory and --cpu limits; jobs without limits reserve none), and what the user's next queued job waits for. Yours only, unless you are an admin and give --all.
+  static override summary = "Running and queued jobs per user, with the memory and CPUs they reserve, against the host's capacities.";
+  static override description = `One line per user with running or queued jobs: how many run, how many are queued (QUEUED) and how many of those wait for a dependency or a start time (HELD), the memory and CPUs their running jobs reserve (the sum of their --memory and --cpu limits; jobs without limits reserve none), the user's fair-share weight, and what the user's next queued job waits for. Then the host's line: every user's jobs together against the server's capacities (--max-running, --memory-capacity, --cpu-capacity) and the running jobs one user may have. Your line only, unless you are an admin and give --all or --owner.
 
 ${commonHelp}`;
 
   static override examples = [
-    { description: "Your running and queued jobs", command: "<%= config.bin %> queue" },
+    { description: "Your running and queued jobs, and the host's totals", command: "<%= config.bin %> queue" },
     { description: "Everyone's (admins)", command: "<%= config.bin %> queue --all" },
+    { description: "One user's (admins)", command: "<%= config.bin %> queue --owner alice" },
   ];
 
   static override flags = {
     all: Flags.boolean({ summary: "Every user's jobs (admins only).", default: false }),
+    owner: Flags.string({ summary: "Only this user's jobs (admins only).", helpValue: "NAME" }),
     ...jsonFlag,
     ...connectionFlags,
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Queue);
-    const [{ JobState }, { formatBytes }] = await Promise.all([import("@jobexec/proto"), import("../units.ts")]);
+    const { formatBytes } = await import("../units.ts");
     const { client } = await this.connect(flags);
-    const jobs: Job[] = [];
-    let pageToken = "";
-    do {
-      const page = await client.listJobs({ states: [JobState.QUEUED, JobState.RUNNING], allOwners: flags.all, pageSize: 1000, pageToken }, { signal: this.abort.signal });
-      jobs.push(...page.jobs);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
-    const lines = summarize(jobs, JobState.QUEUED, JobState.RUNNING);
+    const response = await client.getQueueSummary({ allOwners: flags.all, owner: flags.owner ?? "" }, { signal: this.abort.signal }).catch(async (error: unknown) => {
+      throw flags.all || flags.owner !== undefined ? await adminOnly(error, "queue") : error;
+    });
+    const summary = queueJson(response);
     if (flags.json) {
-      this.printJson({ owners: lines });
+      this.printJson(summary);
       return;
     }
-    if (lines.length === 0) {
-      process.stderr.write("no running or queued jobs\n");
-      return;
+    const { owners, host } = summary;
+    if (owners.length === 0) process.stderr.write("no running or queued jobs\n");
+    else {
+      const rows = [
+        ["OWNER", "RUNNING", "QUEUED", "HELD", "MEMORY", "CPUS", "WEIGHT", "NEXT WAITS FOR"],
+        // Owners and reasons come from the server's records: control characters made visible.
+        ...owners.map((l) => [visible(l.owner), String(l.running), String(l.queued), String(l.held), formatBytes(l.memoryReservedBytes), cpuText(l.cpuReserved), String(l.weight), visible(l.next)]),
+      ];
+      const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+      process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n") + "\n");
     }
-    const rows = [
-      ["OWNER", "RUNNING", "QUEUED", "MEMORY", "CPUS", "NEXT WAITS FOR"],
-      // Owners and reasons come from the server's records: control characters made visible.
-      ...lines.map((l) => [visible(l.owner), String(l.running), String(l.queued), formatBytes(l.memoryReservedBytes), String(Math.round(l.cpuReserved * 100) / 100), visible(l.next)]),
-    ];
-    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-    process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n") + "\n");
+    const running = host.maxRunning === null ? `${String(host.running)} running (no host limit)` : `${String(host.running)} of ${String(host.maxRunning)} running`;
+    process.stdout.write(
+      `Host: ${running}, ${String(host.queued)} queued (${String(host.held)} held); memory ${formatBytes(host.memoryReservedBytes)} of ${formatBytes(host.memoryCapacityBytes)} reserved, ` +
+        `CPUs ${cpuText(host.cpuReserved)} of ${cpuText(host.cpuCapacity)}; at most ${String(host.maxRunningPerUser)} running per user (admins ${String(host.maxRunningPerAdmin)})\n`,
+    );
   }
 }

@@ -102,6 +102,22 @@ describe("admission policy", () => {
     assert.equal(nextAdmission([a, b], load, caps(), 0), b, "without weights, the fewest running");
   });
 
+  test("the running load per owner: jobs and reservations held and given back, each release once", () => {
+    const load = new RunningLoad();
+    const a1 = load.hold({ owner: "alice", memoryBytes: 2 * gib, cpus: 0.5 });
+    const a2 = load.hold({ owner: "alice", memoryBytes: 1 * gib, cpus: 0 });
+    load.hold({ owner: "bob", memoryBytes: 0, cpus: 0.25 });
+    assert.deepEqual(load.loadOf("alice"), { running: 2, memoryBytes: 3 * gib, cpus: 0.5 });
+    assert.deepEqual(load.loadOf("bob"), { running: 1, memoryBytes: 0, cpus: 0.25 });
+    assert.deepEqual(load.loadOf("carol"), { running: 0, memoryBytes: 0, cpus: 0 });
+    a1();
+    a1();
+    assert.deepEqual(load.loadOf("alice"), { running: 1, memoryBytes: 1 * gib, cpus: 0 });
+    a2();
+    assert.deepEqual([load.loadOf("alice"), Object.fromEntries(load.owners())], [{ running: 0, memoryBytes: 0, cpus: 0 }, { bob: 1 }]);
+    assert.deepEqual([load.total, load.memoryBytes, load.cpus], [1, 0, 0.25]);
+  });
+
   test("a user at their own limit never holds up others, and says why", () => {
     const queue = new JobQueue();
     const load = new RunningLoad();

@@ -24,6 +24,11 @@ export class Holds {
     return this.#perOwner.get(owner) ?? 0;
   }
 
+  /** Owners with held jobs. */
+  owners(): string[] {
+    return [...this.#perOwner.keys()];
+  }
+
   get size(): number {
     return this.#held.size;
   }

@@ -4,6 +4,7 @@ import { accessibleJob, listFilter } from "./access.ts";
 import type { GuardedImpl } from "./guard.ts";
 import { jobMessage, outputStreamMessage } from "./job-message.ts";
 import { continueAfter, listPage, pageSize } from "./list-page.ts";
+import { queueSummary } from "./queue-summary.ts";
 import { watchJobs } from "./watch-jobs.ts";
 import { graceMs, jobSpec, outputOptions, queueOptions, type SpecLimits } from "./requests.ts";
 
@@ -94,6 +95,10 @@ export function jobService(manager: JobManager, maxJobs: MaxJobs, caps: SpecLimi
 
     watchJobs(req, call) {
       return watchJobs(manager, caps.maxWatchBacklog, req, call);
+    },
+
+    async getQueueSummary(req, call) {
+      return queueSummary(manager, maxJobs, call.caller, req);
     },
   };
 }

@@ -27,7 +27,7 @@ describe("server reflection, against a jobexec-server process", { timeout: 180_0
 
   test("buf curl --list-services and --list-methods, over reflection v1 and v1alpha", async () => {
     const services = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "jobexec.v1.JobService"];
-    const methods = ["DeleteJob", "GetJob", "ListJobs", "StartJob", "StopJob", "StreamOutput"].map((m) => `jobexec.v1.JobService/${m}`);
+    const methods = ["DeleteJob", "GetJob", "GetQueueSummary", "ListJobs", "StartJob", "StopJob", "StreamOutput", "WatchJobs"].map((m) => `jobexec.v1.JobService/${m}`);
     for (const protocol of ["grpc-v1", "grpc-v1alpha"]) {
       const listed = await curl(["--reflect-protocol", protocol, "--list-services", server.url]);
       assert.deepEqual(listed.stdout.trim().split("\n"), services, protocol);

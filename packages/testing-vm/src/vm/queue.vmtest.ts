@@ -25,6 +25,16 @@ describe("queue: memory admission", { timeout: vmTestTimeout }, () => {
     const unlimited = await fx.manager.start(sleeper(), "carol");
     assert.deepEqual([small.state, unlimited.state], ["running", "running"]);
     await assert.rejects(fx.manager.start(sleeper(128), "alice"), { code: "failed_precondition", message: /more than the host's memory capacity of 96 MiB \(--memory-capacity\)/ });
+    // The summary per owner (GetQueueSummary, `jobexec queue`): what each one's running jobs reserve, and the totals.
+    assert.deepEqual(
+      fx.manager.queueOwners().map((o) => [o.owner, o.running, o.queued, o.reservedMemoryBytes, o.next]),
+      [
+        ["alice", 1, 0, 64 * MiB, ""],
+        ["bob", 0, 1, 0, "memory: needs 64 MiB, 16 MiB of 96 MiB free (--memory-capacity)"],
+        ["carol", 2, 0, 16 * MiB, ""],
+      ],
+    );
+    assert.deepEqual([fx.manager.queueFigures.running, fx.manager.queueFigures.reservedMemoryBytes], [3, 80 * MiB]);
     const admitted = Promise.withResolvers<Job>();
     const watching = fx.manager.watch(undefined, (change) => {
       if (change.kind === "started" && change.job.id === big.id) admitted.resolve(change.job);

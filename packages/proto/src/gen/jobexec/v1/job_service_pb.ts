@@ -14,7 +14,218 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file jobexec/v1/job_service.proto.
  */
 export const file_jobexec_v1_job_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIpYBChBXYXRjaEpvYnNSZXF1ZXN0EiQKBnN0YXRlcxgBIAMoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSEgoKYWxsX293bmVycxgCIAEoCBINCgVvd25lchgDIAEoCRILCgNpZHMYBCADKAkSFAoMcmVzdW1lX2Vwb2NoGAUgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAYgASgEInQKEVdhdGNoSm9ic1Jlc3BvbnNlEi0KCHBvc2l0aW9uGAEgASgLMhkuam9iZXhlYy52MS5XYXRjaFBvc2l0aW9uSAASJwoGY2hhbmdlGAIgASgLMhUuam9iZXhlYy52MS5Kb2JDaGFuZ2VIAEIHCgVldmVudCJQCg1XYXRjaFBvc2l0aW9uEg0KBWVwb2NoGAEgASgJEhAKCHNlcXVlbmNlGAIgASgEEg4KBnJlc3luYxgDIAEoCBIOCgZyZWFzb24YBCABKAkiZAoJSm9iQ2hhbmdlEhAKCHNlcXVlbmNlGAEgASgEEicKBGtpbmQYAiABKA4yGS5qb2JleGVjLnYxLkpvYkNoYW5nZUtpbmQSHAoDam9iGAMgASgLMg8uam9iZXhlYy52MS5Kb2IiowQKD1N0YXJ0Sm9iUmVxdWVzdBIPCgdwcm9ncmFtGAEgASgJEgwKBGFyZ3MYAiADKAkSMQoDZW52GAMgAygLMiQuam9iZXhlYy52MS5TdGFydEpvYlJlcXVlc3QuRW52RW50cnkSGQoRd29ya2luZ19kaXJlY3RvcnkYBCABKAkSIgoGbGltaXRzGAUgASgLMhIuam9iZXhlYy52MS5MaW1pdHMSKwoLb3V0cHV0X21vZGUYBiABKA4yFi5qb2JleGVjLnYxLk91dHB1dE1vZGUSHQoQbWF4X291dHB1dF9ieXRlcxgHIAEoA0gAiAEBEioKB3RpbWVvdXQYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoJaXNvbGF0aW9uGAkgASgLMhUuam9iZXhlYy52MS5Jc29sYXRpb24SEAoIcHJpb3JpdHkYKCABKAUSLQoMcXVldWVfcG9saWN5GCkgASgOMhcuam9iZXhlYy52MS5RdWV1ZVBvbGljeRIrCgtzdGFydF9hZnRlchgqIAMoCzIWLmpvYmV4ZWMudjEuRGVwZW5kZW5jeRIuCgpub3RfYmVmb3JlGCsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhMKEV9tYXhfb3V0cHV0X2J5dGVzIjAKEFN0YXJ0Sm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IiTQoOU3RvcEpvYlJlcXVlc3QSCgoCaWQYASABKAkSLwoMZ3JhY2VfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIi8KD1N0b3BKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiI1Cg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJEhgKEGluY2x1ZGVfdGltZWxpbmUYAiABKAgiLgoOR2V0Sm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IigQEKD0xpc3RKb2JzUmVxdWVzdBIkCgZzdGF0ZXMYASADKA4yFC5qb2JleGVjLnYxLkpvYlN0YXRlEhIKCmFsbF9vd25lcnMYAiABKAgSDQoFb3duZXIYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiSgoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8uam9iZXhlYy52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh4KEERlbGV0ZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMQoRRGVsZXRlSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uam9iZXhlYy52MS5Kb2IinQEKE1N0cmVhbU91dHB1dFJlcXVlc3QSCgoCaWQYASABKAkSKAoGc3RyZWFtGAIgASgOMhguam9iZXhlYy52MS5PdXRwdXRTdHJlYW0SDgoGZm9sbG93GAMgASgIEhUKDXN0ZG91dF9vZmZzZXQYBCABKAMSFQoNc3RkZXJyX29mZnNldBgFIAEoAxISCgp0YWlsX2xpbmVzGAYgASgDImkKFFN0cmVhbU91dHB1dFJlc3BvbnNlEigKBWNodW5rGAEgASgLMhcuam9iZXhlYy52MS5PdXRwdXRDaHVua0gAEh4KA2pvYhgCIAEoCzIPLmpvYmV4ZWMudjEuSm9iSABCBwoFZXZlbnQiVQoLT3V0cHV0Q2h1bmsSKAoGc3RyZWFtGAEgASgOMhguam9iZXhlYy52MS5PdXRwdXRTdHJlYW0SDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwqogEKDUpvYkNoYW5nZUtpbmQSHwobSk9CX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGwoXSk9CX0NIQU5HRV9LSU5EX0NSRUFURUQQARIbChdKT0JfQ0hBTkdFX0tJTkRfU1RBUlRFRBACEhkKFUpPQl9DSEFOR0VfS0lORF9FTkRFRBADEhsKF0pPQl9DSEFOR0VfS0lORF9ERUxFVEVEEAQqXAoLUXVldWVQb2xpY3kSHAoYUVVFVUVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASFgoSUVVFVUVfUE9MSUNZX1FVRVVFEAESFwoTUVVFVUVfUE9MSUNZX1JFRlVTRRACMooECgpKb2JTZXJ2aWNlEkUKCFN0YXJ0Sm9iEhsuam9iZXhlYy52MS5TdGFydEpvYlJlcXVlc3QaHC5qb2JleGVjLnYxLlN0YXJ0Sm9iUmVzcG9uc2USQgoHU3RvcEpvYhIaLmpvYmV4ZWMudjEuU3RvcEpvYlJlcXVlc3QaGy5qb2JleGVjLnYxLlN0b3BKb2JSZXNwb25zZRI/CgZHZXRKb2ISGS5qb2JleGVjLnYxLkdldEpvYlJlcXVlc3QaGi5qb2JleGVjLnYxLkdldEpvYlJlc3BvbnNlEkUKCExpc3RKb2JzEhsuam9iZXhlYy52MS5MaXN0Sm9ic1JlcXVlc3QaHC5qb2JleGVjLnYxLkxpc3RKb2JzUmVzcG9uc2USSAoJRGVsZXRlSm9iEhwuam9iZXhlYy52MS5EZWxldGVKb2JSZXF1ZXN0Gh0uam9iZXhlYy52MS5EZWxldGVKb2JSZXNwb25zZRJTCgxTdHJlYW1PdXRwdXQSHy5qb2JleGVjLnYxLlN0cmVhbU91dHB1dFJlcXVlc3QaIC5qb2JleGVjLnYxLlN0cmVhbU91dHB1dFJlc3BvbnNlMAESSgoJV2F0Y2hKb2JzEhwuam9iZXhlYy52MS5XYXRjaEpvYnNSZXF1ZXN0Gh0uam9iZXhlYy52MS5XYXRjaEpvYnNSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobexec_v1_job]);
+  fileDesc("Chxqb2JleGVjL3YxL2pvYl9zZXJ2aWNlLnByb3RvEgpqb2JleGVjLnYxIjsKFkdldFF1ZXVlU3VtbWFyeVJlcXVlc3QSEgoKYWxsX293bmVycxgBIAEoCBINCgVvd25lchgCIAEoCSJ0ChdHZXRRdWV1ZVN1bW1hcnlSZXNwb25zZRItCgZvd25lcnMYASADKAsyHS5qb2JleGVjLnYxLk93bmVyUXVldWVTdW1tYXJ5EioKBGhvc3QYAiABKAsyHC5qb2JleGVjLnYxLkhvc3RRdWV1ZVN1bW1hcnkirAEKEU93bmVyUXVldWVTdW1tYXJ5Eg0KBW93bmVyGAEgASgJEg8KB3J1bm5pbmcYAiABKA0SDgoGcXVldWVkGAMgASgNEgwKBGhlbGQYBCABKA0SHQoVcmVzZXJ2ZWRfbWVtb3J5X2J5dGVzGAUgASgEEhUKDXJlc2VydmVkX2NwdXMYBiABKAESDgoGd2VpZ2h0GAcgASgNEhMKC25leHRfcmVhc29uGAggASgJIv4BChBIb3N0UXVldWVTdW1tYXJ5Eg8KB3J1bm5pbmcYASABKA0SDgoGcXVldWVkGAIgASgNEgwKBGhlbGQYAyABKA0SHQoVcmVzZXJ2ZWRfbWVtb3J5X2J5dGVzGAQgASgEEhUKDXJlc2VydmVkX2NwdXMYBSABKAESEwoLbWF4X3J1bm5pbmcYBiABKA0SHQoVbWVtb3J5X2NhcGFjaXR5X2J5dGVzGAcgASgEEhQKDGNwdV9jYXBhY2l0eRgIIAEoARIcChRtYXhfcnVubmluZ19wZXJfdXNlchgJIAEoDRIdChVtYXhfcnVubmluZ19wZXJfYWRtaW4YCiABKA0ilgEKEFdhdGNoSm9ic1JlcXVlc3QSJAoGc3RhdGVzGAEgAygOMhQuam9iZXhlYy52MS5Kb2JTdGF0ZRISCgphbGxfb3duZXJzGAIgASgIEg0KBW93bmVyGAMgASgJEgsKA2lkcxgEIAMoCRIUCgxyZXN1bWVfZXBvY2gYBSABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYBiABKAQidAoRV2F0Y2hKb2JzUmVzcG9uc2USLQoIcG9zaXRpb24YASABKAsyGS5qb2JleGVjLnYxLldhdGNoUG9zaXRpb25IABInCgZjaGFuZ2UYAiABKAsyFS5qb2JleGVjLnYxLkpvYkNoYW5nZUgAQgcKBWV2ZW50IlAKDVdhdGNoUG9zaXRpb24SDQoFZXBvY2gYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSDgoGcmVzeW5jGAMgASgIEg4KBnJlYXNvbhgEIAEoCSJkCglKb2JDaGFuZ2USEAoIc2VxdWVuY2UYASABKAQSJwoEa2luZBgCIAEoDjIZLmpvYmV4ZWMudjEuSm9iQ2hhbmdlS2luZBIcCgNqb2IYAyABKAsyDy5qb2JleGVjLnYxLkpvYiKjBAoPU3RhcnRKb2JSZXF1ZXN0Eg8KB3Byb2dyYW0YASABKAkSDAoEYXJncxgCIAMoCRIxCgNlbnYYAyADKAsyJC5qb2JleGVjLnYxLlN0YXJ0Sm9iUmVxdWVzdC5FbnZFbnRyeRIZChF3b3JraW5nX2RpcmVjdG9yeRgEIAEoCRIiCgZsaW1pdHMYBSABKAsyEi5qb2JleGVjLnYxLkxpbWl0cxIrCgtvdXRwdXRfbW9kZRgGIAEoDjIWLmpvYmV4ZWMudjEuT3V0cHV0TW9kZRIdChBtYXhfb3V0cHV0X2J5dGVzGAcgASgDSACIAQESKgoHdGltZW91dBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIoCglpc29sYXRpb24YCSABKAsyFS5qb2JleGVjLnYxLklzb2xhdGlvbhIQCghwcmlvcml0eRgoIAEoBRItCgxxdWV1ZV9wb2xpY3kYKSABKA4yFy5qb2JleGVjLnYxLlF1ZXVlUG9saWN5EisKC3N0YXJ0X2FmdGVyGCogAygLMhYuam9iZXhlYy52MS5EZXBlbmRlbmN5Ei4KCm5vdF9iZWZvcmUYKyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEwoRX21heF9vdXRwdXRfYnl0ZXMiMAoQU3RhcnRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiJNCg5TdG9wSm9iUmVxdWVzdBIKCgJpZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iLwoPU3RvcEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmpvYmV4ZWMudjEuSm9iIjUKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkSGAoQaW5jbHVkZV90aW1lbGluZRgCIAEoCCIuCg5HZXRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiKBAQoPTGlzdEpvYnNSZXF1ZXN0EiQKBnN0YXRlcxgBIAMoDjIULmpvYmV4ZWMudjEuSm9iU3RhdGUSEgoKYWxsX293bmVycxgCIAEoCBINCgVvd25lchgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJKChBMaXN0Sm9ic1Jlc3BvbnNlEh0KBGpvYnMYASADKAsyDy5qb2JleGVjLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSIxChFEZWxldGVKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5qb2JleGVjLnYxLkpvYiKdAQoTU3RyZWFtT3V0cHV0UmVxdWVzdBIKCgJpZBgBIAEoCRIoCgZzdHJlYW0YAiABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZmb2xsb3cYAyABKAgSFQoNc3Rkb3V0X29mZnNldBgEIAEoAxIVCg1zdGRlcnJfb2Zmc2V0GAUgASgDEhIKCnRhaWxfbGluZXMYBiABKAMiaQoUU3RyZWFtT3V0cHV0UmVzcG9uc2USKAoFY2h1bmsYASABKAsyFy5qb2JleGVjLnYxLk91dHB1dENodW5rSAASHgoDam9iGAIgASgLMg8uam9iZXhlYy52MS5Kb2JIAEIHCgVldmVudCJVCgtPdXRwdXRDaHVuaxIoCgZzdHJlYW0YASABKA4yGC5qb2JleGVjLnYxLk91dHB1dFN0cmVhbRIOCgZvZmZzZXQYAiABKAMSDAoEZGF0YRgDIAEoDCqiAQoNSm9iQ2hhbmdlS2luZBIfChtKT0JfQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIbChdKT0JfQ0hBTkdFX0tJTkRfQ1JFQVRFRBABEhsKF0pPQl9DSEFOR0VfS0lORF9TVEFSVEVEEAISGQoVSk9CX0NIQU5HRV9LSU5EX0VOREVEEAMSGwoXSk9CX0NIQU5HRV9LSU5EX0RFTEVURUQQBCpcCgtRdWV1ZVBvbGljeRIcChhRVUVVRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIWChJRVUVVRV9QT0xJQ1lfUVVFVUUQARIXChNRVUVVRV9QT0xJQ1lfUkVGVVNFEAIy5gQKCkpvYlNlcnZpY2USRQoIU3RhcnRKb2ISGy5qb2JleGVjLnYxLlN0YXJ0Sm9iUmVxdWVzdBocLmpvYmV4ZWMudjEuU3RhcnRKb2JSZXNwb25zZRJCCgdTdG9wSm9iEhouam9iZXhlYy52MS5TdG9wSm9iUmVxdWVzdBobLmpvYmV4ZWMudjEuU3RvcEpvYlJlc3BvbnNlEj8KBkdldEpvYhIZLmpvYmV4ZWMudjEuR2V0Sm9iUmVxdWVzdBoaLmpvYmV4ZWMudjEuR2V0Sm9iUmVzcG9uc2USRQoITGlzdEpvYnMSGy5qb2JleGVjLnYxLkxpc3RKb2JzUmVxdWVzdBocLmpvYmV4ZWMudjEuTGlzdEpvYnNSZXNwb25zZRJICglEZWxldGVKb2ISHC5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlcXVlc3QaHS5qb2JleGVjLnYxLkRlbGV0ZUpvYlJlc3BvbnNlElMKDFN0cmVhbU91dHB1dBIfLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVxdWVzdBogLmpvYmV4ZWMudjEuU3RyZWFtT3V0cHV0UmVzcG9uc2UwARJKCglXYXRjaEpvYnMSHC5qb2JleGVjLnYxLldhdGNoSm9ic1JlcXVlc3QaHS5qb2JleGVjLnYxLldhdGNoSm9ic1Jlc3BvbnNlMAESWgoPR2V0UXVldWVTdW1tYXJ5EiIuam9iZXhlYy52MS5HZXRRdWV1ZVN1bW1hcnlSZXF1ZXN0GiMuam9iZXhlYy52MS5HZXRRdWV1ZVN1bW1hcnlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobexec_v1_job]);
+
+/**
+ * GetQueueSummaryRequest chooses whose lines to return.
+ *
+ * @generated from message jobexec.v1.GetQueueSummaryRequest
+ */
+export type GetQueueSummaryRequest = Message<"jobexec.v1.GetQueueSummaryRequest"> & {
+  /**
+   * Admins only: every owner's line, not just the caller's.
+   *
+   * @generated from field: bool all_owners = 1;
+   */
+  allOwners: boolean;
+
+  /**
+   * Admins only: only this owner's line (implies all_owners).
+   *
+   * @generated from field: string owner = 2;
+   */
+  owner: string;
+};
+
+/**
+ * Describes the message jobexec.v1.GetQueueSummaryRequest.
+ * Use `create(GetQueueSummaryRequestSchema)` to create a new message.
+ */
+export const GetQueueSummaryRequestSchema: GenMessage<GetQueueSummaryRequest> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 0);
+
+/**
+ * GetQueueSummaryResponse carries the owners' lines and the host's totals.
+ *
+ * @generated from message jobexec.v1.GetQueueSummaryResponse
+ */
+export type GetQueueSummaryResponse = Message<"jobexec.v1.GetQueueSummaryResponse"> & {
+  /**
+   * One line per chosen owner with running or queued jobs, ordered by owner; empty when they have none.
+   *
+   * @generated from field: repeated jobexec.v1.OwnerQueueSummary owners = 1;
+   */
+  owners: OwnerQueueSummary[];
+
+  /**
+   * Every owner's jobs together, against the host's capacities.
+   *
+   * @generated from field: jobexec.v1.HostQueueSummary host = 2;
+   */
+  host?: HostQueueSummary | undefined;
+};
+
+/**
+ * Describes the message jobexec.v1.GetQueueSummaryResponse.
+ * Use `create(GetQueueSummaryResponseSchema)` to create a new message.
+ */
+export const GetQueueSummaryResponseSchema: GenMessage<GetQueueSummaryResponse> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 1);
+
+/**
+ * OwnerQueueSummary is one owner's running and queued jobs and what they reserve.
+ *
+ * @generated from message jobexec.v1.OwnerQueueSummary
+ */
+export type OwnerQueueSummary = Message<"jobexec.v1.OwnerQueueSummary"> & {
+  /**
+   * The owner's identity.
+   *
+   * @generated from field: string owner = 1;
+   */
+  owner: string;
+
+  /**
+   * Jobs running, counted from their admission.
+   *
+   * @generated from field: uint32 running = 2;
+   */
+  running: number;
+
+  /**
+   * Queued jobs waiting for capacity: their turn, a slot, memory or CPU.
+   *
+   * @generated from field: uint32 queued = 3;
+   */
+  queued: number;
+
+  /**
+   * Queued jobs held back by a dependency or a start time (not counted in queued).
+   *
+   * @generated from field: uint32 held = 4;
+   */
+  held: number;
+
+  /**
+   * Sum of the running jobs' memory limits (limits.memory_max_bytes); jobs without one reserve none.
+   *
+   * @generated from field: uint64 reserved_memory_bytes = 5;
+   */
+  reservedMemoryBytes: bigint;
+
+  /**
+   * Sum of the running jobs' CPU limits (limits.cpu), in CPUs; jobs without one reserve none.
+   *
+   * @generated from field: double reserved_cpus = 6;
+   */
+  reservedCpus: number;
+
+  /**
+   * The owner's fair-share weight (the server's --queue-weight; 1 when not set).
+   *
+   * @generated from field: uint32 weight = 7;
+   */
+  weight: number;
+
+  /**
+   * What the owner's next job waiting for capacity waits for (that job's queue_reason); empty when none waits
+   * for capacity.
+   *
+   * @generated from field: string next_reason = 8;
+   */
+  nextReason: string;
+};
+
+/**
+ * Describes the message jobexec.v1.OwnerQueueSummary.
+ * Use `create(OwnerQueueSummarySchema)` to create a new message.
+ */
+export const OwnerQueueSummarySchema: GenMessage<OwnerQueueSummary> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 2);
+
+/**
+ * HostQueueSummary is every owner's jobs together, against the capacities admission works with.
+ *
+ * @generated from message jobexec.v1.HostQueueSummary
+ */
+export type HostQueueSummary = Message<"jobexec.v1.HostQueueSummary"> & {
+  /**
+   * Jobs running, counted from their admission.
+   *
+   * @generated from field: uint32 running = 1;
+   */
+  running: number;
+
+  /**
+   * Queued jobs waiting for capacity.
+   *
+   * @generated from field: uint32 queued = 2;
+   */
+  queued: number;
+
+  /**
+   * Queued jobs held back by a dependency or a start time.
+   *
+   * @generated from field: uint32 held = 3;
+   */
+  held: number;
+
+  /**
+   * Sum of the running jobs' memory limits.
+   *
+   * @generated from field: uint64 reserved_memory_bytes = 4;
+   */
+  reservedMemoryBytes: bigint;
+
+  /**
+   * Sum of the running jobs' CPU limits, in CPUs.
+   *
+   * @generated from field: double reserved_cpus = 5;
+   */
+  reservedCpus: number;
+
+  /**
+   * Most jobs running at once in all (--max-running); 0 when unlimited.
+   *
+   * @generated from field: uint32 max_running = 6;
+   */
+  maxRunning: number;
+
+  /**
+   * Memory running jobs' limits may add up to (--memory-capacity).
+   *
+   * @generated from field: uint64 memory_capacity_bytes = 7;
+   */
+  memoryCapacityBytes: bigint;
+
+  /**
+   * CPUs running jobs' limits may add up to (--cpu-capacity).
+   *
+   * @generated from field: double cpu_capacity = 8;
+   */
+  cpuCapacity: number;
+
+  /**
+   * Most jobs one user may run at once (--max-running-per-user).
+   *
+   * @generated from field: uint32 max_running_per_user = 9;
+   */
+  maxRunningPerUser: number;
+
+  /**
+   * Most jobs one admin may run at once (--max-jobs-admin).
+   *
+   * @generated from field: uint32 max_running_per_admin = 10;
+   */
+  maxRunningPerAdmin: number;
+};
+
+/**
+ * Describes the message jobexec.v1.HostQueueSummary.
+ * Use `create(HostQueueSummarySchema)` to create a new message.
+ */
+export const HostQueueSummarySchema: GenMessage<HostQueueSummary> = /*@__PURE__*/
+  messageDesc(file_jobexec_v1_job_service, 3);
 
 /**
  * WatchJobsRequest chooses the changes to watch and where to resume.
@@ -70,7 +281,7 @@ export type WatchJobsRequest = Message<"jobexec.v1.WatchJobsRequest"> & {
  * Use `create(WatchJobsRequestSchema)` to create a new message.
  */
 export const WatchJobsRequestSchema: GenMessage<WatchJobsRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 0);
+  messageDesc(file_jobexec_v1_job_service, 4);
 
 /**
  * WatchJobsResponse is one message of a watch: its position (first), or a change.
@@ -107,7 +318,7 @@ export type WatchJobsResponse = Message<"jobexec.v1.WatchJobsResponse"> & {
  * Use `create(WatchJobsResponseSchema)` to create a new message.
  */
 export const WatchJobsResponseSchema: GenMessage<WatchJobsResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 1);
+  messageDesc(file_jobexec_v1_job_service, 5);
 
 /**
  * WatchPosition says where a watch starts.
@@ -150,7 +361,7 @@ export type WatchPosition = Message<"jobexec.v1.WatchPosition"> & {
  * Use `create(WatchPositionSchema)` to create a new message.
  */
 export const WatchPositionSchema: GenMessage<WatchPosition> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 2);
+  messageDesc(file_jobexec_v1_job_service, 6);
 
 /**
  * JobChange is one change of a job.
@@ -185,7 +396,7 @@ export type JobChange = Message<"jobexec.v1.JobChange"> & {
  * Use `create(JobChangeSchema)` to create a new message.
  */
 export const JobChangeSchema: GenMessage<JobChange> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 3);
+  messageDesc(file_jobexec_v1_job_service, 7);
 
 /**
  * StartJobRequest describes a job to start.
@@ -304,7 +515,7 @@ export type StartJobRequest = Message<"jobexec.v1.StartJobRequest"> & {
  * Use `create(StartJobRequestSchema)` to create a new message.
  */
 export const StartJobRequestSchema: GenMessage<StartJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 4);
+  messageDesc(file_jobexec_v1_job_service, 8);
 
 /**
  * StartJobResponse carries the started job.
@@ -325,7 +536,7 @@ export type StartJobResponse = Message<"jobexec.v1.StartJobResponse"> & {
  * Use `create(StartJobResponseSchema)` to create a new message.
  */
 export const StartJobResponseSchema: GenMessage<StartJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 5);
+  messageDesc(file_jobexec_v1_job_service, 9);
 
 /**
  * StopJobRequest names the job to stop.
@@ -354,7 +565,7 @@ export type StopJobRequest = Message<"jobexec.v1.StopJobRequest"> & {
  * Use `create(StopJobRequestSchema)` to create a new message.
  */
 export const StopJobRequestSchema: GenMessage<StopJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 6);
+  messageDesc(file_jobexec_v1_job_service, 10);
 
 /**
  * StopJobResponse carries the job after it ended.
@@ -375,7 +586,7 @@ export type StopJobResponse = Message<"jobexec.v1.StopJobResponse"> & {
  * Use `create(StopJobResponseSchema)` to create a new message.
  */
 export const StopJobResponseSchema: GenMessage<StopJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 7);
+  messageDesc(file_jobexec_v1_job_service, 11);
 
 /**
  * GetJobRequest names a job.
@@ -403,7 +614,7 @@ export type GetJobRequest = Message<"jobexec.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 8);
+  messageDesc(file_jobexec_v1_job_service, 12);
 
 /**
  * GetJobResponse carries the job.
@@ -424,7 +635,7 @@ export type GetJobResponse = Message<"jobexec.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 9);
+  messageDesc(file_jobexec_v1_job_service, 13);
 
 /**
  * ListJobsRequest filters the jobs to list.
@@ -476,7 +687,7 @@ export type ListJobsRequest = Message<"jobexec.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 10);
+  messageDesc(file_jobexec_v1_job_service, 14);
 
 /**
  * ListJobsResponse carries one page of the matching jobs.
@@ -505,7 +716,7 @@ export type ListJobsResponse = Message<"jobexec.v1.ListJobsResponse"> & {
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 11);
+  messageDesc(file_jobexec_v1_job_service, 15);
 
 /**
  * DeleteJobRequest names the job to delete.
@@ -526,7 +737,7 @@ export type DeleteJobRequest = Message<"jobexec.v1.DeleteJobRequest"> & {
  * Use `create(DeleteJobRequestSchema)` to create a new message.
  */
 export const DeleteJobRequestSchema: GenMessage<DeleteJobRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 12);
+  messageDesc(file_jobexec_v1_job_service, 16);
 
 /**
  * DeleteJobResponse carries the deleted job.
@@ -547,7 +758,7 @@ export type DeleteJobResponse = Message<"jobexec.v1.DeleteJobResponse"> & {
  * Use `create(DeleteJobResponseSchema)` to create a new message.
  */
 export const DeleteJobResponseSchema: GenMessage<DeleteJobResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 13);
+  messageDesc(file_jobexec_v1_job_service, 17);
 
 /**
  * StreamOutputRequest chooses what output to stream and from where.
@@ -604,7 +815,7 @@ export type StreamOutputRequest = Message<"jobexec.v1.StreamOutputRequest"> & {
  * Use `create(StreamOutputRequestSchema)` to create a new message.
  */
 export const StreamOutputRequestSchema: GenMessage<StreamOutputRequest> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 14);
+  messageDesc(file_jobexec_v1_job_service, 18);
 
 /**
  * StreamOutputResponse is one message of an output stream: a chunk of output, or, last, the job's status.
@@ -641,7 +852,7 @@ export type StreamOutputResponse = Message<"jobexec.v1.StreamOutputResponse"> & 
  * Use `create(StreamOutputResponseSchema)` to create a new message.
  */
 export const StreamOutputResponseSchema: GenMessage<StreamOutputResponse> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 15);
+  messageDesc(file_jobexec_v1_job_service, 19);
 
 /**
  * OutputChunk is a run of bytes from one stream of a job.
@@ -676,7 +887,7 @@ export type OutputChunk = Message<"jobexec.v1.OutputChunk"> & {
  * Use `create(OutputChunkSchema)` to create a new message.
  */
 export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
-  messageDesc(file_jobexec_v1_job_service, 16);
+  messageDesc(file_jobexec_v1_job_service, 20);
 
 /**
  * JobChangeKind says what happened to a job.
@@ -786,8 +997,8 @@ export const JobService: GenService<{
    * StartJob starts a program as a new job in its own cgroup and returns it, RUNNING; or, when the host or the
    * caller is at capacity, queues it and returns it QUEUED, with its position and what it waits for (see
    * queue_policy). Queued jobs are admitted in order: a user's own jobs first by priority then first come first
-   * served; across users, the next admission goes to the user with the fewest running jobs among those whose next
-   * job fits (ties: the earliest queued). A job that has waited past the server's starvation bound holds back
+   * served; across users, the next admission goes to the user with the fewest running jobs (relative to the user's
+   * weight, when the server sets weights) among those whose next job fits (ties: the earliest queued). A job that has waited past the server's starvation bound holds back
    * admissions that would delay it. A limit or reservation a job asks for that is over the host's capacity is
    * FAILED_PRECONDITION naming the capacity (never queued forever); a full queue is RESOURCE_EXHAUSTED naming the
    * bound. The queue is kept in the server's state file: queued jobs survive a restart or a crash.
@@ -874,6 +1085,18 @@ export const JobService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchJobsRequestSchema;
     output: typeof WatchJobsResponseSchema;
+  },
+  /**
+   * GetQueueSummary returns, per owner with running or queued jobs, how many run and wait and what their running
+   * jobs reserve; and the host's totals against the capacities admission works with. Users get their own line only
+   * (and the totals, which name no one); admins may ask for everyone's or one owner's.
+   *
+   * @generated from rpc jobexec.v1.JobService.GetQueueSummary
+   */
+  getQueueSummary: {
+    methodKind: "unary";
+    input: typeof GetQueueSummaryRequestSchema;
+    output: typeof GetQueueSummaryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jobexec_v1_job_service, 0);

@@ -717,8 +717,11 @@ export class JobManager {
 
   /** Forgets a finished job (table, store, retention) and removes its output. */
   async #remove(record: JobRecord, message: string): Promise<void> {
+    // The deleted change carries the job as it was. A kept snapshot reads long arguments back from the row whenever
+    // asked, and the row is about to go: spread, it reads them now and holds them.
+    const gone = { ...record.snapshot(true) };
     this.#jobs.delete(record);
-    this.#changes.publish("deleted", record.snapshot(true));
+    this.#changes.publish("deleted", gone);
     this.#retention.forget(record);
     try {
       await removeOutput(record.dir);

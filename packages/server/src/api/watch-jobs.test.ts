@@ -92,6 +92,33 @@ describe("WatchJobs", { timeout: 120_000 }, () => {
     assert.equal(notAdmin.code, Code.PermissionDenied);
   });
 
+  test("a deleted job's change carries it as it was, arguments longer than the 4096 characters a kept change holds included, live and on resume", async (t) => {
+    const home = await ServerHome.create(pki);
+    t.after(() => home.close());
+    const server = home.start(["--standby=0"]);
+    const alice = await server.jobs(pki.alice);
+    const args = ["-c", "exit 0", ...Array.from({ length: 1000 }, (_, i) => `argument-${String(i)}`)];
+    assert.ok(JSON.stringify(args).length > 4096);
+    const watcher = watch(alice);
+    const start = await watcher.position();
+    const { job } = await alice.startJob({ program: "sh", args });
+    const id = job?.id as string;
+    const [, ended] = await watcher.changes(2);
+    assert.equal(ended?.kind, JobChangeKind.ENDED);
+    await alice.deleteJob({ id });
+    const [deleted] = await watcher.changes(1);
+    watcher.close();
+    assert.deepEqual([deleted?.kind, deleted?.job?.id, deleted?.job?.state, deleted?.job?.program], [JobChangeKind.DELETED, id, JobState.EXITED, "sh"]);
+    assert.deepEqual(deleted?.job?.args, args, "live");
+    // A watcher that resumes after the deletion replays every change from the log: the deleted one still holds them.
+    const resumed = watch(alice, { resumeEpoch: start.epoch, afterSequence: start.sequence });
+    await resumed.position();
+    const replayed = await resumed.changes(3);
+    resumed.close();
+    assert.deepEqual(replayed.map((c) => nameOf(JobChangeKind, c.kind)), ["CREATED", "ENDED", "DELETED"]);
+    assert.deepEqual(replayed[2]?.job?.args, args, "on resume");
+  });
+
   test("a watcher that stops reading is dropped with RESOURCE_EXHAUSTED once its backlog passes the bound; another is not held back", async (t) => {
     const home = await ServerHome.create(pki);
     t.after(() => home.close());

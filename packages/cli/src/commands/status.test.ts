@@ -54,7 +54,8 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
       assert.equal(usage.pressure.cpu.someAvg10, null);
     }
     const samples = (json.timeline as { samples: { cpu: number | null }[] }).samples;
-    assert.ok(samples.length >= 1 && samples.some((s) => (s.cpu ?? 0) > 0.3), JSON.stringify(samples));
+    // The job spins for 1 s of wall time: its CPU share depends on the host's load, so only "some".
+    assert.ok(samples.length >= 1 && samples.some((s) => (s.cpu ?? 0) > 0), JSON.stringify(samples));
     const chart = (await runCli(t, ["status", "--timeline", id])).stdout.toString();
     assert.match(chart, /\n {2}Timeline: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to .* \(\d+ points?, sampled every 5s\)\n +CPU: [▁▂▃▄▅▆▇█ ]+ {2}max \d\.\d\d CPU\n$/);
     assert.equal(jsonOf(await runCli(t, ["status", "--json", id])).timeline, null);

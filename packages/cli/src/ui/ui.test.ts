@@ -1,0 +1,335 @@
+// The page-side functions given to page.evaluate() run in the browser.
+/// <reference lib="dom" />
+// End to end: a real server, a real `jobexec ui` process and Debian's Chromium driven by playwright-core. The page's
+// behaviour (live list, following output, colours, search, download) and every security rule of the console, from
+// the browser and from plain HTTP requests.
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { request as httpRequest, type OutgoingHttpHeaders } from "node:http";
+import { after, before, describe, test } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { collectCli, eventually, runCli, spawnCli, startedId, startCliServer, type CliServer } from "../testing/cli-fixture.ts";
+
+const chromiumPath = "/usr/bin/chromium";
+const skip = existsSync(chromiumPath) ? false : `no ${chromiumPath} (packages/web/install-deps.sh installs it): the browser tests of jobexec ui are skipped`;
+// Without the background-networking flags this machine's closed network refuses Chromium's own connections.
+const chromiumArgs = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const screenshots = process.env.JOBEXEC_WEB_SCREENSHOTS;
+
+/** A running `jobexec ui --no-open`: its process and the address with the one-time code it printed. */
+interface Console {
+  child: ChildProcess;
+  openUrl: string;
+  origin: string;
+  port: number;
+}
+
+async function startUi(t: CliServer, args: string[] = []): Promise<Console> {
+  const child = spawnCli(t, ["ui", "--no-open", ...args], { timeoutMs: 600_000 });
+  let out = "";
+  let err = "";
+  child.stderr?.on("data", (b: Buffer) => (err += b.toString()));
+  const openUrl = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on("data", (b: Buffer) => {
+      out += b.toString();
+      if (out.includes("\n")) resolve(out.trim());
+    });
+    child.once("close", (code) => reject(new Error(`jobexec ui ended (${code}): ${err}`)));
+  });
+  const url = new URL(openUrl);
+  return { child, openUrl, origin: url.origin, port: Number(url.port) };
+}
+
+async function stopUi(ui: Console): Promise<void> {
+  if (ui.child.exitCode !== null) return;
+  ui.child.kill("SIGINT");
+  await collectCli(ui.child);
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request with exactly the headers given (Host included; undefined leaves one out), as curl would send it. */
+function raw(port: number, method: string, path: string, headers: OutgoingHttpHeaders, body?: string): Promise<RawResponse> {
+  const sent = Object.fromEntries(Object.entries({ host: `127.0.0.1:${port}`, ...headers }).filter(([, value]) => value !== undefined));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, method, path, headers: sent, setHost: false }, (res) => {
+      let text = "";
+      res.on("data", (b: Buffer) => (text += b.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const connectJson = (token: string): OutgoingHttpHeaders => ({ "content-type": "application/json", "connect-protocol-version": "1", authorization: `Bearer ${token}` });
+
+function noCors(response: RawResponse): void {
+  assert.deepEqual(Object.keys(response.headers).filter((name) => name.startsWith("access-control-")), [], "no CORS header");
+}
+
+async function start(t: CliServer, ...command: string[]): Promise<string> {
+  return startedId(await runCli(t, ["start", "--", ...command]));
+}
+
+/** Every line of the output view, in order, gathered by scrolling the virtualized list from top to bottom. */
+async function allLines(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const list = document.querySelector(".output .vscroll") as HTMLElement;
+    const seen = new Map<number, string>();
+    for (let top = 0; ; top += list.clientHeight / 2) {
+      list.scrollTop = top;
+      await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+      for (const row of list.querySelectorAll<HTMLElement>(".vrow")) {
+        seen.set(Number(/translateY\((\d+)/.exec(row.style.transform)?.[1]), row.querySelector(".text")?.textContent ?? "");
+      }
+      if (top >= list.scrollHeight) break;
+    }
+    return [...seen.entries()].sort((a, b) => a[0] - b[0]).map(([, text]) => text);
+  });
+}
+
+describe("jobexec ui in Chromium", { skip }, () => {
+  let t: CliServer;
+  let ui: Console;
+  let browser: Browser;
+  let page: Page;
+  let token: string;
+
+  before(async () => {
+    t = await startCliServer();
+    ui = await startUi(t);
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    if (screenshots !== undefined) await mkdir(screenshots, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (ui !== undefined) await stopUi(ui);
+    await t?.close();
+  });
+
+  test("the page opens on the one-time code, swaps it for a session and removes it from the address bar", async () => {
+    await page.goto(ui.openUrl);
+    await page.waitForSelector(".live[data-status=live]");
+    assert.equal(new URL(page.url()).hash, "");
+    token = await page.evaluate(() => (JSON.parse(sessionStorage.getItem("jobexec-session") ?? "{}") as { token: string }).token);
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    // The code is spent: sent again, it gets 401 and nothing else.
+    const code = new URL(ui.openUrl).hash.slice("#code=".length);
+    const again = await raw(ui.port, "POST", "/session", { "content-type": "application/json" }, JSON.stringify({ code }));
+    assert.equal(again.status, 401);
+    assert.equal(again.body, "");
+  });
+
+  test("the list shows jobs as they start and end (WatchJobs)", async () => {
+    const id = await start(t, "sh", "-c", "sleep 1; echo done");
+    const row = page.locator(`a.job-row[href="/jobs/${id}"]`);
+    await row.locator(".state", { hasText: "running" }).waitFor();
+    await row.locator(".state", { hasText: "exited" }).waitFor();
+    assert.match(await row.locator(".result").innerText(), /exit code 0/);
+    assert.equal(await row.locator(".owner").innerText(), "alice");
+  });
+
+  test("hostile output and command lines are shown as text: no markup, no script, no javascript: link", async () => {
+    const script = [
+      "printf '<script>window.pwned=1</script>\\n'",
+      "printf '<img src=x onerror=\"window.pwned=2\">\\n'",
+      "printf '\\033]8;;javascript:window.pwned=3\\033\\\\click me\\033]8;;\\033\\\\\\n'",
+      "printf '\\033]8;;https://example.com/docs\\033\\\\docs\\033]8;;\\033\\\\\\n'",
+      "printf '\\033[1;31mred bold\\033[0m plain \\033[38;2;0;128;255mtrue\\033[0m\\n'",
+      "printf 'progress 10%%\\rprogress 100%%\\n'",
+    ].join("; ");
+    const id = await start(t, "sh", "-c", script, "<img src=x onerror=window.pwned=4>");
+    await page.goto(`${ui.origin}/jobs/${id}`);
+    await page.locator(".output-status", { hasText: "End of output" }).waitFor();
+    await page.locator(".line .text", { hasText: "progress 100%" }).waitFor();
+    const texts = await page.locator(".line .text").allInnerTexts();
+    assert.deepEqual(texts, ["<script>window.pwned=1</script>", '<img src=x onerror="window.pwned=2">', "click me", "docs", "red bold plain true", "progress 100%"]);
+    assert.match(await page.locator(".facts").innerText(), /<img src=x onerror=window.pwned=4>/);
+    assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+    assert.equal(await page.locator("main img, main script").count(), 0);
+    // Only the https link is a link.
+    const links = await page.locator(".line .text a").evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute("href"), a.getAttribute("rel")]));
+    assert.deepEqual(links, [["docs", "https://example.com/docs", "noopener noreferrer"]]);
+    // Colours are colours, from the theme's palette and as given.
+    const red = page.locator(".line .text span", { hasText: "red bold" });
+    assert.equal(await red.evaluate((e) => getComputedStyle(e).fontWeight), "700");
+    assert.equal(await red.evaluate((e) => getComputedStyle(e).color), await page.evaluate(() => {
+      const probe = document.createElement("span");
+      probe.style.color = "var(--c1)";
+      document.body.append(probe);
+      const color = getComputedStyle(probe).color;
+      probe.remove();
+      return color;
+    }));
+    assert.equal(await page.locator(".line .text span", { hasText: "true" }).evaluate((e) => getComputedStyle(e).color), "rgb(0, 128, 255)");
+    if (screenshots !== undefined) await page.screenshot({ path: `${screenshots}/job-output.png` });
+  });
+
+  test("following a live job shows every line in order; scrolling up pauses and offers the new lines; search finds", async () => {
+    const id = await start(t, "sh", "-c", "i=1; while [ $i -le 300 ]; do echo \"line $i\"; i=$((i+1)); sleep 0.01; done; sleep 2; i=301; while [ $i -le 330 ]; do echo \"line $i\"; i=$((i+1)); sleep 0.05; done");
+    await page.goto(`${ui.origin}/jobs/${id}`);
+    await page.locator(".line .text", { hasText: /^line 300$/ }).waitFor();
+    // Following: the newest line is in view.
+    assert.equal(await page.locator(".output-status").innerText().then((s) => s.startsWith("Following")), true);
+    // Scroll up: the follow pauses, the view stays where it is while lines arrive.
+    const list = page.locator(".output .vscroll");
+    await list.hover();
+    await page.mouse.wheel(0, -1500);
+    await page.locator("button.jump").waitFor();
+    const top = await list.evaluate((e) => e.scrollTop);
+    await page.locator("button.jump", { hasText: /\(\d+ new\)/ }).waitFor();
+    assert.equal(await list.evaluate((e) => e.scrollTop), top);
+    await page.locator(".output-status", { hasText: "End of output" }).waitFor();
+    await page.locator("button.jump").click();
+    await page.locator("button.jump").waitFor({ state: "detached" });
+    await page.locator(".line .text", { hasText: /^line 330$/ }).waitFor();
+    assert.deepEqual(await allLines(page), Array.from({ length: 330 }, (_, i) => `line ${i + 1}`));
+    // Search: next and previous.
+    await page.getByLabel("Search the output").fill("line 25");
+    await page.locator(".matches", { hasText: "– of 11" }).waitFor();
+    await page.getByLabel("Search the output").press("Enter");
+    await page.locator(".line.current .text", { hasText: /^line 25$/ }).waitFor();
+    await page.getByLabel("Search the output").press("Enter");
+    await page.locator(".line.current .text", { hasText: /^line 250$/ }).waitFor();
+    await page.getByLabel("Search the output").press("Shift+Enter");
+    await page.locator(".line.current .text", { hasText: /^line 25$/ }).waitFor();
+    assert.equal(await page.locator(".matches").innerText(), "1 of 11");
+  });
+
+  test("a job is stopped from its page after a confirmation", async () => {
+    const id = await start(t, "sleep", "300");
+    await page.goto(`${ui.origin}/jobs/${id}`);
+    await page.getByRole("button", { name: "Stop", exact: true }).click();
+    await page.getByRole("button", { name: "Stop the job" }).click();
+    await page.locator(".job-header .state", { hasText: "stopped" }).waitFor();
+    assert.match(await page.locator(".facts").innerText(), /stopped by alice/);
+  });
+
+  test("the raw download is byte for byte the job's output, through a link that works once", async () => {
+    const id = await start(t, "sh", "-c", "head -c 3000000 /dev/urandom");
+    assert.equal((await runCli(t, ["wait", id])).code, 0);
+    const expected = createHash("sha256").update((await runCli(t, ["logs", "--stream", "stdout", id])).stdout).digest("hex");
+    await page.goto(`${ui.origin}/jobs/${id}`);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "stdout" }).last().click()]);
+    const saved = await download.path();
+    assert.equal(createHash("sha256").update(await readFile(saved)).digest("hex"), expected);
+    const again = await raw(ui.port, "GET", new URL(download.url()).pathname, {});
+    assert.equal(again.status, 404);
+  });
+
+  test("every call needs the token, our Host and our Origin; no CORS, no GET, no framing", async () => {
+    const list = "/api/jobexec.v1.JobService/ListJobs";
+    const ok = await raw(ui.port, "POST", list, connectJson(token), "{}");
+    assert.equal(ok.status, 200, ok.body);
+    noCors(ok);
+    const none = await raw(ui.port, "POST", list, { ...connectJson(token), authorization: undefined }, "{}");
+    assert.equal(none.status, 401);
+    assert.equal(none.body, "");
+    assert.equal((await raw(ui.port, "POST", list, connectJson("x".repeat(43)), "{}")).status, 401);
+    assert.equal((await raw(ui.port, "POST", list, { ...connectJson(token), host: `rebind.example:${ui.port}` }, "{}")).status, 421);
+    assert.equal((await raw(ui.port, "GET", "/", { host: `attacker.example:${ui.port}` })).status, 421);
+    const foreign = await raw(ui.port, "POST", list, { ...connectJson(token), origin: "http://attacker.example" }, "{}");
+    assert.equal(foreign.status, 403);
+    noCors(foreign);
+    const preflight = await raw(ui.port, "OPTIONS", list, { origin: "http://attacker.example", "access-control-request-method": "POST" });
+    assert.notEqual(preflight.status, 200);
+    noCors(preflight);
+    assert.equal((await raw(ui.port, "GET", `${list}?message={}&encoding=json`, connectJson(token))).status, 405);
+    assert.equal((await raw(ui.port, "POST", list, { ...connectJson(token), "connect-protocol-version": undefined }, "{}")).status, 400);
+    assert.equal((await raw(ui.port, "POST", "/api/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", connectJson(token), "{}")).status, 404);
+    const home = await raw(ui.port, "GET", "/", {});
+    assert.equal(home.status, 200);
+    assert.match(String(home.headers["content-security-policy"]), /default-src 'self'.*frame-ancestors 'none'/);
+    assert.equal(home.headers["referrer-policy"], "no-referrer");
+    assert.equal(home.headers["x-frame-options"], "DENY");
+    assert.equal(home.headers["set-cookie"], undefined);
+  });
+
+  test("a page of another origin can neither read the console nor act through it", async () => {
+    const other = await browser.newPage();
+    // Another origin on this host: the same address by another name.
+    await other.goto(`http://localhost:${ui.port}/`);
+    const results = await other.evaluate(async ({ origin, token }) => {
+      const tryFetch = async (path: string, init: RequestInit): Promise<string> => {
+        try {
+          return String((await fetch(`${origin}${path}`, init)).status);
+        } catch (error) {
+          return (error as Error).name;
+        }
+      };
+      return [
+        await tryFetch("/api/jobexec.v1.JobService/ListJobs", { method: "POST", headers: { "content-type": "application/json", "connect-protocol-version": "1", authorization: `Bearer ${token}` }, body: "{}" }),
+        await tryFetch("/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: "x" }) }),
+      ];
+    }, { origin: ui.origin, token });
+    assert.deepEqual(results, ["TypeError", "TypeError"]);
+    await other.close();
+  });
+
+  test("--read-only refuses StartJob (and stop and delete) and hides the form", async () => {
+    const readOnly = await startUi(t, ["--read-only"]);
+    try {
+      const ro = await browser.newPage();
+      await ro.goto(readOnly.openUrl);
+      await ro.locator(".badge", { hasText: "read-only" }).waitFor();
+      assert.equal(await ro.getByRole("link", { name: "Start a job" }).count(), 0);
+      const roToken = await ro.evaluate(() => (JSON.parse(sessionStorage.getItem("jobexec-session") ?? "{}") as { token: string }).token);
+      const refused = await raw(readOnly.port, "POST", "/api/jobexec.v1.JobService/StartJob", connectJson(roToken), JSON.stringify({ program: "true" }));
+      assert.equal(refused.status, 403);
+      assert.match(refused.body, /"code":"permission_denied".*read-only/);
+      const listed = await raw(readOnly.port, "POST", "/api/jobexec.v1.JobService/ListJobs", connectJson(roToken), "{}");
+      assert.equal(listed.status, 200);
+      // The other console's token is not this one's.
+      assert.equal((await raw(readOnly.port, "POST", "/api/jobexec.v1.JobService/ListJobs", connectJson(token), "{}")).status, 401);
+      await ro.close();
+    } finally {
+      await stopUi(readOnly);
+    }
+  });
+
+  test("the start form starts a job and shows the server's refusal as it phrased it", async () => {
+    await page.goto(`${ui.origin}/start`);
+    await page.locator("input[name=program]").fill("/no/such/program");
+    await page.getByRole("button", { name: "Start", exact: true }).click();
+    const error = await page.locator(".start-page .error").innerText();
+    assert.match(error, /no\/such\/program/);
+    await page.locator("input[name=program]").fill("sh");
+    await page.locator("textarea[name=args]").fill("-c\necho \"$GREETING from the form\"");
+    await page.locator("textarea[name=env]").fill("GREETING=hello");
+    await page.getByRole("button", { name: "Start", exact: true }).click();
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+    await page.locator(".line .text", { hasText: "hello from the form" }).waitFor();
+    if (screenshots !== undefined) {
+      await page.goto(`${ui.origin}/`);
+      await page.locator(".job-row").first().waitFor();
+      await page.screenshot({ path: `${screenshots}/jobs.png` });
+    }
+  });
+
+  test("a 50 MB output opens at its tail without loading it all", async () => {
+    const id = await start(t, "seq", "1", "6000000");
+    assert.equal((await runCli(t, ["wait", id])).code, 0);
+    const began = Date.now();
+    await page.goto(`${ui.origin}/jobs/${id}`);
+    await page.locator(".line .text", { hasText: /^6000000$/ }).waitFor();
+    const painted = Date.now() - began;
+    const lines = await page.locator(".output-status").innerText();
+    assert.match(lines, /5000 lines in view/);
+    assert.match(await page.locator(".notice").innerText(), /Not shown: the first .* of stdout/);
+    await page.getByRole("button", { name: "Load earlier" }).click();
+    await page.locator(".output-status", { hasText: /lines in view/ }).waitFor();
+    await eventually(async () => !/^5000 /.test((await page.locator(".output-status").innerText()).split("· ")[1] ?? ""));
+    const heap = await page.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0);
+    process.stdout.write(`# ui: tail of a ${(6000000 * 7.8 / 1e6).toFixed(0)} MB output painted ${painted} ms after navigation; page heap ${(heap / 1048576).toFixed(1)} MiB\n`);
+  });
+});

@@ -316,6 +316,45 @@ describe("jobexec ui in Chromium", { skip }, () => {
     }
   });
 
+  test("a line link survives a reload and opens there; 100 000 lines render a few rows at a time", async () => {
+    const id = await start(t, "seq", "1", "100000");
+    assert.equal((await runCli(t, ["wait", id])).code, 0);
+    // Line "50000" starts at byte 238 894 of stdout (lines 1-9: 18 bytes, 10-99: 270, 100-999: 3600, 1000-9999: 45000, 10000-49999: 240000).
+    const offset = 18 + 270 + 3600 + 45000 + 240000;
+    await page.goto(`${ui.origin}/jobs/${id}`);
+    await page.locator(".line .text", { hasText: /^100000$/ }).waitFor();
+    await page.goto(`${ui.origin}/jobs/${id}?stream=stdout#stdout:${offset}`);
+    await page.reload();
+    await page.locator(".line.selected .text", { hasText: /^50000$/ }).waitFor();
+    await page.reload();
+    await page.locator(".line.selected .text", { hasText: /^50000$/ }).waitFor();
+    assert.equal(new URL(page.url()).hash, `#stdout:${offset}`);
+    // Clicking another line's link puts it in the address without reloading the output.
+    await page.locator(".line", { hasText: /^out50010$/ }).locator(".gutter").click();
+    assert.equal(new URL(page.url()).hash, `#stdout:${offset + 60}`);
+    await page.locator(".line.selected .text", { hasText: /^50010$/ }).waitFor();
+    // Load everything from the start: 100 000 lines in the page, a few dozen rows in the document.
+    await page.goto(`${ui.origin}/jobs/${id}?stream=stdout#stdout:0`);
+    await page.reload();
+    await page.locator(".output-status", { hasText: "End of output · 100000 lines in view" }).waitFor();
+    const list = page.locator(".output .vscroll");
+    await list.evaluate((e) => (e.scrollTop = e.scrollHeight));
+    await page.locator(".line .text", { hasText: /^100000$/ }).waitFor();
+    const rows = await page.locator(".output .vrow").count();
+    assert.ok(rows < 200, `${rows} rows in the document`);
+  });
+
+  test("wrap and time toggles are remembered across reloads", async () => {
+    await page.getByLabel("Wrap").check();
+    await page.getByLabel("Times").check();
+    await page.reload();
+    await page.locator(".output-body[data-wrap=true][data-times=true]").waitFor();
+    await page.getByLabel("Wrap").uncheck();
+    await page.getByLabel("Times").uncheck();
+    await page.reload();
+    await page.locator(".output-body[data-wrap=false][data-times=false]").waitFor();
+  });
+
   test("a 50 MB output opens at its tail without loading it all", async () => {
     const id = await start(t, "seq", "1", "6000000");
     assert.equal((await runCli(t, ["wait", id])).code, 0);
@@ -331,5 +370,49 @@ describe("jobexec ui in Chromium", { skip }, () => {
     await eventually(async () => !/^5000 /.test((await page.locator(".output-status").innerText()).split("· ")[1] ?? ""));
     const heap = await page.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0);
     process.stdout.write(`# ui: tail of a ${(6000000 * 7.8 / 1e6).toFixed(0)} MB output painted ${painted} ms after navigation; page heap ${(heap / 1048576).toFixed(1)} MiB\n`);
+  });
+});
+
+describe("jobexec ui with 10 000 queued jobs", { skip }, () => {
+  let t: CliServer;
+  let ui: Console;
+  let browser: Browser;
+
+  before(async () => {
+    t = await startCliServer({ queue: { maxRunning: 1 } });
+    ui = await startUi(t);
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (ui !== undefined) await stopUi(ui);
+    await t?.close();
+  });
+
+  test("the list holds them all, renders a screenful, filters by state in the address and scrolls to the oldest", async () => {
+    const manager = t.server.manager;
+    await manager.start({ program: "sleep", args: ["600"] }, "alice");
+    const began = Date.now();
+    for (let i = 0; i < 100; i++) await Promise.all(Array.from({ length: 100 }, (_, j) => manager.start({ program: "echo", args: [`queued ${i * 100 + j}`] }, "alice")));
+    process.stdout.write(`# ui: 10 000 jobs queued in ${Date.now() - began} ms\n`);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const opened = Date.now();
+    await page.goto(ui.openUrl);
+    await page.locator(".live", { hasText: "10001 of 10001 jobs" }).waitFor({ timeout: 60_000 });
+    const painted = Date.now() - opened;
+    assert.ok((await page.locator(".job-row").count()) < 100);
+    await page.getByRole("button", { name: /^queued/ }).click();
+    await page.locator(".live", { hasText: "10000 of 10001 jobs" }).waitFor();
+    assert.equal(new URL(page.url()).search, "?state=queued");
+    await page.reload();
+    await page.locator(".live", { hasText: "10000 of 10001 jobs" }).waitFor();
+    const scrolled = Date.now();
+    await page.locator(".job-list").evaluate((e) => (e.scrollTop = e.scrollHeight));
+    const oldest = page.locator(".job-row", { hasText: "echo 'queued 0'" });
+    await oldest.waitFor();
+    assert.match(await oldest.locator(".result").innerText(), /^#1 /);
+    process.stdout.write(`# ui: list of 10 001 jobs painted ${painted} ms after opening; scrolled to the oldest in ${Date.now() - scrolled} ms\n`);
+    await page.close();
   });
 });

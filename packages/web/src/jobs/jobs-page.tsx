@@ -1,7 +1,6 @@
 import type { Job } from "@jobexec/proto";
 import { JobState } from "@jobexec/proto";
-import { useComputed } from "@preact/signals";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { commandLine, cpuTime, formatDuration, formatTime, memory, millis, outcome, runtime, stateLabel, stateName } from "../app/format.ts";
 import { Link } from "../app/link.tsx";
 import { navigate } from "../app/router.ts";
@@ -42,16 +41,17 @@ function JobRow({ job, now }: { job: Job; now: number }) {
 
 /** The live list of jobs, filtered by state and owner (kept in the address). */
 export function JobsPage({ store, states, owner }: { store: JobsStore; states: StateName[]; owner: string }) {
-  const shown = useComputed(() => {
+  const all = store.jobs.value;
+  const filter = states.join(",");
+  const jobs = useMemo(() => {
     const wanted = new Set(states);
-    return store.jobs.value.filter((job) => (wanted.size === 0 || wanted.has(stateName(job) as StateName)) && (owner === "" || job.owner === owner));
-  });
-  const jobs = shown.value;
-  const counts = useComputed(() => {
+    return all.filter((job) => (wanted.size === 0 || wanted.has(stateName(job) as StateName)) && (owner === "" || job.owner === owner));
+  }, [all, filter, owner]);
+  const counts = useMemo(() => {
     const byState = new Map<string, number>();
-    for (const job of store.jobs.value) byState.set(stateName(job) ?? "", (byState.get(stateName(job) ?? "") ?? 0) + 1);
+    for (const job of all) byState.set(stateName(job) ?? "", (byState.get(stateName(job) ?? "") ?? 0) + 1);
     return byState;
-  }).value;
+  }, [all]);
   const now = useNow(jobs.some((job) => job.state === JobState.RUNNING));
   const toggle = (state: StateName): void => {
     const next = states.includes(state) ? states.filter((s) => s !== state) : [...states, state];
@@ -77,7 +77,7 @@ export function JobsPage({ store, states, owner }: { store: JobsStore; states: S
           </label>
         )}
         <span class="live" data-status={store.status.value}>
-          {store.status.value === "live" ? `${jobs.length} of ${store.jobs.value.length} jobs · live` : store.status.value === "connecting" ? "connecting…" : `reconnecting: ${store.error.value}`}
+          {store.status.value === "live" ? `${jobs.length} of ${all.length} jobs · live` : store.status.value === "connecting" ? "connecting…" : `reconnecting: ${store.error.value}`}
         </span>
       </div>
       <div class="job-head" aria-hidden="true">

@@ -148,13 +148,16 @@ describe("jobexec ui in Chromium", { skip }, () => {
       "printf '\\033[1;31mred bold\\033[0m plain \\033[38;2;0;128;255mtrue\\033[0m\\n'",
       "printf 'progress 10%%\\rprogress 100%%\\n'",
     ].join("; ");
-    const id = await start(t, "sh", "-c", script, "<img src=x onerror=window.pwned=4>");
+    const id = await start(t, "sh", "-c", script, "<img src=x onerror=window.pwned=4>", "\u001b[2Jcleared\u202eevil");
     await page.goto(`${ui.origin}/jobs/${id}`);
     await page.locator(".output-status", { hasText: "End of output" }).waitFor();
     await page.locator(".line .text", { hasText: "progress 100%" }).waitFor();
     const texts = await page.locator(".line .text").allInnerTexts();
     assert.deepEqual(texts, ["<script>window.pwned=1</script>", '<img src=x onerror="window.pwned=2">', "click me", "docs", "red bold plain true", "progress 100%"]);
-    assert.match(await page.locator(".facts").innerText(), /<img src=x onerror=window.pwned=4>/);
+    const facts = await page.locator(".facts").innerText();
+    assert.match(facts, /<img src=x onerror=window.pwned=4>/);
+    // Control characters in the command line are shown as escapes, as the CLI shows them.
+    assert.ok(facts.includes("'\\e[2Jcleared\\u202eevil'"), facts);
     assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
     assert.equal(await page.locator("main img, main script").count(), 0);
     // Only the https link is a link.

@@ -2,6 +2,7 @@
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { JobState, StopReason, type Job } from "@jobexec/proto";
 import type { StateName } from "./url-state.ts";
+import { visible } from "./visible.ts";
 
 const names: Record<number, StateName> = {
   [JobState.QUEUED]: "queued",
@@ -80,9 +81,9 @@ function quote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The job's program and arguments as a shell command line (text: shown as text only). */
+/** The job's program and arguments as a shell command line, control characters as escapes. */
 export function commandLine(job: Pick<Job, "program" | "args">): string {
-  return [job.program, ...job.args].map(quote).join(" ");
+  return visible([job.program, ...job.args].map(quote).join(" "));
 }
 
 /** How the job ended, or where it waits, in words; "" while it runs. */

@@ -1,4 +1,5 @@
 import { JobState, OutputMode, type Job } from "@jobexec/proto";
+import { visible } from "../app/visible.ts";
 import { commandLine, durationMillis, formatBytes, formatDuration, formatTime, millis, outcome, runtime, stateLabel } from "../app/format.ts";
 
 function usec(value: bigint | undefined): string {
@@ -84,7 +85,7 @@ export function JobFacts({ job, now }: { job: Job; now: number }) {
       {jobFacts(job, now).map(([label, value]) => (
         <div key={label}>
           <dt>{label}</dt>
-          <dd>{value}</dd>
+          <dd>{visible(value)}</dd>
         </div>
       ))}
     </dl>

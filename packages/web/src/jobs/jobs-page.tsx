@@ -3,6 +3,7 @@ import { JobState } from "@jobexec/proto";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { commandLine, cpuTime, formatDuration, formatTime, memory, millis, outcome, runtime, stateLabel, stateName } from "../app/format.ts";
 import { Link } from "../app/link.tsx";
+import { visible } from "../app/visible.ts";
 import { navigate } from "../app/router.ts";
 import { stateNames, type StateName } from "../app/url-state.ts";
 import { fixedLayout, VirtualList } from "../app/virtual-list.tsx";
@@ -24,12 +25,12 @@ function useNow(active: boolean): number {
 function JobRow({ job, now }: { job: Job; now: number }) {
   const ran = runtime(job, now);
   const state = stateLabel(job);
-  const detail = outcome(job);
+  const detail = visible(job.state === JobState.QUEUED ? `#${job.queuePosition} ${job.queueReason}` : outcome(job));
   return (
     <Link class="job-row" to={{ page: "job", id: job.id, stream: "both" }}>
       <span class={`state state-${state}`}>{state}</span>
-      <span class="result" title={detail}>{job.state === JobState.QUEUED ? `#${job.queuePosition} ${job.queueReason}` : detail}</span>
-      <span class="owner">{job.owner}</span>
+      <span class="result" title={detail}>{detail}</span>
+      <span class="owner">{visible(job.owner)}</span>
       <span class="command" title={commandLine(job)}>{commandLine(job)}</span>
       <span class="started">{formatTime(millis(job.startTime) ?? millis(job.createTime))}</span>
       <span class="num">{ran === undefined ? "" : formatDuration(ran)}</span>

@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { request as httpRequest, type OutgoingHttpHeaders } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -412,10 +414,72 @@ describe("jobexec ui with 10 000 queued jobs", { skip }, () => {
     await page.locator(".live", { hasText: "10000 of 10001 jobs" }).waitFor();
     const scrolled = Date.now();
     await page.locator(".job-list").evaluate((e) => (e.scrollTop = e.scrollHeight));
-    const oldest = page.locator(".job-row", { hasText: "echo 'queued 0'" });
-    await oldest.waitFor();
-    assert.match(await oldest.locator(".result").innerText(), /^#1 /);
+    // At the end of the list, the oldest: the next to start, with what it waits for.
+    await page.locator(".job-row .result", { hasText: /^#1 host: 1 jobs running \(--max-running\)$/ }).waitFor();
     process.stdout.write(`# ui: list of 10 001 jobs painted ${painted} ms after opening; scrolled to the oldest in ${Date.now() - scrolled} ms\n`);
     await page.close();
+  });
+});
+
+describe("jobexec ui without a browser", () => {
+  let t: CliServer;
+  let dir: string;
+
+  before(async () => {
+    t = await startCliServer();
+    dir = await mkdtemp(join(tmpdir(), "jobexec-ui-test-"));
+  });
+
+  after(async () => {
+    await t?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("the browser is started on a 0600 file holding the address: the one-time code is on no command line", async () => {
+    // A stand-in browser that records how it was started and what it was given.
+    const browser = join(dir, "browser.sh");
+    await writeFile(browser, `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/argv\nstat -c %a "$1" > ${dir}/mode\ncat "$1" > ${dir}/page\n`);
+    await chmod(browser, 0o755);
+    const runtime = join(dir, "run");
+    await mkdir(runtime, { mode: 0o700 });
+    const child = spawnCli(t, ["ui"], { env: { BROWSER: browser, XDG_RUNTIME_DIR: runtime } });
+    let stderr = "";
+    child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+    assert.ok(await eventually(() => existsSync(join(dir, "page"))), stderr);
+    assert.ok(await eventually(async () => (await readFile(join(dir, "page"), "utf8")).includes("</p>")));
+    const argv = (await readFile(join(dir, "argv"), "utf8")).trim();
+    assert.equal(argv, join(runtime, "jobexec", `ui-${child.pid}-open.html`));
+    assert.equal((await readFile(join(dir, "mode"), "utf8")).trim(), "600");
+    const page = await readFile(join(dir, "page"), "utf8");
+    const address = /url=(http:\/\/127\.0\.0\.1:(\d+)\/#code=([A-Za-z0-9_-]{43}))"/.exec(page);
+    assert.ok(address !== null, page);
+    assert.doesNotMatch(argv, /code=/);
+    const session = await raw(Number(address[2]), "POST", "/session", { "content-type": "application/json" }, JSON.stringify({ code: address[3] }));
+    assert.equal(session.status, 200);
+    assert.match(session.body, /^\{"token":"[A-Za-z0-9_-]{43}","readOnly":false\}$/);
+    child.kill("SIGINT");
+    const result = await collectCli(child);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(existsSync(argv), false, "the redirect file is removed");
+  });
+
+  test("bad credentials fail before anything is served, as every command fails; a bad --listen is a usage error", async () => {
+    const foreign = await runCli(t, ["ui", "--no-open"], { user: "foreign" });
+    assert.equal(foreign.code, 1);
+    assert.equal(foreign.stdout.length, 0);
+    assert.match(foreign.stderr, /^jobexec: .*(certificate|TLS)/);
+    const listen = await runCli(t, ["ui", "--no-open", "--listen", "localhost"]);
+    assert.equal(listen.code, 2);
+    assert.match(listen.stderr, /--listen: "localhost" is not an address to listen on/);
+  });
+
+  test("another address than loopback is served only with a warning", async () => {
+    const child = spawnCli(t, ["ui", "--no-open", "--listen", "0.0.0.0:0"]);
+    let stderr = "";
+    child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+    assert.ok(await eventually(() => stderr.includes("console at")), stderr);
+    assert.match(stderr, /warning: --listen 0\.0\.0\.0:0 is not a loopback address: the console is served to the network over plain HTTP/);
+    child.kill("SIGINT");
+    await collectCli(child);
   });
 });

@@ -2,10 +2,19 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { JobChangeKind, JobState, type Job } from "@jobexec/proto";
 import { signal } from "@preact/signals";
 import { cancelled, errorText, type JobClient } from "../app/client.ts";
-import { millis } from "../app/format.ts";
+
+const usageRefreshMs = 5000;
 
 /** How far in its life a state is: a change never moves a job back (a change older than the listing it follows). */
 const rank: Record<number, number> = { [JobState.QUEUED]: 0, [JobState.RUNNING]: 1, [JobState.EXITED]: 2, [JobState.STOPPED]: 2, [JobState.FAILED]: 2 };
+
+/** Orders jobs by creation, newest first, to the nanosecond (jobs queued in a burst share milliseconds). */
+function newestFirst(a: Job, b: Job): number {
+  const as = a.createTime?.seconds ?? 0n;
+  const bs = b.createTime?.seconds ?? 0n;
+  if (as !== bs) return bs > as ? 1 : -1;
+  return (b.createTime?.nanos ?? 0) - (a.createTime?.nanos ?? 0) || (a.id < b.id ? 1 : -1);
+}
 
 /**
  * The caller's jobs (an admin's: everyone's), kept live: the watch (WatchJobs) is opened first, the jobs are listed
@@ -31,6 +40,34 @@ export class JobsStore {
 
   /** Keeps the jobs live until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
+    void this.refreshUsage(signal);
+    await this.watch(signal);
+  }
+
+  /**
+   * Changes carry a job's usage as it was at the change: the running jobs' CPU and memory are read again (ListJobs of
+   * the running ones) every few seconds while there are some.
+   */
+  private async refreshUsage(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, usageRefreshMs));
+      if (signal.aborted || this.status.value !== "live") continue;
+      if (![...this.#byId.values()].some((job) => job.state === JobState.RUNNING)) continue;
+      try {
+        let pageToken = "";
+        do {
+          const page = await this.client.listJobs({ allOwners: this.allOwners.value, states: [JobState.RUNNING], pageSize: 1000, pageToken }, { signal });
+          for (const job of page.jobs) if (this.#byId.get(job.id)?.state === JobState.RUNNING) this.#byId.set(job.id, job);
+          pageToken = page.nextPageToken;
+        } while (pageToken !== "");
+        this.schedule();
+      } catch {
+        // The watch reports what is wrong; the next round tries again.
+      }
+    }
+  }
+
+  private async watch(signal: AbortSignal): Promise<void> {
     let epoch = "";
     let sequence = 0n;
     while (!signal.aborted) {
@@ -100,6 +137,6 @@ export class JobsStore {
   }
 
   private publish(): void {
-    this.jobs.value = [...this.#byId.values()].sort((a, b) => (millis(b.createTime) ?? 0) - (millis(a.createTime) ?? 0) || (a.id < b.id ? 1 : -1));
+    this.jobs.value = [...this.#byId.values()].sort(newestFirst);
   }
 }

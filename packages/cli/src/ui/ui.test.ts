@@ -191,7 +191,12 @@ describe("jobexec ui in Chromium", { skip }, () => {
       return color;
     }));
     assert.equal(await page.locator(".line .text span", { hasText: "true" }).evaluate((e) => getComputedStyle(e).color), "rgb(0, 128, 255)");
-    if (screenshots !== undefined) await page.screenshot({ path: `${screenshots}/job-output.png` });
+    if (screenshots !== undefined) {
+      await page.screenshot({ path: `${screenshots}/job-output.png` });
+      await page.emulateMedia({ colorScheme: "dark" });
+      await page.screenshot({ path: `${screenshots}/job-output-dark.png` });
+      await page.emulateMedia({ colorScheme: "light" });
+    }
   });
 
   test("following a live job shows every line in order; scrolling up pauses and offers the new lines; search finds", async () => {
@@ -206,8 +211,19 @@ describe("jobexec ui in Chromium", { skip }, () => {
     await page.mouse.wheel(0, -1500);
     await page.locator("button.jump").waitFor();
     const top = await list.evaluate((e) => e.scrollTop);
+    // Select a line's text: it stays selected while lines arrive.
+    const selected = await page.evaluate(() => {
+      const text = document.querySelectorAll(".output .vrow .text")[3] as HTMLElement;
+      const range = document.createRange();
+      range.selectNodeContents(text);
+      getSelection()?.removeAllRanges();
+      getSelection()?.addRange(range);
+      return getSelection()?.toString() ?? "";
+    });
+    assert.match(selected, /^line \d+$/);
     await page.locator("button.jump", { hasText: /\(\d+ new\)/ }).waitFor();
     assert.equal(await list.evaluate((e) => e.scrollTop), top);
+    assert.equal(await page.evaluate(() => getSelection()?.toString()), selected);
     await page.locator(".output-status", { hasText: "End of output" }).waitFor();
     await page.locator("button.jump").click();
     await page.locator("button.jump").waitFor({ state: "detached" });
@@ -373,6 +389,57 @@ describe("jobexec ui in Chromium", { skip }, () => {
     await page.getByLabel("Times").uncheck();
     await page.reload();
     await page.locator(".output-body[data-wrap=false][data-times=false]").waitFor();
+  });
+
+  test("the list and a job are reachable with the keyboard", async () => {
+    await page.goto(`${ui.origin}/`);
+    await page.locator(".job-row").first().waitFor();
+    const first = await page.locator(".job-row").first().getAttribute("href");
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.press("Tab");
+      if (await page.evaluate(() => document.activeElement?.classList.contains("job-row"))) break;
+    }
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("href")), first);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${ui.origin}${first}`);
+    await page.locator(".job-header").waitFor();
+  });
+
+  test("live lines reach the page about as fast as they reach jobexec logs -f (figure)", async () => {
+    const id = await start(t, "sh", "-c", "sleep 1; i=0; while [ $i -lt 40 ]; do date +%s%3N; i=$((i+1)); sleep 0.1; done");
+    await page.goto(`${ui.origin}/jobs/${id}`);
+    await page.locator(".output .vscroll").waitFor();
+    await page.evaluate(() => {
+      const seen = new Set<string>();
+      const latencies: number[] = [];
+      (window as unknown as { latencies: number[] }).latencies = latencies;
+      new MutationObserver(() => {
+        for (const text of document.querySelectorAll<HTMLElement>(".output .line .text")) {
+          const value = text.textContent ?? "";
+          if (/^\d{13}$/.test(value) && !seen.has(value)) {
+            seen.add(value);
+            latencies.push(Date.now() - Number(value));
+          }
+        }
+      }).observe(document.querySelector(".output") as HTMLElement, { childList: true, subtree: true, characterData: true });
+    });
+    const logs = spawnCli(t, ["logs", "-f", id]);
+    const cli: number[] = [];
+    let pending = "";
+    logs.stdout?.on("data", (b: Buffer) => {
+      const now = Date.now();
+      pending += b.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (/^\d{13}$/.test(line)) cli.push(now - Number(line));
+    });
+    assert.equal((await collectCli(logs)).code, 0);
+    await page.locator(".output-status", { hasText: "End of output" }).waitFor();
+    const inPage = await page.evaluate(() => (window as unknown as { latencies: number[] }).latencies);
+    const p50 = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+    assert.equal(cli.length, 40);
+    assert.ok(inPage.length >= 38, `${inPage.length} lines seen arriving in the page`);
+    process.stdout.write(`# ui: live line latency (written to shown), p50: page ${p50(inPage)} ms, jobexec logs -f ${p50(cli)} ms (40 lines, one every 100 ms)\n`);
   });
 
   test("a 50 MB output opens at its tail without loading it all", async () => {

@@ -88,7 +88,8 @@ export class JobsStore {
           }
         }
       } catch (error) {
-        if (signal.aborted || cancelled(error)) return;
+        // A refused token ends the page's session for good (the app says so).
+        if (signal.aborted || cancelled(error) || (error instanceof ConnectError && error.code === Code.Unauthenticated)) return;
         if (error instanceof ConnectError && error.code === Code.PermissionDenied && this.allOwners.value) {
           // Not an admin: the caller's own jobs.
           this.allOwners.value = false;

@@ -135,6 +135,9 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
     return prefixLayout(tops, lines.length);
   }, [lines, lines.length, buffer.current.version, settings.wrap, columns]);
   const matches = useMemo(() => findLines(lines, query), [lines, buffer.current.version, query]);
+  // The layout of the last render, for callbacks that run after the next one.
+  const layoutRef = useRef(layout);
+  layoutRef.current = layout;
 
   // Follow: keep the end in view; a linked line: bring it into view once it is loaded.
   useLayoutEffect(() => {
@@ -219,7 +222,7 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
       setVersion(output.version);
       requestAnimationFrame(() => {
         const index = output.lines.findIndex((l) => l.key === key);
-        if (node !== null && index !== -1) node.scrollTop = index * lineHeight;
+        if (node !== null && index !== -1) node.scrollTop = layoutRef.current.top(index);
       });
     } catch (error) {
       if (!cancelled(error)) setState((s) => ({ ...s, error: errorText(error) }));

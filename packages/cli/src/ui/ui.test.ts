@@ -371,6 +371,15 @@ describe("jobexec ui in Chromium", { skip }, () => {
     // Load everything from the start: 100 000 lines in the page, a few dozen rows in the document.
     await page.goto(`${ui.origin}/jobs/${id}?stream=stdout#stdout:0`);
     await page.reload();
+    // A window of 50 000 lines at a time: "Load later" until the end.
+    const status = page.locator(".output-status");
+    for (let i = 0; i < 3; i++) {
+      await status.filter({ hasText: /End of output|More output follows/ }).waitFor();
+      const before = await status.innerText();
+      if (before.startsWith("End of output")) break;
+      await page.getByRole("button", { name: "Load later" }).click();
+      assert.ok(await eventually(async () => (await status.innerText()) !== before), before);
+    }
     await page.locator(".output-status", { hasText: "End of output · 100000 lines in view" }).waitFor();
     const list = page.locator(".output .vscroll");
     await list.evaluate((e) => (e.scrollTop = e.scrollHeight));
@@ -461,7 +470,17 @@ describe("jobexec ui in Chromium", { skip }, () => {
     await page.getByRole("button", { name: "Load earlier" }).click();
     await page.locator(".output-status", { hasText: /lines in view/ }).waitFor();
     await eventually(async () => !/^5000 /.test((await page.locator(".output-status").innerText()).split("· ")[1] ?? ""));
-    process.stdout.write(`# ui: tail of a ${(6000000 * 7.8 / 1e6).toFixed(0)} MB output painted ${painted} ms after navigation; page heap ${(await heapMiB(page)).toFixed(1)} MiB after loading 512 KiB earlier\n`);
+    const heap = await heapMiB(page);
+    // The head, then back to the tail.
+    await page.getByRole("button", { name: "From the start" }).click();
+    await page.locator(".line.selected .text", { hasText: /^1$/ }).waitFor();
+    assert.equal(new URL(page.url()).hash, "#stdout:0");
+    // A window from the head, not the 47 MB after it.
+    await page.locator(".notice", { hasText: /not shown: what follows byte \d+/ }).waitFor();
+    await page.getByRole("button", { name: "Open at the end" }).click();
+    await page.locator(".line .text", { hasText: /^6000000$/ }).waitFor();
+    assert.equal(new URL(page.url()).hash, "");
+    process.stdout.write(`# ui: tail of a ${(6000000 * 7.8 / 1e6).toFixed(0)} MB output painted ${painted} ms after navigation; page heap ${heap.toFixed(1)} MiB after loading 512 KiB earlier\n`);
   });
 });
 

@@ -17,6 +17,9 @@ const tailLines = 5000n;
 const earlierBytes = 512 * 1024;
 /** Before a linked line, this much is loaded too. */
 const contextBytes = 128 * 1024;
+/** What is read from a linked line on (with the context before it), and by each "load later": bytes, lines in the page. */
+const windowBytes = 2 * 1024 * 1024;
+const windowLines = 50_000;
 
 const streamEnum = { both: OutputStream.BOTH, stdout: OutputStream.STDOUT, stderr: OutputStream.STDERR } as const;
 
@@ -55,6 +58,8 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
   const [current, setCurrent] = useState(-1);
   const [selected, setSelected] = useState<string | undefined>(line);
   const [loadingEarlier, setLoadingEarlier] = useState(false);
+  /** Output after the window opened at a linked line is not in the page. */
+  const [later, setLater] = useState(false);
   const [width, setWidth] = useState(800);
   const scroller = useRef<HTMLDivElement>(null);
   const buffer = useRef(new OutputBuffer());
@@ -62,9 +67,33 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
   const autoTop = useRef(0);
   const pausedAt = useRef(0);
   const anchorPending = useRef(line);
-  // The link the page was opened on, read once: clicking another line does not reload the output.
-  const anchor = useMemo(() => (line === undefined ? undefined : parseLineKey(line)), [job.id, stream]);
+  // Where the output opens: the line the page was opened on, read once (clicking another line's link does not load
+  // the output again), or one the reader asked for ("From the start", "Open at the end"); undefined: the tail.
+  const [openAt, setOpenAt] = useState(line);
+  const anchor = useMemo(() => (openAt === undefined ? undefined : parseLineKey(openAt)), [openAt]);
   const initialSizes = useMemo(() => ({ stdout: Number(job.output?.stdoutBytes ?? 0n), stderr: Number(job.output?.stderrBytes ?? 0n) }), [job.id]);
+  /**
+   * Reads one window of a stream (`windowBytes`, or `windowLines` more lines) from an offset into `output`,
+   * without following; resolves whether it reached the end of the output.
+   */
+  const readWindow = async (output: OutputBuffer, name: StreamName, from: number, signal: AbortSignal, onChunk: () => void): Promise<boolean> => {
+    const abort = new AbortController();
+    const linesBefore = output.lines.length;
+    const stop = (): void => abort.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const message of client.streamOutput({ id: job.id, stream: streamEnum[name], ...startAt(name, from) }, { signal: abort.signal })) {
+        if (message.event.case !== "chunk") continue;
+        output.append(name, Number(message.event.value.offset), message.event.value.data);
+        onChunk();
+        if (output.nextOffset(name) - from >= windowBytes || output.lines.length - linesBefore >= windowLines) return false;
+      }
+      return true;
+    } finally {
+      abort.abort();
+      signal.removeEventListener("abort", stop);
+    }
+  };
   const scopedStream: StreamChoice = anchor === undefined || stream !== "both" ? stream : anchor.stream;
   const id = job.id;
 
@@ -72,8 +101,10 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
     const abort = new AbortController();
     const output = new OutputBuffer({}, { cutStart: anchor !== undefined });
     buffer.current = output;
+    anchorPending.current = openAt;
     following.current = anchor === undefined;
     setPaused(anchor !== undefined);
+    setLater(false);
     setVersion(0);
     let frame = 0;
     const publish = (): void => {
@@ -82,9 +113,24 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
       setVersion(output.version);
     };
     const run = async (): Promise<void> => {
-      let request: Parameters<JobClient["streamOutput"]>[0] = anchor === undefined
-        ? { id, stream: streamEnum[scopedStream], follow: true, tailLines }
-        : { id, stream: streamEnum[anchor.stream], follow: true, ...startAt(anchor.stream, Math.max(0, anchor.offset - contextBytes)) };
+      let request: Parameters<JobClient["streamOutput"]>[0] = { id, stream: streamEnum[scopedStream], follow: true, tailLines };
+      if (anchor !== undefined) {
+        // A window around the linked line, not everything after it; follow on only when that reached the end.
+        try {
+          const whole = await readWindow(output, anchor.stream, Math.max(0, anchor.offset - contextBytes), abort.signal, () => {
+            if (frame === 0) frame = requestAnimationFrame(publish);
+          });
+          if (!whole) {
+            setState({ live: false, error: "" });
+            setLater(true);
+            return;
+          }
+        } catch (error) {
+          if (!abort.signal.aborted && !cancelled(error)) setState({ live: false, error: errorText(error) });
+          return;
+        }
+        request = { id, stream: streamEnum[anchor.stream], follow: true, ...startAt(anchor.stream, output.nextOffset(anchor.stream)) };
+      }
       for (;;) {
         try {
           for await (const message of client.streamOutput(request, { signal: abort.signal })) {
@@ -116,7 +162,7 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
       abort.abort();
       cancelAnimationFrame(frame);
     };
-  }, [client, id, scopedStream, anchor]);
+  }, [client, id, scopedStream, anchor]); // openAt is read through anchor
 
   useLayoutEffect(() => {
     const node = scroller.current;
@@ -160,6 +206,8 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
   });
 
   const onScroll = (node: HTMLDivElement): void => {
+    // Until a linked line is in view, scrolling is the page's own (the old lines went away), not the reader's.
+    if (anchorPending.current !== undefined) return;
     const atEnd = node.scrollTop + node.clientHeight >= node.scrollHeight - lineHeight;
     if (atEnd) {
       if (!following.current) {
@@ -232,6 +280,25 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
   };
 
   const hidden = (scopedStream === "both" ? (["stdout", "stderr"] as const) : [scopedStream]).filter((name) => (buffer.current.first[name] ?? 0) > 0);
+  const loadLater = async (): Promise<void> => {
+    if (anchor === undefined) return;
+    const output = buffer.current;
+    setLoadingEarlier(true);
+    try {
+      const whole = await readWindow(output, anchor.stream, output.nextOffset(anchor.stream), new AbortController().signal, () => undefined);
+      setLater(!whole);
+      setVersion(output.version);
+    } catch (error) {
+      if (!cancelled(error)) setState((s) => ({ ...s, error: errorText(error) }));
+    } finally {
+      setLoadingEarlier(false);
+    }
+  };
+  const openAtLine = (key: string | undefined): void => {
+    setOpenAt(key);
+    setSelected(key);
+    history.replaceState(null, "", formatRoute({ page: "job", id, stream, ...(key === undefined ? {} : { line: key }) }));
+  };
   const selectLine = (key: string): void => {
     setSelected(key);
     history.replaceState(null, "", formatRoute({ page: "job", id, stream, line: key }));
@@ -256,7 +323,14 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
       <div class="toolbar" role="toolbar" aria-label="Output">
         <div class="segmented" role="group" aria-label="Streams">
           {(["both", "stdout", "stderr"] as const).map((choice) => (
-            <button type="button" aria-pressed={stream === choice} onClick={() => navigate({ page: "job", id, stream: choice }, { replace: true })}>
+            <button
+              type="button"
+              aria-pressed={stream === choice}
+              onClick={() => {
+                setOpenAt(undefined);
+                navigate({ page: "job", id, stream: choice }, { replace: true });
+              }}
+            >
               {choice}
             </button>
           ))}
@@ -317,14 +391,25 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
           <button type="button" disabled={loadingEarlier} onClick={() => void loadEarlier()}>
             {loadingEarlier ? "Loading…" : "Load earlier"}
           </button>
-          {anchor !== undefined && (
+          <button type="button" onClick={() => openAtLine(`${hidden[0]}:0`)}>
+            From the start
+          </button>
+        </p>
+      )}
+      {anchor !== undefined && (
+        <p class="notice">
+          Opened at a line of {anchor.stream}
+          {later ? `; not shown: what follows byte ${buffer.current.nextOffset(anchor.stream)}` : ""}.{" "}
+          {later && (
             <>
-              {" "}
-              <button type="button" onClick={() => navigate({ page: "job", id, stream })}>
-                Open at the end
-              </button>
+              <button type="button" disabled={loadingEarlier} onClick={() => void loadLater()}>
+                Load later
+              </button>{" "}
             </>
           )}
+          <button type="button" onClick={() => openAtLine(undefined)}>
+            Open at the end
+          </button>
         </p>
       )}
       {state.error !== "" && (
@@ -368,7 +453,7 @@ export function OutputView({ client, job, stream, line, onEnded, download }: Out
         )}
       </div>
       <p class="output-status" aria-live="polite">
-        {state.live ? (paused ? "Paused: scroll to the end or jump to follow again" : "Following") : "End of output"} · {lines.length} lines in view
+        {state.live ? (paused ? "Paused: scroll to the end or jump to follow again" : "Following") : later ? "More output follows (Load later)" : "End of output"} · {lines.length} lines in view
       </p>
     </section>
   );

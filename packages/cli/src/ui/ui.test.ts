@@ -229,6 +229,9 @@ describe("jobexec ui in Chromium", { skip }, () => {
     await page.locator("button.jump").waitFor({ state: "detached" });
     await page.locator(".line .text", { hasText: /^line 330$/ }).waitFor();
     assert.deepEqual(await allLines(page), Array.from({ length: 330 }, (_, i) => `line ${i + 1}`));
+    // The job ran about 8 s: its usage timeline (sampled every 5 s, and at its end) is drawn.
+    await page.locator("figure.timeline figcaption", { hasText: /CPU, up to .* · [2-9] samples/ }).waitFor();
+    assert.equal(await page.locator("figure.timeline svg path").count(), 2);
     // Search: next and previous.
     await page.getByLabel("Search the output").fill("line 25");
     await page.locator(".matches", { hasText: "– of 11" }).waitFor();

@@ -242,6 +242,24 @@ describe("jobexec ui in Chromium", { skip }, () => {
     await page.getByLabel("Search the output").press("Shift+Enter");
     await page.locator(".line.current .text", { hasText: /^line 25$/ }).waitFor();
     assert.equal(await page.locator(".matches").innerText(), "1 of 11");
+    assert.equal(await page.locator(".line.current mark").innerText(), "line 25");
+  });
+
+  test("stdout, stderr or both, each line marked with its stream", async () => {
+    const id = await start(t, "sh", "-c", "echo out-1; echo err-1 >&2; sleep 0.2; echo out-2; echo err-2 >&2");
+    assert.equal((await runCli(t, ["wait", id])).code, 0);
+    await page.goto(`${ui.origin}/jobs/${id}`);
+    await page.locator(".output-status", { hasText: "End of output" }).waitFor();
+    const shown = async (): Promise<string[]> => page.locator(".output .line").evaluateAll((rows) => rows.map((r) => `${r.classList.contains("stderr") ? "err" : "out"} ${r.querySelector(".text")?.textContent}`).sort());
+    assert.deepEqual(await shown(), ["err err-1", "err err-2", "out out-1", "out out-2"]);
+    const only = async (stream: "stdout" | "stderr", expected: string[]): Promise<void> => {
+      await page.getByRole("button", { name: stream, exact: true }).first().click();
+      await page.waitForURL(new RegExp(`\\?stream=${stream}$`));
+      assert.ok(await eventually(async () => JSON.stringify(await shown()) === JSON.stringify(expected)), JSON.stringify(await shown()));
+      await page.locator(".output-status", { hasText: "End of output · 2 lines in view" }).waitFor();
+    };
+    await only("stderr", ["err err-1", "err err-2"]);
+    await only("stdout", ["out out-1", "out out-2"]);
   });
 
   test("a job is stopped from its page after a confirmation", async () => {
@@ -321,6 +339,10 @@ describe("jobexec ui in Chromium", { skip }, () => {
       await ro.goto(readOnly.openUrl);
       await ro.locator(".badge", { hasText: "read-only" }).waitFor();
       assert.equal(await ro.getByRole("link", { name: "Start a job" }).count(), 0);
+      const running = await start(t, "sleep", "30");
+      await ro.goto(`${readOnly.origin}/jobs/${running}`);
+      await ro.locator(".job-header .state", { hasText: "running" }).waitFor();
+      assert.equal(await ro.locator(".job-header .actions").count(), 0);
       const roToken = await ro.evaluate(() => (JSON.parse(sessionStorage.getItem("jobexec-session") ?? "{}") as { token: string }).token);
       const refused = await raw(readOnly.port, "POST", "/api/jobexec.v1.JobService/StartJob", connectJson(roToken), JSON.stringify({ program: "true" }));
       assert.equal(refused.status, 403);

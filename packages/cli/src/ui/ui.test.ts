@@ -262,13 +262,20 @@ describe("jobexec ui in Chromium", { skip }, () => {
     await only("stdout", ["out out-1", "out out-2"]);
   });
 
-  test("a job is stopped from its page after a confirmation", async () => {
+  test("a job is stopped, then deleted, from its page after a confirmation each", async () => {
     const id = await start(t, "sleep", "300");
     await page.goto(`${ui.origin}/jobs/${id}`);
     await page.getByRole("button", { name: "Stop", exact: true }).click();
     await page.getByRole("button", { name: "Stop the job" }).click();
     await page.locator(".job-header .state", { hasText: "stopped" }).waitFor();
     assert.match(await page.locator(".facts").innerText(), /stopped by alice/);
+    // Then deleted: back to the list, where it is gone (WatchJobs' deletion).
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("button", { name: "Delete the job" }).click();
+    await page.waitForURL(`${ui.origin}/`);
+    await page.locator(".live[data-status=live]").waitFor();
+    await page.locator(`a.job-row[href="/jobs/${id}"]`).waitFor({ state: "detached" });
+    assert.equal((await runCli(t, ["status", id])).code, 1);
   });
 
   test("the raw download is byte for byte the job's output, through a link that works once", async () => {

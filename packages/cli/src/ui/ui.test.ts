@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { request as httpRequest, type OutgoingHttpHeaders } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { collectCli, eventually, runCli, spawnCli, startedId, startCliServer, type CliServer } from "../testing/cli-fixture.ts";
+import { collectCli, eventually, runCli, spawnCli, startedId, startCliServer, type CliServer, type User } from "../testing/cli-fixture.ts";
 
 const chromiumPath = "/usr/bin/chromium";
 const skip = existsSync(chromiumPath) ? false : `no ${chromiumPath} (packages/web/install-deps.sh installs it): the browser tests of jobexec ui are skipped`;
@@ -29,8 +29,8 @@ interface Console {
   port: number;
 }
 
-async function startUi(t: CliServer, args: string[] = []): Promise<Console> {
-  const child = spawnCli(t, ["ui", "--no-open", ...args], { timeoutMs: 600_000 });
+async function startUi(t: CliServer, args: string[] = [], user: User = "alice"): Promise<Console> {
+  const child = spawnCli(t, ["ui", "--no-open", ...args], { timeoutMs: 600_000, user });
   let out = "";
   let err = "";
   child.stderr?.on("data", (b: Buffer) => (err += b.toString()));
@@ -153,6 +153,8 @@ describe("jobexec ui in Chromium", { skip }, () => {
     await row.locator(".state", { hasText: "exited" }).waitFor();
     assert.match(await row.locator(".result").innerText(), /exit code 0/);
     assert.equal(await row.locator(".owner").innerText(), "alice");
+    // Not an admin: her own jobs (the console fell back from everyone's), no owner filter.
+    assert.equal(await page.getByRole("searchbox").count(), 0);
   });
 
   test("hostile output and command lines are shown as text: no markup, no script, no javascript: link", async () => {
@@ -361,6 +363,27 @@ describe("jobexec ui in Chromium", { skip }, () => {
       await ro.close();
     } finally {
       await stopUi(readOnly);
+    }
+  });
+
+  test("an admin's console lists everyone's jobs and filters by owner in the address", async () => {
+    const bobs = startedId(await runCli(t, ["start", "--", "true"], { user: "bob" }));
+    const admin = await startUi(t, [], "admin");
+    try {
+      const view = await browser.newPage();
+      await view.goto(admin.openUrl);
+      await view.locator(`a.job-row[href="/jobs/${bobs}"] .owner`, { hasText: "bob" }).waitFor();
+      await view.locator(".job-row .owner", { hasText: "alice" }).first().waitFor();
+      await view.getByRole("searchbox").fill("bob");
+      await view.getByRole("searchbox").press("Enter");
+      await view.waitForURL(/\?owner=bob$/);
+      assert.deepEqual([...new Set(await view.locator(".job-row .owner").allInnerTexts())], ["bob"]);
+      await view.reload();
+      await view.locator(`a.job-row[href="/jobs/${bobs}"]`).waitFor();
+      assert.deepEqual([...new Set(await view.locator(".job-row .owner").allInnerTexts())], ["bob"]);
+      await view.close();
+    } finally {
+      await stopUi(admin);
     }
   });
 

@@ -25,7 +25,7 @@ describe("usage errors", { timeout: 120_000 }, () => {
   const cases: [string[], string][] = [
     [["strat"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],
     [["stauts", "x"], 'jobexec: unknown command "stauts"; did you mean "status"? (see `jobexec help`)'],
-    [["xyzzy"], 'jobexec: unknown command "xyzzy"; the commands are autocomplete, context add, context current, context list, context remove, context use, help, list, logs, queue, rm, start, status, stop, wait (see `jobexec help`)'],
+    [["xyzzy"], 'jobexec: unknown command "xyzzy"; the commands are autocomplete, context add, context current, context list, context remove, context use, help, list, logs, queue, rm, start, status, stop, ui, wait (see `jobexec help`)'],
     [["context", "ad"], 'jobexec: unknown command "context ad"; did you mean "context add"? (see `jobexec help`)'],
     [["help", "strat"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],
     [["strat", "--help"], 'jobexec: unknown command "strat"; did you mean "start"? (see `jobexec help`)'],

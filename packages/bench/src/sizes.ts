@@ -35,8 +35,9 @@ export interface Sizes {
   /** Running jobs on each of the usage figure's three servers, and the seconds their CPU is measured over. */
   usageJobs: number;
   usageSeconds: number;
-  /** Jobs queued for the queue figure. */
+  /** Jobs through the queue figure (a multiple of its 8 clients), and its admin watchers. */
   queued: number;
+  queueWatchers: number;
 }
 
 /** The figures the brief asks for. */
@@ -65,6 +66,7 @@ export const full: Sizes = {
   usageJobs: 300,
   usageSeconds: 30,
   queued: 10_000,
+  queueWatchers: 100,
 };
 
 /**
@@ -96,4 +98,5 @@ export const quick: Sizes = {
   usageJobs: 20,
   usageSeconds: 3,
   queued: 200,
+  queueWatchers: 10,
 };

@@ -550,11 +550,14 @@ export class JobManager {
     });
   }
 
-  /** Starts every queued job the admission policy admits now; each start goes on without being awaited. */
-  #pump(): void {
+  /**
+   * Starts every queued job the admission policy admits now; each start goes on without being awaited. `freedAt`
+   * (performance.now()) is when a running job's recorded end freed the room this pump fills, for the dispatch time.
+   */
+  #pump(freedAt?: number): void {
     if (this.#closing !== undefined) return;
     for (let next = this.#scheduler.admitNext(Date.now()); next !== undefined; next = this.#scheduler.admitNext(Date.now())) {
-      const admitting = this.#admit(this.#jobs.find(next.entry.id), next.release);
+      const admitting = this.#admit(this.#jobs.find(next.entry.id), next.release, freedAt);
       this.#starting.add(admitting);
       void admitting.finally(() => this.#starting.delete(admitting));
     }
@@ -563,9 +566,10 @@ export class JobManager {
   /**
    * Starts an admitted queued job (`release` gives back its share of the load): its request is validated again, its
    * record stored as started before the spawn (so that no crash can start it twice), then it is launched cold. One
-   * that cannot start ends "failed", with the reason.
+   * that cannot start ends "failed", with the reason. Its log line says how long it waited and, when a running job's
+   * end made room for it (`freedAt`), its dispatch: from that end to the request of its launch.
    */
-  async #admit(record: JobRecord, release: () => void): Promise<void> {
+  async #admit(record: JobRecord, release: () => void, freedAt: number | undefined): Promise<void> {
     let slot: Slot | undefined;
     let closeFiles: (() => Promise<void>) | undefined;
     try {
@@ -576,6 +580,7 @@ export class JobManager {
       const valid = await validateSpec(request.spec, baseEnv, this.#host, account, this.#settings);
       record.cgroupDir = this.#launcher.cgroupDirOf(record.id);
       this.#jobs.markAdmitted(record);
+      const dispatch = freedAt === undefined ? "" : `, dispatched ${(performance.now() - freedAt).toFixed(3)} ms after a running job's end`;
       const launched = await this.#launcher.launchQueued(record, valid);
       closeFiles = launched.closeFiles;
       record.begin(valid);
@@ -584,7 +589,7 @@ export class JobManager {
       this.#changes.publish("started", record.snapshot(true));
       if ((await launched.spawned.failure) !== "") return;
       const waited = Date.now() - record.createdAt.getTime();
-      this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
+      this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms${dispatch}: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
     } catch (err) {
       slot?.release();
       release();
@@ -616,7 +621,7 @@ export class JobManager {
     void record.ended.then(() => {
       held?.release();
       release();
-      this.#pump();
+      this.#pump(performance.now());
     });
   }
 

@@ -35,9 +35,10 @@ export interface Sizes {
   /** Running jobs on each of the usage figure's three servers, and the seconds their CPU is measured over. */
   usageJobs: number;
   usageSeconds: number;
-  /** Jobs through the queue figure (a multiple of its 8 clients), and its admin watchers. */
+  /** Jobs through the queue figure (a multiple of its 8 clients), its admin watchers, and the baseline's jobs. */
   queued: number;
   queueWatchers: number;
+  queueBaseline: number;
 }
 
 /** The figures the brief asks for. */
@@ -67,6 +68,7 @@ export const full: Sizes = {
   usageSeconds: 30,
   queued: 10_000,
   queueWatchers: 100,
+  queueBaseline: 2500,
 };
 
 /**
@@ -99,4 +101,5 @@ export const quick: Sizes = {
   usageSeconds: 3,
   queued: 200,
   queueWatchers: 10,
+  queueBaseline: 200,
 };

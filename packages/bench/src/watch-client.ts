@@ -3,9 +3,11 @@
 // process of its own so that decoding them costs the clients that time StartJob nothing. Messages (advanced
 // serialization):
 //   child  -> {type: "ready"}: loaded
-//   parent -> {type: "watch", url, tls, watchers, connections, owners, queued, jobs}: open the watchers (no filter,
-//             all owners) over that many connections; each owner has `queued` jobs queued now, and `jobs` of the
-//             owners' will end
+//   parent -> {type: "watch", url, tls, watchers, connections, owners, queued, jobs, slots}: open the watchers (no
+//             filter, all owners) over that many connections; each owner has `queued` jobs queued now, `jobs` of the
+//             owners' will end, `slots` run at once
+//   child  -> {type: "done", watchers, samples, windows}: each watcher's report; the owners' running jobs sampled,
+//             and their starts among each `slots` consecutive starts
 //   child  -> {type: "watching"}: every watcher has its position
 //   parent -> {type: "sample"}: from now on, sample the owners' running jobs every 100 ms while all have queued work
 //   parent -> {type: "sample"}: from now on, sample the owners' running jobs every 100 ms while all have queued work
@@ -13,7 +15,6 @@
 //   parent -> {type: "deletes", count}: say when every watcher has seen `count` deletions in all
 //   child  -> {type: "deleted"}
 //   parent -> {type: "stop"}: close the watchers
-//   child  -> {type: "done", watchers, samples}: what each watcher received
 //   parent -> {type: "exit"}
 import { createHash } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
@@ -37,7 +38,7 @@ export interface WatcherReport {
 }
 
 export type ToWatcher =
-  | { type: "watch"; url: string; tls: Pick<Tls, "ca" | "clientCert" | "clientKey">; watchers: number; connections: number; owners: string[]; queued: number; jobs: number }
+  | { type: "watch"; url: string; tls: Pick<Tls, "ca" | "clientCert" | "clientKey">; watchers: number; connections: number; owners: string[]; queued: number; jobs: number; slots: number }
   | { type: "sample" }
   | { type: "deletes"; count: number }
   | { type: "stop" }
@@ -47,7 +48,7 @@ export type FromWatcher =
   | { type: "watching" }
   | { type: "drained" }
   | { type: "deleted" }
-  | { type: "done"; watchers: WatcherReport[]; samples: number[][] }
+  | { type: "done"; watchers: WatcherReport[]; samples: number[][]; windows: number[][] }
   | { type: "error"; message: string };
 
 const send = (message: FromWatcher): void => void process.send?.(message);
@@ -67,7 +68,12 @@ class Shares {
   readonly #running = new Map<string, number>();
   readonly #states = new Map<string, "queued" | "running">();
   readonly samples: number[][] = [];
-  constructor(owners: string[], queued: number) {
+  /** For each start while every owner had queued work: each owner's starts among the last `window` (itself included). */
+  readonly windows: number[][] = [];
+  readonly #recent: string[] = [];
+  readonly #window: number;
+  constructor(owners: string[], queued: number, window: number) {
+    this.#window = window;
     this.#owners = owners;
     for (const owner of owners) this.#queued.set(owner, queued);
   }
@@ -76,6 +82,7 @@ class Shares {
   }
   take(kind: JobChangeKind, id: string, owner: string, state: JobState): void {
     if (!this.#owners.includes(owner)) return;
+    if (kind === JobChangeKind.STARTED) this.#started(owner);
     // A job queued before the watch began is known by its start.
     const was = this.#states.get(id) ?? (kind === JobChangeKind.STARTED ? "queued" : undefined);
     if (was !== undefined) this.#add(was === "queued" ? this.#queued : this.#running, owner, -1);
@@ -86,18 +93,25 @@ class Shares {
       this.#add(now === "queued" ? this.#queued : this.#running, owner, 1);
     }
   }
+  #started(owner: string): void {
+    this.#recent.push(owner);
+    if (this.#recent.length > this.#window) this.#recent.shift();
+    if (this.#recent.length === this.#window && this.#owners.every((o) => (this.#queued.get(o) ?? 0) > 0)) {
+      this.windows.push(this.#owners.map((o) => this.#recent.filter((r) => r === o).length));
+    }
+  }
   sample(): void {
     if (this.#owners.every((o) => (this.#queued.get(o) ?? 0) > 0)) this.samples.push(this.#owners.map((o) => this.#running.get(o) ?? 0));
   }
 }
 
 async function watch(message: Extract<ToWatcher, { type: "watch" }>): Promise<void> {
-  const { url, tls, watchers, connections, owners, queued, jobs } = message;
+  const { url, tls, watchers, connections, owners, queued, jobs, slots } = message;
   // HTTP/2 windows of 64 KiB: a watcher behind holds its backlog in the server's change log, not in megabytes of
   // the connection's buffers.
   const clients = Array.from({ length: connections }, () => createClient(JobService, benchTransport(url, tls, { windows: "defaults" })));
   const abort = new AbortController();
-  const shares = new Shares(owners, queued);
+  const shares = new Shares(owners, queued, slots);
   sampling = () => setInterval(() => shares.sample(), sampleMs);
   let positioned = 0;
   const reports: WatcherReport[] = [];
@@ -158,7 +172,7 @@ async function watch(message: Extract<ToWatcher, { type: "watch" }>): Promise<vo
   };
   await Promise.all(Array.from({ length: watchers }, (_, w) => run(w)));
   clearInterval(timer);
-  send({ type: "done", watchers: reports, samples: shares.samples });
+  send({ type: "done", watchers: reports, samples: shares.samples, windows: shares.windows });
 }
 
 process.on("message", (message: ToWatcher) => {

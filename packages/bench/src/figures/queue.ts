@@ -8,6 +8,7 @@ import { benchTransport } from "../client.ts";
 import type { Context } from "../context.ts";
 import { BenchError } from "../error.ts";
 import { startJob, type JobClient } from "../jobs.ts";
+import { collectedMemory, inspectFlag, inspectorUrl } from "../inspector.ts";
 import { readCpuSeconds, readMemory } from "../proc.ts";
 import { summarizeProfile } from "../profile.ts";
 import type { Row, Section } from "../result.ts";
@@ -105,7 +106,7 @@ async function attachWatchers(server: ServerProcess, context: Context, queued: n
     await watcher.ready;
     const watchers = context.sizes.queueWatchers;
     const { ca, clientCert, clientKey } = context.tls;
-    watcher.send({ type: "watch", url: server.url, tls: { ca, clientCert, clientKey }, watchers, connections: Math.ceil(watchers / watchersPerConnection), owners: context.tls.users.map((u) => u.name), queued, jobs });
+    watcher.send({ type: "watch", url: server.url, tls: { ca, clientCert, clientKey }, watchers, connections: Math.ceil(watchers / watchersPerConnection), owners: context.tls.users.map((u) => u.name), queued, jobs, slots });
     await watcher.next("watching");
     return watcher;
   } catch (error) {
@@ -115,15 +116,15 @@ async function attachWatchers(server: ServerProcess, context: Context, queued: n
 }
 
 /** Closes the watchers and checks what they received; their reports, samples and CPU seconds. */
-async function detachWatchers(watcher: ChildClient<FromWatcher, ToWatcher>, expected: Expected): Promise<{ reports: WatcherReport[]; samples: number[][]; cpuSeconds: number }> {
+async function detachWatchers(watcher: ChildClient<FromWatcher, ToWatcher>, expected: Expected): Promise<{ reports: WatcherReport[]; samples: number[][]; windows: number[][]; cpuSeconds: number }> {
   const done = watcher.next("done");
   watcher.send({ type: "stop" });
-  const { watchers: reports, samples } = await done;
+  const { watchers: reports, samples, windows } = await done;
   const cpuSeconds = await readCpuSeconds(watcher.child.pid as number);
   watcher.send({ type: "exit" });
   const fault = watchersFault(reports, expected);
   if (fault !== undefined) throw new BenchError("workload", `WatchJobs: ${fault}`);
-  return { reports, samples, cpuSeconds };
+  return { reports, samples, windows, cpuSeconds };
 }
 
 /** The dispatch times the server logged (see core's JobManager: "dispatched X ms after a running job's end"). */
@@ -143,7 +144,7 @@ async function dispatchTimes(server: ServerProcess): Promise<number[]> {
  * the 8 slots: its throughput, the dispatch time the server logs for each admission a job's end made room for, the
  * users' running jobs sampled every 100 ms while all four have queued work, what every watcher received (checked),
  * and the server's CPU per change delivered (K deletions with the watchers against K without). Run 2, the baseline:
- * the same jobs from the same clients, with the same watchers, on a server without a running limit, each client
+ * `queueBaseline` of the same jobs from the same clients, with the same watchers, on a server without a running limit, each client
  * starting its next job once its last one ended (8 at a time, no queue).
  */
 export async function queueFigure(context: Context): Promise<Section> {
@@ -157,7 +158,7 @@ export async function queueFigure(context: Context): Promise<Section> {
   const home = join(dir, "queue");
   await mkdir(home, { recursive: true, mode: 0o711 });
   context.progress(`queue: ${String(n)} jobs of ${String(owners.length)} users queued behind ${String(slots)} sleeping jobs`);
-  const server = await startServerProcess({ dir: home, tls, args, profile: context.profile });
+  const server = await startServerProcess({ dir: home, tls, args, profile: context.profile, nodeFlags: [inspectFlag] });
   let run;
   let profilePath: string | undefined;
   let watcher: ChildClient<FromWatcher, ToWatcher> | undefined;
@@ -165,6 +166,8 @@ export async function queueFigure(context: Context): Promise<Section> {
     const admin = server.client();
     const blockers = await Promise.all(Array.from({ length: slots }, () => startJob(admin, sleeper)));
     const idleRss = (await readMemory(server.pid)).rssBytes;
+    const inspector = await inspectorUrl(join(home, "server.log"));
+    const idleCollected = await collectedMemory(inspector);
     const { pool } = userClients(server, context);
     const ids: string[][] = pool.map(() => []);
     // The first of each client's is untimed: its user's first job makes the user's account and home.
@@ -176,6 +179,7 @@ export async function queueFigure(context: Context): Promise<Section> {
     const getsPerClient = Math.ceil(Math.min(n, sizes.getCalls) / clients);
     const gets = await timedEach(pool, getsPerClient, (c, i) => (pool[c] as JobClient).getJob({ id: (ids[c] as string[])[(i * 7919) % perClient] as string }));
     const queuedRss = (await readMemory(server.pid)).rssBytes;
+    const queuedCollected = await collectedMemory(inspector);
 
     context.progress("queue: start-up with a copy of the queue, and with an empty data directory");
     const copy = await queueCopy(server, join(dir, "queue-copy"));
@@ -220,14 +224,14 @@ export async function queueFigure(context: Context): Promise<Section> {
     cpu = await readCpuSeconds(server.pid);
     await deleteSome(deletions);
     const bareDeletes = (await readCpuSeconds(server.pid)) - cpu;
-    run = { starts, gets, idleRss, queuedRss, withQueue, empty, drainSeconds, cpuSeconds, watched, watchedDeletes, bareDeletes, dispatch: await dispatchTimes(server) };
+    run = { starts, gets, idleRss, queuedRss, idleCollected, queuedCollected, withQueue, empty, drainSeconds, cpuSeconds, watched, watchedDeletes, bareDeletes, dispatch: await dispatchTimes(server) };
   } finally {
     if (watcher !== undefined) watcher.child.kill();
     profilePath = await server.close();
   }
 
-  context.progress(`queue: baseline, the same ${String(n)} jobs started back to back by ${String(clients)} clients without a queue`);
-  const base = await backToBack(context, n);
+  context.progress(`queue: baseline, ${String(sizes.queueBaseline)} of the same jobs started back to back by ${String(clients)} clients without a queue`);
+  const base = await backToBack(context, sizes.queueBaseline);
 
   const start = summarize(run.starts, "StartJob while queueing");
   const get = summarize(run.gets, "GetJob of a queued job");
@@ -235,11 +239,12 @@ export async function queueFigure(context: Context): Promise<Section> {
   const bare = summarize(run.empty, "start-up, empty");
   const dispatch = summarize(run.dispatch, "dispatch");
   const share = slots / owners.length;
-  const { samples, reports } = run.watched;
+  const { samples, windows, reports } = run.watched;
+  const fairWindows = windows.filter((w) => w.every((c) => Math.abs(c - share) <= 1)).length;
   const worst = samples.reduce((most, s) => Math.max(most, ...s.map((r) => Math.abs(r - share))), 0);
   const fair = samples.filter((s) => s.every((r) => Math.abs(r - share) <= 1)).length;
   const rate = n / run.drainSeconds;
-  const baseRate = n / base.seconds;
+  const baseRate = sizes.queueBaseline / base.seconds;
   const watchers = reports.length;
   const changes = reports[0]?.changes ?? 0;
   const perEventUs = ((run.watchedDeletes - run.bareDeletes) / (deletions * watchers)) * 1e6;
@@ -247,13 +252,16 @@ export async function queueFigure(context: Context): Promise<Section> {
     { metric: "StartJob while queueing, p50", unit: "ms", value: start.p50, baselines: [{ name: "GetJob of a queued job, same run", value: get.p50 }], target: { op: "<=", value: get.p50 + 1 } },
     { metric: "StartJob while queueing, p99", unit: "ms", value: start.p99, baselines: [{ name: "GetJob, p99", value: get.p99 }] },
     { metric: `server RSS with ${String(n)} queued`, unit: "MiB", value: mib(run.queuedRss), baselines: [{ name: "the same server before", value: mib(run.idleRss) }], target: { op: "<=", value: mib(run.idleRss) + 40 } },
+    { metric: `server RSS with ${String(n)} queued, once collected`, unit: "MiB", value: mib(run.queuedCollected.rssBytes), baselines: [{ name: "the same server before, collected", value: mib(run.idleCollected.rssBytes) }], target: { op: "<=", value: mib(run.idleCollected.rssBytes) + 40 } },
+    { metric: `live heap with ${String(n)} queued`, unit: "MiB", value: mib(run.queuedCollected.heapUsedBytes), baselines: [{ name: "the same server before", value: mib(run.idleCollected.heapUsedBytes) }] },
     { metric: "dispatch (a job's end to its successor's launch request), p50", unit: "ms", value: dispatch.p50, baselines: [], target: { op: "<=", value: 2 } },
     { metric: "dispatch, p99", unit: "ms", value: dispatch.p99, baselines: [], target: { op: "<=", value: 10 } },
     { metric: "throughput through the queue", unit: "jobs/s", value: rate, baselines: [{ name: "the same jobs back to back, no queue", value: baseRate }], target: { op: ">=", value: 0.95 * baseRate } },
     { metric: `fairness: samples with every user's running jobs within 1 of ${String(share)}`, unit: "%", value: samples.length === 0 ? Number.NaN : (100 * fair) / samples.length, baselines: [], target: { op: ">=", value: 100 } },
+    { metric: `fairness of admissions: windows of ${String(slots)} consecutive starts with every user's within 1 of ${String(share)}`, unit: "%", value: windows.length === 0 ? Number.NaN : (100 * fairWindows) / windows.length, baselines: [], target: { op: ">=", value: 100 } },
     { metric: `spawn to listening with ${String(n)} queued, p50`, unit: "ms", value: up.p50, baselines: [{ name: "empty data directory", value: bare.p50 }], target: { op: "<=", value: 1500 } },
     { metric: `server CPU per change delivered to ${String(watchers)} watchers, per watcher`, unit: "us", value: perEventUs, baselines: [] },
-    { metric: "server CPU per job, draining the queue", unit: "ms", value: (run.cpuSeconds / n) * 1000, baselines: [{ name: "back to back, no queue (StartJob included)", value: (base.cpuSeconds / n) * 1000 }] },
+    { metric: "server CPU per job, draining the queue", unit: "ms", value: (run.cpuSeconds / n) * 1000, baselines: [{ name: "back to back, no queue (StartJob included)", value: (base.cpuSeconds / sizes.queueBaseline) * 1000 }] },
   ];
   return {
     ...(profilePath === undefined ? {} : { profile: await summarizeProfile(profilePath) }),
@@ -262,10 +270,10 @@ export async function queueFigure(context: Context): Promise<Section> {
     rows,
     notes: [
       `${String(n)} StartJob calls of /bin/true from ${String(clients)} concurrent clients (${owners.join(", ")}: ${String(n / owners.length)} each, two clients per user), each answered QUEUED behind ${String(slots)} sleeping jobs of the admin; then ${String(run.gets.length)} GetJob calls of queued jobs from the same clients. The first StartJob of each client (its user's account and home made) is untimed. StartJob p50/p99/max ${start.p50.toFixed(2)}/${start.p99.toFixed(2)}/${start.max.toFixed(1)} ms; GetJob ${get.p50.toFixed(2)}/${get.p99.toFixed(2)}/${get.max.toFixed(1)} ms.`,
-      "RSS: /proc/PID/status VmRSS once the sleeping jobs run (before), and after the last StartJob and the GetJob calls; no GC forced; no watcher attached yet.",
+      `RSS: /proc/PID/status VmRSS once the sleeping jobs run (before), and after the last StartJob and the GetJob calls, no GC forced; then, "once collected", after two full GCs asked through the server's inspector (node --inspect on loopback, for this figure only), with its heap used: ${((run.queuedCollected.heapUsedBytes - run.idleCollected.heapUsedBytes) / n / 1024).toFixed(2)} KiB of live heap per queued job. No watcher attached yet.`,
       `Dispatch: what the server logs for each admission a running job's end made room for, from the moment that end was recorded (its slot freed) to the successor's launch request (its request read back from state.db and validated again, its admission stored): ${String(dispatch.n)} admissions, p50/p99/max ${dispatch.p50.toFixed(3)}/${dispatch.p99.toFixed(3)}/${dispatch.max.toFixed(2)} ms.`,
-      `Throughput: from the stop of the sleeping jobs until the first watcher saw the last job end, ${run.drainSeconds.toFixed(1)} s (${rate.toFixed(1)} jobs/s); baseline: the same clients each starting its next job once its last ended (seen on a WatchJobs stream of the bench's), on a server without a running limit, with the same watchers attached, ${base.seconds.toFixed(1)} s (${baseRate.toFixed(1)} jobs/s). Both servers --standby 0: queued jobs start cold.`,
-      `Fairness: ${String(samples.length)} samples (every 100 ms while all ${String(owners.length)} users had queued jobs, counted from the first watcher's changes); ${String(fair)} with every user within 1 of ${String(share)} running; the largest gap ${String(worst)}.`,
+      `Throughput: from the stop of the sleeping jobs until the first watcher saw the last job end, ${run.drainSeconds.toFixed(1)} s (${rate.toFixed(1)} jobs/s); baseline: ${String(sizes.queueBaseline)} of the same jobs, the same clients each starting its next job once its last ended (seen on a WatchJobs stream of the bench's), on a server without a running limit, with the same watchers attached, ${base.seconds.toFixed(1)} s (${baseRate.toFixed(1)} jobs/s). Both servers --standby 0: queued jobs start cold.`,
+      `Fairness: ${String(samples.length)} samples (every 100 ms while all ${String(owners.length)} users had queued jobs, counted from the first watcher's changes); ${String(fair)} with every user within 1 of ${String(share)} running; the largest gap ${String(worst)}. A job counts as running from its "started" change (after its launch) to its "ended": a slot between a job's end and its successor's start (dispatch and launch, most of a /bin/true slot's time) counts for nobody. So also the order of admissions: of ${String(windows.length)} windows of ${String(slots)} consecutive starts (while all had queued jobs), ${String(fairWindows)} had every user's starts within 1 of ${String(share)}.`,
       `Watchers: ${String(watchers)} admin WatchJobs streams (all owners, no filter) from one client process over ${String(Math.ceil(watchers / watchersPerConnection))} connections (64 KiB HTTP/2 windows), attached before the drain and closed after ${String(deletions)} deletions: each received all ${String(changes)} changes, sequences consecutive, the same changes in the same order (SHA-256 of each stream), each job's started before its ended (checked on the first); in the baseline run likewise (${String(base.changes)} changes each). CPU per change and watcher: (server CPU for ${String(deletions)} DeleteJob calls with the watchers - for ${String(deletions)} more without) / (${String(deletions)} x ${String(watchers)}): ${(run.watchedDeletes * 1000).toFixed(0)} against ${(run.bareDeletes * 1000).toFixed(0)} ms. The watchers' own process used ${run.watched.cpuSeconds.toFixed(1)} s of CPU in the queue run, ${base.watcherCpuSeconds.toFixed(1)} s in the baseline's.`,
       `Server CPU while draining ${run.cpuSeconds.toFixed(1)} s; the baseline's whole run ${base.cpuSeconds.toFixed(1)} s.`,
       `Start-up: 3 of each, alternating; the queue's server starts on a copy of the queued jobs (state.db read with SQLite's backup while the first server held them; each start-up admits a few before it is closed). p50/max ${up.p50.toFixed(0)}/${up.max.toFixed(0)} ms, empty ${bare.p50.toFixed(0)}/${bare.max.toFixed(0)} ms.`,

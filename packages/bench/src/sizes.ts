@@ -68,7 +68,7 @@ export const full: Sizes = {
   usageSeconds: 30,
   queued: 10_000,
   queueWatchers: 100,
-  queueBaseline: 2500,
+  queueBaseline: 2400,
 };
 
 /**

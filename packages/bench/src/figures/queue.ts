@@ -151,7 +151,9 @@ export async function queueFigure(context: Context): Promise<Section> {
   const { sizes, dir, tls } = context;
   const n = sizes.queued;
   const perClient = n / clients;
-  if (!Number.isInteger(perClient)) throw new BenchError("usage", `the queue figure needs a multiple of ${String(clients)} jobs, not ${String(n)}`);
+  for (const jobs of [n, sizes.queueBaseline]) {
+    if (jobs % clients !== 0) throw new BenchError("usage", `the queue figure needs multiples of ${String(clients)} jobs, not ${String(jobs)}`);
+  }
   const owners = tls.users.map((u) => u.name);
   const deletions = Math.min(n / 2, sizes.getCalls);
   const args = [`--max-running=${String(slots)}`, "--standby=0", `--max-queued-per-user=${String(n)}`];

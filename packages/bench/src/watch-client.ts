@@ -131,7 +131,7 @@ async function watch(message: Extract<ToWatcher, { type: "watch" }>): Promise<vo
     let last = -1n;
     const error = (text: string): void => void (report.errors.length < 5 && report.errors.push(text));
     try {
-      for await (const res of clients[w % connections]!.watchJobs({ allOwners: true }, { signal: abort.signal })) {
+      for await (const res of (clients[w % connections] as (typeof clients)[number]).watchJobs({ allOwners: true }, { signal: abort.signal })) {
         if (res.event.case === "position") {
           if (res.event.value.resync) error(`resync at the start: ${res.event.value.reason}`);
           last = res.event.value.sequence;

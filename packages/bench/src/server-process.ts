@@ -24,6 +24,8 @@ export interface ServerOptions {
   profile?: boolean;
   /** More `jobexec-server` flags, e.g. `--run-as server`. */
   args?: readonly string[];
+  /** More Node flags for the server's process, e.g. `--max-old-space-size=64`. */
+  nodeFlags?: readonly string[];
 }
 
 /** A `jobexec-server` child process on loopback. */
@@ -83,7 +85,7 @@ export async function startServerProcess(options: ServerOptions): Promise<Server
   const cgroupParent = uniqueCgroupName();
   const logPath = join(dir, "server.log");
   const log = await open(logPath, "w");
-  const nodeFlags = options.profile === true ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+  const nodeFlags = [...(options.profile === true ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), ...(options.nodeFlags ?? [])];
   const spawnedAt = Date.now();
   let child: ChildProcess;
   try {

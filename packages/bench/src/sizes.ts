@@ -35,8 +35,10 @@ export interface Sizes {
   /** Running jobs on each of the usage figure's three servers, and the seconds their CPU is measured over. */
   usageJobs: number;
   usageSeconds: number;
-  /** Jobs queued for the queue figure. */
+  /** Jobs through the queue figure (a multiple of its 8 clients), its admin watchers, and the baseline's jobs. */
   queued: number;
+  queueWatchers: number;
+  queueBaseline: number;
 }
 
 /** The figures the brief asks for. */
@@ -65,6 +67,8 @@ export const full: Sizes = {
   usageJobs: 300,
   usageSeconds: 30,
   queued: 10_000,
+  queueWatchers: 100,
+  queueBaseline: 2400,
 };
 
 /**
@@ -96,4 +100,6 @@ export const quick: Sizes = {
   usageJobs: 20,
   usageSeconds: 3,
   queued: 200,
+  queueWatchers: 10,
+  queueBaseline: 200,
 };

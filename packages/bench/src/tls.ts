@@ -13,10 +13,15 @@ export interface Tls {
   /** The client certificate and key as files too, for the CLI. */
   clientCertPath: string;
   clientKeyPath: string;
+  /** Client certificates of plain users (not admins), for figures with several users. */
+  users: { name: string; cert: string; key: string }[];
 }
 
+/** The plain users {@link createTls} issues certificates for. */
+export const benchUsers = ["alice", "bob", "carol", "dave"] as const;
+
 /**
- * Creates a CA, a server certificate for the loopback names and an admin client certificate, with the server's own
+ * Creates a CA, a server certificate for the loopback names an admin client certificate and one for each of {@link benchUsers}, with the server's own
  * certificate functions, and writes the files the server child reads into `dir`.
  */
 export async function createTls(dir: string): Promise<Tls> {
@@ -27,6 +32,7 @@ export async function createTls(dir: string): Promise<Tls> {
     sans: ["localhost", "127.0.0.1", "::1"],
   });
   const client = await issueCertificate(ca, { subject: { commonName: "bench", organizationalUnit: "admin" }, usage: "client" });
+  const users = await Promise.all(benchUsers.map(async (name) => ({ name, ...(await issueCertificate(ca, { subject: { commonName: name }, usage: "client" })) })));
   const tls: Tls = {
     caPath: join(dir, "ca.pem"),
     serverCertPath: join(dir, "server.pem"),
@@ -36,6 +42,7 @@ export async function createTls(dir: string): Promise<Tls> {
     clientKey: client.key,
     clientCertPath: join(dir, "client.pem"),
     clientKeyPath: join(dir, "client.key"),
+    users: users.map(({ name, cert, key }) => ({ name, cert, key })),
   };
   await writeFile(tls.caPath, ca.cert);
   await writeFile(tls.serverCertPath, server.cert);

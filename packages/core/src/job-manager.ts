@@ -29,7 +29,7 @@ import type { Held } from "./schedule/holds.ts";
 import { atTime } from "./supervise/deadline.ts";
 import { JobChanges } from "./events/job-changes.ts";
 import { checkQueueOptions, demandOf, MAX_PRIORITY, type QueueSettings, Scheduler, type Unheld } from "./schedule/scheduler.ts";
-import { JobRecord, type QueuedRequest } from "./supervise/job-record.ts";
+import { jobDir, JobRecord, type QueuedRequest, type QueuedTerms } from "./supervise/job-record.ts";
 import { recover } from "./supervise/recover.ts";
 import { Retention } from "./supervise/retention.ts";
 import { Supervisor } from "./supervise/supervisor.ts";
@@ -66,6 +66,16 @@ function checkListFilter(filter: ListFilter): void {
 function requestOf(spec: JobSpec): JobSpec {
   const { program, args, env, cwd, limits, outputMode, maxOutputBytes, timeoutMs, isolation } = spec;
   return { program, args, env, cwd, limits, outputMode, maxOutputBytes, timeoutMs, isolation };
+}
+
+/**
+ * What a queued job's record holds of its validated spec: what its snapshot reports and its row stores. Not its
+ * environment (the base environment alone is a few KiB: thousands of queued jobs would hold megabytes) nor its
+ * account's home and groups; the spec is validated again from the stored request at the admission.
+ */
+function queuedSpec(valid: ValidSpec): ValidSpec {
+  const { name, uid, gid, drop } = valid.account;
+  return { ...valid, executable: valid.program, env: {}, account: { name, uid, gid, groups: [], home: "", drop } };
 }
 
 /** Most dependencies of one job. */
@@ -113,7 +123,7 @@ function checkStartOptions(options: StartOptions): {
 }
 
 /** The queue entry of a queued record. */
-function entryOf(record: JobRecord, request: QueuedRequest): QueueEntry {
+function entryOf(record: JobRecord, request: QueuedTerms): QueueEntry {
   return {
     id: record.id,
     owner: record.owner,
@@ -206,6 +216,7 @@ export class JobManager {
   readonly #host: HostCapacity;
   readonly #settings: Settings;
   readonly #dataDir: string;
+  readonly #jobsDir: string;
   readonly #logger: (event: LogEvent) => void;
   readonly #jobs: JobTable;
   readonly #accounts: Accounts;
@@ -236,6 +247,7 @@ export class JobManager {
   ) {
     this.#scheduler = new Scheduler(queue, (id) => this.#dependencyJob(id));
     this.#dataDir = dataDir;
+    this.#jobsDir = join(dataDir, "jobs");
     this.#subtree = subtree;
     this.#accounts = accounts;
     this.#locks = locks;
@@ -245,7 +257,7 @@ export class JobManager {
     const log = (event: LogEvent): void => this.#log(event);
     this.cgroups = subtree?.info ?? { mode: "none", controllers: [] };
     this.#jobs = new JobTable(store, log);
-    this.#launcher = new Launcher(join(dataDir, "jobs"), subtree, settings.standby, log);
+    this.#launcher = new Launcher(this.#jobsDir, subtree, settings.standby, log);
     this.#retention = new Retention<JobRecord>(settings, async (record, why) => {
       // A job that a queued job waits for stays until it no longer does.
       if (this.#scheduler.holds.waiterFor(record.id) !== undefined) this.#kept.set(record.id, record);
@@ -449,17 +461,17 @@ export class JobManager {
     this.#scheduler.checkRoom(owner);
     // A fresh id: a standby's belongs to that standby's output files and cgroup, made now.
     const id = newJobId();
-    const request: QueuedRequest = {
-      spec: requestOf(spec),
+    const terms: QueuedTerms = {
       maxRunning: asked.maxRunning,
       maxRunningName: asked.maxRunningName,
       ...(after.length > 0 ? { after } : {}),
       ...(notBefore > 0 ? { notBefore } : {}),
     };
+    const request: QueuedRequest = { ...terms, spec: requestOf(spec) };
     const seq = this.#jobs.insert(id, owner, valid, { request, priority: asked.priority });
-    const record = new JobRecord(id, seq, owner, valid, join(this.#dataDir, "jobs", id), undefined);
+    const record = new JobRecord(id, seq, owner, queuedSpec(valid), jobDir(this.#jobsDir, id), undefined);
     record.state = "queued";
-    record.request = request;
+    record.request = terms;
     record.priority = asked.priority;
     record.createdAt = new Date(asked.queuedAt);
     this.#jobs.add(record);
@@ -539,11 +551,14 @@ export class JobManager {
     });
   }
 
-  /** Starts every queued job the admission policy admits now; each start goes on without being awaited. */
-  #pump(): void {
+  /**
+   * Starts every queued job the admission policy admits now; each start goes on without being awaited. `freedAt`
+   * (performance.now()) is when a running job's recorded end freed the room this pump fills, for the dispatch time.
+   */
+  #pump(freedAt?: number): void {
     if (this.#closing !== undefined) return;
     for (let next = this.#scheduler.admitNext(Date.now()); next !== undefined; next = this.#scheduler.admitNext(Date.now())) {
-      const admitting = this.#admit(this.#jobs.find(next.entry.id), next.release);
+      const admitting = this.#admit(this.#jobs.find(next.entry.id), next.release, freedAt);
       this.#starting.add(admitting);
       void admitting.finally(() => this.#starting.delete(admitting));
     }
@@ -552,19 +567,21 @@ export class JobManager {
   /**
    * Starts an admitted queued job (`release` gives back its share of the load): its request is validated again, its
    * record stored as started before the spawn (so that no crash can start it twice), then it is launched cold. One
-   * that cannot start ends "failed", with the reason.
+   * that cannot start ends "failed", with the reason. Its log line says how long it waited and, when a running job's
+   * end made room for it (`freedAt`), its dispatch: from that end to the request of its launch.
    */
-  async #admit(record: JobRecord, release: () => void): Promise<void> {
-    const request = record.request as QueuedRequest;
+  async #admit(record: JobRecord, release: () => void, freedAt: number | undefined): Promise<void> {
     let slot: Slot | undefined;
     let closeFiles: (() => Promise<void>) | undefined;
     try {
+      const request = this.#jobs.request(record);
       slot = this.#accounts.reserve(record.owner, undefined);
       const account = await this.#accounts.accountOf(record.owner);
       const baseEnv = baseEnvironment(record.id, account);
       const valid = await validateSpec(request.spec, baseEnv, this.#host, account, this.#settings);
       record.cgroupDir = this.#launcher.cgroupDirOf(record.id);
       this.#jobs.markAdmitted(record);
+      const dispatch = freedAt === undefined ? "" : `, dispatched ${(performance.now() - freedAt).toFixed(3)} ms after a running job's end`;
       const launched = await this.#launcher.launchQueued(record, valid);
       closeFiles = launched.closeFiles;
       record.begin(valid);
@@ -573,7 +590,7 @@ export class JobManager {
       this.#changes.publish("started", record.snapshot(true));
       if ((await launched.spawned.failure) !== "") return;
       const waited = Date.now() - record.createdAt.getTime();
-      this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
+      this.#log({ level: "info", message: `job started from the queue after ${String(waited)} ms${dispatch}: pid ${String(record.pid)}, owner ${record.owner}`, jobId: record.id, cgroup: record.cgroupDir });
     } catch (err) {
       slot?.release();
       release();
@@ -605,7 +622,7 @@ export class JobManager {
     void record.ended.then(() => {
       held?.release();
       release();
-      this.#pump();
+      this.#pump(performance.now());
     });
   }
 

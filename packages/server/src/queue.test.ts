@@ -7,10 +7,10 @@ import { before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, type Client } from "@connectrpc/connect";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { DependencyCondition, type Job, type JobService, JobState, QueuePolicy, StopReason } from "@jobexec/proto";
+import { DependencyCondition, HealthCheckResponse_ServingStatus, type Job, type JobService, JobState, QueuePolicy, StopReason } from "@jobexec/proto";
 import { ServerHome } from "./test-support/server-home.ts";
 import { createPki, type Pki } from "./test-support/pki.ts";
-import { failure } from "./test-support/test-harness.ts";
+import { failure, readOutput } from "./test-support/test-harness.ts";
 
 type Jobs = Client<typeof JobService>;
 
@@ -176,6 +176,30 @@ describe("the queue, through real servers", { timeout: 240_000 }, () => {
     const { jobs } = await alice.listJobs({ pageSize: 1000 });
     assert.equal(jobs.length, total);
     assert.ok(jobs.every((j) => j.state === JobState.EXITED), "none failed or was lost");
+  });
+
+  test("a queued job costs its record only: 400 queued jobs with 100 KB of environment each live in a 64 MiB heap, and the last one still gets its environment when it runs", async (t) => {
+    const home = await ServerHome.create(pki);
+    t.after(() => home.close());
+    // A queued job whose record held its request or validated spec (environment included, as before) would hold
+    // 400 x 100 KB of strings in 400 000 properties: more than this heap holds, and the server would die of it.
+    const server = home.start(["--max-running=1", "--standby=0"], ["--max-old-space-size=64"]);
+    const alice = await server.jobs(pki.alice);
+    const holder = (await alice.startJob(sleeper)).job as Job;
+    // 1000 variables of 100 bytes: 107 KB with their names and NULs, under the 128 KiB cap.
+    const env = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`V${String(i).padStart(4, "0")}`, `${String(i)}:${"x".repeat(95)}`]));
+    const ids: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const { job } = await alice.startJob({ program: "/bin/sh", args: ["-c", `echo "$V0999"`], env });
+      assert.equal(job?.state, JobState.QUEUED);
+      ids.push(job.id);
+    }
+    assert.equal((await (await server.health(pki.admin)).check({})).status, HealthCheckResponse_ServingStatus.SERVING, "the server lives");
+    for (const id of ids.slice(0, -1)) await alice.stopJob({ id });
+    await alice.stopJob({ id: holder.id });
+    const last = ids.at(-1) as string;
+    assert.equal((await reaches(alice, last, JobState.EXITED)).exitCode, 0);
+    assert.equal((await readOutput(alice.streamOutput({ id: last }))).stdout.toString(), `999:${"x".repeat(95)}\n`, "its environment, read back from state.db at its admission");
   });
 
   test("start_after and not_before: visibility, a failed chain, bad input named, and a start time kept across a SIGKILL", async (t) => {

@@ -1,9 +1,9 @@
-import { fork, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { JobState } from "@jobexec/proto";
+import { forkClient } from "../child-client.ts";
 import { withServer, type Context } from "../context.ts";
 import { BenchError } from "../error.ts";
 import type { FromClient, ToClient } from "../fanout-client.ts";
@@ -12,7 +12,7 @@ import { startJob } from "../jobs.ts";
 import { openSession } from "../lean-follow.ts";
 import { readCpuSeconds, readMemory, watchMemory } from "../proc.ts";
 import type { Section } from "../result.ts";
-import { jobProgram, siblingProgram } from "../sibling.ts";
+import { jobProgram } from "../sibling.ts";
 import { epochMs, summarize } from "../stats.ts";
 import { ticker } from "../workloads.ts";
 
@@ -35,44 +35,6 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** One fan-out client process (fanout-client.ts) and its next message of each kind. */
-interface ClientProcess {
-  child: ChildProcess;
-  next<T extends FromClient["type"]>(type: T): Promise<Extract<FromClient, { type: T }>>;
-  send(message: ToClient): void;
-}
-
-function forkClient(): ClientProcess & { ready: Promise<unknown> } {
-  const child = fork(siblingProgram("fanout-client"), [], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const waiting = new Map<string, (message: FromClient) => void>();
-  let failure: BenchError | undefined;
-  const fail = (error: BenchError): void => {
-    failure ??= error;
-    for (const reject of waiting.values()) reject({ type: "error", message: error.message });
-  };
-  child.on("message", (message: FromClient) => {
-    if (message.type === "error") fail(new BenchError("workload", `fan-out client ${child.pid}: ${message.message}`));
-    else waiting.get(message.type)?.(message);
-  });
-  child.once("exit", (code, signal) => fail(new BenchError("workload", `fan-out client ${child.pid} exited (${signal ?? code})`)));
-  const client: ClientProcess = {
-    child,
-    next: (type) =>
-      new Promise((resolve, reject) => {
-        if (failure !== undefined) return reject(failure);
-        waiting.set(type, (message) => {
-          waiting.delete(type);
-          if (message.type === "error") reject(failure);
-          else resolve(message as never);
-        });
-      }),
-    send: (message) => void child.send(message),
-  };
-  const ready = client.next("ready");
-  ready.catch(() => undefined); // (awaited later; a failure meanwhile is not unhandled)
-  return { ...client, ready };
 }
 
 /**
@@ -115,7 +77,7 @@ export async function fanoutFigure(context: Context): Promise<{ section: Section
     const soloFile = await fileDigest(solo.id);
 
     // Fan-out: the followers attach while the job is quiet (only its line 0 is written), then it ticks.
-    const clients = Array.from({ length: sizes.followerClients }, forkClient);
+    const clients = Array.from({ length: sizes.followerClients }, () => forkClient<FromClient, ToClient>("fanout-client"));
     const goFile = join(context.dir, "fanout-go");
     const job = await startJob(control, ticker(tickerProgram, intervalMs, goFile));
     context.progress(`fanout: attaching ${sizes.followers} followers from ${clients.length} processes over ${sizes.followerConnections} connections`);

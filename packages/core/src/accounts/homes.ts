@@ -32,14 +32,22 @@ export function homeName(identity: string): string {
  */
 export async function ensureHome(homesDir: string, name: string, uid: number, gid: number, log: (event: LogEvent) => void): Promise<string> {
   const dir = join(homesDir, name);
-  try {
-    await mkdir(dir, { mode: 0o700 });
-    await chown(dir, uid, gid);
-    return dir;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  // Looked at first: every start asks, and a mkdir that fails (the home exists) costs an error object each time.
+  let stats = await lstat(dir).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  });
+  if (stats === undefined) {
+    try {
+      await mkdir(dir, { mode: 0o700 });
+      await chown(dir, uid, gid);
+      return dir;
+    } catch (err) {
+      // Made meanwhile by a concurrent start.
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    stats = await lstat(dir);
   }
-  const stats = await lstat(dir);
   if (!stats.isDirectory()) throw new JobError("internal", `the home directory ${dir} is not a directory`);
   if (stats.uid !== uid || stats.gid !== gid) {
     log({ level: "warn", message: `home directory ${dir} was owned by ${String(stats.uid)}:${String(stats.gid)}; now ${String(uid)}:${String(gid)} (files inside keep their owners)` });

@@ -1,7 +1,6 @@
 // A job's record as a stored row, and back.
-import { join } from "node:path";
 import type { ValidSpec } from "../spec/validate-spec.ts";
-import { type EndState, JobRecord, type QueuedRequest } from "../supervise/job-record.ts";
+import { type EndState, jobDir, JobRecord, type QueuedRequest, type QueuedTerms } from "../supervise/job-record.ts";
 import { NO_ISOLATION } from "../spec/isolation.ts";
 import type { Isolation, OutputMode, StopReason, Usage } from "../types.ts";
 import type { JobRow } from "./job-store.ts";
@@ -9,7 +8,13 @@ import type { JobRow } from "./job-store.ts";
 const time = (date: Date | undefined): number | null => (date === undefined ? null : date.getTime());
 const dateOf = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
 
-/** The row of a record as it is now, but its arguments, which are stored once (see {@link newRow}). */
+// What an update of a record that still has its request writes: the store keeps the request it holds.
+const keptRequest = "kept";
+
+/**
+ * The row of a record as it is now, but its arguments and request, which are stored once (see {@link newRow}): the
+ * request column is null once the record holds none, else a placeholder an update does not write.
+ */
 export function rowOf(record: JobRecord): Omit<JobRow, "args"> {
   const { spec, exit } = record;
   return {
@@ -44,7 +49,8 @@ export function rowOf(record: JobRecord): Omit<JobRow, "args"> {
     usage: JSON.stringify(record.usage),
     stdout_bytes: record.output.stdout,
     stderr_bytes: record.output.stderr,
-    queued_request: record.request === undefined ? null : JSON.stringify(record.request),
+    // Written once, at insert (see newRow): an update only clears it (null), any other value keeps the stored one.
+    queued_request: record.request === undefined ? null : keptRequest,
     priority: record.priority,
     timeline: record.timeline ?? null,
   };
@@ -58,11 +64,16 @@ export function newRow(id: string, owner: string, spec: ValidSpec, queued?: { re
   const record = new JobRecord(id, 0, owner, spec, "", undefined);
   if (queued !== undefined) {
     record.state = "queued";
-    record.request = queued.request;
     record.priority = queued.priority;
   }
   const { seq: _seq, ...row } = rowOf(record);
-  return { ...row, args: JSON.stringify(spec.args) };
+  return { ...row, args: JSON.stringify(spec.args), queued_request: queued === undefined ? null : JSON.stringify(queued.request) };
+}
+
+/** The terms of a stored request (see QueuedRequest), without its spec: what a queued record holds. */
+export function termsOf(json: string): QueuedTerms {
+  const { spec: _spec, ...terms } = JSON.parse(json) as QueuedRequest;
+  return terms;
 }
 
 /**
@@ -88,7 +99,7 @@ export function recordOf(row: JobRow, jobsDir: string, storedArgs?: (seq: number
     maxOutputBytes: row.max_output_bytes,
     ...(row.timeout_ms === null ? {} : { timeoutMs: row.timeout_ms }),
   };
-  const record = new JobRecord(row.id, row.seq, row.owner, spec, join(jobsDir, row.id), row.cgroup ?? undefined);
+  const record = new JobRecord(row.id, row.seq, row.owner, spec, jobDir(jobsDir, row.id), row.cgroup ?? undefined);
   // Kept as stored, parsed only when reported: thousands of records load without parsing their arguments.
   record.restoreArgs(row.args, storedArgs);
   record.createdAt = new Date(row.created_at);
@@ -106,7 +117,7 @@ export function recordOf(row: JobRow, jobsDir: string, storedArgs?: (seq: number
   record.output = { stdout: row.stdout_bytes, stderr: row.stderr_bytes };
   record.priority = row.priority;
   // Kept while queued, and from the admission to the record of the start (see JobTable.markAdmitted).
-  if (row.queued_request !== null) record.request = JSON.parse(row.queued_request) as QueuedRequest;
+  if (row.queued_request !== null) record.request = termsOf(row.queued_request);
   if (row.state === "queued") record.state = "queued";
   else if (row.state !== "running") record.finish(row.state as EndState, dateOf(row.ended_at) ?? record.createdAt);
   return record;

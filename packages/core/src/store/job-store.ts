@@ -37,7 +37,10 @@ export interface JobRow {
   usage: string;
   stdout_bytes: number;
   stderr_bytes: number;
-  /** A queued job's request and quota as JSON (see QueuedRequest); null once it started or ended. */
+  /**
+   * A queued job's request and quota as JSON (see QueuedRequest); null once it started or ended. Written once, at
+   * insert: an update only clears it (null), any other value leaves the stored one as it is.
+   */
   queued_request: string | null;
   priority: number;
   /**
@@ -57,10 +60,12 @@ export interface JobStore {
   readonly path: string;
   /** Stores a new job; returns its seq, larger than any seq this store ever gave (never reused). */
   insert(row: Omit<JobRow, "seq">): number;
-  /** Overwrites the row of job `row.seq`, all but its arguments (written at insert, never changed). */
+  /** Overwrites the row of job `row.seq`, all but its arguments and request (written at insert, never changed). */
   update(row: Omit<JobRow, "args">): void;
   /** The stored arguments (JSON) of job `seq`; undefined for a missing row. */
   args(seq: number): string | undefined;
+  /** The stored request (JSON) of queued job `seq`; undefined for a missing row or one without a request. */
+  queuedRequest(seq: number): string | undefined;
   /** Removes a job's row; a missing one is fine. */
   delete(seq: number): void;
   /** Every row, oldest (lowest seq) first, without timelines (`timeline` null). */

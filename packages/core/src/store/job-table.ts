@@ -59,6 +59,21 @@ export class JobTable {
     }
   }
 
+  /**
+   * The stored request of a queued (or admitted, not yet started) job: its spec as given lives in the store only. A
+   * failure (or a row without one) is JobError.
+   */
+  request(record: JobRecord): QueuedRequest {
+    let json: string | undefined;
+    try {
+      json = this.#store.queuedRequest(record.seq);
+    } catch (err) {
+      throw toJobError(`cannot read the queued job's request from ${this.#store.path}`, err);
+    }
+    if (json === undefined) throw new JobError("internal", `the stored record of queued job ${record.id} has no request`);
+    return JSON.parse(json) as QueuedRequest;
+  }
+
   /** Removes the stored row of a job that was inserted but did not start. */
   discard(id: string, seq: number): void {
     this.#retry.run(id, () => this.#store.delete(seq));

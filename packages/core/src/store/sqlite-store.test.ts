@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { newJobId } from "../job-id.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
-import { newRow, recordOf } from "./job-row.ts";
+import { newRow, recordOf, rowOf } from "./job-row.ts";
 import type { JobRow } from "./job-store.ts";
 import { migrations, schemaVersion } from "./migrations.ts";
 import { SqliteStore } from "./sqlite-store.ts";
@@ -75,17 +75,23 @@ describe("SqliteStore", () => {
     for (const file of [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f))) assert.equal(statSync(file).mode & 0o777, 0o600, `${file} is the server's alone`);
   });
 
-  test("a queued job's request (its environment included) is kept until it starts", () => {
+  test("a queued job's request (its environment included) is kept in the store until it starts; its record holds the terms only", () => {
     const store = SqliteStore.open(join(dir, "queued.db"));
     const request = { spec: { program: "echo", env: { TOKEN: "queued secret" } }, maxRunning: 64, maxRunningName: "--max-running-per-user" };
-    store.insert(newRow(newJobId(), "alice", spec, { request, priority: 3 }));
+    const seq = store.insert(newRow(newJobId(), "alice", spec, { request, priority: 3 }));
     const [row] = store.load();
-    store.close();
     assert.equal(row?.state, "queued");
     assert.equal(row?.priority, 3);
     const record = recordOf(row as JobRow, dir);
-    assert.deepEqual(record.request, request);
+    assert.deepEqual(record.request, { maxRunning: 64, maxRunningName: "--max-running-per-user" });
     assert.equal(record.snapshot().priority, 3);
+    // An update (the record admitted, say) keeps the stored request; one of a record without a request clears it.
+    store.update({ ...rowOf(record), state: "running" });
+    assert.deepEqual(JSON.parse(store.queuedRequest(seq) ?? "null"), request);
+    record.request = undefined;
+    store.update(rowOf(record));
+    assert.equal(store.queuedRequest(seq), undefined);
+    store.close();
   });
 
   test("a file of a newer schema is refused with one sentence naming it, and left as it was", async () => {

@@ -30,6 +30,7 @@ export class SqliteStore implements JobStore {
   readonly #delete: StatementSync;
   readonly #timeline: StatementSync;
   readonly #args: StatementSync;
+  readonly #request: StatementSync;
 
   private constructor(path: string, db: DatabaseSync) {
     this.path = path;
@@ -38,9 +39,13 @@ export class SqliteStore implements JobStore {
     // The arguments are written once: a finished record does not even hold them (see JobRecord.args). A timeline is
     // written once and never cleared: null keeps the stored one (records loaded back do not hold it).
     const updated = columns.filter((c) => c !== "args");
-    this.#update = db.prepare(`UPDATE jobs SET ${updated.map((c) => (c === "timeline" ? "timeline = COALESCE(:timeline, timeline)" : `${c} = :${c}`)).join(", ")} WHERE seq = :seq`);
+    // A queued job's request too is written once: an update only clears it.
+    const set = (c: string): string =>
+      c === "timeline" ? "timeline = COALESCE(:timeline, timeline)" : c === "queued_request" ? "queued_request = CASE WHEN :queued_request IS NULL THEN NULL ELSE queued_request END" : `${c} = :${c}`;
+    this.#update = db.prepare(`UPDATE jobs SET ${updated.map(set).join(", ")} WHERE seq = :seq`);
     this.#timeline = db.prepare("SELECT timeline FROM jobs WHERE seq = ?");
     this.#args = db.prepare("SELECT args FROM jobs WHERE seq = ?");
+    this.#request = db.prepare("SELECT queued_request FROM jobs WHERE seq = ?");
     this.#delete = db.prepare("DELETE FROM jobs WHERE seq = ?");
   }
 
@@ -88,6 +93,10 @@ export class SqliteStore implements JobStore {
 
   args(seq: number): string | undefined {
     return (this.#args.get(seq) as { args: string } | undefined)?.args;
+  }
+
+  queuedRequest(seq: number): string | undefined {
+    return (this.#request.get(seq) as { queued_request: string | null } | undefined)?.queued_request ?? undefined;
   }
 
   delete(seq: number): void {

@@ -7,10 +7,22 @@ import type { Job, JobDependency, JobSpec, JobState, StopReason, Usage } from ".
 import type { OutputSizes } from "../output/output-files.ts";
 import type { ValidSpec } from "../spec/validate-spec.ts";
 
+// The usage of every record not measured yet (queued, or just started): shared and frozen, as a record's usage is only
+// ever replaced, never changed in place; thousands of queued jobs hold no copy of it.
+const notMeasured: Usage = Object.freeze({ ...unmeasuredUsage(), unavailable: Object.freeze([...unmeasuredUsage().unavailable]) as Usage["unavailable"] });
+
 // What a stored row costs beside its variable text (its numbers, short fields, SQLite's own bytes), roughly.
 const rowOverheadBytes = 512;
 // Arguments longer than this (as stored: JSON) are not held once the job ended, but read back when reported.
 const heldArgsChars = 4096;
+
+/**
+ * The output directory of job `id` in `jobsDir` (a normalized path): made so that it shares its parts with the
+ * directory and the id (path.join builds a new chain of pieces for each of thousands of records).
+ */
+export function jobDir(jobsDir: string, id: string): string {
+  return `${jobsDir}/${id}`;
+}
 
 /** How the main process ended, as Node reports it. */
 export interface Exit {
@@ -22,15 +34,23 @@ export interface Exit {
 export type EndState = Exclude<JobState, "queued" | "running">;
 
 /**
- * What a queued job keeps until its admission: the request as given (validated again then), its owner's quota (null:
- * none), and what it waits for besides capacity (milliseconds since the epoch for notBefore).
+ * What a queued job's record holds until its admission: its owner's quota (null: none) and what it waits for besides
+ * capacity (milliseconds since the epoch for notBefore).
  */
-export interface QueuedRequest {
-  spec: JobSpec;
+export interface QueuedTerms {
   maxRunning: number | null;
   maxRunningName: string;
   after?: JobDependency[];
   notBefore?: number;
+}
+
+/**
+ * A queued job's request as stored: its terms and the spec as given (validated again at its admission). The spec,
+ * environment included, lives in the store only: read back at the admission (see JobTable.request), it costs a queued
+ * job no memory.
+ */
+export interface QueuedRequest extends QueuedTerms {
+  spec: JobSpec;
 }
 
 /**
@@ -64,8 +84,8 @@ export class JobRecord {
   state: JobState = "running";
   /** Orders a queued job among its owner's. */
   priority = 0;
-  /** Set while queued (see {@link QueuedRequest}). */
-  request: QueuedRequest | undefined;
+  /** Set while queued (see {@link QueuedTerms}), and from the admission until the start is recorded. */
+  request: QueuedTerms | undefined;
   child: ChildProcess | undefined;
   pid = 0;
   startedAt: Date | undefined;
@@ -109,7 +129,7 @@ export class JobRecord {
     this.#spec = spec;
     this.dir = dir;
     this.cgroupDir = cgroupDir;
-    this.usage = unmeasuredUsage();
+    this.usage = notMeasured;
   }
 
   /**
@@ -215,8 +235,11 @@ export class JobRecord {
   /**
    * A copy of everything known, safe to hand out (the timeline apart: see JobManager.get). A finished job's arguments
    * are parsed (or read back from the store) on first access of `args` only: list() for counting reads none. Read
-   * them before the job is removed. With `kept` (a snapshot that is kept, e.g. in the change log for watchers), long
-   * arguments are never held by the snapshot, not even once read: they are read from the record whenever asked for.
+   * them before the job is removed. With `kept` (a snapshot that is kept, e.g. in the change log for watchers, and
+   * must not be changed), long arguments are never held by the snapshot, not even once read: they are read from the
+   * record whenever asked for; and the snapshot shares with the record what the record only ever replaces, never
+   * changes (its spec's limits and isolation, its creation time, usage and output sizes): thousands of kept snapshots
+   * cost little.
    */
   snapshot(kept = false): Job {
     const spec = this.#spec;
@@ -230,18 +253,18 @@ export class JobRecord {
       state: this.state,
       pid: this.pid,
       oomKilled: this.oomKilled,
-      createdAt: new Date(this.createdAt),
-      limits: { ...spec.limits, io: spec.limits.io?.map((l) => ({ ...l })) },
-      usage: copyUsage(this.usage),
-      output: { ...this.output },
+      createdAt: kept ? this.createdAt : new Date(this.createdAt),
+      limits: kept ? spec.limits : { ...spec.limits, io: spec.limits.io?.map((l) => ({ ...l })) },
+      usage: kept ? this.usage : copyUsage(this.usage),
+      output: kept ? this.output : { ...this.output },
       outputMode: spec.outputMode,
       maxOutputBytes: spec.maxOutputBytes,
-      isolation: { ...spec.isolation },
+      isolation: kept ? spec.isolation : { ...spec.isolation },
     };
     const long = this.#argsLength === undefined ? kept && spec.args.reduce((n, a) => n + a.length + 3, 2) > heldArgsChars : true;
-    if (!long) job.args = [...spec.args];
+    if (!long) job.args = kept ? spec.args : [...spec.args];
     else lazyArgs(job, () => this.args, !kept);
-    if (job.limits.io === undefined) delete job.limits.io;
+    if (job.limits.io === undefined && !kept) delete job.limits.io;
     if (this.exit?.code != null) job.exitCode = this.exit.code;
     if (this.exit?.signal != null) job.signal = this.exit.signal;
     if (this.startedAt) job.startedAt = new Date(this.startedAt);

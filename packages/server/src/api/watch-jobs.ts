@@ -1,8 +1,8 @@
 // WatchJobs: the changes of the jobs a caller may see, from the manager's change log, with a bounded backlog.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isJobId, type JobChange, type JobChangeKind, type JobManager } from "@jobexec/core";
-import { JobChangeKind as Kind, type WatchJobsRequest, type WatchJobsResponseSchema } from "@jobexec/proto";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { JobChangeKind as Kind, type WatchJobsRequest, type WatchJobsResponse, WatchJobsResponseSchema } from "@jobexec/proto";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { listFilter } from "./access.ts";
 import type { StreamingCall } from "./guard.ts";
 import { jobMessage } from "./job-message.ts";
@@ -11,8 +11,16 @@ type Response = MessageInitShape<typeof WatchJobsResponseSchema>;
 
 const kinds: Record<JobChangeKind, Kind> = { created: Kind.CREATED, started: Kind.STARTED, ended: Kind.ENDED, deleted: Kind.DELETED };
 
-function changeMessage(change: JobChange): Response {
-  return { event: { case: "change", value: { sequence: BigInt(change.sequence), kind: kinds[change.kind], job: jobMessage(change.job) } } };
+// Each change's message, made once and sent to every watcher: converting a job is most of what a watcher costs.
+const messages = new WeakMap<JobChange, WatchJobsResponse>();
+
+function changeMessage(change: JobChange): WatchJobsResponse {
+  let message = messages.get(change);
+  if (message === undefined) {
+    message = create(WatchJobsResponseSchema, { event: { case: "change", value: { sequence: BigInt(change.sequence), kind: kinds[change.kind], job: jobMessage(change.job) } } });
+    messages.set(change, message);
+  }
+  return message;
 }
 
 function invalid(message: string): ConnectError {

@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import * as Args from "@oclif/core/args";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { parseJobId } from "../job-id.ts";
 

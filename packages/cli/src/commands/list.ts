@@ -76,6 +76,6 @@ ${commonHelp}`;
 
 // The server's refusal names its API fields (all_owners, owner); the user typed flags.
 async function adminOnly(error: unknown): Promise<unknown> {
-  const { Code, ConnectError } = await import("@connectrpc/connect");
+  const { Code, ConnectError } = await import("../on-demand.ts");
   return error instanceof ConnectError && error.code === Code.PermissionDenied ? new CliError("permission-denied", "permission denied: only admins may list other users' jobs (--all, --owner); without them, list shows your own", { cause: error }) : error;
 }

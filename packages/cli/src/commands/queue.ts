@@ -54,7 +54,7 @@ ${commonHelp}`;
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Queue);
-    const [{ JobState }, { formatBytes }] = await Promise.all([import("@jobexec/proto"), import("../units.ts")]);
+    const [{ JobState }, { formatBytes }] = await Promise.all([import("../on-demand.ts"), import("../units.ts")]);
     const { client } = await this.connect(flags);
     const jobs: Job[] = [];
     let pageToken = "";

@@ -42,8 +42,8 @@ ${commonHelp}`;
     const [{ parseDuration }, { jobJson }, { Code, ConnectError }, { JobChangeKind, JobState }, facts] = await Promise.all([
       import("../duration.ts"),
       import("../job-json.ts"),
-      import("@connectrpc/connect"),
-      import("@jobexec/proto"),
+      import("../on-demand.ts"),
+      import("../on-demand.ts"),
       import("../job-facts.ts"),
     ]);
     let timedOut = false;

@@ -14,9 +14,11 @@ export abstract class Command {
   static summary: string | undefined;
   static description: string | undefined;
   static examples: unknown[] | undefined;
+  readonly argv: string[];
   id: string | undefined;
 
-  constructor(readonly argv: string[]) {
+  constructor(argv: string[]) {
+    this.argv = argv;
     this.id = this.ctor.id;
   }
 

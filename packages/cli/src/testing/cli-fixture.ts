@@ -111,6 +111,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** The CLI's entry script; default this package's bin/run.js (the benchmark also times other builds). */
   cli?: string;
+  /** The Node that runs it; default this one (the npm package's test runs the system's). */
+  node?: string;
 }
 
 /** Starts the CLI as a subprocess against the test server, with a clean JOBEXEC_* environment and no colours. */
@@ -126,7 +128,7 @@ export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {
   };
   // The timeout only keeps a hung CLI from outliving the test run; no test relies on it.
   // "--", as bin/launch and the CLI's #! line give it: else Node takes our --env-file for its own.
-  return spawn(process.execPath, ["--", options.cli ?? cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  return spawn(options.node ?? process.execPath, ["--", options.cli ?? cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
 }
 
 /** Waits for a CLI subprocess to end and collects its output. */

@@ -82,13 +82,14 @@ const liteOclif: Plugin = {
   },
 };
 // The sources load what --help never needs with import(), so that oclif's path skips it. In one CommonJS file
-// esbuild wraps every module reached by import() in a function, and a wrapped module keeps all it imports: the whole
-// of @bufbuild/protobuf, its descriptor.proto (20 ms to build) included. Here each import() becomes a static import:
-// one module scope, tree-shaken, evaluated once.
+// esbuild wraps every module reached by import() in a function run on first use, and keeps more of what such a module
+// imports. Here each import() becomes a static import, but for the commands themselves (fast-commands.ts): loaded
+// when one runs, each in one tree-shaken scope with what it uses; deciding between this path and oclif loads nothing.
 const staticImports: Plugin = {
   name: "static-imports",
   setup(b) {
     b.onLoad({ filter: /[/]src[/].*[.]ts$/ }, async (args) => {
+      if (args.path.endsWith("/src/fast/fast-commands.ts")) return undefined;
       const text = await readFile(args.path, "utf8");
       const specifiers: string[] = [];
       const body = text.replace(/\bimport\(("[^"]+")\)/g, (_, specifier: string) => `Promise.resolve(__import${String(specifiers.push(specifier) - 1)})`);

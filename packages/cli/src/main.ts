@@ -11,5 +11,6 @@ exitQuietlyOnEpipe();
 settings.enableAutoTranspile = false;
 // The package.json is in the bundle, so oclif neither looks for it nor reads it; it still reads oclif.manifest.json
 // (the commands, their flags and help), the one file it needs, and imports only the command that runs.
-const loadOptions = { root: new URL("..", import.meta.url).pathname, pjson } as LoadOptions;
+// Named as the npm package is (build/pack.ts), for `--version` and the help's VERSION line.
+const loadOptions = { root: new URL("..", import.meta.url).pathname, pjson: { ...pjson, name: "jobexec" } } as LoadOptions;
 await execute({ dir: import.meta.url, loadOptions });

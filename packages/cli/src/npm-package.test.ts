@@ -48,7 +48,7 @@ describe("the npm package on the system's Node", { timeout: 300_000 }, () => {
   test("`jobexec --version` and `--help` through the command npm made, on the system's Node", async () => {
     const env = { ...process.env, PATH: `${join(systemNode, "..")}:${process.env.PATH ?? ""}`, NO_COLOR: "1" };
     const version = await run(pkg.bin, ["--version"], { env });
-    assert.match(version.stdout, new RegExp(`/0\\.1\\.0 \\S+ node-${nodeVersion.replaceAll(".", "\\.")}\n$`));
+    assert.match(version.stdout, new RegExp(`^jobexec/0\\.1\\.0 \\S+ node-${nodeVersion.replaceAll(".", "\\.")}\n$`));
     const help = await run(pkg.bin, ["--help"], { env });
     for (const command of ["start", "status", "list", "logs", "stop", "wait", "rm", "queue", "context", "autocomplete"]) assert.match(help.stdout, new RegExp(`\n  ${command} `));
   });

@@ -63,7 +63,7 @@ export function dialer(url: URL, credentials: Credentials): Dialer {
 /**
  * The `ca` option that trusts only our CA. Given as `ca`, Node first builds its store of ~150 bundled root
  * certificates, then adds ours to a copy (15-25 ms of a CLI run); made the process's default CA certificates (Node
- * 24.5+, 22.19+), the store holds our CA alone and nothing else is parsed. Either way the server's certificate must
+ * 24.5+), the store holds our CA alone and nothing else is parsed. Either way the server's certificate must
  * chain to our CA: no bundled root is trusted.
  */
 function trustOnly(ca: Buffer): { ca?: Buffer } {

@@ -106,5 +106,4 @@ await build({
   format: "cjs",
   define: { JOBEXEC_FLAG_TABLE: JSON.stringify(table) },
   plugins: [builtinsByRequire, liteOclif, staticImports],
-  metafile: true,
 });

@@ -59,8 +59,8 @@ try {
     run: () => collectCli(spawn(node, ["-e", "0"], { stdio: ["ignore", "pipe", "pipe"] })),
     times: [],
   }));
-  // The floor Node sets: a plain node:tls + node:http2 GetJob (bench/floor-client.ts), on this Node.
-  const floor = new URL("floor-client.ts", import.meta.url).pathname;
+  // The floor Node sets: a plain node:tls + node:http2 GetJob (bench/floor-client.js), on this Node.
+  const floor = new URL("floor-client.js", import.meta.url).pathname;
   const floorEnv = { ...process.env, JOBEXEC_CONFIG_DIR: t.configDir("alice"), JOBEXEC_SERVER: t.address, ID: id };
   cases.push({ label: "floor: node:tls + node:http2, one GetJob", baseline: cases[0]?.label ?? "", run: () => collectCli(spawn(process.execPath, [floor], { env: floorEnv, stdio: ["ignore", "pipe", "pipe"] })), times: [] });
   const oclifOnly = { JOBEXEC_NO_FAST_PATH: "1" };

@@ -1,6 +1,7 @@
 // The CLI as users install it: packed by build/pack.ts and installed with the system's npm into an empty prefix.
 // Shared by the npm package's test and the start-up benchmark. Not part of the build.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -23,6 +24,7 @@ export interface InstalledPackage {
  * into `dir`/prefix, offline: a package without dependencies needs no registry.
  */
 export async function installPackage(dir: string): Promise<InstalledPackage> {
+  if (!existsSync(systemNode)) throw new Error(`no system Node at ${systemNode}: install the system's Node.js with its npm, or set JOBEXEC_SYSTEM_NODE`);
   const pack = fileURLToPath(new URL("../../build/pack.ts", import.meta.url));
   const tarball = (await run(process.execPath, [pack, "--out", dir])).stdout.trim();
   const prefix = join(dir, "prefix");

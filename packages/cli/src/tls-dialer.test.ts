@@ -49,6 +49,12 @@ describe("the TLS dialer trusts our CA and nothing else", () => {
     assert.equal(await handshake(url, ours, client), "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
   });
 
+  test("a CA file of several certificates (a bundle) trusts each of them", async () => {
+    const url = await tlsServer(servers, await issueCertificate(ours, { subject: { commonName: "server" }, usage: "server", sans: ["127.0.0.1"] }));
+    const bundle = { cert: `${other.cert.trim()}\n${ours.cert.trim()}\n`, key: "" };
+    assert.equal(await handshake(url, bundle, client), "ok");
+  });
+
   test("where Node can, our CA is the only certificate trusted by default: Node's bundled roots are never loaded", async (t) => {
     if (typeof tls.setDefaultCACertificates !== "function") return t.skip(`Node ${process.version} has no tls.setDefaultCACertificates: the CA is given as ca`);
     const url = await tlsServer(servers, await issueCertificate(ours, { subject: { commonName: "server" }, usage: "server", sans: ["127.0.0.1"] }));

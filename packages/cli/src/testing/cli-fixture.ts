@@ -124,6 +124,8 @@ export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {
     JOBEXEC_CONFIG_DIR: t.configDir(options.user ?? "alice"),
     ...(options.server === null ? {} : { JOBEXEC_SERVER: options.server ?? t.address }),
     NO_COLOR: "1",
+    // JOBEXEC_TEST_NO_FAST_PATH=1 runs the CLI's tests on oclif alone (src/fast/main.ts).
+    ...(process.env.JOBEXEC_TEST_NO_FAST_PATH ? { JOBEXEC_NO_FAST_PATH: "1" } : {}),
     ...options.env,
   };
   // The timeout only keeps a hung CLI from outliving the test run; no test relies on it.

@@ -54,7 +54,8 @@ describe("jobexec status and stop", { timeout: 300_000 }, () => {
       assert.equal(usage.pressure.cpu.someAvg10, null);
     }
     const samples = (json.timeline as { samples: { cpu: number | null }[] }).samples;
-    assert.ok(samples.length >= 1 && samples.some((s) => (s.cpu ?? 0) > 0.3), JSON.stringify(samples));
+    // The spinning job's share of a CPU is what the machine leaves it: 0.24 was seen at load 7 on 2 cores.
+    assert.ok(samples.length >= 1 && samples.some((s) => (s.cpu ?? 0) > 0.1), JSON.stringify(samples));
     const chart = (await runCli(t, ["status", "--timeline", id])).stdout.toString();
     assert.match(chart, /\n {2}Timeline: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC to .* \(\d+ points?, sampled every 5s\)\n +CPU: [▁▂▃▄▅▆▇█ ]+ {2}max \d\.\d\d CPU\n$/);
     assert.equal(jsonOf(await runCli(t, ["status", "--json", id])).timeline, null);

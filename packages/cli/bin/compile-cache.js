@@ -5,7 +5,7 @@
 // bundle: a few system calls on every start.
 import { lstatSync, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, win32 } from "node:path";
 
 const sticky = 0o1000;
 
@@ -28,22 +28,38 @@ function untrusted(path, parent) {
 }
 
 /**
- * The compile cache directory of the user running the CLI: `compile-cache` in oclif's cache directory of the CLI,
- * `$XDG_CACHE_HOME/jobexec` (an absolute path) else `~/.cache/jobexec`, created with mode 0700. `{ dir }` when it is safe to use; `{ problem }` (a sentence) when it
- * exists but is not the user's own private directory; `{}` when it cannot be made (no home, a read-only one: the CLI
- * runs without a cache, silently) or Node's compile cache is turned off (NODE_DISABLE_COMPILE_CACHE).
+ * Where the compile cache goes: `jobexec/compile-cache` in the user's cache directory, $XDG_CACHE_HOME (an absolute
+ * path) else ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {NodeJS.Platform} platform
+ * @returns {string}
+ */
+export function compileCachePath(env, platform) {
+  if (platform === "win32") return win32.join(env.LOCALAPPDATA || win32.join(homedir(), "AppData", "Local"), "jobexec", "compile-cache");
+  const xdg = env.XDG_CACHE_HOME;
+  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : platform === "darwin" ? join(homedir(), "Library", "Caches") : join(homedir(), ".cache");
+  return join(base, "jobexec", "compile-cache");
+}
+
+/**
+ * The compile cache directory of the user running the CLI ({@link compileCachePath}), created with mode 0700.
+ * `{ dir }` when it is safe to use; `{ problem }` (a sentence) when it exists but is not the user's own private
+ * directory; `{}` when it cannot be made (no home, a read-only one: the CLI runs without a cache, silently) or Node's
+ * compile cache is turned off (NODE_DISABLE_COMPILE_CACHE). Windows has neither the owners nor the modes checked
+ * here: the directory is in the user's profile, which the system's ACLs keep from other users, and is used unchecked.
  * @param {NodeJS.ProcessEnv} [env]
+ * @param {NodeJS.Platform} [platform]
  * @returns {{ dir?: string, problem?: string }}
  */
-export function compileCacheDir(env = process.env) {
+export function compileCacheDir(env = process.env, platform = process.platform) {
   if (env.NODE_DISABLE_COMPILE_CACHE) return {};
-  const xdg = env.XDG_CACHE_HOME;
-  const dir = join(xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), ".cache"), "jobexec", "compile-cache");
+  const dir = compileCachePath(env, platform);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch {
     return {};
   }
+  if (platform === "win32") return { dir };
   const problem = untrusted(dirname(dir), true) ?? untrusted(dir, false);
   return problem === undefined ? { dir } : { problem: `${problem}; remove it, or set XDG_CACHE_HOME to a directory of yours` };
 }

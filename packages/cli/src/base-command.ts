@@ -47,7 +47,7 @@ export const jsonFlag = {
 };
 
 /** Text appended to every command's help: where credentials come from and what the exit codes mean. */
-export const commonHelp = `Connection settings: each flag, else its environment variable, else the context (--context, JOBEXEC_CONTEXT, else the current one of \`jobexec context use\`), else the default. Credentials default to client.pem, client.key and ca.pem in $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec (where \`jobexec-server certs init\` writes them).
+export const commonHelp = `Connection settings: each flag, else its environment variable, else the context (--context, JOBEXEC_CONTEXT, else the current one of \`jobexec context use\`), else the default. Credentials default to client.pem, client.key and ca.pem in $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec; on Windows %APPDATA%\\jobexec (where \`jobexec-server certs init\` writes them).
 
 Exit codes: 0 success; 1 failure (server unreachable, TLS refused, job not found, permission denied, request refused); 2 usage error (nothing was sent); 126 the job was made but failed to start (the reason is on stderr); 130 interrupted by Ctrl-C; with --follow, the job's own exit code (128 + signal number when a signal killed it).`;
 

@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { compileCachePath } from "../bin/compile-cache.js";
 import { cliPath } from "./testing/cli-fixture.ts";
 
 const nobody = 65534;
@@ -69,5 +70,13 @@ describe("the CLI's compile cache", { timeout: 120_000 }, () => {
     chmodSync(dir, 0o777);
     const result = runVersion({ XDG_CACHE_HOME: home });
     assert.match(result.stderr, /compile-cache is writable by others \(mode 0777\)/);
+  });
+
+  test("lives in each platform's cache directory", () => {
+    assert.equal(compileCachePath({ XDG_CACHE_HOME: "/c" }, "linux"), "/c/jobexec/compile-cache");
+    assert.match(compileCachePath({ XDG_CACHE_HOME: "relative" }, "linux"), /^\/.*\/\.cache\/jobexec\/compile-cache$/);
+    assert.match(compileCachePath({}, "darwin"), /\/Library\/Caches\/jobexec\/compile-cache$/);
+    assert.equal(compileCachePath({ XDG_CACHE_HOME: "/c" }, "darwin"), "/c/jobexec/compile-cache");
+    assert.equal(compileCachePath({ LOCALAPPDATA: "C:\\Users\\ann\\AppData\\Local" }, "win32"), "C:\\Users\\ann\\AppData\\Local\\jobexec\\compile-cache");
   });
 });

@@ -9,10 +9,13 @@ import { CliError } from "./errors.ts";
 const dir = mkdtempSync(join(tmpdir(), "jobexec-cli-creds-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test("the config directory: JOBEXEC_CONFIG_DIR, else XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec", () => {
+test("the config directory: JOBEXEC_CONFIG_DIR, else XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec; %APPDATA%\\jobexec on Windows", () => {
   assert.equal(configDir({ JOBEXEC_CONFIG_DIR: "/a", XDG_CONFIG_HOME: "/b", HOME: "/c" }), "/a");
   assert.equal(configDir({ XDG_CONFIG_HOME: "/b" }), "/b/jobexec");
   assert.match(configDir({}), /\/\.config\/jobexec$/);
+  assert.equal(configDir({ XDG_CONFIG_HOME: "/b" }, "darwin"), "/b/jobexec");
+  assert.equal(configDir({ APPDATA: "C:\\Users\\ann\\AppData\\Roaming", XDG_CONFIG_HOME: "/b" }, "win32"), "C:\\Users\\ann\\AppData\\Roaming\\jobexec");
+  assert.equal(configDir({ JOBEXEC_CONFIG_DIR: "D:\\jobexec", APPDATA: "C:\\x" }, "win32"), "D:\\jobexec");
 });
 
 test("defaults come from the config directory; given paths win", () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, win32 } from "node:path";
 import { CliError } from "./errors.ts";
 
 /** The PEM files that identify the client and authenticate the server. */
@@ -23,9 +23,14 @@ export interface CredentialPaths {
   origins?: Partial<Record<"cert" | "key" | "ca", string>> | undefined;
 }
 
-/** The directory `jobexec-server certs init` writes client credentials to: $JOBEXEC_CONFIG_DIR, else $XDG_CONFIG_HOME/jobexec, else ~/.config/jobexec. */
-export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The directory of the client's credentials and contexts (where `jobexec-server certs init` writes them):
+ * $JOBEXEC_CONFIG_DIR, else on Windows %APPDATA%\jobexec, else (Linux, macOS) $XDG_CONFIG_HOME/jobexec, else
+ * ~/.config/jobexec.
+ */
+export function configDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
   if (env.JOBEXEC_CONFIG_DIR) return env.JOBEXEC_CONFIG_DIR;
+  if (platform === "win32") return win32.join(env.APPDATA || win32.join(homedir(), "AppData", "Roaming"), "jobexec");
   return join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "jobexec");
 }
 

@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import * as Args from "@oclif/core/args";
 import { commonHelp, connectionFlags, jsonFlag, JobexecCommand } from "../base-command.ts";
 import { parseJobId } from "../job-id.ts";
 
@@ -31,7 +31,7 @@ ${commonHelp}`;
     const { argv, flags } = await this.parse(Rm);
     const ids = (argv as string[]).map(parseJobId);
     const { client } = await this.connect(flags);
-    const [{ Code, ConnectError }, { jobJson }] = await Promise.all([import("@connectrpc/connect"), import("../job-json.ts")]);
+    const [{ Code, ConnectError }, { jobJson }] = await Promise.all([import("../on-demand.ts"), import("../job-json.ts")]);
     const deleted = [];
     let failed = 0;
     for (const id of ids) {

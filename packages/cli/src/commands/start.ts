@@ -102,7 +102,7 @@ ${commonHelp}`;
     // says it either way: whoever stops following still knows what to stop.
     if (process.stderr.isTTY) process.stderr.write(`jobexec: started job ${job.id}\n`);
     this.interruptNote = `stopped following job ${job.id}; it keeps running (\`jobexec stop ${job.id}\` stops it)`;
-    const [{ copyOutput }, { exitStatus, queueLine }, { JobState }] = await Promise.all([import("../copy-output.ts"), import("../job-facts.ts"), import("@jobexec/proto")]);
+    const [{ copyOutput }, { exitStatus, queueLine }, { JobState }] = await Promise.all([import("../copy-output.ts"), import("../job-facts.ts"), import("../on-demand.ts")]);
     // The follow waits on the server until the job runs.
     if (job.state === JobState.QUEUED) process.stderr.write(`jobexec: job ${job.id} is queued (${queueLine(job)}); following it once it runs\n`);
     const final = await copyOutput(client, { id: job.id, stream: "both", follow: true, tailLines: 0 }, this.abort.signal);

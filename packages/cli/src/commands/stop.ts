@@ -61,7 +61,7 @@ ${commonHelp}`;
     const moment = new Promise<"waiting">((resolve) => setTimeout(resolve, 200, "waiting").unref());
     if ((await Promise.race([stopping.then(() => "done", () => "done"), moment])) === "done") return;
     const { job } = await client.getJob({ id: this.jobId ?? "" }, { signal: this.abort.signal });
-    const [{ timestampDate }, { formatDuration }, { formatTime }] = await Promise.all([import("@bufbuild/protobuf/wkt"), import("../duration.ts"), import("../format-time.ts")]);
+    const [{ timestampDate }, { formatDuration }, { formatTime }] = await Promise.all([import("../on-demand.ts"), import("../duration.ts"), import("../format-time.ts")]);
     const stop = job?.stopping;
     let until = `at most the ${graceMs === undefined ? "server's" : formatDuration(graceMs)} grace period`;
     if (stop?.beginTime !== undefined && stop.killTime !== undefined) {

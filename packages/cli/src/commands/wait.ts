@@ -39,11 +39,10 @@ ${commonHelp}`;
     if (argv.length === 0) throw new CliError("usage", "give the id of at least one job to wait for, e.g. `jobexec wait $ID`");
     const ids = [...new Set((argv as string[]).map((id) => parseJobId(id)))];
     this.jobId = ids.length === 1 ? ids[0] : undefined;
-    const [{ parseDuration }, { jobJson }, { Code, ConnectError }, { JobChangeKind, JobState }, facts] = await Promise.all([
+    const [{ parseDuration }, { jobJson }, { Code, ConnectError, JobChangeKind, JobState }, facts] = await Promise.all([
       import("../duration.ts"),
       import("../job-json.ts"),
-      import("@connectrpc/connect"),
-      import("@jobexec/proto"),
+      import("../on-demand.ts"),
       import("../job-facts.ts"),
     ]);
     let timedOut = false;

@@ -113,6 +113,8 @@ export interface SpawnOptions {
   cli?: string;
   /** Kill the CLI after this many milliseconds; default 120 000 (long-running commands such as `ui` need more). */
   timeoutMs?: number;
+  /** The Node that runs it; default this one (the npm package's test runs the system's). */
+  node?: string;
 }
 
 /** Starts the CLI as a subprocess against the test server, with a clean JOBEXEC_* environment and no colours. */
@@ -124,11 +126,13 @@ export function spawnCli(t: CliServer, args: string[], options: SpawnOptions = {
     JOBEXEC_CONFIG_DIR: t.configDir(options.user ?? "alice"),
     ...(options.server === null ? {} : { JOBEXEC_SERVER: options.server ?? t.address }),
     NO_COLOR: "1",
+    // JOBEXEC_TEST_NO_FAST_PATH=1 runs the CLI's tests on oclif alone (src/fast/main.ts).
+    ...(process.env.JOBEXEC_TEST_NO_FAST_PATH ? { JOBEXEC_NO_FAST_PATH: "1" } : {}),
     ...options.env,
   };
   // The timeout only keeps a hung CLI from outliving the test run; no test relies on it.
   // "--", as bin/launch and the CLI's #! line give it: else Node takes our --env-file for its own.
-  return spawn(process.execPath, ["--", options.cli ?? cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: options.timeoutMs ?? 120_000 });
+  return spawn(options.node ?? process.execPath, ["--", options.cli ?? cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"], timeout: options.timeoutMs ?? 120_000 });
 }
 
 /** Waits for a CLI subprocess to end and collects its output. */

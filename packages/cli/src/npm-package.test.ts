@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { runCli, startCliServer, startedId, type CliServer, type SpawnOptions } from "./testing/cli-fixture.ts";
+import { collectCli, runCli, spawnCli, startCliServer, startedId, type CliServer, type SpawnOptions } from "./testing/cli-fixture.ts";
 import { installPackage, systemNode, type InstalledPackage } from "./testing/npm-package.ts";
 
 const run = promisify(execFile);
@@ -39,7 +39,9 @@ describe("the npm package on the system's Node", { timeout: 300_000 }, () => {
     assert.deepEqual(manifest.engines, { node: ">=20" });
     for (const key of ["dependencies", "optionalDependencies", "peerDependencies", "scripts", "gypfile"]) assert.equal(manifest[key], undefined, key);
     const files = await filesUnder(root);
-    assert.deepEqual(files.filter((file) => !/\.(js|cjs|json|md)$/.test(file)), []);
+    // JavaScript, its maps and manifests; the web console's page and style sheet (served by `jobexec ui`).
+    assert.deepEqual(files.filter((file) => !/\.(js|cjs|json|md)$/.test(file) && !/^dist\/web\/.*\.(html|css)$/.test(file)), []);
+    assert.ok(files.includes("dist/web/index.html"), "the web console's page is in the package");
     assert.equal(files.some((file) => file.includes("node_modules")), false);
     assert.ok(files.includes("dist/fast.cjs") && files.includes("dist/main.js") && files.includes("oclif.manifest.json"));
     assert.match(await readFile(pkg.runJs, "utf8"), /^#!\/usr\/bin\/env -S node --\n/);
@@ -84,5 +86,29 @@ describe("the npm package on the system's Node", { timeout: 300_000 }, () => {
     await ok(["context", "remove", "here"]);
     assert.match(await ok(["autocomplete", "bash"]), /jobexec/);
     assert.match(await ok(["help", "status"]), /USAGE/);
+  });
+
+  test("`jobexec ui` serves the console from the package, and nothing without the session", async () => {
+    const child = spawnCli(t, ["ui", "--no-open"], { node: systemNode, cli: pkg.runJs });
+    try {
+      const openUrl = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout?.on("data", (b: Buffer) => {
+          out += b.toString();
+          if (out.includes("\n")) resolve(out.trim());
+        });
+        child.once("close", (code) => reject(new Error(`jobexec ui ended (${String(code)})`)));
+      });
+      const url = new URL(openUrl);
+      assert.match(url.hash, /^#code=/);
+      const page = await fetch(new URL("/", url));
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<html/i);
+      const call = await fetch(new URL("/api/jobexec.v1.JobService/ListJobs", url), { method: "POST", headers: { "content-type": "application/json", "connect-protocol-version": "1" }, body: "{}" });
+      assert.equal(call.status, 401);
+    } finally {
+      child.kill("SIGINT");
+      await collectCli(child);
+    }
   });
 });

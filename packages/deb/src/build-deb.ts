@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -18,6 +18,8 @@ export interface BuildOptions {
   outDir: string;
   /** The package version; defaults to the server's (packages/server/package.json). */
   version?: string;
+  /** dpkg-deb's compression: xz (the default, 30 MB) or gzip (quicker to build and unpack, 45 MB: the VM tier's). */
+  compression?: "xz" | "gzip";
 }
 
 /** The programs of the package: the workspace package, where `pnpm deploy` puts it, and its entry point. */
@@ -79,8 +81,8 @@ export async function buildDeb(options: BuildOptions): Promise<string> {
 
     mkdirSync(options.outDir, { recursive: true });
     const deb = join(resolve(options.outDir), `${PACKAGE}_${version}_amd64.deb`);
-    // xz at level 6 is what dpkg-deb defaults to; --root-owner-group: every file root's, whoever builds.
-    run("dpkg-deb", ["--root-owner-group", "-Zxz", "--build", root, deb]);
+    // --root-owner-group: every file root's, whoever builds.
+    run("dpkg-deb", ["--root-owner-group", `-Z${options.compression ?? "xz"}`, "--build", root, deb]);
     return deb;
   } finally {
     await rm(stage, { recursive: true, force: true });

@@ -61,7 +61,7 @@ describe("jobexec_<version>_amd64.deb", { skip, timeout: 900_000 }, () => {
     assert.ok(!listing.some((line) => line.startsWith("h")), "no hard links");
   });
 
-  test("the unit starts /usr/bin/jobexec-server with its directories and Delegate=yes", () => {
+  test("the unit starts /usr/bin/jobexec-server with its directories and Delegate=yes; server and CLI run on the bundled Node", () => {
     const root = join(dir, "x");
     dpkgDeb("-x", deb, root);
     const unit = execFileSync("cat", [join(root, "lib/systemd/system", UNIT)], { encoding: "utf8" });
@@ -72,6 +72,8 @@ describe("jobexec_<version>_amd64.deb", { skip, timeout: 900_000 }, () => {
     // The bundled Node runs the bundled server: the commands work without any Node on the host's PATH.
     const help = execFileSync(join(root, LIB_DIR, "node/bin/node"), ["--", join(root, LIB_DIR, "server/dist/main.js"), "--help"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
     assert.match(help, /jobexec-server/);
+    const version = execFileSync(join(root, LIB_DIR, "node/bin/node"), ["--", join(root, LIB_DIR, "cli/bin/run.js"), "--version"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+    assert.match(version, /^@jobexec\/cli\/\S+ linux-x64 node-v24\./, "the CLI, on the bundled Node 24");
   });
 
   test("maintainer scripts: certificates only when absent, the service the Debian way, data deleted only on purge", () => {

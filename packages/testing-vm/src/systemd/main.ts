@@ -29,7 +29,7 @@ const repoDir = resolve(packageDir, "../..");
 const inCi = Boolean(process.env.CI) && process.env.CI !== "false";
 const HINT = "run packages/testing-vm/install-deps.sh as root (qemu-system-x86, linux-image-amd64, busybox-static, e2fsprogs, debootstrap), then this as root";
 /** The upgrade's package: the same files under a higher version. */
-export const UPGRADE_SUFFIX = "+systemdtest1";
+const UPGRADE_SUFFIX = "+systemdtest1";
 
 function files(): string[] {
   const dir = join(packageDir, "src/systemd");

@@ -12,6 +12,8 @@ bash scripts/setup.sh || exit 1
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null && command -v dpkg-query >/dev/null; then
   bash packages/testing-vm/install-deps.sh --quiet ||
     echo "test: installing the VM tier's packages failed (see above); the VM tier will say what it misses" >&2
+  bash packages/deb/install-deps.sh --quiet ||
+    echo "test: installing the Debian package's tools failed (see above); its tests will say what they miss" >&2
 fi
 
 out=$(mktemp)
@@ -26,5 +28,7 @@ passed=$(sum pass) failed=$(sum fail) skipped=$(sum skipped)
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi # a package failed outside its tests
 # The VM tier's last line (packages/testing-vm/src/main.ts): "testing-vm: vm tier: ran N tests ..." or "... skipped (why)".
 vm=$(plain | grep -aoE 'testing-vm: vm tier: .*' | tail -n 1 | sed 's/^testing-vm: //')
-echo "total: $passed passed, $failed failed, $skipped skipped; ${vm:-vm tier: did not run (its Nx task did not start or ended early: see above)}"
+# ... and its systemd tier's (packages/testing-vm/src/systemd/main.ts), run after it.
+systemd=$(plain | grep -aoE 'testing-vm: systemd tier: .*' | tail -n 1 | sed 's/^testing-vm: //')
+echo "total: $passed passed, $failed failed, $skipped skipped; ${vm:-vm tier: did not run (its Nx task did not start or ended early: see above)}; ${systemd:-systemd tier: did not run (see above)}"
 exit "$status"

@@ -10,18 +10,18 @@ import { moduleLoadOrder, moduleName, vmModules } from "./kernel-modules.ts";
 import { VmError } from "./vm-error.ts";
 
 /**
- * Returns the path of the initramfs for `kernel`: busybox, /init and the kernel's modules the VM needs.
- * Built once and cached in `cacheDir` under a name keyed by the kernel version and a hash of the
- * contents, so a changed init script or busybox makes a new one.
+ * Returns the path of the initramfs for `kernel`: busybox, /init (`init`, by default the VM tier's) and the kernel's
+ * modules the VM needs. Built once and cached in `cacheDir` under a name keyed by `flavor` (which tier), the kernel
+ * version and a hash of the contents, so a changed init script or busybox makes a new one.
  */
-export function initramfsFor(kernel: Kernel, busybox: string, cacheDir: string): string {
+export function initramfsFor(kernel: Kernel, busybox: string, cacheDir: string, init = initScript(), flavor = ""): string {
   const modules = moduleLoadOrder(kernel.modulesDir, vmModules);
   const entries: CpioEntry[] = [
     ...["bin", "dev", "proc", "sys", "newroot", "lib", "lib/modules"].map((path) => ({ kind: "dir" as const, path })),
     // The kernel opens /dev/console for init's stdio before anything is mounted.
     { kind: "chardev", path: "dev/console", major: 5, minor: 1 },
     { kind: "file", path: "bin/busybox", data: readFileSync(busybox), mode: 0o755 },
-    { kind: "file", path: "init", data: Buffer.from(initScript()), mode: 0o755 },
+    { kind: "file", path: "init", data: Buffer.from(init), mode: 0o755 },
   ];
   const order: string[] = [];
   for (const [index, module] of modules.entries()) {
@@ -34,7 +34,8 @@ export function initramfsFor(kernel: Kernel, busybox: string, cacheDir: string):
 
   const archive = cpioArchive(entries);
   const hash = createHash("sha256").update(archive).digest("hex").slice(0, 12);
-  const path = join(cacheDir, `initramfs-${kernel.version}-${hash}.cpio`);
+  const prefix = `initramfs-${flavor}${kernel.version}-`;
+  const path = join(cacheDir, `${prefix}${hash}.cpio`);
   if (!existsSync(path)) {
     mkdirSync(cacheDir, { recursive: true });
     // Write then rename: a concurrent run never sees half a file.
@@ -42,7 +43,6 @@ export function initramfsFor(kernel: Kernel, busybox: string, cacheDir: string):
     writeFileSync(partial, archive);
     renameSync(partial, path);
     // Older builds for this kernel (an earlier /init or busybox) are never used again.
-    const prefix = `initramfs-${kernel.version}-`;
     for (const name of readdirSync(cacheDir)) {
       if (name.startsWith(prefix) && name.endsWith(".cpio") && join(cacheDir, name) !== path) rmSync(join(cacheDir, name), { force: true });
     }

@@ -19,11 +19,11 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { stripVTControlCharacters } from "node:util";
 import { join, resolve } from "node:path";
 import { nativeCgroupV2Missing } from "./native.ts";
 import { INSTALL_HINT, findPrerequisites } from "./prerequisites.ts";
 import { runTestsInVm } from "./run-vm.ts";
+import { TestCount, numberFromEnv, say } from "./tier-report.ts";
 import { VmError } from "./vm-error.ts";
 
 const packageDir = resolve(import.meta.dirname, "..");
@@ -37,35 +37,6 @@ function defaultFiles(): string[] {
     .filter((name) => name.endsWith(".vmtest.ts"))
     .sort()
     .map((name) => join("src/vm", name));
-}
-
-function say(line: string): void {
-  process.stdout.write(`testing-vm: ${line}\n`);
-}
-
-/** Counts the tests of node:test spec reports from their summary lines ("ℹ tests N", "ℹ pass N", ...). */
-class TestCount {
-  private readonly counts = new Map<string, number>();
-
-  see(line: string): void {
-    const match = /^ℹ (tests|pass|fail|skipped) (\d+)$/.exec(stripVTControlCharacters(line).trim());
-    if (match) this.counts.set(match[1] as string, (this.counts.get(match[1] as string) ?? 0) + Number(match[2]));
-  }
-
-  /** "ran 42 tests in the VM (40 passed, 1 failed, 1 skipped)" */
-  summary(where: string): string {
-    const n = (name: string): number => this.counts.get(name) ?? 0;
-    return `ran ${n("tests")} test${n("tests") === 1 ? "" : "s"} ${where} (${n("pass")} passed, ${n("fail")} failed, ${n("skipped")} skipped)`;
-  }
-}
-
-function numberFromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(value) || value <= 0) {
-    say(`${name} must be a positive number, not "${process.env[name]}"; using ${fallback}`);
-    return fallback;
-  }
-  return value;
 }
 
 /** Runs the in-VM test files on this host, echoing and counting their report. */

@@ -110,7 +110,16 @@ export async function runTestsInVm(options: VmRunOptions): Promise<VmRunResult> 
   }
 }
 
-async function boot(qemu: string, args: string[], options: VmRunOptions, consoleLog: string): Promise<VmRunResult> {
+/**
+ * Runs qemu with `args` until it ends: the lines of its standard output (the VM's test console) go to `onLine`, but
+ * for the markers of vm-scripts.ts (ready, exit status, boot failure). Throws a VmError as {@link runTestsInVm} says.
+ */
+export async function boot(
+  qemu: string,
+  args: string[],
+  options: Pick<VmRunOptions, "timeoutMs" | "onLine" | "onReady" | "signal">,
+  consoleLog: string,
+): Promise<VmRunResult> {
   const started = performance.now();
   const child = spawn(qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
   let timedOut = false;

@@ -57,7 +57,8 @@ Environment=JOBEXEC_ON_SHUTDOWN=${options.onShutdown}
 ConfigurationDirectory=jobexec
 ConfigurationDirectoryMode=0700
 StateDirectory=jobexec
-StateDirectoryMode=0700
+# 0711: jobs run as dynamic accounts, which pass through it to their homes (the server refuses a 0700 one).
+StateDirectoryMode=0711
 Environment=JOBEXEC_CONFIG_DIR=/etc/jobexec JOBEXEC_DATA_DIR=/var/lib/jobexec
 EnvironmentFile=-/etc/jobexec/server.env
 

@@ -5,12 +5,12 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { connectCall as call } from "../connect-call.ts";
 import { cgroupProcs, eventually, jobProcs, processesMatching, vmTestTimeout } from "./support.ts";
 import { delegateService, removeCgroupTree } from "./delegation.ts";
 
@@ -26,29 +26,10 @@ async function run(args: string[], cwd: string): Promise<void> {
   await execFileAsync("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', CLIENTS, ...args], { cwd });
 }
 
-/**
- * One unary call in the Connect protocol (JSON over HTTP/2) with alice's certificate. In-process on
- * purpose: the CLI is a second Node program to start, which under TCG on a busy host takes a minute.
- */
+/** One unary call of the job service with alice's certificate. */
 async function connectCall(address: string, dir: string, method: string, body: unknown): Promise<unknown> {
   const [ca, cert, key] = await Promise.all(["ca.pem", "alice.pem", "alice.key"].map((name) => readFile(join(dir, name))));
-  const session = http2.connect(`https://${address}`, { ca, cert, key });
-  try {
-    const request = session.request({
-      ":method": "POST",
-      ":path": `/jobexec.v1.JobService/${method}`,
-      "content-type": "application/json",
-      "connect-protocol-version": "1",
-    });
-    request.end(JSON.stringify(body));
-    const [headers] = (await once(request, "response")) as [http2.IncomingHttpHeaders];
-    let text = "";
-    for await (const chunk of request) text += String(chunk);
-    if (Number(headers[":status"]) !== 200) throw new Error(`${method}: HTTP ${String(headers[":status"])} ${text}`);
-    return JSON.parse(text);
-  } finally {
-    session.close();
-  }
+  return call(address, { ca: ca as Buffer, cert: cert as Buffer, key: key as Buffer }, `/jobexec.v1.JobService/${method}`, body);
 }
 
 /** Starts `args` with its first instruction already in `cgroup`, as systemd does. */

@@ -27,6 +27,21 @@ async function verify(unitPath: string): Promise<{ code: number; output: string 
   );
 }
 
+/** The version of the systemd behind systemd-analyze (252 on Debian 12). */
+async function systemdVersion(): Promise<number> {
+  assert.ok(analyze);
+  return Number(/^systemd (\d+)/.exec((await run(analyze, ["--version"])).stdout)?.[1]);
+}
+
+/**
+ * What verify printed, less the one warning a systemd older than 254 gives: it does not know DelegateSubgroup= and
+ * ignores it (the unit still loads; only --on-shutdown keep cannot survive a restart there).
+ */
+function warnings(output: string, version: number): string {
+  const ignored = /: Unknown key '?DelegateSubgroup'? in section '?\[?Service\]?'?, ignoring\.$/;
+  return output.split("\n").filter((line) => line !== "" && !(version < 254 && ignored.test(line))).join("\n");
+}
+
 /** The values of a key in the unit's [Service] section, in order. */
 function serviceValues(unit: string, key: string): string[] {
   const service = unit.split(/^\[Service\]$/m)[1]?.split(/^\[/m)[0] ?? "";
@@ -55,6 +70,7 @@ describe("the systemd unit", { timeout: 120_000 }, () => {
       const unit = await readFile(path, "utf8");
       assert.deepEqual(serviceValues(unit, "KillMode"), [killMode]);
       assert.deepEqual(serviceValues(unit, "Delegate"), ["yes"]);
+      assert.deepEqual(serviceValues(unit, "DelegateSubgroup"), ["supervisor"]);
       assert.deepEqual(serviceValues(unit, "OOMPolicy"), ["continue"]);
       assert.deepEqual(serviceValues(unit, "TasksMax"), ["infinity"]);
       assert.ok(serviceValues(unit, "Environment").includes(`JOBEXEC_ON_SHUTDOWN=${onShutdown}`));
@@ -62,7 +78,7 @@ describe("the systemd unit", { timeout: 120_000 }, () => {
       if (!analyze) return t.skip("systemd-analyze is not installed (apt-get install systemd)");
       const result = await verify(path);
       assert.equal(result.code, 0, result.output);
-      assert.equal(result.output, "", "no warnings either");
+      assert.equal(warnings(result.output, await systemdVersion()), "", "no warnings either");
     });
   }
 

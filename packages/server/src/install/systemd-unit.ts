@@ -64,6 +64,10 @@ EnvironmentFile=-/etc/jobexec/server.env
 
 # The server makes one cgroup per job below its own: without delegation systemd may move or kill them.
 Delegate=yes
+# The server starts in the leaf <unit cgroup>/supervisor and uses the unit's cgroup as its tree. Honoured by systemd
+# >= 254; an older one logs an unknown-key warning and ignores it, and then --on-shutdown=keep cannot survive a
+# restart: kept jobs hold controllers below the unit's cgroup, which then takes no process (219/CGROUP).
+DelegateSubgroup=supervisor
 ${killMode.join("\n")}
 # Longer than the jobs' stop grace period (--grace, default 5s) plus the time to drain open calls.
 TimeoutStopSec=60s

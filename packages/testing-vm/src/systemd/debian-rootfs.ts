@@ -6,7 +6,7 @@ import { VmError } from "../vm-error.ts";
 
 /** What the root file system is made of: its cache key. */
 export interface RootfsInputs {
-  /** Debian suite (bookworm). */
+  /** Debian suite (trixie). */
   suite: string;
   /** The apt mirror debootstrap fetches from. */
   mirror: string;
@@ -24,14 +24,22 @@ export const VM_HOSTNAME = "jobexec-vm";
 export const ROOTFS_PACKAGES = ["systemd", "systemd-sysv"] as const;
 
 /**
- * The inputs from this host's apt configuration: its Debian suite (VERSION_CODENAME of /etc/os-release) and the first
- * mirror its sources name for that suite, unless JOBEXEC_VM_DEBIAN_SUITE / JOBEXEC_VM_DEBIAN_MIRROR say otherwise.
+ * The tier's Debian suite: trixie (Debian 13, systemd 257). The unit's DelegateSubgroup=, which lets a server start
+ * beside the jobs an earlier one kept (--on-shutdown keep), needs systemd >= 254; bookworm's 252 ignores it.
+ */
+export const DEFAULT_SUITE = "trixie";
+
+/**
+ * The inputs: {@link DEFAULT_SUITE} unless JOBEXEC_VM_DEBIAN_SUITE names another, and the first mirror this host's apt
+ * sources name for its own suite (VERSION_CODENAME of /etc/os-release; a Debian mirror serves every suite) unless
+ * JOBEXEC_VM_DEBIAN_MIRROR says otherwise. debootstrap checks the suite's Release signature against
+ * debian-archive-keyring, which must hold the suite's key.
  */
 export function rootfsInputs(env: NodeJS.ProcessEnv = process.env): RootfsInputs | { missing: string } {
-  const suite = env.JOBEXEC_VM_DEBIAN_SUITE ?? /^VERSION_CODENAME=(\S+)$/m.exec(readText("/etc/os-release"))?.[1];
-  if (!suite) return { missing: "a Debian suite (no VERSION_CODENAME in /etc/os-release; set JOBEXEC_VM_DEBIAN_SUITE)" };
-  const mirror = env.JOBEXEC_VM_DEBIAN_MIRROR ?? aptMirror(suite);
-  if (!mirror) return { missing: `an apt mirror for ${suite} (none in /etc/apt/sources.list*; set JOBEXEC_VM_DEBIAN_MIRROR)` };
+  const suite = env.JOBEXEC_VM_DEBIAN_SUITE ?? DEFAULT_SUITE;
+  const hostSuite = /^VERSION_CODENAME=(\S+)$/m.exec(readText("/etc/os-release"))?.[1];
+  const mirror = env.JOBEXEC_VM_DEBIAN_MIRROR ?? (hostSuite ? aptMirror(hostSuite) : undefined);
+  if (!mirror) return { missing: `a Debian mirror (none in /etc/apt/sources.list* for this host's suite ${hostSuite ?? "(no VERSION_CODENAME in /etc/os-release)"}; set JOBEXEC_VM_DEBIAN_MIRROR)` };
   return { suite, mirror, packages: ROOTFS_PACKAGES };
 }
 

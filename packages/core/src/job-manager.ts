@@ -12,7 +12,7 @@ import { addUsage, emptyTotals } from "./cgroup/usage-totals.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { isJobId, newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
-import { checkFreeSpace } from "./output/free-space.ts";
+import { FreeSpaceCheck } from "./output/free-space.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { deliverOutput } from "./output/deliver-output.ts";
@@ -231,7 +231,6 @@ export class JobManager {
   readonly #subtree: CgroupSubtree | undefined;
   readonly #host: HostCapacity;
   readonly #settings: Settings;
-  readonly #dataDir: string;
   readonly #jobsDir: string;
   readonly #logger: (event: LogEvent) => void;
   readonly #jobs: JobTable;
@@ -249,6 +248,7 @@ export class JobManager {
   readonly #starting = new Set<Promise<unknown>>();
   /** The next queued jobs' accounts and specs, resolved ahead of their admission (see #prepareAhead), by job id. */
   readonly #prepared = new Map<string, Prepared>();
+  readonly #freeSpace: FreeSpaceCheck;
   #cancelRenewal: (() => void) | undefined;
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
@@ -265,8 +265,8 @@ export class JobManager {
     options: ManagerOptions,
   ) {
     this.#scheduler = new Scheduler(queue, (id) => this.#dependencyJob(id));
-    this.#dataDir = dataDir;
     this.#jobsDir = join(dataDir, "jobs");
+    this.#freeSpace = new FreeSpaceCheck(dataDir, settings.minFreeBytes);
     this.#subtree = subtree;
     this.#accounts = accounts;
     this.#locks = locks;
@@ -426,7 +426,7 @@ export class JobManager {
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
-      await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
+      await this.#freeSpace.check();
       const demand = demandOf(valid.limits);
       // Newest of all (seq not given yet); decided and counted with no await between.
       const entry: QueueEntry = { id, owner, seq: Number.MAX_SAFE_INTEGER, ...asks, ...demand, queuedAt: Date.now() };

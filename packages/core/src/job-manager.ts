@@ -249,7 +249,6 @@ export class JobManager {
   /** The next queued jobs' accounts and specs, resolved ahead of their admission (see #prepareAhead), by job id. */
   readonly #prepared = new Map<string, Prepared>();
   readonly #freeSpace: FreeSpaceCheck;
-  #cancelRenewal: (() => void) | undefined;
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
 
@@ -589,12 +588,10 @@ export class JobManager {
    * Resolves ahead, for the next queued jobs of each owner (breadth first, {@link preparedMost} in all), their
    * account and their spec validated as it: a slot freed by a job's end then goes to its successor's launch with no
    * file system trip in between (each one waits for the event loop, which the other slots' spawns hold). What a
-   * result stands for goes stale ({@link preparedFreshMs}): while jobs wait, their results are renewed at half that
-   * age, on a timer; one stale at its admission is resolved there again.
+   * result stands for goes stale ({@link preparedFreshMs}): results are renewed at half that age at each pump; one
+   * stale at its admission (after a long wait with nothing happening) is resolved there again.
    */
   #prepareAhead(): void {
-    this.#cancelRenewal?.();
-    this.#cancelRenewal = undefined;
     if (this.#closing !== undefined) return;
     const now = performance.now();
     const next = this.#scheduler.queue.leading(preparedDepth, preparedMost);
@@ -602,6 +599,8 @@ export class JobManager {
     const ids = new Set(next.map((entry) => entry.id));
     for (const id of this.#prepared.keys()) if (!ids.has(id)) this.#prepared.delete(id);
     for (const { id } of next) {
+      const record = this.#jobs.get(id);
+      if (record === undefined) continue;
       const known = this.#prepared.get(id);
       if (known !== undefined && (known.ready === undefined || known.renewing === true || now - known.at <= preparedFreshMs / 2)) continue;
       const prepared: Prepared = { at: now };
@@ -612,7 +611,7 @@ export class JobManager {
         const held = this.#prepared.get(id);
         return held !== undefined && (held === prepared || held === known);
       };
-      const preparing = this.#resolveQueued(this.#jobs.find(id)).then(
+      const preparing = this.#resolveQueued(record).then(
         (ready) => {
           prepared.ready = ready;
           if (current()) this.#prepared.set(id, prepared);
@@ -624,11 +623,6 @@ export class JobManager {
       );
       this.#starting.add(preparing);
       void preparing.finally(() => this.#starting.delete(preparing));
-    }
-    if (this.#prepared.size > 0) {
-      const timer = setTimeout(() => this.#prepareAhead(), preparedFreshMs / 2);
-      timer.unref();
-      this.#cancelRenewal = () => clearTimeout(timer);
     }
   }
 
@@ -881,7 +875,6 @@ export class JobManager {
 
   async #close(onClose: "stop" | "keep"): Promise<void> {
     this.#cancelHoldTimer?.();
-    this.#cancelRenewal?.();
     await Promise.allSettled(this.#starting);
     this.#prepared.clear();
     // Standbys go whatever happens to the jobs: they are not jobs, and no next manager adopts them.

@@ -1,6 +1,6 @@
 // The JobManager: a façade composing validation (spec/), launching (launch/), supervision (supervise/),
 // the job table (store/), output (output/) and the cgroup sub-tree (cgroup/).
-import { constants } from "node:fs";
+import { constants, statSync } from "node:fs";
 import { access } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { cgexecPath, enterHelperPath } from "@jobexec/cgexec";
@@ -12,7 +12,7 @@ import { addUsage, emptyTotals } from "./cgroup/usage-totals.ts";
 import { JobError, toJobError } from "./job-error.ts";
 import { isJobId, newJobId } from "./job-id.ts";
 import { Launcher } from "./launch/launch-job.ts";
-import { checkFreeSpace } from "./output/free-space.ts";
+import { FreeSpaceCheck } from "./output/free-space.ts";
 import { prepareJobsDir, removeOutput } from "./output/output-files.ts";
 import { checkOutputOptions } from "./output/output-options.ts";
 import { deliverOutput } from "./output/deliver-output.ts";
@@ -79,6 +79,22 @@ function queuedSpec(valid: ValidSpec): ValidSpec {
 }
 
 /** Most dependencies of one job. */
+/** A queued job's spec validated as its account ahead of its admission; `ready` once done. */
+interface Prepared {
+  /** performance.now() when the resolution began. */
+  at: number;
+  ready?: ValidSpec;
+  /** A newer resolution is under way. */
+  renewing?: boolean;
+}
+
+/** How many of each owner's next queued jobs are resolved ahead (a slot freed each, before the next resolve)... */
+const preparedDepth = 4;
+/** ... and at most how many in all (their specs are in memory, which queued jobs otherwise keep in the store only). */
+const preparedMost = 32;
+/** How long a job's account and spec resolved ahead stand for its start (the program may go meanwhile). */
+const preparedFreshMs = 1000;
+
 const MAX_DEPENDENCIES = 64;
 
 /** StartOptions.after checked (each id well-formed, each condition known; whether the jobs exist is the caller's). */
@@ -215,7 +231,6 @@ export class JobManager {
   readonly #subtree: CgroupSubtree | undefined;
   readonly #host: HostCapacity;
   readonly #settings: Settings;
-  readonly #dataDir: string;
   readonly #jobsDir: string;
   readonly #logger: (event: LogEvent) => void;
   readonly #jobs: JobTable;
@@ -231,6 +246,9 @@ export class JobManager {
   readonly #sampler: UsageSampler;
   readonly #usageTotals = new Map<string, UsageTotals>();
   readonly #starting = new Set<Promise<unknown>>();
+  /** The next queued jobs' accounts and specs, resolved ahead of their admission (see #prepareAhead), by job id. */
+  readonly #prepared = new Map<string, Prepared>();
+  readonly #freeSpace: FreeSpaceCheck;
   readonly #locks: HeldLock[];
   #closing: Promise<void> | undefined;
 
@@ -246,8 +264,8 @@ export class JobManager {
     options: ManagerOptions,
   ) {
     this.#scheduler = new Scheduler(queue, (id) => this.#dependencyJob(id));
-    this.#dataDir = dataDir;
     this.#jobsDir = join(dataDir, "jobs");
+    this.#freeSpace = new FreeSpaceCheck(dataDir, settings.minFreeBytes);
     this.#subtree = subtree;
     this.#accounts = accounts;
     this.#locks = locks;
@@ -407,7 +425,7 @@ export class JobManager {
       const account = await this.#accounts.accountOf(owner);
       const baseEnv = baseEnvironment(id, account);
       const valid = await validateSpec(spec, baseEnv, this.#host, account, this.#settings);
-      await checkFreeSpace(this.#dataDir, this.#settings.minFreeBytes);
+      await this.#freeSpace.check();
       const demand = demandOf(valid.limits);
       // Newest of all (seq not given yet); decided and counted with no await between.
       const entry: QueueEntry = { id, owner, seq: Number.MAX_SAFE_INTEGER, ...asks, ...demand, queuedAt: Date.now() };
@@ -501,6 +519,7 @@ export class JobManager {
 
   /** Ends a queued job that will never start: "failed", with why. */
   #failQueued(record: JobRecord, reason: string): void {
+    this.#prepared.delete(record.id);
     record.failureReason = reason;
     record.finish("failed", new Date());
     this.#jobs.save(record);
@@ -562,6 +581,66 @@ export class JobManager {
       this.#starting.add(admitting);
       void admitting.finally(() => this.#starting.delete(admitting));
     }
+    this.#prepareAhead();
+  }
+
+  /**
+   * Resolves ahead, for the next queued jobs of each owner (breadth first, {@link preparedMost} in all), their
+   * account and their spec validated as it: a slot freed by a job's end then goes to its successor's launch with no
+   * file system trip in between (each one waits for the event loop, which the other slots' spawns hold). What a
+   * result stands for goes stale ({@link preparedFreshMs}): results are renewed at half that age at each pump; one
+   * stale at its admission (after a long wait with nothing happening) is resolved there again.
+   */
+  #prepareAhead(): void {
+    if (this.#closing !== undefined) return;
+    const now = performance.now();
+    const next = this.#scheduler.queue.leading(preparedDepth, preparedMost);
+    // Jobs no longer among the next (others went ahead of them) keep nothing.
+    const ids = new Set(next.map((entry) => entry.id));
+    for (const id of this.#prepared.keys()) if (!ids.has(id)) this.#prepared.delete(id);
+    for (const { id } of next) {
+      const record = this.#jobs.get(id);
+      if (record === undefined) continue;
+      const known = this.#prepared.get(id);
+      if (known !== undefined && (known.ready === undefined || known.renewing === true || now - known.at <= preparedFreshMs / 2)) continue;
+      const prepared: Prepared = { at: now };
+      // A result being renewed stands until the new one is in.
+      if (known === undefined) this.#prepared.set(id, prepared);
+      else known.renewing = true;
+      const current = (): boolean => {
+        const held = this.#prepared.get(id);
+        return held !== undefined && (held === prepared || held === known);
+      };
+      const preparing = this.#resolveQueued(record).then(
+        (ready) => {
+          prepared.ready = ready;
+          if (current()) this.#prepared.set(id, prepared);
+        },
+        // Left to the admission, which fails the job with the reason.
+        () => {
+          if (current()) this.#prepared.delete(id);
+        },
+      );
+      this.#starting.add(preparing);
+      void preparing.finally(() => this.#starting.delete(preparing));
+    }
+  }
+
+  /** A queued job's account and its stored request validated again as that account, for its start. */
+  async #resolveQueued(record: JobRecord): Promise<ValidSpec> {
+    const request = this.#jobs.request(record);
+    const account = await this.#accounts.accountOf(record.owner);
+    return await validateSpec(request.spec, baseEnvironment(record.id, account), this.#host, account, this.#settings);
+  }
+
+  /** What was resolved ahead for queued job `id` and is still fresh, taken (undefined: none). */
+  #takePrepared(id: string): ValidSpec | undefined {
+    const prepared = this.#prepared.get(id);
+    this.#prepared.delete(id);
+    if (prepared?.ready === undefined || performance.now() - prepared.at > preparedFreshMs) return undefined;
+    // Its program looked for again, synchronously: one removed meanwhile fails the job as at any admission.
+    if (statSync(prepared.ready.executable, { throwIfNoEntry: false })?.isFile() !== true) return undefined;
+    return prepared.ready;
   }
 
   /**
@@ -574,11 +653,12 @@ export class JobManager {
     let slot: Slot | undefined;
     let closeFiles: (() => Promise<void>) | undefined;
     try {
-      const request = this.#jobs.request(record);
       slot = this.#accounts.reserve(record.owner, undefined);
-      const account = await this.#accounts.accountOf(record.owner);
-      const baseEnv = baseEnvironment(record.id, account);
-      const valid = await validateSpec(request.spec, baseEnv, this.#host, account, this.#settings);
+      const ahead = this.#takePrepared(record.id);
+      // What the account's last job left is removed before its next starts, also one resolved ahead.
+      const cleaning = this.#accounts.cleaning(record.owner);
+      if (ahead !== undefined && cleaning !== undefined) await cleaning;
+      const valid = ahead ?? (await this.#resolveQueued(record));
       record.cgroupDir = this.#launcher.cgroupDirOf(record.id);
       this.#jobs.markAdmitted(record);
       const dispatch = freedAt === undefined ? "" : `, dispatched ${(performance.now() - freedAt).toFixed(3)} ms after a running job's end`;
@@ -652,6 +732,7 @@ export class JobManager {
       const cancelled = this.#scheduler.cancel(id);
       if (cancelled !== undefined) {
         if (cancelled.held !== undefined) this.#keptNoLonger(cancelled.held);
+        this.#prepared.delete(id);
         record.stopReason = "cancelled";
         record.stopRequestedBy = options.by;
         record.finish("stopped", new Date());
@@ -795,6 +876,7 @@ export class JobManager {
   async #close(onClose: "stop" | "keep"): Promise<void> {
     this.#cancelHoldTimer?.();
     await Promise.allSettled(this.#starting);
+    this.#prepared.clear();
     // Standbys go whatever happens to the jobs: they are not jobs, and no next manager adopts them.
     await this.#launcher.close();
     this.#retention.close();

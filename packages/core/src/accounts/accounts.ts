@@ -157,6 +157,11 @@ export class Accounts {
     });
   }
 
+  /** The removal of what `identity`'s last job left while it is under way (its next job waits for it); else undefined. */
+  cleaning(identity: string): Promise<void> | undefined {
+    return this.#cleaning.get(identity);
+  }
+
   /** Resolves once every removal begun by a last job's end is done (close() waits for them: none outlives it). */
   async settled(): Promise<void> {
     await Promise.all(this.#cleaning.values());

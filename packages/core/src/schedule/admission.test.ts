@@ -45,6 +45,17 @@ describe("admission policy", () => {
     assert.deepEqual(queue.heads().map((h) => h.id), [a.id]);
   });
 
+  test("the leading jobs: each owner's next first, then each owner's second, in queue order, at most as many as asked", () => {
+    const queue = new JobQueue();
+    const [a1, a2, a3] = [job("alice"), job("alice"), job("alice")];
+    const [b1, b2] = [job("bob"), job("bob", { priority: 1 })];
+    for (const j of [a1, a2, a3, b1, b2]) queue.add(j);
+    assert.deepEqual(queue.leading(2, 10).map((j) => j.id), [a1, b2, a2, b1].map((j) => j.id));
+    assert.deepEqual(queue.leading(5, 3).map((j) => j.id), [a1, b2, a2].map((j) => j.id));
+    assert.deepEqual(queue.leading(5, 10).length, 5);
+    assert.deepEqual(new JobQueue().leading(4, 64), []);
+  });
+
   test("across users the fewest running goes next, ties to the earliest queued: a host of 4 slots is shared 2-1-1 then evenly", () => {
     const queue = new JobQueue();
     const load = new RunningLoad();

@@ -49,6 +49,21 @@ export class JobQueue {
     return [...this.#byOwner.values()].map((list) => list[0] as QueueEntry);
   }
 
+  /** The first `depth` jobs of each owner, breadth first (every owner's next, then every owner's second, ...), at most `most`. */
+  leading(depth: number, most: number): QueueEntry[] {
+    const lists = [...this.#byOwner.values()];
+    const found: QueueEntry[] = [];
+    for (let at = 0; at < depth; at++) {
+      for (const list of lists) {
+        const entry = list[at];
+        if (entry === undefined) continue;
+        if (found.length === most) return found;
+        found.push(entry);
+      }
+    }
+    return found;
+  }
+
   /** The entry of a queued job. */
   entry(id: string): QueueEntry | undefined {
     return this.#byId.get(id);

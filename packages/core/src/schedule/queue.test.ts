@@ -59,6 +59,26 @@ describe("the queue", { timeout }, () => {
     }
   });
 
+  test("a queued job whose program is gone at its admission ends failed, saying so (though resolved ahead of it)", async () => {
+    const manager = await open("gone", { queue: { maxRunning: 1 } });
+    try {
+      const program = join(dir, "gone.sh");
+      await writeFile(program, "#!/bin/sh\necho ran\n", { mode: 0o755 });
+      const first = await manager.start({ program: "sleep", args: ["30"] }, "alice");
+      const queued = await manager.start({ program }, "alice");
+      assert.equal(queued.state, "queued");
+      // Its account and spec are resolved ahead while it is next; the removal comes after that.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await rm(program);
+      await manager.stop(first.id, { graceMs: 0 });
+      const job = await ended(manager, queued.id);
+      assert.equal(job.state, "failed");
+      assert.match(job.failureReason ?? "", /^cannot start the queued job: program ".*gone\.sh" not found/);
+    } finally {
+      await manager.close();
+    }
+  });
+
   test("a user at their quota queues while another user starts at once; policy refuse is resource_exhausted", async () => {
     const manager = await open("fair");
     try {

@@ -6,24 +6,4 @@
 # Idempotent: when everything is present it only checks and exits (silently with --quiet, as scripts/test.sh
 # runs it).
 set -euo pipefail
-quiet=false
-if [ "${1:-}" = "--quiet" ]; then quiet=true; fi
-
-packages=(qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs openssl cpio file debootstrap)
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  $quiet || echo "testing-vm: ${packages[*]} already installed"
-  exit 0
-fi
-
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "testing-vm: installing ${missing[*]}"
-$sudo apt-get update -qq
-# --no-install-recommends keeps qemu from pulling in a desktop's worth of packages.
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/../../scripts/apt-install.sh" testing-vm "$@" qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs openssl cpio file debootstrap
